@@ -1,0 +1,16 @@
+# Sourced by the other scripts: create .venv when missing and install the package with its
+# test extras. Re-installs only when pyproject.toml is newer than the install marker.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$py" -m venv .venv
+fi
+marker=.venv/.questa-vault-installed
+if [ ! -f "$marker" ] || [ pyproject.toml -nt "$marker" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$marker"
+fi
+export PATH="$root/.venv/bin:$PATH"

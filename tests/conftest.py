@@ -1,0 +1,79 @@
+"""Shared fixtures: every test gets its own temporary vault and a clean environment."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from vault.cli import run
+
+CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+
+# Environment variables the CLI reads; each test starts without them.
+_ENV_VARS = (
+    "QUESTA_VAULT",
+    "QUESTA_VAULT_USER",
+    "QUESTA_VAULT_PASSPHRASE",
+    "QUESTA_API_URL",
+    "QUESTA_API_TOKEN",
+)
+
+# Fast key derivation for tests, passed explicitly on the command line (never a global switch).
+FAST_KDF = ["--kdf-memory", "8192", "--kdf-passes", "1", "--kdf-lanes", "1"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the vault, HOME and the data directories at tmp_path; drop our env vars."""
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    vault_path = tmp_path / "vault.db"
+    monkeypatch.setenv("QUESTA_VAULT", str(vault_path))
+    return vault_path
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@click.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _entry(args: tuple[str, ...]) -> None:
+    sys.exit(run(list(args)))
+
+
+def invoke(
+    args: Sequence[str], *, input: str | bytes | None = None, env: dict[str, str] | None = None
+) -> CliResult:
+    """Run the real CLI (through its error mapping) in-process and capture everything."""
+    result = CliRunner().invoke(_entry, list(args), input=input, env=env, catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli_invoke():
+    return invoke

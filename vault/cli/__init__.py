@@ -1,0 +1,16 @@
+"""The command line (tier L4): the only place that prints, prompts, reads the environment or
+exits. Each command module adds its commands to the group defined in ``_app``."""
+
+from __future__ import annotations
+
+import sys
+
+from vault.cli import archive, audit, demo, restore, simulate, users  # noqa: F401  (registers)
+from vault.cli._app import cli, run
+
+__all__ = ["cli", "main", "run"]
+
+
+def main() -> None:
+    """Entry point of the ``questa-vault`` command."""
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,217 @@
+"""The click group, global options, and the one place where errors become exit codes.
+
+Every command module imports ``cli`` from here and adds its commands to it. Helpers shared
+by commands (reading secrets, building the API client options, JSON output) live here too,
+so no command repeats them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from vault._version import __version__
+from vault.config import DEFAULT_API_URL, default_vault_path
+from vault.errors import InputError, VaultError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+EXIT_DENIED = 4
+EXIT_INTEGRITY = 5
+
+
+@dataclass
+class AppContext:
+    """What the global options decided; handed to every command through click's context."""
+
+    vault_path: Path
+    user: str | None
+    verbose: int
+    quiet: bool
+    passphrase_file: Path | None
+
+    @property
+    def err(self) -> Console:
+        """Console for human messages, progress and summaries (stderr)."""
+        return Console(stderr=True, quiet=self.quiet)
+
+    @property
+    def out(self) -> Console:
+        """Console for the command's result (stdout)."""
+        return Console()
+
+    def say(self, message: str) -> None:
+        """A plain human line on stderr, unless --quiet."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def passphrase(self, *, confirm: bool = False, prompt: str = "Passphrase") -> str:
+        """The passphrase from QUESTA_VAULT_PASSPHRASE, --passphrase-file, or a hidden prompt.
+
+        Never from a command-line flag. With ``confirm`` the prompt asks twice.
+        """
+        return read_secret(self.passphrase_file, confirm=confirm, prompt=prompt)
+
+
+def read_secret(path: Path | None, *, confirm: bool = False, prompt: str = "Passphrase") -> str:
+    """Shared by every command that needs a passphrase (see ``AppContext.passphrase``)."""
+    env = os.environ.get("QUESTA_VAULT_PASSPHRASE")
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read passphrase file {path}: {type(exc).__name__}") from exc
+        secret = text.rstrip("\r\n")
+    elif env is not None:
+        secret = env
+    else:
+        if not sys.stdin.isatty():
+            raise InputError(
+                "a passphrase is needed: set QUESTA_VAULT_PASSPHRASE or use --passphrase-file"
+            )
+        secret = getpass.getpass(f"{prompt}: ")
+        if confirm and getpass.getpass(f"{prompt} (again): ") != secret:
+            raise InputError("the two passphrases differ")
+    if not secret:
+        raise InputError("the passphrase is empty")
+    return secret
+
+
+def app(ctx: click.Context) -> AppContext:
+    """The AppContext of the running command."""
+    obj = ctx.find_object(AppContext)
+    if obj is None:  # only when a command is invoked outside the group
+        raise click.UsageError("internal: no application context")
+    return obj
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def json_option(func: F) -> F:
+    """``--json``: machine-readable output with stable keys."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")(
+        func
+    )
+
+
+def emit_json(data: Any) -> None:
+    """Write one JSON document on stdout."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def api_options(func: F) -> F:
+    """``--api-url`` and ``--token-file`` for commands that talk to the service."""
+    func = click.option(
+        "--token-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="File holding the API bearer token (else env QUESTA_API_TOKEN; none: no header).",
+    )(func)
+    func = click.option(
+        "--api-url",
+        envvar="QUESTA_API_URL",
+        default=DEFAULT_API_URL,
+        show_default=True,
+        help="Base URL of the Questa service (env QUESTA_API_URL).",
+    )(func)
+    return func
+
+
+def read_token(token_file: Path | None) -> str | None:
+    """The bearer token from --token-file or env QUESTA_API_TOKEN; None means no header."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read token file {token_file}: {type(exc).__name__}") from exc
+        return token or None
+    return os.environ.get("QUESTA_API_TOKEN") or None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="questa-vault")
+@click.option(
+    "--vault",
+    "vault_path",
+    envvar="QUESTA_VAULT",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Vault file (env QUESTA_VAULT; default: the user data directory).",
+)
+@click.option("--user", envvar="QUESTA_VAULT_USER", help="Vault user (env QUESTA_VAULT_USER).")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the passphrase from this file (else env QUESTA_VAULT_PASSPHRASE, else a prompt).",
+)
+@click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and results.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    vault_path: Path | None,
+    user: str | None,
+    passphrase_file: Path | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Archive Questa AI anonymization results encrypted, restore originals, audit.
+
+    \b
+    Example:
+      questa-vault init --user alice
+      questa-vault fetch 550e8400-e29b-41d4-a716-446655440000
+      questa-vault restore answer.txt -j 550e8400-e29b-41d4-a716-446655440000
+    """
+    ctx.obj = AppContext(
+        vault_path=vault_path or default_vault_path(),
+        user=user,
+        verbose=verbose,
+        quiet=quiet,
+        passphrase_file=passphrase_file,
+    )
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; the only place errors become exit codes."""
+    verbose = argv is not None and any(a in ("-v", "--verbose", "-vv") for a in argv)
+    try:
+        cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("questa-vault: aborted", err=True)
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except VaultError as exc:
+        click.echo(f"questa-vault: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("questa-vault: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # last line of defence: no traceback reaches a user
+        if verbose:
+            raise
+        # The message of a foreign exception could carry data; show only its type.
+        click.echo(
+            f"questa-vault: internal error ({type(exc).__name__}); rerun with -v for details",
+            err=True,
+        )
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,21 @@
+"""Paths and defaults: where the vault lives, and the tunable constants everyone shares.
+
+Nothing here reads the environment; the CLI does that and passes values in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "questa-vault"
+DEFAULT_API_URL = "https://demo.questa-ai.online"
+RETENTION_SECONDS = 3600
+EXPIRY_WARNING_SECONDS = 600
+CHUNK_SIZE = 1024 * 1024
+
+
+def default_vault_path() -> Path:
+    """The platform's user data directory, ``questa-vault/vault.db``."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "vault.db"

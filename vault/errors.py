@@ -1,0 +1,123 @@
+"""The one exception tree of questa-vault.
+
+Library code raises only these; foreign errors (httpx, sqlite3, cryptography's InvalidTag)
+are translated where they enter and chained with ``raise ... from exc``. The CLI turns them
+into a one-line message and an exit code in one place (``vault.cli``), using ``exit_code``.
+
+Messages never contain an original (PII) value: name the job and the placeholder instead.
+
+    VaultError                      exit 1
+    ├── InputError                  bad input file, unsupported type, bad option value
+    │   └── UnsupportedFormat       e.g. restoring inside a PDF
+    ├── ApiError                    the remote service refused or could not be reached
+    │   ├── ApiAuthError            401 / 403 (stop at once)
+    │   ├── JobNotFound             404: unknown or expired (results are kept 1 hour)
+    │   ├── RateLimited             429 after the retries allowed
+    │   ├── ServerError             5xx / network after bounded retries
+    │   └── MalformedResponse       the server answered something we cannot trust
+    ├── StoreError                  the vault file cannot be read or written
+    │   ├── VaultNotFound           no vault at PATH
+    │   └── VaultExists             refusing to overwrite
+    ├── PlaceholderCollision        one placeholder, two originals across jobs
+    ├── Incomplete                  exit 3: jobs failed/expired/timed out, placeholders unresolved
+    ├── AccessDenied                exit 4
+    │   ├── WrongPassphrase
+    │   ├── UnknownUser
+    │   ├── UserDisabled
+    │   └── NoGrant
+    └── IntegrityError              exit 5: tampering or corruption; nothing released
+"""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Base of every error questa-vault raises on purpose."""
+
+    exit_code: int = 1
+
+
+class InputError(VaultError):
+    """Bad input: a missing, empty or unsupported file, or an invalid option value."""
+
+
+class UnsupportedFormat(InputError):
+    """The operation does not support this file type (e.g. restoring inside a PDF)."""
+
+
+class ApiError(VaultError):
+    """The remote service refused the request or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiAuthError(ApiError):
+    """401 or 403: the token is missing, invalid, or out of requests."""
+
+
+class JobNotFound(ApiError):
+    """404: the job is unknown or expired (results are kept 1 hour)."""
+
+
+class RateLimited(ApiError):
+    """429 persisted past the retries allowed."""
+
+
+class ServerError(ApiError):
+    """5xx or network failure persisted past the bounded retries."""
+
+
+class MalformedResponse(ApiError):
+    """The server's answer failed validation; nothing was stored."""
+
+
+class StoreError(VaultError):
+    """The vault database cannot be opened, read or written."""
+
+
+class VaultNotFound(StoreError):
+    """There is no vault at the given path."""
+
+
+class VaultExists(StoreError):
+    """A vault already exists where one was to be created."""
+
+
+class PlaceholderCollision(VaultError):
+    """A placeholder means different originals in different jobs."""
+
+
+class Incomplete(VaultError):
+    """Some work did not finish: jobs failed or expired, or placeholders were left unresolved."""
+
+    exit_code = 3
+
+
+class AccessDenied(VaultError):
+    """The user may not read this: wrong passphrase, unknown or disabled user, no grant."""
+
+    exit_code = 4
+
+
+class WrongPassphrase(AccessDenied):
+    """The passphrase does not open the user's key."""
+
+
+class UnknownUser(AccessDenied):
+    """No such user in this vault."""
+
+
+class UserDisabled(AccessDenied):
+    """The user exists but is disabled."""
+
+
+class NoGrant(AccessDenied):
+    """The user holds no grant for the job."""
+
+
+class IntegrityError(VaultError):
+    """Tampering or corruption detected; nothing was released."""
+
+    exit_code = 5

@@ -1,0 +1,146 @@
+"""Frozen data objects that cross layers. No raw dicts between modules.
+
+Helpers that belong to one module stay in that module; only what two or more tiers exchange
+lives here. Mappings inside frozen dataclasses are treated as read-only by convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+# File types as the server names them, plus "text" for jobs made through /anonymize/text.
+FileType = Literal["pdf", "docx", "csv", "excel", "text"]
+FILE_TYPES: tuple[str, ...] = ("pdf", "docx", "csv", "excel", "text")
+# File-name extension per file type (the server's "excel" is an .xlsx file).
+EXTENSIONS: Mapping[str, str] = {
+    "pdf": "pdf",
+    "docx": "docx",
+    "csv": "csv",
+    "excel": "xlsx",
+    "text": "txt",
+}
+
+# Remote job states (the server's words).
+RemoteStatus = Literal["queued", "processing", "completed", "failed"]
+REMOTE_STATUSES: tuple[str, ...] = ("queued", "processing", "completed", "failed")
+
+# Local job states in the vault.
+JobStatus = Literal["pending", "archived", "failed", "expired", "erased"]
+JOB_STATUSES: tuple[str, ...] = ("pending", "archived", "failed", "expired", "erased")
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    """A validated answer of ``GET /anonymize/status/{job_id}``."""
+
+    job_id: str
+    status: RemoteStatus
+    progress: int
+    file_type: str
+    result: bytes | None
+    mapping: Mapping[str, str]  # original -> placeholder, as the server sends it
+    entity_count: int
+    error: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """A validated answer of ``POST /anonymize/text``."""
+
+    anonymized_text: str
+    mapping: Mapping[str, str]  # original -> placeholder
+    entities: int
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """What the user asked the server for (stored encrypted with the job)."""
+
+    entities: str | None = None
+    start_index: int = 0
+    custom_entities: tuple[tuple[str, str], ...] = ()  # (original, placeholder label)
+
+
+@dataclass(frozen=True)
+class JobContent:
+    """Everything the vault stores for one job; the secret fields are encrypted at rest."""
+
+    job_id: str
+    status: JobStatus
+    file_type: str
+    created_at: float | None
+    entity_count: int = 0
+    # Secret (encrypted) fields:
+    content: bytes | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)  # original -> placeholder
+    error: str | None = None
+    filename: str | None = None
+    options: SubmitOptions | None = None
+    source: Literal["upload", "text"] = "upload"
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """Plaintext metadata of one job: what anyone may see without a key."""
+
+    job_id: str
+    status: JobStatus
+    file_type: str
+    source: str
+    created_at: float | None
+    submitted_at: float | None
+    fetched_at: float | None
+    archived_at: float | None
+    expires_at: float | None
+    entity_count: int
+    map_size: int
+    entity_counts: Mapping[str, int]  # per placeholder type, e.g. {"PERSON_NAME": 3}
+    file_size: int
+    key_version: int
+    recipients: tuple[str, ...]
+
+
+FetchOutcomeKind = Literal[
+    "archived", "already-archived", "failed", "expired", "timeout", "error", "pending"
+]
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What happened to one job in a fetch, submit or sync run."""
+
+    job_id: str
+    outcome: FetchOutcomeKind
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("archived", "already-archived", "pending")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A vault user (no secret material)."""
+
+    name: str
+    enabled: bool
+    has_private_key: bool  # False for a --public-key user
+    created_at: float
+    fingerprint: str  # short hex digest of the X25519 public key
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the hash-chained access log. Counts only, never values."""
+
+    seq: int
+    time: float
+    user: str
+    action: str
+    job_id: str | None
+    counts: Mapping[str, int]
+    prev_hash: str
+    entry_hash: str
