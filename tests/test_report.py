@@ -1,0 +1,302 @@
+"""Audit views (vault.report): filters, totals, renderings and the deep cross-check."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from vault.errors import InputError
+from vault.models import JobContent, JobInfo
+from vault.report import (
+    AuditQuery,
+    audit_time,
+    build_audit,
+    cross_check,
+    cross_check_lines,
+    csv_rows,
+    iso_time,
+    parse_when,
+    placeholder_type,
+    report_to_dict,
+    table_lines,
+)
+
+
+def ts(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def job(
+    job_id: str,
+    *,
+    status: str = "archived",
+    file_type: str = "csv",
+    archived: str | None = "2024-05-10T12:00:00",
+    counts: dict[str, int] | None = None,
+    entity_count: int | None = None,
+    submitted: str | None = None,
+) -> JobInfo:
+    counts = counts if counts is not None else {"PERSON_NAME": 2, "EMAIL_ADDRESS": 1}
+    return JobInfo(
+        job_id=job_id,
+        status=status,  # type: ignore[arg-type]
+        file_type=file_type,
+        source="upload",
+        created_at=ts(archived) - 60 if archived else None,
+        submitted_at=ts(submitted) if submitted else None,
+        fetched_at=ts(archived) if archived else None,
+        archived_at=ts(archived) if archived else None,
+        expires_at=None,
+        entity_count=sum(counts.values()) if entity_count is None else entity_count,
+        map_size=len(counts),
+        entity_counts=counts,
+        file_size=100,
+        key_version=1,
+        recipients=("alice",),
+    )
+
+
+NOW = ts("2024-06-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "expected"),
+    [
+        ("2024-05-01", False, ts("2024-05-01T00:00:00")),
+        ("2024-05-31", True, ts("2024-06-01T00:00:00")),
+        ("2024-05-01T08:30", False, ts("2024-05-01T08:30:00")),
+        ("2024-05-01T08:30:00+02:00", False, ts("2024-05-01T06:30:00")),
+        ("2024-05-01 08:30:15", True, ts("2024-05-01T08:30:15")),
+        ("30d", False, NOW - 30 * 86400),
+        ("12h", False, NOW - 12 * 3600),
+        ("2w", False, NOW - 14 * 86400),
+        ("45m", False, NOW - 45 * 60),
+    ],
+)
+def test_parse_when(text: str, end: bool, expected: float) -> None:
+    assert parse_when(text, now=NOW, end=end) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "30y", "", "-5d"])
+def test_parse_when_rejects(text: str) -> None:
+    with pytest.raises(InputError, match="cannot read the time"):
+        parse_when(text, now=NOW)
+
+
+def test_audit_time_falls_back_for_jobs_never_archived() -> None:
+    pending = job("p", status="pending", archived=None, submitted="2024-05-02T00:00:00")
+    assert audit_time(pending) == ts("2024-05-02T00:00:00")
+    assert audit_time(job("a")) == ts("2024-05-10T12:00:00")
+    assert audit_time(job("n", archived=None)) is None
+
+
+def test_totals_per_type_status_and_file_type() -> None:
+    jobs = [
+        job("a", counts={"PERSON_NAME": 2, "EMAIL_ADDRESS": 1}),
+        job("b", file_type="text", counts={"EMAIL_ADDRESS": 4}),
+        job("c", status="erased", counts={"IBAN": 1}),
+        job("d", status="pending", archived=None, counts={}, submitted="2024-05-11T00:00:00"),
+    ]
+    report = build_audit(jobs)
+    t = report.totals
+    assert t.jobs == 4
+    assert dict(t.by_entity_type) == {"EMAIL_ADDRESS": 5, "PERSON_NAME": 2, "IBAN": 1}
+    assert list(t.by_entity_type) == ["EMAIL_ADDRESS", "PERSON_NAME", "IBAN"]
+    assert dict(t.by_status) == {"pending": 1, "archived": 2, "erased": 1}
+    assert dict(t.by_file_type) == {"csv": 3, "text": 1}
+    assert t.entity_count == 8
+    assert t.map_size == 4
+    assert [j.job_id for j in report.jobs] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (AuditQuery(), ["old", "may1", "may31", "june", "pend"]),
+        (AuditQuery(since=ts("2024-05-01T00:00:00")), ["may1", "may31", "june", "pend"]),
+        (
+            AuditQuery(since=ts("2024-05-01T00:00:00"), until=ts("2024-06-01T00:00:00")),
+            ["may1", "may31", "pend"],
+        ),
+        (AuditQuery(statuses=("pending",)), ["pend"]),
+        (AuditQuery(statuses=("archived", "erased")), ["old", "may1", "may31", "june"]),
+        (AuditQuery(file_types=("text",)), ["may31"]),
+        (AuditQuery(file_types=("csv",), until=ts("2024-05-01T00:00:00")), ["old"]),
+    ],
+)
+def test_filters(query: AuditQuery, expected: list[str]) -> None:
+    jobs = [
+        job("june", archived="2024-06-01T00:00:00"),
+        job("may31", archived="2024-05-31T23:59:59", file_type="text"),
+        job("may1", archived="2024-05-01T00:00:00", status="erased"),
+        job("old", archived="2024-04-30T23:59:59"),
+        job("pend", status="pending", archived=None, submitted="2024-05-15T00:00:00"),
+        job("nodate", status="failed", archived=None),
+    ]
+    if not query.statuses and not query.file_types and query.since is None:
+        expected = [*expected, "nodate"]
+    report = build_audit(jobs, query)
+    assert sorted(j.job_id for j in report.jobs) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"statuses": ("done",)}, "unknown status done"),
+        ({"since": 10.0, "until": 5.0}, "--since must be earlier than --until"),
+    ],
+)
+def test_query_validation(kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        AuditQuery(**kwargs)
+
+
+def test_json_shape_is_stable() -> None:
+    report = build_audit([job("a")], AuditQuery(since=ts("2024-05-01T00:00:00")))
+    data = json.loads(json.dumps(report_to_dict(report)))
+    assert list(data) == ["filters", "totals", "jobs"]
+    assert data["filters"] == {
+        "since": "2024-05-01T00:00:00Z",
+        "until": None,
+        "status": [],
+        "type": [],
+    }
+    assert data["jobs"][0] == {
+        "job_id": "a",
+        "file_type": "csv",
+        "status": "archived",
+        "source": "upload",
+        "created_at": "2024-05-10T11:59:00Z",
+        "submitted_at": None,
+        "fetched_at": "2024-05-10T12:00:00Z",
+        "archived_at": "2024-05-10T12:00:00Z",
+        "expires_at": None,
+        "entity_count": 3,
+        "map_size": 2,
+        "entity_counts": {"PERSON_NAME": 2, "EMAIL_ADDRESS": 1},
+        "file_size": 100,
+        "key_version": 1,
+        "recipients": ["alice"],
+    }
+    assert "jobs" not in report_to_dict(report, include_jobs=False)
+
+
+def test_csv_has_a_column_per_entity_type() -> None:
+    report = build_audit([job("a"), job("b", counts={"IBAN": 3})])
+    buf = io.StringIO()
+    csv.writer(buf).writerows(csv_rows(report))
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert [r["job_id"] for r in rows] == ["a", "b"]
+    assert rows[0]["PERSON_NAME"] == "2" and rows[0]["IBAN"] == "0"
+    assert rows[1]["IBAN"] == "3" and rows[1]["EMAIL_ADDRESS"] == "0"
+    assert rows[1]["archived_at"] == "2024-05-10T12:00:00Z"
+
+
+def test_table_fits_80_columns_even_with_many_types() -> None:
+    many = {f"CUSTOM_LABEL_NUMBER_{i}": i for i in range(1, 30)}
+    jobs = [job("550e8400-e29b-41d4-a716-446655440000", counts=many), job("b")]
+    lines = table_lines(build_audit(jobs))
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].startswith("JOB      TYPE  STATUS   ARCHIVED (UTC)")
+    assert lines[1].startswith("550e8400 csv   archived 2024-05-10 12:00   ")
+    assert "2 job(s)" in "\n".join(lines)
+    summary = table_lines(build_audit(jobs), include_jobs=False)
+    assert not any(line.startswith("JOB") for line in summary)
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "kind"),
+    [
+        ("[PERSON_NAME_1]", "PERSON_NAME"),
+        ("[EMAIL_ADDRESS_12]", "EMAIL_ADDRESS"),
+        ("[SECRET_3]", "SECRET"),
+        ("[my label_7]", "my label"),
+        ("odd", "odd"),
+    ],
+)
+def test_placeholder_type(placeholder: str, kind: str) -> None:
+    assert placeholder_type(placeholder) == kind
+
+
+def content(text: str | bytes, mapping: dict[str, str], entity_count: int, file_type="csv"):
+    data = text.encode() if isinstance(text, str) else text
+    return JobContent(
+        job_id="j1",
+        status="archived",
+        file_type=file_type,
+        created_at=0.0,
+        entity_count=entity_count,
+        content=data,
+        mapping=mapping,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "mapping", "count", "flags", "missing", "unused", "occurrences"),
+    [
+        (
+            "name\n[PERSON_NAME_1]\n[PERSON_NAME_1]\n[EMAIL_ADDRESS_2]\n",
+            {"Ann": "[PERSON_NAME_1]", "a@x.io": "[EMAIL_ADDRESS_2]"},
+            3,
+            (),
+            (),
+            (),
+            3,
+        ),
+        (
+            "[PERSON_NAME_1] and [PERSON_NAME_10] [Your Name] [option1]",
+            {"Ann": "[PERSON_NAME_1]"},
+            1,
+            ("missing-from-map",),
+            ("[PERSON_NAME_10]",),
+            (),
+            1,
+        ),
+        (
+            "[PERSON_NAME_1]",
+            {"Ann": "[PERSON_NAME_1]", "Bob": "[PERSON_NAME_2]"},
+            2,
+            ("unused-map-entries", "count-mismatch"),
+            (),
+            ("[PERSON_NAME_2]",),
+            1,
+        ),
+        ("[[SECRET_3]]", {"x": "[SECRET_3]"}, 5, ("count-mismatch",), (), (), 1),
+        ("caf\xe9 [IBAN_1]".encode("latin-1"), {"x": "[IBAN_1]"}, 1, (), (), (), 1),
+    ],
+)
+def test_cross_check(text, mapping, count, flags, missing, unused, occurrences) -> None:
+    check = cross_check(content(text, mapping, count))
+    assert check.checked
+    assert check.flags == flags
+    assert check.flagged == bool(flags)
+    assert check.missing_from_map == missing
+    assert check.unused_map_entries == unused
+    assert check.occurrences == occurrences
+
+
+@pytest.mark.parametrize("file_type", ["pdf", "docx", "excel"])
+def test_cross_check_skips_binary_files(file_type: str) -> None:
+    check = cross_check(content(b"%PDF [PERSON_NAME_9]", {"Ann": "[X_1]"}, 1, file_type))
+    assert not check.checked and not check.flagged
+    assert "binary" in check.reason
+
+
+def test_cross_check_report_names_placeholders_never_originals() -> None:
+    c = content("[PERSON_NAME_1] [ZIP_CODE_4]", {"Ann Original": "[PERSON_NAME_2]"}, 1)
+    checks = [cross_check(c), cross_check(replace(c, job_id="j2", file_type="pdf"))]
+    text = "\n".join(cross_check_lines(checks))
+    assert "Ann Original" not in text
+    assert "j1: not in the map: [PERSON_NAME_1] [ZIP_CODE_4]" in text
+    assert "j1: never used in the file: [PERSON_NAME_2]" in text
+    assert "not checked: pdf files are binary" in text
+
+
+def test_iso_time() -> None:
+    assert iso_time(None) is None
+    assert iso_time(ts("2024-05-01T00:00:00")) == "2024-05-01T00:00:00Z"
