@@ -8,7 +8,8 @@ Messages never contain an original (PII) value: name the job and the placeholder
 
     VaultError                      exit 1
     ├── InputError                  bad input file, unsupported type, bad option value
-    │   └── UnsupportedFormat       e.g. restoring inside a PDF
+    │   ├── UnsupportedFormat       e.g. restoring inside a PDF
+    │   └── UnknownJob              no such job in the vault (or it was erased)
     ├── ApiError                    the remote service refused or could not be reached
     │   ├── ApiAuthError            401 / 403 (stop at once)
     │   ├── JobNotFound             404: unknown or expired (results are kept 1 hour)
@@ -43,6 +44,10 @@ class InputError(VaultError):
 
 class UnsupportedFormat(InputError):
     """The operation does not support this file type (e.g. restoring inside a PDF)."""
+
+
+class UnknownJob(InputError):
+    """The vault holds no such job, or holds only its tombstone (erased)."""
 
 
 class ApiError(VaultError):

@@ -101,6 +101,10 @@ class JobInfo:
     file_size: int
     key_version: int
     recipients: tuple[str, ...]
+    # Map problems found at archive time (counts only, never values):
+    shared_placeholders: int = 0  # placeholders that carry two or more originals
+    placeholder_like_originals: int = 0  # originals that contain a placeholder-like text
+    ciphertext_size: int = 0  # bytes of all the job's stored ciphertexts
 
 
 FetchOutcomeKind = Literal[
