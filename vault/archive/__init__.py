@@ -1,0 +1,71 @@
+"""Fetch, submit and sync (tier L4): archive every finished job before the service forgets it.
+
+The orchestration is handed its collaborators: a ``QuestaClient`` (its asyncio twin does the
+network work) and an ``ArchiveTarget`` (the keyring, or any object with the same methods).
+Archiving needs no secret: the keyring seals new jobs to its users' public keys.
+
+Layout: ``_run`` (one job's poll-and-archive loop, the run's limits), ``_fetch`` (fetch,
+sync), ``_submit`` (checking inputs, submit).
+
+Design choices:
+- Jobs run concurrently; at most ``concurrency`` requests are in flight at once (the limit is
+  held per request, not while a job waits between polls, so slow jobs do not starve fast ones).
+- Polling starts at ``PollPolicy.first`` seconds and grows by ``factor`` up to ``cap``.
+  ``timeout`` bounds the whole run; a job still processing then is left *pending* in the vault
+  so ``sync`` can finish it later.
+- A job is recorded pending the moment the server accepts its upload, before anything else,
+  so a crash after the upload loses nothing.
+- Storing is one keyring transaction per job, idempotent: two processes archiving the same job
+  store it once, and the loser reports "already-archived".
+- 401/403 stop the whole run at once (every other job would fail the same way); any other
+  per-job problem becomes that job's outcome.
+- Expiry estimate for ``sync`` warnings: the service keeps results one hour from the moment a
+  job *finishes*, which we cannot see; we count the hour from the submit time (or the server's
+  ``created_at`` for jobs we first met in a fetch), which is never later than the real expiry.
+"""
+
+from __future__ import annotations
+
+from vault.archive._fetch import (
+    ExpiryWarning,
+    SyncReport,
+    estimated_expiry,
+    fetch,
+    fetch_async,
+    sync,
+)
+from vault.archive._run import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    ArchiveTarget,
+    PollPolicy,
+    RunOptions,
+)
+from vault.archive._submit import (
+    SUBMIT_TYPES,
+    SubmitFile,
+    SubmitOutcome,
+    check_files,
+    submit,
+    submit_async,
+)
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_TIMEOUT",
+    "SUBMIT_TYPES",
+    "ArchiveTarget",
+    "ExpiryWarning",
+    "PollPolicy",
+    "RunOptions",
+    "SubmitFile",
+    "SubmitOutcome",
+    "SyncReport",
+    "check_files",
+    "estimated_expiry",
+    "fetch",
+    "fetch_async",
+    "submit",
+    "submit_async",
+    "sync",
+]

@@ -1,0 +1,107 @@
+"""``fetch`` (archive the given jobs) and ``sync`` (archive every pending job)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from vault.archive._run import ArchiveTarget, JobRun, RunOptions, gather_or_stop, unique_ids
+from vault.client import QuestaClient
+from vault.config import EXPIRY_WARNING_SECONDS, RETENTION_SECONDS
+from vault.models import FetchOutcome, JobInfo
+
+
+@dataclass(frozen=True)
+class ExpiryWarning:
+    """A job still pending close to (or past) its estimated expiry."""
+
+    job_id: str
+    expires_at: float  # estimate: submit time + 1 hour (see the package docstring)
+    seconds_left: float
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Outcomes of a sync, and the jobs left pending close to their expiry."""
+
+    outcomes: tuple[FetchOutcome, ...]
+    warnings: tuple[ExpiryWarning, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+
+async def fetch_async(
+    client: QuestaClient,
+    target: ArchiveTarget,
+    job_ids: Iterable[str],
+    options: RunOptions,
+    *,
+    on_outcome: Callable[[FetchOutcome], None] | None = None,
+) -> list[FetchOutcome]:
+    """``fetch`` as a coroutine, for callers that already run an event loop."""
+    ids = unique_ids(job_ids)
+    known = {job_id: target.get_job(job_id) for job_id in ids}
+    async with client.aio() as aclient:
+        run = JobRun(aclient, target, options)
+
+        async def one(job_id: str) -> FetchOutcome:
+            outcome = await run.job(job_id, known[job_id])
+            if on_outcome is not None:
+                on_outcome(outcome)
+            return outcome
+
+        return await gather_or_stop(one(j) for j in ids)
+
+
+def fetch(
+    client: QuestaClient,
+    target: ArchiveTarget,
+    job_ids: Iterable[str],
+    options: RunOptions,
+    *,
+    on_outcome: Callable[[FetchOutcome], None] | None = None,
+) -> list[FetchOutcome]:
+    """Poll each job until completed or failed and archive it; one outcome per distinct id,
+    in order. ``on_outcome`` is called as each job finishes.
+
+    Raises ``InputError`` for a malformed job id (before any request) and ``ApiAuthError``
+    when the service refuses the token (at once, for the whole run).
+    """
+    return asyncio.run(fetch_async(client, target, job_ids, options, on_outcome=on_outcome))
+
+
+def estimated_expiry(job: JobInfo) -> float | None:
+    """The earliest moment the service may forget a pending job (see the package docstring)."""
+    start = job.submitted_at if job.submitted_at is not None else job.created_at
+    return None if start is None else start + RETENTION_SECONDS
+
+
+def sync(
+    client: QuestaClient,
+    target: ArchiveTarget,
+    options: RunOptions,
+    *,
+    on_outcome: Callable[[FetchOutcome], None] | None = None,
+) -> SyncReport:
+    """Fetch every pending job; those the service no longer knows are marked expired.
+
+    Warns about jobs still pending afterwards within ``EXPIRY_WARNING_SECONDS`` of their
+    estimated expiry. Safe while another sync runs: storing a job is idempotent.
+    """
+    pending = target.pending_jobs()
+    outcomes = fetch(client, target, [j.job_id for j in pending], options, on_outcome=on_outcome)
+    unfinished = {o.job_id for o in outcomes if o.outcome in ("pending", "timeout", "error")}
+    now = options.now()
+    warnings = []
+    for job in pending:
+        expires = estimated_expiry(job)
+        if (
+            job.job_id in unfinished
+            and expires is not None
+            and expires - now <= EXPIRY_WARNING_SECONDS
+        ):
+            warnings.append(ExpiryWarning(job.job_id, expires, expires - now))
+    return SyncReport(tuple(outcomes), tuple(warnings))

@@ -1,0 +1,217 @@
+"""One run of fetch, submit or sync: the shared client, request limit, deadline and the
+poll-and-archive loop of a single job (see the package docstring for the design)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from vault.client import EXPIRED_HINT, AsyncQuestaClient, check_job_id
+from vault.errors import ApiAuthError, ApiError, InputError, JobNotFound, VaultError
+from vault.models import FetchOutcome, JobContent, JobInfo, RemoteJob, SubmitOptions
+
+T = TypeVar("T")
+
+DEFAULT_CONCURRENCY = 16
+DEFAULT_TIMEOUT = 600.0
+
+
+class ArchiveTarget(Protocol):
+    """What the orchestration needs from the vault (``vault.keyring.Keyring`` provides it)."""
+
+    def record_pending(
+        self,
+        job_id: str,
+        *,
+        file_type: str,
+        source: str,
+        submitted_at: float,
+        filename: str | None,
+        options: SubmitOptions | None,
+        actor: str,
+    ) -> bool: ...
+
+    def store_job(self, content: JobContent, *, actor: str) -> bool: ...
+
+    def mark_expired(self, job_id: str, *, actor: str) -> None: ...
+
+    def get_job(self, job_id: str) -> JobInfo | None: ...
+
+    def pending_jobs(self) -> list[JobInfo]: ...
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Seconds between status polls: ``first``, then times ``factor``, at most ``cap``."""
+
+    first: float = 0.5
+    factor: float = 1.5
+    cap: float = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a fetch, submit or sync run behaves; the defaults suit the command line."""
+
+    actor: str
+    wait: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+    concurrency: int = DEFAULT_CONCURRENCY
+    poll: PollPolicy = PollPolicy()
+    clock: Callable[[], float] = time.monotonic  # bounds the run
+    now: Callable[[], float] = time.time  # timestamps stored in the vault
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # between polls
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= 256:
+            raise InputError("concurrency must be from 1 to 256")
+        if not self.timeout >= 0:
+            raise InputError("timeout must be a number of seconds >= 0")
+
+
+def _short(exc: VaultError, job_id: str) -> str:
+    """The error message without a leading ``job X: `` (the outcome line names the job)."""
+    message = str(exc)
+    prefix = f"job {job_id}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+class JobRun:
+    """One fetch/submit/sync run: shared client, limit, deadline and callbacks."""
+
+    def __init__(
+        self, aclient: AsyncQuestaClient, target: ArchiveTarget, options: RunOptions
+    ) -> None:
+        self.aclient = aclient
+        self.target = target
+        self.options = options
+        self.limit = asyncio.Semaphore(options.concurrency)
+        self.deadline = options.clock() + options.timeout
+
+    async def status(self, job_id: str) -> RemoteJob:
+        async with self.limit:
+            return await self.aclient.status(job_id)
+
+    async def job(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
+        """Poll one job to a terminal state (or the deadline) and archive it."""
+        if known is not None and known.status in ("archived", "failed", "erased"):
+            return self._local(job_id, known)
+        interval = self.options.poll.first
+        while True:
+            try:
+                remote = await self.status(job_id)
+            except JobNotFound:
+                return self._not_found(job_id, known)
+            except ApiAuthError:
+                raise
+            except ApiError as exc:
+                return FetchOutcome(job_id, "error", _short(exc, job_id))
+            if remote.status in ("completed", "failed"):
+                return self._store(remote, known)
+            remaining = self.deadline - self.options.clock()
+            if not self.options.wait or remaining <= 0:
+                return self._still_running(remote, known)
+            await self.options.sleep(min(interval, remaining))
+            interval = min(self.options.poll.cap, interval * self.options.poll.factor)
+
+    @staticmethod
+    def _local(job_id: str, known: JobInfo) -> FetchOutcome:
+        if known.status == "archived":
+            return FetchOutcome(job_id, "already-archived", "already in the vault; nothing to do")
+        if known.status == "failed":
+            return FetchOutcome(job_id, "failed", "recorded earlier as failed on the server")
+        return FetchOutcome(job_id, "error", "erased from this vault; not fetched again")
+
+    def _not_found(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
+        if known is None:
+            return FetchOutcome(job_id, "expired", EXPIRED_HINT)
+        if known.status == "pending":
+            try:
+                self.target.mark_expired(job_id, actor=self.options.actor)
+            except VaultError as exc:
+                return FetchOutcome(job_id, "error", _short(exc, job_id))
+        return FetchOutcome(
+            job_id,
+            "expired",
+            "expired before it was archived (results are kept 1 hour); marked expired",
+        )
+
+    def _store(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
+        completed = remote.status == "completed"
+        content = JobContent(
+            job_id=remote.job_id,
+            status="archived" if completed else "failed",
+            file_type=remote.file_type or (known.file_type if known else ""),
+            created_at=remote.created_at,
+            entity_count=remote.entity_count,
+            content=remote.result,
+            mapping=remote.mapping,
+            error=None if completed else (remote.error or ""),
+            source="upload",
+        )
+        try:
+            stored = self.target.store_job(content, actor=self.options.actor)
+        except VaultError as exc:
+            return FetchOutcome(remote.job_id, "error", _short(exc, remote.job_id))
+        if completed:
+            if not stored:
+                return FetchOutcome(remote.job_id, "already-archived", "archived by another run")
+            return FetchOutcome(
+                remote.job_id,
+                "archived",
+                f"{remote.file_type}, {len(remote.result or b'')} bytes, "
+                f"{len(remote.mapping)} map entries, {remote.entity_count} entities",
+            )
+        return FetchOutcome(
+            remote.job_id,
+            "failed",
+            "the server reports the job failed; its message is archived encrypted",
+        )
+
+    def _still_running(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
+        job_id = remote.job_id
+        if known is None:  # first met here: remember it so that sync finishes it later
+            try:
+                self.target.record_pending(
+                    job_id,
+                    file_type=remote.file_type,
+                    source="upload",
+                    submitted_at=remote.created_at,
+                    filename=None,
+                    options=None,
+                    actor=self.options.actor,
+                )
+            except VaultError as exc:
+                return FetchOutcome(job_id, "error", _short(exc, job_id))
+        state = f"{remote.status}, {remote.progress}% done"
+        if not self.options.wait:
+            return FetchOutcome(job_id, "pending", f"{state}; recorded as pending")
+        return FetchOutcome(
+            job_id,
+            "timeout",
+            f"{state} after {self.options.timeout:g} s; recorded as pending (run sync later)",
+        )
+
+
+async def gather_or_stop(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """Run all; the first exception (e.g. ApiAuthError) cancels the rest and is raised."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    if not tasks:
+        return []
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    for task in done:
+        error = task.exception()
+        if error is not None:
+            for other in pending:
+                other.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            raise error
+    return [t.result() for t in tasks]
+
+
+def unique_ids(job_ids: Iterable[str]) -> list[str]:
+    """Distinct job ids in their first order; each checked before any request."""
+    return [check_job_id(j) for j in dict.fromkeys(job_ids)]

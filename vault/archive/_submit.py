@@ -1,0 +1,195 @@
+"""``submit``: check the inputs, send them, record each job pending at once, then archive."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault.archive._run import ArchiveTarget, JobRun, RunOptions, gather_or_stop
+from vault.client import QuestaClient
+from vault.errors import ApiAuthError, ApiError, InputError, VaultError
+from vault.models import FetchOutcomeKind, JobContent, SubmitOptions
+
+# Extension -> how the file is sent: a server upload type, or "text" for the text endpoint.
+SUBMIT_TYPES: dict[str, str] = {
+    ".csv": "csv",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "excel",
+    ".txt": "text",
+    ".md": "text",
+}
+TYPE_NAMES: dict[str, str] = {"pdf": "pdf", "docx": "docx", "csv": "csv", "excel": "excel",
+                              "xlsx": "excel", "text": "text"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SubmitFile:
+    """A checked input of ``submit``: how it is sent and what it is called."""
+
+    path: Path
+    file_type: str  # "pdf", "docx", "csv", "excel", or "text" (the text endpoint)
+    size: int
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What happened to one submitted file; ``job_id`` is None when the server refused it."""
+
+    file: str
+    job_id: str | None
+    outcome: FetchOutcomeKind
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("archived", "already-archived", "pending")
+
+
+def check_files(paths: Sequence[Path], file_type: str | None = None) -> list[SubmitFile]:
+    """Check every input before anything is sent: it exists, is a non-empty file, has a
+    supported type (by extension, or ``file_type``), and text is UTF-8. One error lists all
+    the problems."""
+    if file_type is not None and file_type not in TYPE_NAMES:
+        raise InputError(f"unsupported --type {file_type!r}: use {', '.join(TYPE_NAMES)}")
+    problems: list[str] = []
+    files: list[SubmitFile] = []
+    for path in paths:
+        kind = TYPE_NAMES[file_type] if file_type else SUBMIT_TYPES.get(path.suffix.lower())
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            problems.append(f"{path}: no such file")
+            continue
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror or type(exc).__name__}")
+            continue
+        if not path.is_file():
+            problems.append(f"{path}: not a regular file")
+        elif stat.st_size == 0:
+            problems.append(f"{path}: empty")
+        elif kind is None:
+            problems.append(
+                f"{path}: unsupported type (use .csv .pdf .docx .xlsx .txt .md, or --type)"
+            )
+        elif kind == "text" and not _is_utf8(path):
+            problems.append(f"{path}: text is not UTF-8")
+        else:
+            files.append(SubmitFile(path=path, file_type=kind, size=stat.st_size))
+    if problems:
+        count = "1 file" if len(problems) == 1 else f"{len(problems)} files"
+        raise InputError(f"nothing submitted; {count} cannot be sent: " + "; ".join(problems))
+    return files
+
+
+def _is_utf8(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
+
+
+async def submit_async(
+    client: QuestaClient,
+    target: ArchiveTarget,
+    files: Sequence[SubmitFile],
+    options: RunOptions,
+    submit: SubmitOptions,
+    *,
+    on_outcome: Callable[[SubmitOutcome], None] | None = None,
+) -> list[SubmitOutcome]:
+    """``submit`` as a coroutine."""
+    async with client.aio() as aclient:
+        run = JobRun(aclient, target, options)
+
+        async def one(item: SubmitFile) -> SubmitOutcome:
+            outcome = await _submit_one(run, item, submit)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            return outcome
+
+        return await gather_or_stop(one(f) for f in files)
+
+
+async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> SubmitOutcome:
+    name = str(item.path)
+    actor = run.options.actor
+    try:
+        if item.file_type == "text":
+            text = item.path.read_text(encoding="utf-8")
+            async with run.limit:
+                result = await run.aclient.anonymize_text(text, submit)
+        else:
+            async with run.limit:
+                job_id = await run.aclient.upload(
+                    item.path, item.file_type, filename=item.path.name, options=submit
+                )
+    except ApiAuthError:
+        raise
+    except ApiError as exc:
+        return SubmitOutcome(name, None, "error", str(exc))
+    except OSError as exc:
+        return SubmitOutcome(name, None, "error", f"cannot read: {exc.strerror or 'I/O error'}")
+
+    try:
+        if item.file_type == "text":
+            job_id = f"text-{uuid.uuid4()}"
+            target_content = JobContent(
+                job_id=job_id,
+                status="archived",
+                file_type="text",
+                created_at=run.options.now(),
+                entity_count=result.entities,
+                content=result.anonymized_text.encode("utf-8"),
+                mapping=result.mapping,
+                filename=item.path.name,
+                options=submit,
+                source="text",
+            )
+            run.target.store_job(target_content, actor=actor)
+            return SubmitOutcome(
+                name,
+                job_id,
+                "archived",
+                f"text, {len(result.mapping)} map entries, {result.entities} entities",
+            )
+        run.target.record_pending(
+            job_id,
+            file_type=item.file_type,
+            source="upload",
+            submitted_at=run.options.now(),
+            filename=item.path.name,
+            options=submit,
+            actor=actor,
+        )
+    except VaultError as exc:
+        return SubmitOutcome(name, None, "error", f"accepted by the server but not recorded: {exc}")
+
+    if not run.options.wait:
+        return SubmitOutcome(name, job_id, "pending", "submitted; fetch or sync archives it")
+    outcome = await run.job(job_id, run.target.get_job(job_id))
+    return SubmitOutcome(name, job_id, outcome.outcome, outcome.detail)
+
+
+def submit(
+    client: QuestaClient,
+    target: ArchiveTarget,
+    files: Sequence[SubmitFile],
+    options: RunOptions,
+    submit: SubmitOptions | None = None,
+    *,
+    on_outcome: Callable[[SubmitOutcome], None] | None = None,
+) -> list[SubmitOutcome]:
+    """Send each checked file (see ``check_files``), record it pending as soon as the server
+    accepts it, then (unless ``options.wait`` is false) wait and archive it. Text files go
+    through the synchronous text endpoint and are archived at once under a local id
+    ``text-<uuid4>``. One outcome per file, in order."""
+    return asyncio.run(
+        submit_async(
+            client, target, files, options, submit or SubmitOptions(), on_outcome=on_outcome
+        )
+    )
