@@ -148,3 +148,4 @@ class LogEntry:
     counts: Mapping[str, int]
     prev_hash: str
     entry_hash: str
+    subject: str | None = None  # the user acted upon (user-add, grant, revoke, ...)

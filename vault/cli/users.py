@@ -1,5 +1,345 @@
-"""Commands of this area are added here (see vault/cli/_app.py for the shared helpers)."""
+"""Commands that manage the vault and who can read it: ``init``, ``user``, ``keygen``,
+``passwd``; and the helpers every reading command shares (``open_vault``, ``acting_user``,
+``unlock_session``), so no command repeats how a vault is opened or a user unlocked.
+"""
 
 from __future__ import annotations
 
-from vault.cli._app import cli  # noqa: F401
+import getpass
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, read_secret
+from vault.crypto import argon2_available, generate_keypair, private_key_pem, public_key_pem
+from vault.errors import InputError, StoreError, VaultExists
+from vault.keyring import KdfParams, Keyring, Session, default_kdf
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+NEW_PASSPHRASE_ENV = "QUESTA_VAULT_NEW_PASSPHRASE"  # noqa: S105  (a variable name)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def open_vault(ctx: AppContext) -> Keyring:
+    """The vault at ``--vault`` (``VaultNotFound``: "no vault at PATH: run questa-vault init")."""
+    return Keyring.open(ctx.vault_path)
+
+
+def login_name() -> str:
+    """The operating-system login name (the last fallback for ``--user``)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def acting_user(ctx: AppContext, keyring: Keyring) -> str:
+    """``--user``, else the vault's only enabled user, else the login name."""
+    return ctx.user or keyring.default_user() or login_name()
+
+
+def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Session:
+    """Unlock the acting user with the passphrase (or with a ``keygen`` key file)."""
+    user = acting_user(ctx, keyring)
+    if key_file is not None:
+        try:
+            data = key_file.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read key file {key_file}: {exc.strerror}") from exc
+        return keyring.unlock_with_key(user, data)
+    return keyring.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}"))
+
+
+def kdf_options(func: F) -> F:
+    """``--kdf-memory``, ``--kdf-passes``, ``--kdf-lanes`` (Argon2id cost of a new key)."""
+    func = click.option("--kdf-lanes", type=int, help="Argon2id lanes (parallelism) [default: 4].")(
+        func
+    )
+    func = click.option("--kdf-passes", type=int, help="Argon2id passes [default: 3].")(func)
+    func = click.option(
+        "--kdf-memory", type=int, metavar="KIB", help="Argon2id memory in KiB [default: 65536]."
+    )(func)
+    return func
+
+
+def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> KdfParams:
+    """The KDF options as parameters (checked against the caps before any work)."""
+    if memory is None and passes is None and lanes is None:
+        params = default_kdf()
+    elif argon2_available():
+        base = KdfParams()
+        params = KdfParams(
+            "argon2id",
+            memory if memory is not None else base.memory_kib,
+            passes if passes is not None else base.passes,
+            lanes if lanes is not None else base.lanes,
+        )
+    else:  # scrypt: N is a power of two, one pass
+        n = 1 << max(1, (memory or 2**17).bit_length() - 1)
+        params = KdfParams("scrypt", n, 1, lanes or 1)
+    params.check()
+    return params
+
+
+def _time(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --------------------------------------------------------------------------- init
+
+
+@click.command("init")
+@click.option("--user", "name", help="Name of the first user (default: --user, else login name).")
+@kdf_options
+@pass_app
+def init_command(
+    ctx: AppContext,
+    name: str | None,
+    kdf_memory: int | None,
+    kdf_passes: int | None,
+    kdf_lanes: int | None,
+) -> None:
+    """Create the vault and its first user (asks for that user's passphrase twice).
+
+    The file and its -wal/-shm companions are created with mode 0600; an existing vault
+    is never overwritten.
+
+    \b
+    Example:
+      questa-vault --vault team.db init --user alice
+    """
+    user = name or ctx.user or login_name()
+    params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
+    if ctx.vault_path.exists():
+        raise VaultExists(f"a vault already exists at {ctx.vault_path}; refusing to overwrite it")
+    passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
+    with Keyring.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:
+        ctx.say(f"created vault {kr.path} with user {user}")
+
+
+# --------------------------------------------------------------------------- user
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage who can read the vault: add, list, disable users.
+
+    \b
+    Example:
+      questa-vault user add bob
+      questa-vault user add recovery --public-key recovery.pub
+      questa-vault user list
+    """
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Add a user by public key only (PEM, as keygen prints it); no passphrase asked.",
+)
+@kdf_options
+@pass_app
+def user_add(
+    ctx: AppContext,
+    name: str,
+    public_key: Path | None,
+    kdf_memory: int | None,
+    kdf_passes: int | None,
+    kdf_lanes: int | None,
+) -> None:
+    """Add a user. New jobs are sealed to every enabled user; existing jobs need `grant`.
+
+    Without --public-key, asks the new user's passphrase (twice) and keeps the private key
+    here, wrapped under it.
+
+    \b
+    Example:
+      questa-vault user add bob
+      questa-vault keygen -o recovery.key > recovery.pub
+      questa-vault user add recovery --public-key recovery.pub
+    """
+    with open_vault(ctx) as kr:
+        actor = acting_user(ctx, kr)
+        if public_key is not None:
+            try:
+                data = public_key.read_bytes()
+            except OSError as exc:
+                raise InputError(f"cannot read {public_key}: {exc.strerror}") from exc
+            info = kr.add_public_user(name, data, actor=actor)
+        else:
+            params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
+            passphrase = ctx.passphrase(confirm=True, prompt=f"Passphrase for new user {name}")
+            info = kr.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
+    ctx.say(f"added user {info.name} (key {info.fingerprint})")
+
+
+@user_group.command("list")
+@json_option
+@pass_app
+def user_list(ctx: AppContext, as_json: bool) -> None:
+    """List the vault's users (no secret needed).
+
+    \b
+    Example:
+      questa-vault user list --json
+    """
+    with open_vault(ctx) as kr:
+        users = kr.list_users()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": u.name,
+                    "enabled": u.enabled,
+                    "has_private_key": u.has_private_key,
+                    "fingerprint": u.fingerprint,
+                    "created_at": u.created_at,
+                }
+                for u in users
+            ]
+        )
+        return
+    rows: list[tuple[str, ...]] = [
+        ("NAME", "STATUS", "PRIVATE KEY", "FINGERPRINT", "CREATED (UTC)")
+    ]
+    rows += [
+        (
+            u.name,
+            "enabled" if u.enabled else "disabled",
+            "in vault" if u.has_private_key else "offline",
+            u.fingerprint,
+            _time(u.created_at),
+        )
+        for u in users
+    ]
+    _print_table(rows)
+
+
+@user_group.command("disable")
+@click.argument("name")
+@pass_app
+def user_disable(ctx: AppContext, name: str) -> None:
+    """Disable a user: no new job is sealed to them and they cannot unlock.
+
+    Jobs already shared with them stay readable by them until `revoke`.
+
+    \b
+    Example:
+      questa-vault user disable bob
+    """
+    with open_vault(ctx) as kr:
+        kr.disable_user(name, actor=acting_user(ctx, kr))
+    ctx.say(f"disabled user {name}")
+
+
+# --------------------------------------------------------------------------- keygen
+
+
+@click.command("keygen")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Private key file to write (mode 0600; never overwritten).",
+)
+@pass_app
+def keygen_command(ctx: AppContext, output: Path) -> None:
+    """Make an X25519 key pair: write the private key to FILE, print the public key.
+
+    Keep the private key off this machine (an offline recovery key); give the public key
+    to `user add NAME --public-key`.
+
+    \b
+    Example:
+      questa-vault keygen -o recovery.key > recovery.pub
+    """
+    private, public = generate_keypair()
+    try:
+        fd = os.open(output, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError as exc:
+        raise InputError(f"{output} already exists; refusing to overwrite it") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create {output}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_key_pem(private))
+        fh.flush()
+        os.fsync(fh.fileno())
+    click.echo(public_key_pem(public).decode("ascii"), nl=False)
+    ctx.say(f"wrote private key {output} (mode 0600)")
+
+
+# --------------------------------------------------------------------------- passwd
+
+
+@click.command("passwd")
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Read the new passphrase from FILE (else env {NEW_PASSPHRASE_ENV}, else a prompt).",
+)
+@kdf_options
+@pass_app
+def passwd_command(
+    ctx: AppContext,
+    new_passphrase_file: Path | None,
+    kdf_memory: int | None,
+    kdf_passes: int | None,
+    kdf_lanes: int | None,
+) -> None:
+    """Change the user's passphrase (the current one is asked first).
+
+    \b
+    Example:
+      questa-vault --user alice passwd
+    """
+    params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
+    with open_vault(ctx) as kr:
+        session = unlock_session(ctx, kr)
+        new = _new_passphrase(new_passphrase_file)
+        session.change_passphrase(new, params)
+    ctx.say(f"changed the passphrase of {session.user}")
+
+
+def _new_passphrase(path: Path | None) -> str:
+    if path is None and os.environ.get(NEW_PASSPHRASE_ENV) is not None:
+        value = os.environ[NEW_PASSPHRASE_ENV]
+        if not value:
+            raise InputError("the new passphrase is empty")
+        return value
+    if path is None and os.environ.get("QUESTA_VAULT_PASSPHRASE") is not None:
+        raise InputError(
+            f"give the new passphrase with --new-passphrase-file or {NEW_PASSPHRASE_ENV}"
+        )
+    return read_secret(path, confirm=True, prompt="New passphrase")
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+for _command in (init_command, user_group, keygen_command, passwd_command):
+    cli.add_command(_command)
+
+__all__ = [
+    "acting_user",
+    "kdf_options",
+    "kdf_params",
+    "login_name",
+    "open_vault",
+    "unlock_session",
+]

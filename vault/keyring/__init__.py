@@ -1,0 +1,27 @@
+"""The vault proper (tier L3): users and their keys, per-job envelope encryption, grants,
+the hash-chained access log, and unlocking.
+
+``Keyring`` is an open vault that holds no secret: archiving and auditing work with public
+keys only. ``Keyring.unlock`` returns a ``Session`` (an unlocked user) that can read. The
+contract other parts code against is in ``docs/architecture.md``; byte formats and schema are
+in ``docs/storage.md``; the threat model is in ``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+from vault.crypto import KdfParams, default_kdf
+from vault.keyring._envelope import MapStats, analyse_map
+from vault.keyring._keyring import Clock, Keyring
+from vault.keyring._log import parse_head
+from vault.keyring._session import Session
+
+__all__ = [
+    "Clock",
+    "KdfParams",
+    "Keyring",
+    "MapStats",
+    "Session",
+    "analyse_map",
+    "default_kdf",
+    "parse_head",
+]

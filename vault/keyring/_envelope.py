@@ -1,0 +1,210 @@
+"""A job's envelope: plaintext encodings of the secret fields, their blobs, and the seal.
+
+Pure functions over ``vault.crypto`` and the store's rows; no I/O. A job's secret fields
+are stored as blobs ``(field, idx, key_version, data)``; the file is split into chunks, the
+other fields are one blob each (index 0, final). The seal binds the plaintext metadata of the
+job row to the SHA-256 of every blob, under the newest key version's seal key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vault import crypto
+from vault.errors import IntegrityError
+from vault.models import SubmitOptions
+from vault.store import BlobRow, JobRow
+
+FIELD_MAP = "map"
+FIELD_FILE = "file"
+FIELD_FILENAME = "filename"
+FIELD_OPTIONS = "options"
+FIELD_ERROR = "error"
+FIELDS = (FIELD_MAP, FIELD_FILE, FIELD_FILENAME, FIELD_OPTIONS, FIELD_ERROR)
+
+# `[LABEL_N]`: any label text, an underscore, a whole number.
+_PLACEHOLDER = re.compile(r"\[([^\[\]]+)_(\d+)\]")
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def encode_map(mapping: Mapping[str, str]) -> bytes:
+    """JSON array of ``[original, placeholder]`` pairs in the server's order (ASCII-only
+    JSON, so lone surrogates from a server's JSON survive)."""
+    return json.dumps([[k, v] for k, v in mapping.items()], ensure_ascii=True).encode("ascii")
+
+
+def decode_map(data: bytes) -> dict[str, str]:
+    pairs = _json(data, "map")
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+    ):
+        raise IntegrityError("a decrypted map has the wrong shape")
+    return {p[0]: p[1] for p in pairs}
+
+
+def encode_options(options: SubmitOptions) -> bytes:
+    return json.dumps(
+        {
+            "entities": options.entities,
+            "start_index": options.start_index,
+            "custom_entities": [list(pair) for pair in options.custom_entities],
+        },
+        ensure_ascii=True,
+    ).encode("ascii")
+
+
+def decode_options(data: bytes) -> SubmitOptions:
+    obj = _json(data, "options")
+    try:
+        entities = obj["entities"]
+        start = obj["start_index"]
+        custom = tuple((str(o), str(p)) for o, p in obj["custom_entities"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError("decrypted submit options have the wrong shape") from exc
+    if not (entities is None or isinstance(entities, str)) or not isinstance(start, int):
+        raise IntegrityError("decrypted submit options have the wrong shape")
+    return SubmitOptions(entities=entities, start_index=start, custom_entities=custom)
+
+
+def encode_text(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def decode_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise IntegrityError("a decrypted text field is not UTF-8") from exc
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise IntegrityError(f"a decrypted {what} is not valid JSON") from exc
+
+
+# --------------------------------------------------------------------------- map analysis
+
+
+@dataclass(frozen=True)
+class MapStats:
+    """Counts derived from a map at archive time; no values."""
+
+    entity_counts: Mapping[str, int]
+    shared_placeholders: int
+    placeholder_like_originals: int
+
+
+def analyse_map(mapping: Mapping[str, str]) -> MapStats:
+    """Entity counts per type (one per distinct placeholder) and the map's problems."""
+    originals_per_placeholder: dict[str, int] = {}
+    for placeholder in mapping.values():
+        originals_per_placeholder[placeholder] = originals_per_placeholder.get(placeholder, 0) + 1
+    counts: dict[str, int] = {}
+    for placeholder in originals_per_placeholder:
+        match = _PLACEHOLDER.fullmatch(placeholder)
+        if match:
+            label = match.group(1)
+            counts[label] = counts.get(label, 0) + 1
+    shared = sum(1 for n in originals_per_placeholder.values() if n > 1)
+    lookalikes = sum(1 for original in mapping if _PLACEHOLDER.search(original))
+    return MapStats(dict(sorted(counts.items())), shared, lookalikes)
+
+
+# --------------------------------------------------------------------------- blobs
+
+
+def encrypt_field(
+    *,
+    vault_id: str,
+    job_id: str,
+    key_version: int,
+    blob_key: bytes,
+    field: str,
+    plaintext: bytes,
+    chunk_size: int,
+    random: crypto.Random,
+) -> list[BlobRow]:
+    """The blobs of one field: the file in chunks of ``chunk_size``, others as one blob."""
+    if field == FIELD_FILE:
+        pieces = [plaintext[i : i + chunk_size] for i in range(0, len(plaintext), chunk_size)]
+        pieces = pieces or [b""]
+    else:
+        pieces = [plaintext]
+    last = len(pieces) - 1
+    return [
+        BlobRow(
+            job_id,
+            field,
+            idx,
+            key_version,
+            crypto.encrypt_blob(
+                blob_key,
+                piece,
+                crypto.blob_aad(vault_id, job_id, key_version, field, idx, idx == last),
+                random,
+            ),
+        )
+        for idx, piece in enumerate(pieces)
+    ]
+
+
+def decrypt_field(*, vault_id: str, job_id: str, blob_key: bytes, rows: Sequence[BlobRow]) -> bytes:
+    """The plaintext of one field from its blobs (sorted by index, all checked)."""
+    rows = sorted(rows, key=lambda r: r.idx)
+    if not rows:
+        raise IntegrityError(f"job {job_id} lacks a stored field")
+    versions = {r.key_version for r in rows}
+    if [r.idx for r in rows] != list(range(len(rows))) or len(versions) != 1:
+        raise IntegrityError(f"the chunks of job {job_id} are out of order or mixed")
+    last = len(rows) - 1
+    return b"".join(
+        crypto.decrypt_blob(
+            blob_key,
+            r.data,
+            crypto.blob_aad(vault_id, job_id, r.key_version, r.field, r.idx, r.idx == last),
+        )
+        for r in rows
+    )
+
+
+# --------------------------------------------------------------------------- seal
+
+
+def sealed_state(status: str) -> str:
+    """The part of a status the seal covers: ``expired`` is a pending job the server forgot
+    (marked without a key, so it cannot re-seal); every other status is sealed as is."""
+    return "pending" if status in ("pending", "expired") else status
+
+
+def seal_message(vault_id: str, job: JobRow, blobs: Iterable[BlobRow]) -> bytes:
+    """What the seal of ``job`` authenticates: its plaintext metadata and blob digests."""
+    metadata: dict[str, crypto.Field] = {
+        "state": sealed_state(job.status),
+        "file_type": job.file_type,
+        "source": job.source,
+        "created_at": job.created_at,
+        "submitted_at": job.submitted_at,
+        "fetched_at": job.fetched_at,
+        "archived_at": job.archived_at,
+        "entity_count": job.entity_count,
+        "map_size": job.map_size,
+        "entity_counts": dict(job.entity_counts),
+        "shared_placeholders": job.shared_placeholders,
+        "placeholder_like_originals": job.placeholder_like_originals,
+        "file_size": job.file_size,
+        "chunk_count": job.chunk_count,
+        "ciphertext_size": job.ciphertext_size,
+    }
+    digests: list[crypto.Field] = [
+        [b.field, b.idx, b.key_version, crypto.sha256(b.data)]
+        for b in sorted(blobs, key=lambda b: (b.field, b.idx))
+    ]
+    return crypto.seal_message(vault_id, job.job_id, job.key_version, metadata, digests)

@@ -1,0 +1,523 @@
+"""``Keyring``: an open vault that holds no secret.
+
+Everything here works with public keys only: creating users, recording pending jobs, storing
+finished jobs (each in one ``BEGIN IMMEDIATE`` transaction together with its log entry, so a
+job is wholly there or absent), listing metadata and reading the access log. Reading
+plaintext needs ``unlock``, which returns a ``Session``.
+
+The clock, the random source and the file chunk size are injectable for tests and vectors.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from vault import crypto
+from vault.config import CHUNK_SIZE
+from vault.errors import (
+    AccessDenied,
+    InputError,
+    StoreError,
+    UnknownUser,
+    UserDisabled,
+    VaultExists,
+)
+from vault.keyring import _envelope as env
+from vault.keyring import _log, _users
+from vault.keyring._session import Session
+from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
+from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
+
+Clock = Callable[[], float]
+
+
+class Keyring:
+    """An open vault. ``Keyring.create`` / ``Keyring.open``; close it or use ``with``."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = time.time,
+        random: crypto.Random = os.urandom,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        vault_id = store.get_meta("vault_id")
+        if vault_id is None:
+            raise StoreError(f"{store.path} is not a questa-vault vault (no vault id)")
+        if chunk_size < 1:
+            raise InputError("the chunk size must be positive")
+        self.vault_id = vault_id
+        self.path = store.path
+        self._store = store
+        self._clock = clock
+        self._random = random
+        self._chunk_size = chunk_size
+
+    # ----------------------------------------------------------------- lifetime
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        user: str,
+        passphrase: str,
+        kdf: crypto.KdfParams,
+        clock: Clock = time.time,
+        random: crypto.Random = os.urandom,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> Keyring:
+        """Create a vault with its first user; ``VaultExists`` if ``path`` exists.
+
+        The key is derived before the file is created, so bad parameters leave no file.
+        """
+        _users.check_name(user)
+        if Path(path).exists():
+            raise VaultExists(f"a vault already exists at {path}; refusing to overwrite it")
+        vault_id = random(16).hex()
+        key = _users.make_key(
+            vault_id=vault_id, name=user, passphrase=passphrase, kdf=kdf, random=random
+        )
+        store = Store.create(Path(path))
+        try:
+            now = clock()
+            with store.write():
+                store.set_meta("vault_id", vault_id)
+                store.set_meta("created_at", repr(now))
+                store.set_meta("format", str(crypto.FORMAT_V1))
+                store.insert_user(_user_row(user, key, now))
+                for action in ("init", "user-add"):
+                    _log.append(
+                        store,
+                        vault_id=vault_id,
+                        time=now,
+                        user=user,
+                        action=action,
+                        job_id=None,
+                        counts={},
+                        subject=user,
+                    )
+            return cls(store, clock=clock, random=random, chunk_size=chunk_size)
+        except BaseException:
+            store.close()
+            Store._remove(Path(path))
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        clock: Clock = time.time,
+        random: crypto.Random = os.urandom,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> Keyring:
+        """Open an existing vault; ``VaultNotFound`` ("no vault at PATH: run questa-vault init")."""
+        store = Store.open(Path(path))
+        try:
+            return cls(store, clock=clock, random=random, chunk_size=chunk_size)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Keyring:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def store(self) -> Store:
+        """The underlying store (for lifecycle maintenance and tests)."""
+        return self._store
+
+    # ----------------------------------------------------------------- users
+
+    def add_user(
+        self, name: str, *, passphrase: str, kdf: crypto.KdfParams, actor: str
+    ) -> UserInfo:
+        """Add a user whose private key is kept here, wrapped under ``passphrase``.
+
+        New jobs are sealed to the user; existing jobs need a ``grant``.
+        """
+        _users.check_name(name)
+        if self._store.get_user(name) is not None:
+            raise InputError(f"user {name} already exists")
+        key = _users.make_key(
+            vault_id=self.vault_id, name=name, passphrase=passphrase, kdf=kdf, random=self._random
+        )
+        return self._insert_user(_user_row(name, key, self._clock()), actor)
+
+    def add_public_user(self, name: str, public_key: bytes, *, actor: str) -> UserInfo:
+        """Add a user known only by an X25519 public key (raw 32 bytes or PEM)."""
+        _users.check_name(name)
+        raw = public_key if len(public_key) == crypto.X25519_SIZE else None
+        raw = raw or crypto.load_public_key(public_key)
+        row = UserRow(0, name, True, self._clock(), raw, None, None, None, None, None, None)
+        return self._insert_user(row, actor)
+
+    def _insert_user(self, row: UserRow, actor: str) -> UserInfo:
+        with self._store.write():
+            if self._store.get_user(row.name) is not None:
+                raise InputError(f"user {row.name} already exists")
+            self._store.insert_user(row)
+            self._append(actor, "user-add", None, {}, subject=row.name, now=row.created_at)
+        return _user_info(row)
+
+    def list_users(self) -> list[UserInfo]:
+        return [_user_info(r) for r in self._store.list_users()]
+
+    def disable_user(self, name: str, *, actor: str) -> None:
+        """Stop sealing new jobs to ``name`` and refuse its unlock; its grants stay until a
+        ``revoke``. Refuses to disable the last enabled user (``InputError``)."""
+        with self._store.write():
+            row = self._store.get_user(name)
+            if row is None:
+                raise UnknownUser(f"no user {name} in this vault")
+            if not row.enabled:
+                return
+            if sum(1 for u in self._store.list_users() if u.enabled) <= 1:
+                raise InputError(f"user {name} is the last enabled user; add another first")
+            self._store.set_user_enabled(name, False)
+            self._append(actor, "user-disable", None, {}, subject=name)
+
+    def default_user(self) -> str | None:
+        """The only enabled user, else ``None`` (the CLI then uses the login name)."""
+        enabled = [u.name for u in self._store.list_users() if u.enabled]
+        return enabled[0] if len(enabled) == 1 else None
+
+    def unlock(self, name: str, passphrase: str) -> Session:
+        """One key derivation; ``UnknownUser``, ``UserDisabled``, ``WrongPassphrase``."""
+        row = self._enabled_user(name)
+        if row.wrapped_key is None:
+            raise AccessDenied(
+                f"user {name} keeps the private key outside this vault; use the key file"
+            )
+        private_key = _users.open_key(row, vault_id=self.vault_id, passphrase=passphrase)
+        return self._session(name, private_key)
+
+    def unlock_with_key(self, name: str, private_key_pem: bytes) -> Session:
+        """Unlock with the user's private key file (as ``keygen`` writes it)."""
+        row = self._enabled_user(name)
+        private_key = crypto.load_private_key_pem(private_key_pem)
+        if not crypto.constant_time_equal(crypto.public_key_of(private_key), row.public_key):
+            raise AccessDenied(f"that key file does not belong to user {name}")
+        return self._session(name, private_key)
+
+    def _enabled_user(self, name: str) -> UserRow:
+        row = self._store.get_user(name)
+        if row is None:
+            raise UnknownUser(f"no user {name} in this vault")
+        if not row.enabled:
+            raise UserDisabled(f"user {name} is disabled")
+        return row
+
+    def _session(self, name: str, private_key: bytes) -> Session:
+        return Session(
+            store=self._store,
+            vault_id=self.vault_id,
+            user=name,
+            private_key=private_key,
+            clock=self._clock,
+            random=self._random,
+            chunk_size=self._chunk_size,
+        )
+
+    # ----------------------------------------------------------------- archiving
+
+    def record_pending(
+        self,
+        job_id: str,
+        *,
+        file_type: str,
+        source: str,
+        submitted_at: float | None,
+        filename: str | None,
+        options: SubmitOptions | None,
+        actor: str,
+        expires_at: float | None = None,
+    ) -> bool:
+        """Record a submitted job as ``pending`` (file name and options encrypted to every
+        enabled user); ``False`` when the job is already known."""
+        _check_job_id(job_id)
+        fields: dict[str, bytes] = {}
+        if filename is not None:
+            fields[env.FIELD_FILENAME] = env.encode_text(filename)
+        if options is not None:
+            fields[env.FIELD_OPTIONS] = env.encode_options(options)
+        with self._store.write():
+            if self._store.get_job(job_id) is not None:
+                return False
+            now = self._clock()
+            row = JobRow(
+                job_id=job_id,
+                status="pending",
+                file_type=file_type,
+                source=source,
+                created_at=None,
+                submitted_at=submitted_at,
+                fetched_at=None,
+                archived_at=None,
+                expires_at=expires_at,
+                entity_count=0,
+                map_size=0,
+                entity_counts={},
+                shared_placeholders=0,
+                placeholder_like_originals=0,
+                file_size=0,
+                chunk_count=0,
+                ciphertext_size=0,
+                key_version=0,
+                seal=None,
+                updated_at=now,
+            )
+            self._write_generation(row, fields, keep=[], now=now)
+            self._append(actor, "submit", job_id, {}, now=now)
+        return True
+
+    def store_job(self, content: JobContent, *, actor: str) -> bool:
+        """Archive a finished job (status ``archived`` or ``failed``) in one transaction
+        with its log entry; ``False`` if it is already archived, failed or erased.
+
+        Needs only public keys: a fresh DEK is sealed to every enabled user.
+        """
+        _check_job_id(content.job_id)
+        if content.status not in ("archived", "failed"):
+            raise InputError(f"store_job takes archived or failed jobs, not {content.status}")
+        stats = env.analyse_map(content.mapping)
+        fields: dict[str, bytes] = {env.FIELD_MAP: env.encode_map(content.mapping)}
+        if content.content is not None:
+            fields[env.FIELD_FILE] = content.content
+        if content.error is not None:
+            fields[env.FIELD_ERROR] = env.encode_text(content.error)
+        if content.filename is not None:
+            fields[env.FIELD_FILENAME] = env.encode_text(content.filename)
+        if content.options is not None:
+            fields[env.FIELD_OPTIONS] = env.encode_options(content.options)
+        with self._store.write():
+            existing = self._store.get_job(content.job_id)
+            if existing is not None and existing.status not in ("pending", "expired"):
+                return False
+            now = self._clock()
+            row = JobRow(
+                job_id=content.job_id,
+                status=content.status,
+                file_type=content.file_type,
+                source=content.source,
+                created_at=content.created_at,
+                submitted_at=existing.submitted_at if existing else None,
+                fetched_at=now,
+                archived_at=now,
+                expires_at=existing.expires_at if existing else None,
+                entity_count=content.entity_count,
+                map_size=len(content.mapping),
+                entity_counts=stats.entity_counts,
+                shared_placeholders=stats.shared_placeholders,
+                placeholder_like_originals=stats.placeholder_like_originals,
+                file_size=len(content.content) if content.content is not None else 0,
+                chunk_count=0,
+                ciphertext_size=0,
+                key_version=existing.key_version if existing else 0,
+                seal=None,
+                updated_at=now,
+            )
+            keep = self._store.blobs(content.job_id) if existing else []
+            self._write_generation(row, fields, keep=keep, now=now)
+            counts = {
+                "map_entries": len(content.mapping),
+                "entities": content.entity_count,
+                "file_bytes": row.file_size,
+            }
+            self._append(actor, "fetch", content.job_id, counts, now=now)
+        return True
+
+    def _write_generation(
+        self, row: JobRow, fields: Mapping[str, bytes], *, keep: list[BlobRow], now: float
+    ) -> None:
+        """Encrypt ``fields`` under a new key version sealed to every enabled user, keep the
+        other fields' older blobs, re-seal, and write it all (inside a write transaction)."""
+        recipients = [u for u in self._store.list_users() if u.enabled]
+        if not recipients:
+            raise InputError("the vault has no enabled user to seal the job to")
+        version = row.key_version + 1
+        dek = crypto.new_dek(self._random)
+        keys = crypto.job_keys(dek)
+        blobs = [b for b in keep if b.field not in fields]
+        for field, plaintext in fields.items():
+            blobs += env.encrypt_field(
+                vault_id=self.vault_id,
+                job_id=row.job_id,
+                key_version=version,
+                blob_key=keys.blob_key,
+                field=field,
+                plaintext=plaintext,
+                chunk_size=self._chunk_size,
+                random=self._random,
+            )
+        row = replace(
+            row,
+            key_version=version,
+            chunk_count=sum(1 for b in blobs if b.field == env.FIELD_FILE),
+            ciphertext_size=sum(len(b.data) for b in blobs),
+        )
+        seal = crypto.compute_seal(keys.seal_key, env.seal_message(self.vault_id, row, blobs))
+        self._store.put_job(replace(row, seal=seal))
+        if keep:
+            self._store.delete_blobs(row.job_id)
+        self._store.insert_blobs(blobs)
+        for user in recipients:
+            info = crypto.dek_info(self.vault_id, row.job_id, user.name, version)
+            sealed = crypto.seal_dek(dek, user.public_key, info)
+            self._store.insert_grant(GrantRow(row.job_id, user.name, version, sealed, now))
+        self._store.prune_grants(row.job_id, [version, *(b.key_version for b in blobs)])
+
+    def mark_expired(self, job_id: str, *, actor: str) -> None:
+        """A pending job the server no longer knows becomes ``expired`` (no-op otherwise)."""
+        with self._store.write():
+            job = self._store.get_job(job_id)
+            if job is None or job.status != "pending":
+                return
+            now = self._clock()
+            self._store.set_job_status(job_id, "expired", now)
+            self._append(actor, "expire", job_id, {}, now=now)
+
+    # ----------------------------------------------------------------- metadata
+
+    def get_job(self, job_id: str) -> JobInfo | None:
+        row = self._store.get_job(job_id)
+        if row is None:
+            return None
+        return _job_info(row, self._store.recipients(job_id).get(job_id, ()))
+
+    def list_jobs(self, *, status: str | None = None) -> list[JobInfo]:
+        with self._store.read():
+            rows = self._store.list_jobs(status)
+            recipients = self._store.recipients()
+        return [_job_info(r, recipients.get(r.job_id, ())) for r in rows]
+
+    def pending_jobs(self) -> list[JobInfo]:
+        return self.list_jobs(status="pending")
+
+    # ----------------------------------------------------------------- access log
+
+    def log_entries(
+        self,
+        *,
+        user: str | None = None,
+        action: str | None = None,
+        job_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[LogEntry]:
+        """Entries in order; ``since`` inclusive, ``until`` exclusive (Unix seconds)."""
+        rows = self._store.log_rows(
+            user=user, action=action, job_id=job_id, since=since, until=until
+        )
+        return [_log.to_entry(r) for r in rows]
+
+    def log_head(self) -> tuple[int, str]:
+        """``(seq, entry_hash)`` of the newest entry; ``(0, 64 zeros)`` for an empty log."""
+        last = self._store.last_log()
+        return (0, crypto.GENESIS_HASH) if last is None else (last.seq, last.entry_hash)
+
+    def verify_chain(self) -> tuple[int, str]:
+        """Recompute the log's hash chain; its head, or ``IntegrityError``."""
+        with self._store.read():
+            return _log.verify_chain(self._store, self.vault_id)
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        job_id: str | None = None,
+        counts: Mapping[str, int] | None = None,
+        *,
+        subject: str | None = None,
+    ) -> LogEntry:
+        """Append one entry for an event that needs no key (e.g. ``backup``)."""
+        with self._store.write():
+            return self._append(actor, action, job_id, counts or {}, subject=subject)
+
+    def _append(
+        self,
+        actor: str,
+        action: str,
+        job_id: str | None,
+        counts: Mapping[str, int],
+        *,
+        subject: str | None = None,
+        now: float | None = None,
+    ) -> LogEntry:
+        return _log.append(
+            self._store,
+            vault_id=self.vault_id,
+            time=self._clock() if now is None else now,
+            user=actor,
+            action=action,
+            job_id=job_id,
+            counts=counts,
+            subject=subject,
+        )
+
+
+def _check_job_id(job_id: str) -> None:
+    if not job_id or len(job_id) > 200 or not job_id.isprintable():
+        raise InputError("a job id is 1 to 200 printable characters")
+
+
+def _user_row(name: str, key: _users.NewKey, now: float) -> UserRow:
+    return UserRow(
+        id=0,
+        name=name,
+        enabled=True,
+        created_at=now,
+        public_key=key.public_key,
+        wrapped_key=key.wrapped_key,
+        kdf_algorithm=key.kdf.algorithm,
+        kdf_memory_kib=key.kdf.memory_kib,
+        kdf_passes=key.kdf.passes,
+        kdf_lanes=key.kdf.lanes,
+        kdf_salt=key.salt,
+        key_changed_at=now,
+    )
+
+
+def _user_info(row: UserRow) -> UserInfo:
+    return UserInfo(
+        name=row.name,
+        enabled=row.enabled,
+        has_private_key=row.wrapped_key is not None,
+        created_at=row.created_at,
+        fingerprint=crypto.fingerprint(row.public_key),
+    )
+
+
+def _job_info(row: JobRow, recipients: tuple[str, ...]) -> JobInfo:
+    return JobInfo(
+        job_id=row.job_id,
+        status=row.status,  # type: ignore[arg-type]  # the table's CHECK holds it to JobStatus
+        file_type=row.file_type,
+        source=row.source,
+        created_at=row.created_at,
+        submitted_at=row.submitted_at,
+        fetched_at=row.fetched_at,
+        archived_at=row.archived_at,
+        expires_at=row.expires_at,
+        entity_count=row.entity_count,
+        map_size=row.map_size,
+        entity_counts=dict(row.entity_counts),
+        file_size=row.file_size,
+        key_version=row.key_version,
+        recipients=recipients,
+        shared_placeholders=row.shared_placeholders,
+        placeholder_like_originals=row.placeholder_like_originals,
+        ciphertext_size=row.ciphertext_size,
+    )

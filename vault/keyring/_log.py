@@ -1,0 +1,108 @@
+"""The hash-chained access log: appending an entry and verifying the chain.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the canonical encoding of the
+entry (``crypto.log_entry_hash``); the first entry chains from 64 zeros. Appending happens
+inside the caller's write transaction, so an entry commits together with what it records,
+and an operation that releases plaintext commits its entry before releasing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from vault import crypto
+from vault.errors import InputError, IntegrityError
+from vault.models import LogEntry
+from vault.store import LogRow, Store
+
+MAX_ACTION_LENGTH = 40
+
+
+def append(
+    store: Store,
+    *,
+    vault_id: str,
+    time: float,
+    user: str,
+    action: str,
+    job_id: str | None,
+    counts: Mapping[str, int],
+    subject: str | None = None,
+) -> LogEntry:
+    """Add one entry at the head of the chain (call inside ``store.write()``)."""
+    if not action or len(action) > MAX_ACTION_LENGTH:
+        raise InputError("an access-log action must be 1 to 40 characters")
+    clean = {str(k): int(v) for k, v in counts.items()}
+    last = store.last_log()
+    seq = 1 if last is None else last.seq + 1
+    prev = crypto.GENESIS_HASH if last is None else last.entry_hash
+    entry_hash = crypto.log_entry_hash(
+        prev,
+        vault_id=vault_id,
+        seq=seq,
+        time=time,
+        user=user,
+        action=action,
+        job_id=job_id,
+        counts=clean,
+        subject=subject,
+    )
+    row = LogRow(seq, time, user, action, job_id, clean, prev, entry_hash, subject)
+    store.insert_log(row)
+    return to_entry(row)
+
+
+def to_entry(row: LogRow) -> LogEntry:
+    return LogEntry(
+        seq=row.seq,
+        time=row.time,
+        user=row.user,
+        action=row.action,
+        job_id=row.job_id,
+        counts=dict(row.counts),
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+        subject=row.subject,
+    )
+
+
+def verify_chain(store: Store, vault_id: str) -> tuple[int, str]:
+    """Recompute the whole chain; its head ``(seq, hash)``, or ``IntegrityError`` naming the
+    first entry that does not fit (edited, deleted, inserted or reordered)."""
+    prev = crypto.GENESIS_HASH
+    expected_seq = 1
+    for row in store.log_rows():
+        if row.seq != expected_seq:
+            raise IntegrityError(
+                f"access log: entry {expected_seq} is missing (next entry is {row.seq})"
+            )
+        if row.prev_hash != prev:
+            raise IntegrityError(f"access log: entry {row.seq} does not follow its predecessor")
+        recomputed = crypto.log_entry_hash(
+            prev,
+            vault_id=vault_id,
+            seq=row.seq,
+            time=row.time,
+            user=row.user,
+            action=row.action,
+            job_id=row.job_id,
+            counts=row.counts,
+            subject=row.subject,
+        )
+        if not crypto.constant_time_equal(recomputed.encode(), row.entry_hash.encode()):
+            raise IntegrityError(f"access log: entry {row.seq} was altered")
+        prev = row.entry_hash
+        expected_seq += 1
+    return expected_seq - 1, prev
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` as ``log --head`` prints it; ``InputError`` if malformed."""
+    seq_text, sep, digest = text.strip().partition(":")
+    if not sep or not seq_text.isdigit() or len(digest) != 64:
+        raise InputError("a log head looks like SEQ:HASH (as printed by `log --head`)")
+    try:
+        bytes.fromhex(digest)
+    except ValueError as exc:
+        raise InputError("a log head looks like SEQ:HASH (as printed by `log --head`)") from exc
+    return int(seq_text), digest.lower()

@@ -1,0 +1,360 @@
+"""An unlocked user: decrypting jobs, logging releases, sharing and withdrawing access.
+
+A ``Session`` holds one user's raw private key for its lifetime (one key derivation per
+unlock, however many jobs it opens). Every read checks, in this order: the job exists and is
+not erased, the user holds a grant for each key version needed (``NoGrant``), each sealed DEK
+opens (``IntegrityError``: moved or edited grant), the job's seal matches its plaintext
+metadata and every ciphertext digest (``IntegrityError``), then each blob decrypts under its
+associated data (``IntegrityError``). Nothing is returned unless all of that passed.
+
+Opening does not log; the caller logs with ``release`` after computing its output and before
+writing it out, so a release that cannot be logged releases nothing (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from vault import crypto
+from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled
+from vault.keyring import _envelope as env
+from vault.keyring import _log, _users
+from vault.models import JobContent, LogEntry
+from vault.store import BlobRow, GrantRow, JobRow, Store
+
+
+@dataclass(frozen=True)
+class _Opened:
+    job: JobRow
+    fields: Mapping[str, bytes]  # field name -> plaintext, for the fields the user could open
+
+
+class Session:
+    """An unlocked user of one open keyring. Made by ``Keyring.unlock``."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        vault_id: str,
+        user: str,
+        private_key: bytes,
+        clock: Callable[[], float],
+        random: crypto.Random,
+        chunk_size: int,
+    ) -> None:
+        self.user = user
+        self.vault_id = vault_id
+        self._store = store
+        self._private_key = private_key
+        self._clock = clock
+        self._random = random
+        self._chunk_size = chunk_size
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Session(user={self.user!r})"
+
+    # ----------------------------------------------------------------- reading
+
+    def open_map(self, job_id: str) -> Mapping[str, str]:
+        """The job's map, original -> placeholder; ``NoGrant``, ``IntegrityError``."""
+        opened = self._open(job_id, (env.FIELD_MAP,), require=(env.FIELD_MAP,))
+        return env.decode_map(opened.fields[env.FIELD_MAP])
+
+    def open_file(self, job_id: str) -> bytes:
+        """The archived anonymized file; ``InputError`` if the job has none (failed)."""
+        opened = self._open(job_id, (env.FIELD_FILE,), require=())
+        if env.FIELD_FILE not in opened.fields:
+            raise InputError(f"job {job_id} has no archived file (status {opened.job.status})")
+        return opened.fields[env.FIELD_FILE]
+
+    def open_job(self, job_id: str) -> JobContent:
+        """Everything stored for the job, decrypted and seal-checked.
+
+        Fields of an older key version the user holds no grant for (the submit options and
+        file name of a job submitted before the user was added) come back as ``None``.
+        """
+        opened = self._open(job_id, env.FIELDS, require=(env.FIELD_MAP, env.FIELD_FILE))
+        return self._content(opened)
+
+    def check_job(self, job_id: str) -> None:
+        """Open every field of the job the user can open (``verify --deep``)."""
+        self._open(job_id, env.FIELDS, require=())
+
+    def _content(self, opened: _Opened) -> JobContent:
+        job, fields = opened.job, opened.fields
+        mapping = env.decode_map(fields[env.FIELD_MAP]) if env.FIELD_MAP in fields else {}
+        error = fields.get(env.FIELD_ERROR)
+        filename = fields.get(env.FIELD_FILENAME)
+        options = fields.get(env.FIELD_OPTIONS)
+        return JobContent(
+            job_id=job.job_id,
+            status=job.status,  # type: ignore[arg-type]  # checked by the table's CHECK
+            file_type=job.file_type,
+            created_at=job.created_at,
+            entity_count=job.entity_count,
+            content=fields.get(env.FIELD_FILE),
+            mapping=mapping,
+            error=None if error is None else env.decode_text(error),
+            filename=None if filename is None else env.decode_text(filename),
+            options=None if options is None else env.decode_options(options),
+            source="text" if job.source == "text" else "upload",
+        )
+
+    def _open(self, job_id: str, wanted: Sequence[str], *, require: Sequence[str]) -> _Opened:
+        store = self._store
+        with store.read():
+            job = store.get_job(job_id)
+            if job is None:
+                raise UnknownJob(f"no job {job_id} in this vault")
+            if job.status == "erased":
+                raise UnknownJob(f"job {job_id} was erased")
+            grants = store.grants(job_id, self.user)
+            blobs = store.blobs(job_id)
+        deks = self._deks(job, grants)
+        current = deks.get(job.key_version)
+        if current is None:
+            raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
+        keys = {version: crypto.job_keys(dek) for version, dek in deks.items()}
+        self._check_structure(job, blobs)
+        crypto.check_seal(
+            keys[job.key_version].seal_key, env.seal_message(self.vault_id, job, blobs), job.seal
+        )
+        if job.status in ("pending", "expired") and any(f in require for f in wanted):
+            raise InputError(f"job {job_id} is {job.status}: nothing was archived for it")
+        by_field: dict[str, list[BlobRow]] = {}
+        for blob in blobs:
+            by_field.setdefault(blob.field, []).append(blob)
+        for field in require:
+            if field in wanted and field not in by_field and _expects(job, field):
+                raise IntegrityError(f"job {job_id} lacks its {field}")
+        fields: dict[str, bytes] = {}
+        for field in wanted:
+            rows = by_field.get(field)
+            if not rows:
+                continue
+            version = rows[0].key_version
+            if version not in keys:
+                continue  # an older key version this user was never given
+            fields[field] = env.decrypt_field(
+                vault_id=self.vault_id, job_id=job_id, blob_key=keys[version].blob_key, rows=rows
+            )
+        return _Opened(job, fields)
+
+    def _deks(self, job: JobRow, grants: Iterable[GrantRow]) -> dict[int, bytes]:
+        deks: dict[int, bytes] = {}
+        for grant in grants:
+            if grant.key_version > job.key_version:
+                raise IntegrityError(f"job {job.job_id} has a grant from the future")
+            info = crypto.dek_info(self.vault_id, job.job_id, self.user, grant.key_version)
+            deks[grant.key_version] = crypto.open_dek(grant.sealed_dek, self._private_key, info)
+        return deks
+
+    @staticmethod
+    def _check_structure(job: JobRow, blobs: Sequence[BlobRow]) -> None:
+        for blob in blobs:
+            if blob.field not in env.FIELDS or not 1 <= blob.key_version <= job.key_version:
+                raise IntegrityError(f"job {job.job_id} has a foreign blob")
+
+    # ----------------------------------------------------------------- logging
+
+    def release(
+        self,
+        action: str,
+        job_ids: Sequence[str],
+        counts: Mapping[str, int] | None = None,
+        *,
+        per_job: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> list[LogEntry]:
+        """Commit one access-log entry per job BEFORE the caller releases plaintext.
+
+        ``counts`` go into every entry unless ``per_job`` gives a job its own. Raises (and
+        commits nothing) if the entries cannot be written: then release nothing.
+        """
+        if not job_ids:
+            raise InputError("a release names at least one job")
+        now = self._clock()
+        entries: list[LogEntry] = []
+        with self._store.write():
+            for job_id in job_ids:
+                job_counts = (per_job or {}).get(job_id, counts or {})
+                entries.append(
+                    _log.append(
+                        self._store,
+                        vault_id=self.vault_id,
+                        time=now,
+                        user=self.user,
+                        action=action,
+                        job_id=job_id,
+                        counts=job_counts,
+                    )
+                )
+        return entries
+
+    # ----------------------------------------------------------------- sharing
+
+    def grant(self, user: str, job_ids: Sequence[str]) -> list[str]:
+        """Seal each job's DEK(s) to ``user`` as well; the jobs newly granted, in one transaction.
+
+        Needs this session's own grants (``NoGrant``); the target must be an enabled user.
+        """
+        granted: list[str] = []
+        now = self._clock()
+        with self._store.write():
+            target = self._store.get_user(user)
+            if target is None:
+                raise UnknownUser(f"no user {user} in this vault")
+            if not target.enabled:
+                raise UserDisabled(f"user {user} is disabled")
+            for job_id in job_ids:
+                job = self._readable_job(job_id)
+                deks = self._deks(job, self._store.grants(job_id, self.user))
+                if job.key_version not in deks:
+                    raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
+                have = {g.key_version for g in self._store.grants(job_id, user)}
+                missing = sorted(set(deks) - have)
+                for version in missing:
+                    info = crypto.dek_info(self.vault_id, job_id, user, version)
+                    sealed = crypto.seal_dek(deks[version], target.public_key, info)
+                    self._store.insert_grant(GrantRow(job_id, user, version, sealed, now))
+                if missing:
+                    granted.append(job_id)
+                    self._log("grant", job_id, {"key_versions": len(missing)}, now, user)
+        return granted
+
+    def revoke(self, user: str, job_ids: Sequence[str], *, force: bool = False) -> list[str]:
+        """Withdraw ``user``'s grants and re-key each affected job (new DEK, every field
+        re-encrypted, re-sealed to the remaining holders, key version + 1), all in one
+        transaction, because the revoked user may have kept the old DEK.
+
+        Refuses (``InputError``) to leave a job with no holder unless ``force``. The jobs
+        re-keyed are returned; jobs the user held no grant for are left alone.
+        """
+        rekeyed: list[str] = []
+        now = self._clock()
+        with self._store.write():
+            if self._store.get_user(user) is None:
+                raise UnknownUser(f"no user {user} in this vault")
+            for job_id in job_ids:
+                job = self._readable_job(job_id)
+                if not self._store.grants(job_id, user):
+                    continue
+                holders = set(self._store.recipients(job_id).get(job_id, ())) - {user}
+                if not holders and not force:
+                    raise InputError(
+                        f"revoking {user} would leave job {job_id} with no reader "
+                        "(erase it instead, or force)"
+                    )
+                self._rekey(job, holders, now)
+                rekeyed.append(job_id)
+                self._log("revoke", job_id, {"key_version": job.key_version + 1}, now, user)
+        return rekeyed
+
+    def _rekey(self, job: JobRow, holders: set[str], now: float) -> None:
+        opened = self._open(job.job_id, env.FIELDS, require=())
+        blobs = self._store.blobs(job.job_id)
+        if {b.field for b in blobs} - set(opened.fields):
+            raise NoGrant(
+                f"user {self.user} cannot re-key job {job.job_id}: it lacks an older key version"
+            )
+        version = job.key_version + 1
+        dek = crypto.new_dek(self._random)
+        keys = crypto.job_keys(dek)
+        new_blobs: list[BlobRow] = []
+        for field, plaintext in opened.fields.items():
+            new_blobs += env.encrypt_field(
+                vault_id=self.vault_id,
+                job_id=job.job_id,
+                key_version=version,
+                blob_key=keys.blob_key,
+                field=field,
+                plaintext=plaintext,
+                chunk_size=self._chunk_size,
+                random=self._random,
+            )
+        self._store.delete_grants(job.job_id)
+        self._store.delete_blobs(job.job_id)
+        self._store.insert_blobs(new_blobs)
+        for name in sorted(holders):
+            row = self._store.get_user(name)
+            if row is None:
+                continue
+            info = crypto.dek_info(self.vault_id, job.job_id, name, version)
+            sealed = crypto.seal_dek(dek, row.public_key, info)
+            self._store.insert_grant(GrantRow(job.job_id, name, version, sealed, now))
+        updated = _replace_job(
+            job,
+            key_version=version,
+            ciphertext_size=sum(len(b.data) for b in new_blobs),
+            updated_at=now,
+        )
+        seal = crypto.compute_seal(
+            keys.seal_key, env.seal_message(self.vault_id, updated, new_blobs)
+        )
+        self._store.put_job(_replace_job(updated, seal=seal))
+
+    def _readable_job(self, job_id: str) -> JobRow:
+        job = self._store.get_job(job_id)
+        if job is None:
+            raise UnknownJob(f"no job {job_id} in this vault")
+        if job.status == "erased":
+            raise UnknownJob(f"job {job_id} was erased")
+        return job
+
+    # ----------------------------------------------------------------- own key
+
+    def change_passphrase(self, new_passphrase: str, kdf: crypto.KdfParams) -> None:
+        """Re-wrap this user's private key under a new passphrase (new salt, given KDF)."""
+        new = _users.make_key(
+            vault_id=self.vault_id,
+            name=self.user,
+            passphrase=new_passphrase,
+            kdf=kdf,
+            random=self._random,
+            private_key=self._private_key,
+        )
+        now = self._clock()
+        with self._store.write():
+            self._store.update_user_key(
+                self.user,
+                wrapped_key=new.wrapped_key,
+                kdf_algorithm=kdf.algorithm,
+                kdf_memory_kib=kdf.memory_kib,
+                kdf_passes=kdf.passes,
+                kdf_lanes=kdf.lanes,
+                kdf_salt=new.salt,
+                changed_at=now,
+            )
+            self._log("passwd", None, {}, now)
+
+    def _log(
+        self,
+        action: str,
+        job_id: str | None,
+        counts: Mapping[str, int],
+        now: float,
+        subject: str | None = None,
+    ) -> None:
+        _log.append(
+            self._store,
+            vault_id=self.vault_id,
+            time=now,
+            user=self.user,
+            action=action,
+            job_id=job_id,
+            counts=counts,
+            subject=subject,
+        )
+
+
+def _expects(job: JobRow, field: str) -> bool:
+    if field == env.FIELD_MAP:
+        return job.status in ("archived", "failed")
+    if field == env.FIELD_FILE:
+        return job.chunk_count > 0
+    return False
+
+
+def _replace_job(job: JobRow, **changes: object) -> JobRow:
+    return replace(job, **changes)  # type: ignore[arg-type]

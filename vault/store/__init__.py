@@ -1,0 +1,24 @@
+"""The vault's SQLite storage (tier L2): schema, migrations, transactions, row access.
+
+The only part of questa-vault that imports ``sqlite_utils`` or ``sqlite3``. It knows tables
+and rows, not cryptography: the keyring (L3) decides what the bytes in the rows mean.
+See ``docs/storage.md`` for the schema.
+"""
+
+from __future__ import annotations
+
+from vault.store._migrations import MIGRATIONS
+from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
+from vault.store._store import BUSY_TIMEOUT_MS, SIDECARS, Store
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "MIGRATIONS",
+    "SIDECARS",
+    "BlobRow",
+    "GrantRow",
+    "JobRow",
+    "LogRow",
+    "Store",
+    "UserRow",
+]

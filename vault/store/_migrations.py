@@ -1,0 +1,117 @@
+"""The vault's schema as ordered, append-only migrations.
+
+Each migration is a name and a list of SQL statements. They run in order, each inside the
+same ``BEGIN IMMEDIATE`` transaction as its row in ``schema_migrations``, so a migration is
+either wholly applied and recorded or not at all. Never edit or reorder a released migration:
+append a new one. ``docs/storage.md`` describes every table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+JOB_STATUSES_SQL = "('pending', 'archived', 'failed', 'expired', 'erased')"
+
+M001_INITIAL: Sequence[str] = (
+    """
+    CREATE TABLE vault_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE users (
+        id             INTEGER PRIMARY KEY,
+        name           TEXT NOT NULL UNIQUE,
+        enabled        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+        created_at     REAL NOT NULL,
+        public_key     BLOB NOT NULL,
+        wrapped_key    BLOB,
+        kdf_algorithm  TEXT,
+        kdf_memory_kib INTEGER,
+        kdf_passes     INTEGER,
+        kdf_lanes      INTEGER,
+        kdf_salt       BLOB,
+        key_changed_at REAL
+    )
+    """,
+    f"""
+    CREATE TABLE jobs (
+        job_id                     TEXT PRIMARY KEY,
+        status                     TEXT NOT NULL CHECK (status IN {JOB_STATUSES_SQL}),
+        file_type                  TEXT NOT NULL,
+        source                     TEXT NOT NULL,
+        created_at                 REAL,
+        submitted_at               REAL,
+        fetched_at                 REAL,
+        archived_at                REAL,
+        expires_at                 REAL,
+        entity_count               INTEGER NOT NULL DEFAULT 0,
+        map_size                   INTEGER NOT NULL DEFAULT 0,
+        entity_counts              TEXT NOT NULL DEFAULT '{{}}',
+        shared_placeholders        INTEGER NOT NULL DEFAULT 0,
+        placeholder_like_originals INTEGER NOT NULL DEFAULT 0,
+        file_size                  INTEGER NOT NULL DEFAULT 0,
+        chunk_count                INTEGER NOT NULL DEFAULT 0,
+        ciphertext_size            INTEGER NOT NULL DEFAULT 0,
+        key_version                INTEGER NOT NULL DEFAULT 0,
+        seal                       BLOB,
+        updated_at                 REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX jobs_status ON jobs (status)",
+    """
+    CREATE TABLE grants (
+        job_id      TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+        user_id     INTEGER NOT NULL REFERENCES users (id),
+        key_version INTEGER NOT NULL,
+        sealed_dek  BLOB NOT NULL,
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (job_id, user_id, key_version)
+    )
+    """,
+    "CREATE INDEX grants_user ON grants (user_id)",
+    """
+    CREATE TABLE blobs (
+        job_id      TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+        field       TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        key_version INTEGER NOT NULL,
+        data        BLOB NOT NULL,
+        PRIMARY KEY (job_id, field, idx)
+    )
+    """,
+    """
+    CREATE TABLE access_log (
+        seq        INTEGER PRIMARY KEY,
+        time       REAL NOT NULL,
+        user       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        job_id     TEXT,
+        subject    TEXT,
+        counts     TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        entry_hash TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX access_log_job ON access_log (job_id)",
+    """
+    CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
+    BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END
+    """,
+    """
+    CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+    BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END
+    """,
+)
+
+# (name, statements), in the order they apply. Append only.
+MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (("m001_initial", M001_INITIAL),)
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    applied_at REAL NOT NULL
+)
+"""
