@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vault import crypto
+import vault.crypto as crypto
 from vault.errors import IntegrityError
 from vault.models import SubmitOptions
 from vault.store import BlobRow, JobRow

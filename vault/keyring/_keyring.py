@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from vault import crypto
+import vault.crypto as crypto
 from vault.config import CHUNK_SIZE
 from vault.errors import (
     AccessDenied,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vault import crypto
+import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError
 from vault.models import LogEntry
 from vault.store import LogRow, Store

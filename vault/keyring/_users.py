@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vault import crypto
+import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError
 from vault.store import UserRow
 
