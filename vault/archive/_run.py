@@ -72,6 +72,19 @@ class RunOptions:
             raise InputError("timeout must be a number of seconds >= 0")
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def describe(file_type: str, size: int, map_size: int, entities: int) -> str:
+    """The detail of an archived job: sizes and counts, never content."""
+    return (
+        f"{file_type}, {_count(size, 'byte', 'bytes')}, "
+        f"{_count(map_size, 'map entry', 'map entries')}, "
+        f"{_count(entities, 'entity', 'entities')}"
+    )
+
+
 def _short(exc: VaultError, job_id: str) -> str:
     """The error message without a leading ``job X: `` (the outcome line names the job)."""
     message = str(exc)
@@ -162,9 +175,9 @@ class JobRun:
             return FetchOutcome(
                 remote.job_id,
                 "archived",
-                f"{remote.file_type}, {len(remote.result or b'')} bytes, "
-                f"{len(remote.mapping)} map entries, {remote.entity_count} entities",
-            )
+                describe(remote.file_type, len(remote.result or b""), len(remote.mapping),
+                         remote.entity_count),
+            )  # fmt: skip
         return FetchOutcome(
             remote.job_id,
             "failed",

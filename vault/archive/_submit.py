@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.archive._run import ArchiveTarget, JobRun, RunOptions, gather_or_stop
+from vault.archive._run import ArchiveTarget, JobRun, RunOptions, describe, gather_or_stop
 from vault.client import QuestaClient
 from vault.errors import ApiAuthError, ApiError, InputError, VaultError
-from vault.models import FetchOutcomeKind, JobContent, SubmitOptions
+from vault.models import FetchOutcomeKind, JobContent, SubmitOptions, TextResult
 
 # Extension -> how the file is sent: a server upload type, or "text" for the text endpoint.
 SUBMIT_TYPES: dict[str, str] = {
@@ -117,12 +117,14 @@ async def submit_async(
 
 async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> SubmitOutcome:
     name = str(item.path)
-    actor = run.options.actor
+    is_text = item.file_type == "text"
+    text_result: TextResult | None = None
     try:
-        if item.file_type == "text":
+        if is_text:
             text = item.path.read_text(encoding="utf-8")
             async with run.limit:
-                result = await run.aclient.anonymize_text(text, submit)
+                text_result = await run.aclient.anonymize_text(text, submit)
+            job_id = f"text-{uuid.uuid4()}"
         else:
             async with run.limit:
                 job_id = await run.aclient.upload(
@@ -132,47 +134,53 @@ async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> S
         raise
     except ApiError as exc:
         return SubmitOutcome(name, None, "error", str(exc))
-    except OSError as exc:
-        return SubmitOutcome(name, None, "error", f"cannot read: {exc.strerror or 'I/O error'}")
+    except (OSError, UnicodeDecodeError) as exc:
+        return SubmitOutcome(name, None, "error", f"cannot read it: {type(exc).__name__}")
 
-    try:
-        if item.file_type == "text":
-            job_id = f"text-{uuid.uuid4()}"
-            target_content = JobContent(
-                job_id=job_id,
-                status="archived",
-                file_type="text",
-                created_at=run.options.now(),
-                entity_count=result.entities,
-                content=result.anonymized_text.encode("utf-8"),
-                mapping=result.mapping,
-                filename=item.path.name,
-                options=submit,
-                source="text",
-            )
-            run.target.store_job(target_content, actor=actor)
-            return SubmitOutcome(
-                name,
-                job_id,
-                "archived",
-                f"text, {len(result.mapping)} map entries, {result.entities} entities",
-            )
+    try:  # pending first: from here on a crash loses nothing the service still holds
         run.target.record_pending(
             job_id,
             file_type=item.file_type,
-            source="upload",
+            source="text" if is_text else "upload",
             submitted_at=run.options.now(),
             filename=item.path.name,
             options=submit,
-            actor=actor,
+            actor=run.options.actor,
         )
+        if text_result is not None:
+            return _store_text(run, item, submit, job_id, text_result)
     except VaultError as exc:
-        return SubmitOutcome(name, None, "error", f"accepted by the server but not recorded: {exc}")
+        return SubmitOutcome(name, job_id, "error", f"accepted but not recorded: {exc}")
 
     if not run.options.wait:
         return SubmitOutcome(name, job_id, "pending", "submitted; fetch or sync archives it")
     outcome = await run.job(job_id, run.target.get_job(job_id))
     return SubmitOutcome(name, job_id, outcome.outcome, outcome.detail)
+
+
+def _store_text(
+    run: JobRun, item: SubmitFile, submit: SubmitOptions, job_id: str, result: TextResult
+) -> SubmitOutcome:
+    content = result.anonymized_text.encode("utf-8")
+    stored = run.target.store_job(
+        JobContent(
+            job_id=job_id,
+            status="archived",
+            file_type="text",
+            created_at=run.options.now(),
+            entity_count=result.entities,
+            content=content,
+            mapping=result.mapping,
+            filename=item.path.name,
+            options=submit,
+            source="text",
+        ),
+        actor=run.options.actor,
+    )
+    detail = describe("text", len(content), len(result.mapping), result.entities)
+    return SubmitOutcome(
+        str(item.path), job_id, "archived" if stored else "already-archived", detail
+    )
 
 
 def submit(
