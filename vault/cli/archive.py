@@ -24,8 +24,18 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vault import archive
-from vault.archive import ExpiryWarning, RunOptions, SubmitOutcome
+from vault.archive import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    ExpiryWarning,
+    RunOptions,
+    SubmitOutcome,
+    check_files,
+    estimated_expiry,
+    fetch,
+    submit,
+    sync,
+)
 from vault.cli._app import (
     AppContext,
     api_options,
@@ -54,14 +64,14 @@ def run_options(func: F) -> F:
     func = click.option(
         "--concurrency",
         type=click.IntRange(1, 256),
-        default=archive.DEFAULT_CONCURRENCY,
+        default=DEFAULT_CONCURRENCY,
         show_default=True,
         help="Requests in flight at once.",
     )(func)
     func = click.option(
         "--timeout",
         type=click.FloatRange(min=0),
-        default=archive.DEFAULT_TIMEOUT,
+        default=DEFAULT_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
         help="Stop waiting after this long; unfinished jobs stay pending for sync.",
@@ -255,7 +265,7 @@ def submit_command(
         start_index=start_index,
         custom_entities=parse_custom_entities(custom),
     )
-    checked = archive.check_files(list(files), file_type)
+    checked = check_files(list(files), file_type)
     client = _client(api_url, token_file)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
@@ -265,9 +275,7 @@ def submit_command(
             concurrency=concurrency,
         )
         with Reporter(ctx, len(checked), as_json=as_json, label="submitting") as report:
-            outcomes = archive.submit(
-                client, keyring, checked, run, options, on_outcome=report.submitted
-            )
+            outcomes = submit(client, keyring, checked, run, options, on_outcome=report.submitted)
     if as_json:
         emit_json(
             {
@@ -325,7 +333,7 @@ def fetch_command(
         )
         distinct = len(set(job_ids))
         with Reporter(ctx, distinct, as_json=as_json, label="fetching") as report:
-            outcomes = archive.fetch(client, keyring, job_ids, run, on_outcome=report.fetched)
+            outcomes = fetch(client, keyring, job_ids, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
             {
@@ -393,7 +401,7 @@ def sync_command(
         )
         total = len(keyring.pending_jobs())
         with Reporter(ctx, total, as_json=as_json, label="syncing") as report:
-            result = archive.sync(client, keyring, run, on_outcome=report.fetched)
+            result = sync(client, keyring, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
             {
@@ -427,7 +435,7 @@ def job_json(info: JobInfo) -> dict[str, Any]:
     data = asdict(info)
     data["entity_counts"] = dict(info.entity_counts)
     data["recipients"] = list(info.recipients)
-    data["estimated_expiry"] = archive.estimated_expiry(info) if info.status == "pending" else None
+    data["estimated_expiry"] = estimated_expiry(info) if info.status == "pending" else None
     return data
 
 
@@ -495,7 +503,7 @@ def show_command(ctx: AppContext, job_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(job_json(info))
         return
-    expiry = archive.estimated_expiry(info) if info.status == "pending" else None
+    expiry = estimated_expiry(info) if info.status == "pending" else None
     counts = ", ".join(f"{k} {v}" for k, v in sorted(info.entity_counts.items())) or "-"
     rows = [
         ("job", info.job_id),
