@@ -82,6 +82,8 @@ def create_app(state: SimulatorState) -> ASGIApp:
         middleware=[Middleware(CORSMiddleware, **_CORS)],  # type: ignore[arg-type]
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
+    # No 307 to the slash-less path: "/anonymize/status/" is a plain 404, never a redirect.
+    starlette.router.redirect_slashes = False
     return _Faults(starlette, state)
 
 

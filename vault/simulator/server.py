@@ -154,8 +154,10 @@ def run_simulator(
 def _bind(host: str, port: int) -> socket.socket:
     try:
         infos: list[Any] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family = infos[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, _, proto = infos[0][:3]
+        # The protocol must be IPPROTO_TCP (not 0): asyncio only sets TCP_NODELAY on such
+        # sockets, and without it every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, proto or socket.IPPROTO_TCP)
     except OSError as exc:
         raise SimulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     try:
