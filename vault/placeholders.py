@@ -1,0 +1,436 @@
+"""Placeholder matching: turn the server's map around and put originals back, in one pass.
+
+Pure text work, no I/O. Design choices (see ``docs/restore.md``):
+
+- The map (original -> placeholder) is inverted into a ``Resolver`` (placeholder -> original).
+  A placeholder with two originals is *ambiguous*: it is never restored, and reported. An
+  original that itself holds a placeholder-shaped text is reported too, and restored as written.
+- One left-to-right pass. Candidate tokens are found with one compiled regex for the placeholder
+  *shape*; each costs one dict lookup, so the cost per token does not grow with the map. Restored
+  text is never scanned again, and originals are inserted byte for byte (never through a regex
+  replacement template, so ``\\1`` or ``\\g<0>`` in an original stay as written).
+- Strict (default): only the exact placeholder strings of the map. ``[PERSON_NAME_1]`` cannot
+  match inside ``[PERSON_NAME_10]`` because a candidate is the whole bracketed token.
+- Lenient: also other letter case, missing brackets, spaces for underscores, Markdown escapes and
+  full-width brackets; the number must be whole. The lenient index is built from the map's own
+  labels, so custom labels in any case or script work. No edit-distance guessing.
+- Messages and problems name placeholders and jobs, never an original.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from vault.errors import InputError, PlaceholderCollision
+
+# The generic placeholder shape `[LABEL_N]`; bracketed text of this shape that is not in the map
+# is reported as unknown (an LLM invented or mangled it). `[Your Name]` or `[option1]` are not.
+SHAPE = re.compile(r"\[([A-Za-z][A-Za-z0-9_]*)_(\d{1,18})\]")
+_ANY_SHAPE = re.compile(r"\[[^\[\]\n]{1,200}_\d{1,18}\]")
+_SUFFIX = re.compile(r"_(\d{1,18})\]\Z")
+_ASCII_LABEL = re.compile(r"[a-z][a-z0-9_]*")
+MIN_CANDIDATE = 100  # inner length of the longest bracketed text considered a candidate, at least
+MAX_LISTED = 1000  # unresolved occurrences kept with their position (all are counted)
+
+ProblemKind = Literal["ambiguous", "looks-like-placeholder", "unmatchable", "lenient-ambiguous"]
+Reason = Literal["unknown", "ambiguous", "outside-string"]
+Escape = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class MapProblem:
+    """Something wrong with a map; names placeholders and the job, never an original."""
+
+    kind: ProblemKind
+    job_id: str
+    placeholders: tuple[str, ...]
+
+    def describe(self) -> str:
+        names = ", ".join(self.placeholders[:5])
+        more = f" and {len(self.placeholders) - 5} more" if len(self.placeholders) > 5 else ""
+        what = {
+            "ambiguous": "stand(s) for two or more originals; left unrestored",
+            "looks-like-placeholder": "has an original that looks like a placeholder; "
+            "restored as written",
+            "unmatchable": "contain(s) brackets or a line break inside; never matched",
+            "lenient-ambiguous": "differ only in case or separators; lenient mode does not "
+            "repair them",
+        }[self.kind]
+        return f"job {self.job_id}: {names}{more} {what}"
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """Placeholder -> original for one job or several merged jobs."""
+
+    originals: Mapping[str, str]
+    job_ids: tuple[str, ...]
+    ambiguous: frozenset[str] = frozenset()
+    problems: tuple[MapProblem, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.originals)
+
+
+def placeholder_type(placeholder: str) -> str:
+    """`[PERSON_NAME_1]` -> `PERSON_NAME` (the label; the whole text when it has no number)."""
+    inner = placeholder[1:-1] if placeholder[:1] == "[" and placeholder[-1:] == "]" else placeholder
+    label, sep, number = inner.rpartition("_")
+    return label if sep and number.isdigit() and label else inner
+
+
+def _matchable(placeholder: str) -> bool:
+    return (
+        len(placeholder) >= 3
+        and placeholder[0] == "["
+        and placeholder[-1] == "]"
+        and not any(c in placeholder[1:-1] for c in "[]\n")
+    )
+
+
+def invert_map(mapping: Mapping[str, str], job_id: str) -> Resolver:
+    """Invert one job's map (original -> placeholder) and find its problems."""
+    seen: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for original, placeholder in mapping.items():
+        if placeholder in seen and seen[placeholder] != original:
+            ambiguous.add(placeholder)
+        seen[placeholder] = original
+    unmatchable = {p for p in seen if not _matchable(p)}
+    looks = {p for p, o in seen.items() if p not in ambiguous and _ANY_SHAPE.search(o)}
+    found: list[tuple[ProblemKind, set[str]]] = [
+        ("ambiguous", ambiguous),
+        ("unmatchable", unmatchable),
+        ("looks-like-placeholder", looks),
+    ]
+    problems = tuple(
+        MapProblem(kind, job_id, tuple(sorted(names))) for kind, names in found if names
+    )
+    originals = {p: o for p, o in seen.items() if p not in ambiguous and p not in unmatchable}
+    return Resolver(originals, (job_id,), frozenset(ambiguous), problems)
+
+
+def merge_resolvers(resolvers: Sequence[Resolver], *, prefer: str | None = None) -> Resolver:
+    """One resolver for several jobs.
+
+    A placeholder that means different originals in different jobs is a collision: raise
+    ``PlaceholderCollision`` naming the placeholders, unless ``prefer`` names the job whose
+    meaning wins.
+    """
+    if len(resolvers) == 1:
+        if prefer is not None and prefer not in resolvers[0].job_ids:
+            raise InputError(f"--prefer {prefer}: not one of the jobs given")
+        return resolvers[0]
+    job_ids = tuple(j for r in resolvers for j in r.job_ids)
+    if prefer is not None and prefer not in job_ids:
+        raise InputError(f"--prefer {prefer}: not one of the jobs given")
+    # The preferred job goes first, so its meaning is the one kept.
+    ordered = sorted(resolvers, key=lambda r: prefer not in r.job_ids)
+    merged: dict[str, str] = {}
+    preferred: set[str] = set(ordered[0].originals) if prefer is not None else set()
+    collisions: set[str] = set()
+    ambiguous: set[str] = set()
+    for resolver in ordered:
+        ambiguous |= resolver.ambiguous
+        for placeholder, original in resolver.originals.items():
+            known = merged.setdefault(placeholder, original)
+            if known != original and placeholder not in preferred:
+                collisions.add(placeholder)
+    if collisions:
+        names = sorted(collisions)
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise PlaceholderCollision(
+            f"{len(names)} placeholder(s) mean different originals in jobs "
+            f"{', '.join(job_ids)}: {shown}; choose the job that wins with --prefer JOB"
+        )
+    ambiguous -= preferred
+    for placeholder in ambiguous:
+        merged.pop(placeholder, None)
+    problems = tuple(p for r in resolvers for p in r.problems)
+    return Resolver(merged, job_ids, frozenset(ambiguous), problems)
+
+
+def _normalize(token: str) -> str:
+    """The lenient key of a token: no brackets or escapes, lower case, `_` for separators."""
+    if token.startswith("\\["):
+        token = token[2:]
+    elif token[:1] in ("[", "［"):
+        token = token[1:]
+    if token.endswith("\\]"):
+        token = token[:-2]
+    elif token[-1:] in ("]", "］"):
+        token = token[:-1]
+    return token.replace("\\_", "_").replace(" ", "_").lower()
+
+
+def _label_pattern(label: str) -> str:
+    return "".join(r"(?:\\?_| )" if c in "_ " else re.escape(c) for c in label)
+
+
+@dataclass
+class Tally:
+    """What one run found; filled in by ``Matcher``, read by the report."""
+
+    counts: Counter[str] = field(default_factory=Counter)  # placeholder -> times restored
+    repaired: int = 0
+    unresolved: list[tuple[str, int, Reason]] = field(default_factory=list)  # (text, offset, why)
+    unresolved_count: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)  # unresolved count per reason
+
+    def add_unresolved(self, text: str, offset: int, reason: Reason) -> None:
+        self.unresolved_count += 1
+        self.reasons[reason] += 1
+        if len(self.unresolved) < MAX_LISTED:
+            self.unresolved.append((text, offset, reason))
+
+
+class Matcher:
+    """Restores placeholders in text, one left-to-right pass per call; counts into ``tally``.
+
+    ``sub(text, base, escape)`` restores a whole string; ``restore_span`` restores a prefix of a
+    growing buffer up to a point where no placeholder can be split, for streaming. ``base`` is the
+    absolute character offset of the text, used for the positions of unresolved placeholders.
+    ``escape`` turns an original into what is inserted (quote doubling in CSV, JSON escaping).
+    """
+
+    def __init__(self, resolver: Resolver, *, lenient: bool = False) -> None:
+        self.resolver = resolver
+        self.lenient = lenient
+        self.tally = Tally()
+        self._originals = resolver.originals
+        longest = max((len(p) - 2 for p in self._originals), default=0)
+        self._inner = max(longest, MIN_CANDIDATE)
+        self._split = re.compile(rf"(\[[^\[\]\n]{{1,{self._inner}}}\])").split
+        self._tables: dict[Escape | None, dict[str, str]] = {None: dict(self._originals)}
+        self._labels = {placeholder_type(p) for p in self._originals}
+        self._lower_labels = {_normalize(label) for label in self._labels}
+        self._index: dict[str, str | None] = {}
+        self.problems: tuple[MapProblem, ...] = resolver.problems
+        if lenient:
+            self._build_lenient()
+        # Longest text a candidate can span; the streaming carry keeps this much.
+        self.max_span = 2 * self._inner + 40
+
+    # -- lenient index and pattern ------------------------------------------------------------
+    def _build_lenient(self) -> None:
+        clashes: set[str] = set()
+        for placeholder in self._originals:
+            key = _normalize(placeholder)
+            other = self._index.get(key)
+            if key in self._index and other != placeholder:
+                clashes.update(p for p in (other, placeholder) if p is not None)
+                self._index[key] = None
+            else:
+                self._index[key] = placeholder
+        if clashes:
+            job = ",".join(self.resolver.job_ids)
+            problem = MapProblem("lenient-ambiguous", job, tuple(sorted(clashes)))
+            self.problems = (*self.problems, problem)
+        open_, close = r"(?:\\?\[|［)", r"(?:\\?\]|］)"
+        bracketed = rf"{open_}[^\[\]［］\n]{{1,{2 * self._inner + 8}}}{close}"
+        labels = sorted(self._labels, key=len, reverse=True)
+        parts = [f"(?P<b>{bracketed})"]
+        if labels:
+            alternation = "|".join(_label_pattern(label) for label in labels)
+            self._bare = re.compile(
+                rf"(?:{open_}|(?<!\w))(?:{alternation})(?:\\?_| )\d{{1,18}}(?!\d){close}?",
+                re.IGNORECASE,
+            )
+            parts.append(f"(?P<r>{self._bare.pattern})")
+        self._lenient = re.compile("|".join(parts), re.IGNORECASE)
+
+    # -- lookups --------------------------------------------------------------------------------
+    def _table(self, escape: Escape | None) -> dict[str, str]:
+        table = self._tables.get(escape)
+        if table is None:
+            table = self._tables[escape] = {}
+        return table
+
+    def _value(self, placeholder: str, escape: Escape | None, table: dict[str, str]) -> str:
+        value = self._originals[placeholder]
+        if escape is not None:
+            value = escape(value)
+        table[placeholder] = value
+        return value
+
+    def _looks_like_placeholder(self, token: str) -> bool:
+        if SHAPE.fullmatch(token):
+            return True
+        suffix = _SUFFIX.search(token)
+        return suffix is not None and placeholder_type(token) in self._labels
+
+    def _lenient_shaped(self, token: str) -> bool:
+        label, _, number = _normalize(token).rpartition("_")
+        if not number.isdigit() or not label:
+            return False
+        if label in self._lower_labels:
+            return True
+        return " " not in token and _ASCII_LABEL.fullmatch(label) is not None
+
+    def _miss(self, token: str, offset: int, escape: Escape | None, table: dict[str, str]) -> str:
+        """A candidate that is not (yet) in the escaped table: restore, repair or report it."""
+        tally = self.tally
+        if token in self._originals:
+            tally.counts[token] += 1
+            return self._value(token, escape, table)
+        if self.lenient:
+            placeholder = self._index.get(_normalize(token))
+            if placeholder is not None:
+                tally.counts[placeholder] += 1
+                tally.repaired += 1
+                return table.get(placeholder) or self._value(placeholder, escape, table)
+        if token in self.resolver.ambiguous:
+            tally.add_unresolved(token, offset, "ambiguous")
+            return token
+        if not self.lenient:
+            if self._looks_like_placeholder(token):
+                tally.add_unresolved(token, offset, "unknown")
+            return token
+        # Lenient: `[the PERSON_NAME_1]` holds a bare placeholder; `[PERSON NAME 99]` is unknown.
+        listed, count, reasons = len(tally.unresolved), tally.unresolved_count, tally.reasons.copy()
+        restored = self._inside(token, offset, escape, table)
+        shaped = self._looks_like_placeholder(token) or self._lenient_shaped(token)
+        if restored == token and shaped:
+            del tally.unresolved[listed:]
+            tally.unresolved_count, tally.reasons = count, reasons
+            tally.add_unresolved(token, offset, "unknown")
+        return restored
+
+    # -- strict -----------------------------------------------------------------------------------
+    def _sub_strict(self, text: str, base: int, escape: Escape | None) -> str:
+        parts: list[str] = self._split(text)
+        if len(parts) == 1:
+            return text
+        table = self._table(escape)
+        tokens = parts[1::2]
+        get = table.get
+        values = [get(t) for t in tokens]
+        if None in values:
+            offset = base
+            counts = self.tally.counts
+            filled: list[str] = []
+            for i, value in enumerate(values):
+                offset += len(parts[2 * i])
+                token = tokens[i]
+                if value is None:
+                    value = self._miss(token, offset, escape, table)
+                else:
+                    counts[token] += 1
+                filled.append(value)
+                offset += len(token)
+            parts[1::2] = filled
+        else:
+            self.tally.counts.update(tokens)
+            parts[1::2] = cast(list[str], values)
+        return "".join(parts)
+
+    def _strict_cut(self, buffer: str, start: int) -> int:
+        # A candidate holds '[' only at its start, so cutting before the last '[' that might
+        # open an unfinished candidate never splits one.
+        j = buffer.rfind("[", max(start, len(buffer) - (self._inner + 2)))
+        return len(buffer) if j == -1 else j
+
+    # -- lenient ----------------------------------------------------------------------------------
+    def _lenient_token(
+        self, match: re.Match[str], base: int, escape: Escape | None, table: dict[str, str]
+    ) -> str:
+        token = match.group()
+        offset = base + match.start()
+        if match.lastgroup == "b":
+            value = table.get(token)
+            if value is not None:
+                self.tally.counts[token] += 1
+                return value
+            return self._miss(token, offset, escape, table)
+        placeholder = self._index.get(_normalize(token))
+        if placeholder is not None:
+            self.tally.counts[placeholder] += 1
+            self.tally.repaired += 1
+            return table.get(placeholder) or self._value(placeholder, escape, table)
+        if any(c in token for c in "[]［］_"):
+            self.tally.add_unresolved(token, offset, "unknown")
+        return token
+
+    def _inside(self, token: str, offset: int, escape: Escape | None, table: dict[str, str]) -> str:
+        """Bracketed text that is no placeholder may hold a bare one: `[the PERSON_NAME_1]`."""
+        if not self._labels:
+            return token
+        width = 2 if token[:2] == "\\[" else 1
+        inner_base = offset + width
+        end = len(token) - (2 if token.endswith("\\]") else 1)
+
+        def repl(m: re.Match[str]) -> str:
+            return self._lenient_token(m, inner_base, escape, table)
+
+        return token[:width] + self._bare.sub(repl, token[width:end]) + token[end:]
+
+    def _lenient_span(
+        self, buffer: str, start: int, cut: int, base: int, escape: Escape | None
+    ) -> tuple[str, int]:
+        table = self._table(escape)
+        pieces: list[str] = []
+        last = start
+        for match in self._lenient.finditer(buffer, start):
+            if match.start() >= cut:
+                break
+            pieces.append(buffer[last : match.start()])
+            pieces.append(self._lenient_token(match, base, escape, table))
+            last = match.end()
+        end = max(last, cut)
+        pieces.append(buffer[last:end])
+        return "".join(pieces), end
+
+    # -- public -----------------------------------------------------------------------------------
+    def sub(self, text: str, base: int = 0, escape: Escape | None = None) -> str:
+        """Restore every placeholder in ``text``."""
+        if not self.lenient:
+            return self._sub_strict(text, base, escape)
+        return self._lenient_span(text, 0, len(text), base, escape)[0]
+
+    def restore_span(
+        self, buffer: str, start: int, final: bool, base: int, escape: Escape | None = None
+    ) -> tuple[str, int]:
+        """Restore ``buffer[start:]`` up to a safe point; return (output, end).
+
+        Text before ``start`` is context only (already written). Without ``final`` the end
+        stops short of any candidate that more input could still complete; with ``final`` it is
+        ``len(buffer)``. ``base`` is the absolute offset of ``buffer[0]``.
+        """
+        if self.lenient:
+            cut = len(buffer) if final else len(buffer) - self.max_span
+            if cut <= start:
+                return "", start
+            return self._lenient_span(buffer, start, cut, base, escape)
+        cut = len(buffer) if final else self._strict_cut(buffer, start)
+        if cut <= start:
+            return "", start
+        return self._sub_strict(buffer[start:cut], base + start, escape), cut
+
+    @property
+    def candidate_length(self) -> int:
+        """Longest inner text of a bracketed candidate (without the brackets)."""
+        return self._inner
+
+    def looks_like_candidate(self, text: str) -> bool:
+        """Whether ``text`` is a placeholder of the map or has the placeholder shape."""
+        return text in self._originals or self._looks_like_placeholder(text)
+
+    def unused(self) -> list[str]:
+        """Placeholders of the map never restored so far."""
+        counts = self.tally.counts
+        return sorted(p for p in self._originals if p not in counts)
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset (lines end at LF)."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def labels_of(placeholders: Iterable[str]) -> set[str]:
+    """The labels (entity types) of some placeholders."""
+    return {placeholder_type(p) for p in placeholders}

@@ -1,0 +1,215 @@
+"""The streaming restore: bytes in, bytes out, bounded memory, one pass.
+
+The input is read in chunks, decoded incrementally and handed to a format processor (text, CSV,
+JSON) together with what is left of the previous chunk. A processor restores as far as it safely
+can and says where it stopped: short of a placeholder, CSV field or JSON string that the next
+chunk may complete. The rest is carried over, so a placeholder split across two reads is still
+found. Memory is a few chunks, plus the longest CSV field or JSON string when one is larger than
+a chunk (reads then grow with it, so the work stays linear).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import BinaryIO, Protocol, cast
+
+from vault.errors import InputError
+from vault.placeholders import Matcher, Reason, Resolver
+from vault.restore.codec import Decoder, Encoder, pick_encoding
+from vault.restore.csvfmt import CsvProcessor
+from vault.restore.formats import FORMATS, Format, detect_dialect, detect_format, refuse_documents
+from vault.restore.jsonfmt import JsonProcessor
+from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
+
+CHUNK_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """How to restore; the defaults suit a UTF-8 file whose name tells its format."""
+
+    format: str = "auto"  # auto | text | csv | json | jsonl
+    lenient: bool = False
+    neutralize_formulas: bool = False
+    delimiter: str | None = None
+    quotechar: str | None = None
+    encoding: str | None = None
+    name: str | None = None  # the input's file name, for ``auto``
+    chunk_size: int = CHUNK_SIZE
+
+
+class Processor(Protocol):
+    def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
+        """Restore ``buffer[start:]`` as far as is safe; return (output, end).
+
+        ``buffer[:start]`` is context already written; ``base`` is the absolute character
+        offset of ``buffer[0]``. With ``final`` the whole buffer is consumed.
+        """
+        ...
+
+
+class TextProcessor:
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
+        return self.matcher.restore_span(buffer, start, final, base)
+
+
+@dataclass
+class _Positions:
+    """Turns absolute character offsets into line:column as the input goes by."""
+
+    scanned: int = 0  # absolute offset up to which lines are counted
+    lines: int = 0  # LF characters before `scanned`
+    last_newline: int = -1  # absolute offset of the last LF before `scanned`
+    found: list[UnresolvedPlaceholder] = field(default_factory=list)
+
+    def advance(
+        self, buffer: str, base: int, end: int, pending: list[tuple[str, int, Reason]]
+    ) -> None:
+        lo = self.scanned - base
+        for text, offset, reason in pending:
+            rel = offset - base
+            newline = buffer.rfind("\n", lo, rel)
+            column = rel - newline if newline != -1 else offset - self.last_newline
+            line = self.lines + buffer.count("\n", lo, rel) + 1
+            self.found.append(UnresolvedPlaceholder(text, line, column, reason))
+        self.lines += buffer.count("\n", lo, end)
+        newline = buffer.rfind("\n", lo, end)
+        if newline != -1:
+            self.last_newline = base + newline
+        self.scanned = base + end
+
+
+def _read(src: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes; fewer only at the end of the input (pipes return short reads)."""
+    parts: list[bytes] = []
+    wanted = size
+    while wanted > 0:
+        data = src.read(wanted)
+        if not data:
+            break
+        parts.append(data)
+        wanted -= len(data)
+    return b"".join(parts)
+
+
+def restore_stream(
+    src: BinaryIO, dst: BinaryIO, resolver: Resolver, options: RestoreOptions = RestoreOptions()
+) -> RestoreReport:
+    """Restore ``src`` into ``dst``; return the report. Raises ``InputError`` subclasses."""
+    if options.format not in FORMATS:
+        raise InputError(f"unknown format {options.format!r} (one of {', '.join(FORMATS)})")
+    size = max(options.chunk_size, 1)
+    head = _read(src, size)
+    refuse_documents(options.name, head)
+    encoding = pick_encoding(head, options.encoding)
+    decoder = Decoder(encoding)
+    complete = len(head) < size
+    first = decoder.decode(head, final=complete)
+    fmt: Format = (
+        detect_format(options.name, first, complete)
+        if options.format == "auto"
+        else cast(Format, options.format)
+    )
+    if options.neutralize_formulas and fmt != "csv":
+        raise InputError("--neutralize-formulas applies to CSV only")
+    matcher = Matcher(resolver, lenient=options.lenient)
+    processor: Processor
+    csv_processor: CsvProcessor | None = None
+    if fmt == "csv":
+        dialect = detect_dialect(
+            options.name,
+            first,
+            complete,
+            delimiter=options.delimiter,
+            quotechar=options.quotechar,
+        )
+        processor = csv_processor = CsvProcessor(
+            matcher, dialect, neutralize=options.neutralize_formulas
+        )
+    elif fmt in ("json", "jsonl"):
+        processor = JsonProcessor(matcher)
+    else:
+        processor = TextProcessor(matcher)
+
+    encoder = Encoder(encoding)
+    explain = _unwritable(matcher, encoding)
+    positions = _Positions()
+    tally = matcher.tally
+    buffer, start, base = first, 0, 0
+    final = complete
+    while True:
+        listed = len(tally.unresolved)
+        out, end = processor.process(buffer, start, final, base)
+        if out:
+            dst.write(encoder.encode(out, explain))
+        positions.advance(buffer, base, end, tally.unresolved[listed:])
+        if final:
+            break
+        keep = max(end - 1, 0)  # one character of context before the next start
+        carry = len(buffer) - end
+        data = _read(src, max(size, carry))
+        final = len(data) == 0
+        buffer = buffer[keep:] + decoder.decode(data, final)
+        base += keep
+        start = end - keep
+
+    counts = tally.counts
+    restored = sum(counts.values())
+    return RestoreReport(
+        format=fmt,
+        encoding=encoding,
+        job_ids=resolver.job_ids,
+        lenient=options.lenient,
+        found=restored + tally.unresolved_count,
+        restored=restored,
+        restored_by_type=by_type(counts),
+        repaired=tally.repaired,
+        unresolved_count=tally.unresolved_count,
+        unresolved_by_reason=dict(tally.reasons),
+        unresolved=tuple(positions.found),
+        unused=tuple(matcher.unused()),
+        problems=matcher.problems,
+        neutralized=csv_processor.neutralized if csv_processor else 0,
+        quoted=csv_processor.quoted if csv_processor else 0,
+        bytes_in=decoder.bytes_in,
+        bytes_out=encoder.bytes_out,
+    )
+
+
+def _unwritable(matcher: Matcher, encoding: str) -> Callable[[], list[str]]:
+    """Lists the restored placeholders whose original ``encoding`` cannot hold (for errors)."""
+
+    def explain() -> list[str]:
+        names = []
+        for placeholder in matcher.tally.counts:
+            original = matcher.resolver.originals.get(placeholder, "")
+            try:
+                original.encode(encoding)
+            except UnicodeEncodeError:
+                names.append(placeholder)
+        return names
+
+    return explain
+
+
+def restore_bytes(
+    data: bytes, resolver: Resolver, options: RestoreOptions = RestoreOptions()
+) -> tuple[bytes, RestoreReport]:
+    """Restore a whole input held in memory."""
+    out = BytesIO()
+    report = restore_stream(BytesIO(data), out, resolver, options)
+    return out.getvalue(), report
+
+
+def restore_text(
+    text: str, resolver: Resolver, *, lenient: bool = False, format: str = "text"
+) -> tuple[str, RestoreReport]:
+    """Restore a string (text, CSV or JSON); return the restored string and the report."""
+    options = RestoreOptions(format=format, lenient=lenient, encoding="utf-8")
+    out, report = restore_bytes(text.encode("utf-8"), resolver, options)
+    return out.decode("utf-8"), report

@@ -1,0 +1,168 @@
+"""Which format an input is in, and (for CSV) its dialect.
+
+``auto`` decides by the file name's extension first, then by content: a PDF, Word or Excel file
+is refused (restoring inside them is not supported: export the job and restore what you make
+from it); text starting like JSON is JSON (or JSON Lines when several lines each hold a document);
+lines with the same number of delimiters are CSV; anything else is text. The CSV delimiter is the
+one that splits the sample into rows of one consistent width; the quote character is ``"`` unless
+given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Literal
+
+from vault.errors import InputError, UnsupportedFormat
+
+Format = Literal["text", "csv", "json", "jsonl"]
+FORMATS: tuple[str, ...] = ("auto", "text", "csv", "json", "jsonl")
+
+UNSUPPORTED = (
+    "restoring inside PDF/Word/Excel files is not supported in this version: export it instead "
+    "(questa-vault export JOB), then restore the text or CSV you make from it"
+)
+_UNSUPPORTED_EXT = {".pdf", ".docx", ".doc", ".xlsx", ".xlsm", ".xls", ".odt", ".ods"}
+_MAGIC = (b"%PDF-", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+_BY_EXTENSION: dict[str, Format] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".tab": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".txt": "text",
+    ".md": "text",
+    ".markdown": "text",
+    ".text": "text",
+}
+_DELIMITERS = (",", "\t", ";", "|", ":")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """What the CSV engine needs to know to find fields: delimiter, quote, leading spaces."""
+
+    delimiter: str = ","
+    quotechar: str = '"'
+    skipinitialspace: bool = False
+
+
+def refuse_documents(name: str | None, head: bytes) -> None:
+    """Raise ``UnsupportedFormat`` for PDF, Word and Excel files (by extension or content)."""
+    if name is not None and PurePath(name).suffix.lower() in _UNSUPPORTED_EXT:
+        raise UnsupportedFormat(UNSUPPORTED)
+    if head.startswith(_MAGIC):
+        raise UnsupportedFormat(UNSUPPORTED)
+
+
+def detect_format(name: str | None, sample: str, complete: bool) -> Format:
+    """The format of an input named ``name`` (or None) whose first characters are ``sample``.
+
+    ``complete`` says whether ``sample`` is the whole input.
+    """
+    if name is not None:
+        by_ext = _BY_EXTENSION.get(PurePath(name).suffix.lower())
+        if by_ext is not None:
+            return by_ext
+    stripped = sample.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{") or _json_array_start(stripped):
+        return _json_or_lines(stripped, complete)
+    if _looks_like_csv(sample, complete):
+        return "csv"
+    return "text"
+
+
+def _json_array_start(text: str) -> bool:
+    rest = text[1:].lstrip(" \t\r\n")
+    return text.startswith("[") and rest[:1] in ("{", "[", '"', "]")
+
+
+def _json_or_lines(text: str, complete: bool) -> Format:
+    if complete:
+        try:
+            json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return "json"
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not complete:
+        lines = lines[:-1]
+    lines = lines[:20]
+    if len(lines) >= 2 and all(_is_json(line) for line in lines):
+        return "jsonl"
+    return "json"
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(sample: str, complete: bool, delimiter: str) -> list[int]:
+    """Row widths of the sample read with ``delimiter`` (the last, maybe cut, line dropped)."""
+    if not complete:
+        cut = max(sample.rfind("\n"), sample.rfind("\r"))
+        sample = sample[:cut] if cut != -1 else ""
+    try:
+        return [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row][
+            :200
+        ]
+    except csv.Error:
+        return []
+
+
+def _consistency(widths: list[int]) -> tuple[int, int]:
+    """(rows of the most common width, that width) when the width is above one."""
+    if not widths:
+        return 0, 0
+    width, rows = Counter(widths).most_common(1)[0]
+    return (rows, width) if width > 1 else (0, 0)
+
+
+def _looks_like_csv(sample: str, complete: bool) -> bool:
+    for delimiter in _DELIMITERS:
+        widths = _rows(sample, complete, delimiter)
+        rows, _ = _consistency(widths)
+        if len(widths) >= 3 and rows == len(widths):
+            return True
+    return False
+
+
+def detect_dialect(
+    name: str | None,
+    sample: str,
+    complete: bool,
+    *,
+    delimiter: str | None = None,
+    quotechar: str | None = None,
+) -> CsvDialect:
+    """The dialect: what is given, else TAB for .tsv/.tab, else the most consistent delimiter."""
+    quote = quotechar if quotechar is not None else '"'
+    if delimiter is not None:
+        chosen = delimiter
+    elif name is not None and PurePath(name).suffix.lower() in (".tsv", ".tab"):
+        chosen = "\t"
+    else:
+        best = (0, 0)
+        chosen = ","
+        for candidate in _DELIMITERS:
+            score = _consistency(_rows(sample, complete, candidate))
+            if score > best:
+                best, chosen = score, candidate
+    for what, char in (("delimiter", chosen), ("quote character", quote)):
+        if len(char) != 1 or char in "\r\n":
+            raise InputError(f"the CSV {what} must be one character (not a line break)")
+    if chosen == quote:
+        raise InputError("the CSV delimiter and quote character must differ")
+    spaced = f"{chosen} {quote}" in sample and f"{chosen}{quote}" not in sample
+    return CsvDialect(chosen, quote, spaced)

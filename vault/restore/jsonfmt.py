@@ -1,0 +1,84 @@
+"""Restoring inside JSON and JSON Lines: originals go into strings JSON-escaped.
+
+Only the insides of string literals are restored, each original escaped the way ``json.dumps``
+escapes it (quotes, backslashes, control characters; other characters kept as they are), so a
+valid document stays valid. Everything else is copied unchanged. A placeholder outside any
+string (``{"a": [PERSON_NAME_1]}``, not valid JSON) is left alone and reported as unresolved,
+reason ``outside-string``.
+
+Placeholders are matched on the string's source text: a placeholder written with ``\\u``
+escapes is not recognised (and is reported as unknown when it still has the placeholder shape).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from vault.placeholders import Matcher
+
+
+def json_escape(value: str) -> str:
+    """``value`` as it is written inside a JSON string literal."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+class JsonProcessor:
+    """Restores a growing JSON or JSON Lines buffer string by string."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        width = matcher.candidate_length
+        self._width = width + 2
+        string_clean = r'"(?:[^"\\\[]++|\\.)*+"'
+        self._string = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL).match
+        self._candidate = re.compile(rf'\[[^\[\]\n"]{{1,{width}}}\]').match
+        self._skip: list[re.Pattern[str]] = []
+        for final in (False, True):
+            # A '[' outside strings stops the skipping only when a placeholder may start there.
+            tail = "" if final else r"|\Z"
+            bracket = rf'\[(?![^\[\]\n"]{{0,{width}}}(?:_\d{{1,18}}\]{tail}))'
+            strings = "" if matcher.lenient else f"|{string_clean}"
+            self._skip.append(re.compile(rf'(?:[^"\[]++|{bracket}{strings})*+', re.DOTALL))
+
+    def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
+        skip = self._skip[final].match
+        matcher = self.matcher
+        pieces: list[str] = []
+        pos = last = start
+        n = len(buffer)
+        while True:
+            skipped = skip(buffer, pos)
+            pos = skipped.end() if skipped else pos
+            if pos >= n:
+                break
+            if buffer[pos] == '"':
+                match = self._string(buffer, pos)
+                if match is None:
+                    if not final:
+                        break  # the string goes on in the next chunk
+                    end = n  # a string left open at the end of the input
+                else:
+                    end = match.end()
+                raw = buffer[pos:end]
+                new = matcher.sub(raw, base + pos, json_escape)
+                if new != raw:
+                    pieces.append(buffer[last:pos])
+                    pieces.append(new)
+                    last = end
+                pos = end
+                continue
+            candidate = self._candidate(buffer, pos)
+            if candidate is None:
+                if not final and n - pos <= self._width:
+                    break  # more input may complete it
+                pos += 1
+                continue
+            token = candidate.group()
+            if matcher.looks_like_candidate(token):
+                matcher.tally.add_unresolved(token, base + pos, "outside-string")
+                pos = candidate.end()
+            else:
+                pos += 1
+        pieces.append(buffer[last:pos])
+        return "".join(pieces), pos

@@ -1,0 +1,134 @@
+"""What a restore run did, as data: counts, unresolved placeholders with positions, map problems.
+
+No original value ever enters a report: placeholders are not PII, so they are listed by their
+text; originals are only counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vault.placeholders import MapProblem, Reason, placeholder_type
+
+
+@dataclass(frozen=True)
+class UnresolvedPlaceholder:
+    """A placeholder left in the output, where it is (1-based line and column), and why."""
+
+    placeholder: str
+    line: int
+    column: int
+    reason: Reason  # "unknown" (not in any map), "ambiguous", "outside-string" (JSON)
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """The outcome of one restore; ``to_dict`` is the ``--report`` JSON."""
+
+    format: str
+    encoding: str
+    job_ids: tuple[str, ...]
+    lenient: bool
+    found: int
+    restored: int
+    restored_by_type: Mapping[str, int]
+    repaired: int
+    unresolved_count: int
+    unresolved_by_reason: Mapping[str, int]
+    unresolved: tuple[UnresolvedPlaceholder, ...]  # the first ones, with positions
+    unused: tuple[str, ...]  # map placeholders never seen in the input
+    problems: tuple[MapProblem, ...]
+    neutralized: int = 0  # CSV cells prefixed with ' (--neutralize-formulas)
+    quoted: int = 0  # CSV fields quoted because a restored value needed it
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    @property
+    def unknown(self) -> int:
+        """Placeholder-shaped tokens not in any given map."""
+        return self.unresolved_by_reason.get("unknown", 0)
+
+    @property
+    def complete(self) -> bool:
+        """True when no placeholder was left unresolved."""
+        return self.unresolved_count == 0
+
+    def log_counts(self) -> dict[str, int]:
+        """Counts for the access-log entry (never values)."""
+        counts = {
+            "found": self.found,
+            "restored": self.restored,
+            "repaired": self.repaired,
+            "unresolved": self.unresolved_count,
+        }
+        counts.update({f"restored:{k}": v for k, v in sorted(self.restored_by_type.items())})
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "encoding": self.encoding,
+            "jobs": list(self.job_ids),
+            "lenient": self.lenient,
+            "found": self.found,
+            "restored": self.restored,
+            "restored_by_type": dict(sorted(self.restored_by_type.items())),
+            "repaired": self.repaired,
+            "unresolved_count": self.unresolved_count,
+            "unresolved_by_reason": dict(sorted(self.unresolved_by_reason.items())),
+            "unresolved": [
+                {
+                    "placeholder": u.placeholder,
+                    "line": u.line,
+                    "column": u.column,
+                    "reason": u.reason,
+                }
+                for u in self.unresolved
+            ],
+            "unused": list(self.unused),
+            "map_problems": [
+                {"kind": p.kind, "job": p.job_id, "placeholders": list(p.placeholders)}
+                for p in self.problems
+            ],
+            "neutralized": self.neutralized,
+            "quoted": self.quoted,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+        }
+
+    def summary(self) -> list[str]:
+        """A few human lines for stderr."""
+        types = ", ".join(f"{k} {v}" for k, v in sorted(self.restored_by_type.items()))
+        lines = [
+            f"restored {self.restored} of {self.found} placeholder(s) found"
+            + (f" ({types})" if types else "")
+            + (f"; {self.repaired} repaired (lenient)" if self.repaired else "")
+        ]
+        if self.unresolved_count:
+            shown = ", ".join(
+                f"{u.placeholder} at {u.line}:{u.column}"
+                + ("" if u.reason == "unknown" else f" ({u.reason})")
+                for u in self.unresolved[:5]
+            )
+            more = self.unresolved_count - min(5, len(self.unresolved))
+            lines.append(
+                f"{self.unresolved_count} left unresolved: {shown}"
+                + (f" and {more} more" if more else "")
+            )
+        if self.unused:
+            lines.append(f"{len(self.unused)} map entr(y/ies) not used")
+        lines.extend(f"map problem: {p.describe()}" for p in self.problems)
+        if self.neutralized:
+            lines.append(f"{self.neutralized} cell(s) starting like a formula prefixed with '")
+        return lines
+
+
+def by_type(counts: Mapping[str, int]) -> dict[str, int]:
+    """Restored counts per placeholder -> per type (`[PERSON_NAME_1]` counts as PERSON_NAME)."""
+    totals: dict[str, int] = {}
+    for placeholder, n in counts.items():
+        kind = placeholder_type(placeholder)
+        totals[kind] = totals.get(kind, 0) + n
+    return totals
