@@ -106,6 +106,15 @@ class JobInfo:
     placeholder_like_originals: int = 0  # originals that contain a placeholder-like text
     ciphertext_size: int = 0  # bytes of all the job's stored ciphertexts
 
+    @property
+    def audit_time(self) -> float | None:
+        """When the job entered the vault: archived, else fetched, submitted or created (the
+        first known). ``audit --since/--until`` and ``erase --older-than`` count from it."""
+        for ts in (self.archived_at, self.fetched_at, self.submitted_at, self.created_at):
+            if ts is not None:
+                return ts
+        return None
+
 
 FetchOutcomeKind = Literal[
     "archived", "already-archived", "failed", "expired", "timeout", "error", "pending"

@@ -83,11 +83,8 @@ def short_time(ts: float | None) -> str:
 
 
 def audit_time(job: JobInfo) -> float | None:
-    """When the job entered the archive (see the module docstring)."""
-    for ts in (job.archived_at, job.fetched_at, job.submitted_at, job.created_at):
-        if ts is not None:
-            return ts
-    return None
+    """When the job entered the archive (``JobInfo.audit_time``; see the module docstring)."""
+    return job.audit_time
 
 
 # ---------------------------------------------------------------------------------------------

@@ -596,6 +596,62 @@ class Store:
             raise StoreError(f"no table {table}")
         return int(self._query(f"SELECT count(*) FROM [{table}]")[0][0])
 
+    # ----------------------------------------------------------------- verify support
+    # (used by ``vault.lifecycle.verify``: whole-vault checks without reading ciphertext)
+
+    def schema_problems(self) -> list[str]:
+        """How the file's schema differs from the one the migrations make (dropped triggers,
+        altered tables, unknown objects, unexpected migrations); empty when it matches."""
+        problems: list[str] = []
+        applied = self.migrations()
+        known = [name for name, _ in MIGRATIONS]
+        if applied != known:
+            problems.append(f"applied migrations {applied} differ from the expected {known}")
+        expected = _expected_schema()
+        actual = {
+            (str(r[0]), str(r[1])): _normalise_sql(r[2])
+            for r in self._query("SELECT type, name, sql FROM sqlite_master")
+        }
+        for key in sorted(set(expected) - set(actual)):
+            problems.append(f"{key[0]} {key[1]} is missing")
+        for key in sorted(set(actual) - set(expected)):
+            problems.append(f"unexpected {key[0]} {key[1]}")
+        for key in sorted(set(actual) & set(expected)):
+            if actual[key] != expected[key]:
+                problems.append(f"{key[0]} {key[1]} differs from its definition")
+        return problems
+
+    def blob_layout(self) -> list[tuple[str, str, int, int]]:
+        """``(job_id, field, idx, key_version)`` of every blob, without the data."""
+        rows = self._query("SELECT job_id, field, idx, key_version FROM blobs")
+        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def grant_layout(self) -> list[tuple[str, str, int]]:
+        """``(job_id, user, key_version)`` of every grant, without the sealed key."""
+        rows = self._query(
+            "SELECT g.job_id, u.name, g.key_version FROM grants g "
+            "JOIN users u ON u.id = g.user_id"
+        )
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def _normalise_sql(sql: object) -> str:
+    return " ".join(str(sql).split()) if sql is not None else ""
+
+
+def _expected_schema() -> dict[tuple[str, str], str]:
+    """``(type, name) -> SQL`` of a fresh database with every migration applied."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(MIGRATIONS_TABLE)
+        for _, statements in MIGRATIONS:
+            for sql in statements:
+                conn.execute(sql)
+        rows = conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    finally:
+        conn.close()
+    return {(str(r[0]), str(r[1])): _normalise_sql(r[2]) for r in rows}
+
 
 def _user(r: Sequence[Any]) -> UserRow:
     return UserRow(
