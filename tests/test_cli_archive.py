@@ -1,0 +1,447 @@
+"""submit, fetch, sync, jobs, show, export: the real CLI, the real vault, the simulator over
+loopback. Includes a fetch killed mid-way and two syncs at once (separate processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAST_KDF, invoke
+
+from vault.keyring import Keyring
+from vault.simulator import SimulatorConfig, run_simulator
+
+PASS = "correct horse battery staple"
+CSV = b"name,email\nJohn Doe,john@example.com\n"
+ANON_CSV = b"name,email\n[PERSON_NAME_1],[EMAIL_ADDRESS_2]\n"
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs" / "cli.md"
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    with run_simulator(SimulatorConfig(processing_time=0.05, progress_steps=2)) as s:
+        yield s
+
+
+@pytest.fixture
+def env(sim: Any, isolated_env: Path) -> dict[str, str]:
+    """A vault with user alice, the API URL and the passphrase in the environment."""
+    values = {"QUESTA_API_URL": sim.url, "QUESTA_VAULT_PASSPHRASE": PASS}
+    result = invoke(["init", "--user", "alice", *FAST_KDF], env=values)
+    assert result.exit_code == 0, result.output
+    return values
+
+
+def run(args: list[str], env: dict[str, str], **kw: Any) -> Any:
+    return invoke(args, env=env, **kw)
+
+
+def job_ids(stdout: str) -> list[str]:
+    return [line.split()[1] for line in stdout.splitlines() if line.strip()]
+
+
+def keyring(vault: Path) -> Keyring:
+    return Keyring.open(vault)
+
+
+# --- submit ----------------------------------------------------------------------------------
+
+OPAQUE = b"%PDF-1.4 opaque bytes \x00\xff Phoenix"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "file_type", "exported"),
+    [
+        ("people.csv", CSV, "csv", ANON_CSV),
+        ("report.pdf", OPAQUE, "pdf", OPAQUE),
+        ("letter.docx", OPAQUE, "docx", OPAQUE),
+        ("sheet.xlsx", OPAQUE, "excel", OPAQUE),
+        ("note.txt", b"Hi John Doe\n", "text", b"Hi [PERSON_NAME_1]\n"),
+        ("note.md", b"# John Doe\n", "text", b"# [PERSON_NAME_1]\n"),
+    ],
+)
+def test_submit_then_export_every_file_type(
+    env: dict[str, str], tmp_path: Path, isolated_env: Path,
+    name: str, data: bytes, file_type: str, exported: bytes,
+) -> None:  # fmt: skip
+    (tmp_path / name).write_bytes(data)
+    result = run(
+        ["submit", str(tmp_path / name), "--custom-entities", '{"Phoenix": "PROJECT"}'], env
+    )
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert line.startswith("archived ")
+    job = line.split()[1]
+    assert result.stderr == "1 file: 1 archived\n"
+
+    shown = json.loads(run(["show", job, "--json"], env).stdout)
+    assert (shown["status"], shown["file_type"], shown["recipients"]) == (
+        "archived",
+        file_type,
+        ["alice"],
+    )
+    if file_type in ("pdf", "docx", "excel"):
+        assert shown["entity_counts"] == {"PROJECT": 1}
+
+    out = tmp_path / "out.bin"
+    result = run(["export", job, "-o", str(out)], env)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == exported
+    assert out.stat().st_mode & 0o777 == 0o600
+    with keyring(isolated_env) as kr:
+        actions = [e.action for e in kr.log_entries(job_id=job)]
+    assert actions == ["submit", "fetch", "export"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.csv"], "nothing submitted; 1 file cannot be sent: "),
+        (["empty.csv"], "empty.csv: empty"),
+        (["data.json"], "data.json: unsupported type"),
+        (["ok.csv", "--custom-entities", "[{]"], "--custom-entities is not valid JSON"),
+        (["ok.csv", "--custom-entities", '"Phoenix"'], "must be a JSON list or object"),
+        (["ok.csv", "--custom-entities", '[{"original": "Secret Name"}]'],
+         "entry 1: needs exactly 'original' and 'placeholder'"),
+        (["ok.csv", "--custom-entities", '{"Secret Name": ""}'], "entry 1: 'placeholder' must be"),
+        (["ok.csv", "--custom-entities", json.dumps({f"n{i}": "X" for i in range(51)})],
+         "at most 50 entries"),
+        (["ok.csv", "--custom-entities", json.dumps({"Secret Name" * 30: "X"})],
+         "longer than 200 characters"),
+        (["ok.csv", "--custom-entities", "@nowhere.json"], "cannot read --custom-entities file"),
+    ],
+)  # fmt: skip
+def test_submit_refuses_bad_input_before_sending(
+    env: dict[str, str], sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    args: list[str], message: str,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "ok.csv").write_bytes(CSV)
+    (tmp_path / "data.json").write_bytes(b"{}")
+    result = run(["submit", *args], env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("questa-vault: ") and message in result.stderr
+    assert "Secret Name" not in result.output
+    assert sim.state.request_counts() == {}
+
+
+def test_submit_without_a_vault_sends_nothing(sim: Any, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes(CSV)
+    result = invoke(["submit", str(tmp_path / "a.csv")], env={"QUESTA_API_URL": sim.url})
+    assert result.exit_code == 1 and "no vault at" in result.stderr
+    assert sim.state.request_counts() == {}
+
+
+def test_submit_no_wait_then_sync(env: dict[str, str], tmp_path: Path) -> None:
+    files = []
+    for i in range(3):
+        (tmp_path / f"f{i}.csv").write_bytes(CSV)
+        files.append(str(tmp_path / f"f{i}.csv"))
+    result = run(["submit", "--no-wait", "--json", *files], env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert list(report) == ["jobs", "counts", "ok"]
+    assert list(report["jobs"][0]) == ["file", "job_id", "outcome", "ok", "detail"]
+    assert report["counts"] == {"pending": 3} and report["ok"] is True
+    ids = [j["job_id"] for j in report["jobs"]]
+
+    listed = run(["jobs", "--status", "pending", "--json"], env)
+    assert sorted(j["job_id"] for j in json.loads(listed.stdout)) == sorted(ids)
+    assert all(j["estimated_expiry"] is not None for j in json.loads(listed.stdout))
+
+    synced = run(["sync"], env)
+    assert synced.exit_code == 0, synced.output
+    assert sorted(job_ids(synced.stdout)) == sorted(ids)
+    assert synced.stderr == "3 jobs: 3 archived\n"
+    again = run(["sync", "--json"], env)
+    assert json.loads(again.stdout) == {"jobs": [], "counts": {}, "warnings": [], "ok": True}
+    assert again.stderr == "nothing pending\n"
+
+
+# --- fetch -----------------------------------------------------------------------------------
+
+
+def test_fetch_archives_and_refetch_says_so(env: dict[str, str], sim: Any) -> None:
+    ids = [sim.submit("csv", CSV) for _ in range(3)]
+    result = run(["fetch", *ids], env)
+    assert result.exit_code == 0, result.output
+    assert sorted(job_ids(result.stdout)) == sorted(ids)
+    assert all(line.startswith("archived ") for line in result.stdout.splitlines())
+    again = run(["fetch", "--json", ids[0]], env)
+    assert again.exit_code == 0
+    assert json.loads(again.stdout) == {
+        "jobs": [{"job_id": ids[0], "outcome": "already-archived", "ok": True,
+                  "detail": "already in the vault; nothing to do"}],
+        "counts": {"already-archived": 1},
+        "ok": True,
+    }  # fmt: skip
+
+
+def test_fetch_incomplete_exits_3(env: dict[str, str], sim: Any) -> None:
+    good, failed = sim.submit("csv", CSV), sim.submit("pdf", OPAQUE)
+    sim.state.fail(failed)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    result = run(["fetch", good, failed, unknown], env)
+    assert result.exit_code == 3
+    lines = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()}
+    assert lines == {good: "archived", failed: "failed", unknown: "expired"}
+    assert result.stderr.endswith("questa-vault: 2 of 3 jobs did not archive\n")
+    shown = json.loads(run(["show", failed, "--json"], env).stdout)
+    assert shown["status"] == "failed"
+
+
+def test_fetch_refuses_a_malformed_job_id(env: dict[str, str], sim: Any) -> None:
+    result = run(["fetch", "../../etc/passwd"], env)
+    assert result.exit_code == 1 and "not a valid job id" in result.stderr
+    assert sim.state.request_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        (None, "HTTP 401: Bearer token missing"),
+        ("wrong", "HTTP 401: Invalid bearer token"),
+        ("t0k", None),
+    ],
+)
+def test_token_from_env_or_file(
+    isolated_env: Path, tmp_path: Path, token: str | None, expected: str | None
+) -> None:
+    with run_simulator(SimulatorConfig(tokens=("t0k",), processing_time=0)) as secured:
+        job = secured.submit("csv", CSV)
+        values = {"QUESTA_API_URL": secured.url, "QUESTA_VAULT_PASSPHRASE": PASS}
+        assert invoke(["init", *FAST_KDF], env=values).exit_code == 0
+        if token is not None:
+            values["QUESTA_API_TOKEN"] = token
+        result = run(["fetch", job], values)
+        if expected is None:
+            assert result.exit_code == 0, result.output
+            (tmp_path / "tok").write_text(token + "\n")
+            by_file = run(
+                ["fetch", job, "--token-file", str(tmp_path / "tok")],
+                {**values, "QUESTA_API_TOKEN": "wrong"},
+            )
+            assert by_file.exit_code == 0 and "already-archived" in by_file.stdout
+        else:
+            assert result.exit_code == 1
+            assert result.stderr == f"questa-vault: job {job}: {expected}\n"
+
+
+def test_timeout_leaves_pending_and_warns_near_expiry(isolated_env: Path) -> None:
+    with run_simulator(SimulatorConfig(processing_time=60)) as slow:
+        values = {"QUESTA_API_URL": slow.url, "QUESTA_VAULT_PASSPHRASE": PASS}
+        assert invoke(["init", *FAST_KDF], env=values).exit_code == 0
+        job = slow.submit("csv", CSV)
+        result = run(["fetch", job, "--timeout", "0.3"], values)
+        assert result.exit_code == 3
+        assert result.stdout.startswith(f"timeout          {job}  queued, 0% done after 0.3 s")
+        con = sqlite3.connect(isolated_env)  # pretend it was submitted 55 minutes ago
+        con.execute("UPDATE jobs SET submitted_at = ? WHERE job_id = ?", (time.time() - 3300, job))
+        con.commit()
+        con.close()
+        synced = run(["sync", "--no-wait", "--json"], values)
+    assert synced.exit_code == 0
+    report = json.loads(synced.stdout)
+    assert report["counts"] == {"pending": 1}
+    [warning] = report["warnings"]
+    assert warning["job_id"] == job and 280 < warning["seconds_left"] <= 300
+    assert f"warning: job {job} is still pending and may expire in about 5 min" in synced.stderr
+
+
+# --- jobs, show, export ----------------------------------------------------------------------
+
+
+def test_jobs_and_show_need_no_passphrase(env: dict[str, str], sim: Any) -> None:
+    job = sim.submit("csv", CSV)
+    assert run(["fetch", job], env).exit_code == 0
+    no_secret = {"QUESTA_API_URL": env["QUESTA_API_URL"]}
+    table = run(["jobs"], no_secret)
+    assert table.exit_code == 0
+    header, row = table.stdout.splitlines()
+    assert header.split() == [
+        "JOB",
+        "STATUS",
+        "TYPE",
+        "ENTITIES",
+        "MAP",
+        "BYTES",
+        "SUBMITTED",
+        "ARCHIVED",
+    ]
+    assert row.split()[:6] == [
+        job,
+        "archived",
+        "csv",
+        "2",
+        "2",
+        str(len(ANON_CSV)),
+    ]
+    shown = run(["show", job], no_secret)
+    assert shown.exit_code == 0
+    assert "per type     EMAIL_ADDRESS 1, PERSON_NAME 1" in shown.stdout
+    assert "John" not in shown.stdout and "john@" not in shown.stdout
+    data = json.loads(run(["show", job, "--json"], no_secret).stdout)
+    assert list(data)[:5] == ["job_id", "status", "file_type", "source", "created_at"]
+    assert data["estimated_expiry"] is None
+    assert run(["jobs", "--status", "failed"], no_secret).stderr == "no failed jobs\n"
+
+
+def test_show_unknown_job(env: dict[str, str]) -> None:
+    result = run(["show", "nope"], env)
+    assert (result.exit_code, result.stderr) == (1, "questa-vault: job nope is not in this vault\n")
+
+
+def test_export_default_name_stdout_and_refusals(
+    env: dict[str, str], sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    job = sim.submit("excel", OPAQUE)
+    assert run(["fetch", job], env).exit_code == 0
+
+    result = run(["export", job], env)
+    assert result.exit_code == 0, result.output
+    assert (work / f"{job}.xlsx").read_bytes() == OPAQUE
+    assert result.stderr == f"exported job {job} to {job}.xlsx ({len(OPAQUE)} bytes)\n"
+
+    text_job = sim.submit("csv", CSV)
+    assert run(["fetch", text_job], env).exit_code == 0
+    piped = run(["export", text_job, "-o", "-"], env)
+    assert piped.exit_code == 0
+    assert piped.stdout == ANON_CSV.decode()
+
+    wrong = run(["export", job, "-o", "denied.xlsx"], {**env, "QUESTA_VAULT_PASSPHRASE": "nope"})
+    assert wrong.exit_code == 4 and not (work / "denied.xlsx").exists()
+    assert [p.name for p in work.iterdir()] == [f"{job}.xlsx"]  # no temporary left over
+    with keyring(Path(os.environ["QUESTA_VAULT"])) as kr:
+        exports = kr.log_entries(action="export")
+    assert [(e.job_id, dict(e.counts)) for e in exports] == [
+        (job, {"file_bytes": len(OPAQUE)}),
+        (text_job, {"file_bytes": len(ANON_CSV)}),
+    ]
+
+
+def test_export_of_a_job_without_a_file(env: dict[str, str], sim: Any) -> None:
+    job = sim.submit("pdf", OPAQUE)
+    sim.state.fail(job)
+    assert run(["fetch", job], env).exit_code == 3
+    result = run(["export", job], env)
+    assert (result.exit_code, result.stderr) == (
+        1, f"questa-vault: job {job} is failed: only archived jobs have a file\n"
+    )  # fmt: skip
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def cli_process(args: list[str], vault: Path, url: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTA_")}
+    env.update(QUESTA_VAULT=str(vault), QUESTA_API_URL=url, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "vault", *args], env=env, cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def fetch_counts(vault: Path) -> Counter[str]:
+    with keyring(vault) as kr:
+        return Counter(e.job_id for e in kr.log_entries(action="fetch") if e.job_id)
+
+
+def test_fetch_killed_midway_then_rerun_archives_each_job_once(
+    env: dict[str, str], isolated_env: Path
+) -> None:
+    config = SimulatorConfig(processing_time=0, latency=0.03)
+    with run_simulator(config) as sim:
+        ids = [sim.submit("csv", CSV) for _ in range(120)]
+        child = cli_process(["fetch", "--concurrency", "2", *ids], isolated_env, sim.url)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum(fetch_counts(isolated_env).values()) < 10:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        first = fetch_counts(isolated_env)
+        assert 10 <= sum(first.values()) < 120, "the kill came too late to test anything"
+
+        result = run(["fetch", *ids], {**env, "QUESTA_API_URL": sim.url})
+    assert result.exit_code == 0, result.output
+    outcomes = Counter(line.split()[0] for line in result.stdout.splitlines())
+    assert outcomes["already-archived"] >= sum(first.values())
+    assert outcomes["archived"] + outcomes["already-archived"] == 120
+    assert fetch_counts(isolated_env) == Counter({job: 1 for job in ids})
+    with keyring(isolated_env) as kr:
+        assert {j.status for j in kr.list_jobs()} == {"archived"}
+        kr.verify_chain()
+
+
+def test_two_syncs_at_once_store_each_job_once(env: dict[str, str], isolated_env: Path) -> None:
+    config = SimulatorConfig(processing_time=0, latency=0.01)
+    with run_simulator(config) as sim:
+        url = sim.url
+        ids = [sim.submit("csv", CSV) for _ in range(40)]
+        result = run(["fetch", "--no-wait", *ids], {**env, "QUESTA_API_URL": url})
+        # completed already, so fetch archived them; make 40 fresh pending ones instead
+        assert result.exit_code == 0
+        fresh = [sim.submit("csv", CSV) for _ in range(40)]
+        with keyring(isolated_env) as kr:
+            for job in fresh:
+                kr.record_pending(job, file_type="csv", source="upload", submitted_at=time.time(),
+                                  filename=None, options=None, actor="test")  # fmt: skip
+        procs = [cli_process(["sync", "--json"], isolated_env, url) for _ in range(2)]
+        outputs = [p.communicate(timeout=60) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+        assert "locked" not in err
+    reports = [json.loads(out) for out, _ in outputs]
+    archived = Counter(
+        j["job_id"] for r in reports for j in r["jobs"] if j["outcome"] == "archived"
+    )
+    assert archived == Counter({job: 1 for job in fresh})
+    assert fetch_counts(isolated_env) == Counter({job: 1 for job in ids + fresh})
+
+
+# --- docs ------------------------------------------------------------------------------------
+
+
+def doc_examples(section: str) -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
+    match = re.search(rf"^## {section}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"docs/cli.md has no section {section}"
+    return [line[2:] for line in match.group(1).splitlines() if line.startswith("$ questa-vault ")]
+
+
+def test_docs_examples_run(
+    env: dict[str, str], sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "customers.csv").write_bytes(CSV)
+    (tmp_path / "notes.md").write_bytes(b"Call John Doe about Phoenix.\n")
+    (tmp_path / "contract.pdf").write_bytes(OPAQUE)
+    variables = {"JOB": sim.submit("csv", CSV)}
+    ran = 0
+    for section in ("submit", "fetch", "sync", "jobs", "show", "export"):
+        examples = doc_examples(section)
+        assert examples, f"no runnable example in section {section}"
+        for line in examples:
+            words = [
+                re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], w) for w in shlex.split(line)
+            ]
+            result = run(words[1:], env)
+            assert result.exit_code == 0, (line, result.output)
+            ran += 1
+    assert ran >= 6
