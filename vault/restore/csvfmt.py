@@ -6,7 +6,8 @@ placeholder are rewritten:
 
 - A quoted field stays quoted; quotes inside restored values are doubled.
 - An unquoted field whose restored value now holds the delimiter, the quote, CR or LF is quoted
-  (the whole field, quotes doubled); otherwise it stays unquoted.
+  (the whole field, quotes doubled); otherwise it stays unquoted. A field that becomes empty
+  and is alone on its line is written ``""`` (as ``csv.writer`` does), or the row would vanish.
 - ``neutralize``: a restored cell starting with ``=``, ``+``, ``-``, ``@``, TAB or CR gets a
   leading ``'`` so spreadsheets do not run it as a formula.
 
@@ -82,6 +83,8 @@ class CsvProcessor:
                 end = match.end()
             raw = buffer[pos:end]
             new = self._restore_field(raw, base + pos)
+            if not new and self._alone(buffer, pos, end, base, final):
+                new = self._quote * 2  # an empty lone field would read as no row at all
             if new is not raw:
                 pieces.append(buffer[last:pos])
                 pieces.append(new)
@@ -89,6 +92,13 @@ class CsvProcessor:
             pos = end
         pieces.append(buffer[last:pos])
         return "".join(pieces), pos
+
+    @staticmethod
+    def _alone(buffer: str, pos: int, end: int, base: int, final: bool) -> bool:
+        before = buffer[pos - 1] if pos else ""
+        after = buffer[end] if end < len(buffer) else ""
+        at_start = base + pos == 0 or before in ("\r", "\n", "\ufeff")
+        return at_start and (after in ("\r", "\n") or (final and not after))
 
     def _restore_field(self, raw: str, offset: int) -> str:
         q = self._quote

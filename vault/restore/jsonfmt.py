@@ -19,8 +19,15 @@ from vault.placeholders import Matcher
 
 
 def json_escape(value: str) -> str:
-    """``value`` as it is written inside a JSON string literal."""
-    return json.dumps(value, ensure_ascii=False)[1:-1]
+    """``value`` as it is written inside a JSON string literal.
+
+    U+2028 and U+2029 are escaped too: valid JSON either way, but line-splitting readers of
+    JSON Lines (and JavaScript before ES2019) break on them raw.
+    """
+    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    if "\u2028" in escaped or "\u2029" in escaped:
+        escaped = escaped.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return escaped
 
 
 class JsonProcessor:

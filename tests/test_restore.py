@@ -1,0 +1,265 @@
+"""The restore engine on text and JSON: streaming, encodings, errors, format detection, report."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vault.errors import InputError, UnsupportedFormat
+from vault.placeholders import invert_map
+from vault.restore import RestoreOptions, detect_format, restore_bytes, restore_stream, restore_text
+
+MAP = {
+    "John Doe": "[PERSON_NAME_1]",
+    "Jane Roe": "[PERSON_NAME_10]",
+    'Say "hi"\\ \n\t\u2028': "[QUOTE_2]",
+    "Zoë": "[PERSON_NAME_3]",
+    "€5": "[AMOUNT_4]",
+}
+RESOLVER = invert_map(MAP, "job-1")
+
+
+def run(data: bytes, **options) -> tuple[bytes, object]:
+    return restore_bytes(data, RESOLVER, RestoreOptions(**options))
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+
+def test_text_report_counts_types_unknowns_and_unused() -> None:
+    text = "[PERSON_NAME_1] met [PERSON_NAME_10] and [PERSON_NAME_1].\nThen [PERSON_NAME_99]!"
+    out, report = restore_text(text, RESOLVER)
+    assert out == "John Doe met Jane Roe and John Doe.\nThen [PERSON_NAME_99]!"
+    assert report.found == 4
+    assert report.restored == 3
+    assert dict(report.restored_by_type) == {"PERSON_NAME": 3}
+    assert report.unknown == 1
+    assert [(u.placeholder, u.line, u.column) for u in report.unresolved] == [
+        ("[PERSON_NAME_99]", 2, 6)
+    ]
+    assert report.unused == ("[AMOUNT_4]", "[PERSON_NAME_3]", "[QUOTE_2]")
+    assert not report.complete
+    assert report.log_counts() == {
+        "found": 4,
+        "restored": 3,
+        "repaired": 0,
+        "unresolved": 1,
+        "restored:PERSON_NAME": 3,
+    }
+
+
+def test_report_never_holds_an_original() -> None:
+    text = "[PERSON_NAME_1] [QUOTE_2] [PERSON_NAME_3] [AMOUNT_4] [X_9]"
+    _, report = restore_text(text, RESOLVER)
+    dumped = json.dumps(report.to_dict()) + "\n".join(report.summary())
+    for original in MAP:
+        assert original not in dumped
+        assert json.dumps(original)[1:-1] not in dumped
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8, 13, 64, 1 << 20])
+@pytest.mark.parametrize("lenient", [False, True])
+def test_placeholders_split_across_reads_are_found(chunk: int, lenient: bool) -> None:
+    line = "a [PERSON_NAME_1]b[PERSON_NAME_10] Zoë? [PERSON_NAME_3][X_1] person_name_1 ü\n"
+    data = (line * 5).encode()
+    whole, reference = run(data, format="text", lenient=lenient, chunk_size=1 << 20)
+    out, report = run(data, format="text", lenient=lenient, chunk_size=chunk)
+    assert out == whole
+    assert report.restored == reference.restored == (20 if lenient else 15)
+    assert report.unresolved == reference.unresolved
+    assert [u.line for u in report.unresolved] == [1, 2, 3, 4, 5]
+
+
+def test_one_long_line_streams_in_bounded_pieces() -> None:
+    data = ("x" * 997 + "[PERSON_NAME_1]") * 200
+    out, report = run(data.encode(), format="text", chunk_size=100)
+    assert out.decode() == data.replace("[PERSON_NAME_1]", "John Doe")
+    assert report.restored == 200
+
+
+class CountingReader(io.BytesIO):
+    """Remembers the largest read, to show memory stays bounded by the chunk size."""
+
+    largest = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.largest = max(self.largest, len(data))
+        return data
+
+
+def test_reads_stay_at_the_chunk_size() -> None:
+    src = CountingReader(("[PERSON_NAME_1] " * 10_000).encode())
+    out = io.BytesIO()
+    report = restore_stream(src, out, RESOLVER, RestoreOptions(format="text", chunk_size=4096))
+    assert src.largest <= 4096
+    assert report.restored == 10_000
+
+
+def test_empty_input() -> None:
+    for fmt in ("auto", "text", "csv", "json", "jsonl"):
+        out, report = run(b"", format=fmt)
+        assert out == b""
+        assert report.found == 0
+
+
+# -- encodings and junk ---------------------------------------------------------------------------
+
+
+def test_latin1_input_is_written_back_in_latin1() -> None:
+    data = "Grüße [PERSON_NAME_3] – ".encode("cp1252") + b"\xa9 [PERSON_NAME_1]"
+    out, report = run(data, format="text", encoding="cp1252")
+    assert out == "Grüße Zoë – ".encode("cp1252") + b"\xa9 John Doe"
+    assert report.encoding == "cp1252"
+
+
+def test_non_utf8_input_names_the_byte_offset() -> None:
+    data = b"ok [PERSON_NAME_1]\ncaf\xe9"
+    with pytest.raises(InputError) as info:
+        run(data, format="text", chunk_size=4)
+    assert str(info.value) == (
+        "input is not valid utf-8 at byte offset 22; name its encoding (--encoding), e.g. latin-1"
+    )
+
+
+def test_value_the_encoding_cannot_hold_is_named_by_placeholder() -> None:
+    with pytest.raises(InputError) as info:
+        run(b"price [AMOUNT_4]", format="text", encoding="latin-1")
+    assert str(info.value) == (
+        "a restored value cannot be written in iso8859-1, the input's encoding (one of [AMOUNT_4])"
+    )
+    assert "€" not in str(info.value)
+
+
+def test_binary_junk_is_refused() -> None:
+    with pytest.raises(InputError, match=r"input looks binary \(NUL byte at byte offset 3\)"):
+        run(b"abc\x00\x01\x02", format="text")
+
+
+@pytest.mark.parametrize("bom, encoding", [(b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")])
+def test_utf16_with_bom_is_kept_byte_for_byte(bom: bytes, encoding: str) -> None:
+    data = bom + "hi [PERSON_NAME_3]\r\n".encode(encoding)
+    out, report = run(data, format="text")
+    assert out == bom + "hi Zoë\r\n".encode(encoding)
+    assert report.encoding == encoding
+
+
+def test_utf8_bom_is_kept() -> None:
+    out, _ = run(b"\xef\xbb\xbf[PERSON_NAME_1]\n", format="text")
+    assert out == b"\xef\xbb\xbfJohn Doe\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "head"),
+    [
+        ("report.pdf", b"%PDF-1.7\n"),
+        ("notes.txt", b"%PDF-1.4\n"),  # content wins over a misleading name
+        ("letter.docx", b"PK\x03\x04rest"),
+        ("sheet.xlsx", b"anything"),
+        (None, b"PK\x03\x04"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+    ],
+)
+def test_documents_are_refused_with_export_advice(name: str | None, head: bytes) -> None:
+    with pytest.raises(UnsupportedFormat) as info:
+        run(head, name=name)
+    assert str(info.value).startswith(
+        "restoring inside PDF/Word/Excel files is not supported in this version: export it instead"
+    )
+
+
+def test_unknown_encoding_and_format_are_input_errors() -> None:
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        run(b"x", encoding="klingon")
+    with pytest.raises(InputError, match="unknown format 'xml'"):
+        run(b"x", format="xml")
+    with pytest.raises(InputError, match="--neutralize-formulas applies to CSV only"):
+        run(b"x", format="text", neutralize_formulas=True)
+
+
+# -- format detection ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "sample", "expected"),
+    [
+        ("a.csv", "anything", "csv"),
+        ("a.TSV", "anything", "csv"),
+        ("a.json", "x", "json"),
+        ("a.jsonl", "x", "jsonl"),
+        ("a.ndjson", "x", "jsonl"),
+        ("a.md", "a,b\n1,2\n3,4\n", "text"),
+        (None, '{"a": "[X_1]"}', "json"),
+        (None, '[{"a": 1}, {"a": 2}]', "json"),
+        (None, '{"a": 1}\n{"a": 2}\n', "jsonl"),
+        (None, "[PERSON_NAME_1] wrote back.", "text"),
+        (None, "[1] a footnote\n", "text"),
+        (None, "id,name,city\n1,[PERSON_NAME_1],Rome\n2,x,Oslo\n", "csv"),
+        (None, "id;name\n1;a\n2;b\n", "csv"),
+        (None, "Dear Bob,\nthanks, really.\nBest\n", "text"),
+        (None, "", "text"),
+        ("notes", "just words", "text"),
+    ],
+)
+def test_detect_format(name: str | None, sample: str, expected: str) -> None:
+    assert detect_format(name, sample, True) == expected
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+
+
+def test_json_values_are_escaped_inside_strings() -> None:
+    doc = {"to": "[PERSON_NAME_1]", "note": "[QUOTE_2] / [PERSON_NAME_3]", "n": [1, 2]}
+    text = json.dumps(doc, indent=1)
+    out, report = restore_text(text, RESOLVER, format="json")
+    assert json.loads(out) == {
+        "to": "John Doe",
+        "note": 'Say "hi"\\ \n\t\u2028 / Zoë',
+        "n": [1, 2],
+    }
+    assert report.restored == 3
+
+
+def test_json_placeholder_outside_strings_is_left_and_reported() -> None:
+    out, report = restore_text(
+        '{"a": [PERSON_NAME_1], "b": "[PERSON_NAME_1]"}', RESOLVER, format="json"
+    )
+    assert out == '{"a": [PERSON_NAME_1], "b": "John Doe"}'
+    assert [(u.placeholder, u.column, u.reason) for u in report.unresolved] == [
+        ("[PERSON_NAME_1]", 7, "outside-string")
+    ]
+
+
+def test_jsonl_line_by_line() -> None:
+    lines = [{"q": "[PERSON_NAME_1]", "k": ["[QUOTE_2]"]}, {"q": "[X_5] [PERSON_NAME_10]"}]
+    data = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    out, report = run(data, name="answers.jsonl", chunk_size=7)
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    assert rows == [{"q": "John Doe", "k": [MAP_INV["[QUOTE_2]"]]}, {"q": "[X_5] Jane Roe"}]
+    assert report.format == "jsonl"
+    assert [(u.placeholder, u.line) for u in report.unresolved] == [("[X_5]", 2)]
+
+
+MAP_INV = {v: k for k, v in MAP.items()}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.text(max_size=12), min_size=1, max_size=6, unique=True),
+    keys=st.lists(st.text(max_size=6), min_size=1, max_size=6),
+    chunk=st.integers(min_value=1, max_value=40),
+)
+def test_json_property_valid_in_valid_out(values: list[str], keys: list[str], chunk: int) -> None:
+    mapping = {v: f"[V_{i + 1}]" for i, v in enumerate(values)}
+    doc = {k: [f"<{p}>" for p in mapping.values()] for k in keys}
+    anonymized = json.dumps(doc, ensure_ascii=False).encode()
+    out, report = restore_bytes(
+        anonymized, invert_map(mapping, "j"), RestoreOptions(format="json", chunk_size=chunk)
+    )
+    expected = {k: [f"<{v}>" for v in values] for k in keys}
+    assert json.loads(out) == expected
+    assert report.unresolved_count == 0
