@@ -76,6 +76,8 @@ NOW = ts("2024-06-01T00:00:00")
         ("12h", False, NOW - 12 * 3600),
         ("2w", False, NOW - 14 * 86400),
         ("45m", False, NOW - 45 * 60),
+        ("1714521600", False, ts("2024-05-01T00:00:00")),
+        ("1714521600.5", True, ts("2024-05-01T00:00:00") + 0.5),
     ],
 )
 def test_parse_when(text: str, end: bool, expected: float) -> None:
@@ -161,20 +163,20 @@ def test_json_shape_is_stable() -> None:
     data = json.loads(json.dumps(report_to_dict(report)))
     assert list(data) == ["filters", "totals", "jobs"]
     assert data["filters"] == {
-        "since": "2024-05-01T00:00:00Z",
+        "since": ts("2024-05-01T00:00:00"),
         "until": None,
         "status": [],
         "type": [],
     }
     assert data["jobs"][0] == {
         "job_id": "a",
-        "file_type": "csv",
         "status": "archived",
+        "file_type": "csv",
         "source": "upload",
-        "created_at": "2024-05-10T11:59:00Z",
+        "created_at": ts("2024-05-10T11:59:00"),
         "submitted_at": None,
-        "fetched_at": "2024-05-10T12:00:00Z",
-        "archived_at": "2024-05-10T12:00:00Z",
+        "fetched_at": ts("2024-05-10T12:00:00"),
+        "archived_at": ts("2024-05-10T12:00:00"),
         "expires_at": None,
         "entity_count": 3,
         "map_size": 2,
@@ -182,6 +184,9 @@ def test_json_shape_is_stable() -> None:
         "file_size": 100,
         "key_version": 1,
         "recipients": ["alice"],
+        "shared_placeholders": 0,
+        "placeholder_like_originals": 0,
+        "ciphertext_size": 0,
     }
     assert "jobs" not in report_to_dict(report, include_jobs=False)
 

@@ -32,6 +32,7 @@ from vault.models import JOB_STATUSES, JobContent, JobInfo
 TEXT_FILE_TYPES: frozenset[str] = frozenset({"csv", "text"})
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_SECONDS = re.compile(r"^\d{9,}(\.\d*)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # A placeholder-shaped token: "[", a label (any text without brackets or line breaks), "_",
 # a number, "]". Bounded so that odd input cannot make the scan expensive.
@@ -43,7 +44,8 @@ _PLACEHOLDER = re.compile(r"\[([^\[\]\r\n]{1,200}?)_([0-9]{1,9})\]")
 
 
 def parse_when(text: str, *, now: float, end: bool = False) -> float:
-    """Unix seconds for an ISO date or datetime (UTC unless it says otherwise) or ``30d``-style.
+    """Unix seconds for an ISO date or datetime (UTC unless it says otherwise), a relative
+    time (``30d``, ``12h``, ``2w``, ``45m`` before ``now``), or Unix seconds (9+ digits).
 
     With ``end=True`` a date without a time means the end of that day (the next midnight), so
     ``--until 2024-05-31`` includes the 31st.
@@ -52,6 +54,8 @@ def parse_when(text: str, *, now: float, end: bool = False) -> float:
     rel = _RELATIVE.match(value)
     if rel:
         return now - int(rel.group(1)) * _UNIT_SECONDS[rel.group(2)]
+    if _SECONDS.match(value):  # Unix seconds, as `log --since` also takes them
+        return float(value)
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
@@ -61,7 +65,7 @@ def parse_when(text: str, *, now: float, end: bool = False) -> float:
     except ValueError as exc:
         raise InputError(
             f"cannot read the time {text!r}: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM], "
-            "or a relative time like 30d, 12h, 2w, 45m"
+            "a relative time like 30d, 12h, 2w, 45m, or Unix seconds"
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -177,23 +181,27 @@ def build_audit(jobs: Iterable[JobInfo], query: AuditQuery | None = None) -> Aud
 
 
 def job_to_dict(job: JobInfo) -> dict[str, Any]:
-    """One job as JSON-ready data with stable keys (times in ISO 8601 UTC)."""
+    """One job as JSON-ready data: the keys and units of ``show --json`` (times in Unix
+    seconds, ``null`` when unknown)."""
     return {
         "job_id": job.job_id,
-        "file_type": job.file_type,
         "status": job.status,
+        "file_type": job.file_type,
         "source": job.source,
-        "created_at": iso_time(job.created_at),
-        "submitted_at": iso_time(job.submitted_at),
-        "fetched_at": iso_time(job.fetched_at),
-        "archived_at": iso_time(job.archived_at),
-        "expires_at": iso_time(job.expires_at),
+        "created_at": job.created_at,
+        "submitted_at": job.submitted_at,
+        "fetched_at": job.fetched_at,
+        "archived_at": job.archived_at,
+        "expires_at": job.expires_at,
         "entity_count": job.entity_count,
         "map_size": job.map_size,
         "entity_counts": _sorted_counts(job.entity_counts),
         "file_size": job.file_size,
         "key_version": job.key_version,
         "recipients": list(job.recipients),
+        "shared_placeholders": job.shared_placeholders,
+        "placeholder_like_originals": job.placeholder_like_originals,
+        "ciphertext_size": job.ciphertext_size,
     }
 
 
@@ -203,8 +211,8 @@ def report_to_dict(report: AuditReport, *, include_jobs: bool = True) -> dict[st
     t = report.totals
     data: dict[str, Any] = {
         "filters": {
-            "since": iso_time(q.since),
-            "until": iso_time(q.until),
+            "since": q.since,
+            "until": q.until,
             "status": list(q.statuses),
             "type": list(q.file_types),
         },

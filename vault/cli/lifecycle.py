@@ -1,0 +1,457 @@
+"""Commands for auditors and data-protection officers: ``audit``, ``grant``, ``revoke``,
+``erase``, ``verify``, ``backup``.
+
+Adapters only: parse, call ``vault.report`` / ``vault.lifecycle``, render. ``audit``,
+``erase``, ``verify`` (without ``--deep``) and ``backup`` need no passphrase.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.cli.users import acting_user, open_vault, unlock_session
+from vault.errors import IntegrityError, NoGrant
+from vault.lifecycle import (
+    backup,
+    erase,
+    grant,
+    known_jobs,
+    live_jobs,
+    older_than,
+    plan_revoke,
+    revoke,
+    verify,
+)
+from vault.models import FILE_TYPES, JOB_STATUSES
+from vault.report import (
+    AuditQuery,
+    AuditReport,
+    CrossCheck,
+    build_audit,
+    cross_check,
+    cross_check_lines,
+    cross_check_to_dict,
+    csv_rows,
+    parse_when,
+    report_to_dict,
+    table_lines,
+)
+
+
+def _one_selection(job_ids: tuple[str, ...], all_jobs: bool, what: str) -> None:
+    if bool(job_ids) == all_jobs:
+        raise click.UsageError(f"give the jobs to {what}: -j JOB (repeatable) or --all")
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@cli.command("audit")
+@click.option("--since", metavar="WHEN", help="Jobs that entered the vault at or after WHEN.")
+@click.option("--until", metavar="WHEN", help="Jobs that entered the vault before WHEN.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(JOB_STATUSES),
+    help="Only jobs in this status (repeatable).",
+)
+@click.option(
+    "--type",
+    "file_types",
+    multiple=True,
+    type=click.Choice(FILE_TYPES),
+    help="Only jobs of this file type (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--summary", is_flag=True, help="Totals only, no line per job.")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also decrypt each archived job and cross-check its placeholders (needs the "
+    "passphrase; logged).",
+)
+@json_option
+@pass_app
+def audit_command(
+    ctx: AppContext,
+    since: str | None,
+    until: str | None,
+    statuses: tuple[str, ...],
+    file_types: tuple[str, ...],
+    fmt: str,
+    summary: bool,
+    deep: bool,
+    as_json: bool,
+) -> None:
+    """Entity counts per job, per entity type and per status, without a key.
+
+    WHEN is a date (2026-05-01, UTC), a date and time (2026-05-01T09:00, UTC unless an offset
+    is given), a relative time (30d, 12h, 2w, 45m ago) or Unix seconds. A job's time is when
+    it was archived (else fetched, submitted or created). --until with a date alone includes
+    that whole day.
+
+    --deep decrypts each archived job you hold a grant for and flags placeholders in the
+    file that its map lacks, map entries the file never uses, and a server entity_count
+    different from the placeholders found. It logs one audit-deep entry per job; no original
+    value is shown.
+
+    \b
+    Example:
+      questa-vault audit --since 2026-05-01 --until 2026-05-31 --type csv
+      questa-vault audit --status archived --format csv > audit.csv
+      questa-vault audit --since 30d --summary
+    """
+    fmt = "json" if as_json else fmt
+    now = time.time()
+    query = AuditQuery(
+        since=parse_when(since, now=now) if since is not None else None,
+        until=parse_when(until, now=now, end=True) if until is not None else None,
+        statuses=statuses,
+        file_types=file_types,
+    )
+    checks: list[CrossCheck] = []
+    with open_vault(ctx) as kr:
+        report = build_audit(kr.list_jobs(), query)
+        if deep:
+            session = unlock_session(ctx, kr)
+            opened: list[CrossCheck] = []
+            for job in report.jobs:
+                if job.status != "archived":
+                    continue
+                try:
+                    if session.user not in job.recipients:
+                        raise NoGrant(session.user)
+                    check = cross_check(session.open_job(job.job_id))
+                except NoGrant:
+                    check = CrossCheck(
+                        job_id=job.job_id,
+                        checked=False,
+                        reason=f"user {session.user} holds no grant for this job",
+                        entity_count=job.entity_count,
+                    )
+                else:
+                    opened.append(check)
+                checks.append(check)
+            if opened:
+                # Counts only; committed before anything is shown (fail closed).
+                session.release(
+                    "audit-deep",
+                    [c.job_id for c in opened],
+                    per_job={
+                        c.job_id: {
+                            "placeholders": c.occurrences,
+                            "missing_from_map": len(c.missing_from_map),
+                            "unused_map_entries": len(c.unused_map_entries),
+                        }
+                        for c in opened
+                    },
+                )
+    if fmt == "json":
+        data = report_to_dict(report, include_jobs=not summary)
+        if deep:
+            data["cross_check"] = [cross_check_to_dict(c) for c in checks]
+        emit_json(data)
+    elif fmt == "csv":
+        _write_csv(report, checks if deep else None, summary)
+    else:
+        for line in table_lines(report, include_jobs=not summary):
+            click.echo(line)
+        if deep:
+            click.echo("")
+            for line in cross_check_lines(checks):
+                click.echo(line)
+    flagged = sum(1 for c in checks if c.flagged)
+    if deep:
+        ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
+
+
+def _write_csv(report: AuditReport, checks: list[CrossCheck] | None, summary: bool) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    if summary:
+        writer.writerow(["group", "key", "value"])
+        t = report.totals
+        for key, value in (
+            ("jobs", t.jobs),
+            ("entity_count", t.entity_count),
+            ("map_size", t.map_size),
+            ("file_size", t.file_size),
+        ):
+            writer.writerow(["total", key, value])
+        for group, counts in (
+            ("entity_type", t.by_entity_type),
+            ("status", t.by_status),
+            ("file_type", t.by_file_type),
+        ):
+            for key, value in counts.items():
+                writer.writerow([group, key, value])
+        return
+    rows = csv_rows(report)
+    if checks is not None:
+        by_id = {c.job_id: c for c in checks}
+        rows[0] += ["deep_checked", "deep_flags", "placeholder_occurrences"]
+        for row in rows[1:]:
+            c = by_id.get(row[0])
+            if c is None or not c.checked:
+                row += ["no", "", ""]
+            else:
+                row += ["yes", " ".join(c.flags), str(c.occurrences)]
+    writer.writerows(rows)
+
+
+# --------------------------------------------------------------------------- grant, revoke
+
+
+@cli.command("grant")
+@click.argument("user")
+@click.option("-j", "--job", "job_ids", multiple=True, metavar="JOB", help="A job (repeatable).")
+@click.option("--all", "all_jobs", is_flag=True, help="Every job you can read.")
+@json_option
+@pass_app
+def grant_command(
+    ctx: AppContext, user: str, job_ids: tuple[str, ...], all_jobs: bool, as_json: bool
+) -> None:
+    """Share jobs with USER: your copy of each job's key is sealed to USER as well.
+
+    Needs your passphrase (the key is unwrapped with your grant). USER must be an enabled
+    user of the vault. Each job granted is logged.
+
+    \b
+    Example:
+      questa-vault --user alice grant bob -j 550e8400-e29b-41d4-a716-446655440000
+      questa-vault --user alice grant bob --all
+    """
+    _one_selection(job_ids, all_jobs, "grant")
+    with open_vault(ctx) as kr:
+        session = unlock_session(ctx, kr)
+        granted = grant(kr, session, user, None if all_jobs else list(job_ids))
+    if as_json:
+        emit_json({"user": user, "granted": granted})
+        return
+    ctx.say(f"granted {user} access to {len(granted)} job(s)")
+    for job_id in granted:
+        click.echo(job_id)
+
+
+@cli.command("revoke")
+@click.argument("user")
+@click.option("-j", "--job", "job_ids", multiple=True, metavar="JOB", help="A job (repeatable).")
+@click.option("--all", "all_jobs", is_flag=True, help="Every job USER holds a grant for.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Revoke even where USER is the last reader: those jobs become unreadable for good.",
+)
+@json_option
+@pass_app
+def revoke_command(
+    ctx: AppContext,
+    user: str,
+    job_ids: tuple[str, ...],
+    all_jobs: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Withdraw USER's access and re-key the jobs, so a key USER kept opens nothing current.
+
+    Each affected job gets a new key: its file and map are re-encrypted and the key sealed to
+    the remaining readers (key version + 1), all in one transaction. Needs your passphrase,
+    and you must hold a grant for every job re-keyed. Refuses to remove the last reader of a
+    job unless --force, which leaves that job unreadable by anyone (erase it instead).
+
+    \b
+    Example:
+      questa-vault --user alice revoke bob -j 550e8400-e29b-41d4-a716-446655440000
+      questa-vault --user alice revoke bob --all
+    """
+    _one_selection(job_ids, all_jobs, "revoke")
+    with open_vault(ctx) as kr:
+        plan = plan_revoke(kr, acting_user(ctx, kr), user, None if all_jobs else list(job_ids))
+        session = unlock_session(ctx, kr)
+        rekeyed = revoke(session, plan, force=force)
+    unreadable = [j for j in plan.orphaned if j in rekeyed]
+    if as_json:
+        emit_json({"user": user, "rekeyed": rekeyed, "unreadable": unreadable})
+        return
+    ctx.say(f"revoked {user} from {len(rekeyed)} job(s); each was re-keyed")
+    for job_id in unreadable:
+        ctx.say(f"warning: job {job_id} now has no reader and is unreadable for good")
+    for job_id in rekeyed:
+        click.echo(job_id)
+
+
+# --------------------------------------------------------------------------- erase
+
+
+@cli.command("erase")
+@click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Every job that entered the vault more than DAYS days ago.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_app
+def erase_command(
+    ctx: AppContext, job_ids: tuple[str, ...], days: float | None, yes: bool, as_json: bool
+) -> None:
+    """Crypto-shred jobs: their keys and ciphertexts are destroyed for good.
+
+    A tombstone (status erased, with the counts) and the log entries stay, so audit still
+    counts what was archived. The write-ahead log is emptied afterwards, so no byte of the
+    map, the file or a wrapped key remains in the vault's files. Needs no passphrase; asks
+    for confirmation unless --yes.
+
+    \b
+    Example:
+      questa-vault erase 550e8400-e29b-41d4-a716-446655440000
+      questa-vault erase --older-than 90 --yes
+    """
+    if bool(job_ids) == (days is not None):
+        raise click.UsageError("give the jobs to erase: JOB_ID... or --older-than DAYS")
+    with open_vault(ctx) as kr:
+        actor = acting_user(ctx, kr)
+        if days is not None:
+            jobs = older_than(live_jobs(kr), days, now=time.time())
+        else:
+            jobs = known_jobs(kr, job_ids)
+        skipped = [j.job_id for j in jobs if j.status == "erased"]
+        targets = [j.job_id for j in jobs if j.status != "erased"]
+        for job_id in skipped:
+            ctx.say(f"job {job_id} is already erased")
+        if targets and not yes:
+            ctx.say(f"about to erase {len(targets)} job(s) for good:")
+            for job_id in targets[:20]:
+                ctx.say(f"  {job_id}")
+            if len(targets) > 20:
+                ctx.say(f"  ... and {len(targets) - 20} more")
+            click.confirm(
+                f"Erase {len(targets)} job(s)? This cannot be undone", abort=True, err=True
+            )
+        done = erase(kr, targets, actor=actor) if targets else []
+    if as_json:
+        emit_json(
+            {
+                "erased": [e.job_id for e in done],
+                "already_erased": skipped,
+            }
+        )
+        return
+    ctx.say(f"erased {len(done)} job(s)" if done else "nothing to erase")
+    for e in done:
+        click.echo(e.job_id)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@cli.command("verify")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also decrypt every job you can open and check its seal (needs the passphrase).",
+)
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="The log head kept from `log --head`: detects a truncated or rolled-back log.",
+)
+@json_option
+@pass_app
+def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json: bool) -> None:
+    """Check the vault's integrity; exit 5 with every finding if anything is wrong.
+
+    Checks SQLite's integrity_check, the schema (migrations, tables, the log's append-only
+    triggers), the access log's hash chain (and --expect-head), and the structure of every
+    job: a live job has a reader, chunks are contiguous, an erased job holds no ciphertext
+    or key. --deep decrypts every job you hold a grant for and checks its seal.
+
+    \b
+    Example:
+      questa-vault verify
+      questa-vault log --head > head.txt      # keep it somewhere else
+      questa-vault verify --deep --expect-head "$(cat head.txt)"
+    """
+    with open_vault(ctx) as kr:
+        session = unlock_session(ctx, kr) if deep else None
+        report = verify(kr, session=session, expect_head=expect_head)
+    head = f"{report.head[0]}:{report.head[1]}"
+    if as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "findings": [
+                    {"check": f.check, "job_id": f.job_id, "message": f.message}
+                    for f in report.findings
+                ],
+                "jobs": report.jobs,
+                "log_entries": report.log_entries,
+                "head": head,
+                "deep": (
+                    {"checked": report.deep_checked, "skipped": report.deep_skipped}
+                    if deep
+                    else None
+                ),
+            }
+        )
+    else:
+        click.echo(f"jobs checked:  {report.jobs}")
+        click.echo(f"log entries:   {report.log_entries} (head {head})")
+        if deep:
+            click.echo(
+                f"deep:          {report.deep_checked} job(s) decrypted and seal-checked, "
+                f"{report.deep_skipped} without your grant"
+            )
+        if report.ok:
+            click.echo("result:        ok")
+        else:
+            click.echo(f"result:        {len(report.findings)} finding(s)")
+            for f in report.findings:
+                where = f" job {f.job_id}:" if f.job_id else ""
+                click.echo(f"  [{f.check}]{where} {f.message}")
+    if not report.ok:
+        raise IntegrityError(f"verify found {len(report.findings)} problem(s)")
+
+
+# --------------------------------------------------------------------------- backup
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@pass_app
+def backup_command(ctx: AppContext, path: Path, as_json: bool) -> None:
+    """Write a consistent copy of the vault to PATH while it stays in use.
+
+    Uses SQLite's online backup API (a plain file copy of a WAL database can miss committed
+    data). Refuses to overwrite PATH; the copy is created with mode 0600 and checked to open
+    with its log chain intact. Needs no passphrase; the copy is as protected as the vault.
+
+    \b
+    Example:
+      questa-vault backup /mnt/backups/vault-2026-05-31.db
+    """
+    with open_vault(ctx) as kr:
+        done = backup(kr, path, actor=acting_user(ctx, kr))
+    head = f"{done.head[0]}:{done.head[1]}"
+    if as_json:
+        emit_json({"path": str(done.path), "bytes": done.size, "head": head})
+        return
+    ctx.say(f"backed up to {done.path} ({done.size} bytes)")
+    click.echo(head)
