@@ -112,12 +112,12 @@ class Session:
                 raise UnknownJob(f"job {job_id} was erased")
             grants = store.grants(job_id, self.user)
             blobs = store.blobs(job_id)
+        self._check_structure(job, blobs)
         deks = self._deks(job, grants)
         current = deks.get(job.key_version)
         if current is None:
             raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
         keys = {version: crypto.job_keys(dek) for version, dek in deks.items()}
-        self._check_structure(job, blobs)
         crypto.check_seal(
             keys[job.key_version].seal_key, env.seal_message(self.vault_id, job, blobs), job.seal
         )
@@ -156,6 +156,9 @@ class Session:
         for blob in blobs:
             if blob.field not in env.FIELDS or not 1 <= blob.key_version <= job.key_version:
                 raise IntegrityError(f"job {job.job_id} has a foreign blob")
+        # The newest key version always encrypts something once a job holds any blob.
+        if blobs and max(b.key_version for b in blobs) != job.key_version:
+            raise IntegrityError(f"job {job.job_id} has a key version no blob uses")
 
     # ----------------------------------------------------------------- logging
 

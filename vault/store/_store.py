@@ -44,9 +44,17 @@ _JOB_COLUMNS = (
     "placeholder_like_originals, file_size, chunk_count, ciphertext_size, key_version, seal, "
     "updated_at"
 )
+# Binary columns are read through CAST so that a value whose storage class was changed
+# (e.g. by an edit that concatenated text) still reaches the integrity checks as bytes.
+_JOB_SELECT = _JOB_COLUMNS.replace(" seal,", " CAST(seal AS BLOB),")
 _USER_COLUMNS = (
     "id, name, enabled, created_at, public_key, wrapped_key, kdf_algorithm, kdf_memory_kib, "
     "kdf_passes, kdf_lanes, kdf_salt, key_changed_at"
+)
+_USER_SELECT = (
+    "id, name, enabled, created_at, CAST(public_key AS BLOB), CAST(wrapped_key AS BLOB), "
+    "kdf_algorithm, kdf_memory_kib, kdf_passes, kdf_lanes, CAST(kdf_salt AS BLOB), "
+    "key_changed_at"
 )
 
 
@@ -64,8 +72,10 @@ def _translated(func: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-def _store_error(exc: sqlite3.Error) -> StoreError:
+def _store_error(exc: sqlite3.Error) -> StoreError | IntegrityError:
     text = str(exc)
+    if "Could not decode" in text:
+        return IntegrityError("the vault holds a damaged text value")
     if "locked" in text or "busy" in text:
         return StoreError("the vault is busy: another process held its lock for too long")
     if "not a database" in text or "malformed" in text:
@@ -106,7 +116,7 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{path}{suffix}")
         try:
-            return cls._connect(path)
+            return cls._connect(path, new=True)
         except BaseException:
             cls._remove(path)
             raise
@@ -117,10 +127,10 @@ class Store:
         path = Path(path)
         if not path.is_file():
             raise VaultNotFound(f"no vault at {path}: run questa-vault init")
-        return cls._connect(path)
+        return cls._connect(path, new=False)
 
     @classmethod
-    def _connect(cls, path: Path) -> Store:
+    def _connect(cls, path: Path, *, new: bool) -> Store:
         try:
             conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30.0
@@ -129,6 +139,8 @@ class Store:
             raise _store_error(exc) from exc
         store = cls(path, conn)
         try:
+            if not new:
+                store._check_is_vault()
             store._configure()
             store._migrate()
             store._tighten_modes()
@@ -136,6 +148,12 @@ class Store:
             conn.close()
             raise
         return store
+
+    @_translated
+    def _check_is_vault(self) -> None:
+        # Never add our schema to somebody else's database.
+        if "schema_migrations" not in self._db.table_names():
+            raise StoreError(f"{self.path} is not a questa-vault database")
 
     @_translated
     def _configure(self) -> None:
@@ -194,6 +212,20 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def pragmas(self) -> dict[str, int | str]:
+        """The connection settings that matter for safety (for ``verify`` and tests)."""
+        out: dict[str, int | str] = {}
+        for name in (
+            "journal_mode",
+            "synchronous",
+            "busy_timeout",
+            "foreign_keys",
+            "secure_delete",
+        ):
+            value = self._query(f"PRAGMA {name}")[0][0]
+            out[name] = value if isinstance(value, int) else str(value)
+        return out
 
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""
@@ -309,11 +341,11 @@ class Store:
         return found.id
 
     def get_user(self, name: str) -> UserRow | None:
-        rows = self._query(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,))
+        rows = self._query(f"SELECT {_USER_SELECT} FROM users WHERE name = ?", (name,))
         return _user(rows[0]) if rows else None
 
     def list_users(self) -> list[UserRow]:
-        return [_user(r) for r in self._query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")]
+        return [_user(r) for r in self._query(f"SELECT {_USER_SELECT} FROM users ORDER BY id")]
 
     def set_user_enabled(self, name: str, enabled: bool) -> None:
         self._exec("UPDATE users SET enabled = ? WHERE name = ?", (int(enabled), name))
@@ -348,15 +380,15 @@ class Store:
     # ----------------------------------------------------------------- jobs
 
     def get_job(self, job_id: str) -> JobRow | None:
-        rows = self._query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,))
+        rows = self._query(f"SELECT {_JOB_SELECT} FROM jobs WHERE job_id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
     def list_jobs(self, status: str | None = None) -> list[JobRow]:
         if status is None:
-            rows = self._query(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY rowid")
+            rows = self._query(f"SELECT {_JOB_SELECT} FROM jobs ORDER BY rowid")
         else:
             rows = self._query(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = ? ORDER BY rowid", (status,)
+                f"SELECT {_JOB_SELECT} FROM jobs WHERE status = ? ORDER BY rowid", (status,)
             )
         return [_job(r) for r in rows]
 
@@ -428,7 +460,7 @@ class Store:
 
     def grants(self, job_id: str, user: str | None = None) -> list[GrantRow]:
         sql = (
-            "SELECT g.job_id, u.name, g.key_version, g.sealed_dek, g.created_at "
+            "SELECT g.job_id, u.name, g.key_version, CAST(g.sealed_dek AS BLOB), g.created_at "
             "FROM grants g JOIN users u ON u.id = g.user_id WHERE g.job_id = ?"
         )
         params: list[Any] = [job_id]
@@ -472,7 +504,9 @@ class Store:
                 raise _store_error(exc) from exc
 
     def blobs(self, job_id: str, field: str | None = None) -> list[BlobRow]:
-        sql = "SELECT job_id, field, idx, key_version, data FROM blobs WHERE job_id = ?"
+        sql = (
+            "SELECT job_id, field, idx, key_version, CAST(data AS BLOB) FROM blobs WHERE job_id = ?"
+        )
         params: list[Any] = [job_id]
         if field is not None:
             sql += " AND field = ?"
@@ -629,8 +663,7 @@ class Store:
     def grant_layout(self) -> list[tuple[str, str, int]]:
         """``(job_id, user, key_version)`` of every grant, without the sealed key."""
         rows = self._query(
-            "SELECT g.job_id, u.name, g.key_version FROM grants g "
-            "JOIN users u ON u.id = g.user_id"
+            "SELECT g.job_id, u.name, g.key_version FROM grants g JOIN users u ON u.id = g.user_id"
         )
         return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 

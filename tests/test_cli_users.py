@@ -1,0 +1,312 @@
+"""The real CLI for init, user, keygen, passwd and log: exit codes, exact messages, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import FAST_KDF, invoke
+from keyring_kit import sample_job
+
+from vault import crypto
+from vault.keyring import Keyring
+
+PW = {"QUESTA_VAULT_PASSPHRASE": "alice pw"}
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def vault(isolated_env: Path) -> Path:
+    result = invoke(["init", "--user", "alice", *FAST_KDF], env=PW)
+    assert result.exit_code == 0, result.output
+    return isolated_env
+
+
+# --------------------------------------------------------------------------- init
+
+
+def test_init_creates_a_0600_vault_with_its_first_user(isolated_env: Path) -> None:
+    result = invoke(["init", "--user", "alice", *FAST_KDF], env=PW)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"created vault {isolated_env} with user alice\n"
+    assert _mode(isolated_env) == 0o600
+    with Keyring.open(isolated_env) as kr:
+        assert [u.name for u in kr.list_users()] == ["alice"]
+        kr.unlock("alice", "alice pw")
+
+
+def test_init_takes_the_global_user_or_the_login_name(isolated_env: Path) -> None:
+    assert invoke(["--user", "bob", "init", *FAST_KDF], env=PW).exit_code == 0
+    with Keyring.open(isolated_env) as kr:
+        assert kr.default_user() == "bob"
+    other = isolated_env.with_name("other.db")
+    result = invoke(
+        ["--vault", str(other), "init", *FAST_KDF], env={**PW, "USER": "carol", "LOGNAME": "carol"}
+    )
+    assert result.exit_code == 0, result.output
+    with Keyring.open(other) as kr:
+        assert kr.default_user() == "carol"
+
+
+def test_init_refuses_to_overwrite(vault: Path) -> None:
+    before = vault.read_bytes()
+    result = invoke(["init", "--user", "mallory", *FAST_KDF], env=PW)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"questa-vault: a vault already exists at {vault}; refusing to overwrite it\n"
+    )
+    assert vault.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--kdf-memory", "5000000"], "KDF memory must be between 8 x lanes and 4194304 KiB"),
+        (["--kdf-passes", "65"], "KDF passes must be between 1 and 64"),
+        (["--kdf-lanes", "0"], "KDF lanes must be between 1 and 64"),
+    ],
+)
+def test_init_refuses_kdf_parameters_beyond_the_caps(
+    isolated_env: Path, flags: list[str], message: str
+) -> None:
+    result = invoke(["init", "--user", "alice", *FAST_KDF, *flags], env=PW)
+    assert result.exit_code == 1
+    assert result.stderr == f"questa-vault: {message}\n"
+    assert not isolated_env.exists()
+
+
+def test_init_without_a_passphrase_source_fails_cleanly(isolated_env: Path) -> None:
+    result = invoke(["init", "--user", "alice", *FAST_KDF])
+    assert result.exit_code == 1
+    assert "QUESTA_VAULT_PASSPHRASE" in result.stderr
+    assert not isolated_env.exists()
+
+
+def test_passphrase_file(isolated_env: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "pw.txt"
+    secret.write_text("from a file\n")
+    result = invoke(["--passphrase-file", str(secret), "init", "--user", "alice", *FAST_KDF])
+    assert result.exit_code == 0, result.output
+    with Keyring.open(isolated_env) as kr:
+        kr.unlock("alice", "from a file")
+
+
+@pytest.mark.parametrize("command", [["user", "list"], ["log"], ["log", "--head"]])
+def test_commands_without_a_vault_say_how_to_make_one(isolated_env: Path, command: list) -> None:
+    result = invoke(command)
+    assert result.exit_code == 1
+    assert result.stderr == f"questa-vault: no vault at {isolated_env}: run questa-vault init\n"
+
+
+# --------------------------------------------------------------------------- user
+
+
+def test_user_add_list_disable(vault: Path) -> None:
+    result = invoke(["user", "add", "bob", *FAST_KDF], env={"QUESTA_VAULT_PASSPHRASE": "bob pw"})
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"added user bob \(key [0-9a-f]{16}\)\n", result.stderr)
+    listed = invoke(["user", "list", "--json"])
+    assert listed.exit_code == 0
+    users = json.loads(listed.stdout)
+    assert [(u["name"], u["enabled"], u["has_private_key"]) for u in users] == [
+        ("alice", True, True),
+        ("bob", True, True),
+    ]
+    assert set(users[0]) == {"name", "enabled", "has_private_key", "fingerprint", "created_at"}
+    result = invoke(["--user", "alice", "user", "disable", "bob"])
+    assert (result.exit_code, result.stderr) == (0, "disabled user bob\n")
+    table = invoke(["user", "list"]).stdout.splitlines()
+    assert table[0].split() == [
+        "NAME",
+        "STATUS",
+        "PRIVATE",
+        "KEY",
+        "FINGERPRINT",
+        "CREATED",
+        "(UTC)",
+    ]
+    assert table[2].split()[:3] == ["bob", "disabled", "in"]
+    with Keyring.open(vault) as kr:
+        entry = kr.log_entries(action="user-disable")[0]
+        assert (entry.user, entry.subject) == ("alice", "bob")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["user", "add", "alice", *FAST_KDF], 1, "user alice already exists"),
+        (
+            ["user", "add", "bad name", *FAST_KDF],
+            1,
+            "a user name is 1 to 64 letters, digits or . _ @ + - and starts with a letter or digit",
+        ),
+        (["user", "disable", "nobody"], 4, "no user nobody in this vault"),
+        (["user", "disable", "alice"], 1, "user alice is the last enabled user; add another first"),
+    ],
+)
+def test_user_errors(vault: Path, args: list[str], code: int, message: str) -> None:
+    result = invoke(args, env=PW)
+    assert (result.exit_code, result.stderr) == (code, f"questa-vault: {message}\n")
+
+
+def test_keygen_and_public_key_user(vault: Path, tmp_path: Path) -> None:
+    key = tmp_path / "recovery.key"
+    result = invoke(["keygen", "-o", str(key)])
+    assert result.exit_code == 0, result.output
+    assert _mode(key) == 0o600
+    assert result.stdout.startswith("-----BEGIN PUBLIC KEY-----\n")
+    private = crypto.load_private_key_pem(key.read_bytes())
+    assert crypto.load_public_key(result.stdout.encode()) == crypto.public_key_of(private)
+    again = invoke(["keygen", "-o", str(key)])
+    assert again.exit_code == 1
+    assert again.stderr == f"questa-vault: {key} already exists; refusing to overwrite it\n"
+    pub = tmp_path / "recovery.pub"
+    pub.write_text(result.stdout)
+    added = invoke(["--user", "alice", "user", "add", "recovery", "--public-key", str(pub)])
+    assert added.exit_code == 0, added.output
+    with Keyring.open(vault) as kr:
+        kr.store_job(sample_job(), actor="cron")
+        session = kr.unlock_with_key("recovery", key.read_bytes())
+        assert session.open_file("job-1") == sample_job().content
+    listed = json.loads(invoke(["user", "list", "--json"]).stdout)
+    assert listed[1]["has_private_key"] is False
+
+
+def test_user_add_with_a_bad_public_key_file(vault: Path, tmp_path: Path) -> None:
+    pub = tmp_path / "bad.pub"
+    pub.write_text("hello")
+    result = invoke(["user", "add", "x", "--public-key", str(pub)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "questa-vault: not an X25519 public key in PEM form\n",
+    )
+
+
+# --------------------------------------------------------------------------- passwd
+
+
+def test_passwd_changes_the_passphrase(vault: Path, tmp_path: Path) -> None:
+    new = tmp_path / "new.txt"
+    new.write_text("new pw\n")
+    result = invoke(["passwd", "--new-passphrase-file", str(new), *FAST_KDF], env=PW)
+    assert (result.exit_code, result.stderr) == (0, "changed the passphrase of alice\n")
+    with Keyring.open(vault) as kr:
+        kr.unlock("alice", "new pw")
+    old = invoke(["passwd", "--new-passphrase-file", str(new), *FAST_KDF], env=PW)
+    assert (old.exit_code, old.stderr) == (4, "questa-vault: wrong passphrase\n")
+    env = {"QUESTA_VAULT_PASSPHRASE": "new pw", "QUESTA_VAULT_NEW_PASSPHRASE": "third pw"}
+    assert invoke(["passwd", *FAST_KDF], env=env).exit_code == 0
+    with Keyring.open(vault) as kr:
+        kr.unlock("alice", "third pw")
+
+
+def test_passwd_refuses_to_reuse_the_current_passphrase_source(vault: Path) -> None:
+    result = invoke(["passwd", *FAST_KDF], env=PW)
+    assert result.exit_code == 1
+    assert "QUESTA_VAULT_NEW_PASSPHRASE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("user", "code", "message"),
+    [("nobody", 4, "no user nobody in this vault")],
+)
+def test_passwd_for_an_unknown_user(vault: Path, user: str, code: int, message: str) -> None:
+    result = invoke(["--user", user, "passwd", *FAST_KDF], env=PW)
+    assert (result.exit_code, result.stderr) == (code, f"questa-vault: {message}\n")
+
+
+# --------------------------------------------------------------------------- log
+
+
+def test_log_table_json_filters_and_head(vault: Path) -> None:
+    with Keyring.open(vault) as kr:
+        kr.store_job(sample_job("job-1"), actor="cron")
+        kr.store_job(sample_job("job-2"), actor="cron")
+        kr.unlock("alice", "alice pw").release("restore", ["job-2"], {"PERSON_NAME": 1})
+        head = kr.log_head()
+    table = invoke(["log"])
+    assert table.exit_code == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "SEQ",
+        "TIME",
+        "(UTC)",
+        "USER",
+        "ACTION",
+        "JOB",
+        "SUBJECT",
+        "COUNTS",
+    ]
+    assert [line.split()[3] for line in lines[1:]] == [
+        "init",
+        "user-add",
+        "fetch",
+        "fetch",
+        "restore",
+    ]
+    assert lines[-1].split()[-1] == "PERSON_NAME=1"
+    data = json.loads(invoke(["log", "--json", "--action", "fetch"]).stdout)
+    assert [e["job_id"] for e in data] == ["job-1", "job-2"]
+    assert set(data[0]) == {
+        "seq",
+        "time",
+        "time_utc",
+        "user",
+        "action",
+        "job_id",
+        "subject",
+        "counts",
+        "prev_hash",
+        "entry_hash",
+    }
+    assert data[0]["counts"] == {
+        "entities": 5,
+        "file_bytes": len(sample_job().content or b""),
+        "map_entries": 3,
+    }
+    by_job = json.loads(invoke(["log", "--json", "--job", "job-2", "--user", "alice"]).stdout)
+    assert [e["action"] for e in by_job] == ["restore"]
+    assert invoke(["log", "--json", "--since", "2999-01-01"]).stdout.strip() == "[]"
+    assert len(json.loads(invoke(["log", "--json", "--until", "2999-01-01T00:00"]).stdout)) == 5
+    assert json.loads(invoke(["log", "--json", "--until", "0"]).stdout) == []
+    result = invoke(["log", "--head"])
+    assert result.stdout == f"{head[0]}:{head[1]}\n"
+    assert re.fullmatch(r"5:[0-9a-f]{64}\n", result.stdout)
+
+
+def test_log_rejects_a_bad_time(vault: Path) -> None:
+    result = invoke(["log", "--since", "yesterday"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "questa-vault: --since: give Unix seconds or an ISO date such as 2026-01-31 or "
+        "2026-01-31T09:00\n"
+    )
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["init"],
+        ["user"],
+        ["user", "add"],
+        ["user", "list"],
+        ["user", "disable"],
+        ["keygen"],
+        ["passwd"],
+        ["log"],
+    ],
+)
+def test_help_ends_with_an_example(command: list[str]) -> None:
+    result = invoke([*command, "--help"])
+    assert result.exit_code == 0
+    assert re.search(r"Example:\n\s+questa-vault ", result.stdout)

@@ -1,0 +1,247 @@
+"""The SQLite layer on real files: modes, pragmas, migrations, transactions, backup, and the
+behaviour of several processes (concurrent writers; a writer killed mid-transaction)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from keyring_kit import PASSPHRASE, new_vault, raw_db, sample_job
+
+from vault.errors import StoreError, VaultExists, VaultNotFound
+from vault.keyring import Keyring
+from vault.store import SIDECARS, Store, UserRow
+
+
+def _mode(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.create(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def test_file_and_sidecars_are_created_0600_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o002)
+    try:
+        path = tmp_path / "sub" / "dir" / "v.db"
+        with new_vault(path) as kr:
+            kr.store_job(sample_job(), actor="alice")
+            names = [path, *(Path(f"{path}{s}") for s in SIDECARS)]
+            assert all(p.exists() for p in names)
+            assert [_mode(p) for p in names] == [0o600] * 3
+    finally:
+        os.umask(old)
+    assert _mode(path.parent) & 0o077 == 0
+
+
+def test_create_refuses_an_existing_vault(store: Store) -> None:
+    with pytest.raises(VaultExists):
+        Store.create(store.path)
+
+
+def test_open_missing_and_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(VaultNotFound, match=r"no vault at .*: run questa-vault init"):
+        Store.open(tmp_path / "missing.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 200)
+    with pytest.raises(StoreError, match="not a questa-vault database"):
+        Store.open(junk)
+
+
+@pytest.mark.parametrize("setup", ["empty", "other schema"])
+def test_other_sqlite_files_are_refused_and_left_unchanged(tmp_path: Path, setup: str) -> None:
+    path = tmp_path / "plain.db"
+    if setup == "empty":
+        path.write_bytes(b"")
+    else:
+        conn = sqlite3.connect(str(path))
+        conn.execute("CREATE TABLE notes (x)")
+        conn.commit()
+        conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a questa-vault database"):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+def test_every_connection_sets_the_safety_pragmas(store: Store) -> None:
+    assert store.pragmas() == {
+        "journal_mode": "wal",
+        "synchronous": 2,  # FULL
+        "busy_timeout": 30_000,
+        "foreign_keys": 1,
+        "secure_delete": 1,
+    }
+
+
+def test_migrations_run_once_and_are_recorded(store: Store) -> None:
+    assert store.migrations() == ["m001_initial"]
+    store.close()
+    with Store.open(store.path) as again:
+        assert again.migrations() == ["m001_initial"]
+    with raw_db(store.path) as db:
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+
+
+def test_a_vault_from_a_newer_version_is_refused(store: Store) -> None:
+    store.close()
+    with raw_db(store.path) as db:
+        db.execute("INSERT INTO schema_migrations VALUES (2, 'm999_future', 0)")
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(store.path)
+
+
+def _user(name: str) -> UserRow:
+    return UserRow(0, name, True, 1.0, b"k" * 32, None, None, None, None, None, None)
+
+
+def test_writes_outside_a_transaction_are_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="outside a transaction"):
+        store.insert_user(_user("alice"))
+    assert store.list_users() == []
+
+
+def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.write():
+        store.insert_user(_user("alice"))
+        raise RuntimeError("boom")
+    assert store.list_users() == []
+    with store.write():
+        store.insert_user(_user("alice"))
+    assert [u.name for u in store.list_users()] == ["alice"]
+
+
+def test_write_takes_the_write_lock_at_begin(store: Store) -> None:
+    other = sqlite3.connect(str(store.path), isolation_level=None, timeout=0.05)
+    try:
+        with store.write():
+            # BEGIN IMMEDIATE: the lock is held before the first write statement
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_a_writer_waits_for_another_instead_of_failing(store: Store) -> None:
+    holder = sqlite3.connect(str(store.path), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
+    release.start()
+    start = time.monotonic()
+    with store.write():
+        store.insert_user(_user("alice"))
+    assert time.monotonic() - start >= 0.3
+    release.join()
+    holder.close()
+
+
+def test_checkpoint_empties_the_wal(tmp_path: Path) -> None:
+    with new_vault(tmp_path / "v.db") as kr:
+        kr.store_job(sample_job(), actor="alice")
+        assert Path(f"{kr.path}-wal").stat().st_size > 0
+        kr.store.checkpoint()
+        assert Path(f"{kr.path}-wal").stat().st_size == 0
+        assert kr.store.integrity_check() == []
+
+
+def test_backup_is_a_consistent_0600_copy(tmp_path: Path) -> None:
+    with new_vault(tmp_path / "v.db") as kr:
+        kr.store_job(sample_job(), actor="alice")  # still in the WAL, not the main file
+        kr.store.backup(tmp_path / "copy.db")
+        with pytest.raises(VaultExists):
+            kr.store.backup(tmp_path / "copy.db")
+    assert _mode(tmp_path / "copy.db") == 0o600
+    with Keyring.open(tmp_path / "copy.db") as copy:
+        assert copy.unlock("alice", PASSPHRASE).open_job("job-1") == sample_job()
+        assert copy.verify_chain() == copy.log_head()
+
+
+# --------------------------------------------------------------------------- processes
+
+WRITER = """
+import sys
+from pathlib import Path
+from vault.keyring import Keyring
+from vault.models import JobContent
+
+path, prefix, count, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+mapping = {f"original {i} of {prefix}": f"[PERSON_NAME_{i}]" for i in range(1, 200)}
+with Keyring.open(Path(path), chunk_size=64 * 1024) as kr:
+    for n in range(count):
+        job = JobContent(f"{prefix}-{n}", "archived", "csv", 1.0, 199,
+                         bytes([n % 256]) * size, mapping)
+        kr.store_job(job, actor=prefix)
+        print(job.job_id, flush=True)
+"""
+
+
+def _writer(path: Path, prefix: str, count: int, size: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), prefix, str(count), str(size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _check_every_job_whole(path: Path, expected_size: int) -> int:
+    with Keyring.open(path) as kr:
+        assert kr.store.integrity_check() == []
+        assert kr.verify_chain() == kr.log_head()
+        session = kr.unlock("alice", PASSPHRASE)
+        jobs = kr.list_jobs()
+        for info in jobs:
+            assert info.status == "archived"
+            content = session.open_job(info.job_id)
+            assert len(content.content or b"") == expected_size
+            assert len(content.mapping) == 199
+        fetches = {e.job_id for e in kr.log_entries(action="fetch")}
+        assert fetches == {j.job_id for j in jobs}
+        return len(jobs)
+
+
+def test_three_processes_storing_at_once_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    new_vault(path).close()
+    writers = [_writer(path, f"w{i}", 12, 100_000) for i in range(3)]
+    results = [w.communicate(timeout=120) for w in writers]
+    for writer, (out, err) in zip(writers, results, strict=True):
+        assert writer.returncode == 0, err
+        assert len(out.split()) == 12
+    assert _check_every_job_whole(path, 100_000) == 36
+
+
+def test_a_writer_killed_mid_store_leaves_no_partial_job(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    new_vault(path).close()
+    writer = _writer(path, "k", 10_000, 600_000)
+    assert writer.stdout is not None
+    done = [writer.stdout.readline() for _ in range(3)]
+    assert all(line.startswith("k-") for line in done)
+    time.sleep(0.013)  # land somewhere inside the next store
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=30)
+    assert writer.returncode == -signal.SIGKILL
+    stored = _check_every_job_whole(path, 600_000)
+    assert stored >= 3
+    with raw_db(path) as db:  # no orphan rows of an unfinished job
+        assert (
+            db.execute(
+                "SELECT count(*) FROM blobs WHERE job_id NOT IN (SELECT job_id FROM jobs)"
+            ).fetchone()[0]
+            == 0
+        )

@@ -1,0 +1,325 @@
+"""Tampering with the vault file directly (sqlite3, bypassing the store) is detected: every
+case ends in ``IntegrityError`` (exit 5 through the CLI) and nothing is released. A stolen
+vault file holds no original value."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import invoke
+from keyring_kit import (
+    FAST,
+    ORIGINALS,
+    PASSPHRASE,
+    new_vault,
+    raw_db,
+    sample_job,
+    vault_bytes,
+)
+
+from vault.errors import IntegrityError
+from vault.keyring import Keyring
+from vault.models import SubmitOptions
+
+CHUNK = 16
+Tamper = Callable[[sqlite3.Connection], object]
+
+
+def _user_id(db: sqlite3.Connection, name: str) -> int:
+    return db.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()[0]
+
+
+def _swap(db: sqlite3.Connection, where_a: str, where_b: str) -> None:
+    a = db.execute(f"SELECT data FROM blobs WHERE {where_a}").fetchone()[0]
+    b = db.execute(f"SELECT data FROM blobs WHERE {where_b}").fetchone()[0]
+    db.execute(f"UPDATE blobs SET data = ? WHERE {where_a}", (b,))
+    db.execute(f"UPDATE blobs SET data = ? WHERE {where_b}", (a,))
+
+
+def _last_chunk(db: sqlite3.Connection, job: str = "job-1") -> int:
+    return db.execute(
+        "SELECT max(idx) FROM blobs WHERE job_id = ? AND field = 'file'", (job,)
+    ).fetchone()[0]
+
+
+def _move_grant_to_job(db: sqlite3.Connection) -> None:
+    alice = _user_id(db, "alice")
+    db.execute("DELETE FROM grants WHERE job_id = 'job-1' AND user_id = ?", (alice,))
+    db.execute(
+        "UPDATE grants SET job_id = 'job-1' WHERE job_id = 'job-2' AND user_id = ?", (alice,)
+    )
+
+
+def _move_grant_to_user(db: sqlite3.Connection) -> None:
+    alice, bob = _user_id(db, "alice"), _user_id(db, "bob")
+    db.execute("DELETE FROM grants WHERE job_id = 'job-1' AND user_id = ?", (alice,))
+    db.execute("UPDATE grants SET user_id = ? WHERE job_id = 'job-1' AND user_id = ?", (alice, bob))
+
+
+def _copy_sealed_dek_from_job_2(db: sqlite3.Connection) -> None:
+    alice = _user_id(db, "alice")
+    (sealed,) = db.execute(
+        "SELECT sealed_dek FROM grants WHERE job_id = 'job-2' AND user_id = ?", (alice,)
+    ).fetchone()
+    db.execute(
+        "UPDATE grants SET sealed_dek = ? WHERE job_id = 'job-1' AND user_id = ?", (sealed, alice)
+    )
+
+
+def _replace_job_1_by_job_2(db: sqlite3.Connection) -> None:
+    """Every row of job-2 (blobs, grants, metadata, seal) copied under job-1's id."""
+    db.execute("DELETE FROM blobs WHERE job_id = 'job-1'")
+    db.execute("DELETE FROM grants WHERE job_id = 'job-1'")
+    db.execute(
+        "INSERT INTO blobs SELECT 'job-1', field, idx, key_version, data FROM blobs "
+        "WHERE job_id = 'job-2'"
+    )
+    db.execute(
+        "INSERT INTO grants SELECT 'job-1', user_id, key_version, sealed_dek, created_at "
+        "FROM grants WHERE job_id = 'job-2'"
+    )
+    columns = [r[1] for r in db.execute("PRAGMA table_info(jobs)") if r[1] != "job_id"]
+    sets = ", ".join(f"{c} = (SELECT {c} FROM jobs WHERE job_id = 'job-2')" for c in columns)
+    db.execute(f"UPDATE jobs SET {sets} WHERE job_id = 'job-1'")
+
+
+def _reorder_chunks(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE blobs SET idx = -1 WHERE job_id = 'job-1' AND field = 'file' AND idx = 0")
+    db.execute("UPDATE blobs SET idx = 0 WHERE job_id = 'job-1' AND field = 'file' AND idx = 1")
+    db.execute("UPDATE blobs SET idx = 1 WHERE job_id = 'job-1' AND field = 'file' AND idx = -1")
+
+
+def _drop_last_chunk_and_fix_counts(db: sqlite3.Connection) -> None:
+    last = _last_chunk(db)
+    db.execute("DELETE FROM blobs WHERE job_id = 'job-1' AND field = 'file' AND idx = ?", (last,))
+    db.execute("UPDATE jobs SET chunk_count = chunk_count - 1 WHERE job_id = 'job-1'")
+
+
+CASES: dict[str, Tamper] = {
+    "map swapped between two jobs": lambda db: _swap(
+        db, "job_id = 'job-1' AND field = 'map'", "job_id = 'job-2' AND field = 'map'"
+    ),
+    "map copied from another job": lambda db: db.execute(
+        "UPDATE blobs SET data = (SELECT data FROM blobs WHERE job_id = 'job-2' AND "
+        "field = 'map') WHERE job_id = 'job-1' AND field = 'map'"
+    ),
+    "two fields of one job swapped": lambda db: _swap(
+        db, "job_id = 'job-1' AND field = 'map'", "job_id = 'job-1' AND field = 'filename'"
+    ),
+    "two chunks swapped": lambda db: _swap(
+        db,
+        "job_id = 'job-1' AND field = 'file' AND idx = 0",
+        "job_id = 'job-1' AND field = 'file' AND idx = 1",
+    ),
+    "chunks reordered by index": _reorder_chunks,
+    "last chunk dropped": lambda db: db.execute(
+        "DELETE FROM blobs WHERE job_id = 'job-1' AND field = 'file' AND idx = ?",
+        (_last_chunk(db),),
+    ),
+    "middle chunk dropped": lambda db: db.execute(
+        "DELETE FROM blobs WHERE job_id = 'job-1' AND field = 'file' AND idx = 1"
+    ),
+    "last chunk dropped and chunk count fixed": _drop_last_chunk_and_fix_counts,
+    "chunk truncated": lambda db: db.execute(
+        "UPDATE blobs SET data = substr(data, 1, length(data) - 1) "
+        "WHERE job_id = 'job-1' AND field = 'file' AND idx = 0"
+    ),
+    "chunk byte flipped": lambda db: db.execute(
+        "UPDATE blobs SET data = substr(data, 1, 20) || X'00' || substr(data, 22) "
+        "WHERE job_id = 'job-1' AND field = 'file' AND idx = 0"
+    ),
+    "blob key version edited": lambda db: db.execute(
+        "UPDATE blobs SET key_version = 1 WHERE job_id = 'job-1' AND field = 'map'"
+    ),
+    "extra blob inserted": lambda db: db.execute(
+        "INSERT INTO blobs SELECT 'job-1', 'error', 0, key_version, data FROM blobs "
+        "WHERE job_id = 'job-2' AND field = 'map'"
+    ),
+    "grant moved to another job": _move_grant_to_job,
+    "grant moved to another user": _move_grant_to_user,
+    "sealed key copied from another job": _copy_sealed_dek_from_job_2,
+    "whole job replaced by another": _replace_job_1_by_job_2,
+    "entity count edited": lambda db: db.execute(
+        "UPDATE jobs SET entity_count = entity_count + 1 WHERE job_id = 'job-1'"
+    ),
+    "per-type count edited": lambda db: db.execute(
+        'UPDATE jobs SET entity_counts = \'{"EMAIL_ADDRESS": 1, "PERSON_NAME": 9, '
+        "\"PHONE_NUMBER\": 1}' WHERE job_id = 'job-1'"
+    ),
+    "per-type count made invalid": lambda db: db.execute(
+        "UPDATE jobs SET entity_counts = 'nonsense' WHERE job_id = 'job-1'"
+    ),
+    "map size edited": lambda db: db.execute("UPDATE jobs SET map_size = 2 WHERE job_id = 'job-1'"),
+    "file size edited": lambda db: db.execute(
+        "UPDATE jobs SET file_size = file_size - 1 WHERE job_id = 'job-1'"
+    ),
+    "map problem count edited": lambda db: db.execute(
+        "UPDATE jobs SET shared_placeholders = 1 WHERE job_id = 'job-1'"
+    ),
+    "created time edited": lambda db: db.execute(
+        "UPDATE jobs SET created_at = created_at + 3600 WHERE job_id = 'job-1'"
+    ),
+    "file type edited": lambda db: db.execute(
+        "UPDATE jobs SET file_type = 'pdf' WHERE job_id = 'job-1'"
+    ),
+    "status edited": lambda db: db.execute(
+        "UPDATE jobs SET status = 'failed' WHERE job_id = 'job-1'"
+    ),
+    "key version raised": lambda db: db.execute(
+        "UPDATE jobs SET key_version = key_version + 1 WHERE job_id = 'job-1'"
+    ),
+    "key version lowered": lambda db: db.execute(
+        "UPDATE jobs SET key_version = key_version - 1 WHERE job_id = 'job-1'"
+    ),
+    "seal removed": lambda db: db.execute("UPDATE jobs SET seal = NULL WHERE job_id = 'job-1'"),
+    "seal copied from another job": lambda db: db.execute(
+        "UPDATE jobs SET seal = (SELECT seal FROM jobs WHERE job_id = 'job-2') "
+        "WHERE job_id = 'job-1'"
+    ),
+}
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path) -> Path:
+    """Two archived jobs shared by alice and bob; job-1 was submitted first (two key versions)
+    and has a file of several chunks."""
+    path = tmp_path / "vault.db"
+    with new_vault(path, chunk_size=CHUNK) as kr:
+        kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
+        kr.record_pending(
+            "job-1",
+            file_type="csv",
+            source="upload",
+            submitted_at=1.0,
+            filename="people.csv",
+            options=SubmitOptions(),
+            actor="alice",
+        )
+        kr.store_job(sample_job("job-1"), actor="alice")
+        kr.store_job(
+            sample_job("job-2", mapping={"Other Person": "[PERSON_NAME_1]"}, filename="x.csv"),
+            actor="alice",
+        )
+        session = kr.unlock("alice", PASSPHRASE)
+        assert session.open_job("job-1") == sample_job(
+            "job-1", filename="people.csv", options=SubmitOptions()
+        )
+        assert kr.get_job("job-1").key_version == 2  # type: ignore[union-attr]
+    return path
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_tampering_is_detected_on_every_read(vault_path: Path, case: str) -> None:
+    with raw_db(vault_path) as db:
+        CASES[case](db)
+    with Keyring.open(vault_path) as kr:
+        session = kr.unlock("alice", PASSPHRASE)
+        with pytest.raises(IntegrityError) as info:
+            session.open_job("job-1")
+        assert info.value.exit_code == 5
+        for read in (session.open_map, session.open_file, session.check_job):
+            with pytest.raises(IntegrityError):
+                read("job-1")
+        for original in ORIGINALS:
+            assert original not in str(info.value)
+        # the other job is untouched unless the case took from it
+        if "job" not in case and "user" not in case:
+            assert session.open_map("job-2") == {"Other Person": "[PERSON_NAME_1]"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "map swapped between two jobs",
+        "two chunks swapped",
+        "last chunk dropped",
+        "chunk truncated",
+        "grant moved to another job",
+        "grant moved to another user",
+        "per-type count edited",
+        "whole job replaced by another",
+    ],
+)
+def test_tampering_gives_exit_5_through_the_cli_and_no_output(
+    vault_path: Path, tmp_path: Path, case: str
+) -> None:
+    with raw_db(vault_path) as db:
+        CASES[case](db)
+    out = tmp_path / "out.csv"
+    result = invoke(
+        ["--vault", str(vault_path), "--user", "alice", "export", "job-1", "-o", str(out)],
+        env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE},
+    )
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith("questa-vault: ")
+    assert not out.exists()
+    assert list(tmp_path.glob("out.csv*")) == []
+    with Keyring.open(vault_path) as kr:
+        assert kr.log_entries(action="export") == []
+
+
+def test_untampered_export_through_the_cli_works(vault_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = invoke(
+        ["--vault", str(vault_path), "--user", "bob", "export", "job-1", "-o", str(out)],
+        env={"QUESTA_VAULT_PASSPHRASE": "bob pw"},
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == sample_job().content
+
+
+def test_log_entry_edited_or_deleted_breaks_the_chain(vault_path: Path) -> None:
+    with Keyring.open(vault_path) as kr:
+        head = kr.verify_chain()
+        assert head == kr.log_head()
+    with raw_db(vault_path) as db:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute("UPDATE access_log SET user = 'mallory' WHERE seq = 3")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute("DELETE FROM access_log WHERE seq = 3")
+    for sql, message in (
+        ("UPDATE access_log SET counts = '{\"map_entries\": 1}' WHERE seq = 5", "entry 5"),
+        ("DELETE FROM access_log WHERE seq = 3", "entry 3 is missing"),
+    ):
+        copy = vault_path.with_name(f"copy-{len(message)}.db")
+        with Keyring.open(vault_path) as kr:
+            kr.store.backup(copy)
+        with raw_db(copy) as db:
+            db.execute("DROP TRIGGER access_log_no_update")
+            db.execute("DROP TRIGGER access_log_no_delete")
+            db.execute(sql)
+        with Keyring.open(copy) as kr, pytest.raises(IntegrityError, match=message):
+            kr.verify_chain()
+
+
+def test_stolen_files_hold_no_original(tmp_path: Path) -> None:
+    path = tmp_path / "vault.db"
+    secret_options = SubmitOptions(custom_entities=((ORIGINALS[0], "PERSON"),))
+    with new_vault(path) as kr:
+        kr.record_pending(
+            "job-0",
+            file_type="csv",
+            source="upload",
+            submitted_at=1.0,
+            filename=f"{ORIGINALS[0]}.csv",
+            options=secret_options,
+            actor="alice",
+        )
+        kr.store_job(sample_job("job-0", filename=f"{ORIGINALS[1]}.csv"), actor="alice")
+        kr.store_job(
+            sample_job("job-1", status="failed", error=f"bad {ORIGINALS[2]}"), actor="alice"
+        )
+        for i in range(2, 20):
+            kr.store_job(sample_job(f"job-{i}"), actor="alice")
+        # while open: the WAL holds the newest pages
+        assert Path(f"{path}-wal").stat().st_size > 0
+        blob = vault_bytes(path)
+        kr.store.checkpoint()
+    blob += vault_bytes(path)
+    assert len(blob) > 50_000
+    for needle in (*ORIGINALS, PASSPHRASE):
+        for encoded in (needle.encode("utf-8"), needle.encode("utf-16-le")):
+            assert encoded not in blob, needle
