@@ -162,9 +162,9 @@ def simulate(
     def on_term(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_term)
     with run_simulator(config, host=host, port=port) as sim:
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
         click.echo(f"Questa API simulator listening on {sim.url}")
         app.say(_summary(config))
         app.say("Press Ctrl-C to stop.")
@@ -173,6 +173,9 @@ def simulate(
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
+        finally:
+            if in_main and previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     app.say("simulator stopped")
 
 

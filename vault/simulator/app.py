@@ -116,11 +116,21 @@ class _Faults:
             if config.drop_rate > 0 or config.error_rate > 0:
                 draw = self.state.draw()
                 if draw < config.drop_rate:
+                    # Read the request first: closing a socket with unread input sends a
+                    # reset instead of a clean end of stream.
+                    await _drain(receive)
                     raise DropConnection("connection dropped on purpose")
                 if draw < config.drop_rate + config.error_rate:
                     await self.error_app(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 class _Routes:

@@ -87,8 +87,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "PHONE_NUMBER",
         re.compile(
-            r"(?<![\w+(])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
-            r"\d{3,4}[ .-]\d{4}(?![\w-])"
+            # Not a piece of a longer run of digit groups (e.g. a card number).
+            r"(?<![\w+(])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
+            r"\d{3,4}[ .-]\d{4}(?![\w-]|[ .]\d)"
             r"|(?<![\w+])\+\d{8,14}(?!\w)"
         ),
     ),

@@ -49,7 +49,7 @@ class _DroppingH11Protocol(H11Protocol):
             except DropConnection:
                 if self.cycle is not None:
                     self.cycle.disconnected = True  # so uvicorn does not send its own 500
-                self.transport.abort()
+                self.transport.close()
 
         self.app = app
 
