@@ -22,6 +22,7 @@ _ENV_VARS = (
     "QUESTA_VAULT_PASSPHRASE",
     "QUESTA_API_URL",
     "QUESTA_API_TOKEN",
+    "QUESTA_SIM_TOKENS",
 )
 
 # Fast key derivation for tests, passed explicitly on the command line (never a global switch).
