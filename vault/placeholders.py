@@ -144,7 +144,8 @@ def merge_resolvers(resolvers: Sequence[Resolver], *, prefer: str | None = None)
         names = sorted(collisions)
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         raise PlaceholderCollision(
-            f"{len(names)} placeholder(s) mean different originals in jobs "
+            f"{len(names)} {'placeholder means' if len(names) == 1 else 'placeholders mean'} "
+            "different originals in jobs "
             f"{', '.join(job_ids)}: {shown}; choose the job that wins with --prefer JOB"
         )
     ambiguous -= preferred

@@ -1,5 +1,211 @@
-"""Commands of this area are added here (see vault/cli/_app.py for the shared helpers)."""
+"""``restore``: put the originals back into a file, standard input, or a job's archived file.
+
+The order is the one every plaintext release follows: unlock, open the maps (seal checked),
+restore into a temporary file, commit the access-log entry, and only then move the output into
+place (or copy it to standard output). Any failure before the log entry leaves no output.
+"""
 
 from __future__ import annotations
 
-from vault.cli._app import cli  # noqa: F401
+import contextlib
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from vault.cli._app import AppContext, cli, pass_app
+from vault.cli.users import open_vault, unlock_session
+from vault.client import check_job_id
+from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
+from vault.keyring import Keyring
+from vault.placeholders import invert_map, merge_resolvers
+from vault.restore import (
+    FORMATS,
+    UNSUPPORTED,
+    AtomicOutput,
+    RestoreOptions,
+    RestoreReport,
+    plural,
+    restore_stream,
+)
+
+# Archived file types restore can work inside, and the format each one is.
+_JOB_FORMATS = {"csv": "csv", "text": "text"}
+
+
+def _char(value: str | None, what: str) -> str | None:
+    """A one-character option; ``\\t`` and ``tab`` spell TAB."""
+    if value is None:
+        return None
+    value = "\t" if value in ("\\t", "tab", "TAB") else value
+    if len(value) != 1:
+        raise click.BadParameter(f"{what} must be one character", param_hint=f"--{what}")
+    return value
+
+
+def _check_jobs(keyring: Keyring, job_ids: list[str]) -> None:
+    for job_id in job_ids:
+        info = keyring.get_job(job_id)
+        if info is None or info.status == "erased":
+            raise UnknownJob(f"job {job_id} is not in this vault")
+        if info.status != "archived":
+            raise InputError(f"job {job_id} is {info.status}: nothing was archived for it")
+
+
+@contextlib.contextmanager
+def _input_stream(path: Path | None) -> Iterator[BinaryIO | None]:
+    """The input opened for reading (``-``: standard input; None: the job's own file)."""
+    if path is None:
+        yield None
+    elif str(path) == "-":
+        yield sys.stdin.buffer
+    else:
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from exc
+        with stream:
+            yield stream
+
+
+def _write_report(path: Path, report: RestoreReport) -> None:
+    data = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from exc
+
+
+@cli.command("restore")
+@click.argument(
+    "input_path",
+    metavar="[INPUT]",
+    required=False,
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+)
+@click.option(
+    "-j",
+    "--job",
+    "jobs",
+    multiple=True,
+    required=True,
+    metavar="JOB",
+    help="Job whose map to use (repeat for several jobs).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Write here, atomically, mode 0600 (default or '-': standard output).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto decides by extension, then by content.",
+)
+@click.option("--lenient", is_flag=True, help="Also repair placeholders an LLM has mangled.")
+@click.option("--prefer", metavar="JOB", help="On a placeholder collision between jobs, JOB wins.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the full report here as JSON (mode 0600).",
+)
+@click.option(
+    "--allow-unresolved", is_flag=True, help="Exit 0 even when placeholders are left unresolved."
+)
+@click.option(
+    "--neutralize-formulas",
+    is_flag=True,
+    help="CSV: prefix restored cells starting with = + - @ TAB CR with '.",
+)
+@click.option("--delimiter", help="CSV delimiter (default: detected; '\\t' or 'tab' for TAB).")
+@click.option("--quotechar", help='CSV quote character (default: ").')
+@click.option("--encoding", help="Input encoding, kept for the output (default: UTF-8).")
+@pass_app
+def restore_command(
+    ctx: AppContext,
+    input_path: Path | None,
+    jobs: tuple[str, ...],
+    output: Path | None,
+    fmt: str,
+    lenient: bool,
+    prefer: str | None,
+    report_path: Path | None,
+    allow_unresolved: bool,
+    neutralize_formulas: bool,
+    delimiter: str | None,
+    quotechar: str | None,
+    encoding: str | None,
+) -> None:
+    """Put the original values back into INPUT (a file, or - for standard input).
+
+    Placeholders are matched exactly ([PERSON_NAME_1] never inside [PERSON_NAME_10]);
+    --lenient also repairs case, missing brackets, spaces, Markdown escapes and full-width
+    brackets. Text, Markdown, CSV/TSV (every byte outside restored fields kept), JSON and JSON
+    Lines. Without INPUT, the job's own archived file (text or CSV) is restored. A summary goes
+    to stderr; exit 3 when placeholders are left unresolved (unless --allow-unresolved).
+
+    \b
+    Example:
+      questa-vault restore answer.txt -j 550e8400-e29b-41d4-a716-446655440000 -o answer.restored.txt
+      llm < prompt.txt | questa-vault restore - -j JOB_A -j JOB_B --lenient --report report.json
+    """
+    job_ids = list(dict.fromkeys(check_job_id(j) for j in jobs))
+    if prefer is not None:
+        check_job_id(prefer)
+    if input_path is None and len(job_ids) != 1:
+        raise click.UsageError("without INPUT, give exactly one job (-j JOB): its file is restored")
+    delimiter = _char(delimiter, "delimiter")
+    quotechar = _char(quotechar, "quotechar")
+
+    with _input_stream(input_path) as given, open_vault(ctx) as keyring:
+        _check_jobs(keyring, job_ids)
+        name = None if input_path is None or str(input_path) == "-" else input_path.name
+        if given is None:
+            info = keyring.get_job(job_ids[0])
+            job_format = _JOB_FORMATS.get(info.file_type) if info is not None else None
+            if job_format is None:
+                raise UnsupportedFormat(UNSUPPORTED)
+            fmt = job_format if fmt == "auto" else fmt
+        session = unlock_session(ctx, keyring)
+        resolver = merge_resolvers(
+            [invert_map(session.open_map(j), j) for j in job_ids], prefer=prefer
+        )
+        source = given if given is not None else io.BytesIO(session.open_file(job_ids[0]))
+        options = RestoreOptions(
+            format=fmt,
+            lenient=lenient,
+            neutralize_formulas=neutralize_formulas,
+            delimiter=delimiter,
+            quotechar=quotechar,
+            encoding=encoding,
+            name=name,
+        )
+        to_stdout = output is None or str(output) == "-"
+        target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output
+        with AtomicOutput(target) as out:
+            report = restore_stream(source, out.file, resolver, options)
+            session.release("restore", job_ids, report.log_counts())
+            out.commit()
+
+    for line in report.summary():
+        ctx.say(line)
+    if report_path is not None:
+        _write_report(report_path, report)
+    if report.unresolved_count and not allow_unresolved:
+        raise Incomplete(
+            f"{plural(report.unresolved_count, 'placeholder')} left unresolved "
+            "(the output was written; --allow-unresolved accepts this)"
+        )

@@ -16,7 +16,7 @@ from vault.restore.engine import (
 )
 from vault.restore.formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
 from vault.restore.output import AtomicOutput
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder
+from vault.restore.report import RestoreReport, UnresolvedPlaceholder, plural
 
 __all__ = [
     "CHUNK_SIZE",
@@ -28,6 +28,7 @@ __all__ = [
     "RestoreReport",
     "UnresolvedPlaceholder",
     "detect_format",
+    "plural",
     "restore_bytes",
     "restore_stream",
     "restore_text",

@@ -102,7 +102,7 @@ class RestoreReport:
         """A few human lines for stderr."""
         types = ", ".join(f"{k} {v}" for k, v in sorted(self.restored_by_type.items()))
         lines = [
-            f"restored {self.restored} of {self.found} placeholder(s) found"
+            f"restored {self.restored} of {plural(self.found, 'placeholder')} found"
             + (f" ({types})" if types else "")
             + (f"; {self.repaired} repaired (lenient)" if self.repaired else "")
         ]
@@ -118,11 +118,17 @@ class RestoreReport:
                 + (f" and {more} more" if more else "")
             )
         if self.unused:
-            lines.append(f"{len(self.unused)} map entr(y/ies) not used")
+            lines.append(f"{plural(len(self.unused), 'map entry', 'map entries')} not used")
         lines.extend(f"map problem: {p.describe()}" for p in self.problems)
         if self.neutralized:
-            lines.append(f"{self.neutralized} cell(s) starting like a formula prefixed with '")
+            cells = plural(self.neutralized, "cell")
+            lines.append(f"{cells} starting like a formula prefixed with '")
         return lines
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """`1 placeholder`, `2 placeholders`."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
 
 
 def by_type(counts: Mapping[str, int]) -> dict[str, int]:
