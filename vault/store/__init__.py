@@ -7,9 +7,10 @@ See ``docs/storage.md`` for the schema.
 
 from __future__ import annotations
 
+from vault.store._connection import BUSY_TIMEOUT_MS, SIDECARS
 from vault.store._migrations import MIGRATIONS
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
-from vault.store._store import BUSY_TIMEOUT_MS, SIDECARS, Store
+from vault.store._store import Store
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
