@@ -27,10 +27,10 @@ from vault.errors import (
     VaultExists,
 )
 from vault.keyring import _envelope as env
-from vault.keyring import _log, _users
+from vault.keyring import _jobs, _log, _users
 from vault.keyring._session import Session
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
-from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
+from vault.store import BlobRow, JobRow, Store, UserRow
 
 Clock = Callable[[], float]
 
@@ -90,7 +90,7 @@ class Keyring:
                 store.set_meta("vault_id", vault_id)
                 store.set_meta("created_at", repr(now))
                 store.set_meta("format", str(crypto.FORMAT_V1))
-                store.insert_user(_user_row(user, key, now))
+                store.insert_user(_users.user_row(user, key, now))
                 for action in ("init", "user-add"):
                     _log.append(
                         store,
@@ -154,7 +154,7 @@ class Keyring:
         key = _users.make_key(
             vault_id=self.vault_id, name=name, passphrase=passphrase, kdf=kdf, random=self._random
         )
-        return self._insert_user(_user_row(name, key, self._clock()), actor)
+        return self._insert_user(_users.user_row(name, key, self._clock()), actor)
 
     def add_public_user(self, name: str, public_key: bytes, *, actor: str) -> UserInfo:
         """Add a user known only by an X25519 public key (raw 32 bytes or PEM)."""
@@ -170,10 +170,10 @@ class Keyring:
                 raise InputError(f"user {row.name} already exists")
             self._store.insert_user(row)
             self._append(actor, "user-add", None, {}, subject=row.name, now=row.created_at)
-        return _user_info(row)
+        return _users.user_info(row)
 
     def list_users(self) -> list[UserInfo]:
-        return [_user_info(r) for r in self._store.list_users()]
+        return [_users.user_info(r) for r in self._store.list_users()]
 
     def disable_user(self, name: str, *, actor: str) -> None:
         """Stop sealing new jobs to ``name`` and refuse its unlock; its grants stay until a
@@ -247,7 +247,7 @@ class Keyring:
     ) -> bool:
         """Record a submitted job as ``pending`` (file name and options encrypted to every
         enabled user); ``False`` when the job is already known."""
-        _check_job_id(job_id)
+        _jobs.check_job_id(job_id)
         fields: dict[str, bytes] = {}
         if filename is not None:
             fields[env.FIELD_FILENAME] = env.encode_text(filename)
@@ -257,29 +257,9 @@ class Keyring:
             if self._store.get_job(job_id) is not None:
                 return False
             now = self._clock()
-            row = JobRow(
-                job_id=job_id,
-                status="pending",
-                file_type=file_type,
-                source=source,
-                created_at=None,
-                submitted_at=submitted_at,
-                fetched_at=None,
-                archived_at=None,
-                expires_at=expires_at,
-                entity_count=0,
-                map_size=0,
-                entity_counts={},
-                shared_placeholders=0,
-                placeholder_like_originals=0,
-                file_size=0,
-                chunk_count=0,
-                ciphertext_size=0,
-                key_version=0,
-                seal=None,
-                updated_at=now,
-            )
-            self._write_generation(row, fields, keep=[], now=now)
+            row = _jobs.blank_row(job_id, "pending", file_type, source, now)
+            row = replace(row, submitted_at=submitted_at, expires_at=expires_at)
+            self._generation(row, fields, keep=[], now=now)
             self._append(actor, "submit", job_id, {}, now=now)
         return True
 
@@ -289,7 +269,7 @@ class Keyring:
 
         Needs only public keys: a fresh DEK is sealed to every enabled user.
         """
-        _check_job_id(content.job_id)
+        _jobs.check_job_id(content.job_id)
         if content.status not in ("archived", "failed"):
             raise InputError(f"store_job takes archived or failed jobs, not {content.status}")
         stats = env.analyse_map(content.mapping)
@@ -307,30 +287,23 @@ class Keyring:
             if existing is not None and existing.status not in ("pending", "expired"):
                 return False
             now = self._clock()
-            row = JobRow(
-                job_id=content.job_id,
+            row = replace(
+                existing or _jobs.blank_row(content.job_id, "archived", "", "", now),
                 status=content.status,
                 file_type=content.file_type,
                 source=content.source,
                 created_at=content.created_at,
-                submitted_at=existing.submitted_at if existing else None,
                 fetched_at=now,
                 archived_at=now,
-                expires_at=existing.expires_at if existing else None,
                 entity_count=content.entity_count,
                 map_size=len(content.mapping),
                 entity_counts=stats.entity_counts,
                 shared_placeholders=stats.shared_placeholders,
                 placeholder_like_originals=stats.placeholder_like_originals,
                 file_size=len(content.content) if content.content is not None else 0,
-                chunk_count=0,
-                ciphertext_size=0,
-                key_version=existing.key_version if existing else 0,
-                seal=None,
-                updated_at=now,
             )
             keep = self._store.blobs(content.job_id) if existing else []
-            self._write_generation(row, fields, keep=keep, now=now)
+            self._generation(row, fields, keep=keep, now=now)
             counts = {
                 "map_entries": len(content.mapping),
                 "entities": content.entity_count,
@@ -339,45 +312,23 @@ class Keyring:
             self._append(actor, "fetch", content.job_id, counts, now=now)
         return True
 
-    def _write_generation(
+    def _generation(
         self, row: JobRow, fields: Mapping[str, bytes], *, keep: list[BlobRow], now: float
     ) -> None:
-        """Encrypt ``fields`` under a new key version sealed to every enabled user, keep the
-        other fields' older blobs, re-seal, and write it all (inside a write transaction)."""
         recipients = [u for u in self._store.list_users() if u.enabled]
         if not recipients:
             raise InputError("the vault has no enabled user to seal the job to")
-        version = row.key_version + 1
-        dek = crypto.new_dek(self._random)
-        keys = crypto.job_keys(dek)
-        blobs = [b for b in keep if b.field not in fields]
-        for field, plaintext in fields.items():
-            blobs += env.encrypt_field(
-                vault_id=self.vault_id,
-                job_id=row.job_id,
-                key_version=version,
-                blob_key=keys.blob_key,
-                field=field,
-                plaintext=plaintext,
-                chunk_size=self._chunk_size,
-                random=self._random,
-            )
-        row = replace(
-            row,
-            key_version=version,
-            chunk_count=sum(1 for b in blobs if b.field == env.FIELD_FILE),
-            ciphertext_size=sum(len(b.data) for b in blobs),
+        _jobs.write_generation(
+            self._store,
+            vault_id=self.vault_id,
+            row=row,
+            fields=fields,
+            keep=keep,
+            recipients=recipients,
+            now=now,
+            random=self._random,
+            chunk_size=self._chunk_size,
         )
-        seal = crypto.compute_seal(keys.seal_key, env.seal_message(self.vault_id, row, blobs))
-        self._store.put_job(replace(row, seal=seal))
-        if keep:
-            self._store.delete_blobs(row.job_id)
-        self._store.insert_blobs(blobs)
-        for user in recipients:
-            info = crypto.dek_info(self.vault_id, row.job_id, user.name, version)
-            sealed = crypto.seal_dek(dek, user.public_key, info)
-            self._store.insert_grant(GrantRow(row.job_id, user.name, version, sealed, now))
-        self._store.prune_grants(row.job_id, [version, *(b.key_version for b in blobs)])
 
     def mark_expired(self, job_id: str, *, actor: str) -> None:
         """A pending job the server no longer knows becomes ``expired`` (no-op otherwise)."""
@@ -395,13 +346,13 @@ class Keyring:
         row = self._store.get_job(job_id)
         if row is None:
             return None
-        return _job_info(row, self._store.recipients(job_id).get(job_id, ()))
+        return _jobs.job_info(row, self._store.recipients(job_id).get(job_id, ()))
 
     def list_jobs(self, *, status: str | None = None) -> list[JobInfo]:
         with self._store.read():
             rows = self._store.list_jobs(status)
             recipients = self._store.recipients()
-        return [_job_info(r, recipients.get(r.job_id, ())) for r in rows]
+        return [_jobs.job_info(r, recipients.get(r.job_id, ())) for r in rows]
 
     def pending_jobs(self) -> list[JobInfo]:
         return self.list_jobs(status="pending")
@@ -466,58 +417,3 @@ class Keyring:
             counts=counts,
             subject=subject,
         )
-
-
-def _check_job_id(job_id: str) -> None:
-    if not job_id or len(job_id) > 200 or not job_id.isprintable():
-        raise InputError("a job id is 1 to 200 printable characters")
-
-
-def _user_row(name: str, key: _users.NewKey, now: float) -> UserRow:
-    return UserRow(
-        id=0,
-        name=name,
-        enabled=True,
-        created_at=now,
-        public_key=key.public_key,
-        wrapped_key=key.wrapped_key,
-        kdf_algorithm=key.kdf.algorithm,
-        kdf_memory_kib=key.kdf.memory_kib,
-        kdf_passes=key.kdf.passes,
-        kdf_lanes=key.kdf.lanes,
-        kdf_salt=key.salt,
-        key_changed_at=now,
-    )
-
-
-def _user_info(row: UserRow) -> UserInfo:
-    return UserInfo(
-        name=row.name,
-        enabled=row.enabled,
-        has_private_key=row.wrapped_key is not None,
-        created_at=row.created_at,
-        fingerprint=crypto.fingerprint(row.public_key),
-    )
-
-
-def _job_info(row: JobRow, recipients: tuple[str, ...]) -> JobInfo:
-    return JobInfo(
-        job_id=row.job_id,
-        status=row.status,  # type: ignore[arg-type]  # the table's CHECK holds it to JobStatus
-        file_type=row.file_type,
-        source=row.source,
-        created_at=row.created_at,
-        submitted_at=row.submitted_at,
-        fetched_at=row.fetched_at,
-        archived_at=row.archived_at,
-        expires_at=row.expires_at,
-        entity_count=row.entity_count,
-        map_size=row.map_size,
-        entity_counts=dict(row.entity_counts),
-        file_size=row.file_size,
-        key_version=row.key_version,
-        recipients=recipients,
-        shared_placeholders=row.shared_placeholders,
-        placeholder_like_originals=row.placeholder_like_originals,
-        ciphertext_size=row.ciphertext_size,
-    )

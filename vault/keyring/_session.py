@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled
 from vault.keyring import _envelope as env
-from vault.keyring import _log, _users
+from vault.keyring import _jobs, _log, _users
 from vault.models import JobContent, LogEntry
 from vault.store import BlobRow, GrantRow, JobRow, Store
 
@@ -256,46 +256,22 @@ class Session:
 
     def _rekey(self, job: JobRow, holders: set[str], now: float) -> None:
         opened = self._open(job.job_id, env.FIELDS, require=())
-        blobs = self._store.blobs(job.job_id)
-        if {b.field for b in blobs} - set(opened.fields):
+        if {b.field for b in self._store.blobs(job.job_id)} - set(opened.fields):
             raise NoGrant(
                 f"user {self.user} cannot re-key job {job.job_id}: it lacks an older key version"
             )
-        version = job.key_version + 1
-        dek = crypto.new_dek(self._random)
-        keys = crypto.job_keys(dek)
-        new_blobs: list[BlobRow] = []
-        for field, plaintext in opened.fields.items():
-            new_blobs += env.encrypt_field(
-                vault_id=self.vault_id,
-                job_id=job.job_id,
-                key_version=version,
-                blob_key=keys.blob_key,
-                field=field,
-                plaintext=plaintext,
-                chunk_size=self._chunk_size,
-                random=self._random,
-            )
-        self._store.delete_grants(job.job_id)
-        self._store.delete_blobs(job.job_id)
-        self._store.insert_blobs(new_blobs)
-        for name in sorted(holders):
-            row = self._store.get_user(name)
-            if row is None:
-                continue
-            info = crypto.dek_info(self.vault_id, job.job_id, name, version)
-            sealed = crypto.seal_dek(dek, row.public_key, info)
-            self._store.insert_grant(GrantRow(job.job_id, name, version, sealed, now))
-        updated = _replace_job(
-            job,
-            key_version=version,
-            ciphertext_size=sum(len(b.data) for b in new_blobs),
-            updated_at=now,
+        recipients = [u for u in self._store.list_users() if u.name in holders]
+        _jobs.write_generation(
+            self._store,
+            vault_id=self.vault_id,
+            row=job,
+            fields=opened.fields,
+            keep=[],
+            recipients=recipients,
+            now=now,
+            random=self._random,
+            chunk_size=self._chunk_size,
         )
-        seal = crypto.compute_seal(
-            keys.seal_key, env.seal_message(self.vault_id, updated, new_blobs)
-        )
-        self._store.put_job(_replace_job(updated, seal=seal))
 
     def _readable_job(self, job_id: str) -> JobRow:
         job = self._store.get_job(job_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError
+from vault.models import UserInfo
 from vault.store import UserRow
 
 # Names appear in the log, in HPKE info and on the command line: keep them plain.
@@ -97,3 +98,30 @@ def open_key(row: UserRow, *, vault_id: str, passphrase: str) -> bytes:
     if not crypto.constant_time_equal(crypto.public_key_of(private_key), row.public_key):
         raise IntegrityError(f"the stored key pair of user {row.name} does not match")
     return private_key
+
+
+def user_row(name: str, key: NewKey, now: float) -> UserRow:
+    return UserRow(
+        id=0,
+        name=name,
+        enabled=True,
+        created_at=now,
+        public_key=key.public_key,
+        wrapped_key=key.wrapped_key,
+        kdf_algorithm=key.kdf.algorithm,
+        kdf_memory_kib=key.kdf.memory_kib,
+        kdf_passes=key.kdf.passes,
+        kdf_lanes=key.kdf.lanes,
+        kdf_salt=key.salt,
+        key_changed_at=now,
+    )
+
+
+def user_info(row: UserRow) -> UserInfo:
+    return UserInfo(
+        name=row.name,
+        enabled=row.enabled,
+        has_private_key=row.wrapped_key is not None,
+        created_at=row.created_at,
+        fingerprint=crypto.fingerprint(row.public_key),
+    )

@@ -1,0 +1,123 @@
+"""Writing a job's key version, and the job's plaintext view.
+
+``write_generation`` is the one place that encrypts fields under a new DEK, seals the DEK to
+recipients, re-seals the job and replaces its blobs; storing, submitting and revoking all go
+through it (inside the caller's write transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import vault.crypto as crypto
+from vault.errors import InputError
+from vault.keyring import _envelope as env
+from vault.models import JobInfo
+from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
+
+MAX_JOB_ID_LENGTH = 200
+
+
+def check_job_id(job_id: str) -> None:
+    if not job_id or len(job_id) > MAX_JOB_ID_LENGTH or not job_id.isprintable():
+        raise InputError("a job id is 1 to 200 printable characters")
+
+
+def blank_row(job_id: str, status: str, file_type: str, source: str, now: float) -> JobRow:
+    """A job row with no times, counts, blobs or key version yet."""
+    return JobRow(
+        job_id=job_id,
+        status=status,
+        file_type=file_type,
+        source=source,
+        created_at=None,
+        submitted_at=None,
+        fetched_at=None,
+        archived_at=None,
+        expires_at=None,
+        entity_count=0,
+        map_size=0,
+        entity_counts={},
+        shared_placeholders=0,
+        placeholder_like_originals=0,
+        file_size=0,
+        chunk_count=0,
+        ciphertext_size=0,
+        key_version=0,
+        seal=None,
+        updated_at=now,
+    )
+
+
+def write_generation(
+    store: Store,
+    *,
+    vault_id: str,
+    row: JobRow,
+    fields: Mapping[str, bytes],
+    keep: Sequence[BlobRow],
+    recipients: Sequence[UserRow],
+    now: float,
+    random: crypto.Random,
+    chunk_size: int,
+) -> JobRow:
+    """Encrypt ``fields`` under a new key version (``row.key_version + 1``) sealed to
+    ``recipients``, keep the blobs of ``keep`` whose field is not rewritten, re-seal, and write
+    the row, blobs and grants; grants of versions no blob uses any more are deleted."""
+    version = row.key_version + 1
+    dek = crypto.new_dek(random)
+    keys = crypto.job_keys(dek)
+    blobs = [b for b in keep if b.field not in fields]
+    for field, plaintext in fields.items():
+        blobs += env.encrypt_field(
+            vault_id=vault_id,
+            job_id=row.job_id,
+            key_version=version,
+            blob_key=keys.blob_key,
+            field=field,
+            plaintext=plaintext,
+            chunk_size=chunk_size,
+            random=random,
+        )
+    row = replace(
+        row,
+        key_version=version,
+        chunk_count=sum(1 for b in blobs if b.field == env.FIELD_FILE),
+        ciphertext_size=sum(len(b.data) for b in blobs),
+        updated_at=now,
+    )
+    seal = crypto.compute_seal(keys.seal_key, env.seal_message(vault_id, row, blobs))
+    row = replace(row, seal=seal)
+    store.put_job(row)
+    store.delete_blobs(row.job_id)
+    store.insert_blobs(blobs)
+    for user in recipients:
+        info = crypto.dek_info(vault_id, row.job_id, user.name, version)
+        sealed = crypto.seal_dek(dek, user.public_key, info)
+        store.insert_grant(GrantRow(row.job_id, user.name, version, sealed, now))
+    store.prune_grants(row.job_id, [version, *(b.key_version for b in blobs)])
+    return row
+
+
+def job_info(row: JobRow, recipients: tuple[str, ...]) -> JobInfo:
+    return JobInfo(
+        job_id=row.job_id,
+        status=row.status,  # type: ignore[arg-type]  # the table's CHECK holds it to JobStatus
+        file_type=row.file_type,
+        source=row.source,
+        created_at=row.created_at,
+        submitted_at=row.submitted_at,
+        fetched_at=row.fetched_at,
+        archived_at=row.archived_at,
+        expires_at=row.expires_at,
+        entity_count=row.entity_count,
+        map_size=row.map_size,
+        entity_counts=dict(row.entity_counts),
+        file_size=row.file_size,
+        key_version=row.key_version,
+        recipients=recipients,
+        shared_placeholders=row.shared_placeholders,
+        placeholder_like_originals=row.placeholder_like_originals,
+        ciphertext_size=row.ciphertext_size,
+    )
