@@ -202,6 +202,12 @@ def test_malformed_answers_name_the_job_and_field_never_the_value(
         (httpx.Response(200, content=b"\xff\xfe\x00garbage"), "is not valid JSON"),
         (httpx.Response(200, content=b""), "is not valid JSON"),
         (ok([completed()]), "is not a JSON object"),
+        (
+            httpx.Response(
+                200, stream=httpx.ByteStream(b"not gzip"), headers={"Content-Encoding": "gzip"}
+            ),
+            "could not be decoded (DecodingError)",
+        ),
         (ok("completed"), "is not a JSON object"),
     ],
 )

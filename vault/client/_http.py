@@ -28,7 +28,7 @@ from vault.client._calls import (
     text_call,
     upload_call,
 )
-from vault.client._retry import Attempts, RetryPolicy
+from vault.client._retry import Attempts, RetryPolicy, undecodable
 from vault.errors import InputError, MalformedResponse
 from vault.models import RemoteJob, SubmitOptions, TextResult
 
@@ -185,6 +185,8 @@ class QuestaClient:
             except httpx.TransportError as exc:
                 self._sleep(attempts.after_error(exc))
                 continue
+            except httpx.RequestError as exc:  # e.g. a body that does not decode
+                raise undecodable(call.what, exc) from exc
             delay = attempts.after_response(response)
             if delay is None:
                 return self._settings.finish(call, response)
@@ -289,6 +291,8 @@ class AsyncQuestaClient:
             except httpx.TransportError as exc:
                 await self._sleep(attempts.after_error(exc))
                 continue
+            except httpx.RequestError as exc:  # e.g. a body that does not decode
+                raise undecodable(call.what, exc) from exc
             delay = attempts.after_response(response)
             if delay is None:
                 return self._settings.finish(call, response)

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from vault.errors import ApiAuthError, ApiError, RateLimited, ServerError
+from vault.errors import ApiAuthError, ApiError, MalformedResponse, RateLimited, ServerError
 
 _DETAIL_MAX = 200
 
@@ -78,6 +78,13 @@ def retry_after(response: httpx.Response, now: float) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - now)
+
+
+def undecodable(what: str, exc: httpx.RequestError) -> MalformedResponse:
+    """An answer httpx could not read (bad content encoding and the like): not retried."""
+    return MalformedResponse(
+        f"{what}: the answer could not be decoded ({type(exc).__name__}); nothing was stored"
+    )
 
 
 def _status_text(response: httpx.Response) -> str:
