@@ -1,45 +1,33 @@
-"""Cryptographic primitives and the vault's byte formats (tier L1).
-
-The only module that imports ``cryptography``. Everything here is a pure function of its
-inputs plus an injectable random source (``Random``), so known-answer vectors can fix every
-key and nonce. ``InvalidTag`` never leaves this module: a failed passphrase becomes
-``WrongPassphrase``, any other failed authentication becomes ``IntegrityError``.
-
-Design choices (the byte layouts are specified in ``docs/storage.md``):
-
-- One canonical encoding binds context everywhere (``canonical``): typed, length-prefixed
-  fields, never string joins, so no two different tuples encode to the same bytes.
-- Every stored ciphertext starts with a format-version byte, and that byte is also inside
-  the associated data or the HPKE ``info``, so it cannot be changed without detection.
-- User keys are X25519. The private key is wrapped with AES-256-GCM under a key derived from
-  the passphrase with Argon2id (scrypt where Argon2id is unavailable). Parameters are checked
-  against caps *before* any derivation starts, so a doctored vault cannot make us allocate
-  terabytes.
-- A job's random data key (DEK) is sealed to each recipient with HPKE (RFC 9180, base mode,
-  X25519 + HKDF-SHA256 + AES-256-GCM). HPKE's ephemeral key comes from OpenSSL and cannot be
-  injected, so sealed-DEK vectors are checked by decryption only.
-- Two sub-keys come out of a DEK through HKDF-SHA256: one encrypts the job's blobs, one keys
-  the per-job seal (HMAC-SHA256 over plaintext metadata and ciphertext digests).
-"""
+"""Keys: passphrase derivation and private-key wrapping, X25519 user keys, and job data keys
+sealed with HPKE."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
-import struct
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal, TypeAlias
+from typing import Literal
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from vault.crypto._formats import (
+    FORMAT_V1,
+    KEY_SIZE,
+    LABEL_SUBKEY,
+    LABEL_USER_KEY,
+    SALT_SIZE,
+    SEALED_DEK_SIZE,
+    X25519_SIZE,
+    Random,
+    aead_open,
+    aead_seal,
+    canonical,
+)
 from vault.errors import InputError, IntegrityError, WrongPassphrase
 
 try:  # Argon2id needs cryptography >= 44 built against OpenSSL >= 3.2
@@ -47,86 +35,7 @@ try:  # Argon2id needs cryptography >= 44 built against OpenSSL >= 3.2
 except ImportError:  # pragma: no cover - depends on the platform's build
     _Argon2id = None  # type: ignore[assignment,misc]
 
-Random = Callable[[int], bytes]
-"""A source of random bytes: ``random(n) -> n bytes``. Production uses ``os.urandom``."""
-
-FORMAT_V1 = 1
-KEY_SIZE = 32
-NONCE_SIZE = 12
-TAG_SIZE = 16
-SALT_SIZE = 16
-X25519_SIZE = 32
-# version byte + nonce + tag: the fixed overhead of a blob or a wrapped private key
-AEAD_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE
-SEALED_DEK_SIZE = 1 + X25519_SIZE + KEY_SIZE + TAG_SIZE
-SEAL_SIZE = 1 + 32
-GENESIS_HASH = "0" * 64
-
-# Domain-separation labels, the first field of every canonical context.
-_LABEL_BLOB = "questa-vault/blob"
-_LABEL_DEK = "questa-vault/dek"
-_LABEL_USER_KEY = "questa-vault/user-key"
-_LABEL_SUBKEY = "questa-vault/subkey"
-_LABEL_SEAL = "questa-vault/seal"
-_LABEL_LOG = "questa-vault/log"
-
 _HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
-
-
-# --------------------------------------------------------------------------- canonical
-
-
-Field: TypeAlias = (
-    bool | int | float | str | bytes | Sequence["Field"] | Mapping[str, "Field"] | None
-)
-
-
-def canonical(*fields: Field) -> bytes:
-    """Encode a tuple of fields unambiguously (type tag, then length-prefixed content).
-
-    ``None`` -> ``N``; ``bool`` -> ``T``/``F``; ``int`` -> ``I`` + 8-byte signed big-endian;
-    ``float`` -> ``D`` + IEEE-754 binary64 big-endian; ``str`` -> ``S`` + u32 length + UTF-8;
-    ``bytes`` -> ``B`` + u32 length + bytes; a sequence -> ``L`` + u32 count + items; a mapping
-    -> ``M`` + u32 count + (key, value) items sorted by key.
-    """
-    out = bytearray()
-    for value in fields:
-        _encode(value, out)
-    return bytes(out)
-
-
-def _encode(value: Field, out: bytearray) -> None:
-    if value is None:
-        out += b"N"
-    elif isinstance(value, bool):
-        out += b"T" if value else b"F"
-    elif isinstance(value, int):
-        if not -(2**63) <= value < 2**63:
-            raise InputError("integer out of range for the canonical encoding")
-        out += b"I" + struct.pack(">q", value)
-    elif isinstance(value, float):
-        out += b"D" + struct.pack(">d", value)
-    elif isinstance(value, str):
-        data = value.encode("utf-8", "surrogatepass")
-        out += b"S" + struct.pack(">I", len(data)) + data
-    elif isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        out += b"B" + struct.pack(">I", len(data)) + data
-    elif isinstance(value, Mapping):
-        out += b"M" + struct.pack(">I", len(value))
-        for key in sorted(value):
-            _encode(key, out)
-            _encode(value[key], out)
-    else:
-        items = list(value)
-        out += b"L" + struct.pack(">I", len(items))
-        for item in items:
-            _encode(item, out)
-
-
-def sha256(data: bytes) -> bytes:
-    """SHA-256 digest."""
-    return hashlib.sha256(data).digest()
 
 
 # --------------------------------------------------------------------------- passphrases
@@ -215,7 +124,7 @@ def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
 def user_key_aad(vault_id: str, user: str, public_key: bytes, params: KdfParams) -> bytes:
     """Associated data of a wrapped private key: binds vault, user, public key and KDF."""
     return canonical(
-        _LABEL_USER_KEY,
+        LABEL_USER_KEY,
         FORMAT_V1,
         vault_id,
         user,
@@ -229,13 +138,13 @@ def user_key_aad(vault_id: str, user: str, public_key: bytes, params: KdfParams)
 
 def wrap_private_key(kek: bytes, private_key: bytes, aad: bytes, random: Random) -> bytes:
     """``01 || nonce || AES-256-GCM(kek, private_key, aad)``."""
-    return _aead_seal(kek, private_key, aad, random)
+    return aead_seal(kek, private_key, aad, random)
 
 
 def unwrap_private_key(kek: bytes, wrapped: bytes, aad: bytes) -> bytes:
     """The raw private key; ``WrongPassphrase`` when the tag does not verify."""
     try:
-        key = _aead_open(kek, wrapped, aad)
+        key = aead_open(kek, wrapped, aad)
     except IntegrityError as exc:
         raise WrongPassphrase("wrong passphrase") from exc
     if len(key) != X25519_SIZE:
@@ -333,11 +242,6 @@ def new_dek(random: Random = os.urandom) -> bytes:
     return dek
 
 
-def dek_info(vault_id: str, job_id: str, user: str, key_version: int) -> bytes:
-    """HPKE ``info`` of a sealed DEK: binds vault, job, recipient and key version."""
-    return canonical(_LABEL_DEK, FORMAT_V1, vault_id, job_id, user, key_version)
-
-
 def seal_dek(dek: bytes, public_key: bytes, info: bytes) -> bytes:
     """``01 || HPKE(enc || ciphertext)``: the DEK sealed to one recipient's public key."""
     return bytes([FORMAT_V1]) + _HPKE.encrypt(dek, _load_public(public_key), info=info)
@@ -374,104 +278,6 @@ def _subkey(dek: bytes, purpose: str) -> bytes:
         algorithm=hashes.SHA256(),
         length=KEY_SIZE,
         salt=None,
-        info=canonical(_LABEL_SUBKEY, FORMAT_V1, purpose),
+        info=canonical(LABEL_SUBKEY, FORMAT_V1, purpose),
     )
     return hkdf.derive(dek)
-
-
-# --------------------------------------------------------------------------- blobs
-
-
-def blob_aad(
-    vault_id: str,
-    job_id: str,
-    key_version: int,
-    field: str,
-    index: int = 0,
-    final: bool = True,
-) -> bytes:
-    """Associated data of one blob: vault, job, key version, field, format version, chunk."""
-    return canonical(_LABEL_BLOB, FORMAT_V1, vault_id, job_id, key_version, field, index, final)
-
-
-def encrypt_blob(blob_key: bytes, plaintext: bytes, aad: bytes, random: Random) -> bytes:
-    """``01 || nonce(12) || AES-256-GCM ciphertext and tag``."""
-    return _aead_seal(blob_key, plaintext, aad, random)
-
-
-def decrypt_blob(blob_key: bytes, blob: bytes, aad: bytes) -> bytes:
-    """The plaintext of a blob; ``IntegrityError`` on any change of blob or context."""
-    return _aead_open(blob_key, blob, aad)
-
-
-def _aead_seal(key: bytes, plaintext: bytes, aad: bytes, random: Random) -> bytes:
-    nonce = random(NONCE_SIZE)
-    if len(nonce) != NONCE_SIZE:
-        raise InputError("the random source returned the wrong number of bytes")
-    header = bytes([FORMAT_V1])
-    # The version byte is authenticated too: it leads the associated data.
-    return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header + aad)
-
-
-def _aead_open(key: bytes, blob: bytes, aad: bytes) -> bytes:
-    if len(blob) < AEAD_OVERHEAD or blob[0] != FORMAT_V1:
-        raise IntegrityError("a ciphertext has an unknown format or is truncated")
-    header, nonce, body = blob[:1], blob[1 : 1 + NONCE_SIZE], blob[1 + NONCE_SIZE :]
-    try:
-        return AESGCM(key).decrypt(nonce, body, header + aad)
-    except InvalidTag as exc:
-        raise IntegrityError("a ciphertext failed authentication") from exc
-
-
-# --------------------------------------------------------------------------- seal
-
-
-def seal_message(
-    vault_id: str, job_id: str, key_version: int, metadata: Field, digests: Field
-) -> bytes:
-    """The bytes a job's seal authenticates: plaintext metadata and ciphertext digests."""
-    return canonical(_LABEL_SEAL, FORMAT_V1, vault_id, job_id, key_version, metadata, digests)
-
-
-def compute_seal(seal_key: bytes, message: bytes) -> bytes:
-    """``01 || HMAC-SHA256(seal_key, message)``."""
-    return bytes([FORMAT_V1]) + hmac.new(seal_key, message, hashlib.sha256).digest()
-
-
-def check_seal(seal_key: bytes, message: bytes, seal: bytes | None) -> None:
-    """``IntegrityError`` unless ``seal`` authenticates ``message`` (constant-time compare)."""
-    if seal is None or len(seal) != SEAL_SIZE or seal[0] != FORMAT_V1:
-        raise IntegrityError("the job's seal is missing or has an unknown format")
-    if not hmac.compare_digest(compute_seal(seal_key, message), seal):
-        raise IntegrityError("the job's seal does not match its metadata and ciphertexts")
-
-
-# --------------------------------------------------------------------------- log chain
-
-
-def log_entry_hash(
-    prev_hash: str,
-    *,
-    vault_id: str,
-    seq: int,
-    time: float,
-    user: str,
-    action: str,
-    job_id: str | None,
-    counts: Mapping[str, int],
-    subject: str | None = None,
-) -> str:
-    """Hex SHA-256 over the previous hash and the canonical entry."""
-    try:
-        prev = bytes.fromhex(prev_hash)
-    except ValueError as exc:
-        raise IntegrityError("an access-log hash is not hex") from exc
-    entry = canonical(
-        _LABEL_LOG, FORMAT_V1, vault_id, seq, time, user, action, job_id, subject, dict(counts)
-    )
-    return hashlib.sha256(prev + entry).hexdigest()
-
-
-def constant_time_equal(a: bytes, b: bytes) -> bool:
-    """Compare two secrets or digests without a timing side channel."""
-    return hmac.compare_digest(a, b)
