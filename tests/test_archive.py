@@ -7,6 +7,7 @@ are in ``test_cli_archive.py`` and at the end of this module.
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from vault import archive
@@ -324,6 +326,38 @@ def test_a_vault_error_fails_only_that_job(sim: Any) -> None:
         outcomes = archive.fetch(client, vault, [bad, good], opts())
     assert [(o.outcome, o.detail) for o in outcomes][0] == ("error", "disk full")
     assert outcomes[1].outcome == "archived"
+
+
+def test_a_malformed_answer_fails_that_job_and_stores_nothing() -> None:
+    good_body = {"status": "completed", "progress": 100, "file_type": "csv",
+                 "result": base64.b64encode(CSV).decode(), "entity_count": 1,
+                 "de_anonymization_map": {"John Doe": "[PERSON_NAME_1]"}, "error": None,
+                 "created_at": 1.0}  # fmt: skip
+    bodies = {
+        "good": good_body,
+        "bad-base64": {**good_body, "result": "bm90 YmFzZTY0"},
+        "no-map": {k: v for k, v in good_body.items() if k != "de_anonymization_map"},
+        "bad-type": {**good_body, "entity_count": "1"},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        job = request.url.path.rsplit("/", 1)[1]
+        if job == "not-json":
+            return httpx.Response(200, content=b"<html>")
+        return httpx.Response(200, json=bodies[job])
+
+    vault = FakeVault()
+    client = QuestaClient("http://questa.test", transport=httpx.MockTransport(handler))
+    with client:
+        outcomes = archive.fetch(client, vault, [*bodies, "not-json"], opts())
+    assert [(o.job_id, o.outcome, o.detail) for o in outcomes] == [
+        ("good", "archived", f"csv, {len(CSV)} bytes, 1 map entry, 1 entity"),
+        ("bad-base64", "error", "field 'result' is not valid base64; nothing was stored"),
+        ("no-map", "error", "field 'de_anonymization_map' is missing; nothing was stored"),
+        ("bad-type", "error", "field 'entity_count' is not an integer; nothing was stored"),
+        ("not-json", "error", "the answer is not valid JSON; nothing was stored"),
+    ]
+    assert vault.stored == ["good"] and list(vault.infos) == ["good"]
 
 
 # --- expiry ----------------------------------------------------------------------------------
