@@ -210,6 +210,11 @@ def test_table_fits_80_columns_even_with_many_types() -> None:
     assert lines[0].startswith("JOB      TYPE  STATUS   ARCHIVED (UTC)")
     assert lines[1].startswith("550e8400 csv   archived 2024-05-10 12:00   ")
     assert "2 job(s)" in "\n".join(lines)
+    b_line = next(i for i, line in enumerate(lines) if line.startswith("b "))
+    assert all(line.startswith(" " * 53) for line in lines[2:b_line])  # continuation lines
+    words = " ".join(line[53:] for line in lines[1:b_line]).split(" ")
+    assert words[:2] == ["CUSTOM_LABEL_NUMBER_29:29", "CUSTOM_LABEL_NUMBER_28:28"]
+    assert len(words) == 29  # every type shown
     summary = table_lines(build_audit(jobs), include_jobs=False)
     assert not any(line.startswith("JOB") for line in summary)
 

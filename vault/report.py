@@ -272,8 +272,24 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def _wrap(words: Sequence[str], width: int) -> list[str]:
+    """Words joined by spaces into lines of at most ``width`` (a longer word is shortened)."""
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        word = _fit(word, width)
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return lines
+
+
 def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 80) -> list[str]:
-    """The human table: one line per job, then totals per type and per status; fits ``width``.
+    """The human table: one line per job (the counts per type wrap onto continuation lines),
+    then totals per type and per status; fits ``width``.
 
     The job id is shortened to its first 8 characters (as ``jobs`` shows it); ``--format json``
     or ``csv`` give the full ids.
@@ -284,12 +300,14 @@ def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 
         rest = max(width - len(head), 8)
         lines.append(head + "COUNTS")
         for job in report.jobs:
-            counts = " ".join(f"{k}:{v}" for k, v in _sorted_counts(job.entity_counts).items())
+            counts = [f"{k}:{v}" for k, v in _sorted_counts(job.entity_counts).items()]
+            wrapped = _wrap(counts or ["-"], rest)
             lines.append(
                 f"{job.job_id[:8]:<8} {job.file_type[:5]:<5} {job.status[:8]:<8} "
                 f"{short_time(audit_time(job)):<16} {job.entity_count:>5} {job.map_size:>5} "
-                + _fit(counts or "-", rest)
+                + wrapped[0]
             )
+            lines.extend(" " * len(head) + more for more in wrapped[1:])
         lines.append("")
     t = report.totals
     lines.append(
