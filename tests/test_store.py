@@ -108,8 +108,12 @@ def _user(name: str) -> UserRow:
 
 
 def test_writes_outside_a_transaction_are_refused(store: Store) -> None:
-    with pytest.raises(StoreError, match="outside a transaction"):
+    with pytest.raises(StoreError, match="outside a write transaction"):
         store.insert_user(_user("alice"))
+    with store.read(), pytest.raises(StoreError, match="outside a write transaction"):
+        store.insert_user(_user("alice"))
+    with store.read(), pytest.raises(StoreError, match="inside a read snapshot"), store.write():
+        pass
     assert store.list_users() == []
 
 

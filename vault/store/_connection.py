@@ -73,7 +73,8 @@ class Connection:
         self._conn = conn
         self._db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
         self._lock = threading.RLock()
-        self._depth = 0
+        self._depth = 0  # nesting of write()/read() on this connection
+        self._writing = False  # the open transaction is a write (BEGIN IMMEDIATE)
 
     # ----------------------------------------------------------------- opening
 
@@ -217,6 +218,8 @@ class Connection:
         """``BEGIN IMMEDIATE ... COMMIT``; rolls back on any exception. Nested calls join."""
         with self._lock:
             if self._depth:
+                if not self._writing:  # upgrading a deferred snapshot could fail half-way
+                    raise StoreError("internal: a write inside a read snapshot")
                 self._depth += 1
                 try:
                     yield
@@ -227,15 +230,15 @@ class Connection:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise store_error(exc) from exc
-            self._depth = 1
+            self._depth, self._writing = 1, True
             try:
                 yield
             except BaseException:
-                self._depth = 0
+                self._depth, self._writing = 0, False
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
                 raise
-            self._depth = 0
+            self._depth, self._writing = 0, False
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -272,8 +275,8 @@ class Connection:
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one mutating statement inside ``write()``; the number of rows changed."""
         with self._lock:
-            if not self._depth:
-                raise StoreError("internal: a write outside a transaction")
+            if not self._writing:
+                raise StoreError("internal: a write outside a write transaction")
             try:
                 return int(self._db.execute(sql, tuple(params)).rowcount)
             except sqlite3.Error as exc:
@@ -282,8 +285,8 @@ class Connection:
     def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one mutating statement for many rows inside ``write()``."""
         with self._lock:
-            if not self._depth:
-                raise StoreError("internal: a write outside a transaction")
+            if not self._writing:
+                raise StoreError("internal: a write outside a write transaction")
             try:
                 self._conn.executemany(sql, rows)
             except sqlite3.Error as exc:
