@@ -850,3 +850,10 @@ def test_manual_clock_only_moves_forward():
     assert clock.advance(2.5) == 102.5
     with pytest.raises(InputError):
         clock.advance(-1)
+
+
+def test_config_accepts_a_list_of_tokens_and_keeps_a_tuple():
+    config = SimulatorConfig(tokens=["a", "b"])
+    assert config.tokens == ("a", "b")
+    with pytest.raises(AttributeError):
+        config.tokens = ()  # frozen

@@ -46,8 +46,9 @@ class SimulatorConfig:
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.tokens, str) or not isinstance(self.tokens, tuple):
+        if isinstance(self.tokens, str) or not isinstance(self.tokens, tuple | list):
             raise InputError("tokens must be a tuple of strings")
+        object.__setattr__(self, "tokens", tuple(self.tokens))  # a list is accepted, kept frozen
         for token in self.tokens:
             if not isinstance(token, str) or not token or token != token.strip():
                 raise InputError("each token must be a non-empty string without surrounding spaces")

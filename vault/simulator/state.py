@@ -27,6 +27,9 @@ from vault.simulator.config import RATE_LIMIT_PER_MINUTE, REQUEST_CAP, Simulator
 
 FAILURE_MESSAGE = "Anonymization failed: the document could not be processed."
 _WINDOW = 60.0
+# Expired jobs are forgotten when polled, and swept every this many new jobs, so a
+# long-running simulator does not grow without bound.
+_SWEEP_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class SimulatorState:
         self._usage: dict[str, _Usage] = {}
         self._requests: Counter[str] = Counter()
         self._rng = random.Random(config.seed)
+        self._created = 0
 
     # ---------------------------------------------------------------- randomness
 
@@ -122,6 +126,9 @@ class SimulatorState:
                 job_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             if failure is None and self._rng.random() < self.config.failure_rate:
                 failure = FAILURE_MESSAGE
+            self._created += 1
+            if self._created % _SWEEP_EVERY == 0:
+                self._sweep()
             self._jobs[job_id] = _Job(
                 job_id=job_id,
                 file_type=file_type,
@@ -146,11 +153,19 @@ class SimulatorState:
                 return None
             return view
 
+    def _sweep(self) -> None:
+        """Forget every job whose retention is over (callers hold the lock)."""
+        now = self.config.clock()
+        for job_id, job in list(self._jobs.items()):
+            _, terminal_at = self._view(job, now)
+            if terminal_at is not None and now >= terminal_at + self.config.retention:
+                del self._jobs[job_id]
+
     def job_ids(self) -> list[str]:
         """Ids of the jobs the service still knows."""
         with self._lock:
-            ids = list(self._jobs)
-        return [job_id for job_id in ids if self.view(job_id) is not None]
+            self._sweep()
+            return list(self._jobs)
 
     def fail(self, job_id: str, error: str = FAILURE_MESSAGE) -> None:
         """Make a job fail now (its progress freezes where it is). KeyError if unknown."""
@@ -185,7 +200,7 @@ class SimulatorState:
         elif now - job.created_at >= total:
             terminal_at = job.created_at + total
             status = "completed" if job.failure is None else "failed"
-            progress = 100 if job.failure is None else _progress(total * 0.999999, total, steps)
+            progress = 100 if job.failure is None else _last_progress(total, steps)
         else:
             elapsed = max(0.0, now - job.created_at)
             progress = _progress(elapsed, total, steps)
@@ -259,6 +274,11 @@ class SimulatorState:
         """
         with self._lock:
             return dict(self._requests)
+
+
+def _last_progress(total: float, steps: int) -> int:
+    """The progress a job shows just before it ends."""
+    return 0 if total <= 0 else (100 * steps) // (steps + 1)
 
 
 def _progress(elapsed: float, total: float, steps: int) -> int:
