@@ -20,7 +20,7 @@ from keyring_kit import (
     vault_bytes,
 )
 
-from vault.errors import IntegrityError
+from vault.errors import IntegrityError, StoreError
 from vault.keyring import Keyring
 from vault.models import SubmitOptions
 
@@ -323,3 +323,48 @@ def test_stolen_files_hold_no_original(tmp_path: Path) -> None:
     for needle in (*ORIGINALS, PASSPHRASE):
         for encoded in (needle.encode("utf-8"), needle.encode("utf-16-le")):
             assert encoded not in blob, needle
+
+
+def test_a_release_whose_log_entry_cannot_be_written_releases_nothing(
+    vault_path: Path, tmp_path: Path
+) -> None:
+    """Fail closed: the log entry commits before any output exists; if it cannot, no output."""
+    with raw_db(vault_path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log "
+            "BEGIN SELECT RAISE(ABORT, 'no space left'); END"
+        )
+    with Keyring.open(vault_path) as kr:
+        head = kr.log_head()
+        session = kr.unlock("alice", PASSPHRASE)
+        with pytest.raises(StoreError):
+            session.release("export", ["job-1"], {"file_bytes": 1})
+        assert kr.log_head() == head
+    out = tmp_path / "out.csv"
+    env = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
+    for target in (str(out), "-"):
+        result = invoke(
+            ["--vault", str(vault_path), "--user", "alice", "export", "job-1", "-o", target],
+            env=env,
+        )
+        assert result.exit_code == 1, result.output
+        assert result.stdout == ""
+        assert not out.exists() and list(tmp_path.glob("out.csv*")) == []
+
+
+def test_a_store_whose_log_entry_fails_leaves_no_job(vault_path: Path) -> None:
+    with raw_db(vault_path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log "
+            "BEGIN SELECT RAISE(ABORT, 'no space left'); END"
+        )
+    with Keyring.open(vault_path) as kr:
+        with pytest.raises(StoreError):
+            kr.store_job(sample_job("job-3"), actor="cron")
+        assert kr.get_job("job-3") is None
+    with raw_db(vault_path) as db:
+        for table in ("blobs", "grants"):
+            assert (
+                db.execute(f"SELECT count(*) FROM {table} WHERE job_id = 'job-3'").fetchone()[0]
+                == 0
+            )
