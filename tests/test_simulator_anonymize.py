@@ -1,5 +1,6 @@
-"""What the simulator's anonymization produces, over real HTTP: the documented examples exactly,
-the numbering rules, the detector, CSV rewritten in place, and every CSV of the corpora."""
+"""What the simulator's anonymization produces: over real HTTP the documented examples exactly,
+the numbering rules, the detector, CSV rewritten in place and every CSV of the corpora; in
+process, properties of the text and CSV rewriting (Hypothesis)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import re
 import httpx
 import pytest
 from conftest import CORPORA
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vault.simulator import SimulatorConfig, run_simulator
+from vault.simulator.anonymize import CustomEntity, anonymize_csv, anonymize_text
+from vault.simulator.detect import ENTITY_TYPES
 
 
 @pytest.fixture(scope="module")
@@ -388,3 +393,65 @@ def test_every_corpus_csv_anonymizes_to_valid_csv_of_the_same_shape(client, path
         pattern = re.compile("|".join(re.escape(p) for p in inverse))
         anonymized = pattern.sub(lambda m: inverse[m.group()], anonymized)
     assert anonymized.encode(encoding) == data
+
+
+# --------------------------------------------------------------------------- properties
+
+ALL = frozenset(ENTITY_TYPES)
+PIECES = st.sampled_from(
+    [
+        "John Doe", "Jane", "jane@co.com", "Acme", "212-555-5555", "2024-01-15", "phoenix",
+        "Phoenix Project", " ", ",", ";", '"', '""', "\n", "\r\n", "\t", "'", "\\", "é", "x",
+        "12", "Sept 3, 2021",
+    ]
+)  # fmt: skip
+CELLS = st.lists(PIECES, max_size=6).map("".join)
+CUSTOM = (CustomEntity("phoenix", "CODE"), CustomEntity("e@co", "AT"))
+
+
+def _invert(text, mapping):
+    inverse = {placeholder: original for original, placeholder in mapping.items()}
+    if not inverse:
+        return text
+    pattern = re.compile("|".join(re.escape(p) for p in inverse))
+    return pattern.sub(lambda m: inverse[m.group()], text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PIECES, max_size=30).map("".join), st.integers(0, 50))
+def test_text_map_inverts_to_the_original(text, start):
+    anonymized, mapping, count = anonymize_text(text, types=ALL, start_index=start, custom=CUSTOM)
+    assert _invert(anonymized, mapping) == text
+    assert count >= len(mapping)
+    numbers = [int(re.search(r"_(\d+)\]$", p).group(1)) for p in mapping.values()]
+    assert numbers == list(range(start + 1, start + 1 + len(mapping)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(CELLS, min_size=1, max_size=4), min_size=1, max_size=6),
+    st.sampled_from([",", ";", "\t", "|"]),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    st.booleans(),
+    st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]),
+)
+def test_csv_is_rewritten_in_place_for_any_table(rows, delimiter, newline, quoting, final, enc):
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter, lineterminator=newline, quoting=quoting).writerows(rows)
+    text = buffer.getvalue()
+    if not final:
+        text = text[: -len(newline)]
+    data = text.encode(enc, errors="replace")
+    outcome = anonymize_csv(data, types=ALL, custom=CUSTOM)
+    result, result_encoding = _text(outcome.content)
+    original, encoding = _text(data)
+    assert result_encoding == encoding
+    assert _invert(result, outcome.mapping).encode(encoding) == data
+
+    def shape(t):
+        return [len(r) for r in csv.reader(io.StringIO(t, newline=""), delimiter=delimiter)]
+
+    assert shape(result) == shape(original)
