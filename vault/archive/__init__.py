@@ -46,6 +46,7 @@ from vault.archive._submit import (
     SubmitFile,
     SubmitOutcome,
     check_files,
+    custom_entities,
     submit,
     submit_async,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "SubmitOutcome",
     "SyncReport",
     "check_files",
+    "custom_entities",
     "estimated_expiry",
     "fetch",
     "fetch_async",

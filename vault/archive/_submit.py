@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ SUBMIT_TYPES: dict[str, str] = {
     ".txt": "text",
     ".md": "text",
 }
+MAX_CUSTOM_ENTITIES = 50  # the service's documented limits
+MAX_CUSTOM_LENGTH = 200
 TYPE_NAMES: dict[str, str] = {"pdf": "pdf", "docx": "docx", "csv": "csv", "excel": "excel",
                               "xlsx": "excel", "text": "text"}  # fmt: skip
 
@@ -47,6 +50,38 @@ class SubmitOutcome:
     @property
     def ok(self) -> bool:
         return self.outcome in ("archived", "already-archived", "pending")
+
+
+def custom_entities(text: str, *, name: str = "custom entities") -> tuple[tuple[str, str], ...]:
+    """Custom entities from JSON: the API's list ``[{"original": ..., "placeholder": ...}]``
+    or an object ``{original: placeholder}``; the service's limits are checked here. Errors
+    name the entry, never its text."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{name} is not valid JSON") from exc
+    if isinstance(data, dict):
+        items = [{"original": k, "placeholder": v} for k, v in data.items()]
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise InputError(f"{name} must be a JSON list or object")
+    if len(items) > MAX_CUSTOM_ENTITIES:
+        raise InputError(f"{name}: at most {MAX_CUSTOM_ENTITIES} entries")
+    pairs: list[tuple[str, str]] = []
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or set(item) != {"original", "placeholder"}:
+            raise InputError(f"{name} entry {n}: needs exactly 'original' and 'placeholder'")
+        for key in ("original", "placeholder"):
+            value = item[key]
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(f"{name} entry {n}: '{key}' must be non-empty text")
+            if len(value) > MAX_CUSTOM_LENGTH:
+                raise InputError(
+                    f"{name} entry {n}: '{key}' is longer than {MAX_CUSTOM_LENGTH} characters"
+                )
+        pairs.append((item["original"], item["placeholder"]))
+    return tuple(pairs)
 
 
 def check_files(paths: Sequence[Path], file_type: str | None = None) -> list[SubmitFile]:

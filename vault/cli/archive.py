@@ -8,29 +8,19 @@ Any job that did not archive makes the exit code 3 (``Incomplete``), after the o
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import sys
-import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vault.archive import (
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT,
-    ExpiryWarning,
     RunOptions,
-    SubmitOutcome,
     check_files,
+    custom_entities,
     estimated_expiry,
     fetch,
     submit,
@@ -45,15 +35,23 @@ from vault.cli._app import (
     pass_app,
     read_token,
 )
+from vault.cli._outcomes import (
+    Reporter,
+    counts_of,
+    fetch_json,
+    finish,
+    job_json,
+    table,
+    utc_time,
+    warn,
+)
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.client import QuestaClient, check_job_id
-from vault.errors import Incomplete, InputError, UnknownJob
-from vault.models import EXTENSIONS, JOB_STATUSES, FetchOutcome, JobInfo, SubmitOptions
+from vault.errors import InputError, UnknownJob
+from vault.models import EXTENSIONS, JOB_STATUSES, SubmitOptions
+from vault.restore import AtomicOutput
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-MAX_CUSTOM_ENTITIES = 50
-MAX_CUSTOM_LENGTH = 200
 
 
 # --------------------------------------------------------------------------- shared options
@@ -86,127 +84,20 @@ def _client(api_url: str, token_file: Path | None) -> QuestaClient:
     return QuestaClient(api_url, read_token(token_file))
 
 
-class Reporter:
-    """Outcome lines on stdout, a progress bar on a terminal's stderr, a summary at the end."""
-
-    def __init__(self, ctx: AppContext, total: int, *, as_json: bool, label: str) -> None:
-        self.ctx = ctx
-        self.as_json = as_json
-        self.counts: Counter[str] = Counter()
-        self.total = total
-        show_bar = total > 0 and not ctx.quiet and sys.stderr.isatty()
-        self.progress: Progress | None = None
-        if show_bar:
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
-            )
-            self.task = self.progress.add_task(label, total=total)
-
-    def __enter__(self) -> Reporter:
-        if self.progress is not None:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def line(self, outcome: str, text: str) -> None:
-        self.counts[outcome] += 1
-        if self.progress is not None:
-            self.progress.advance(self.task)
-        if self.as_json:
-            return
-        if self.progress is not None and sys.stdout.isatty():
-            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
-        else:
-            click.echo(text)
-
-    def fetched(self, outcome: FetchOutcome) -> None:
-        self.line(outcome.outcome, _outcome_line(outcome.outcome, outcome.job_id, outcome.detail))
-
-    def submitted(self, outcome: SubmitOutcome) -> None:
-        text = _outcome_line(
-            outcome.outcome, outcome.job_id or "-", f"{outcome.file}: {outcome.detail}"
-        )
-        self.line(outcome.outcome, text)
-
-    def summary(self, noun: str = "job") -> str:
-        parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
-        total = sum(self.counts.values())
-        return f"{total} {noun}{'' if total == 1 else 's'}: {parts}" if total else f"no {noun}s"
-
-
-def _outcome_line(outcome: str, job_id: str, detail: str) -> str:
-    return f"{outcome:<16} {job_id}  {detail}".rstrip()
-
-
-def _counts(kinds: Sequence[str]) -> dict[str, int]:
-    return dict(sorted(Counter(kinds).items()))
-
-
-def _finish(ok: Sequence[bool], what: str) -> None:
-    failed = sum(1 for x in ok if not x)
-    if failed:
-        noun = "job" if len(ok) == 1 else "jobs"
-        raise Incomplete(f"{failed} of {len(ok)} {noun} did not {what}")
-
-
-def _fetch_json(o: FetchOutcome) -> dict[str, Any]:
-    return {"job_id": o.job_id, "outcome": o.outcome, "ok": o.ok, "detail": o.detail}
-
-
 # --------------------------------------------------------------------------- submit
 
 
 def parse_custom_entities(value: str | None) -> tuple[tuple[str, str], ...]:
-    """``--custom-entities``: JSON text, or ``@FILE`` holding it. Either the API's list of
-    ``{"original": ..., "placeholder": ...}`` or an object ``{original: placeholder}``."""
+    """``--custom-entities``: JSON text, or ``@FILE`` holding it (see ``custom_entities``)."""
     if value is None:
         return ()
+    text = value
     if value.startswith("@"):
         try:
             text = Path(value[1:]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read --custom-entities file {value[1:]}") from exc
-    else:
-        text = value
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InputError("--custom-entities is not valid JSON") from exc
-    if isinstance(data, dict):
-        items = [{"original": k, "placeholder": v} for k, v in data.items()]
-    elif isinstance(data, list):
-        items = data
-    else:
-        raise InputError("--custom-entities must be a JSON list or object")
-    if len(items) > MAX_CUSTOM_ENTITIES:
-        raise InputError(f"--custom-entities: at most {MAX_CUSTOM_ENTITIES} entries")
-    pairs: list[tuple[str, str]] = []
-    for n, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or set(item) != {"original", "placeholder"}:
-            raise InputError(
-                f"--custom-entities entry {n}: needs exactly 'original' and 'placeholder'"
-            )
-        original, label = item["original"], item["placeholder"]
-        for name, text_value in (("original", original), ("placeholder", label)):
-            if not isinstance(text_value, str) or not text_value.strip():
-                raise InputError(f"--custom-entities entry {n}: '{name}' must be non-empty text")
-            if len(text_value) > MAX_CUSTOM_LENGTH:
-                raise InputError(
-                    f"--custom-entities entry {n}: '{name}' is longer than "
-                    f"{MAX_CUSTOM_LENGTH} characters"
-                )
-        pairs.append((original, label))
-    return tuple(pairs)
+    return custom_entities(text, name="--custom-entities")
 
 
 @cli.command("submit")
@@ -284,12 +175,12 @@ def submit_command(
                      "detail": o.detail}
                     for o in outcomes
                 ],
-                "counts": _counts([o.outcome for o in outcomes]),
+                "counts": counts_of([o.outcome for o in outcomes]),
                 "ok": all(o.ok for o in outcomes),
             }
         )  # fmt: skip
     ctx.say(report.summary("file"))
-    _finish([o.ok for o in outcomes], "archive" if not no_wait else "reach the service")
+    finish([o.ok for o in outcomes], "archive" if not no_wait else "reach the service")
 
 
 # --------------------------------------------------------------------------- fetch
@@ -337,34 +228,16 @@ def fetch_command(
     if as_json:
         emit_json(
             {
-                "jobs": [_fetch_json(o) for o in outcomes],
-                "counts": _counts([o.outcome for o in outcomes]),
+                "jobs": [fetch_json(o) for o in outcomes],
+                "counts": counts_of([o.outcome for o in outcomes]),
                 "ok": all(o.ok for o in outcomes),
             }
         )
     ctx.say(report.summary())
-    _finish([o.ok for o in outcomes], "archive")
+    finish([o.ok for o in outcomes], "archive")
 
 
 # --------------------------------------------------------------------------- sync
-
-
-def _minutes(seconds: float) -> str:
-    return f"{max(1, round(abs(seconds) / 60))} min"
-
-
-def _warn(warning: ExpiryWarning) -> None:
-    if warning.seconds_left > 0:
-        text = (
-            f"warning: job {warning.job_id} is still pending and may expire in about "
-            f"{_minutes(warning.seconds_left)} (estimated from its submit time); sync again soon"
-        )
-    else:
-        text = (
-            f"warning: job {warning.job_id} is still pending {_minutes(warning.seconds_left)} "
-            "past its estimated expiry; it may already be lost"
-        )
-    click.echo(text, err=True)
 
 
 @cli.command("sync")
@@ -405,8 +278,8 @@ def sync_command(
     if as_json:
         emit_json(
             {
-                "jobs": [_fetch_json(o) for o in result.outcomes],
-                "counts": _counts([o.outcome for o in result.outcomes]),
+                "jobs": [fetch_json(o) for o in result.outcomes],
+                "counts": counts_of([o.outcome for o in result.outcomes]),
                 "warnings": [
                     {"job_id": w.job_id, "expires_at": w.expires_at,
                      "seconds_left": round(w.seconds_left, 1)}
@@ -416,33 +289,12 @@ def sync_command(
             }
         )  # fmt: skip
     for warning in result.warnings:
-        _warn(warning)
+        warn(warning)
     ctx.say(report.summary() if result.outcomes else "nothing pending")
-    _finish([o.ok for o in result.outcomes], "archive")
+    finish([o.ok for o in result.outcomes], "archive")
 
 
 # --------------------------------------------------------------------------- jobs, show
-
-
-def _time(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def job_json(info: JobInfo) -> dict[str, Any]:
-    """A job's metadata with stable keys (the ``JobInfo`` fields, plus the expiry estimate)."""
-    data = asdict(info)
-    data["entity_counts"] = dict(info.entity_counts)
-    data["recipients"] = list(info.recipients)
-    data["estimated_expiry"] = estimated_expiry(info) if info.status == "pending" else None
-    return data
-
-
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @cli.command("jobs")
@@ -476,11 +328,11 @@ def jobs_command(ctx: AppContext, status: str | None, as_json: bool) -> None:
                 str(i.entity_count),
                 str(i.map_size),
                 str(i.file_size),
-                _time(i.submitted_at),
-                _time(i.archived_at),
+                utc_time(i.submitted_at),
+                utc_time(i.archived_at),
             )
         )
-    _table(rows)
+    table(rows)
 
 
 @cli.command("show")
@@ -510,13 +362,13 @@ def show_command(ctx: AppContext, job_id: str, as_json: bool) -> None:
         ("status", info.status),
         ("type", info.file_type or "-"),
         ("source", info.source),
-        ("created", _time(info.created_at)),
-        ("submitted", _time(info.submitted_at)),
-        ("fetched", _time(info.fetched_at)),
-        ("archived", _time(info.archived_at)),
+        ("created", utc_time(info.created_at)),
+        ("submitted", utc_time(info.submitted_at)),
+        ("fetched", utc_time(info.fetched_at)),
+        ("archived", utc_time(info.archived_at)),
         (
             "expires (estimate)" if expiry is not None else "expires",
-            _time(expiry or info.expires_at),
+            utc_time(expiry or info.expires_at),
         ),
         ("entities", str(info.entity_count)),
         ("map entries", str(info.map_size)),
@@ -539,39 +391,6 @@ def show_command(ctx: AppContext, job_id: str, as_json: bool) -> None:
 
 
 # --------------------------------------------------------------------------- export
-
-
-@contextlib.contextmanager
-def _temporary_beside(target: Path) -> Iterator[tuple[int, Path]]:
-    """A 0600 temporary file in the target's directory, removed unless renamed into place."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(name)
-    try:
-        os.fchmod(fd, 0o600)
-        yield fd, tmp
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-    os.fsync(fd)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename durable (where the platform allows opening a directory)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @cli.command("export")
@@ -603,23 +422,18 @@ def export_command(ctx: AppContext, job_id: str, output: Path | None) -> None:
             raise InputError(f"job {job_id} is {info.status}: only archived jobs have a file")
         session = unlock_session(ctx, keyring)
         data = session.open_file(job_id)
-        counts = {"file_bytes": len(data)}
-        if output is not None and str(output) == "-":
-            session.release("export", [job_id], counts)
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-            return
+        to_stdout = output is not None and str(output) == "-"
         target = output or Path(f"{job_id}.{EXTENSIONS.get(info.file_type, 'bin')}")
-        if target.is_dir():
+        if not to_stdout and target.is_dir():
             raise InputError(f"{target} is a directory")
-        try:
-            with _temporary_beside(target) as (fd, tmp):
-                _write_all(fd, data)
-                session.release("export", [job_id], counts)
-                os.replace(tmp, target)
-            _sync_directory(target.parent)
-        except OSError as exc:
-            raise InputError(
-                f"cannot write {target}: {exc.strerror or type(exc).__name__}"
-            ) from exc
+        destination: Path | BinaryIO = sys.stdout.buffer if to_stdout else target
+        with AtomicOutput(destination) as out:
+            try:
+                out.file.write(data)
+            except OSError as exc:
+                raise InputError(f"cannot write {target}: {exc.strerror or 'I/O error'}") from exc
+            session.release("export", [job_id], {"file_bytes": len(data)})  # logged first
+            out.commit()
+    if to_stdout:
+        return
     ctx.say(f"exported job {job_id} to {target} ({len(data)} bytes)")

@@ -1,0 +1,137 @@
+"""How the archive commands report: outcome lines, the progress bar, JSON shapes, tables,
+expiry warnings, and the exit code 3 for work left undone. Printing lives here so that
+``archive.py`` stays a list of commands."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vault.archive import ExpiryWarning, SubmitOutcome, estimated_expiry
+from vault.cli._app import AppContext
+from vault.errors import Incomplete
+from vault.models import FetchOutcome, JobInfo
+
+
+class Reporter:
+    """Outcome lines on stdout, a progress bar on a terminal's stderr, a summary at the end."""
+
+    def __init__(self, ctx: AppContext, total: int, *, as_json: bool, label: str) -> None:
+        self.ctx = ctx
+        self.as_json = as_json
+        self.counts: Counter[str] = Counter()
+        self.total = total
+        show_bar = total > 0 and not ctx.quiet and sys.stderr.isatty()
+        self.progress: Progress | None = None
+        if show_bar:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self.task = self.progress.add_task(label, total=total)
+
+    def __enter__(self) -> Reporter:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def line(self, outcome: str, text: str) -> None:
+        self.counts[outcome] += 1
+        if self.progress is not None:
+            self.progress.advance(self.task)
+        if self.as_json:
+            return
+        if self.progress is not None and sys.stdout.isatty():
+            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(text)
+
+    def fetched(self, outcome: FetchOutcome) -> None:
+        self.line(outcome.outcome, outcome_line(outcome.outcome, outcome.job_id, outcome.detail))
+
+    def submitted(self, outcome: SubmitOutcome) -> None:
+        text = outcome_line(
+            outcome.outcome, outcome.job_id or "-", f"{outcome.file}: {outcome.detail}"
+        )
+        self.line(outcome.outcome, text)
+
+    def summary(self, noun: str = "job") -> str:
+        parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
+        total = sum(self.counts.values())
+        return f"{total} {noun}{'' if total == 1 else 's'}: {parts}" if total else f"no {noun}s"
+
+
+def outcome_line(outcome: str, job_id: str, detail: str) -> str:
+    return f"{outcome:<16} {job_id}  {detail}".rstrip()
+
+
+def counts_of(kinds: Sequence[str]) -> dict[str, int]:
+    return dict(sorted(Counter(kinds).items()))
+
+
+def finish(ok: Sequence[bool], what: str) -> None:
+    failed = sum(1 for x in ok if not x)
+    if failed:
+        noun = "job" if len(ok) == 1 else "jobs"
+        raise Incomplete(f"{failed} of {len(ok)} {noun} did not {what}")
+
+
+def fetch_json(o: FetchOutcome) -> dict[str, Any]:
+    return {"job_id": o.job_id, "outcome": o.outcome, "ok": o.ok, "detail": o.detail}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{max(1, round(abs(seconds) / 60))} min"
+
+
+def warn(warning: ExpiryWarning) -> None:
+    if warning.seconds_left > 0:
+        text = (
+            f"warning: job {warning.job_id} is still pending and may expire in about "
+            f"{_minutes(warning.seconds_left)} (estimated from its submit time); sync again soon"
+        )
+    else:
+        text = (
+            f"warning: job {warning.job_id} is still pending {_minutes(warning.seconds_left)} "
+            "past its estimated expiry; it may already be lost"
+        )
+    click.echo(text, err=True)
+
+
+def utc_time(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def job_json(info: JobInfo) -> dict[str, Any]:
+    """A job's metadata with stable keys (the ``JobInfo`` fields, plus the expiry estimate)."""
+    data = asdict(info)
+    data["entity_counts"] = dict(info.entity_counts)
+    data["recipients"] = list(info.recipients)
+    data["estimated_expiry"] = estimated_expiry(info) if info.status == "pending" else None
+    return data
+
+
+def table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
