@@ -1,0 +1,18 @@
+"""The demo runs the whole flow and exits 0 (it is the README's first command)."""
+
+from __future__ import annotations
+
+from conftest import invoke
+
+
+def test_demo_runs_the_whole_flow() -> None:
+    result = invoke(["demo", "--processing-time", "0.2"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "byte-identical to the original upload: yes" in out
+    # The case-mangled placeholder was repaired, the invented one reported, not guessed.
+    assert "Escalate to [PERSON_NAME_99] if unresolved." in out
+    assert "1 repaired (lenient)" in result.stderr
+    assert "[PERSON_NAME_99] at 2:" in result.stderr
+    assert "result:        ok" in out
+    assert "the temporary vault is gone" in out
