@@ -131,7 +131,7 @@ def job_json(info: JobInfo) -> dict[str, Any]:
     return data
 
 
-def table(rows: list[tuple[str, ...]]) -> None:
+def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        click.echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
