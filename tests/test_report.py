@@ -310,3 +310,63 @@ def test_cross_check_report_names_placeholders_never_originals() -> None:
 def test_iso_time() -> None:
     assert iso_time(None) is None
     assert iso_time(ts("2024-05-01T00:00:00")) == "2024-05-01T00:00:00Z"
+
+
+# --------------------------------------------------------------------------- summarize
+
+
+@pytest.fixture
+def mixed_keyring(tmp_path):
+    from keyring_kit import StepClock, new_vault, sample_job
+
+    from vault.keyring import Keyring
+
+    path = tmp_path / "r.db"
+    new_vault(path).close()
+    clock = StepClock(start=ts("2024-05-01T00:00:00"), step=DAY)
+    kr = Keyring.open(path, clock=clock)
+    kr.store_job(sample_job("a"), actor="alice")
+    kr.store_job(sample_job("b", mapping={"x@y.z": "[EMAIL_ADDRESS_1]"}), actor="alice")
+    kr.store_job(replace(sample_job("c", mapping={}), file_type="text"), actor="alice")
+    kr.store_job(sample_job("d", status="failed", error="no", mapping={}), actor="alice")
+    kr.record_pending(
+        "e", file_type="pdf", source="upload", submitted_at=ts("2024-05-02T12:00:00"),
+        filename=None, options=None, actor="alice",
+    )  # fmt: skip
+    kr.record_pending(
+        "f", file_type="csv", source="upload", submitted_at=None,
+        filename=None, options=None, actor="alice",
+    )  # fmt: skip
+    kr.mark_expired("f", actor="alice")
+    with kr.store.write():
+        kr.store.put_job(replace(kr.store.get_job("b"), status="erased", seal=None))
+    yield kr
+    kr.close()
+
+
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        AuditQuery(),
+        AuditQuery(statuses=("archived",)),
+        AuditQuery(statuses=("erased", "pending")),
+        AuditQuery(file_types=("csv",)),
+        AuditQuery(since=ts("2024-05-02T00:00:00")),
+        AuditQuery(since=ts("2024-05-02T00:00:00"), until=ts("2024-05-03T00:00:00")),
+        AuditQuery(until=ts("2024-05-01T00:00:01"), file_types=("csv", "text")),
+        AuditQuery(statuses=("expired",)),
+    ],
+)
+def test_summarize_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery) -> None:
+    from vault.report import summarize
+
+    expected = build_audit(mixed_keyring.list_jobs(), query).totals
+    fast = summarize(mixed_keyring.store, query)
+    assert fast.jobs == () and fast.query == query
+    assert fast.totals == expected
+    assert expected.jobs > 0  # every query here selects something
+    assert list(fast.totals.by_entity_type) == list(expected.by_entity_type)
+    assert list(fast.totals.by_file_type) == list(expected.by_file_type)

@@ -1,8 +1,10 @@
 """Audit views: entity counts per job, per type and per status, without a key.
 
-Everything here is pure: it works on ``JobInfo`` lists (the plaintext metadata the keyring keeps
-for audit on purpose) and, for the deep cross-check, on one decrypted ``JobContent`` at a time.
-The CLI fetches the rows and renders; a pipeline can call the same functions.
+Everything here but ``summarize`` is pure: it works on ``JobInfo`` lists (the plaintext
+metadata the keyring keeps for audit on purpose) and, for the deep cross-check, on one
+decrypted ``JobContent`` at a time. ``summarize`` asks the store for the same totals added up
+inside SQLite, so a totals-only audit of a large vault builds no object per job. The CLI
+fetches the rows and renders; a pipeline can call the same functions.
 
 Design choices (documented for users in ``docs/audit.md``):
 
@@ -18,6 +20,7 @@ Design choices (documented for users in ``docs/audit.md``):
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from typing import Any
 
 from vault.errors import InputError
 from vault.models import JOB_STATUSES, JobContent, JobInfo
+from vault.store import AuditTotalsRows, Store
 
 # Text file types the cross-check can read; PDF, Word and Excel come back from the service as
 # binary containers whose placeholders cannot be counted reliably byte-wise.
@@ -72,18 +76,19 @@ def parse_when(text: str, *, now: float, end: bool = False) -> float:
     return moment.timestamp()
 
 
+# ``time.strftime`` over ``gmtime``: twice as fast as ``datetime`` for 100,000-row reports.
 def iso_time(ts: float | None) -> str | None:
     """``2024-05-01T12:00:00Z`` (UTC, whole seconds), or None."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def short_time(ts: float | None) -> str:
     """``2024-05-01 12:00`` (UTC) for tables, ``-`` when unknown."""
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
 
 
 def audit_time(job: JobInfo) -> float | None:
@@ -180,6 +185,34 @@ def build_audit(jobs: Iterable[JobInfo], query: AuditQuery | None = None) -> Aud
     return AuditReport(query=q, jobs=tuple(selected), totals=totals)
 
 
+def summarize(store: Store, query: AuditQuery | None = None) -> AuditReport:
+    """The totals of ``build_audit`` added up inside SQLite, without a row per job (the
+    report's ``jobs`` is empty): what ``audit --summary`` shows, fast on large vaults."""
+    q = query or AuditQuery()
+    rows = store.audit_totals(
+        since=q.since, until=q.until, statuses=q.statuses, file_types=q.file_types
+    )
+    return AuditReport(query=q, jobs=(), totals=totals_from_rows(rows))
+
+
+def totals_from_rows(rows: AuditTotalsRows) -> AuditTotals:
+    """``AuditTotals`` from the store's aggregated rows (same order rules as ``build_audit``)."""
+    by_status: Counter[str] = Counter()
+    by_file: Counter[str] = Counter()
+    for g in rows.groups:
+        by_status[g.status] += g.jobs
+        by_file[g.file_type] += g.jobs
+    return AuditTotals(
+        jobs=sum(g.jobs for g in rows.groups),
+        entity_count=sum(g.entity_count for g in rows.groups),
+        map_size=sum(g.map_size for g in rows.groups),
+        file_size=sum(g.file_size for g in rows.groups),
+        by_entity_type=_sorted_counts({k: v for k, v in rows.entity_types if v}),
+        by_status={s: by_status[s] for s in JOB_STATUSES if by_status[s]},
+        by_file_type=_sorted_counts(by_file),
+    )
+
+
 def job_to_dict(job: JobInfo) -> dict[str, Any]:
     """One job as JSON-ready data: the keys and units of ``show --json`` (times in Unix
     seconds, ``null`` when unknown)."""
@@ -195,7 +228,7 @@ def job_to_dict(job: JobInfo) -> dict[str, Any]:
         "expires_at": job.expires_at,
         "entity_count": job.entity_count,
         "map_size": job.map_size,
-        "entity_counts": _sorted_counts(job.entity_counts),
+        "entity_counts": dict(sorted(job.entity_counts.items())),
         "file_size": job.file_size,
         "key_version": job.key_version,
         "recipients": list(job.recipients),

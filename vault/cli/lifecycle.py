@@ -8,9 +8,11 @@ Adapters only: parse, call ``vault.report`` / ``vault.lifecycle``, render. ``aud
 from __future__ import annotations
 
 import csv
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,6 +42,7 @@ from vault.report import (
     csv_rows,
     parse_when,
     report_to_dict,
+    summarize,
     table_lines,
 )
 
@@ -125,7 +128,10 @@ def audit_command(
     )
     checks: list[CrossCheck] = []
     with open_vault(ctx) as kr:
-        report = build_audit(kr.list_jobs(), query)
+        if summary and not deep:  # totals added up inside SQLite: no object per job
+            report = summarize(kr.store, query)
+        else:
+            report = build_audit(kr.list_jobs(), query)
         if deep:
             session = unlock_session(ctx, kr)
             opened: list[CrossCheck] = []
@@ -164,19 +170,33 @@ def audit_command(
         data = report_to_dict(report, include_jobs=not summary)
         if deep:
             data["cross_check"] = [cross_check_to_dict(c) for c in checks]
-        emit_json(data)
+        _emit_report_json(data)
     elif fmt == "csv":
         _write_csv(report, checks if deep else None, summary)
     else:
-        for line in table_lines(report, include_jobs=not summary):
-            click.echo(line)
+        lines = table_lines(report, include_jobs=not summary)
         if deep:
-            click.echo("")
-            for line in cross_check_lines(checks):
-                click.echo(line)
+            lines += ["", *cross_check_lines(checks)]
+        click.echo("\n".join(lines))
     flagged = sum(1 for c in checks if c.flagged)
     if deep:
         ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
+
+
+def _emit_report_json(data: dict[str, Any]) -> None:
+    """Like ``emit_json``, but each element of the ``jobs`` and ``cross_check`` lists on one
+    line: the same JSON, readable, and several times faster for 100,000 jobs."""
+    lists = {key: data.pop(key) for key in ("jobs", "cross_check") if key in data}
+    text = json.dumps(data, indent=2, ensure_ascii=False)[: -len("\n}")]
+    parts = [text]
+    for key, items in lists.items():
+        if not items:
+            parts.append(f',\n  "{key}": []')
+            continue
+        body = ",\n    ".join(json.dumps(item, ensure_ascii=False) for item in items)
+        parts.append(f',\n  "{key}": [\n    {body}\n  ]')
+    parts.append("\n}")
+    click.echo("".join(parts))
 
 
 def _write_csv(report: AuditReport, checks: list[CrossCheck] | None, summary: bool) -> None:

@@ -7,6 +7,7 @@ See ``docs/storage.md`` for the schema.
 
 from __future__ import annotations
 
+from vault.store._audit import AuditTotalsRows, JobTotalsRow
 from vault.store._connection import BUSY_TIMEOUT_MS, SIDECARS
 from vault.store._migrations import MIGRATIONS
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
@@ -16,9 +17,11 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "MIGRATIONS",
     "SIDECARS",
+    "AuditTotalsRows",
     "BlobRow",
     "GrantRow",
     "JobRow",
+    "JobTotalsRow",
     "LogRow",
     "Store",
     "UserRow",

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vault.errors import IntegrityError, StoreError
-from vault.store._connection import Connection
+from vault.store._audit import AuditQueries
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
 
 _JOB_COLUMNS = (
@@ -34,7 +34,7 @@ _USER_SELECT = (
 )
 
 
-class Store(Connection):
+class Store(AuditQueries):  # AuditQueries extends Connection
     """An open vault file. Use ``create`` or ``open``; close it (or use ``with``)."""
 
     # ----------------------------------------------------------------- vault_meta
