@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from vault.cli import run
 
-CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+# External test corpora (csv-spectrum, frictionless, RFC 4180, presidio, ...), vendored byte for
+# byte with their licences and provenance (tests/corpora/SOURCES.md); never "fix" their bytes.
+CORPORA = Path(__file__).resolve().parent / "corpora"
 
 # Environment variables the CLI reads; each test starts without them.
 _ENV_VARS = (
