@@ -234,24 +234,18 @@ def test_log_table_json_filters_and_head(vault: Path) -> None:
     table = invoke(["log"])
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
-    assert lines[0].split() == [
-        "SEQ",
-        "TIME",
-        "(UTC)",
-        "USER",
-        "ACTION",
-        "JOB",
-        "SUBJECT",
-        "COUNTS",
-    ]
-    assert [line.split()[3] for line in lines[1:]] == [
+    assert lines[0].split() == ["SEQ", "TIME", "(UTC)", "USER", "ACTION", "JOB", "/", "SUBJECT"]
+    entries = [line for line in lines[1:] if not line.startswith(" ")]
+    assert [line.split()[4] for line in entries] == [
         "init",
         "user-add",
         "fetch",
         "fetch",
         "restore",
     ]
-    assert lines[-1].split()[-1] == "PERSON_NAME=1"
+    assert entries[-1].split()[-1] == "job-2"
+    assert lines[-1].split() == ["PERSON_NAME=1"]
+    assert all(len(line) <= 80 for line in lines)
     data = json.loads(invoke(["log", "--json", "--action", "fetch"]).stdout)
     assert [e["job_id"] for e in data] == ["job-1", "job-2"]
     assert set(data[0]) == {

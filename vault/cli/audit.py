@@ -6,6 +6,7 @@ commands are added below it.
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 
 import click
@@ -97,20 +98,15 @@ def log_command(
     if as_json:
         emit_json([_entry_json(e) for e in entries])
         return
-    rows = [("SEQ", "TIME (UTC)", "USER", "ACTION", "JOB", "SUBJECT", "COUNTS")]
+    # Fits 80 columns: one line per entry, its counts (if any) wrapped on indented lines below.
+    rows = [("SEQ", "TIME (UTC)", "USER", "ACTION", "JOB / SUBJECT")]
+    counts_of: list[str] = [""]
     for e in entries:
-        counts = " ".join(f"{k}={v}" for k, v in sorted(e.counts.items()))
-        rows.append(
-            (
-                str(e.seq),
-                _iso(e.time),
-                e.user,
-                e.action,
-                e.job_id or "-",
-                e.subject or "-",
-                counts or "-",
-            )
-        )
+        target = e.job_id or (f"user {e.subject}" if e.subject else "-")
+        rows.append((str(e.seq), _iso(e.time)[:16].replace("T", " "), e.user, e.action, target))
+        counts_of.append(" ".join(f"{k}={v}" for k, v in sorted(e.counts.items())))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for row, counts in zip(rows, counts_of, strict=True):
+        click.echo(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        for line in textwrap.wrap(counts, width=74):
+            click.echo(f"      {line}")
