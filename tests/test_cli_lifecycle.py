@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shlex
 import stat
 from collections import Counter
 from pathlib import Path
@@ -484,3 +485,35 @@ def test_audit_numbers_equal_the_simulators_counts(vault: Path, tmp_path: Path) 
     assert all(
         "missing-from-map" not in f and "unused-map-entries" not in f for f in flags.values()
     )
+
+
+# --------------------------------------------------------------------------- the playbook
+
+PLAYBOOK = Path(__file__).resolve().parent.parent / "docs" / "audit.md"
+PLAYBOOK_JOB = "550e8400-e29b-41d4-a716-446655440000"
+
+
+def playbook_commands() -> list[list[str]]:
+    """The `$ questa-vault ...` lines of docs/audit.md that run as written (no pipe,
+    redirection, continuation or elided value)."""
+    commands = []
+    for line in PLAYBOOK.read_text(encoding="utf-8").splitlines():
+        if (
+            not line.startswith("$ questa-vault ")
+            or any(c in line for c in "|>\\")
+            or "..." in line
+        ):
+            continue
+        commands.append(shlex.split(line[2:].split("  #")[0])[1:])
+    return commands
+
+
+def test_the_playbook_commands_run(vault: Path) -> None:
+    commands = playbook_commands()
+    assert len(commands) >= 10
+    store(vault, sample_job(PLAYBOOK_JOB))
+    for args in commands:
+        result = invoke(args, env=ENV, input="y\n")
+        assert result.exit_code == 0, (args, result.output)
+    with Keyring.open(vault) as kr:
+        assert kr.get_job(PLAYBOOK_JOB).status == "erased"

@@ -42,9 +42,11 @@ def add_key_user(kr: Keyring, name: str) -> bytes:
 
 
 def secret_bytes(kr: Keyring, job_id: str) -> list[bytes]:
-    """Every sealed DEK and every ciphertext the vault holds for a job."""
+    """16-byte windows of every sealed DEK and every ciphertext the vault holds for a job
+    (windows, because SQLite splits a large value across overflow pages)."""
     store = kr.store
-    return [g.sealed_dek for g in store.grants(job_id)] + [b.data for b in store.blobs(job_id)]
+    whole = [g.sealed_dek for g in store.grants(job_id)] + [b.data for b in store.blobs(job_id)]
+    return [data[i : i + 16] for data in whole for i in range(1, max(len(data) - 16, 2), 997)]
 
 
 # --------------------------------------------------------------------------- grant / revoke
@@ -151,15 +153,22 @@ def test_plan_revoke_rejects_unknown_names(kr: Keyring, user, jobs, error) -> No
 # --------------------------------------------------------------------------- erase
 
 
+@pytest.mark.parametrize("big", [False, True], ids=["small", "overflow-pages"])
+@pytest.mark.parametrize("checkpointed", [False, True], ids=["in-wal", "in-main-file"])
 def test_erase_leaves_no_original_and_no_wrapped_key_in_any_vault_file(
-    kr: Keyring, vault_path: Path
+    kr: Keyring, vault_path: Path, big: bool, checkpointed: bool
 ) -> None:
-    kr.store_job(sample_job("j1"), actor="alice")
+    content = (b"name\n" + b"[PERSON_NAME_1]\n" * 4000) if big else None
+    kr.store_job(sample_job("j1", content=content), actor="alice")
     kr.store_job(sample_job("j2", mapping={"Keep Me Person": "[PERSON_NAME_1]"}), actor="alice")
     secrets = secret_bytes(kr, "j1")
     assert len(secrets) >= 4
+    if checkpointed:
+        kr.store.checkpoint()
+        assert os.path.getsize(f"{vault_path}-wal") == 0
     data = all_vault_bytes(vault_path)
-    assert all(s in data for s in secrets)  # the check below can fail
+    found = sum(1 for s in secrets if s in data)
+    assert found >= 0.9 * len(secrets)  # the check below can fail (a window may span pages)
 
     done = lifecycle.erase(kr, ["j1"], actor="alice")
     assert [(e.job_id, e.grants_deleted > 0, e.blobs_deleted > 0) for e in done] == [
@@ -167,15 +176,14 @@ def test_erase_leaves_no_original_and_no_wrapped_key_in_any_vault_file(
     ]
     assert os.path.getsize(f"{vault_path}-wal") == 0
     data = all_vault_bytes(vault_path)
-    for secret in secrets:
-        assert secret not in data
-        assert secret[1:17] not in data  # not even a fragment (nonce and first bytes)
+    assert [s for s in secrets if s in data] == []
     for original in ORIGINALS:
         assert original.encode() not in data
     # the tombstone keeps the counts; the other job is untouched
     job = kr.get_job("j1")
     assert job is not None and job.status == "erased"
     assert job.map_size == 3 and job.entity_count == 5 and dict(job.entity_counts)
+    assert job.file_size == len(content or sample_job().content)
     assert job.recipients == ()
     assert kr.unlock("alice", PASSPHRASE).open_map("j2") == {"Keep Me Person": "[PERSON_NAME_1]"}
     entry = kr.log_entries(action="erase")[0]
