@@ -1,0 +1,212 @@
+"""``audit``: entity counts per job, per entity type and per status, without a key; with
+``--deep`` (passphrase) a logged cross-check of each job's placeholders against its map.
+
+An adapter over ``vault.report``: parse the filters, fetch (or, for ``--summary``, let SQLite
+add up), render as a table, JSON or CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from vault.cli._app import AppContext, cli, json_option, pass_app
+from vault.cli.users import open_vault, unlock_session
+from vault.errors import NoGrant
+from vault.models import FILE_TYPES, JOB_STATUSES
+from vault.report import (
+    AuditQuery,
+    AuditReport,
+    CrossCheck,
+    build_audit,
+    cross_check,
+    cross_check_lines,
+    cross_check_to_dict,
+    csv_rows,
+    parse_when,
+    report_to_dict,
+    summarize,
+    table_lines,
+)
+
+
+@cli.command("audit")
+@click.option("--since", metavar="WHEN", help="Jobs that entered the vault at or after WHEN.")
+@click.option("--until", metavar="WHEN", help="Jobs that entered the vault before WHEN.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(JOB_STATUSES),
+    help="Only jobs in this status (repeatable).",
+)
+@click.option(
+    "--type",
+    "file_types",
+    multiple=True,
+    type=click.Choice(FILE_TYPES),
+    help="Only jobs of this file type (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--summary", is_flag=True, help="Totals only, no line per job.")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also decrypt each archived job and cross-check its placeholders (needs the "
+    "passphrase; logged).",
+)
+@json_option
+@pass_app
+def audit_command(
+    ctx: AppContext,
+    since: str | None,
+    until: str | None,
+    statuses: tuple[str, ...],
+    file_types: tuple[str, ...],
+    fmt: str,
+    summary: bool,
+    deep: bool,
+    as_json: bool,
+) -> None:
+    """Entity counts per job, per entity type and per status, without a key.
+
+    WHEN is a date (2026-05-01, UTC), a date and time (2026-05-01T09:00, UTC unless an offset
+    is given), a relative time (30d, 12h, 2w, 45m ago) or Unix seconds. A job's time is when
+    it was archived (else fetched, submitted or created). --until with a date alone includes
+    that whole day.
+
+    --deep decrypts each archived job you hold a grant for and flags placeholders in the
+    file that its map lacks, map entries the file never uses, and a server entity_count
+    different from the placeholders found. It logs one audit-deep entry per job; no original
+    value is shown.
+
+    \b
+    Example:
+      questa-vault audit --since 2026-05-01 --until 2026-05-31 --type csv
+      questa-vault audit --status archived --format csv > audit.csv
+      questa-vault audit --since 30d --summary
+    """
+    fmt = "json" if as_json else fmt
+    now = time.time()
+    query = AuditQuery(
+        since=parse_when(since, now=now) if since is not None else None,
+        until=parse_when(until, now=now, end=True) if until is not None else None,
+        statuses=statuses,
+        file_types=file_types,
+    )
+    checks: list[CrossCheck] = []
+    with open_vault(ctx) as kr:
+        if summary and not deep:  # totals added up inside SQLite: no object per job
+            report = summarize(kr.store, query)
+        else:
+            report = build_audit(kr.list_jobs(), query)
+        if deep:
+            session = unlock_session(ctx, kr)
+            opened: list[CrossCheck] = []
+            for job in report.jobs:
+                if job.status != "archived":
+                    continue
+                try:
+                    if session.user not in job.recipients:
+                        raise NoGrant(session.user)
+                    check = cross_check(session.open_job(job.job_id))
+                except NoGrant:
+                    check = CrossCheck(
+                        job_id=job.job_id,
+                        checked=False,
+                        reason=f"user {session.user} holds no grant for this job",
+                        entity_count=job.entity_count,
+                    )
+                else:
+                    opened.append(check)
+                checks.append(check)
+            if opened:
+                # Counts only; committed before anything is shown (fail closed).
+                session.release(
+                    "audit-deep",
+                    [c.job_id for c in opened],
+                    per_job={
+                        c.job_id: {
+                            "placeholders": c.occurrences,
+                            "missing_from_map": len(c.missing_from_map),
+                            "unused_map_entries": len(c.unused_map_entries),
+                        }
+                        for c in opened
+                    },
+                )
+    if fmt == "json":
+        data = report_to_dict(report, include_jobs=not summary)
+        if deep:
+            data["cross_check"] = [cross_check_to_dict(c) for c in checks]
+        _emit_report_json(data)
+    elif fmt == "csv":
+        _write_csv(report, checks if deep else None, summary)
+    else:
+        lines = table_lines(report, include_jobs=not summary)
+        if deep:
+            lines += ["", *cross_check_lines(checks)]
+        click.echo("\n".join(lines))
+    flagged = sum(1 for c in checks if c.flagged)
+    if deep:
+        ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
+
+
+def _emit_report_json(data: dict[str, Any]) -> None:
+    """Like ``emit_json``, but each element of the ``jobs`` and ``cross_check`` lists on one
+    line: the same JSON, readable, and several times faster for 100,000 jobs."""
+    lists = {key: data.pop(key) for key in ("jobs", "cross_check") if key in data}
+    text = json.dumps(data, indent=2, ensure_ascii=False)[: -len("\n}")]
+    parts = [text]
+    for key, items in lists.items():
+        if not items:
+            parts.append(f',\n  "{key}": []')
+            continue
+        body = ",\n    ".join(json.dumps(item, ensure_ascii=False) for item in items)
+        parts.append(f',\n  "{key}": [\n    {body}\n  ]')
+    parts.append("\n}")
+    click.echo("".join(parts))
+
+
+def _write_csv(report: AuditReport, checks: list[CrossCheck] | None, summary: bool) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    if summary:
+        writer.writerow(["group", "key", "value"])
+        t = report.totals
+        for key, value in (
+            ("jobs", t.jobs),
+            ("entity_count", t.entity_count),
+            ("map_size", t.map_size),
+            ("file_size", t.file_size),
+        ):
+            writer.writerow(["total", key, value])
+        for group, counts in (
+            ("entity_type", t.by_entity_type),
+            ("status", t.by_status),
+            ("file_type", t.by_file_type),
+        ):
+            for key, value in counts.items():
+                writer.writerow([group, key, value])
+        return
+    rows = csv_rows(report)
+    if checks is not None:
+        by_id = {c.job_id: c for c in checks}
+        rows[0] += ["deep_checked", "deep_flags", "placeholder_occurrences"]
+        for row in rows[1:]:
+            c = by_id.get(row[0])
+            if c is None or not c.checked:
+                row += ["no", "", ""]
+            else:
+                row += ["yes", " ".join(c.flags), str(c.occurrences)]
+    writer.writerows(rows)

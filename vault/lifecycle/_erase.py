@@ -1,0 +1,76 @@
+"""Crypto-shredding: delete a job's wrapped keys and ciphertexts, keep a tombstone, empty the
+write-ahead log (see the package docstring)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from vault.errors import StoreError
+from vault.keyring import Keyring
+from vault.lifecycle._access import known_jobs
+from vault.store import Store
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Erased:
+    """One crypto-shredded job (counts only)."""
+
+    job_id: str
+    grants_deleted: int
+    blobs_deleted: int
+
+
+def erase(
+    keyring: Keyring,
+    job_ids: Sequence[str],
+    *,
+    actor: str,
+    clock: Clock = time.time,
+) -> list[Erased]:
+    """Crypto-shred jobs (see the module docstring); already-erased jobs are skipped.
+
+    ``UnknownJob`` (before any change) for an id the vault does not hold. If the WAL cannot be
+    emptied afterwards (another process is reading), the erase stays committed and
+    ``StoreError`` says to run ``verify``/erase again once the vault is idle.
+    """
+    store = keyring.store
+    jobs = known_jobs(keyring, job_ids)
+    done: list[Erased] = []
+    with store.write():
+        for info in jobs:
+            row = store.get_job(info.job_id)
+            if row is None or row.status == "erased":
+                continue
+            grants = store.delete_grants(row.job_id)
+            blobs = store.delete_blobs(row.job_id)
+            store.put_job(replace(row, status="erased", seal=None, updated_at=clock()))
+            keyring.record(
+                actor,
+                "erase",
+                row.job_id,
+                {
+                    "grants": grants,
+                    "blobs": blobs,
+                    "map_entries": row.map_size,
+                    "entities": row.entity_count,
+                },
+            )
+            done.append(Erased(row.job_id, grants, blobs))
+    if done:
+        _checkpoint(store)
+    return done
+
+
+def _checkpoint(store: Store) -> None:
+    try:
+        store.checkpoint()
+    except StoreError as exc:
+        raise StoreError(
+            "the jobs were erased, but the write-ahead log could not be emptied because "
+            "another process is using the vault; run `questa-vault verify` when it is idle "
+            "and erase again to flush it"
+        ) from exc

@@ -1,0 +1,195 @@
+"""``verify``: every check runs and reports its findings instead of stopping at the first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, StoreError
+from vault.keyring import Keyring, Session, parse_head
+from vault.models import JobInfo, LogEntry
+from vault.store import Store
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem ``verify`` found. ``check`` names the check; the message holds no value."""
+
+    check: str  # database | schema | log | head | structure | deep
+    message: str
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    findings: tuple[Finding, ...]
+    jobs: int  # jobs whose structure was checked
+    deep_checked: int  # jobs decrypted and seal-checked (--deep)
+    deep_skipped: int  # jobs the user holds no grant for (--deep)
+    log_entries: int
+    head: tuple[int, str]  # the log's stored head (seq, hash)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def verify(
+    keyring: Keyring,
+    *,
+    session: Session | None = None,
+    expect_head: str | None = None,
+) -> VerifyReport:
+    """Run every check and collect the findings (an empty tuple: all is well).
+
+    A check that cannot run at all (the store fails, a row cannot be read) becomes a finding
+    of its own, and the other checks still run.
+    """
+    expected = parse_head(expect_head) if expect_head is not None else None
+    store = keyring.store
+    findings: list[Finding] = []
+
+    def attempt(check: str, run: Callable[[], list[Finding]]) -> None:
+        try:
+            findings.extend(run())
+        except (StoreError, IntegrityError) as exc:
+            findings.append(Finding(check, str(exc)))
+
+    attempt("database", lambda: [Finding("database", p) for p in store.integrity_check()])
+    attempt("schema", lambda: [Finding("schema", p) for p in store.schema_problems()])
+
+    def check_chain() -> list[Finding]:
+        keyring.verify_chain()  # IntegrityError names the first entry that does not fit
+        return []
+
+    attempt("log", check_chain)
+    entries: list[LogEntry] = []
+    head = (0, "")
+
+    def read_log() -> list[Finding]:
+        nonlocal head
+        entries.extend(keyring.log_entries())
+        head = keyring.log_head()
+        if expected is None:
+            return []
+        return _head_findings(expected, {e.seq: e.entry_hash for e in entries}, head)
+
+    attempt("head", read_log)
+    jobs: list[JobInfo] = []
+
+    def check_structure() -> list[Finding]:
+        jobs.extend(keyring.list_jobs())
+        return _structure_findings(store, jobs)
+
+    attempt("structure", check_structure)
+    deep_checked = deep_skipped = 0
+    if session is not None:
+        deep: list[Finding] = []
+        for job in jobs:
+            if job.status == "erased":
+                continue
+            if session.user not in job.recipients:
+                deep_skipped += 1
+                continue
+            try:
+                session.check_job(job.job_id)
+                deep_checked += 1
+            except NoGrant:
+                deep_skipped += 1
+            except (IntegrityError, AccessDenied, InputError, StoreError) as exc:
+                deep_checked += 1
+                deep.append(Finding("deep", str(exc), job.job_id))
+        findings += deep
+        user = session.user
+
+        def log_deep() -> list[Finding]:
+            counts = {"jobs": deep_checked, "findings": len(deep)}
+            keyring.record(user, "verify-deep", None, counts)
+            return []
+
+        attempt("log", log_deep)
+    return VerifyReport(
+        findings=tuple(findings),
+        jobs=len(jobs),
+        deep_checked=deep_checked,
+        deep_skipped=deep_skipped,
+        log_entries=len(entries),
+        head=head,
+    )
+
+
+def _head_findings(
+    expected: tuple[int, str], hashes: dict[int, str], head: tuple[int, str]
+) -> list[Finding]:
+    seq, digest = expected
+    if seq == 0:
+        return []
+    if head[0] < seq:
+        return [
+            Finding(
+                "head",
+                f"the log ends at entry {head[0]} but entry {seq} was expected: "
+                "the log was truncated or the vault rolled back",
+            )
+        ]
+    if hashes.get(seq) != digest:
+        return [
+            Finding(
+                "head",
+                f"entry {seq} of the log does not have the expected hash: "
+                "the log was rewritten or this is another vault",
+            )
+        ]
+    return []
+
+
+def _structure_findings(store: Store, jobs: Sequence[JobInfo]) -> list[Finding]:
+    layout: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for job_id, field, idx, version in store.blob_layout():
+        layout.setdefault(job_id, {}).setdefault(field, []).append((idx, version))
+    grant_versions: dict[str, set[int]] = {}
+    for job_id, _user, version in store.grant_layout():
+        grant_versions.setdefault(job_id, set()).add(version)
+    known = {j.job_id for j in jobs}
+    findings: list[Finding] = []
+    for job in jobs:
+        fields = layout.get(job.job_id, {})
+        if job.status == "erased":
+            if fields:
+                findings.append(
+                    Finding("structure", "an erased job still holds ciphertext", job.job_id)
+                )
+            if job.job_id in grant_versions:
+                findings.append(
+                    Finding("structure", "an erased job still holds wrapped keys", job.job_id)
+                )
+            continue
+        readable = bool(job.recipients)
+        if not readable:
+            findings.append(
+                Finding(
+                    "structure",
+                    "no user holds a grant for the current key version: the job is unreadable",
+                    job.job_id,
+                )
+            )
+        for field, chunks in sorted(fields.items()):
+            indexes = sorted(i for i, _ in chunks)
+            versions = {v for _, v in chunks}
+            if indexes != list(range(len(indexes))):
+                findings.append(
+                    Finding("structure", f"the {field} chunks are not contiguous", job.job_id)
+                )
+            if len(versions) != 1 or not all(1 <= v <= job.key_version for v in versions):
+                findings.append(
+                    Finding("structure", f"the {field} chunks have a wrong key version", job.job_id)
+                )
+            elif readable and versions - grant_versions.get(job.job_id, set()):
+                findings.append(
+                    Finding(
+                        "structure", f"no user holds the key version of its {field}", job.job_id
+                    )
+                )
+    for job_id in sorted(set(layout) - known):
+        findings.append(Finding("structure", "ciphertext without a job row", job_id))
+    return findings

@@ -1,0 +1,69 @@
+"""Audit views: entity counts per job, per type and per status, without a key.
+
+Everything here but ``summarize`` is pure: it works on ``JobInfo`` lists (the plaintext
+metadata the keyring keeps for audit on purpose) and, for the deep cross-check, on one
+decrypted ``JobContent`` at a time. ``summarize`` asks the store for the same totals added up
+inside SQLite, so a totals-only audit of a large vault builds no object per job. The CLI
+fetches the rows and renders; a pipeline can call the same functions.
+
+Design choices (documented for users in ``docs/audit.md``):
+
+- A job's *audit time* is when it entered the archive: ``archived_at``, else (never archived:
+  pending, failed, expired) ``fetched_at``, ``submitted_at`` or ``created_at``, the first known.
+  ``--since`` is inclusive, ``--until`` exclusive; a date without a time given to ``--until``
+  covers that whole day. Times are UTC; relative times (``30d``, ``12h``, ``2w``, ``45m``)
+  count back from now.
+- Reports name placeholders and counts, never an original value: the cross-check lists
+  placeholders such as ``[PERSON_NAME_1]``, which the service made and which carry no PII.
+"""
+
+from __future__ import annotations
+
+from vault.report._crosscheck import (
+    TEXT_FILE_TYPES,
+    CrossCheck,
+    cross_check,
+    cross_check_lines,
+    cross_check_to_dict,
+    placeholder_type,
+)
+from vault.report._render import (
+    CSV_FIXED_COLUMNS,
+    csv_rows,
+    job_to_dict,
+    report_to_dict,
+    table_lines,
+)
+from vault.report._times import audit_time, iso_time, parse_when, short_time
+from vault.report._totals import (
+    AuditQuery,
+    AuditReport,
+    AuditTotals,
+    build_audit,
+    summarize,
+    totals_from_rows,
+)
+
+__all__ = [
+    "CSV_FIXED_COLUMNS",
+    "TEXT_FILE_TYPES",
+    "AuditQuery",
+    "AuditReport",
+    "AuditTotals",
+    "CrossCheck",
+    "audit_time",
+    "build_audit",
+    "cross_check",
+    "cross_check_lines",
+    "cross_check_to_dict",
+    "csv_rows",
+    "iso_time",
+    "job_to_dict",
+    "parse_when",
+    "placeholder_type",
+    "report_to_dict",
+    "short_time",
+    "summarize",
+    "table_lines",
+    "totals_from_rows",
+]

@@ -1,0 +1,136 @@
+"""The deep cross-check: placeholders of a decrypted job's file against its map and the
+server's entity count."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vault.models import JobContent
+from vault.report._render import _fit
+
+# Text file types the cross-check can read; PDF, Word and Excel come back from the service as
+# binary containers whose placeholders cannot be counted reliably byte-wise.
+TEXT_FILE_TYPES: frozenset[str] = frozenset({"csv", "text"})
+# A placeholder-shaped token: "[", a label (any text without brackets or line breaks), "_",
+# a number, "]". Bounded so that odd input cannot make the scan expensive.
+_PLACEHOLDER = re.compile(r"\[([^\[\]\r\n]{1,200}?)_([0-9]{1,9})\]")
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """Placeholders of one job's archived file compared with its map and the server's count."""
+
+    job_id: str
+    checked: bool  # False when the file type cannot be scanned (see ``reason``)
+    reason: str = ""
+    occurrences: int = 0  # occurrences of the map's placeholders in the file
+    missing_from_map: tuple[str, ...] = ()  # placeholder-shaped tokens the map lacks
+    unused_map_entries: tuple[str, ...] = ()  # map placeholders never seen in the file
+    entity_count: int = 0  # the server's figure
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+
+def placeholder_type(placeholder: str) -> str:
+    """``[PERSON_NAME_1]`` -> ``PERSON_NAME``; text of another shape is returned unchanged."""
+    m = _PLACEHOLDER.fullmatch(placeholder)
+    return m.group(1) if m else placeholder
+
+
+def _decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Placeholders are ASCII; latin-1 keeps every ASCII byte where it is.
+        return content.decode("latin-1")
+
+
+def cross_check(job: JobContent) -> CrossCheck:
+    """Compare the placeholders in the archived file with the map and the server's count.
+
+    Flags: ``missing-from-map`` (the file holds placeholder-shaped tokens the map lacks),
+    ``unused-map-entries`` (the map has placeholders the file never uses) and
+    ``count-mismatch`` (the server's entity_count differs from the placeholder occurrences).
+    """
+    if job.file_type not in TEXT_FILE_TYPES:
+        return CrossCheck(
+            job_id=job.job_id,
+            checked=False,
+            reason=f"{job.file_type} files are binary; placeholders are not counted",
+            entity_count=job.entity_count,
+        )
+    if job.content is None:
+        return CrossCheck(
+            job_id=job.job_id,
+            checked=False,
+            reason="no archived file",
+            entity_count=job.entity_count,
+        )
+    text = _decode(job.content)
+    found: Counter[str] = Counter(m.group(0) for m in _PLACEHOLDER.finditer(text))
+    known = set(job.mapping.values())
+    occurrences = 0
+    unused: list[str] = []
+    for placeholder in sorted(known):
+        # Map placeholders of an unusual shape are counted directly.
+        n = found[placeholder] if _PLACEHOLDER.fullmatch(placeholder) else text.count(placeholder)
+        occurrences += n
+        if n == 0:
+            unused.append(placeholder)
+    missing = tuple(sorted(p for p in found if p not in known))
+    flags: list[str] = []
+    if missing:
+        flags.append("missing-from-map")
+    if unused:
+        flags.append("unused-map-entries")
+    if occurrences != job.entity_count:
+        flags.append("count-mismatch")
+    return CrossCheck(
+        job_id=job.job_id,
+        checked=True,
+        occurrences=occurrences,
+        missing_from_map=missing,
+        unused_map_entries=tuple(unused),
+        entity_count=job.entity_count,
+        flags=tuple(flags),
+    )
+
+
+def cross_check_to_dict(check: CrossCheck) -> dict[str, Any]:
+    return {
+        "job_id": check.job_id,
+        "checked": check.checked,
+        "reason": check.reason or None,
+        "flags": list(check.flags),
+        "entity_count": check.entity_count,
+        "occurrences": check.occurrences,
+        "missing_from_map": list(check.missing_from_map),
+        "unused_map_entries": list(check.unused_map_entries),
+    }
+
+
+def cross_check_lines(checks: Sequence[CrossCheck], *, width: int = 80) -> list[str]:
+    """Human lines for the deep cross-check: one per job (fits ``width``), then the details of
+    flagged jobs (full job ids and placeholder lists, not shortened)."""
+    lines = [f"{'JOB':<8} {'SERVER':>7} {'FOUND':>7}  RESULT"]
+    for c in checks:
+        if not c.checked:
+            result = f"not checked: {c.reason}"
+            lines.append(f"{c.job_id[:8]:<8} {c.entity_count:>7} {'-':>7}  {result}")
+        else:
+            result = ", ".join(c.flags) if c.flags else "ok"
+            lines.append(f"{c.job_id[:8]:<8} {c.entity_count:>7} {c.occurrences:>7}  {result}")
+    lines = [_fit(line, width) for line in lines]
+    for c in checks:
+        if c.missing_from_map:
+            lines.append(f"{c.job_id}: not in the map: {' '.join(c.missing_from_map)}")
+        if c.unused_map_entries:
+            lines.append(f"{c.job_id}: never used in the file: {' '.join(c.unused_map_entries)}")
+    return lines

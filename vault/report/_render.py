@@ -1,0 +1,156 @@
+"""The report as JSON-ready data, CSV rows and an 80-column table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vault.models import JobInfo
+from vault.report._times import audit_time, iso_time, short_time
+from vault.report._totals import AuditReport, _sorted_counts
+
+
+def job_to_dict(job: JobInfo) -> dict[str, Any]:
+    """One job as JSON-ready data: the keys and units of ``show --json`` (times in Unix
+    seconds, ``null`` when unknown)."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status,
+        "file_type": job.file_type,
+        "source": job.source,
+        "created_at": job.created_at,
+        "submitted_at": job.submitted_at,
+        "fetched_at": job.fetched_at,
+        "archived_at": job.archived_at,
+        "expires_at": job.expires_at,
+        "entity_count": job.entity_count,
+        "map_size": job.map_size,
+        "entity_counts": dict(sorted(job.entity_counts.items())),
+        "file_size": job.file_size,
+        "key_version": job.key_version,
+        "recipients": list(job.recipients),
+        "shared_placeholders": job.shared_placeholders,
+        "placeholder_like_originals": job.placeholder_like_originals,
+        "ciphertext_size": job.ciphertext_size,
+    }
+
+
+def report_to_dict(report: AuditReport, *, include_jobs: bool = True) -> dict[str, Any]:
+    """The whole report as JSON-ready data with stable keys."""
+    q = report.query
+    t = report.totals
+    data: dict[str, Any] = {
+        "filters": {
+            "since": q.since,
+            "until": q.until,
+            "status": list(q.statuses),
+            "type": list(q.file_types),
+        },
+        "totals": {
+            "jobs": t.jobs,
+            "entity_count": t.entity_count,
+            "map_size": t.map_size,
+            "file_size": t.file_size,
+            "by_entity_type": dict(t.by_entity_type),
+            "by_status": dict(t.by_status),
+            "by_file_type": dict(t.by_file_type),
+        },
+    }
+    if include_jobs:
+        data["jobs"] = [job_to_dict(job) for job in report.jobs]
+    return data
+
+
+CSV_FIXED_COLUMNS: tuple[str, ...] = (
+    "job_id",
+    "file_type",
+    "status",
+    "source",
+    "created_at",
+    "fetched_at",
+    "archived_at",
+    "entity_count",
+    "map_size",
+    "file_size",
+)
+
+
+def csv_rows(report: AuditReport) -> list[list[str]]:
+    """A header and one row per job; one column per entity type seen (0 when absent)."""
+    types = sorted(report.totals.by_entity_type)
+    rows: list[list[str]] = [[*CSV_FIXED_COLUMNS, *types]]
+    for job in report.jobs:
+        rows.append(
+            [
+                job.job_id,
+                job.file_type,
+                job.status,
+                job.source,
+                iso_time(job.created_at) or "",
+                iso_time(job.fetched_at) or "",
+                iso_time(job.archived_at) or "",
+                str(job.entity_count),
+                str(job.map_size),
+                str(job.file_size),
+                *(str(job.entity_counts.get(t, 0)) for t in types),
+            ]
+        )
+    return rows
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _wrap(words: Sequence[str], width: int) -> list[str]:
+    """Words joined by spaces into lines of at most ``width`` (a longer word is shortened)."""
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        word = _fit(word, width)
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return lines
+
+
+def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 80) -> list[str]:
+    """The human table: one line per job (the counts per type wrap onto continuation lines),
+    then totals per type and per status; fits ``width``.
+
+    The job id is shortened to its first 8 characters (as ``jobs`` shows it); ``--format json``
+    or ``csv`` give the full ids.
+    """
+    lines: list[str] = []
+    if include_jobs:
+        head = f"{'JOB':<8} {'TYPE':<5} {'STATUS':<8} {'ARCHIVED (UTC)':<16} {'ENT':>5} {'MAP':>5} "
+        rest = max(width - len(head), 8)
+        lines.append(head + "COUNTS")
+        for job in report.jobs:
+            counts = [f"{k}:{v}" for k, v in _sorted_counts(job.entity_counts).items()]
+            wrapped = _wrap(counts or ["-"], rest)
+            lines.append(
+                f"{job.job_id[:8]:<8} {job.file_type[:5]:<5} {job.status[:8]:<8} "
+                f"{short_time(audit_time(job)):<16} {job.entity_count:>5} {job.map_size:>5} "
+                + wrapped[0]
+            )
+            lines.extend(" " * len(head) + more for more in wrapped[1:])
+        lines.append("")
+    t = report.totals
+    lines.append(
+        f"{t.jobs} job(s), {t.entity_count} entities reported by the server, "
+        f"{t.map_size} map entries"
+    )
+    if t.by_status:
+        lines.append("by status: " + ", ".join(f"{k} {v}" for k, v in t.by_status.items()))
+    if t.by_file_type:
+        lines.append("by file type: " + ", ".join(f"{k} {v}" for k, v in t.by_file_type.items()))
+    if t.by_entity_type:
+        lines.append("")
+        lines.append(f"{'ENTITY TYPE':<40} {'COUNT':>10}")
+        for name, count in t.by_entity_type.items():
+            lines.append(f"{_fit(name, 40):<40} {count:>10}")
+    return [_fit(line, width) for line in lines]

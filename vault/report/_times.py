@@ -1,0 +1,63 @@
+"""Reading ``--since``/``--until`` values and writing times (UTC)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from vault.errors import InputError
+from vault.models import JobInfo
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_SECONDS = re.compile(r"^\d{9,}(\.\d*)?$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_when(text: str, *, now: float, end: bool = False) -> float:
+    """Unix seconds for an ISO date or datetime (UTC unless it says otherwise), a relative
+    time (``30d``, ``12h``, ``2w``, ``45m`` before ``now``), or Unix seconds (9+ digits).
+
+    With ``end=True`` a date without a time means the end of that day (the next midnight), so
+    ``--until 2024-05-31`` includes the 31st.
+    """
+    value = text.strip()
+    rel = _RELATIVE.match(value)
+    if rel:
+        return now - int(rel.group(1)) * _UNIT_SECONDS[rel.group(2)]
+    if _SECONDS.match(value):  # Unix seconds, as `log --since` also takes them
+        return float(value)
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return (start + timedelta(days=1) if end else start).timestamp()
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(
+            f"cannot read the time {text!r}: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM], "
+            "a relative time like 30d, 12h, 2w, 45m, or Unix seconds"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+# ``time.strftime`` over ``gmtime``: twice as fast as ``datetime`` for 100,000-row reports.
+def iso_time(ts: float | None) -> str | None:
+    """``2024-05-01T12:00:00Z`` (UTC, whole seconds), or None."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def short_time(ts: float | None) -> str:
+    """``2024-05-01 12:00`` (UTC) for tables, ``-`` when unknown."""
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
+def audit_time(job: JobInfo) -> float | None:
+    """When the job entered the archive (``JobInfo.audit_time``; see the module docstring)."""
+    return job.audit_time
