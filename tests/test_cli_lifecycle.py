@@ -409,6 +409,21 @@ def test_verify_expect_head_detects_a_truncated_log(vault: Path) -> None:
     ) in result.stdout
 
 
+def test_verify_exit_5_when_the_file_is_not_a_database_any_more(vault: Path) -> None:
+    data = bytearray(vault.read_bytes())
+    data[:16] = b"X" * 16
+    vault.write_bytes(bytes(data))
+    result = invoke(["verify"])
+    assert result.exit_code == 5
+    assert "the vault does not verify: the vault file is damaged" in result.stderr
+
+
+def test_verify_without_a_vault_is_exit_1(tmp_path: Path) -> None:
+    result = invoke(["--vault", str(tmp_path / "none.db"), "verify"])
+    assert result.exit_code == 1
+    assert "no vault at" in result.stderr
+
+
 def test_verify_rejects_a_malformed_head(vault: Path) -> None:
     result = invoke(["verify", "--expect-head", "12:abc"])
     assert result.exit_code == 1

@@ -14,7 +14,7 @@ import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
 from vault.cli.users import acting_user, open_vault, unlock_session
-from vault.errors import IntegrityError
+from vault.errors import IntegrityError, StoreError, VaultNotFound
 from vault.lifecycle import (
     backup,
     erase,
@@ -209,7 +209,15 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
       questa-vault log --head > head.txt      # keep it somewhere else
       questa-vault verify --deep --expect-head "$(cat head.txt)"
     """
-    with open_vault(ctx) as kr:
+    try:
+        kr = open_vault(ctx)
+    except StoreError as exc:
+        # A file SQLite cannot open as a vault at all is verify's worst finding (exit 5);
+        # a missing file or a busy vault stays an ordinary error.
+        if isinstance(exc, VaultNotFound) or "busy" in str(exc):
+            raise
+        raise IntegrityError(f"the vault does not verify: {exc}") from exc
+    with kr:
         session = unlock_session(ctx, kr) if deep else None
         report = verify(kr, session=session, expect_head=expect_head)
     head = f"{report.head[0]}:{report.head[1]}"
