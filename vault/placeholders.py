@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Literal, cast
 
 from vault.errors import InputError, PlaceholderCollision
@@ -302,31 +303,43 @@ class Matcher:
         return restored
 
     # -- strict -----------------------------------------------------------------------------------
+    def lookup(
+        self, tokens: list[str], offset_of: Callable[[int], int], escape: Escape | None = None
+    ) -> list[str]:
+        """What to write for each candidate token (its original, or itself when unresolved).
+
+        ``offset_of(i)`` gives the absolute offset of ``tokens[i]``; it is called only for
+        tokens that are not plain hits, to place unresolved ones.
+        """
+        table = self._table(escape)
+        values = list(map(table.get, tokens))
+        if None not in values:
+            self.tally.counts.update(tokens)
+            return cast(list[str], values)
+        counts = self.tally.counts
+        filled: list[str] = []
+        for i, value in enumerate(values):
+            token = tokens[i]
+            if value is None:
+                value = self._miss(token, offset_of(i), escape, table)
+            else:
+                counts[token] += 1
+            filled.append(value)
+        return filled
+
     def _sub_strict(self, text: str, base: int, escape: Escape | None) -> str:
         parts: list[str] = self._split(text)
         if len(parts) == 1:
             return text
-        table = self._table(escape)
-        tokens = parts[1::2]
-        get = table.get
-        values = [get(t) for t in tokens]
-        if None in values:
-            offset = base
-            counts = self.tally.counts
-            filled: list[str] = []
-            for i, value in enumerate(values):
-                offset += len(parts[2 * i])
-                token = tokens[i]
-                if value is None:
-                    value = self._miss(token, offset, escape, table)
-                else:
-                    counts[token] += 1
-                filled.append(value)
-                offset += len(token)
-            parts[1::2] = filled
-        else:
-            self.tally.counts.update(tokens)
-            parts[1::2] = cast(list[str], values)
+
+        ends: list[int] = []  # running end offsets of the parts, computed on the first miss
+
+        def offset_of(i: int) -> int:
+            if not ends:
+                ends.extend(accumulate(map(len, parts)))
+            return base + ends[2 * i]
+
+        parts[1::2] = self.lookup(parts[1::2], offset_of, escape)
         return "".join(parts)
 
     def _strict_cut(self, buffer: str, start: int) -> int:
@@ -410,6 +423,19 @@ class Matcher:
         if cut <= start:
             return "", start
         return self._sub_strict(buffer[start:cut], base + start, escape), cut
+
+    @property
+    def originals(self) -> Mapping[str, str]:
+        """Placeholder -> original, for callers that look candidates up in bulk."""
+        return self._originals
+
+    def count_restored(self, placeholders: Iterable[str]) -> None:
+        """Count placeholders a caller restored itself from ``originals``."""
+        self.tally.counts.update(placeholders)
+
+    def resolve_miss(self, token: str, offset: int, escape: Escape | None = None) -> str:
+        """What to write for a candidate not found in ``originals`` (reports it if unknown)."""
+        return self._miss(token, offset, escape, self._table(escape))
 
     @property
     def candidate_length(self) -> int:

@@ -1,7 +1,7 @@
 """Restoring inside CSV/TSV with every byte outside restored fields unchanged.
 
 The file is never parsed and rewritten (a reader/writer round trip changes quoting, line endings
-and the final newline). Instead fields are found with their raw spans and only fields holding a
+and the final newline). Fields are found with their raw spans and only fields holding a
 placeholder are rewritten:
 
 - A quoted field stays quoted; quotes inside restored values are doubled.
@@ -16,112 +16,219 @@ is its first character (after spaces when the dialect skips initial spaces); aft
 quote, characters up to the next delimiter belong to the field; a quote in the middle of an
 unquoted field is literal. Lines end at CR, LF or CRLF outside quotes.
 
-Speed: in strict mode one possessive regex skips, in C, every run of fields that holds no ``[``;
-Python sees only the fields that may hold a placeholder. Lenient mode looks at every field.
+Two paths give the same bytes. The record path (strict, no neutralizing, no initial spaces)
+takes whole records and splits them, in C, with one regex into text, quoted fields and
+placeholder candidates outside quotes; candidates are looked up in bulk and Python only visits
+what needs it: quoted fields holding a ``[``, unknown candidates, and values that need quotes.
+The field path (``csvfields``) handles everything else one field at a time.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate, compress
 
 from vault.placeholders import Matcher
+from vault.restore.csvfields import FieldPath
 from vault.restore.formats import CsvDialect
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CsvProcessor:
-    """Restores a growing CSV buffer field by field (see ``Processor`` in ``engine``)."""
+    """Restores a growing CSV buffer (see ``Processor`` in ``engine``)."""
 
     def __init__(self, matcher: Matcher, dialect: CsvDialect, *, neutralize: bool) -> None:
         self.matcher = matcher
-        self.dialect = dialect
-        self.neutralize = neutralize
-        self.neutralized = 0
-        self.quoted = 0
-        q = dialect.quotechar
-        self._quote = q
-        self._specials = (dialect.delimiter, "\r", "\n")
-        self._double = lambda value: value.replace(q, q + q)
+        self.fields = FieldPath(matcher, dialect, neutralize=neutralize)
+        self._records = not (matcher.lenient or neutralize or dialect.skipinitialspace)
+        q = self._quote = dialect.quotechar
+        self._double = self.fields.double
         seps = re.escape(dialect.delimiter) + r"\r\n"
         qe = re.escape(q)
-        sp = " *" if dialect.skipinitialspace else ""
-        clean_quoted = rf"{sp}{qe}(?:[^{qe}\[]++|{qe}{qe})*+{qe}[^{seps}\[]*+"
-        clean_bare = rf"(?!{sp}{qe})[^{seps}\[]++"
-        quoted = rf"{sp}{qe}(?:[^{qe}]++|{qe}{qe})*+{qe}[^{seps}]*+"
-        bare = rf"(?!{sp}{qe})[^{seps}]*+"
-        self._skip: list[re.Pattern[str]] = []
-        self._field: list[re.Pattern[str]] = []
-        for final in (False, True):
-            end = rf"(?=[{seps}]|\Z)" if final else rf"(?=[{seps}])"
-            if matcher.lenient:
-                skip = rf"[{seps}]*+"
-            else:
-                skip = rf"(?:[{seps}]++|(?:{clean_quoted}|{clean_bare}){end})*+"
-            self._skip.append(re.compile(skip))
-            self._field.append(re.compile(rf"(?:{quoted}|{bare}){end}"))
+        width = matcher.candidate_length
+        # text | quoted field (a quote at a field start) | candidate outside quotes
+        self._split = re.compile(
+            rf"({qe}(?<![^{seps}]{qe})(?:[^{qe}]++|{qe}{qe})*+{qe}|\[[^\[\]\r\n{qe}]{{1,{width}}}\])"
+        ).split
+        self._open_quote = re.compile(rf"{qe}(?<![^{seps}]{qe})")
+        self._seps = frozenset(dialect.delimiter + "\r\n")
+        self._last_sep = re.compile(rf"[{seps}](?=[^{seps}]*\Z)").search
+        self._first_sep = re.compile(rf"[{seps}]").search
+        originals = matcher.originals
+        specials = (dialect.delimiter, q, "\r", "\n")
+        self._needs_quotes = frozenset(
+            p for p, o in originals.items() if any(c in o for c in specials)
+        )
+        self._empty = frozenset(p for p, o in originals.items() if not o)
+        self._checked = self._needs_quotes | self._empty
+
+    @property
+    def neutralized(self) -> int:
+        return self.fields.neutralized
+
+    @property
+    def quoted(self) -> int:
+        return self.fields.quoted
 
     def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
-        skip = self._skip[final].match
-        field = self._field[final].match
-        pieces: list[str] = []
-        pos = last = start
+        if self._records:
+            done = self._process_records(buffer, start, final, base)
+            if done is not None:
+                return done
+        return self.fields.process(buffer, start, final, base)
+
+    def _process_records(
+        self, buffer: str, start: int, final: bool, base: int
+    ) -> tuple[str, int] | None:
+        """Whole records at once; None when this stretch needs the field path."""
+        prefix = ""
         if base + start == 0 and buffer.startswith("\ufeff"):
-            pos = 1  # the BOM is not part of the first field
-        n = len(buffer)
-        while True:
-            skipped = skip(buffer, pos)
-            pos = skipped.end() if skipped else pos
-            if pos >= n:
-                break
-            match = field(buffer, pos)
-            if match is None:
-                if not final:
-                    break  # the field may go on in the next chunk
-                end = n  # a quoted field left open at the end of the input
-            else:
-                end = match.end()
-            raw = buffer[pos:end]
-            new = self._restore_field(raw, base + pos)
-            if not new and self._alone(buffer, pos, end, base, final):
-                new = self._quote * 2  # an empty lone field would read as no row at all
-            if new is not raw:
-                pieces.append(buffer[last:pos])
-                pieces.append(new)
-                last = end
-            pos = end
-        pieces.append(buffer[last:pos])
-        return "".join(pieces), pos
+            prefix, start = "\ufeff", 1  # the BOM is not part of the first field
+        if final:
+            cut = len(buffer)
+        else:
+            cut = max(buffer.rfind("\n"), buffer.rfind("\r")) + 1
+            if cut <= start:
+                return None  # no whole record yet (or one huge line): the field path cuts
+        parts: list[str] = self._split(buffer[start:cut])
+        ends: list[int] = []
 
-    @staticmethod
-    def _alone(buffer: str, pos: int, end: int, base: int, final: bool) -> bool:
-        before = buffer[pos - 1] if pos else ""
-        after = buffer[end] if end < len(buffer) else ""
-        at_start = base + pos == 0 or before in ("\r", "\n", "\ufeff")
-        return at_start and (after in ("\r", "\n") or (final and not after))
+        def offset_of(k: int) -> int:  # absolute offset of parts[k]
+            if not ends:
+                ends.extend(accumulate(map(len, parts)))
+            return base + start + (ends[k - 1] if k else 0)
 
-    def _restore_field(self, raw: str, offset: int) -> str:
+        # A quoted field still open at the cut starts after the last complete one, and what
+        # the split saw inside it is not what it seems: stop before it.
+        mids = parts[1::2]
         q = self._quote
-        lead = len(raw) - len(raw.lstrip(" ")) if self.dialect.skipinitialspace else 0
-        if raw.startswith(q, lead):
-            new = self.matcher.sub(raw, offset, self._double)
-            if new == raw:
-                return raw
-            if self.neutralize:
-                new = self._neutralize(new, lead + 1)
-            return new
-        new = self.matcher.sub(raw, offset)
-        if new == raw:
-            return raw
-        if self.neutralize:
-            new = self._neutralize(new, lead)
-        if any(c in new for c in self._specials) or new.count(q) > raw.count(q):
-            self.quoted += 1
-            new = q + new.replace(q, q + q) + q
-        return new
+        j = len(mids) - 1
+        while j >= 0 and mids[j][0] != q:
+            j -= 1
+        after_quoted = cut - sum(map(len, parts[2 * j + 2 :])) if j >= 0 else start
+        opened = self._open_quote.search(buffer, after_quoted, cut)
+        if opened is not None:
+            if final or opened.start() == start:
+                return None
+            k = bisect_right([offset_of(i + 1) for i in range(len(parts))], opened.start() + base)
+            parts = [*parts[:k], buffer[offset_of(k) - base : opened.start()]]
+            cut = opened.start()
+            ends.clear()
+            mids = parts[1::2]
+        if not mids:
+            return prefix + buffer[start:cut], cut
 
-    def _neutralize(self, cell: str, at: int) -> str:
-        if cell.startswith(FORMULA_STARTS, at):
-            self.neutralized += 1
-            return cell[:at] + "'" + cell[at:]
-        return cell
+        plan = self._plan(parts, mids, buffer, start, base, final)
+        if plan is None:
+            return None
+        whole, alone, opens, closes = plan
+        originals = self.matcher.originals
+        values = list(map(originals.get, mids, mids))
+        self.matcher.count_restored(filter(originals.__contains__, mids))
+        odd = {m for m in set(mids).difference(originals) if "[" in m}
+        if odd:
+            for i, m in enumerate(mids):
+                if m in odd:
+                    offset = offset_of(2 * i + 1)
+                    if m[0] == q:
+                        values[i] = self.matcher.sub(m, offset, self._double)
+                    else:
+                        values[i] = self.matcher.resolve_miss(m, offset)
+        for i in whole:
+            values[i] = q + self._double(values[i]) + q
+        for i in alone:
+            if mids[i] in originals:
+                values[i] = q + q
+        self.fields.quoted += len(whole) + len(opens)
+        parts[1::2] = values
+        if opens:
+            self._quote_fields(parts, opens, closes)
+        return prefix + "".join(parts), cut
+
+    def _plan(
+        self, parts: list[str], mids: list[str], buffer: str, start: int, base: int, final: bool
+    ) -> tuple[list[int], list[int], set[tuple[int, int]], set[tuple[int, int]]] | None:
+        """Which candidates need quotes around them or around their field; None: field path."""
+        whole: list[int] = []  # candidates that are a whole field
+        alone: list[int] = []  # empty originals alone on their line
+        opens: set[tuple[int, int]] = set()  # (part, offset) where a longer field gets quoted
+        closes: set[tuple[int, int]] = set()
+        if self._checked.isdisjoint(mids):
+            return whole, alone, opens, closes
+        last = len(mids) - 1
+        line_start = base + start == 0 or buffer[start - 1] in "\r\n\ufeff"
+        for i in compress(range(len(mids)), map(self._checked.__contains__, mids)):
+            m = mids[i]
+            before, after = parts[2 * i], parts[2 * i + 2]
+            if m in self._needs_quotes:
+                if before[-1:] in self._seps and after[:1] in self._seps:
+                    whole.append(i)
+                    continue
+                bounds = self._field_bounds(parts, i)
+                if bounds is None:
+                    return None  # right after a closing quote: the field path decides
+                opens.add(bounds[0])
+                closes.add(bounds[1])
+            elif (before[-1:] in ("\r", "\n") if before else i == 0 and line_start) and (
+                after[:1] in ("\r", "\n") if after else i == last and final
+            ):
+                alone.append(i)
+            elif (not before and i > 0) or (not after and i < last):
+                return None  # glued to another candidate: the field may end up empty
+        return whole, alone, opens, closes
+
+    def _field_bounds(
+        self, parts: list[str], i: int
+    ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """Where the unquoted field around candidate ``i`` starts and ends, as (part, offset).
+
+        None when the candidate follows a quoted field's closing quote (it belongs to that
+        field, whose quoting is not changed here).
+        """
+        k = 2 * i
+        while True:
+            found = self._last_sep(parts[k])
+            if found is not None:
+                opening = (k, found.start() + 1)
+                break
+            if k == 0:
+                opening = (0, 0)  # regions start at a field start
+                break
+            if parts[k - 1][0] == self._quote:
+                return None
+            k -= 2
+        k = 2 * i + 2
+        while True:
+            found = self._first_sep(parts[k])
+            if found is not None:
+                return opening, (k, found.start())
+            if k + 1 >= len(parts):
+                return opening, (k, len(parts[k]))
+            k += 2
+
+    def _quote_fields(
+        self, parts: list[str], opens: set[tuple[int, int]], closes: set[tuple[int, int]]
+    ) -> None:
+        """Quote each field from its opening to its closing point, doubling quotes inside."""
+        marks: dict[int, list[tuple[int, bool]]] = {}
+        for k, offset in opens:
+            marks.setdefault(k, []).append((offset, True))
+        for k, offset in closes:
+            marks.setdefault(k, []).append((offset, False))
+        inside: set[int] = set()  # parts that begin inside a field being quoted
+        for (k1, _), (k2, _) in zip(sorted(opens), sorted(closes), strict=True):
+            inside.update(range(k1 + 1, k2 + 1))
+        q, double = self._quote, self._double
+        for k in inside | set(marks):
+            piece = parts[k]
+            within = k in inside
+            out: list[str] = []
+            last = 0
+            for offset, opening in sorted(marks.get(k, ())):
+                segment = piece[last:offset]
+                out.append(double(segment) if within else segment)
+                out.append(q)
+                within, last = opening, offset
+            segment = piece[last:]
+            out.append(double(segment) if within else segment)
+            parts[k] = "".join(out)

@@ -42,6 +42,7 @@ _BY_EXTENSION: dict[str, Format] = {
     ".text": "text",
 }
 _DELIMITERS = (",", "\t", ";", "|", ":")
+_SAMPLE = 64 * 1024  # characters looked at to guess the format and the delimiter
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def _is_json(line: str) -> bool:
 
 def _rows(sample: str, complete: bool, delimiter: str) -> list[int]:
     """Row widths of the sample read with ``delimiter`` (the last, maybe cut, line dropped)."""
+    if len(sample) > _SAMPLE:
+        sample, complete = sample[:_SAMPLE], False
     if not complete:
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[:cut] if cut != -1 else ""
