@@ -103,7 +103,7 @@ class _Settings:
             return call.parse(None)
         try:
             body = response.json()
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, nesting too deep
             raise MalformedResponse(
                 f"{call.what}: the answer is not valid JSON; nothing was stored"
             ) from exc

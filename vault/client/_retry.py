@@ -46,7 +46,7 @@ def server_detail(response: httpx.Response) -> str:
     """The server's ``detail``, shortened and stripped of control characters."""
     try:
         body: Any = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to decode
         return ""
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list):  # a validation error: [{"loc": [...], "msg": "..."}]
