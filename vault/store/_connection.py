@@ -38,13 +38,16 @@ T = TypeVar("T")
 
 
 def _translated(func: Callable[P, T]) -> Callable[P, T]:
-    """Turn any ``sqlite3`` error raised by ``func`` into a ``StoreError``."""
+    """Turn any ``sqlite3`` error (or undecodable schema text) raised by ``func`` into a
+    ``StoreError`` or ``IntegrityError``."""
 
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return func(*args, **kwargs)
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
+        except UnicodeDecodeError as exc:  # a damaged name in the schema table itself
+            raise IntegrityError("the vault holds a damaged text value") from exc
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
@@ -52,7 +55,9 @@ def _translated(func: Callable[P, T]) -> Callable[P, T]:
 
 
 def store_error(exc: sqlite3.Error) -> StoreError | IntegrityError:
-    text = str(exc)
+    # One line, bounded: a damaged schema makes SQLite quote whole CREATE statements.
+    lines = str(exc).splitlines()
+    text = lines[0][:160] if lines else type(exc).__name__
     if "Could not decode" in text:
         return IntegrityError("the vault holds a damaged text value")
     if "locked" in text or "busy" in text:

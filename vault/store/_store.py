@@ -7,8 +7,8 @@ otherwise); the keyring decides what the bytes in the rows mean.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from vault.errors import IntegrityError, StoreError
 from vault.store._audit import AuditQueries
@@ -32,6 +32,24 @@ _USER_SELECT = (
     "kdf_algorithm, kdf_memory_kib, kdf_passes, kdf_lanes, CAST(kdf_salt AS BLOB), "
     "key_changed_at"
 )
+
+
+R = TypeVar("R")
+
+
+def _checked(what: str) -> Callable[[Callable[[Sequence[Any]], R]], Callable[[Sequence[Any]], R]]:
+    """A row whose values have the wrong types (a damaged page) is an ``IntegrityError``."""
+
+    def decorate(convert: Callable[[Sequence[Any]], R]) -> Callable[[Sequence[Any]], R]:
+        def wrapper(r: Sequence[Any]) -> R:
+            try:
+                return convert(r)
+            except (TypeError, ValueError) as exc:
+                raise IntegrityError(f"the vault holds a damaged {what} row") from exc
+
+        return wrapper
+
+    return decorate
 
 
 class Store(AuditQueries):  # AuditQueries extends Connection
@@ -315,6 +333,7 @@ class Store(AuditQueries):  # AuditQueries extends Connection
         return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
+@_checked("user")
 def _user(r: Sequence[Any]) -> UserRow:
     return UserRow(
         id=int(r[0]),
@@ -335,7 +354,7 @@ def _user(r: Sequence[Any]) -> UserRow:
 def _counts(text: str) -> Mapping[str, int]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:  # TypeError: not text at all
         raise IntegrityError("a counts column of the vault is not valid JSON") from exc
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int) for k, v in data.items()
@@ -344,6 +363,7 @@ def _counts(text: str) -> Mapping[str, int]:
     return data
 
 
+@_checked("job")
 def _job(r: Sequence[Any]) -> JobRow:
     return JobRow(
         job_id=str(r[0]),
@@ -369,6 +389,7 @@ def _job(r: Sequence[Any]) -> JobRow:
     )
 
 
+@_checked("access log")
 def _log(r: Sequence[Any]) -> LogRow:
     return LogRow(
         seq=int(r[0]),
