@@ -60,6 +60,11 @@ class Decoder:
             raise InputError(
                 f"input is not valid {self.encoding} at byte offset {offset}{hint}"
             ) from exc
+        except UnicodeError as exc:  # UTF-16/32 without a byte-order mark
+            raise InputError(
+                f"input is not valid {self.encoding} (no byte-order mark); name its byte "
+                "order (--encoding utf-16-le or utf-16-be)"
+            ) from exc
         nul = text.find("\x00")
         if nul != -1:
             offset = before - pending + len(text[:nul].encode(self.encoding))
