@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10,000 jobs, one run (a smoke run)")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = parser.parse_args()
     jobs = 10_000 if args.quick else args.jobs
     repeat = 1 if args.quick else args.repeat
@@ -143,7 +144,9 @@ def main() -> None:
         build(path, jobs)
         setup = time.perf_counter() - start
         size = path.stat().st_size
-        print(f"audit: {jobs:,} archived jobs ({size / 1e6:.1f} MB vault, built in {setup:.1f} s)")
+        say = (lambda *a: None) if args.json else print
+        say(f"audit: {jobs:,} archived jobs ({size / 1e6:.1f} MB vault, built in {setup:.1f} s)")
+        measured = []
         scale = 100_000 / jobs
         failed = False
         for name, func, target in (
@@ -158,11 +161,16 @@ def main() -> None:
             scaled = seconds * scale
             verdict = ("ok" if scaled < TARGET_SECONDS else "SLOW") if target else "info"
             failed = failed or verdict == "SLOW"
-            print(
+            measured.append({"name": name, "seconds": seconds, "per_100000_s": scaled,
+                             "target": target})  # fmt: skip
+            say(
                 f"  {name:<38} {seconds:6.3f} s; per 100,000 jobs {scaled:6.3f} s; "
                 f"ratio to the {TARGET_SECONDS:.0f} s target {scaled / TARGET_SECONDS:5.2f} "
                 f"[{verdict}]"
             )
+        if args.json:
+            print(json.dumps({"jobs": jobs, "repeat": repeat, "vault_bytes": size,
+                              "target_s": TARGET_SECONDS, "results": measured}))  # fmt: skip
     sys.stdout.flush()
     if failed:
         raise SystemExit("audit is slower than its target")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--quick", action="store_true", help="100 jobs (a smoke run)")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = parser.parse_args()
     jobs = 100 if args.quick else args.jobs
 
@@ -92,6 +94,15 @@ def main() -> None:
         proc.wait(timeout=10)
 
     ideal = jobs * args.latency / args.concurrency
+    if args.json:
+        print(json.dumps({
+            "jobs": jobs, "latency_s": args.latency, "concurrency": args.concurrency,
+            "archived": archived, "stored": stored, "wall_s": wall, "cpu_s": cpu,
+            "ideal_s": ideal, "per_1000_s": wall * 1000 / jobs, "target_s": TARGET_SECONDS,
+        }))  # fmt: skip
+        if archived != jobs:
+            raise SystemExit(f"only {archived} of {jobs} jobs archived")
+        return
     print(f"fetch: {jobs} completed jobs, {args.latency * 1000:.0f} ms latency per request, "
           f"concurrency {args.concurrency}")  # fmt: skip
     print(f"  archived: {archived} (in the vault: {stored})")

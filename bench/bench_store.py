@@ -12,6 +12,7 @@ unlocks once with the default Argon2id cost and opens every job, counting key de
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=30)
     parser.add_argument("--file-mb", type=float, default=1.0)
     parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = parser.parse_args()
     file_bytes = int(args.file_mb * 1_000_000)
 
@@ -88,6 +90,16 @@ def main() -> None:
         size = sum(os.path.getsize(p) for p in Path(tmp).iterdir())
 
     median = statistics.median(cpu)
+    if args.json:
+        print(json.dumps({
+            "jobs": args.jobs, "file_bytes": file_bytes, "entries": args.entries,
+            "cpu_ms_median": median, "cpu_ms_p90": statistics.quantiles(cpu, n=10)[-1],
+            "cpu_ms_min": min(cpu), "wall_ms_median": statistics.median(wall),
+            "target_cpu_ms": TARGET_STORE_CPU_MS, "kdf": f"{kdf.algorithm} {kdf.memory_kib} KiB, "
+            f"{kdf.passes} passes, {kdf.lanes} lanes", "unlock_cpu_ms": unlock_ms,
+            "open_job_cpu_ms": open_ms, "derivations": derivations, "vault_bytes": size,
+        }))  # fmt: skip
+        return
     print(
         f"store_job: {args.jobs} jobs of {file_bytes:,} bytes and {args.entries:,} map entries,"
         f" sealed to 2 users"
