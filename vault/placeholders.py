@@ -19,11 +19,12 @@ Pure text work, no I/O. Design choices (see ``docs/restore.md``):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, filterfalse
 from typing import Literal, cast
 
 from vault.errors import InputError, PlaceholderCollision
@@ -72,6 +73,12 @@ class Resolver:
     job_ids: tuple[str, ...]
     ambiguous: frozenset[str] = frozenset()
     problems: tuple[MapProblem, ...] = ()
+    longest: int = -1  # length of the longest placeholder (computed when not given)
+
+    def __post_init__(self) -> None:
+        if self.longest < 0:
+            longest = max(map(len, self.originals), default=0)
+            object.__setattr__(self, "longest", longest)
 
     def __len__(self) -> int:
         return len(self.originals)
@@ -204,12 +211,10 @@ class Matcher:
         self.lenient = lenient
         self.tally = Tally()
         self._originals = resolver.originals
-        longest = max((len(p) - 2 for p in self._originals), default=0)
-        self._inner = max(longest, MIN_CANDIDATE)
+        self._inner = max(resolver.longest - 2, MIN_CANDIDATE)
         self._split = re.compile(rf"(\[[^\[\]\n]{{1,{self._inner}}}\])").split
-        self._tables: dict[Escape | None, dict[str, str]] = {None: dict(self._originals)}
-        self._labels = {placeholder_type(p) for p in self._originals}
-        self._lower_labels = {_normalize(label) for label in self._labels}
+        # Escaped originals per escape function; raw lookups use the resolver's own mapping.
+        self._tables: dict[Escape, dict[str, str]] = {}
         self._index: dict[str, str | None] = {}
         self.problems: tuple[MapProblem, ...] = resolver.problems
         if lenient:
@@ -243,20 +248,36 @@ class Matcher:
                 re.IGNORECASE,
             )
             parts.append(f"(?P<r>{self._bare.pattern})")
-        self._lenient = re.compile("|".join(parts), re.IGNORECASE)
+        # A leading class of the characters a candidate can start with lets the regex engine
+        # skip other positions quickly (about twice as fast on prose).
+        starts = {"[", "\\", "［"} | {
+            c for label in labels for c in (label[0].lower(), label[0].upper())
+        }
+        head = "".join(re.escape(c) for c in sorted(starts))
+        self._lenient = re.compile(f"(?=[{head}])(?:{'|'.join(parts)})", re.IGNORECASE)
 
     # -- lookups --------------------------------------------------------------------------------
-    def _table(self, escape: Escape | None) -> dict[str, str]:
+    @functools.cached_property
+    def _labels(self) -> set[str]:
+        return {placeholder_type(p) for p in self._originals}
+
+    @functools.cached_property
+    def _lower_labels(self) -> set[str]:
+        return {_normalize(label) for label in self._labels}
+
+    def _table(self, escape: Escape | None) -> Mapping[str, str]:
+        if escape is None:
+            return self._originals
         table = self._tables.get(escape)
         if table is None:
             table = self._tables[escape] = {}
         return table
 
-    def _value(self, placeholder: str, escape: Escape | None, table: dict[str, str]) -> str:
+    def _value(self, placeholder: str, escape: Escape | None, table: Mapping[str, str]) -> str:
         value = self._originals[placeholder]
         if escape is not None:
             value = escape(value)
-        table[placeholder] = value
+            self._tables[escape][placeholder] = value
         return value
 
     def _looks_like_placeholder(self, token: str) -> bool:
@@ -273,7 +294,9 @@ class Matcher:
             return True
         return " " not in token and _ASCII_LABEL.fullmatch(label) is not None
 
-    def _miss(self, token: str, offset: int, escape: Escape | None, table: dict[str, str]) -> str:
+    def _miss(
+        self, token: str, offset: int, escape: Escape | None, table: Mapping[str, str]
+    ) -> str:
         """A candidate that is not (yet) in the escaped table: restore, repair or report it."""
         tally = self.tally
         if token in self._originals:
@@ -312,8 +335,11 @@ class Matcher:
         tokens that are not plain hits, to place unresolved ones.
         """
         table = self._table(escape)
-        values = list(map(table.get, tokens))
-        if None not in values:
+        try:
+            values: list[str | None] = list(map(table.__getitem__, tokens))
+        except KeyError:
+            values = list(map(table.get, tokens))
+        else:
             self.tally.counts.update(tokens)
             return cast(list[str], values)
         counts = self.tally.counts
@@ -350,7 +376,7 @@ class Matcher:
 
     # -- lenient ----------------------------------------------------------------------------------
     def _lenient_token(
-        self, match: re.Match[str], base: int, escape: Escape | None, table: dict[str, str]
+        self, match: re.Match[str], base: int, escape: Escape | None, table: Mapping[str, str]
     ) -> str:
         token = match.group()
         offset = base + match.start()
@@ -369,7 +395,9 @@ class Matcher:
             self.tally.add_unresolved(token, offset, "unknown")
         return token
 
-    def _inside(self, token: str, offset: int, escape: Escape | None, table: dict[str, str]) -> str:
+    def _inside(
+        self, token: str, offset: int, escape: Escape | None, table: Mapping[str, str]
+    ) -> str:
         """Bracketed text that is no placeholder may hold a bare one: `[the PERSON_NAME_1]`."""
         if not self._labels:
             return token
@@ -447,9 +475,8 @@ class Matcher:
         return text in self._originals or self._looks_like_placeholder(text)
 
     def unused(self) -> list[str]:
-        """Placeholders of the map never restored so far."""
-        counts = self.tally.counts
-        return sorted(p for p in self._originals if p not in counts)
+        """Placeholders of the map never restored so far, in the map's order."""
+        return list(filterfalse(self.tally.counts.__contains__, self._originals))
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:

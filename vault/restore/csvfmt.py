@@ -153,7 +153,7 @@ class CsvProcessor:
         alone: list[int] = []  # empty originals alone on their line
         opens: set[tuple[int, int]] = set()  # (part, offset) where a longer field gets quoted
         closes: set[tuple[int, int]] = set()
-        if self._checked.isdisjoint(mids):
+        if not self._checked or self._checked.isdisjoint(mids):
             return whole, alone, opens, closes
         last = len(mids) - 1
         line_start = base + start == 0 or buffer[start - 1] in "\r\n\ufeff"

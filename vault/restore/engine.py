@@ -11,7 +11,7 @@ a chunk (reads then grow with it, so the work stays linear).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from typing import BinaryIO, Protocol, cast
 
@@ -58,18 +58,29 @@ class TextProcessor:
         return self.matcher.restore_span(buffer, start, final, base)
 
 
-@dataclass
 class _Positions:
-    """Turns absolute character offsets into line:column as the input goes by."""
+    """Turns absolute character offsets into line:column.
 
-    scanned: int = 0  # absolute offset up to which lines are counted
-    lines: int = 0  # LF characters before `scanned`
-    last_newline: int = -1  # absolute offset of the last LF before `scanned`
-    found: list[UnresolvedPlaceholder] = field(default_factory=list)
+    Counting lines costs a pass over the text, and is only needed when something is left
+    unresolved. So for a seekable input nothing is counted while restoring; if needed, the
+    input is read again at the end (``locate``). Standard input is counted as it goes by.
+    """
+
+    def __init__(self, counting: bool) -> None:
+        self.counting = counting
+        self.scanned = 0  # absolute offset up to which lines are counted
+        self.lines = 0  # LF characters before `scanned`
+        self.last_newline = -1  # absolute offset of the last LF before `scanned`
+        self.found: list[UnresolvedPlaceholder] = []
+        self.pending: list[tuple[str, int, Reason]] = []
 
     def advance(
         self, buffer: str, base: int, end: int, pending: list[tuple[str, int, Reason]]
     ) -> None:
+        """Account for ``buffer[:end]`` (``buffer[0]`` at offset ``base``)."""
+        if not self.counting:
+            self.pending.extend(pending)
+            return
         lo = self.scanned - base
         for text, offset, reason in pending:
             rel = offset - base
@@ -82,6 +93,34 @@ class _Positions:
         if newline != -1:
             self.last_newline = base + newline
         self.scanned = base + end
+
+    def locate(self, src: BinaryIO, origin: int, encoding: str, size: int) -> None:
+        """Place what ``advance`` kept aside by reading the input again from ``origin``."""
+        if not self.pending:
+            return
+        src.seek(origin)
+        decoder = Decoder(encoding)
+        self.counting = True
+        base = 0
+        pending = self.pending
+        while pending:
+            data = _read(src, size)
+            text = decoder.decode(data, final=not data)
+            end = base + len(text)
+            here = [p for p in pending if p[1] < end or not data]
+            pending = pending[len(here) :]
+            self.advance(text, base, len(text), here)
+            base = end
+            if not data:
+                break
+
+
+def _origin(src: BinaryIO) -> int | None:
+    """Where a seekable input starts (to read it again), else None."""
+    try:
+        return src.tell() if src.seekable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _read(src: BinaryIO, size: int) -> bytes:
@@ -104,6 +143,7 @@ def restore_stream(
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r} (one of {', '.join(FORMATS)})")
     size = max(options.chunk_size, 1)
+    origin = _origin(src)
     head = _read(src, size)
     refuse_documents(options.name, head)
     encoding = pick_encoding(head, options.encoding)
@@ -138,7 +178,7 @@ def restore_stream(
 
     encoder = Encoder(encoding)
     explain = _unwritable(matcher, encoding)
-    positions = _Positions()
+    positions = _Positions(counting=origin is None)
     tally = matcher.tally
     buffer, start, base = first, 0, 0
     final = complete
@@ -158,6 +198,8 @@ def restore_stream(
         base += keep
         start = end - keep
 
+    if origin is not None:
+        positions.locate(src, origin, encoding, size)
     counts = tally.counts
     restored = sum(counts.values())
     return RestoreReport(
