@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from vault.errors import InputError
+from vault.keyring._jobs import job_info
 from vault.models import JobContent, JobInfo
 from vault.report import (
     AuditQuery,
@@ -370,3 +371,30 @@ def test_summarize_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery
     assert expected.jobs > 0  # every query here selects something
     assert list(fast.totals.by_entity_type) == list(expected.by_entity_type)
     assert list(fast.totals.by_file_type) == list(expected.by_file_type)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        AuditQuery(),
+        AuditQuery(statuses=("archived",)),
+        AuditQuery(statuses=("erased", "pending")),
+        AuditQuery(file_types=("csv",)),
+        AuditQuery(since=ts("2024-05-02T00:00:00")),
+        AuditQuery(until=ts("2024-05-01T00:00:01"), file_types=("csv", "text")),
+    ],
+)
+def test_load_audit_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery) -> None:
+    """Filters and order pushed into SQLite, JobInfo built by the store's fast path: the same
+    report (jobs, their order, recipients, counts) as filtering the keyring's list in Python."""
+    from vault.report import load_audit
+
+    expected = build_audit(mixed_keyring.list_jobs(), query)
+    fast = load_audit(mixed_keyring.store, query)
+    assert fast == expected
+    assert [j.job_id for j in fast.jobs] == [j.job_id for j in expected.jobs]
+    assert expected.jobs  # every query here selects something
+    rows = {r.job_id: r for r in mixed_keyring.store.list_jobs()}
+    recipients = mixed_keyring.store.recipients()
+    for job in fast.jobs:  # the old row-by-row construction gives equal JobInfo
+        assert job == job_info(rows[job.job_id], recipients.get(job.job_id, ()))

@@ -23,11 +23,11 @@ from vault.report import (
     AuditQuery,
     AuditReport,
     CrossCheck,
-    build_audit,
     cross_check,
     cross_check_lines,
     cross_check_to_dict,
     csv_rows,
+    load_audit,
     parse_when,
     report_to_dict,
     summarize,
@@ -108,10 +108,10 @@ def audit_command(
     )
     checks: list[CrossCheck] = []
     with open_vault(ctx) as kr:
-        if summary and not deep:  # totals added up inside SQLite: no object per job
-            report = summarize(kr.store, query)
-        else:
-            report = build_audit(kr.list_jobs(), query)
+        # Totals only: added up inside SQLite, no object per job. Else the store filters,
+        # orders and builds the selected jobs.
+        summing = summary and not deep
+        report = summarize(kr.store, query) if summing else load_audit(kr.store, query)
         if deep:
             session = unlock_session(ctx, kr)
             opened: list[CrossCheck] = []

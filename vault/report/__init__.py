@@ -40,6 +40,7 @@ from vault.report._totals import (
     AuditReport,
     AuditTotals,
     build_audit,
+    load_audit,
     summarize,
     totals_from_rows,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "csv_rows",
     "iso_time",
     "job_to_dict",
+    "load_audit",
     "parse_when",
     "placeholder_type",
     "report_to_dict",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from vault.errors import InputError
 from vault.models import JOB_STATUSES, JobInfo
@@ -72,24 +73,45 @@ def _sorted_counts(counter: Mapping[str, int]) -> dict[str, int]:
 def build_audit(jobs: Iterable[JobInfo], query: AuditQuery | None = None) -> AuditReport:
     """Filter ``jobs`` and add them up. Erased jobs keep their counts (the tombstone)."""
     q = query or AuditQuery()
-    selected = [job for job in jobs if q.matches(job)]
-    selected.sort(key=lambda j: (audit_time(j) or 0.0, j.job_id))
-    by_type: Counter[str] = Counter()
-    by_status: Counter[str] = Counter()
-    by_file: Counter[str] = Counter()
-    entity_count = map_size = file_size = 0
-    for job in selected:
-        by_type.update(job.entity_counts)
-        by_status[job.status] += 1
-        by_file[job.file_type] += 1
-        entity_count += job.entity_count
-        map_size += job.map_size
-        file_size += job.file_size
+    filtered = q.statuses or q.file_types or q.since is not None or q.until is not None
+    selected = [job for job in jobs if q.matches(job)] if filtered else list(jobs)
+    selected.sort(key=_audit_order)
+    return _report(q, selected)
+
+
+def load_audit(store: Store, query: AuditQuery | None = None) -> AuditReport:
+    """``build_audit(keyring.list_jobs(), query)`` with the filters and the order applied
+    inside SQLite (the store builds only the selected ``JobInfo``): what ``audit`` lists."""
+    q = query or AuditQuery()
+    selected = store.job_infos(
+        since=q.since,
+        until=q.until,
+        statuses=q.statuses,
+        file_types=q.file_types,
+        by_audit_time=True,
+    )
+    return _report(q, selected)
+
+
+def _audit_order(job: JobInfo) -> tuple[float, str]:
+    return (job.audit_time or 0.0, job.job_id)
+
+
+def _report(q: AuditQuery, selected: list[JobInfo]) -> AuditReport:
+    """The report of jobs already filtered and in order; the sums run in C (``map``/``sum``),
+    the per-type counts in one loop over the small count dicts."""
+    by_type: dict[str, int] = {}
+    get = by_type.get
+    for counts in map(attrgetter("entity_counts"), selected):
+        for name, n in counts.items():
+            by_type[name] = get(name, 0) + n
+    by_status = Counter(map(attrgetter("status"), selected))
+    by_file = Counter(map(attrgetter("file_type"), selected))
     totals = AuditTotals(
         jobs=len(selected),
-        entity_count=entity_count,
-        map_size=map_size,
-        file_size=file_size,
+        entity_count=sum(map(attrgetter("entity_count"), selected)),
+        map_size=sum(map(attrgetter("map_size"), selected)),
+        file_size=sum(map(attrgetter("file_size"), selected)),
         by_entity_type=_sorted_counts(by_type),
         by_status={s: by_status[s] for s in JOB_STATUSES if by_status[s]},
         by_file_type=_sorted_counts(by_file),

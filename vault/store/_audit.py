@@ -9,13 +9,43 @@ The filters mirror ``vault.report.AuditQuery``: a job's audit time is the first 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+import gc
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from itertools import chain, repeat
 from typing import Any
 
+from vault.errors import IntegrityError
+from vault.models import JobInfo
 from vault.store._connection import Connection
 
 AUDIT_TIME_SQL = "COALESCE(archived_at, fetched_at, submitted_at, created_at)"
+
+# ``job_infos`` reads exactly the fields of ``JobInfo``, in its order (built from the dataclass,
+# so a new field without a column here fails at import, not silently). ``recipients`` comes from
+# the grants scan.
+_INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobInfo))
+_INFO_SELECT = ", ".join("NULL" if name == "recipients" else name for name in _INFO_FIELDS)
+_COUNTS_AT = _INFO_FIELDS.index("entity_counts")
+_VERSION_AT = _INFO_FIELDS.index("key_version")
+# The Python types each selected value may have (``recipients`` is selected as NULL). Checked
+# once per distinct row signature, not once per value: a damaged row fails closed.
+_TEXT_FIELDS = frozenset({"job_id", "status", "file_type", "source", "entity_counts"})
+_TIME_FIELDS = frozenset({"created_at", "submitted_at", "fetched_at", "archived_at", "expires_at"})
+_ALLOWED_TYPES: tuple[frozenset[type], ...] = tuple(
+    frozenset({str})
+    if name in _TEXT_FIELDS
+    else frozenset({float, int, type(None)})
+    if name in _TIME_FIELDS
+    else frozenset({type(None)})
+    if name == "recipients"
+    else frozenset({int})
+    for name in _INFO_FIELDS
+)
+# The C scanner behind ``json.loads`` without its per-call wrapper (a third of the cost).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,50 @@ class AuditTotalsRows:
 class AuditQueries(Connection):
     """The store's aggregated, read-only audit queries."""
 
+    def job_infos(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+        by_audit_time: bool = False,
+    ) -> list[JobInfo]:
+        """``JobInfo`` of the jobs matching the filters, with their recipients (users holding
+        a grant at the job's current key version, by name), from one snapshot.
+
+        In the order they were first stored, or with ``by_audit_time`` oldest first by audit
+        time (unknown counts as 0), then by job id. Built for 100,000-job audits: one lean
+        SELECT with the filters and the order inside SQLite, one plain scan of the grants, and
+        no conversion or validation call per value (the types are checked per distinct row
+        signature).
+        """
+        where, params = _where(since, until, statuses, file_types)
+        order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id" if by_audit_time else "rowid"
+        with _gc_paused():
+            return self._job_infos(where, params, order)
+
+    def _job_infos(self, where: str, params: list[Any], order: str) -> list[JobInfo]:
+        with self.read():
+            rows = self._query(f"SELECT {_INFO_SELECT} FROM jobs{where} ORDER BY {order}", params)
+            users = dict(self._query("SELECT id, name FROM users"))
+            grants = self._query("SELECT job_id, key_version, user_id FROM grants")
+        for signature in set(map(tuple, map(map, repeat(type), rows))):
+            if not all(t in ok for t, ok in zip(signature, _ALLOWED_TYPES, strict=True)):
+                raise IntegrityError("the vault holds a damaged job row")
+        held: dict[tuple[str, int], list[str]] = {}
+        for job_id, version, user_id in grants:
+            name = users.get(user_id)
+            if name is None:  # the foreign key forbids it; a join would drop it too
+                continue
+            names = held.get((job_id, version))
+            if names is None:
+                held[(job_id, version)] = [name]
+            else:
+                names.append(name)
+        recipients = {key: tuple(sorted(names)) for key, names in held.items()}
+        return _build_infos(rows, recipients)
+
     def audit_totals(
         self,
         *,
@@ -48,19 +122,7 @@ class AuditQueries(Connection):
         file_types: Sequence[str] = (),
     ) -> AuditTotalsRows:
         """Totals of the jobs matching the filters, from one consistent snapshot."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            clauses.append(f"{AUDIT_TIME_SQL} >= ?")
-            params.append(since)
-        if until is not None:
-            clauses.append(f"{AUDIT_TIME_SQL} < ?")
-            params.append(until)
-        for column, values in (("status", statuses), ("file_type", file_types)):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(since, until, statuses, file_types)
         with self.read():
             groups = self._query(
                 "SELECT status, file_type, count(*), total(entity_count), total(map_size), "
@@ -81,3 +143,80 @@ class AuditQueries(Connection):
             ),
             entity_types=tuple((str(r[0]), int(r[1])) for r in types),
         )
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a bulk of acyclic objects is built: each of the
+    collections 100,000 new dicts would trigger rescans everything built so far (it more than
+    doubled the build time). Restored afterwards, also on an error."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_infos(
+    rows: list[tuple[Any, ...]], recipients: dict[tuple[str, int], tuple[str, ...]]
+) -> list[JobInfo]:
+    """``JobInfo`` from rows whose types ``job_infos`` checked."""
+    infos: list[JobInfo] = []
+    new = object.__new__
+    append = infos.append
+    for r in rows:
+        # JobInfo is a plain frozen dataclass (no __post_init__): fill its __dict__ as
+        # __init__ would, without one object.__setattr__ call per field.
+        info = new(JobInfo)
+        values = info.__dict__
+        values.update(zip(_INFO_FIELDS, r, strict=True))
+        values["recipients"] = recipients.get((r[0], r[_VERSION_AT]), ())
+        text = r[_COUNTS_AT]
+        try:
+            counts, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            counts, end = None, -1
+        values["entity_counts"] = (
+            counts if end == len(text) and type(counts) is dict else _counts(text)
+        )
+        append(info)
+    kinds = set(map(type, chain.from_iterable(i.entity_counts.values() for i in infos)))
+    if not kinds <= {int, bool}:
+        raise IntegrityError("a counts column of the vault has the wrong shape")
+    return infos
+
+
+def _where(
+    since: float | None,
+    until: float | None,
+    statuses: Sequence[str],
+    file_types: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (with its leading space, or empty) and parameters of the filters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        clauses.append(f"{AUDIT_TIME_SQL} >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append(f"{AUDIT_TIME_SQL} < ?")
+        params.append(until)
+    for column, values in (("status", statuses), ("file_type", file_types)):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def _counts(text: str) -> dict[str, int]:
+    """A counts column the fast scan did not take (e.g. surrounded by spaces): parsed by
+    ``json.loads``; anything but a JSON object is an ``IntegrityError``."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise IntegrityError("a counts column of the vault is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise IntegrityError("a counts column of the vault has the wrong shape")
+    return data
