@@ -184,7 +184,7 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
             "limit 200 MB/s", f"{d['text_mbps'] / 200:.2f}x the floor",
             d["text_mbps"] >= 200, "text"),
         Row(targets[1], f"{d['map_ratio']:.2f}x the 10-entry time", "10-entry map, same input",
-            f"{d['map_ratio'] / 1.5:.2f} of the 1.5x limit", d["map_ratio"] <= 1.5, "text"),
+            f"{d['map_ratio'] / 1.5:.2f} of the 1.5x limit", d["map_ratio"] <= 1.5, "map"),
         Row(targets[2], f"{d['text_mbps']:.0f} MB/s (ours)",
             f"loop {d['loop_mbps']:.3f} MB/s on a {d['loop_slice_mb']:g} MB slice of the "
             "same text", f"{d['speedup']:,.0f}x faster", d["speedup"] >= 1000, "text",
@@ -332,11 +332,14 @@ def _text_input(map_size: int, mb: float) -> tuple[Any, bytes]:
     return invert_map(mapping, "profile"), "".join(out).encode()
 
 
-def profile_text() -> str:
-    from vault.restore import RestoreOptions, restore_bytes
+def profile_text(map_size: int) -> Callable[[], str]:
+    def run() -> str:
+        from vault.restore import RestoreOptions, restore_bytes
 
-    resolver, data = _text_input(100_000, 10)
-    return profiled(lambda: restore_bytes(data, resolver, RestoreOptions(format="text")))
+        resolver, data = _text_input(map_size, 10)
+        return profiled(lambda: restore_bytes(data, resolver, RestoreOptions(format="text")))
+
+    return run
 
 
 def profile_csv() -> str:
@@ -417,7 +420,14 @@ def profile_fetch() -> str:
 
 
 PROFILES: dict[str, tuple[str, Callable[[], str]]] = {
-    "text": ("restore_bytes of 10 MB of text, 2% placeholders, 100,000-entry map", profile_text),
+    "text": (
+        "restore_bytes of 10 MB of text, 2% placeholders, 10,000-entry map",
+        profile_text(10_000),
+    ),
+    "map": (
+        "restore_bytes of 10 MB of text, 2% placeholders, 100,000-entry map",
+        profile_text(100_000),
+    ),
     "csv": ("restore_bytes of a 100,000-row CSV whose values need quoting", profile_csv),
     "audit": ("`audit --format json` over 20,000 jobs (in-process CLI)", profile_audit),
     "store": ("store_job of 10 jobs, 1 MB file and 1,000 map entries each", profile_store),
