@@ -7,10 +7,13 @@ add up), render as a table, JSON or CSV.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -98,6 +101,35 @@ def audit_command(
       questa-vault audit --status archived --format csv > audit.csv
       questa-vault audit --since 30d --summary
     """
+    with _gc_paused():
+        _audit(ctx, since, until, statuses, file_types, fmt, summary, deep, as_json)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the report's objects are built and rendered: they
+    hold no cycles, and with 100,000 jobs alive each collection rescans them all (it made the
+    CSV and JSON renderings half again slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _audit(
+    ctx: AppContext,
+    since: str | None,
+    until: str | None,
+    statuses: tuple[str, ...],
+    file_types: tuple[str, ...],
+    fmt: str,
+    summary: bool,
+    deep: bool,
+    as_json: bool,
+) -> None:
     fmt = "json" if as_json else fmt
     now = time.time()
     query = AuditQuery(

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from vault.models import JobInfo
-from vault.report._times import audit_time, iso_time, short_time
-from vault.report._totals import AuditReport, _sorted_counts
+from vault.report._times import iso_time, short_time
+from vault.report._totals import AuditReport
 
 
 def job_to_dict(job: JobInfo) -> dict[str, Any]:
@@ -98,6 +98,11 @@ def csv_rows(report: AuditReport) -> list[list[str]]:
     return rows
 
 
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    """Largest count first, then by name (the order of ``_sorted_counts``)."""
+    return (-item[1], item[0])
+
+
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
@@ -129,15 +134,22 @@ def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 
         head = f"{'JOB':<8} {'TYPE':<5} {'STATUS':<8} {'ARCHIVED (UTC)':<16} {'ENT':>5} {'MAP':>5} "
         rest = max(width - len(head), 8)
         lines.append(head + "COUNTS")
+        indent = " " * len(head)
+        append = lines.append
         for job in report.jobs:
-            counts = [f"{k}:{v}" for k, v in _sorted_counts(job.entity_counts).items()]
-            wrapped = _wrap(counts or ["-"], rest)
-            lines.append(
+            counts = job.entity_counts
+            items = sorted(counts.items(), key=_by_count) if len(counts) > 1 else counts.items()
+            words = [f"{k}:{v}" for k, v in items] or ["-"]
+            joined = " ".join(words)
+            # One line in the common case; _wrap only when the counts do not fit.
+            wrapped = [joined] if len(joined) <= rest else _wrap(words, rest)
+            append(
                 f"{job.job_id[:8]:<8} {job.file_type[:5]:<5} {job.status[:8]:<8} "
-                f"{short_time(audit_time(job)):<16} {job.entity_count:>5} {job.map_size:>5} "
+                f"{short_time(job.audit_time):<16} {job.entity_count:>5} {job.map_size:>5} "
                 + wrapped[0]
             )
-            lines.extend(" " * len(head) + more for more in wrapped[1:])
+            if len(wrapped) > 1:
+                lines.extend(indent + more for more in wrapped[1:])
         lines.append("")
     t = report.totals
     lines.append(
@@ -153,4 +165,4 @@ def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 
         lines.append(f"{'ENTITY TYPE':<40} {'COUNT':>10}")
         for name, count in t.by_entity_type.items():
             lines.append(f"{_fit(name, 40):<40} {count:>10}")
-    return [_fit(line, width) for line in lines]
+    return [line if len(line) <= width else _fit(line, width) for line in lines]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -43,19 +44,37 @@ def parse_when(text: str, *, now: float, end: bool = False) -> float:
     return moment.timestamp()
 
 
-# ``time.strftime`` over ``gmtime``: twice as fast as ``datetime`` for 100,000-row reports.
+# Formatting 100,000 times: the date part is formatted once per day (``time.strftime`` over
+# ``gmtime``, kept in a small cache), the time of day comes from precomputed tables.
+_DAY_SECONDS = 86400
+_DAYS: dict[int, str] = {}
+_HOURS_MINUTES = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
+_SECONDS_Z = [f":{s:02d}Z" for s in range(60)]
+
+
+def _day(day: int) -> str:
+    text = _DAYS.get(day)
+    if text is None:
+        if len(_DAYS) >= 4096:
+            _DAYS.clear()
+        text = _DAYS[day] = time.strftime("%Y-%m-%d", time.gmtime(day * _DAY_SECONDS))
+    return text
+
+
 def iso_time(ts: float | None) -> str | None:
     """``2024-05-01T12:00:00Z`` (UTC, whole seconds), or None."""
     if ts is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    day, second = divmod(math.floor(ts), _DAY_SECONDS)
+    return f"{_day(day)}T{_HOURS_MINUTES[second // 60]}{_SECONDS_Z[second % 60]}"
 
 
 def short_time(ts: float | None) -> str:
     """``2024-05-01 12:00`` (UTC) for tables, ``-`` when unknown."""
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+    day, second = divmod(math.floor(ts), _DAY_SECONDS)
+    return f"{_day(day)} {_HOURS_MINUTES[second // 60]}"
 
 
 def audit_time(job: JobInfo) -> float | None:
