@@ -31,7 +31,7 @@ from vault.client import QuestaClient
 from vault.keyring import KdfParams, Keyring, Session, default_kdf
 from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.placeholders import Resolver, invert_map, merge_resolvers
-from vault.report import AuditQuery, AuditReport, build_audit
+from vault.report import AuditQuery, AuditReport, load_audit
 from vault.restore import AtomicOutput, RestoreOptions, RestoreReport, restore_stream
 
 __all__ = ["Unlocked", "Vault"]
@@ -120,7 +120,7 @@ class Vault:
         return self._keyring.list_jobs(status=status)
 
     def audit(self, query: AuditQuery | None = None) -> AuditReport:
-        return build_audit(self._keyring.list_jobs(), query)
+        return load_audit(self._keyring.store, query)
 
     def log(self) -> list[LogEntry]:
         return self._keyring.log_entries()
