@@ -60,18 +60,15 @@ def make_map(size: int, rng: random.Random, *, special_share: float = 0.0) -> di
 
 
 def make_text(size: int, placeholders: list[str], rng: random.Random, density: float) -> str:
-    """About ``size`` characters of lines of words; ``density`` of the words are placeholders."""
-    n_words = size // 7
-    n_marks = int(n_words * density)
+    """``size`` characters of 12-word lines; ``density`` of the words are placeholders."""
     vocabulary = [*WORDS, *placeholders]
     weights = [(1 - density) / len(WORDS)] * len(WORDS) + [density / len(placeholders)] * len(
         placeholders
     )
-    words = rng.choices(vocabulary, weights, k=n_words)
+    words = rng.choices(vocabulary, weights, k=size // 5)  # more than enough words
     lines = [" ".join(words[i : i + 12]) for i in range(0, len(words), 12)]
-    text = "\n".join(lines) + "\n"
-    del n_marks
-    return text
+    text = "\n".join(lines)
+    return text[: text.rfind("\n", 0, size) + 1]
 
 
 def make_csv(size: int, placeholders: list[str], rng: random.Random) -> str:
@@ -166,7 +163,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs (a minute or less)")
     args = parser.parse_args()
-    text_mb, slice_mb, csv_mb, memory_mb = (10, 0.5, 5, 100) if args.quick else (50, 5, 30, 1000)
+    text_mb, slice_mb, csv_mb, memory_mb = (10, 0.5, 5, 100) if args.quick else (50, 8, 30, 1000)
     rng = random.Random(20240501)
     results: list[tuple[str, str, bool | None]] = []
 
