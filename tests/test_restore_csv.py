@@ -16,7 +16,7 @@ from conftest import CORPORA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vault.placeholders import invert_map
+from vault.placeholders import invert_map, merge_resolvers
 from vault.restore import CsvDialect, RestoreOptions, restore_bytes
 from vault.restore.formats import detect_dialect
 from vault.simulator import SimulatorConfig, run_simulator
@@ -331,3 +331,23 @@ def test_corpus_quoted_fields_round_trip(name: str) -> None:
     )
     assert restored == original
     assert report.unresolved_count == 0
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+@pytest.mark.parametrize(
+    ("maps", "expected"),
+    [
+        # every original has one placeholder: counted through the originals
+        ([{"Ann": "[PERSON_NAME_1]", "Bo": "[NAME_7]"}], {"PERSON_NAME": 1, "NAME": 2}),
+        # two jobs give one original two placeholders: counted through the placeholders
+        ([{"Ann": "[PERSON_NAME_1]"}, {"Ann": "[NAME_7]"}], {"PERSON_NAME": 1, "NAME": 2}),
+    ],
+)
+def test_counts_per_type(maps: list[dict[str, str]], expected: dict[str, int], lenient) -> None:
+    resolver = merge_resolvers([invert_map(m, f"job-{i}") for i, m in enumerate(maps)])
+    data = b'[PERSON_NAME_1],[NAME_7],"[NAME_7]"\r\n[X_9]\r\n'
+    out, report = restore_bytes(data, resolver, RestoreOptions(format="csv", lenient=lenient))
+    assert out.startswith(b"Ann,") and out.endswith(b'"\r\n[X_9]\r\n')
+    assert dict(report.restored_by_type) == expected
+    assert report.restored == 3 and report.unknown == 1
+    assert report.unused == ()

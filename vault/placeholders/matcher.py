@@ -61,6 +61,10 @@ class Tally:
     """What one run found; filled in by ``Matcher``, read by the report."""
 
     counts: Counter[str] = field(default_factory=Counter)  # placeholder -> times restored
+    # original -> times restored, for bulk callers when every original has one placeholder:
+    # counting the looked-up originals (the map's own objects, hashes cached, compared by
+    # identity) is several times cheaper than counting freshly split placeholder strings.
+    by_original: Counter[str | None] = field(default_factory=Counter)
     repaired: int = 0
     unresolved: list[tuple[str, int, Reason]] = field(default_factory=list)  # (text, offset, why)
     unresolved_count: int = 0
@@ -333,9 +337,29 @@ class Matcher:
         """Placeholder -> original, for callers that look candidates up in bulk."""
         return self._originals
 
+    @functools.cached_property
+    def unique_originals(self) -> bool:
+        """Whether no two placeholders share an original (then ``count_originals`` works)."""
+        return len(set(self._originals.values())) == len(self._originals)
+
     def count_restored(self, placeholders: Iterable[str]) -> None:
         """Count placeholders a caller restored itself from ``originals``."""
         self.tally.counts.update(placeholders)
+
+    def count_originals(self, values: Iterable[str | None]) -> None:
+        """Count originals a caller looked up itself (None for a miss); needs
+        ``unique_originals``."""
+        self.tally.by_original.update(values)
+
+    def restored_counts(self) -> Counter[str]:
+        """Placeholder -> times restored, so far."""
+        counts = Counter(self.tally.counts)
+        by_original = {o: n for o, n in self.tally.by_original.items() if o is not None}
+        if by_original:
+            placeholder_of = {o: p for p, o in self._originals.items() if o in by_original}
+            for original, n in by_original.items():
+                counts[placeholder_of[original]] += n
+        return counts
 
     def resolve_miss(self, token: str, offset: int, escape: Escape | None = None) -> str:
         """What to write for a candidate not found in ``originals`` (reports it if unknown)."""
@@ -352,7 +376,7 @@ class Matcher:
 
     def unused(self) -> list[str]:
         """Placeholders of the map never restored so far, in the map's order."""
-        return list(filterfalse(self.tally.counts.__contains__, self._originals))
+        return list(filterfalse(self.restored_counts().__contains__, self._originals))
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate, compress
+from itertools import accumulate, compress, count, repeat
+from operator import is_
+from typing import cast
 
 from vault.placeholders import Matcher
 from vault.restore.csvfields import FieldPath
@@ -122,25 +124,29 @@ class CsvProcessor:
         if plan is None:
             return None
         whole, alone, opens, closes = plan
-        originals = self.matcher.originals
-        values = list(map(originals.get, mids, mids))
-        self.matcher.count_restored(filter(originals.__contains__, mids))
-        odd = {m for m in set(mids).difference(originals) if "[" in m}
-        if odd:
-            for i, m in enumerate(mids):
-                if m in odd:
-                    offset = offset_of(2 * i + 1)
-                    if m[0] == q:
-                        values[i] = self.matcher.sub(m, offset, self._double)
-                    else:
-                        values[i] = self.matcher.resolve_miss(m, offset)
+        matcher = self.matcher
+        originals = matcher.originals
+        values: list[str | None] = list(map(originals.get, mids))
+        if matcher.unique_originals:
+            matcher.count_originals(values)
+        else:
+            matcher.count_restored(filter(originals.__contains__, mids))
+        # Misses: quoted fields (restored inside when they hold a '[') and unknown candidates.
+        for i in compress(count(), map(is_, values, repeat(None))):
+            m = mids[i]
+            if m[0] != q:
+                values[i] = matcher.resolve_miss(m, offset_of(2 * i + 1))
+            elif "[" in m:
+                values[i] = matcher.sub(m, offset_of(2 * i + 1), self._double)
+            else:
+                values[i] = m
         for i in whole:
-            values[i] = q + self._double(values[i]) + q
+            values[i] = q + self._double(cast(str, values[i])) + q
         for i in alone:
             if mids[i] in originals:
                 values[i] = q + q
         self.fields.quoted += len(whole) + len(opens)
-        parts[1::2] = values
+        parts[1::2] = cast(list[str], values)
         if opens:
             self._quote_fields(parts, opens, closes)
         return prefix + "".join(parts), cut

@@ -200,7 +200,7 @@ def restore_stream(
 
     if origin is not None:
         positions.locate(src, origin, encoding, size)
-    counts = tally.counts
+    counts = matcher.restored_counts()
     restored = sum(counts.values())
     return RestoreReport(
         format=fmt,
@@ -214,7 +214,7 @@ def restore_stream(
         unresolved_count=tally.unresolved_count,
         unresolved_by_reason=dict(tally.reasons),
         unresolved=tuple(positions.found),
-        unused=tuple(matcher.unused()),
+        unused=tuple(p for p in matcher.resolver.originals if p not in counts),
         problems=matcher.problems,
         neutralized=csv_processor.neutralized if csv_processor else 0,
         quoted=csv_processor.quoted if csv_processor else 0,
@@ -228,7 +228,7 @@ def _unwritable(matcher: Matcher, encoding: str) -> Callable[[], list[str]]:
 
     def explain() -> list[str]:
         names = []
-        for placeholder in matcher.tally.counts:
+        for placeholder in matcher.restored_counts():
             original = matcher.resolver.originals.get(placeholder, "")
             try:
                 original.encode(encoding)
