@@ -287,3 +287,16 @@ def test_positions_are_the_same_from_a_pipe_or_a_file(chunk: int, reader: type) 
         ("[Z_3]", 5, 1),
     ]
     assert out.getvalue().decode() == text.replace("[PERSON_NAME_1]", "John Doe")
+
+
+def test_progress_reports_bytes_read() -> None:
+    data = ("[PERSON_NAME_1] " * 1000).encode()
+    seen: list[int] = []
+    restore_stream(
+        io.BytesIO(data),
+        io.BytesIO(),
+        RESOLVER,
+        RestoreOptions(format="text", chunk_size=4096),
+        progress=seen.append,
+    )
+    assert seen == sorted(seen) and seen[-1] == len(data) and len(seen) >= len(data) // 4096

@@ -12,11 +12,13 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from vault.cli._app import AppContext, cli, pass_app
 from vault.cli.users import open_vault, unlock_session
@@ -34,6 +36,8 @@ from vault.restore import (
     restore_stream,
 )
 
+_BAR_FROM = 32 * 1024 * 1024  # inputs from this size show a progress bar on a terminal
+
 # Archived file types restore can work inside, and the format each one is.
 _JOB_FORMATS = {"csv": "csv", "text": "text"}
 
@@ -46,6 +50,13 @@ def _char(value: str | None, what: str) -> str | None:
     if len(value) != 1:
         raise click.BadParameter(f"{what} must be one character", param_hint=f"--{what}")
     return value
+
+
+def _size(stream: BinaryIO | None) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size if stream is not None else None
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 def _check_jobs(keyring: Keyring, job_ids: list[str]) -> None:
@@ -71,6 +82,25 @@ def _input_stream(path: Path | None) -> Iterator[BinaryIO | None]:
             raise InputError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from exc
         with stream:
             yield stream
+
+
+@contextlib.contextmanager
+def _progress(ctx: AppContext, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal for large inputs; nothing otherwise."""
+    if total is None or total < _BAR_FROM or ctx.quiet or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(
+        TextColumn("restoring"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("restore", total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def _write_report(path: Path, report: RestoreReport) -> None:
@@ -195,8 +225,9 @@ def restore_command(
         )
         to_stdout = output is None or str(output) == "-"
         target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output
-        with AtomicOutput(target) as out:
-            report = restore_stream(source, out.file, resolver, options)
+        total = None if input_path is None or given is sys.stdin.buffer else _size(given)
+        with AtomicOutput(target) as out, _progress(ctx, total) as progress:
+            report = restore_stream(source, out.file, resolver, options, progress=progress)
             session.release("restore", job_ids, report.log_counts())
             out.commit()
 

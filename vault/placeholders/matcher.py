@@ -220,7 +220,10 @@ class Matcher:
         except KeyError:
             values = list(map(table.get, tokens))
         else:
-            self.tally.counts.update(tokens)
+            if escape is None and self.resolver.unique_originals:
+                self.tally.by_original.update(values)  # see Tally.by_original
+            else:
+                self.tally.counts.update(tokens)
             return cast(list[str], values)
         counts = self.tally.counts
         filled: list[str] = []
@@ -337,10 +340,10 @@ class Matcher:
         """Placeholder -> original, for callers that look candidates up in bulk."""
         return self._originals
 
-    @functools.cached_property
+    @property
     def unique_originals(self) -> bool:
         """Whether no two placeholders share an original (then ``count_originals`` works)."""
-        return len(set(self._originals.values())) == len(self._originals)
+        return self.resolver.unique_originals
 
     def count_restored(self, placeholders: Iterable[str]) -> None:
         """Count placeholders a caller restored itself from ``originals``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from vault.errors import InputError, PlaceholderCollision
@@ -52,11 +52,14 @@ class Resolver:
     ambiguous: frozenset[str] = frozenset()
     problems: tuple[MapProblem, ...] = ()
     longest: int = -1  # length of the longest placeholder (computed when not given)
+    unique_originals: bool = field(init=False)  # no two placeholders share an original
 
     def __post_init__(self) -> None:
         if self.longest < 0:
             longest = max(map(len, self.originals), default=0)
             object.__setattr__(self, "longest", longest)
+        unique = len(set(self.originals.values())) == len(self.originals)
+        object.__setattr__(self, "unique_originals", unique)
 
     def __len__(self) -> int:
         return len(self.originals)

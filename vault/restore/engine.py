@@ -137,9 +137,17 @@ def _read(src: BinaryIO, size: int) -> bytes:
 
 
 def restore_stream(
-    src: BinaryIO, dst: BinaryIO, resolver: Resolver, options: RestoreOptions = RestoreOptions()
+    src: BinaryIO,
+    dst: BinaryIO,
+    resolver: Resolver,
+    options: RestoreOptions = RestoreOptions(),
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> RestoreReport:
-    """Restore ``src`` into ``dst``; return the report. Raises ``InputError`` subclasses."""
+    """Restore ``src`` into ``dst``; return the report. Raises ``InputError`` subclasses.
+
+    ``progress`` is called with the number of input bytes read so far after each chunk.
+    """
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r} (one of {', '.join(FORMATS)})")
     size = max(options.chunk_size, 1)
@@ -188,6 +196,8 @@ def restore_stream(
         if out:
             dst.write(encoder.encode(out, explain))
         positions.advance(buffer, base, end, tally.unresolved[listed:])
+        if progress is not None:
+            progress(decoder.bytes_in)
         if final:
             break
         keep = max(end - 1, 0)  # one character of context before the next start
