@@ -357,11 +357,11 @@ class Matcher:
     def restored_counts(self) -> Counter[str]:
         """Placeholder -> times restored, so far."""
         counts = Counter(self.tally.counts)
-        by_original = {o: n for o, n in self.tally.by_original.items() if o is not None}
-        if by_original:
-            placeholder_of = {o: p for p, o in self._originals.items() if o in by_original}
-            for original, n in by_original.items():
-                counts[placeholder_of[original]] += n
+        placeholder_of = self.resolver.placeholder_of
+        if placeholder_of is not None:
+            for original, n in self.tally.by_original.items():
+                if original is not None:
+                    counts[placeholder_of[original]] += n
         return counts
 
     def resolve_miss(self, token: str, offset: int, escape: Escape | None = None) -> str:

@@ -52,14 +52,21 @@ class Resolver:
     ambiguous: frozenset[str] = frozenset()
     problems: tuple[MapProblem, ...] = ()
     longest: int = -1  # length of the longest placeholder (computed when not given)
-    unique_originals: bool = field(init=False)  # no two placeholders share an original
+    # original -> placeholder when no two placeholders share an original, else None
+    placeholder_of: Mapping[str, str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.longest < 0:
             longest = max(map(len, self.originals), default=0)
             object.__setattr__(self, "longest", longest)
-        unique = len(set(self.originals.values())) == len(self.originals)
-        object.__setattr__(self, "unique_originals", unique)
+        forward = {o: p for p, o in self.originals.items()}
+        unique = len(forward) == len(self.originals)
+        object.__setattr__(self, "placeholder_of", forward if unique else None)
+
+    @property
+    def unique_originals(self) -> bool:
+        """Whether no two placeholders share an original."""
+        return self.placeholder_of is not None
 
     def __len__(self) -> int:
         return len(self.originals)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
+from itertools import filterfalse
 from typing import BinaryIO, Protocol, cast
 
 from vault.errors import InputError
@@ -224,7 +225,7 @@ def restore_stream(
         unresolved_count=tally.unresolved_count,
         unresolved_by_reason=dict(tally.reasons),
         unresolved=tuple(positions.found),
-        unused=tuple(p for p in matcher.resolver.originals if p not in counts),
+        unused=tuple(filterfalse(counts.__contains__, matcher.resolver.originals)),
         problems=matcher.problems,
         neutralized=csv_processor.neutralized if csv_processor else 0,
         quoted=csv_processor.quoted if csv_processor else 0,
