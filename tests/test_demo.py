@@ -16,3 +16,17 @@ def test_demo_runs_the_whole_flow() -> None:
     assert "[PERSON_NAME_99] at 2:" in result.stderr
     assert "result:        ok" in out
     assert "the temporary vault is gone" in out
+
+
+def test_no_color_is_respected_even_when_color_is_forced(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from vault.cli import cli
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = CliRunner().invoke(cli, ["demo", "--processing-time", "0.1"], color=True)
+    assert result.exit_code == 0, result.output
+    assert "\x1b[" not in result.output
+    monkeypatch.delenv("NO_COLOR")
+    result = CliRunner().invoke(cli, ["demo", "--processing-time", "0.1"], color=True)
+    assert "\x1b[" in result.output

@@ -90,6 +90,11 @@ def read_secret(path: Path | None, *, confirm: bool = False, prompt: str = "Pass
     return secret
 
 
+def color() -> bool | None:
+    """``False`` when NO_COLOR is set (https://no-color.org), else let click decide (TTY)."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
 def app(ctx: click.Context) -> AppContext:
     """The AppContext of the running command."""
     obj = ctx.find_object(AppContext)

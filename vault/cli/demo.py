@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli._app import AppContext, cli, pass_app
+from vault.cli._app import AppContext, cli, color, pass_app
 from vault.keyring import Keyring
 from vault.simulator import SimulatorConfig, run_simulator
 
@@ -49,14 +49,14 @@ class _Demo:
     def step(self, title: str, *lines: str) -> None:
         self.step_no += 1
         click.echo("")
-        click.secho(f"[{self.step_no}] {title}", bold=True)
+        click.secho(f"[{self.step_no}] {title}", bold=True, color=color())
         for line in lines:
             click.echo(f"    {line}")
 
     def run(self, *args: str) -> None:
         """Run one real command in-process, showing it as a user would type it."""
         shown = [a if not a.startswith(str(self.workdir)) else Path(a).name for a in args]
-        click.secho("  $ questa-vault " + shlex.join(shown), fg="cyan")
+        click.secho("  $ questa-vault " + shlex.join(shown), fg="cyan", color=color())
         argv = ["--vault", str(self.vault), "--passphrase-file", str(self.secret), *args]
         cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
 
