@@ -454,6 +454,11 @@ def git_describe() -> str:
     return commit + (f", plus uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
+def load() -> str:
+    """The 1-minute load average: other work on the machine skews absolute figures."""
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "unknown"
+
+
 def machine() -> str:
     cores = os.cpu_count() or 0
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
@@ -468,7 +473,7 @@ def cell(text: str) -> str:
 
 
 def render(runs: list[Run], rows: list[Row], profiles: dict[str, str], quick: bool,
-           total: float, commit: str) -> str:  # fmt: skip
+           total: float, commit: str, loads: tuple[str, str]) -> str:  # fmt: skip
     met = sum(1 for r in rows if r.met is True)
     missed = [r for r in rows if r.met is False]
     unmeasured = [r for r in rows if r.met is None]
@@ -481,7 +486,8 @@ def render(runs: list[Run], rows: list[Row], profiles: dict[str, str], quick: bo
         f"- Machine: {machine()}.",
         "- Sizes: "
         + ("`--quick` (smaller inputs; scaled where noted)." if quick else "full."),
-        f"- Wall time of the whole run: {total:.0f} s.",
+        f"- Wall time of the whole run: {total:.0f} s; 1-minute load average {loads[0]} at the "
+        f"start, {loads[1]} at the end (other work on the machine lowers absolute figures).",
         f"- Result: {met} of {len(rows)} targets met, {len(missed)} missed"
         + (f", {len(unmeasured)} not measured" if unmeasured else "")
         + ".",
@@ -547,6 +553,7 @@ def main() -> int:
 
     start = time.perf_counter()
     commit = git_describe()
+    load_at_start = load()
     programs = sorted(BENCH.glob("bench_*.py"))
     if args.only:
         programs = [p for p in programs if p.stem.removeprefix("bench_") in args.only]
@@ -562,7 +569,8 @@ def main() -> int:
                     profiles[row.profile] = PROFILES[row.profile][1]()
                 except Exception as exc:  # a failed profile is reported, not fatal
                     profiles[row.profile] = f"(profiling failed: {type(exc).__name__}: {exc})"
-    text = render(runs, rows, profiles, args.quick, time.perf_counter() - start, commit)
+    loads = (load_at_start, load())
+    text = render(runs, rows, profiles, args.quick, time.perf_counter() - start, commit, loads)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     for n, row in enumerate(rows, 1):
