@@ -300,3 +300,29 @@ def test_progress_reports_bytes_read() -> None:
         progress=seen.append,
     )
     assert seen == sorted(seen) and seen[-1] == len(data) and len(seen) >= len(data) // 4096
+
+
+def test_output_has_no_name_on_disk_until_commit(tmp_path) -> None:
+    """A process killed before commit leaves no file holding restored plaintext (O_TMPFILE)."""
+    import os
+
+    from vault.restore import AtomicOutput
+
+    if not hasattr(os, "O_TMPFILE"):
+        import pytest
+
+        pytest.skip("no O_TMPFILE on this system")
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    target = tmp_path / "out.txt"
+    with AtomicOutput(target) as out:
+        out.file.write(b"restored plaintext")
+        assert list(tmp_path.iterdir()) == []
+        out.commit()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    assert target.read_bytes() == b"restored plaintext"
+    assert target.stat().st_mode & 0o777 == 0o600
+    with AtomicOutput(target) as out:
+        out.file.write(b"never released")
+    assert target.read_bytes() == b"restored plaintext"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

@@ -4,13 +4,18 @@ The restore writes into a temporary file (mode 0600) next to the destination, so
 ``rename`` stays on one file system. ``commit()`` flushes and fsyncs it, then renames it over the
 destination (or, for standard output, copies it out). The caller commits the access-log entry
 *before* calling ``commit()``; if anything fails before, the temporary file is removed and no
-partial output exists. A process killed mid-write leaves at most a hidden ``.NAME.*.part`` file,
-never a partial destination.
+partial output exists.
+
+Where the system has ``O_TMPFILE`` (Linux), the temporary file has no name at all until
+``commit()`` links it in: a process killed mid-write leaves no file behind, so no restored
+plaintext lingers on disk. Elsewhere a killed process may leave a hidden ``.NAME.*.part`` file
+(mode 0600), never a partial destination.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,18 +36,23 @@ class AtomicOutput:
         self.destination = destination if isinstance(destination, Path) else None
         self._stream = None if isinstance(destination, Path) else destination
         self.committed = False
-        try:
-            if self.destination is not None:
-                fd, name = tempfile.mkstemp(
-                    dir=self.destination.parent, prefix=f".{self.destination.name}.", suffix=".part"
-                )
-            else:
-                fd, name = tempfile.mkstemp(prefix="questa-vault-restore-", suffix=".part")
-        except OSError as exc:
-            raise InputError(f"cannot write {self._label()}: {exc.strerror or exc}") from exc
+        directory = self.destination.parent if self.destination is not None else None
+        self._path: Path | None = None
+        fd = _unnamed(directory or Path(tempfile.gettempdir()))
+        if fd is None:
+            try:
+                if self.destination is not None:
+                    fd, name = tempfile.mkstemp(
+                        dir=directory, prefix=f".{self.destination.name}.", suffix=".part"
+                    )
+                else:
+                    fd, name = tempfile.mkstemp(prefix="questa-vault-restore-", suffix=".part")
+            except OSError as exc:
+                raise InputError(f"cannot write {self._label()}: {exc.strerror or exc}") from exc
+            self._path = Path(name)
         os.fchmod(fd, 0o600)
-        self._path: Path | None = Path(name)
         self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self._open = True
 
     def __enter__(self) -> AtomicOutput:
         return self
@@ -52,14 +62,16 @@ class AtomicOutput:
 
     def commit(self) -> None:
         """Put the output in place. Call only after the access-log entry is committed."""
-        if self._path is None or self.committed:
+        if not self._open or self.committed:
             raise InputError("the restored output was already released or discarded")
         try:
             self.file.flush()
             os.fsync(self.file.fileno())
             if self.destination is not None:
+                named = self._path if self._path is not None else self._link_in()
                 self.file.close()
-                os.replace(self._path, self.destination)
+                self._open = False
+                os.replace(named, self.destination)
                 self._path = None
                 _fsync_directory(self.destination.parent)
             elif self._stream is not None:
@@ -70,9 +82,31 @@ class AtomicOutput:
             raise InputError(f"cannot write {self._label()}: {exc.strerror or exc}") from exc
         self.committed = True
 
+    def _link_in(self) -> Path:
+        """Give the unnamed temporary file a hidden name beside the destination (just before
+        the rename, so a name exists only for that instant)."""
+        if self.destination is None:
+            raise InputError("standard output needs no name")
+        name = f".{self.destination.name}.{secrets.token_hex(8)}.part"
+        # A directory fd makes os.link use linkat(..., AT_SYMLINK_FOLLOW), which links the
+        # file behind the /proc magic link rather than the link itself.
+        directory = os.open(self.destination.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.link(
+                f"/proc/self/fd/{self.file.fileno()}",
+                name,
+                dst_dir_fd=directory,
+                follow_symlinks=True,
+            )
+        finally:
+            os.close(directory)
+        self._path = self.destination.parent / name
+        return self._path
+
     def discard(self) -> None:
         """Close and remove the temporary file; nothing more is released."""
         self.file.close()
+        self._open = False
         if self._path is not None:
             self._path.unlink(missing_ok=True)
             self._path = None
@@ -84,6 +118,18 @@ class AtomicOutput:
         tb: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def _unnamed(directory: Path) -> int | None:
+    """A file descriptor of an unnamed file in ``directory`` (``O_TMPFILE``), or None where
+    the system or the file system does not offer it."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.exists("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR, 0o600)
+    except OSError:
+        return None
 
 
 def _fsync_directory(directory: Path) -> None:
