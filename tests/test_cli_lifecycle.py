@@ -185,13 +185,17 @@ def test_audit_works_without_a_passphrase_but_deep_needs_one(vault: Path) -> Non
     assert actions(vault, "audit-deep") == []
 
 
+# Text of an archived file that looks like a placeholder but may hold personal data.
+FILE_PII = "[Ref: Johanna Quisling-Marx, AHV 756.1234.5678_97]"
+
+
 def test_audit_deep_flags_per_job_and_logs_counts(vault: Path) -> None:
     store(
         vault,
         sample_job("good"),
         sample_job(
             "odd",
-            content=b"name\n[PERSON_NAME_1]\n[PERSON_NAME_7]\n",
+            content=f"name\n[PERSON_NAME_1]\n[PERSON_NAME_7]\n{FILE_PII}\n".encode(),
             mapping={ORIGINALS[0]: "[PERSON_NAME_1]", ORIGINALS[1]: "[EMAIL_ADDRESS_2]"},
         ),
     )
@@ -206,6 +210,7 @@ def test_audit_deep_flags_per_job_and_logs_counts(vault: Path) -> None:
     )
     assert "odd: not in the map: [PERSON_NAME_7]" in out
     assert "odd: never used in the file: [EMAIL_ADDRESS_2]" in out
+    assert "odd: not in the map: 1 other placeholder-shaped token(s), not shown" in out
     for original in ORIGINALS:
         assert original not in result.output
     entries = actions(vault, "audit-deep")
@@ -213,13 +218,20 @@ def test_audit_deep_flags_per_job_and_logs_counts(vault: Path) -> None:
     assert dict(entries[0].counts) == {
         "placeholders": 1,
         "missing_from_map": 1,
+        "other_tokens": 1,
         "unused_map_entries": 1,
     }
-    data = json.loads(alice(["audit", "--deep", "--json"]).stdout)
+    as_json = alice(["audit", "--deep", "--json"])
+    data = json.loads(as_json.stdout)
     checks = {c["job_id"]: c for c in data["cross_check"]}
     assert checks["odd"]["flags"] == ["missing-from-map", "unused-map-entries", "count-mismatch"]
+    assert checks["odd"]["missing_from_map"] == ["[PERSON_NAME_7]"]
+    assert checks["odd"]["other_tokens"] == 1
     assert checks["good"]["checked"] is False
-    rows = list(csv.DictReader(io.StringIO(alice(["audit", "--deep", "--format", "csv"]).stdout)))
+    as_csv = alice(["audit", "--deep", "--format", "csv"])
+    for shown in (result, as_json, as_csv):
+        assert "Johanna" not in shown.output and "756.1234" not in shown.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert {r["job_id"]: r["deep_flags"] for r in rows}["odd"].startswith("missing-from-map")
 
 

@@ -19,6 +19,7 @@ from vault.report import (
     build_audit,
     cross_check,
     cross_check_lines,
+    cross_check_to_dict,
     csv_rows,
     iso_time,
     parse_when,
@@ -269,6 +270,15 @@ def content(text: str | bytes, mapping: dict[str, str], entity_count: int, file_
             1,
         ),
         (
+            "[Ref: Ann Smith, AHV 756.1234.5678_97] [my label_7] [PERSON_NAME_1]",
+            {"Ann": "[PERSON_NAME_1]"},
+            1,
+            ("missing-from-map",),
+            (),
+            (),
+            1,
+        ),
+        (
             "[PERSON_NAME_1]",
             {"Ann": "[PERSON_NAME_1]", "Bob": "[PERSON_NAME_2]"},
             2,
@@ -306,6 +316,38 @@ def test_cross_check_report_names_placeholders_never_originals() -> None:
     assert "j1: not in the map: [PERSON_NAME_1] [ZIP_CODE_4]" in text
     assert "j1: never used in the file: [PERSON_NAME_2]" in text
     assert "not checked: pdf files are binary" in text
+
+
+@pytest.mark.parametrize(
+    ("token", "named"),
+    [
+        ("[PERSON_NAME_10]", True),
+        ("[x_1]", True),
+        ("[A" + "B" * 63 + "_1]", True),
+        ("[Ref: Johanna Quisling-Marx, AHV 756.1234.5678_97]", False),
+        ("[my label_7]", False),
+        ("[A" + "B" * 64 + "_1]", False),
+        ("[1ABC_2]", False),
+        ("[Jöhanna_3]", False),
+        ("[ANN-SMITH_1]", False),
+    ],
+)
+def test_cross_check_names_only_strict_placeholders(token: str, named: bool) -> None:
+    """A token of the file the map lacks is listed only in the strict [LABEL_N] shape; any
+    other placeholder-shaped text could be personal data, so it is counted, never shown."""
+    check = cross_check(content(f"{token} {token} [PERSON_NAME_1]", {"Ann": "[PERSON_NAME_1]"}, 1))
+    shown = "\n".join(cross_check_lines([check])) + json.dumps(cross_check_to_dict(check))
+    assert check.flags == ("missing-from-map",)
+    if named:
+        assert check.missing_from_map == (token,)
+        assert check.other_tokens == 0
+        assert token in shown
+    else:
+        assert check.missing_from_map == ()
+        assert check.other_tokens == 2
+        assert token not in shown and token[1:-1] not in shown
+        assert "j1: not in the map: 2 other placeholder-shaped token(s), not shown" in shown
+        assert cross_check_to_dict(check)["other_tokens"] == 2
 
 
 def test_iso_time() -> None:

@@ -173,6 +173,7 @@ def _audit(
                         c.job_id: {
                             "placeholders": c.occurrences,
                             "missing_from_map": len(c.missing_from_map),
+                            "other_tokens": c.other_tokens,
                             "unused_map_entries": len(c.unused_map_entries),
                         }
                         for c in opened

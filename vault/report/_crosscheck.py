@@ -18,6 +18,10 @@ TEXT_FILE_TYPES: frozenset[str] = frozenset({"csv", "text"})
 # A placeholder-shaped token: "[", a label (any text without brackets or line breaks), "_",
 # a number, "]". Bounded so that odd input cannot make the scan expensive.
 _PLACEHOLDER = re.compile(r"\[([^\[\]\r\n]{1,200}?)_([0-9]{1,9})\]")
+# The only tokens a report may name: a label of ASCII letters, digits and underscores. Any other
+# placeholder-shaped token is text of the file (``[Ref: Ann Smith, AHV 756..._97]`` may hold
+# personal data the service missed), so it is counted and never shown.
+_NAMEABLE = re.compile(r"\[[A-Za-z][A-Za-z0-9_]{0,63}_[0-9]{1,9}\]")
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class CrossCheck:
     checked: bool  # False when the file type cannot be scanned (see ``reason``)
     reason: str = ""
     occurrences: int = 0  # occurrences of the map's placeholders in the file
-    missing_from_map: tuple[str, ...] = ()  # placeholder-shaped tokens the map lacks
+    missing_from_map: tuple[str, ...] = ()  # placeholders the map lacks (strict shape only)
+    other_tokens: int = 0  # other placeholder-shaped tokens the map lacks: counted, never shown
     unused_map_entries: tuple[str, ...] = ()  # map placeholders never seen in the file
     entity_count: int = 0  # the server's figure
     flags: tuple[str, ...] = field(default=())
@@ -55,7 +60,8 @@ def _decode(content: bytes) -> str:
 def cross_check(job: JobContent) -> CrossCheck:
     """Compare the placeholders in the archived file with the map and the server's count.
 
-    Flags: ``missing-from-map`` (the file holds placeholder-shaped tokens the map lacks),
+    Flags: ``missing-from-map`` (the file holds placeholder-shaped tokens the map lacks; only
+    those of the strict ``[LABEL_N]`` shape are listed, the others only counted),
     ``unused-map-entries`` (the map has placeholders the file never uses) and
     ``count-mismatch`` (the server's entity_count differs from the placeholder occurrences).
     """
@@ -84,9 +90,11 @@ def cross_check(job: JobContent) -> CrossCheck:
         occurrences += n
         if n == 0:
             unused.append(placeholder)
-    missing = tuple(sorted(p for p in found if p not in known))
+    unknown = [p for p in found if p not in known]
+    missing = tuple(sorted(p for p in unknown if _NAMEABLE.fullmatch(p)))
+    other_tokens = sum(found[p] for p in unknown if not _NAMEABLE.fullmatch(p))
     flags: list[str] = []
-    if missing:
+    if missing or other_tokens:
         flags.append("missing-from-map")
     if unused:
         flags.append("unused-map-entries")
@@ -97,6 +105,7 @@ def cross_check(job: JobContent) -> CrossCheck:
         checked=True,
         occurrences=occurrences,
         missing_from_map=missing,
+        other_tokens=other_tokens,
         unused_map_entries=tuple(unused),
         entity_count=job.entity_count,
         flags=tuple(flags),
@@ -112,6 +121,7 @@ def cross_check_to_dict(check: CrossCheck) -> dict[str, Any]:
         "entity_count": check.entity_count,
         "occurrences": check.occurrences,
         "missing_from_map": list(check.missing_from_map),
+        "other_tokens": check.other_tokens,
         "unused_map_entries": list(check.unused_map_entries),
     }
 
@@ -131,6 +141,11 @@ def cross_check_lines(checks: Sequence[CrossCheck], *, width: int = 80) -> list[
     for c in checks:
         if c.missing_from_map:
             lines.append(f"{c.job_id}: not in the map: {' '.join(c.missing_from_map)}")
+        if c.other_tokens:
+            lines.append(
+                f"{c.job_id}: not in the map: {c.other_tokens} other placeholder-shaped "
+                "token(s), not shown (they may hold original text)"
+            )
         if c.unused_map_entries:
             lines.append(f"{c.job_id}: never used in the file: {' '.join(c.unused_map_entries)}")
     return lines
