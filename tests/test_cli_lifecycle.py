@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shlex
+import sqlite3
 import stat
 from collections import Counter
 from pathlib import Path
@@ -337,6 +338,28 @@ def test_erase_asks_first(vault: Path) -> None:
     again = invoke(["erase", "j1", "--yes"])
     assert again.exit_code == 0
     assert "job j1 is already erased" in again.stderr and "nothing to erase" in again.stderr
+
+
+def test_erase_again_empties_the_wal_a_reader_blocked(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(vault, sample_job("j1"))
+    monkeypatch.setattr("vault.store._connection.BUSY_TIMEOUT_MS", 50)
+    reader = sqlite3.connect(str(vault), isolation_level=None)  # another process, reading
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM blobs").fetchone()
+    blocked = invoke(["erase", "j1", "--yes"])
+    assert blocked.exit_code == 1
+    assert "erase any one of these jobs again by its id" in blocked.stderr
+    reader.execute("COMMIT")  # idle now, but still open: closing it would empty the WAL
+    again = invoke(["erase", "j1", "--yes"])
+    assert again.exit_code == 0, again.output
+    assert "job j1 is already erased" in again.stderr
+    assert Path(f"{vault}-wal").stat().st_size == 0
+    data = b"".join(Path(f"{vault}{s}").read_bytes() for s in ("", "-wal", "-shm"))
+    reader.close()
+    for original in ORIGINALS:
+        assert original.encode() not in data
 
 
 def test_erase_older_than(vault: Path) -> None:

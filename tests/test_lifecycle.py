@@ -4,8 +4,11 @@ verify (every finding), backup (under concurrent writes)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +18,15 @@ from keyring_kit import vault_bytes as all_vault_bytes
 
 import vault.crypto as crypto
 from vault import lifecycle
-from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, VaultExists
+from vault.errors import (
+    InputError,
+    IntegrityError,
+    NoGrant,
+    StoreError,
+    UnknownJob,
+    UnknownUser,
+    VaultExists,
+)
 from vault.keyring import Keyring
 
 DAY = 86400.0
@@ -201,6 +212,40 @@ def test_erase_is_idempotent_and_checks_ids_first(kr: Keyring) -> None:
     assert len(lifecycle.erase(kr, ["j1", "j1"], actor="alice")) == 1
     assert lifecycle.erase(kr, ["j1"], actor="alice") == []
     assert len(kr.log_entries(action="erase")) == 1
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process's connection holding a read transaction (the WAL cannot be emptied)
+    until the block ends; the connection stays open afterwards until ``close``."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM blobs").fetchone()
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def test_erase_again_empties_a_wal_a_reader_kept_full(
+    kr: Keyring, vault_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kr.store_job(sample_job("j1"), actor="alice")
+    secrets = secret_bytes(kr, "j1")
+    monkeypatch.setattr("vault.store._connection.BUSY_TIMEOUT_MS", 50)
+    with Keyring.open(vault_path) as eraser:
+        with reading(vault_path) as reader:
+            with pytest.raises(StoreError, match="erase any one of these jobs again by its id"):
+                lifecycle.erase(eraser, ["j1"], actor="alice")
+        assert kr.get_job("j1").status == "erased"  # committed all the same
+        assert [s for s in secrets if s in all_vault_bytes(vault_path)]  # still in a file
+        assert lifecycle.erase(eraser, ["j1"], actor="alice") == []  # nothing new to erase...
+        assert os.path.getsize(f"{vault_path}-wal") == 0  # ...but the WAL is emptied
+        data = all_vault_bytes(vault_path)
+        reader.close()
+    assert [s for s in secrets if s in data] == []
+    for original in ORIGINALS:
+        assert original.encode() not in data
 
 
 def test_erase_pending_job_drops_its_encrypted_file_name(kr: Keyring) -> None:

@@ -165,7 +165,9 @@ def erase_command(
             click.confirm(
                 f"Erase {len(targets)} job(s)? This cannot be undone", abort=True, err=True
             )
-        done = erase(kr, targets, actor=actor) if targets else []
+        # Already-erased jobs go in too: erasing them again empties a WAL an earlier
+        # erase could not (another process was reading).
+        done = erase(kr, [j.job_id for j in jobs], actor=actor) if jobs else []
     if as_json:
         emit_json(
             {

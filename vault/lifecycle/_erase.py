@@ -31,11 +31,13 @@ def erase(
     actor: str,
     clock: Clock = time.time,
 ) -> list[Erased]:
-    """Crypto-shred jobs (see the module docstring); already-erased jobs are skipped.
+    """Crypto-shred jobs (see the module docstring); the newly erased jobs are returned.
 
-    ``UnknownJob`` (before any change) for an id the vault does not hold. If the WAL cannot be
-    emptied afterwards (another process is reading), the erase stays committed and
-    ``StoreError`` says to run ``verify``/erase again once the vault is idle.
+    ``UnknownJob`` (before any change) for an id the vault does not hold. Already-erased jobs
+    change nothing, but the WAL is emptied whenever any job was named: the earlier erase of
+    such a job may have left its old pages in ``-wal``. If the WAL cannot be emptied (another
+    process holds a read transaction), the erase stays committed and ``StoreError`` says to
+    erase any of the jobs again by id once no other process uses the vault.
     """
     store = keyring.store
     jobs = known_jobs(keyring, job_ids)
@@ -60,7 +62,7 @@ def erase(
                 },
             )
             done.append(Erased(row.job_id, grants, blobs))
-    if done:
+    if jobs:
         _checkpoint(store)
     return done
 
@@ -70,7 +72,8 @@ def _checkpoint(store: Store) -> None:
         store.checkpoint()
     except StoreError as exc:
         raise StoreError(
-            "the jobs were erased, but the write-ahead log could not be emptied because "
-            "another process is using the vault; run `questa-vault verify` when it is idle "
-            "and erase again to flush it"
+            "the jobs are erased, but the write-ahead log could not be emptied because "
+            "another process is reading the vault: pieces of their keys and ciphertexts may "
+            "remain in the -wal file until it is; once no other process uses the vault, erase "
+            "any one of these jobs again by its id (that empties it)"
         ) from exc
