@@ -218,6 +218,7 @@ def test_collision_between_jobs_and_prefer(vault: Path, tmp_path: Path) -> None:
         ("a.txt", b"x", ["--neutralize-formulas"], 1, "applies to CSV only"),
         ("a.csv", b"x", ["--delimiter", ",,"], 2, "delimiter must be one character"),
         ("a.txt", b"x", ["--encoding", "nope"], 1, "unknown encoding 'nope'"),
+        ("a.txt", b"x" * 64 + b" [X_3]", ["--encoding", "idna"], 1, "cannot be written in idna"),
         ("a.txt", b"x", ["-j", "bad id!"], 1, "not a valid job id"),
         ("a.txt", b"x", ["-j", "job-zzz"], 1, "job job-zzz is not in this vault"),
     ],
@@ -250,6 +251,38 @@ def test_encoding_option_and_empty_input(vault: Path, tmp_path: Path) -> None:
     empty = write(tmp_path, "empty.txt", b"")
     result = invoke(["restore", str(empty), "-j", JOB_A], env=ENV)
     assert (result.exit_code, result.stdout) == (0, "")
+
+
+@pytest.mark.parametrize("codec", ["rot13", "base64", "zlib", "hex", "bz2", "uu", "quopri"])
+def test_encoding_must_be_a_text_encoding(vault: Path, tmp_path: Path, codec: str) -> None:
+    """codecs also knows bytes-to-bytes and str-to-str transforms; they are not encodings."""
+    src = write(tmp_path, "a.txt", b"hi [PERSON_NAME_1]\n")
+    result = invoke(["restore", str(src), "-j", JOB_A, "--encoding", codec], env=ENV)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"questa-vault: {codec!r} is not a text encoding\n"
+    assert result.stdout == ""
+    assert restore_log(vault) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"[PERSON_NAME_1].example.org", b"John Doe.example.org"),
+        (b"mail.[PERSON_NAME_1]", b"mail.John Doe"),  # the last label is held back to the end
+        (b"ab." * 30_000 + b"[PERSON_NAME_1]", b"ab." * 30_000 + b"John Doe"),  # many chunks
+    ],
+)
+def test_encoder_is_flushed_at_the_end(
+    vault: Path, tmp_path: Path, data: bytes, expected: bytes
+) -> None:
+    src = write(tmp_path, "a.txt", data)
+    out = tmp_path / "out.txt"
+    args = ["restore", str(src), "-j", JOB_A, "--encoding", "idna", "--format", "text"]
+    result = invoke([*args, "-o", str(out)], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == expected
+    piped = invoke([*args[:1], "-", *args[2:]], input=data, env=ENV)
+    assert (piped.exit_code, piped.stdout.encode()) == (0, expected)
 
 
 def test_csv_options(vault: Path, tmp_path: Path) -> None:

@@ -20,9 +20,14 @@ def pick_encoding(head: bytes, encoding: str | None) -> str:
     """The encoding to use: the one given, else UTF-16 by BOM, else UTF-8."""
     if encoding is not None:
         try:
-            name = codecs.lookup(encoding).name
+            info = codecs.lookup(encoding)
         except LookupError as exc:
             raise InputError(f"unknown encoding {encoding!r}") from exc
+        # codecs also holds bytes-to-bytes and str-to-str transforms (base64, zlib, rot13):
+        # they read no text, so they are refused by name like an unknown encoding.
+        if not info._is_text_encoding:
+            raise InputError(f"{encoding!r} is not a text encoding")
+        name = info.name
         # Plain "utf-16"/"utf-32" would drop the BOM on reading and write it in native order.
         if name in ("utf-16", "utf-32"):
             return _by_bom(head) or name
@@ -86,12 +91,24 @@ class Encoder:
 
     def encode(self, text: str, explain: Callable[[], list[str]] | None = None) -> bytes:
         """``explain`` lists the placeholders whose values may be at fault, for the message."""
+        return self._encode(text, False, explain)
+
+    def finish(self, explain: Callable[[], list[str]] | None = None) -> bytes:
+        """The bytes an encoder holds back until the end of the text (idna keeps the last
+        label); call once, after the last ``encode``."""
+        return b"" if self._utf8 else self._encode("", True, explain)
+
+    def _encode(self, text: str, final: bool, explain: Callable[[], list[str]] | None) -> bytes:
         try:
-            data = text.encode("utf-8") if self._utf8 else self._encoder.encode(text)
+            data = text.encode("utf-8") if self._utf8 else self._encoder.encode(text, final)
         except UnicodeEncodeError as exc:
             raise InputError(
                 f"a restored value cannot be written in {self.encoding}, the input's encoding"
                 + _naming(explain() if explain else [])
+            ) from exc
+        except UnicodeError as exc:  # a codec's own rule, e.g. an idna label over 63 characters
+            raise InputError(
+                f"the restored text cannot be written in {self.encoding}, the input's encoding"
             ) from exc
         self.bytes_out += len(data)
         return data

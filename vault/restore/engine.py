@@ -200,6 +200,9 @@ def restore_stream(
         if progress is not None:
             progress(decoder.bytes_in)
         if final:
+            tail = encoder.finish(explain)
+            if tail:
+                dst.write(tail)
             break
         keep = max(end - 1, 0)  # one character of context before the next start
         carry = len(buffer) - end
