@@ -241,6 +241,23 @@ def test_token_from_env_or_file(
             assert result.stderr == f"questa-vault: job {job}: {expected}\n"
 
 
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_a_non_ascii_token_is_a_one_line_error(
+    env: dict[str, str], sim: Any, tmp_path: Path, source: str
+) -> None:
+    token = "tökén-secret"
+    (tmp_path / "tok").write_text(token + "\n", encoding="utf-8")
+    args = ["--token-file", str(tmp_path / "tok")] if source == "file" else []
+    values = {**env, "QUESTA_API_TOKEN": token} if source == "env" else env
+    result = run(["fetch", "550e8400-e29b-41d4-a716-446655440000", *args], values)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "questa-vault: the API token has characters an HTTP header cannot carry\n"
+    )
+    assert "secret" not in result.output and "internal error" not in result.output
+    assert sim.state.request_counts() == {}
+
+
 def test_timeout_leaves_pending_and_warns_near_expiry(isolated_env: Path) -> None:
     with run_simulator(SimulatorConfig(processing_time=60)) as slow:
         values = {"QUESTA_API_URL": slow.url, "QUESTA_VAULT_PASSPHRASE": PASS}

@@ -326,6 +326,33 @@ def test_bad_base_url_is_refused(url: str) -> None:
         QuestaClient(url)
 
 
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("", "the API token is empty"),
+        ("tökén-secret", "the API token has characters an HTTP header cannot carry"),
+        ("secret\r\nX-Admin: 1", "the API token has characters an HTTP header cannot carry"),
+        ("two words", "the API token has characters an HTTP header cannot carry"),
+        ("tab\tsecret", "the API token has characters an HTTP header cannot carry"),
+        ("del\x7fsecret", "the API token has characters an HTTP header cannot carry"),
+        ("nul\x00secret", "the API token has characters an HTTP header cannot carry"),
+    ],
+)
+def test_a_token_a_header_cannot_carry_is_refused_unshown(token: str, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        QuestaClient("http://questa.test", token)
+    assert str(info.value) == message
+    assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("token", ["tok-1", "a.b_c~d+e/f==", "eyJhbGciOi.J9x-_", "!#$%&'*:;<>?@"])
+def test_visible_ascii_tokens_are_sent(token: str) -> None:
+    rec = Recorder(ok(completed()))
+    with make_client(rec, token=token) as client:
+        client.status(JOB)
+    assert rec.requests[0].headers["Authorization"] == f"Bearer {token}"
+
+
 # --- errors and retries ----------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,6 +40,19 @@ DEFAULT_TIMEOUT = 30.0
 Transport = httpx.BaseTransport | httpx.AsyncBaseTransport
 
 
+# Visible ASCII only: a header value cannot carry other text (httpx encodes it as ASCII), and a
+# space, tab or line break would let the token end the header or add another one.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def _check_token(token: str) -> None:
+    """Refuse a token an Authorization header cannot carry; the message never shows it."""
+    if not token:
+        raise InputError("the API token is empty")
+    if not _TOKEN.fullmatch(token):
+        raise InputError("the API token has characters an HTTP header cannot carry")
+
+
 class _Settings:
     """What both clients share: where, who, how long, how often."""
 
@@ -59,8 +73,8 @@ class _Settings:
             raise InputError("the API URL is not a valid URL") from exc
         if url.scheme not in ("http", "https") or not url.host:
             raise InputError("the API URL must start with http:// or https:// and name a host")
-        if token is not None and (not token or any(c in token for c in "\r\n")):
-            raise InputError("the API token is empty or spans several lines")
+        if token is not None:
+            _check_token(token)
         self.base_url = base_url
         self.token = token
         self.timeout = timeout
