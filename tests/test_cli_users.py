@@ -13,9 +13,11 @@ from conftest import FAST_KDF, invoke
 from keyring_kit import sample_job
 
 from vault import crypto
+from vault.errors import WrongPassphrase
 from vault.keyring import Keyring
 
 PW = {"QUESTA_VAULT_PASSPHRASE": "alice pw"}
+NEW = "QUESTA_VAULT_NEW_PASSPHRASE"
 
 
 def _mode(path: Path) -> int:
@@ -109,7 +111,7 @@ def test_commands_without_a_vault_say_how_to_make_one(isolated_env: Path, comman
 
 
 def test_user_add_list_disable(vault: Path) -> None:
-    result = invoke(["user", "add", "bob", *FAST_KDF], env={"QUESTA_VAULT_PASSPHRASE": "bob pw"})
+    result = invoke(["user", "add", "bob", *FAST_KDF], env={NEW: "bob pw"})
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"added user bob \(key [0-9a-f]{16}\)\n", result.stderr)
     listed = invoke(["user", "list", "--json"])
@@ -152,8 +154,71 @@ def test_user_add_list_disable(vault: Path) -> None:
     ],
 )
 def test_user_errors(vault: Path, args: list[str], code: int, message: str) -> None:
-    result = invoke(args, env=PW)
+    result = invoke(args, env={**PW, NEW: "new pw"})
     assert (result.exit_code, result.stderr) == (code, f"questa-vault: {message}\n")
+
+
+@pytest.mark.parametrize(
+    ("global_args", "env", "message"),
+    [
+        (
+            [],
+            PW,
+            f"give the new passphrase with --new-passphrase-file or {NEW}: "
+            "the current passphrase is not reused for it",
+        ),
+        (
+            ["--passphrase-file", "{alice_file}"],
+            {},
+            "give the new passphrase with "
+            f"--new-passphrase-file or {NEW} (no terminal to ask it at)",
+        ),
+        (
+            [],
+            {},
+            f"give the new passphrase with --new-passphrase-file or {NEW} "
+            "(no terminal to ask it at)",
+        ),
+    ],
+    ids=["env", "passphrase-file", "nothing"],
+)
+def test_user_add_never_takes_the_acting_users_passphrase(
+    vault: Path, tmp_path: Path, global_args: list[str], env: dict, message: str
+) -> None:
+    alice_file = tmp_path / "alice.txt"
+    alice_file.write_text("alice pw\n")
+    args = [a.format(alice_file=alice_file) for a in global_args]
+    result = invoke([*args, "--user", "alice", "user", "add", "carol", *FAST_KDF], env=env)
+    assert (result.exit_code, result.stderr) == (1, f"questa-vault: {message}\n")
+    with Keyring.open(vault) as kr:
+        assert [u.name for u in kr.list_users()] == ["alice"]
+
+
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_user_add_takes_the_new_users_own_passphrase(
+    vault: Path, tmp_path: Path, source: str
+) -> None:
+    new = tmp_path / "carol.txt"
+    new.write_text("carol pw\n")
+    if source == "file":
+        args, env = ["--new-passphrase-file", str(new)], PW
+    else:
+        args, env = [], {**PW, NEW: "carol pw"}
+    result = invoke(["--user", "alice", "user", "add", "carol", *args, *FAST_KDF], env=env)
+    assert result.exit_code == 0, result.output
+    with Keyring.open(vault) as kr:
+        kr.unlock("carol", "carol pw")
+        with pytest.raises(WrongPassphrase):
+            kr.unlock("carol", "alice pw")
+
+
+def test_user_add_public_key_takes_no_passphrase_file(vault: Path, tmp_path: Path) -> None:
+    pub = tmp_path / "x.pub"
+    pub.write_bytes(crypto.public_key_pem(crypto.generate_keypair()[1]))
+    args = ["user", "add", "x", "--public-key", str(pub), "--new-passphrase-file", str(pub)]
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert "--public-key and --new-passphrase-file do not go together" in result.stderr
 
 
 def test_keygen_and_public_key_user(vault: Path, tmp_path: Path) -> None:

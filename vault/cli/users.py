@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,20 +150,29 @@ def user_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Add a user by public key only (PEM, as keygen prints it); no passphrase asked.",
 )
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Read the new user's passphrase from FILE (else env {NEW_PASSPHRASE_ENV}, else a "
+    "prompt).",
+)
 @kdf_options
 @pass_app
 def user_add(
     ctx: AppContext,
     name: str,
     public_key: Path | None,
+    new_passphrase_file: Path | None,
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
 ) -> None:
     """Add a user. New jobs are sealed to every enabled user; existing jobs need `grant`.
 
-    Without --public-key, asks the new user's passphrase (twice) and keeps the private key
-    here, wrapped under it.
+    Without --public-key, takes the new user's passphrase from --new-passphrase-file, else
+    env {NEW_PASSPHRASE_ENV}, else asks it twice at the terminal, and keeps the private key
+    here, wrapped under it. Never from QUESTA_VAULT_PASSPHRASE or the global
+    --passphrase-file: those hold the acting user's secret.
 
     \b
     Example:
@@ -170,6 +180,8 @@ def user_add(
       questa-vault keygen -o recovery.key > recovery.pub
       questa-vault user add recovery --public-key recovery.pub
     """
+    if public_key is not None and new_passphrase_file is not None:
+        raise click.UsageError("--public-key and --new-passphrase-file do not go together")
     with open_vault(ctx) as kr:
         actor = acting_user(ctx, kr)
         if public_key is not None:
@@ -180,7 +192,9 @@ def user_add(
             info = kr.add_public_user(name, data, actor=actor)
         else:
             params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
-            passphrase = ctx.passphrase(confirm=True, prompt=f"Passphrase for new user {name}")
+            passphrase = _new_passphrase(
+                new_passphrase_file, prompt=f"Passphrase for new user {name}"
+            )
             info = kr.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
     ctx.say(f"added user {info.name} (key {info.fingerprint})")
 
@@ -313,17 +327,25 @@ def passwd_command(
     ctx.say(f"changed the passphrase of {session.user}")
 
 
-def _new_passphrase(path: Path | None) -> str:
-    if path is None and os.environ.get(NEW_PASSPHRASE_ENV) is not None:
-        value = os.environ[NEW_PASSPHRASE_ENV]
+def _new_passphrase(path: Path | None, *, prompt: str = "New passphrase") -> str:
+    """A passphrase to set (``passwd``, ``user add``): ``--new-passphrase-file``, else env
+    QUESTA_VAULT_NEW_PASSPHRASE, else a hidden prompt twice. Never QUESTA_VAULT_PASSPHRASE or
+    the global ``--passphrase-file``: they hold the acting user's secret, and taking it
+    silently would wrap the new key under that secret. With QUESTA_VAULT_PASSPHRASE set (a
+    script) or no terminal, a missing new passphrase is refused rather than prompted for."""
+    if path is not None:
+        return read_secret(path, prompt=prompt)
+    value = os.environ.get(NEW_PASSPHRASE_ENV)
+    if value is not None:
         if not value:
             raise InputError("the new passphrase is empty")
         return value
-    if path is None and os.environ.get("QUESTA_VAULT_PASSPHRASE") is not None:
-        raise InputError(
-            f"give the new passphrase with --new-passphrase-file or {NEW_PASSPHRASE_ENV}"
-        )
-    return read_secret(path, confirm=True, prompt="New passphrase")
+    hint = f"give the new passphrase with --new-passphrase-file or {NEW_PASSPHRASE_ENV}"
+    if os.environ.get("QUESTA_VAULT_PASSPHRASE") is not None:
+        raise InputError(f"{hint}: the current passphrase is not reused for it")
+    if not sys.stdin.isatty():
+        raise InputError(f"{hint} (no terminal to ask it at)")
+    return read_secret(None, confirm=True, prompt=prompt)
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
