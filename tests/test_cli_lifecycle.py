@@ -61,6 +61,20 @@ def test_audit_needs_a_vault() -> None:
     assert "no vault at" in result.stderr and "run questa-vault init" in result.stderr
 
 
+@pytest.mark.parametrize(("command", "code"), [(["audit"], 1), (["verify"], 5)])
+def test_a_foreign_sqlite_file_is_refused_and_left_unchanged(
+    isolated_env: Path, command: list[str], code: int
+) -> None:
+    with sqlite3.connect(isolated_env) as db:
+        db.execute("CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, name, applied_at)")
+    before = isolated_env.read_bytes()
+    result = invoke(command)
+    assert result.exit_code == code, result.output
+    assert result.stderr.endswith(f"{isolated_env} is not a questa-vault database\n")
+    assert result.stderr.count("\n") == 1
+    assert isolated_env.read_bytes() == before
+
+
 def mixed_vault(path: Path) -> None:
     clock = StepClock(start=T0, step=0.0)
     store(path, sample_job("a-may"), clock=clock)  # 2024-01-01

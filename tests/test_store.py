@@ -76,6 +76,45 @@ def test_other_sqlite_files_are_refused_and_left_unchanged(tmp_path: Path, setup
     assert path.read_bytes() == before
 
 
+FOREIGN_MIGRATIONS = "CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, name, applied_at)"
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        [FOREIGN_MIGRATIONS],
+        [FOREIGN_MIGRATIONS, "INSERT INTO schema_migrations VALUES (1, '0001_users', 0)"],
+        [FOREIGN_MIGRATIONS, "INSERT INTO schema_migrations VALUES (1, 'm001_initial', 0)"],
+        [FOREIGN_MIGRATIONS, "CREATE TABLE vault_meta (key, value)"],
+        ["CREATE TABLE schema_migrations (version)", "CREATE TABLE vault_meta (key, value)"],
+    ],
+    ids=["empty", "other names", "no vault_meta", "no migration", "other columns"],
+)
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_a_foreign_file_with_a_migrations_table_is_left_unchanged(
+    tmp_path: Path, statements: list[str], journal: str
+) -> None:
+    """Another program's database may also keep a schema_migrations table: neither the WAL
+    switch nor our migrations may touch it."""
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(str(path))
+    conn.execute(f"PRAGMA journal_mode = {journal}")
+    for sql in statements:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert str(info.value) == f"{path} is not a questa-vault database"
+    assert path.read_bytes() == before
+    assert not Path(f"{path}-wal").exists() or journal == "wal"
+    with sqlite3.connect(str(path)) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "users" not in tables and "jobs" not in tables
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == journal
+
+
 def test_every_connection_sets_the_safety_pragmas(store: Store) -> None:
     assert store.pragmas() == {
         "journal_mode": "wal",

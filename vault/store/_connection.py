@@ -70,6 +70,38 @@ def store_error(exc: sqlite3.Error) -> StoreError | IntegrityError:
     return StoreError(f"vault database error: {text}")
 
 
+def _check_is_vault(path: Path) -> None:
+    """Refuse (``StoreError``) a file that is not a vault, reading it through a read-only
+    connection, so that somebody else's SQLite file is left byte for byte as it was.
+
+    A vault has our migrations table, its first recorded migration is our first one, and it
+    has the ``vault_meta`` table that migration makes. Later unknown migrations pass here:
+    ``_migrate`` reports a vault of a newer version.
+    """
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
+    try:
+        _check_schema(path, conn)
+    finally:
+        conn.close()
+
+
+@_translated
+def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
+    not_a_vault = StoreError(f"{path} is not a questa-vault database")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"schema_migrations", "vault_meta"} <= tables:
+        raise not_a_vault
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(schema_migrations)")]
+    if columns != ["id", "name", "applied_at"]:
+        raise not_a_vault
+    first = conn.execute("SELECT name FROM schema_migrations ORDER BY id LIMIT 1").fetchone()
+    if first is None or first[0] != MIGRATIONS[0][0]:
+        raise not_a_vault
+
+
 class Connection:
     """An open vault file: connection, transactions, schema. ``Store`` adds the rows."""
 
@@ -116,6 +148,9 @@ class Connection:
 
     @classmethod
     def _connect(cls, path: Path, *, new: bool) -> Self:
+        if not new:
+            # Before anything can write: the WAL pragma and the migrations change the file.
+            _check_is_vault(path)
         try:
             conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30.0
@@ -124,8 +159,6 @@ class Connection:
             raise store_error(exc) from exc
         store = cls(path, conn)
         try:
-            if not new:
-                store._check_is_vault()
             store._configure()
             store._migrate()
             store._tighten_modes()
@@ -133,12 +166,6 @@ class Connection:
             conn.close()
             raise
         return store
-
-    @_translated
-    def _check_is_vault(self) -> None:
-        # Never add our schema to somebody else's database.
-        if "schema_migrations" not in self._db.table_names():
-            raise StoreError(f"{self.path} is not a questa-vault database")
 
     @_translated
     def _configure(self) -> None:
