@@ -34,6 +34,17 @@ EXIT_INTEGRITY = 5
 
 
 @dataclass
+class _Run:
+    """What ``run`` needs to know after click has unwound its contexts: the parsed ``-v``
+    count of the group (0 until the group's callback has run)."""
+
+    verbose: int = 0
+
+
+_run = _Run()
+
+
+@dataclass
 class AppContext:
     """What the global options decided; handed to every command through click's context."""
 
@@ -180,6 +191,7 @@ def cli(
       questa-vault fetch 550e8400-e29b-41d4-a716-446655440000
       questa-vault restore answer.txt -j 550e8400-e29b-41d4-a716-446655440000
     """
+    _run.verbose = verbose
     ctx.obj = AppContext(
         vault_path=vault_path or default_vault_path(),
         user=user,
@@ -191,7 +203,8 @@ def cli(
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors become exit codes."""
-    verbose = argv is not None and any(a in ("-v", "--verbose", "-vv") for a in argv)
+    # Decided by the parsed option, not by argv text: "-j -v" or a file named "-v" is no -v.
+    _run.verbose = 0
     try:
         cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -211,7 +224,7 @@ def run(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # last line of defence: no traceback reaches a user
-        if verbose:
+        if _run.verbose:
             raise
         # The message of a foreign exception could carry data; show only its type.
         click.echo(

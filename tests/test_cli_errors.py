@@ -1,0 +1,72 @@
+"""`run()`, the one place errors become exit codes: a foreign exception shows a traceback only
+when the global -v option was really given (parsed by click, not guessed from argv text)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+import pytest
+from conftest import invoke
+
+from vault.cli import cli
+
+SECRET = "Ann Original"
+
+
+@click.command("crash", hidden=True)
+@click.option("-j", "--job", "jobs", multiple=True)
+@click.argument("files", nargs=-1)
+def _crash(jobs: tuple[str, ...], files: tuple[str, ...]) -> None:
+    raise RuntimeError(f"a foreign error quoting {SECRET}")
+
+
+@pytest.fixture(autouse=True)
+def crash_command() -> Iterator[None]:
+    """A command whose bug is a foreign exception, added to the real group for these tests."""
+    cli.add_command(_crash)
+    yield
+    cli.commands.pop("crash")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-v", "crash"],
+        ["-vv", "crash"],
+        ["-vvv", "crash"],
+        ["--verbose", "crash"],
+        ["-q", "-v", "crash"],
+        ["-v", "crash", "-j", "job-1", "in.txt"],
+    ],
+)
+def test_a_real_verbose_option_shows_the_traceback(args: list[str]) -> None:
+    with pytest.raises(RuntimeError, match="a foreign error"):
+        invoke(args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["crash"],
+        ["crash", "-j", "-v"],  # "-v" is the value of -j
+        ["crash", "--job", "--verbose"],
+        ["crash", "--", "-v"],  # an input file named "-v"
+        ["crash", "--", "-vv"],
+        ["--user", "-v", "crash"],  # a user named "-v"
+    ],
+)
+def test_without_verbose_no_traceback_reaches_the_user(args: list[str]) -> None:
+    result = invoke(["--", *args])  # the leading "--" is for invoke's own parser, not ours
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "questa-vault: internal error (RuntimeError); rerun with -v for details\n"
+    )
+    assert SECRET not in result.output
+
+
+def test_verbosity_does_not_leak_into_the_next_run() -> None:
+    with pytest.raises(RuntimeError):
+        invoke(["-v", "crash"])
+    assert invoke(["crash", "-j", "-v"]).exit_code == 1
