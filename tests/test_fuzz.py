@@ -459,8 +459,17 @@ def _sql(statement: str) -> Callable[[Path], None]:
         _sql("UPDATE jobs SET map_size = 'two' WHERE job_id = 'job-1'"),
         _sql("UPDATE jobs SET entity_counts = 5 WHERE job_id = 'job-1'"),
         _sql("UPDATE users SET created_at = 'yesterday' WHERE name = 'alice'"),
+        _sql("UPDATE blobs SET key_version = x'01d96d' WHERE job_id = 'job-1'"),
+        _sql("UPDATE grants SET key_version = 'one' WHERE job_id = 'job-1'"),
     ],
-    ids=["schema name not UTF-8", "integer column is text", "counts not text", "time not a number"],
+    ids=[
+        "schema name not UTF-8",
+        "integer column is text",
+        "counts not text",
+        "time not a number",
+        "blob key version is bytes",
+        "grant key version is text",
+    ],
 )
 def test_damaged_rows_are_integrity_errors(pristine: Path, damage: Callable[[Path], None]) -> None:
     """Found by the fuzzer: such rows raised UnicodeDecodeError, ValueError or TypeError."""

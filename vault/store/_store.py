@@ -223,7 +223,7 @@ class Store(AuditQueries):  # AuditQueries extends Connection
             sql += " AND u.name = ?"
             params.append(user)
         rows = self._query(sql + " ORDER BY g.key_version, u.name", params)
-        return [GrantRow(r[0], r[1], int(r[2]), bytes(r[3]), float(r[4])) for r in rows]
+        return [_grant(r) for r in rows]
 
     def prune_grants(self, job_id: str, keep_versions: Sequence[int]) -> int:
         """Delete the job's grants of every key version not in ``keep_versions``."""
@@ -260,7 +260,7 @@ class Store(AuditQueries):  # AuditQueries extends Connection
             sql += " AND field = ?"
             params.append(field)
         rows = self._query(sql + " ORDER BY field, idx", params)
-        return [BlobRow(r[0], r[1], int(r[2]), int(r[3]), bytes(r[4])) for r in rows]
+        return [_blob(r) for r in rows]
 
     def delete_blobs(self, job_id: str) -> int:
         return self._exec("DELETE FROM blobs WHERE job_id = ?", (job_id,))
@@ -323,14 +323,34 @@ class Store(AuditQueries):  # AuditQueries extends Connection
     def blob_layout(self) -> list[tuple[str, str, int, int]]:
         """``(job_id, field, idx, key_version)`` of every blob, without the data."""
         rows = self._query("SELECT job_id, field, idx, key_version FROM blobs")
-        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+        return [_blob_place(r) for r in rows]
 
     def grant_layout(self) -> list[tuple[str, str, int]]:
         """``(job_id, user, key_version)`` of every grant, without the sealed key."""
         rows = self._query(
             "SELECT g.job_id, u.name, g.key_version FROM grants g JOIN users u ON u.id = g.user_id"
         )
-        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+        return [_grant_place(r) for r in rows]
+
+
+@_checked("grant")
+def _grant(r: Sequence[Any]) -> GrantRow:
+    return GrantRow(r[0], r[1], int(r[2]), bytes(r[3]), float(r[4]))
+
+
+@_checked("grant")
+def _grant_place(r: Sequence[Any]) -> tuple[str, str, int]:
+    return (str(r[0]), str(r[1]), int(r[2]))
+
+
+@_checked("blob")
+def _blob(r: Sequence[Any]) -> BlobRow:
+    return BlobRow(r[0], r[1], int(r[2]), int(r[3]), bytes(r[4]))
+
+
+@_checked("blob")
+def _blob_place(r: Sequence[Any]) -> tuple[str, str, int, int]:
+    return (str(r[0]), str(r[1]), int(r[2]), int(r[3]))
 
 
 @_checked("user")
