@@ -21,7 +21,7 @@ from keyring_kit import (
     sample_job,
 )
 
-from vault import crypto
+from vault import crypto, lifecycle
 from vault.errors import (
     AccessDenied,
     InputError,
@@ -436,6 +436,86 @@ def test_revoke_of_several_jobs_is_one_transaction(kr: Keyring) -> None:
     # job-1 was not re-keyed either: the failed call changed nothing
     info = kr.get_job("job-1")
     assert info is not None and info.key_version == 1 and info.recipients == ("alice", "bob")
+
+
+def _submitted_before_carol(kr: Keyring) -> SubmitOptions:
+    """job-1 submitted while alice and bob were the users (file name and options under key
+    version 1), carol added, then the job archived (map and file under version 2)."""
+    options = SubmitOptions("PERSON_NAME", 3, (("Phoenix project", "PROJECT"),))
+    kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
+    kr.record_pending(
+        "job-1",
+        file_type="csv",
+        source="upload",
+        submitted_at=5.0,
+        filename="customers.csv",
+        options=options,
+        actor="alice",
+    )
+    kr.add_user("carol", passphrase="carol pw", kdf=FAST, actor="alice")
+    kr.store_job(sample_job(), actor="alice")
+    return options
+
+
+def _layout(kr: Keyring) -> tuple[dict[str, int], dict[int, list[str]]]:
+    blobs = {b.field: b.key_version for b in kr.store.blobs("job-1")}
+    grants: dict[int, list[str]] = {}
+    for g in kr.store.grants("job-1"):
+        grants.setdefault(g.key_version, []).append(g.user)
+    return blobs, grants
+
+
+def test_revoke_gives_no_remaining_holder_a_field_they_were_never_granted(kr: Keyring) -> None:
+    options = _submitted_before_carol(kr)
+    carol = kr.unlock("carol", "carol pw")
+    assert carol.open_job("job-1").filename is None
+    alice = kr.unlock("alice", PASSPHRASE)
+    assert alice.revoke("bob", ["job-1"]) == ["job-1"]
+    # each key version re-keyed on its own: version 1 -> 3 (alice), version 2 -> 4 (alice, carol)
+    assert _layout(kr) == (
+        {"filename": 3, "options": 3, "map": 4, "file": 4},
+        {3: ["alice"], 4: ["alice", "carol"]},
+    )
+    content = carol.open_job("job-1")
+    assert (content.filename, content.options) == (None, None)
+    assert content.mapping == sample_job().mapping and content.content == sample_job().content
+    full = alice.open_job("job-1")
+    assert (full.filename, full.options) == ("customers.csv", options)
+    with pytest.raises(NoGrant):
+        kr.unlock("bob", "bob pw").open_job("job-1")
+    assert lifecycle.verify(kr, session=alice).ok and lifecycle.verify(kr, session=carol).ok
+    assert alice.grant("carol", ["job-1"]) == ["job-1"]  # sharing on purpose still works
+    assert carol.open_job("job-1").filename == "customers.csv"
+
+
+def test_revoke_keeps_the_dek_of_a_key_version_the_user_never_held(kr: Keyring) -> None:
+    _submitted_before_carol(kr)
+    before = {b.field: b.data for b in kr.store.blobs("job-1")}
+    alice = kr.unlock("alice", PASSPHRASE)
+    assert alice.revoke("carol", ["job-1"]) == ["job-1"]
+    assert _layout(kr) == (
+        {"filename": 1, "options": 1, "map": 3, "file": 3},
+        {1: ["alice", "bob"], 3: ["alice", "bob"]},
+    )
+    after = {b.field: b.data for b in kr.store.blobs("job-1")}
+    assert after["filename"] == before["filename"] and after["map"] != before["map"]
+    assert kr.unlock("bob", "bob pw").open_job("job-1").filename == "customers.csv"
+    with pytest.raises(NoGrant):
+        kr.unlock("carol", "carol pw").open_job("job-1")
+    assert lifecycle.verify(kr, session=alice).ok
+
+
+def test_revoke_refuses_to_orphan_an_older_key_version_unless_forced(kr: Keyring) -> None:
+    _submitted_before_carol(kr)
+    kr.unlock("alice", PASSPHRASE).revoke("alice", ["job-1"])  # bob alone holds the file name
+    plan = lifecycle.plan_revoke(kr, "bob", "bob", ["job-1"])
+    assert plan.orphaned == ("job-1",)  # carol still reads the map: only the file name is lost
+    bob = kr.unlock("bob", "bob pw")
+    with pytest.raises(InputError, match="bob is the last user with access to 1 job"):
+        lifecycle.revoke(bob, plan)
+    with pytest.raises(InputError, match="no reader"):
+        bob.revoke("bob", ["job-1"])
+    assert kr.unlock("bob", "bob pw").open_job("job-1").filename == "customers.csv"
 
 
 # --------------------------------------------------------------------------- access log

@@ -50,6 +50,9 @@ def blank_row(job_id: str, status: str, file_type: str, source: str, now: float)
     )
 
 
+Generation = tuple[Mapping[str, bytes], Sequence[UserRow]]  # fields, recipients
+
+
 def write_generation(
     store: Store,
     *,
@@ -65,38 +68,81 @@ def write_generation(
     """Encrypt ``fields`` under a new key version (``row.key_version + 1``) sealed to
     ``recipients``, keep the blobs of ``keep`` whose field is not rewritten, re-seal, and write
     the row, blobs and grants; grants of versions no blob uses any more are deleted."""
-    version = row.key_version + 1
-    dek = crypto.new_dek(random)
-    keys = crypto.job_keys(dek)
-    blobs = [b for b in keep if b.field not in fields]
-    for field, plaintext in fields.items():
-        blobs += env.encrypt_field(
-            vault_id=vault_id,
-            job_id=row.job_id,
-            key_version=version,
-            blob_key=keys.blob_key,
-            field=field,
-            plaintext=plaintext,
-            chunk_size=chunk_size,
-            random=random,
-        )
+    return write_generations(
+        store,
+        vault_id=vault_id,
+        row=row,
+        generations=[(fields, recipients)],
+        keep=keep,
+        now=now,
+        random=random,
+        chunk_size=chunk_size,
+    )
+
+
+def write_generations(
+    store: Store,
+    *,
+    vault_id: str,
+    row: JobRow,
+    generations: Sequence[Generation],
+    keep: Sequence[BlobRow],
+    now: float,
+    random: crypto.Random,
+    chunk_size: int,
+) -> JobRow:
+    """Like ``write_generation`` for several new key versions at once: the i-th generation's
+    fields are encrypted under version ``row.key_version + 1 + i`` with its own DEK, sealed to
+    its own recipients only. The last generation is the job's new key version and seals the
+    job, so its recipients are the job's readers. A field appears in one generation at most."""
+    if not generations:
+        raise InputError("internal: no key version to write")
+    rewritten = {field for fields, _ in generations for field in fields}
+    if len(rewritten) != sum(len(fields) for fields, _ in generations):
+        raise InputError("internal: a field in two key versions")
+    blobs = [b for b in keep if b.field not in rewritten]
+    versions: list[int] = []
+    sealed: list[GrantRow] = []
+    seal_key = b""
+    for offset, (fields, recipients) in enumerate(generations, start=1):
+        version = row.key_version + offset
+        versions.append(version)
+        dek = crypto.new_dek(random)
+        keys = crypto.job_keys(dek)
+        seal_key = keys.seal_key  # the last generation's seals the job
+        for field, plaintext in fields.items():
+            blobs += env.encrypt_field(
+                vault_id=vault_id,
+                job_id=row.job_id,
+                key_version=version,
+                blob_key=keys.blob_key,
+                field=field,
+                plaintext=plaintext,
+                chunk_size=chunk_size,
+                random=random,
+            )
+        for user in recipients:
+            info = crypto.dek_info(vault_id, row.job_id, user.name, version)
+            sealed.append(
+                GrantRow(
+                    row.job_id, user.name, version, crypto.seal_dek(dek, user.public_key, info), now
+                )
+            )
     row = replace(
         row,
-        key_version=version,
+        key_version=versions[-1],
         chunk_count=sum(1 for b in blobs if b.field == env.FIELD_FILE),
         ciphertext_size=sum(len(b.data) for b in blobs),
         updated_at=now,
     )
-    seal = crypto.compute_seal(keys.seal_key, env.seal_message(vault_id, row, blobs))
+    seal = crypto.compute_seal(seal_key, env.seal_message(vault_id, row, blobs))
     row = replace(row, seal=seal)
     store.put_job(row)
     store.delete_blobs(row.job_id)
     store.insert_blobs(blobs)
-    for user in recipients:
-        info = crypto.dek_info(vault_id, row.job_id, user.name, version)
-        sealed = crypto.seal_dek(dek, user.public_key, info)
-        store.insert_grant(GrantRow(row.job_id, user.name, version, sealed, now))
-    store.prune_grants(row.job_id, [version, *(b.key_version for b in blobs)])
+    for grant in sealed:
+        store.insert_grant(grant)
+    store.prune_grants(row.job_id, [versions[-1], *(b.key_version for b in blobs)])
     return row
 
 

@@ -227,12 +227,17 @@ class Session:
         return granted
 
     def revoke(self, user: str, job_ids: Sequence[str], *, force: bool = False) -> list[str]:
-        """Withdraw ``user``'s grants and re-key each affected job (new DEK, every field
-        re-encrypted, re-sealed to the remaining holders, key version + 1), all in one
-        transaction, because the revoked user may have kept the old DEK.
+        """Withdraw ``user``'s grants and re-key each affected job, all in one transaction,
+        because the revoked user may have kept the old DEKs.
 
-        Refuses (``InputError``) to leave a job with no holder unless ``force``. The jobs
-        re-keyed are returned; jobs the user held no grant for are left alone.
+        Re-keyed are the job's current key version and every older one ``user`` holds, each
+        separately: its fields get a new DEK sealed only to that version's remaining holders,
+        so nobody gains a field they could not read before (a user added after submit still
+        cannot read the file name and options). Older versions ``user`` never held keep their
+        DEK. The re-keyed versions become ``key_version + 1, ...`` in their old order.
+
+        Refuses (``InputError``) to leave a re-keyed version with no holder unless ``force``.
+        The jobs re-keyed are returned; jobs the user held no grant for are left alone.
         """
         rekeyed: list[str] = []
         now = self._clock()
@@ -241,33 +246,48 @@ class Session:
                 raise UnknownUser(f"no user {user} in this vault")
             for job_id in job_ids:
                 job = self._readable_job(job_id)
-                if not self._store.grants(job_id, user):
+                grants = self._store.grants(job_id)
+                if not any(g.user == user for g in grants):
                     continue
-                holders = set(self._store.recipients(job_id).get(job_id, ())) - {user}
-                if not holders and not force:
+                versions = sorted(
+                    {g.key_version for g in grants if g.user == user} | {job.key_version}
+                )
+                holders = {
+                    v: {g.user for g in grants if g.key_version == v} - {user} for v in versions
+                }
+                if not force and not all(holders.values()):
                     raise InputError(
                         f"revoking {user} would leave job {job_id} with no reader "
                         "(erase it instead, or force)"
                     )
-                self._rekey(job, holders, now)
+                new = self._rekey(job, holders, now)
                 rekeyed.append(job_id)
-                self._log("revoke", job_id, {"key_version": job.key_version + 1}, now, user)
+                self._log("revoke", job_id, {"key_version": new.key_version}, now, user)
         return rekeyed
 
-    def _rekey(self, job: JobRow, holders: set[str], now: float) -> None:
-        opened = self._open(job.job_id, env.FIELDS, require=())
-        if {b.field for b in self._store.blobs(job.job_id)} - set(opened.fields):
+    def _rekey(self, job: JobRow, holders: Mapping[int, set[str]], now: float) -> JobRow:
+        blobs = self._store.blobs(job.job_id)
+        version_of = {b.field: b.key_version for b in blobs}
+        wanted = [f for f in env.FIELDS if version_of.get(f) in holders]
+        opened = self._open(job.job_id, wanted, require=())
+        if set(wanted) - set(opened.fields):
             raise NoGrant(
                 f"user {self.user} cannot re-key job {job.job_id}: it lacks an older key version"
             )
-        recipients = [u for u in self._store.list_users() if u.name in holders]
-        _jobs.write_generation(
+        users = {u.name: u for u in self._store.list_users()}
+        generations: list[_jobs.Generation] = [
+            (
+                {f: opened.fields[f] for f in wanted if version_of[f] == version},
+                [users[name] for name in sorted(names)],
+            )
+            for version, names in sorted(holders.items())
+        ]
+        return _jobs.write_generations(
             self._store,
             vault_id=self.vault_id,
             row=job,
-            fields=opened.fields,
-            keep=[],
-            recipients=recipients,
+            generations=generations,
+            keep=[b for b in blobs if b.key_version not in holders],
             now=now,
             random=self._random,
             chunk_size=self._chunk_size,

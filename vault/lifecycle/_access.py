@@ -101,10 +101,17 @@ def plan_revoke(
                 raise UnknownJob(f"job {job.job_id} was erased")
             continue
         # Any key version counts: an older grant still opens the fields of that version.
-        if not store.grants(job.job_id, user):
+        grants = store.grants(job.job_id)
+        versions = {g.key_version for g in grants if g.user == user}
+        if not versions:
             continue
         held.append(job.job_id)
-        if not set(job.recipients) - {user}:
+        # Each re-keyed version (the current one and those the user holds) keeps its own
+        # holders; one left with none leaves its fields unreadable.
+        if any(
+            not {g.user for g in grants if g.key_version == v} - {user}
+            for v in versions | {job.key_version}
+        ):
             orphaned.append(job.job_id)
         if actor not in job.recipients:
             blocked.append(job.job_id)
