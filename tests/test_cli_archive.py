@@ -445,3 +445,39 @@ def test_docs_examples_run(
             assert result.exit_code == 0, (line, result.output)
             ran += 1
     assert ran >= 6
+
+
+def test_show_reveal_decrypts_the_details_after_logging(
+    env: dict[str, str], sim: Any, tmp_path: Path
+) -> None:
+    upload = tmp_path / "people.csv"
+    upload.write_bytes(b"name\nJohn Doe\n")
+    submitted = run(
+        ["submit", str(upload), "--no-wait", "--custom-entities",
+         '[{"original": "Phoenix", "placeholder": "PROJECT"}]'],
+        env,
+    )  # fmt: skip
+    assert submitted.exit_code == 0, submitted.output
+    [job] = job_ids(submitted.stdout)
+    sim.state.fail(job, error="could not parse row 2")
+    assert run(["fetch", job], env).exit_code == 3
+
+    plain = run(["show", job], {"QUESTA_API_URL": env["QUESTA_API_URL"]})
+    assert plain.exit_code == 0 and "server error" not in plain.stdout
+
+    revealed = run(["show", job, "--reveal"], env)
+    assert revealed.exit_code == 0, revealed.output
+    lines = {" ".join(line.split()) for line in revealed.stdout.splitlines()}
+    assert "server error could not parse row 2" in lines
+    assert "custom entities Phoenix -> PROJECT" in lines
+    assert "file name people.csv" in lines
+    data = json.loads(run(["show", job, "--reveal", "--json"], env).stdout)
+    assert data["details"]["error"] == "could not parse row 2"
+    assert data["details"]["options"]["custom_entities"] == [
+        {"original": "Phoenix", "placeholder": "PROJECT"}
+    ]
+    log = json.loads(run(["log", "--json", "--action", "show"], env).stdout)
+    assert [e["job_id"] for e in log] == [job, job]
+
+    wrong = run(["show", job, "--reveal"], {**env, "QUESTA_VAULT_PASSPHRASE": "wrong"})
+    assert wrong.exit_code == 4 and "could not parse" not in wrong.output

@@ -48,7 +48,7 @@ from vault.cli._outcomes import (
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.client import QuestaClient, check_job_id
 from vault.errors import InputError, UnknownJob
-from vault.models import EXTENSIONS, JOB_STATUSES, SubmitOptions
+from vault.models import EXTENSIONS, JOB_STATUSES, JobContent, SubmitOptions
 from vault.restore import AtomicOutput
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -326,23 +326,38 @@ def jobs_command(ctx: AppContext, status: str | None, as_json: bool) -> None:
 
 @cli.command("show")
 @click.argument("job_id")
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Also decrypt the file name, submit options and server error (needs the passphrase; "
+    "logged first).",
+)
 @json_option
 @pass_app
-def show_command(ctx: AppContext, job_id: str, as_json: bool) -> None:
+def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> None:
     """Describe one job: status, type, times, counts per entity type, who holds a grant.
 
-    Metadata only; no passphrase and no original value.
+    Metadata only; no passphrase and no original value. With --reveal, an unlocked user
+    holding a grant also sees the encrypted details: the uploaded file name, the submit
+    options (custom entities hold originals) and the server's error text of a failed job.
 
     \b
     Example:
       questa-vault show 550e8400-e29b-41d4-a716-446655440000 --json
     """
+    details: dict[str, Any] | None = None
     with open_vault(ctx) as keyring:
         info = keyring.get_job(job_id)
-    if info is None:
-        raise UnknownJob(f"job {job_id} is not in this vault")
+        if info is None:
+            raise UnknownJob(f"job {job_id} is not in this vault")
+        if reveal:
+            session = unlock_session(ctx, keyring)
+            details = _details(session.open_details(job_id))
+            session.release(
+                "show", [job_id], {"fields": sum(v is not None for v in details.values())}
+            )
     if as_json:
-        emit_json(job_json(info))
+        emit_json(job_json(info) | ({"details": details} if details is not None else {}))
         return
     expiry = estimated_expiry(info) if info.status == "pending" else None
     counts = ", ".join(f"{k} {v}" for k, v in sorted(info.entity_counts.items())) or "-"
@@ -374,9 +389,39 @@ def show_command(ctx: AppContext, job_id: str, as_json: bool) -> None:
                 f"{info.placeholder_like_originals} placeholder-like originals",
             )
         )
+    if details is not None:
+        rows.append(("file name", details["filename"] or "-"))
+        options = details["options"]
+        if options is not None:
+            rows.append(("entities asked", options["entities"] or "all"))
+            rows.append(("start index", str(options["start_index"])))
+            custom = ", ".join(
+                f"{c['original']} -> {c['placeholder']}" for c in options["custom_entities"]
+            )
+            rows.append(("custom entities", custom or "-"))
+        rows.append(("server error", details["error"] or "-"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {value}")
+
+
+def _details(content: JobContent) -> dict[str, Any]:
+    """The decrypted details of ``show --reveal`` with stable keys (None: not stored, or
+    under an older key version the user holds no grant for)."""
+    options = content.options
+    return {
+        "filename": content.filename,
+        "options": None
+        if options is None
+        else {
+            "entities": options.entities,
+            "start_index": options.start_index,
+            "custom_entities": [
+                {"original": o, "placeholder": p} for o, p in options.custom_entities
+            ],
+        },
+        "error": content.error,
+    }
 
 
 # --------------------------------------------------------------------------- export

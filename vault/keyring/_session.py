@@ -78,6 +78,13 @@ class Session:
         opened = self._open(job_id, env.FIELDS, require=(env.FIELD_MAP, env.FIELD_FILE))
         return self._content(opened)
 
+    def open_details(self, job_id: str) -> JobContent:
+        """What the job holds besides its map and file, decrypted and seal-checked: the file
+        name, the submit options and the server's error text (a failed job has only these).
+        ``content`` and ``mapping`` are left empty."""
+        wanted = (env.FIELD_FILENAME, env.FIELD_OPTIONS, env.FIELD_ERROR)
+        return self._content(self._open(job_id, wanted, require=()))
+
     def check_job(self, job_id: str) -> None:
         """Open every field of the job the user can open (``verify --deep``)."""
         self._open(job_id, env.FIELDS, require=())
