@@ -440,3 +440,17 @@ def test_load_audit_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuer
     recipients = mixed_keyring.store.recipients()
     for job in fast.jobs:  # the old row-by-row construction gives equal JobInfo
         assert job == job_info(rows[job.job_id], recipients.get(job.job_id, ()))
+    from vault.report import list_audit, table_lines
+
+    listing = list_audit(mixed_keyring.store, query)  # the lean rows `audit` lists
+    assert listing.totals == expected.totals
+    assert [dict(zip(r._fields, r, strict=True)) for r in listing.jobs] == [
+        vars(j) for j in expected.jobs
+    ]
+    assert [r.audit_time for r in listing.jobs] == [j.audit_time for j in expected.jobs]
+    assert table_lines(listing) == table_lines(expected)
+    assert csv_rows(listing) == csv_rows(expected)
+    assert report_to_dict(listing) == report_to_dict(expected)
+    assert any(r.recipients for r in listing.jobs)  # so the next check can fail
+    bare = list_audit(mixed_keyring.store, query, recipients=False)
+    assert [r._replace(recipients=()) for r in listing.jobs] == list(bare.jobs)

@@ -23,6 +23,7 @@ from vault.cli.users import open_vault, unlock_session
 from vault.errors import NoGrant
 from vault.models import FILE_TYPES, JOB_STATUSES
 from vault.report import (
+    AuditListing,
     AuditQuery,
     AuditReport,
     CrossCheck,
@@ -30,7 +31,7 @@ from vault.report import (
     cross_check_lines,
     cross_check_to_dict,
     csv_rows,
-    load_audit,
+    list_audit,
     parse_when,
     report_to_dict,
     summarize,
@@ -141,9 +142,14 @@ def _audit(
     checks: list[CrossCheck] = []
     with open_vault(ctx) as kr:
         # Totals only: added up inside SQLite, no object per job. Else the store filters,
-        # orders and builds the selected jobs.
+        # orders and builds the selected jobs as lean rows, reading the grants only when the
+        # recipients are shown (JSON) or used (--deep).
         summing = summary and not deep
-        report = summarize(kr.store, query) if summing else load_audit(kr.store, query)
+        report = (
+            summarize(kr.store, query)
+            if summing
+            else list_audit(kr.store, query, recipients=fmt == "json" or deep)
+        )
         if deep:
             session = unlock_session(ctx, kr)
             opened: list[CrossCheck] = []
@@ -206,13 +212,17 @@ def _emit_report_json(data: dict[str, Any]) -> None:
         if not items:
             parts.append(f',\n  "{key}": []')
             continue
-        body = ",\n    ".join(json.dumps(item, ensure_ascii=False) for item in items)
+        # One encoder for all items: json.dumps would build a new one per item.
+        encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+        body = ",\n    ".join(map(encode, items))
         parts.append(f',\n  "{key}": [\n    {body}\n  ]')
     parts.append("\n}")
     click.echo("".join(parts))
 
 
-def _write_csv(report: AuditReport, checks: list[CrossCheck] | None, summary: bool) -> None:
+def _write_csv(
+    report: AuditReport | AuditListing, checks: list[CrossCheck] | None, summary: bool
+) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if summary:
         writer.writerow(["group", "key", "value"])
@@ -237,7 +247,7 @@ def _write_csv(report: AuditReport, checks: list[CrossCheck] | None, summary: bo
         by_id = {c.job_id: c for c in checks}
         rows[0] += ["deep_checked", "deep_flags", "placeholder_occurrences"]
         for row in rows[1:]:
-            c = by_id.get(row[0])
+            c = by_id.get(str(row[0]))  # the job id column
             if c is None or not c.checked:
                 row += ["no", "", ""]
             else:

@@ -36,10 +36,12 @@ from vault.report._render import (
 )
 from vault.report._times import audit_time, iso_time, parse_when, short_time
 from vault.report._totals import (
+    AuditListing,
     AuditQuery,
     AuditReport,
     AuditTotals,
     build_audit,
+    list_audit,
     load_audit,
     summarize,
     totals_from_rows,
@@ -48,6 +50,7 @@ from vault.report._totals import (
 __all__ = [
     "CSV_FIXED_COLUMNS",
     "TEXT_FILE_TYPES",
+    "AuditListing",
     "AuditQuery",
     "AuditReport",
     "AuditTotals",
@@ -60,6 +63,7 @@ __all__ = [
     "csv_rows",
     "iso_time",
     "job_to_dict",
+    "list_audit",
     "load_audit",
     "parse_when",
     "placeholder_type",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat, starmap
+from operator import itemgetter
 from typing import Any
 
 from vault.models import JobInfo
 from vault.report._times import iso_time, short_time
-from vault.report._totals import AuditReport
+from vault.report._totals import AuditListing, AuditReport
+from vault.store import JobListRow
 
 
-def job_to_dict(job: JobInfo) -> dict[str, Any]:
+def job_to_dict(job: JobInfo | JobListRow) -> dict[str, Any]:
     """One job as JSON-ready data: the keys and units of ``show --json`` (times in Unix
     seconds, ``null`` when unknown)."""
     return {
@@ -35,7 +38,9 @@ def job_to_dict(job: JobInfo) -> dict[str, Any]:
     }
 
 
-def report_to_dict(report: AuditReport, *, include_jobs: bool = True) -> dict[str, Any]:
+def report_to_dict(
+    report: AuditReport | AuditListing, *, include_jobs: bool = True
+) -> dict[str, Any]:
     """The whole report as JSON-ready data with stable keys."""
     q = report.query
     t = report.totals
@@ -75,12 +80,15 @@ CSV_FIXED_COLUMNS: tuple[str, ...] = (
 )
 
 
-def csv_rows(report: AuditReport) -> list[list[str]]:
-    """A header and one row per job; one column per entity type seen (0 when absent)."""
+def csv_rows(report: AuditReport | AuditListing) -> list[list[str | int]]:
+    """A header and one row per job; one column per entity type seen (0 when absent).
+    Numbers stay ints: a CSV writer writes them as ``str`` would."""
     types = sorted(report.totals.by_entity_type)
-    rows: list[list[str]] = [[*CSV_FIXED_COLUMNS, *types]]
+    rows: list[list[str | int]] = [[*CSV_FIXED_COLUMNS, *types]]
+    append = rows.append
     for job in report.jobs:
-        rows.append(
+        counts = job.entity_counts
+        append(
             [
                 job.job_id,
                 job.file_type,
@@ -89,18 +97,13 @@ def csv_rows(report: AuditReport) -> list[list[str]]:
                 iso_time(job.created_at) or "",
                 iso_time(job.fetched_at) or "",
                 iso_time(job.archived_at) or "",
-                str(job.entity_count),
-                str(job.map_size),
-                str(job.file_size),
-                *(str(job.entity_counts.get(t, 0)) for t in types),
+                job.entity_count,
+                job.map_size,
+                job.file_size,
+                *map(counts.get, types, repeat(0)),
             ]
         )
     return rows
-
-
-def _by_count(item: tuple[str, int]) -> tuple[int, str]:
-    """Largest count first, then by name (the order of ``_sorted_counts``)."""
-    return (-item[1], item[0])
 
 
 def _fit(text: str, width: int) -> str:
@@ -122,7 +125,9 @@ def _wrap(words: Sequence[str], width: int) -> list[str]:
     return lines
 
 
-def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 80) -> list[str]:
+def table_lines(
+    report: AuditReport | AuditListing, *, include_jobs: bool = True, width: int = 80
+) -> list[str]:
     """The human table: one line per job (the counts per type wrap onto continuation lines),
     then totals per type and per status; fits ``width``.
 
@@ -136,10 +141,17 @@ def table_lines(report: AuditReport, *, include_jobs: bool = True, width: int = 
         lines.append(head + "COUNTS")
         indent = " " * len(head)
         append = lines.append
+        by_count = itemgetter(1)
         for job in report.jobs:
             counts = job.entity_counts
-            items = sorted(counts.items(), key=_by_count) if len(counts) > 1 else counts.items()
-            words = [f"{k}:{v}" for k, v in items] or ["-"]
+            # Largest count first, then by name (the order of the totals): by name, then a
+            # stable sort by count (``reverse`` keeps ties in order), both without a key call.
+            items = (
+                sorted(sorted(counts.items()), key=by_count, reverse=True)
+                if len(counts) > 1
+                else counts.items()
+            )
+            words = list(starmap("{}:{}".format, items)) or ["-"]
             joined = " ".join(words)
             # One line in the common case; _wrap only when the counts do not fit.
             wrapped = [joined] if len(joined) <= rest else _wrap(words, rest)

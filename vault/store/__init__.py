@@ -7,7 +7,7 @@ See ``docs/storage.md`` for the schema.
 
 from __future__ import annotations
 
-from vault.store._audit import AuditTotalsRows, JobTotalsRow
+from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
 from vault.store._connection import BUSY_TIMEOUT_MS, SIDECARS
 from vault.store._migrations import MIGRATIONS
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
@@ -20,6 +20,7 @@ __all__ = [
     "AuditTotalsRows",
     "BlobRow",
     "GrantRow",
+    "JobListRow",
     "JobRow",
     "JobTotalsRow",
     "LogRow",

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 from vault.errors import IntegrityError
-from vault.models import JobInfo
+from vault.models import JobInfo, JobStatus
 from vault.store._connection import Connection
 
 AUDIT_TIME_SQL = "COALESCE(archived_at, fetched_at, submitted_at, created_at)"
@@ -30,6 +30,7 @@ _INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobInfo))
 _INFO_SELECT = ", ".join("NULL" if name == "recipients" else name for name in _INFO_FIELDS)
 _COUNTS_AT = _INFO_FIELDS.index("entity_counts")
 _VERSION_AT = _INFO_FIELDS.index("key_version")
+_RECIPIENTS_AT = _INFO_FIELDS.index("recipients")
 # The Python types each selected value may have (``recipients`` is selected as NULL). Checked
 # once per distinct row signature, not once per value: a damaged row fails closed.
 _TEXT_FIELDS = frozenset({"job_id", "status", "file_type", "source", "entity_counts"})
@@ -66,6 +67,42 @@ class AuditTotalsRows:
     entity_types: tuple[tuple[str, int], ...]  # (placeholder type, count), by type
 
 
+class JobListRow(NamedTuple):
+    """``JobInfo`` as a plain tuple (the same fields, in its order): what ``audit`` lists, a
+    fifth of the cost of a ``JobInfo`` per job (built in C, no per-field attribute writes)."""
+
+    job_id: str
+    status: JobStatus
+    file_type: str
+    source: str
+    created_at: float | None
+    submitted_at: float | None
+    fetched_at: float | None
+    archived_at: float | None
+    expires_at: float | None
+    entity_count: int
+    map_size: int
+    entity_counts: Mapping[str, int]
+    file_size: int
+    key_version: int
+    recipients: tuple[str, ...]
+    shared_placeholders: int
+    placeholder_like_originals: int
+    ciphertext_size: int
+
+    @property
+    def audit_time(self) -> float | None:
+        """As ``JobInfo.audit_time``: archived, else fetched, submitted or created."""
+        for ts in (self.archived_at, self.fetched_at, self.submitted_at, self.created_at):
+            if ts is not None:
+                return ts
+        return None
+
+
+if JobListRow._fields != _INFO_FIELDS:  # a new JobInfo field fails here, at import
+    raise ImportError("JobListRow and JobInfo have different fields")
+
+
 class AuditQueries(Connection):
     """The store's aggregated, read-only audit queries."""
 
@@ -82,21 +119,60 @@ class AuditQueries(Connection):
         a grant at the job's current key version, by name), from one snapshot.
 
         In the order they were first stored, or with ``by_audit_time`` oldest first by audit
-        time (unknown counts as 0), then by job id. Built for 100,000-job audits: one lean
-        SELECT with the filters and the order inside SQLite, one plain scan of the grants, and
-        no conversion or validation call per value (the types are checked per distinct row
-        signature).
+        time (unknown counts as 0), then by job id. Built from ``job_rows``.
         """
+        with _gc_paused():
+            rows = self._job_rows(since, until, statuses, file_types, by_audit_time, True)
+            infos: list[JobInfo] = []
+            new = object.__new__
+            append = infos.append
+            for row in rows:
+                # JobInfo is a plain frozen dataclass (no __post_init__): fill its __dict__ as
+                # __init__ would, without one object.__setattr__ call per field.
+                info = new(JobInfo)
+                info.__dict__.update(zip(_INFO_FIELDS, row, strict=True))
+                append(info)
+            return infos
+
+    def job_rows(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+        by_audit_time: bool = False,
+        recipients: bool = True,
+    ) -> list[JobListRow]:
+        """``job_infos`` as ``JobListRow`` tuples, for listing many jobs; with ``recipients=False``
+        every row's ``recipients`` is empty and the grants are not read.
+
+        Built for 100,000-job audits: one lean SELECT with the filters and the order inside
+        SQLite, one plain scan of the grants, and no conversion or validation call per value
+        (the types are checked per distinct row signature).
+        """
+        with _gc_paused():
+            return self._job_rows(since, until, statuses, file_types, by_audit_time, recipients)
+
+    def _job_rows(
+        self,
+        since: float | None,
+        until: float | None,
+        statuses: Sequence[str],
+        file_types: Sequence[str],
+        by_audit_time: bool,
+        with_recipients: bool,
+    ) -> list[JobListRow]:
         where, params = _where(since, until, statuses, file_types)
         order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id" if by_audit_time else "rowid"
-        with _gc_paused():
-            return self._job_infos(where, params, order)
-
-    def _job_infos(self, where: str, params: list[Any], order: str) -> list[JobInfo]:
         with self.read():
             rows = self._query(f"SELECT {_INFO_SELECT} FROM jobs{where} ORDER BY {order}", params)
-            users = dict(self._query("SELECT id, name FROM users"))
-            grants = self._query("SELECT job_id, key_version, user_id FROM grants")
+            users = dict(self._query("SELECT id, name FROM users")) if with_recipients else {}
+            grants = (
+                self._query("SELECT job_id, key_version, user_id FROM grants")
+                if with_recipients
+                else []
+            )
         for signature in set(map(tuple, map(map, repeat(type), rows))):
             if not all(t in ok for t, ok in zip(signature, _ALLOWED_TYPES, strict=True)):
                 raise IntegrityError("the vault holds a damaged job row")
@@ -111,7 +187,7 @@ class AuditQueries(Connection):
             else:
                 names.append(name)
         recipients = {key: tuple(sorted(names)) for key, names in held.items()}
-        return _build_infos(rows, recipients)
+        return _build_rows(rows, recipients)
 
     def audit_totals(
         self,
@@ -159,33 +235,31 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build_infos(
+def _build_rows(
     rows: list[tuple[Any, ...]], recipients: dict[tuple[str, int], tuple[str, ...]]
-) -> list[JobInfo]:
-    """``JobInfo`` from rows whose types ``job_infos`` checked."""
-    infos: list[JobInfo] = []
-    new = object.__new__
-    append = infos.append
+) -> list[JobListRow]:
+    """``JobListRow`` from rows whose types ``_job_rows`` checked: the counts parsed, the
+    recipients filled in."""
+    out: list[JobListRow] = []
+    new = tuple.__new__  # JobListRow(*values) without the per-call argument parsing
+    append = out.append
+    get = recipients.get
     for r in rows:
-        # JobInfo is a plain frozen dataclass (no __post_init__): fill its __dict__ as
-        # __init__ would, without one object.__setattr__ call per field.
-        info = new(JobInfo)
-        values = info.__dict__
-        values.update(zip(_INFO_FIELDS, r, strict=True))
-        values["recipients"] = recipients.get((r[0], r[_VERSION_AT]), ())
         text = r[_COUNTS_AT]
         try:
             counts, end = _scan_json(text, 0)
         except (StopIteration, ValueError):
             counts, end = None, -1
-        values["entity_counts"] = (
-            counts if end == len(text) and type(counts) is dict else _counts(text)
-        )
-        append(info)
-    kinds = set(map(type, chain.from_iterable(i.entity_counts.values() for i in infos)))
+        if end != len(text) or type(counts) is not dict:
+            counts = _counts(text)
+        # The select's columns are JobInfo's fields in order (see _INFO_SELECT).
+        held = get((r[0], r[_VERSION_AT]), ())
+        append(new(JobListRow, (*r[:_COUNTS_AT], counts, *r[_COUNTS_AT + 1 : _RECIPIENTS_AT], held,
+                            *r[_RECIPIENTS_AT + 1 :])))  # fmt: skip
+    kinds = set(map(type, chain.from_iterable(row.entity_counts.values() for row in out)))
     if not kinds <= {int, bool}:
         raise IntegrityError("a counts column of the vault has the wrong shape")
-    return infos
+    return out
 
 
 def _where(
