@@ -369,3 +369,41 @@ def test_help_ends_with_an_example(command: list[str]) -> None:
     result = invoke([*command, "--help"])
     assert result.exit_code == 0
     assert re.search(r"Example:\n\s+questa-vault ", result.stdout)
+
+
+def test_offline_recovery_key_unlocks_through_key_file(tmp_path: Path, isolated_env: Path) -> None:
+    """A --public-key user (an offline recovery key made by keygen) reads with --key-file."""
+    from vault.models import JobContent
+
+    env = {"QUESTA_VAULT_PASSPHRASE": "alice pw"}
+    assert invoke(["init", "--user", "alice", *FAST_KDF], env=env).exit_code == 0
+    key = tmp_path / "recovery.key"
+    made = invoke(["keygen", "-o", str(key)])
+    assert made.exit_code == 0
+    public = tmp_path / "recovery.pub"
+    public.write_text(made.stdout, encoding="utf-8")
+    assert invoke(["user", "add", "recovery", "--public-key", str(public)], env=env).exit_code == 0
+    with Keyring.open(isolated_env) as kr:
+        kr.store_job(
+            JobContent(job_id="job-r", status="archived", file_type="text", created_at=1.0,
+                       entity_count=1, content=b"[PERSON_NAME_1]",
+                       mapping={"Ann Lee": "[PERSON_NAME_1]"}, source="text"),
+            actor="cron",
+        )  # fmt: skip
+    denied = invoke(
+        ["--user", "recovery", "restore", "-", "-j", "job-r"], input="[PERSON_NAME_1]", env=env
+    )
+    assert denied.exit_code == 4 and "--key-file" in denied.stderr
+    restored = invoke(
+        ["--user", "recovery", "--key-file", str(key), "restore", "-", "-j", "job-r"],
+        input="[PERSON_NAME_1]",
+    )
+    assert restored.exit_code == 0, restored.output
+    assert restored.stdout == "Ann Lee"
+    other = tmp_path / "other.key"
+    assert invoke(["keygen", "-o", str(other)]).exit_code == 0
+    wrong = invoke(
+        ["--user", "recovery", "--key-file", str(other), "restore", "-", "-j", "job-r"],
+        input="[PERSON_NAME_1]",
+    )
+    assert wrong.exit_code == 4 and "Ann Lee" not in wrong.output

@@ -53,6 +53,7 @@ class AppContext:
     verbose: int
     quiet: bool
     passphrase_file: Path | None
+    key_file: Path | None = None
 
     @property
     def err(self) -> Console:
@@ -172,6 +173,12 @@ def read_token(token_file: Path | None) -> str | None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Read the passphrase from this file (else env QUESTA_VAULT_PASSPHRASE, else a prompt).",
 )
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Unlock a --public-key user with this private key file (made by keygen) instead of "
+    "a passphrase.",
+)
 @click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and results.")
 @click.pass_context
@@ -180,6 +187,7 @@ def cli(
     vault_path: Path | None,
     user: str | None,
     passphrase_file: Path | None,
+    key_file: Path | None,
     verbose: int,
     quiet: bool,
 ) -> None:
@@ -198,6 +206,7 @@ def cli(
         verbose=verbose,
         quiet=quiet,
         passphrase_file=passphrase_file,
+        key_file=key_file,
     )
 
 

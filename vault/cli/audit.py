@@ -104,7 +104,10 @@ def log_command(
     for e in entries:
         target = e.job_id or (f"user {e.subject}" if e.subject else "-")
         rows.append((str(e.seq), _iso(e.time)[:16].replace("T", " "), e.user, e.action, target))
-        counts_of.append(" ".join(f"{k}={v}" for k, v in sorted(e.counts.items())))
+        details = [f"{k}={v}" for k, v in sorted(e.counts.items())]
+        if e.job_id and e.subject:  # grant/revoke: the user acted upon goes on the detail line
+            details.insert(0, f"user={e.subject}")
+        counts_of.append(" ".join(details))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row, counts in zip(rows, counts_of, strict=True):
         click.echo(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -89,9 +89,10 @@ def revoke_command(
     """Withdraw USER's access and re-key the jobs, so a key USER kept opens nothing current.
 
     Each affected job gets a new key: its file and map are re-encrypted and the key sealed to
-    the remaining readers (key version + 1), all in one transaction. Needs your passphrase,
-    and you must hold a grant for every job re-keyed. Refuses to remove the last reader of a
-    job unless --force, which leaves that job unreadable by anyone (erase it instead).
+    the remaining readers (a new, higher key version), all in one transaction. Needs your
+    passphrase, and you must hold a grant for every job re-keyed. Refuses to remove the last
+    reader of a job unless --force, which leaves that job unreadable by anyone (erase it
+    instead).
 
     \b
     Example:

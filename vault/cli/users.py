@@ -47,8 +47,10 @@ def acting_user(ctx: AppContext, keyring: Keyring) -> str:
 
 
 def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Session:
-    """Unlock the acting user with the passphrase (or with a ``keygen`` key file)."""
+    """Unlock the acting user with the passphrase (or with a ``keygen`` key file, given here
+    or as the global ``--key-file``)."""
     user = acting_user(ctx, keyring)
+    key_file = key_file or ctx.key_file
     if key_file is not None:
         try:
             data = key_file.read_bytes()
@@ -170,7 +172,7 @@ def user_add(
     """Add a user. New jobs are sealed to every enabled user; existing jobs need `grant`.
 
     Without --public-key, takes the new user's passphrase from --new-passphrase-file, else
-    env {NEW_PASSPHRASE_ENV}, else asks it twice at the terminal, and keeps the private key
+    env QUESTA_VAULT_NEW_PASSPHRASE, else asks it twice at the terminal, and keeps the private key
     here, wrapped under it. Never from QUESTA_VAULT_PASSPHRASE or the global
     --passphrase-file: those hold the acting user's secret.
 
@@ -247,7 +249,8 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
 def user_disable(ctx: AppContext, name: str) -> None:
     """Disable a user: no new job is sealed to them and they cannot unlock.
 
-    Jobs already shared with them stay readable by them until `revoke`.
+    Their grants stay in the vault (a disabled user cannot use them); `revoke` removes them
+    and re-keys the jobs.
 
     \b
     Example:

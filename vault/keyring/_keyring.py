@@ -199,7 +199,8 @@ class Keyring:
         row = self._enabled_user(name)
         if row.wrapped_key is None:
             raise AccessDenied(
-                f"user {name} keeps the private key outside this vault; use the key file"
+                f"user {name} keeps the private key outside this vault; "
+                "unlock with its key file (--key-file)"
             )
         private_key = _users.open_key(row, vault_id=self.vault_id, passphrase=passphrase)
         return self._session(name, private_key)
