@@ -19,13 +19,13 @@ Design choices (documented for users in ``docs/audit.md``):
 
 from __future__ import annotations
 
+from vault.placeholders import placeholder_type
 from vault.report._crosscheck import (
     TEXT_FILE_TYPES,
     CrossCheck,
     cross_check,
     cross_check_lines,
     cross_check_to_dict,
-    placeholder_type,
 )
 from vault.report._render import (
     CSV_FIXED_COLUMNS,

@@ -43,12 +43,6 @@ class CrossCheck:
         return bool(self.flags)
 
 
-def placeholder_type(placeholder: str) -> str:
-    """``[PERSON_NAME_1]`` -> ``PERSON_NAME``; text of another shape is returned unchanged."""
-    m = _PLACEHOLDER.fullmatch(placeholder)
-    return m.group(1) if m else placeholder
-
-
 def _decode(content: bytes) -> str:
     try:
         return content.decode("utf-8-sig")
