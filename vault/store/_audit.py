@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from vault.errors import IntegrityError
 from vault.models import JobInfo, JobStatus
 from vault.store._connection import Connection
+from vault.store._rows import counts_column
 
 AUDIT_TIME_SQL = "COALESCE(archived_at, fetched_at, submitted_at, created_at)"
 
@@ -251,7 +252,7 @@ def _build_rows(
         except (StopIteration, ValueError):
             counts, end = None, -1
         if end != len(text) or type(counts) is not dict:
-            counts = _counts(text)
+            counts = counts_column(text)  # e.g. surrounded by spaces; or fails closed
         # The select's columns are JobInfo's fields in order (see _INFO_SELECT).
         held = get((r[0], r[_VERSION_AT]), ())
         append(new(JobListRow, (*r[:_COUNTS_AT], counts, *r[_COUNTS_AT + 1 : _RECIPIENTS_AT], held,
@@ -282,15 +283,3 @@ def _where(
             clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
             params.extend(values)
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
-def _counts(text: str) -> dict[str, int]:
-    """A counts column the fast scan did not take (e.g. surrounded by spaces): parsed by
-    ``json.loads``; anything but a JSON object is an ``IntegrityError``."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise IntegrityError("a counts column of the vault is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise IntegrityError("a counts column of the vault has the wrong shape")
-    return data

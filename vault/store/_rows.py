@@ -1,9 +1,14 @@
-"""Frozen rows the store hands to the keyring: one dataclass per table, no raw dicts."""
+"""Frozen rows the store hands to the keyring: one dataclass per table, no raw dicts; and
+the one reader of the JSON counts columns (``jobs.entity_counts``, ``access_log.counts``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from vault.errors import IntegrityError
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,16 @@ class LogRow:
     prev_hash: str = ""
     entry_hash: str = ""
     subject: str | None = None  # the user acted upon (user-add, grant, revoke, ...)
+
+
+def counts_column(text: Any) -> Mapping[str, int]:
+    """A counts column parsed: a JSON object of integers, else ``IntegrityError``."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:  # TypeError: not text at all
+        raise IntegrityError("a counts column of the vault is not valid JSON") from exc
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) for k, v in data.items()
+    ):
+        raise IntegrityError("a counts column of the vault has the wrong shape")
+    return data

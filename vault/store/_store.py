@@ -7,12 +7,12 @@ otherwise); the keyring decides what the bytes in the rows mean.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from vault.errors import IntegrityError, StoreError
 from vault.store._audit import AuditQueries
-from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
+from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow, counts_column
 
 _JOB_COLUMNS = (
     "job_id, status, file_type, source, created_at, submitted_at, fetched_at, archived_at, "
@@ -371,18 +371,6 @@ def _user(r: Sequence[Any]) -> UserRow:
     )
 
 
-def _counts(text: str) -> Mapping[str, int]:
-    try:
-        data = json.loads(text)
-    except (TypeError, ValueError) as exc:  # TypeError: not text at all
-        raise IntegrityError("a counts column of the vault is not valid JSON") from exc
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) for k, v in data.items()
-    ):
-        raise IntegrityError("a counts column of the vault has the wrong shape")
-    return data
-
-
 @_checked("job")
 def _job(r: Sequence[Any]) -> JobRow:
     return JobRow(
@@ -397,7 +385,7 @@ def _job(r: Sequence[Any]) -> JobRow:
         expires_at=r[8],
         entity_count=int(r[9]),
         map_size=int(r[10]),
-        entity_counts=_counts(r[11]),
+        entity_counts=counts_column(r[11]),
         shared_placeholders=int(r[12]),
         placeholder_like_originals=int(r[13]),
         file_size=int(r[14]),
@@ -417,7 +405,7 @@ def _log(r: Sequence[Any]) -> LogRow:
         user=str(r[2]),
         action=str(r[3]),
         job_id=r[4],
-        counts=_counts(r[5]),
+        counts=counts_column(r[5]),
         prev_hash=str(r[6]),
         entry_hash=str(r[7]),
         subject=r[8],
