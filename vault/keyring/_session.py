@@ -14,7 +14,7 @@ writing it out, so a release that cannot be logged releases nothing (fail closed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled
@@ -112,11 +112,7 @@ class Session:
     def _open(self, job_id: str, wanted: Sequence[str], *, require: Sequence[str]) -> _Opened:
         store = self._store
         with store.read():
-            job = store.get_job(job_id)
-            if job is None:
-                raise UnknownJob(f"no job {job_id} in this vault")
-            if job.status == "erased":
-                raise UnknownJob(f"job {job_id} was erased")
+            job = self._readable_job(job_id)
             grants = store.grants(job_id, self.user)
             blobs = store.blobs(job_id)
         self._check_structure(job, blobs)
@@ -360,7 +356,3 @@ def _expects(job: JobRow, field: str) -> bool:
     if field == env.FIELD_FILE:
         return job.chunk_count > 0
     return False
-
-
-def _replace_job(job: JobRow, **changes: object) -> JobRow:
-    return replace(job, **changes)  # type: ignore[arg-type]
