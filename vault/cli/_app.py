@@ -1,8 +1,8 @@
 """The click group, global options, and the one place where errors become exit codes.
 
 Every command module imports ``cli`` from here and adds its commands to it. Helpers shared
-by commands (reading secrets, building the API client options, JSON output) live here too,
-so no command repeats them.
+by commands (reading secrets, building the API client options, JSON output, tables, UTC times)
+live here too, so no command repeats them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,6 +129,20 @@ def json_option(func: F) -> F:
 def emit_json(data: Any) -> None:
     """Write one JSON document on stdout."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def utc_time(value: float | None) -> str:
+    """A Unix time as ``YYYY-MM-DD HH:MM:SS`` in UTC; ``-`` for none."""
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
+    """Print ``rows`` (the first is the heading) as left-aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def api_options(func: F) -> F:

@@ -1,4 +1,4 @@
-"""How the archive commands report: outcome lines, the progress bar, JSON shapes, tables,
+"""How the archive commands report: outcome lines, the progress bar, JSON shapes,
 expiry warnings, and the exit code 3 for work left undone. Printing lives here so that
 ``archive.py`` stays a list of commands."""
 
@@ -8,7 +8,6 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -116,12 +115,6 @@ def warn(warning: ExpiryWarning) -> None:
     click.echo(text, err=True)
 
 
-def utc_time(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def job_json(info: JobInfo) -> dict[str, Any]:
     """A job's metadata with stable keys (the ``JobInfo`` fields, plus the expiry estimate)."""
     data = asdict(info)
@@ -129,9 +122,3 @@ def job_json(info: JobInfo) -> dict[str, Any]:
     data["recipients"] = list(info.recipients)
     data["estimated_expiry"] = estimated_expiry(info) if info.status == "pending" else None
     return data
-
-
-def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

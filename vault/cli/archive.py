@@ -34,6 +34,8 @@ from vault.cli._app import (
     json_option,
     pass_app,
     read_token,
+    table,
+    utc_time,
 )
 from vault.cli._outcomes import (
     Reporter,
@@ -41,8 +43,6 @@ from vault.cli._outcomes import (
     fetch_json,
     finish,
     job_json,
-    table,
-    utc_time,
     warn,
 )
 from vault.cli.users import acting_user, open_vault, unlock_session

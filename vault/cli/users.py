@@ -9,13 +9,21 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, read_secret
+from vault.cli._app import (
+    AppContext,
+    cli,
+    emit_json,
+    json_option,
+    pass_app,
+    read_secret,
+    table,
+    utc_time,
+)
 from vault.crypto import argon2_available, generate_keypair, private_key_pem, public_key_pem
 from vault.errors import InputError, StoreError, VaultExists
 from vault.keyring import KdfParams, Keyring, Session, default_kdf
@@ -89,12 +97,6 @@ def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> Kdf
         params = KdfParams("scrypt", n, 1, lanes or 1)
     params.check()
     return params
-
-
-def _time(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --------------------------------------------------------------------------- init
@@ -236,11 +238,11 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
             "enabled" if u.enabled else "disabled",
             "in vault" if u.has_private_key else "offline",
             u.fingerprint,
-            _time(u.created_at),
+            utc_time(u.created_at),
         )
         for u in users
     ]
-    _print_table(rows)
+    table(rows)
 
 
 @user_group.command("disable")
@@ -349,12 +351,6 @@ def _new_passphrase(path: Path | None, *, prompt: str = "New passphrase") -> str
     if not sys.stdin.isatty():
         raise InputError(f"{hint} (no terminal to ask it at)")
     return read_secret(None, confirm=True, prompt=prompt)
-
-
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 for _command in (init_command, user_group, keygen_command, passwd_command):
