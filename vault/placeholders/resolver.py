@@ -117,13 +117,11 @@ def merge_resolvers(resolvers: Sequence[Resolver], *, prefer: str | None = None)
     ``PlaceholderCollision`` naming the placeholders, unless ``prefer`` names the job whose
     meaning wins.
     """
-    if len(resolvers) == 1:
-        if prefer is not None and prefer not in resolvers[0].job_ids:
-            raise InputError(f"--prefer {prefer}: not one of the jobs given")
-        return resolvers[0]
     job_ids = tuple(j for r in resolvers for j in r.job_ids)
     if prefer is not None and prefer not in job_ids:
         raise InputError(f"--prefer {prefer}: not one of the jobs given")
+    if len(resolvers) == 1:
+        return resolvers[0]
     # The preferred job goes first, so its meaning is the one kept.
     ordered = sorted(resolvers, key=lambda r: prefer not in r.job_ids)
     merged: dict[str, str] = {}
