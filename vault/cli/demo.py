@@ -18,7 +18,6 @@ import click
 
 from vault.cli._app import AppContext, cli, color, pass_app
 from vault.keyring import Keyring
-from vault.simulator import SimulatorConfig, run_simulator
 
 # Realistic but invented people (no real person's data).
 _CSV = (
@@ -99,6 +98,10 @@ def demo_command(ctx: AppContext, processing_time: float) -> None:
       questa-vault demo
       scripts/demo.sh
     """
+    # Imported here, not at the top: the simulator brings starlette and uvicorn, which no
+    # other command needs (see simulate.py).
+    from vault.simulator import SimulatorConfig, run_simulator
+
     started = time.monotonic()
     config = SimulatorConfig(processing_time=processing_time, progress_steps=5, seed=7)
     with (

@@ -9,12 +9,16 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from vault.cli._app import AppContext, cli, pass_app
+from vault.config import RETENTION_SECONDS
 from vault.errors import InputError
-from vault.simulator import DEFAULT_RETENTION, SimulatorConfig, run_simulator
+
+if TYPE_CHECKING:
+    from vault.simulator import SimulatorConfig
 
 TOKENS_ENV = "QUESTA_SIM_TOKENS"
 
@@ -70,7 +74,7 @@ _RATE = click.FloatRange(0.0, 1.0)
 @click.option(
     "--retention",
     type=click.FloatRange(min=0.0),
-    default=DEFAULT_RETENTION,
+    default=float(RETENTION_SECONDS),  # the service's one hour, the simulator's default too
     show_default=True,
     help="Seconds a finished job stays available before status answers 404.",
 )
@@ -144,6 +148,10 @@ def simulate(
     """
     if error_rate + drop_rate > 1.0:
         raise click.BadParameter("--error-rate plus --drop-rate must not exceed 1")
+    # Imported here, not at the top: the simulator brings starlette and uvicorn (30-50 ms of
+    # start-up), which no other command needs.
+    from vault.simulator import SimulatorConfig, run_simulator
+
     config = SimulatorConfig(
         tokens=read_sim_tokens(token_file),
         processing_time=processing_time,
