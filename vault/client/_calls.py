@@ -1,7 +1,7 @@
 """The service's endpoints as data: what to send, and how to read the answer.
 
-Each public client method builds a ``Call``; the sync and async clients only differ in how they
-send it (``_sync.py``, ``_async.py``). Keeping the requests here means both clients speak the
+Each public client method builds a ``Call``; the blocking and asyncio clients (``_http``) only
+differ in how they send it. Keeping the requests here means both clients speak the
 same protocol and validate the same way.
 """
 
