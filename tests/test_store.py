@@ -18,7 +18,9 @@ from keyring_kit import PASSPHRASE, new_vault, raw_db, sample_job
 
 from vault.errors import StoreError, VaultExists, VaultNotFound
 from vault.keyring import Keyring
-from vault.store import SIDECARS, Store, UserRow
+from vault.models import JOB_INFO_FIELDS, JOB_META_FIELDS
+from vault.store import SIDECARS, JobRow, Store, UserRow
+from vault.store._rows import JOB_COLUMNS
 
 
 def _mode(path: Path | str) -> int:
@@ -132,6 +134,33 @@ def test_migrations_run_once_and_are_recorded(store: Store) -> None:
         assert again.migrations() == ["m001_initial"]
     with raw_db(store.path) as db:
         assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+
+
+def test_the_jobs_table_has_exactly_the_columns_of_the_one_job_definition(store: Store) -> None:
+    with raw_db(store.path) as db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(jobs)")]
+    assert sorted(columns) == sorted(JOB_COLUMNS)
+    assert set(JOB_META_FIELDS) <= set(JOB_COLUMNS)
+    assert set(JOB_INFO_FIELDS) - set(JOB_META_FIELDS) == {"recipients"}
+
+
+def test_a_job_row_survives_the_round_trip_through_sql(store: Store) -> None:
+    row = JobRow(
+        job_id="j",
+        status="archived",
+        file_type="csv",
+        source="upload",
+        created_at=1.5,
+        expires_at=9,
+        entity_counts={"B": 2, "A": 1},
+        seal=b"\x01" * 33,
+        chunk_count=3,
+        updated_at=2.0,
+    )
+    with store.write():
+        store.put_job(row)
+    assert store.get_job("j") == row
+    assert store.list_jobs() == [row]
 
 
 def test_a_vault_from_a_newer_version_is_refused(store: Store) -> None:

@@ -22,7 +22,9 @@ from keyring_kit import (
 
 from vault.errors import IntegrityError, StoreError
 from vault.keyring import Keyring
+from vault.keyring._envelope import SEALED_FIELDS
 from vault.models import SubmitOptions
+from vault.store._rows import JOB_COLUMNS
 
 CHUNK = 16
 Tamper = Callable[[sqlite3.Connection], object]
@@ -228,6 +230,36 @@ def test_tampering_is_detected_on_every_read(vault_path: Path, case: str) -> Non
         # the other job is untouched unless the case took from it
         if "job" not in case and "user" not in case:
             assert session.open_map("job-2") == {"Other Person": "[PERSON_NAME_1]"}
+
+
+# Every field the seal covers, derived from the one definition of a job's metadata: an edit
+# of any of them is detected (a new sealed field is tested without a new case here).
+_SEALED_EDITS = {
+    "status": "'failed'",
+    "file_type": "'pdf'",
+    "source": "'text'",
+    "entity_counts": "'{\"PERSON_NAME\": 99}'",
+}
+
+
+@pytest.mark.parametrize("column", [name for name, _ in SEALED_FIELDS])
+def test_an_edit_of_any_sealed_column_is_detected(vault_path: Path, column: str) -> None:
+    value = _SEALED_EDITS.get(column, f"COALESCE({column}, 0) + 1")
+    with raw_db(vault_path) as db:
+        db.execute(f"UPDATE jobs SET {column} = {value} WHERE job_id = 'job-1'")
+    with Keyring.open(vault_path) as kr:
+        session = kr.unlock("alice", PASSPHRASE)
+        with pytest.raises(IntegrityError):
+            session.open_map("job-1")
+
+
+def test_the_seal_covers_every_job_column_but_the_declared_ones() -> None:
+    sealed = {name for name, _ in SEALED_FIELDS}
+    # Bound by the seal's own arguments (job id, key version), the seal itself, bookkeeping,
+    # and the revisable expiry estimate: changing this set changes every existing seal.
+    unsealed = {"job_id", "key_version", "seal", "updated_at", "expires_at"}
+    assert set(JOB_COLUMNS) - sealed == unsealed
+    assert dict(SEALED_FIELDS)["status"] == "state"
 
 
 @pytest.mark.parametrize(

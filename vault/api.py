@@ -105,7 +105,11 @@ class Vault:
         files: list[SubmitFile] = check_files([Path(p) for p in paths])
         run = options or RunOptions(actor=actor)
         return _submit(
-            client, self._keyring, files, run, submit_options or SubmitOptions(),
+            client,
+            self._keyring,
+            files,
+            run,
+            submit_options or SubmitOptions(),
             on_outcome=on_outcome,
         )
 

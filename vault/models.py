@@ -7,7 +7,7 @@ lives here. Mappings inside frozen dataclasses are treated as read-only by conve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 # File types as the server names them, plus "text" for jobs made through /anonymize/text.
@@ -82,25 +82,37 @@ class JobContent:
     source: Literal["upload", "text"] = "upload"
 
 
-@dataclass(frozen=True)
-class JobInfo:
+# A job's metadata is defined once, here: ``JobMeta`` holds the plaintext fields every view of a
+# job shares, ``JobInfo`` adds what a reader sees (the recipients), the store's ``JobRow`` adds
+# what only the table holds (chunk count, seal, update time). The store derives its column list
+# and converters from these annotations, the keyring derives the seal's fields from the
+# ``seal`` metadata below, the audit its JSON keys: a new field is added in one place.
+#
+# ``metadata={"seal": ...}``: the name a field has in the seal's message, or ``None`` for a field
+# the seal does not cover (the job id and key version are bound by the seal's own arguments;
+# ``expires_at`` is an estimate that may be revised without a key). Unmarked fields are sealed
+# under their own name.
+NOT_SEALED: Mapping[str, None] = {"seal": None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobMeta:
     """Plaintext metadata of one job: what anyone may see without a key."""
 
-    job_id: str
-    status: JobStatus
+    job_id: str = field(metadata=NOT_SEALED)
+    status: JobStatus = field(metadata={"seal": "state"})  # sealed as ``sealed_state(status)``
     file_type: str
     source: str
-    created_at: float | None
-    submitted_at: float | None
-    fetched_at: float | None
-    archived_at: float | None
-    expires_at: float | None
-    entity_count: int
-    map_size: int
-    entity_counts: Mapping[str, int]  # per placeholder type, e.g. {"PERSON_NAME": 3}
-    file_size: int
-    key_version: int
-    recipients: tuple[str, ...]
+    created_at: float | None = None
+    submitted_at: float | None = None
+    fetched_at: float | None = None
+    archived_at: float | None = None
+    expires_at: float | None = field(default=None, metadata=NOT_SEALED)
+    entity_count: int = 0
+    map_size: int = 0
+    entity_counts: Mapping[str, int] = field(default_factory=dict)  # per placeholder type
+    file_size: int = 0
+    key_version: int = field(default=0, metadata=NOT_SEALED)
     # Map problems found at archive time (counts only, never values):
     shared_placeholders: int = 0  # placeholders that carry two or more originals
     placeholder_like_originals: int = 0  # originals that contain a placeholder-like text
@@ -114,6 +126,17 @@ class JobInfo:
             if ts is not None:
                 return ts
         return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobInfo(JobMeta):
+    """A job's metadata as a reader sees it: ``JobMeta`` and who can read it."""
+
+    recipients: tuple[str, ...] = ()  # users holding a grant at the current key version
+
+
+JOB_META_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobMeta))
+JOB_INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobInfo))
 
 
 FetchOutcomeKind = Literal[

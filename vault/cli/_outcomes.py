@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import click
@@ -18,6 +17,7 @@ from vault.archive import ExpiryWarning, SubmitOutcome, estimated_expiry
 from vault.cli._app import AppContext
 from vault.errors import Incomplete
 from vault.models import FetchOutcome, JobInfo
+from vault.report import job_to_dict
 
 
 class Reporter:
@@ -117,8 +117,6 @@ def warn(warning: ExpiryWarning) -> None:
 
 def job_json(info: JobInfo) -> dict[str, Any]:
     """A job's metadata with stable keys (the ``JobInfo`` fields, plus the expiry estimate)."""
-    data = asdict(info)
-    data["entity_counts"] = dict(info.entity_counts)
-    data["recipients"] = list(info.recipients)
+    data = job_to_dict(info)
     data["estimated_expiry"] = estimated_expiry(info) if info.status == "pending" else None
     return data

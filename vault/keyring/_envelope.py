@@ -8,6 +8,7 @@ job row to the SHA-256 of every blob, under the newest key version's seal key.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -178,6 +179,15 @@ def decrypt_field(*, vault_id: str, job_id: str, blob_key: bytes, rows: Sequence
 # --------------------------------------------------------------------------- seal
 
 
+# (field name, name in the seal's message) of every sealed JobRow field, from the ``seal``
+# metadata of the one definition (``vault.models.JobMeta``, ``vault.store.JobRow``).
+SEALED_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (f.name, f.metadata.get("seal", f.name))
+    for f in dataclasses.fields(JobRow)
+    if f.metadata.get("seal", f.name) is not None
+)
+
+
 def sealed_state(status: str) -> str:
     """The part of a status the seal covers: ``expired`` is a pending job the server forgot
     (marked without a key, so it cannot re-seal); every other status is sealed as is."""
@@ -187,22 +197,9 @@ def sealed_state(status: str) -> str:
 def seal_message(vault_id: str, job: JobRow, blobs: Iterable[BlobRow]) -> bytes:
     """What the seal of ``job`` authenticates: its plaintext metadata and blob digests."""
     metadata: dict[str, crypto.Field] = {
-        "state": sealed_state(job.status),
-        "file_type": job.file_type,
-        "source": job.source,
-        "created_at": job.created_at,
-        "submitted_at": job.submitted_at,
-        "fetched_at": job.fetched_at,
-        "archived_at": job.archived_at,
-        "entity_count": job.entity_count,
-        "map_size": job.map_size,
-        "entity_counts": dict(job.entity_counts),
-        "shared_placeholders": job.shared_placeholders,
-        "placeholder_like_originals": job.placeholder_like_originals,
-        "file_size": job.file_size,
-        "chunk_count": job.chunk_count,
-        "ciphertext_size": job.ciphertext_size,
+        sealed_as: getattr(job, name) for name, sealed_as in SEALED_FIELDS
     }
+    metadata["state"] = sealed_state(job.status)
     digests: list[crypto.Field] = [
         [b.field, b.idx, b.key_version, crypto.sha256(b.data)]
         for b in sorted(blobs, key=lambda b: (b.field, b.idx))

@@ -13,7 +13,7 @@ from dataclasses import replace
 import vault.crypto as crypto
 from vault.errors import InputError
 from vault.keyring import _envelope as env
-from vault.models import JobInfo
+from vault.models import JOB_META_FIELDS, JobInfo
 from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
 
 MAX_JOB_ID_LENGTH = 200
@@ -22,32 +22,6 @@ MAX_JOB_ID_LENGTH = 200
 def check_job_id(job_id: str) -> None:
     if not job_id or len(job_id) > MAX_JOB_ID_LENGTH or not job_id.isprintable():
         raise InputError("a job id is 1 to 200 printable characters")
-
-
-def blank_row(job_id: str, status: str, file_type: str, source: str, now: float) -> JobRow:
-    """A job row with no times, counts, blobs or key version yet."""
-    return JobRow(
-        job_id=job_id,
-        status=status,
-        file_type=file_type,
-        source=source,
-        created_at=None,
-        submitted_at=None,
-        fetched_at=None,
-        archived_at=None,
-        expires_at=None,
-        entity_count=0,
-        map_size=0,
-        entity_counts={},
-        shared_placeholders=0,
-        placeholder_like_originals=0,
-        file_size=0,
-        chunk_count=0,
-        ciphertext_size=0,
-        key_version=0,
-        seal=None,
-        updated_at=now,
-    )
 
 
 Generation = tuple[Mapping[str, bytes], Sequence[UserRow]]  # fields, recipients
@@ -147,23 +121,5 @@ def write_generations(
 
 
 def job_info(row: JobRow, recipients: tuple[str, ...]) -> JobInfo:
-    return JobInfo(
-        job_id=row.job_id,
-        status=row.status,  # type: ignore[arg-type]  # the table's CHECK holds it to JobStatus
-        file_type=row.file_type,
-        source=row.source,
-        created_at=row.created_at,
-        submitted_at=row.submitted_at,
-        fetched_at=row.fetched_at,
-        archived_at=row.archived_at,
-        expires_at=row.expires_at,
-        entity_count=row.entity_count,
-        map_size=row.map_size,
-        entity_counts=dict(row.entity_counts),
-        file_size=row.file_size,
-        key_version=row.key_version,
-        recipients=recipients,
-        shared_placeholders=row.shared_placeholders,
-        placeholder_like_originals=row.placeholder_like_originals,
-        ciphertext_size=row.ciphertext_size,
-    )
+    """The reader's view of a row: its ``JobMeta`` fields and the recipients."""
+    return JobInfo(**{name: getattr(row, name) for name in JOB_META_FIELDS}, recipients=recipients)

@@ -258,8 +258,15 @@ class Keyring:
             if self._store.get_job(job_id) is not None:
                 return False
             now = self._clock()
-            row = _jobs.blank_row(job_id, "pending", file_type, source, now)
-            row = replace(row, submitted_at=submitted_at, expires_at=expires_at)
+            row = JobRow(
+                job_id=job_id,
+                status="pending",
+                file_type=file_type,
+                source=source,
+                submitted_at=submitted_at,
+                expires_at=expires_at,
+                updated_at=now,
+            )
             self._generation(row, fields, keep=[], now=now)
             self._append(actor, "submit", job_id, {}, now=now)
         return True
@@ -289,7 +296,14 @@ class Keyring:
                 return False
             now = self._clock()
             row = replace(
-                existing or _jobs.blank_row(content.job_id, "archived", "", "", now),
+                existing
+                or JobRow(
+                    job_id=content.job_id,
+                    status="archived",
+                    file_type="",
+                    source="",
+                    updated_at=now,
+                ),
                 status=content.status,
                 file_type=content.file_type,
                 source=content.source,

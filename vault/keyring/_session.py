@@ -97,7 +97,7 @@ class Session:
         options = fields.get(env.FIELD_OPTIONS)
         return JobContent(
             job_id=job.job_id,
-            status=job.status,  # type: ignore[arg-type]  # checked by the table's CHECK
+            status=job.status,
             file_type=job.file_type,
             created_at=job.created_at,
             entity_count=job.entity_count,

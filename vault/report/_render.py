@@ -4,38 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import repeat, starmap
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
-from vault.models import JobInfo
+from vault.models import JOB_INFO_FIELDS, JobInfo
 from vault.report._times import iso_time, short_time
 from vault.report._totals import AuditListing, AuditReport
 from vault.store import JobListRow
 
+_job_values = attrgetter(*JOB_INFO_FIELDS)
+
 
 def job_to_dict(job: JobInfo | JobListRow) -> dict[str, Any]:
-    """One job as JSON-ready data: the keys and units of ``show --json`` (times in Unix
-    seconds, ``null`` when unknown)."""
-    return {
-        "job_id": job.job_id,
-        "status": job.status,
-        "file_type": job.file_type,
-        "source": job.source,
-        "created_at": job.created_at,
-        "submitted_at": job.submitted_at,
-        "fetched_at": job.fetched_at,
-        "archived_at": job.archived_at,
-        "expires_at": job.expires_at,
-        "entity_count": job.entity_count,
-        "map_size": job.map_size,
-        "entity_counts": dict(sorted(job.entity_counts.items())),
-        "file_size": job.file_size,
-        "key_version": job.key_version,
-        "recipients": list(job.recipients),
-        "shared_placeholders": job.shared_placeholders,
-        "placeholder_like_originals": job.placeholder_like_originals,
-        "ciphertext_size": job.ciphertext_size,
-    }
+    """One job as JSON-ready data: the keys and units of ``show --json`` (the ``JobInfo``
+    fields; times in Unix seconds, ``null`` when unknown)."""
+    data = dict(zip(JOB_INFO_FIELDS, _job_values(job), strict=True))
+    data["entity_counts"] = dict(sorted(job.entity_counts.items()))
+    data["recipients"] = list(job.recipients)
+    return data
 
 
 def report_to_dict(

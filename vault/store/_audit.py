@@ -18,34 +18,30 @@ from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 from vault.errors import IntegrityError
-from vault.models import JobInfo, JobStatus
+from vault.models import JOB_INFO_FIELDS, JobInfo, JobStatus
 from vault.store._connection import Connection
 from vault.store._rows import counts_column
 
 AUDIT_TIME_SQL = "COALESCE(archived_at, fetched_at, submitted_at, created_at)"
 
-# ``job_infos`` reads exactly the fields of ``JobInfo``, in its order (built from the dataclass,
-# so a new field without a column here fails at import, not silently). ``recipients`` comes from
-# the grants scan.
-_INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobInfo))
+# ``job_infos`` reads exactly the fields of ``JobInfo``, in its order (derived from the one
+# definition in ``vault.models``). ``recipients`` comes from the grants scan.
+_INFO_FIELDS: tuple[str, ...] = JOB_INFO_FIELDS
 _INFO_SELECT = ", ".join("NULL" if name == "recipients" else name for name in _INFO_FIELDS)
 _COUNTS_AT = _INFO_FIELDS.index("entity_counts")
 _VERSION_AT = _INFO_FIELDS.index("key_version")
 _RECIPIENTS_AT = _INFO_FIELDS.index("recipients")
-# The Python types each selected value may have (``recipients`` is selected as NULL). Checked
-# once per distinct row signature, not once per value: a damaged row fails closed.
-_TEXT_FIELDS = frozenset({"job_id", "status", "file_type", "source", "entity_counts"})
-_TIME_FIELDS = frozenset({"created_at", "submitted_at", "fetched_at", "archived_at", "expires_at"})
-_ALLOWED_TYPES: tuple[frozenset[type], ...] = tuple(
-    frozenset({str})
-    if name in _TEXT_FIELDS
-    else frozenset({float, int, type(None)})
-    if name in _TIME_FIELDS
-    else frozenset({type(None)})
-    if name == "recipients"
-    else frozenset({int})
-    for name in _INFO_FIELDS
-)
+# The Python types each selected value may have, by annotation (``recipients`` is selected as
+# NULL). Checked once per distinct row signature, not once per value: a damaged row fails closed.
+_TYPES_OF: Mapping[str, frozenset[type]] = {
+    "str": frozenset({str}),
+    "JobStatus": frozenset({str}),
+    "Mapping[str, int]": frozenset({str}),  # JSON text, parsed below
+    "int": frozenset({int}),
+    "float | None": frozenset({float, int, type(None)}),
+    "tuple[str, ...]": frozenset({type(None)}),
+}
+_ALLOWED_TYPES: tuple[frozenset[type], ...] = tuple(_TYPES_OF[str(f.type)] for f in fields(JobInfo))
 # The C scanner behind ``json.loads`` without its per-call wrapper (a third of the cost).
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
@@ -70,7 +66,9 @@ class AuditTotalsRows:
 
 class JobListRow(NamedTuple):
     """``JobInfo`` as a plain tuple (the same fields, in its order): what ``audit`` lists, a
-    fifth of the cost of a ``JobInfo`` per job (built in C, no per-field attribute writes)."""
+    fifth of the cost of a ``JobInfo`` per job (built in C, no per-field attribute writes;
+    ``bench/bench_audit.py``). A NamedTuple cannot be derived and still be typed, so its
+    fields are checked against ``JobInfo`` at import."""
 
     job_id: str
     status: JobStatus
@@ -86,10 +84,10 @@ class JobListRow(NamedTuple):
     entity_counts: Mapping[str, int]
     file_size: int
     key_version: int
-    recipients: tuple[str, ...]
     shared_placeholders: int
     placeholder_like_originals: int
     ciphertext_size: int
+    recipients: tuple[str, ...]
 
     @property
     def audit_time(self) -> float | None:
@@ -100,7 +98,13 @@ class JobListRow(NamedTuple):
         return None
 
 
-if JobListRow._fields != _INFO_FIELDS:  # a new JobInfo field fails here, at import
+# A new or changed JobInfo field fails here, at import (NamedTuple keeps the annotations as
+# ForwardRefs, dataclasses as strings).
+_LIST_ROW_TYPES = [
+    (name, getattr(kind, "__forward_arg__", kind))
+    for name, kind in JobListRow.__annotations__.items()
+]
+if [(f.name, f.type) for f in fields(JobInfo)] != _LIST_ROW_TYPES:
     raise ImportError("JobListRow and JobInfo have different fields")
 
 

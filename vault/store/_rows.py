@@ -1,14 +1,16 @@
-"""Frozen rows the store hands to the keyring: one dataclass per table, no raw dicts; and
-the one reader of the JSON counts columns (``jobs.entity_counts``, ``access_log.counts``)."""
+"""Frozen rows the store hands to the keyring: one dataclass per table, no raw dicts; the
+jobs table's columns and converters, derived from ``JobRow``; and the one reader of the JSON
+counts columns (``jobs.entity_counts``, ``access_log.counts``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vault.errors import IntegrityError
+from vault.models import NOT_SEALED, JobMeta
 
 
 @dataclass(frozen=True)
@@ -27,28 +29,15 @@ class UserRow:
     key_changed_at: float | None = None
 
 
-@dataclass(frozen=True)
-class JobRow:
-    job_id: str
-    status: str
-    file_type: str
-    source: str
-    created_at: float | None
-    submitted_at: float | None
-    fetched_at: float | None
-    archived_at: float | None
-    expires_at: float | None
-    entity_count: int
-    map_size: int
-    entity_counts: Mapping[str, int]
-    shared_placeholders: int
-    placeholder_like_originals: int
-    file_size: int
-    chunk_count: int
-    ciphertext_size: int
-    key_version: int
-    seal: bytes | None
-    updated_at: float
+@dataclass(frozen=True, kw_only=True)
+class JobRow(JobMeta):
+    """A row of the ``jobs`` table: the job's metadata (``vault.models.JobMeta``) and what only
+    the table holds. A new row is ``JobRow(job_id=..., status=..., file_type=..., source=...,
+    updated_at=...)``: no times, counts, blobs or key version yet."""
+
+    chunk_count: int = 0
+    seal: bytes | None = field(default=None, metadata=NOT_SEALED)
+    updated_at: float = field(metadata=NOT_SEALED)
 
 
 @dataclass(frozen=True)
@@ -93,3 +82,59 @@ def counts_column(text: Any) -> Mapping[str, int]:
     ):
         raise IntegrityError("a counts column of the vault has the wrong shape")
     return data
+
+
+# The jobs table's columns are JobRow's fields, in its order; each value is read and written
+# through the converter of its annotation (an annotation without one fails here, at import).
+JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(JobRow))
+
+
+def _optional_time(value: Any) -> float | None:
+    if value is None or type(value) in (float, int):
+        return value  # type: ignore[no-any-return]
+    raise TypeError("a time column holds neither a number nor NULL")
+
+
+def _optional_bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _counts_text(value: Mapping[str, int]) -> str:
+    return json.dumps(dict(value), sort_keys=True)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# annotation -> (SQL select expression for a column c, from SQL, to SQL). Binary columns are read
+# through CAST so that a value whose storage class was changed (e.g. by an edit that
+# concatenated text) still reaches the integrity checks as bytes.
+_JOB_KINDS: Mapping[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "str": ("{}", str, _same),
+    "JobStatus": ("{}", str, _same),  # the table's CHECK holds it to JobStatus
+    "int": ("{}", int, _same),
+    "float": ("{}", float, _same),
+    "float | None": ("{}", _optional_time, _same),
+    "bytes | None": ("CAST({} AS BLOB)", _optional_bytes, _same),
+    "Mapping[str, int]": ("{}", counts_column, _counts_text),
+}
+JOB_KINDS: tuple[str, ...] = tuple(str(f.type) for f in fields(JobRow))
+if not set(JOB_KINDS) <= set(_JOB_KINDS):
+    raise ImportError("a JobRow field has a type the store cannot convert")
+JOB_SELECT = ", ".join(
+    _JOB_KINDS[k][0].format(c) for c, k in zip(JOB_COLUMNS, JOB_KINDS, strict=True)
+)
+_FROM_SQL = tuple(_JOB_KINDS[k][1] for k in JOB_KINDS)
+_TO_SQL = tuple(_JOB_KINDS[k][2] for k in JOB_KINDS)
+
+
+def job_from_sql(values: Sequence[Any]) -> JobRow:
+    """A ``JobRow`` from the values of ``SELECT JOB_SELECT``; ``TypeError``/``ValueError`` when a
+    value has the wrong type."""
+    return JobRow(**{c: conv(v) for c, conv, v in zip(JOB_COLUMNS, _FROM_SQL, values, strict=True)})
+
+
+def job_to_sql(row: JobRow) -> tuple[Any, ...]:
+    """The values of ``JOB_COLUMNS`` for an INSERT."""
+    return tuple(conv(getattr(row, c)) for c, conv in zip(JOB_COLUMNS, _TO_SQL, strict=True))

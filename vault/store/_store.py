@@ -12,21 +12,24 @@ from typing import Any, TypeVar
 
 from vault.errors import IntegrityError, StoreError
 from vault.store._audit import AuditQueries
-from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow, counts_column
-
-_JOB_COLUMNS = (
-    "job_id, status, file_type, source, created_at, submitted_at, fetched_at, archived_at, "
-    "expires_at, entity_count, map_size, entity_counts, shared_placeholders, "
-    "placeholder_like_originals, file_size, chunk_count, ciphertext_size, key_version, seal, "
-    "updated_at"
+from vault.store._rows import (
+    JOB_COLUMNS,
+    JOB_SELECT,
+    BlobRow,
+    GrantRow,
+    JobRow,
+    LogRow,
+    UserRow,
+    counts_column,
+    job_from_sql,
+    job_to_sql,
 )
-# Binary columns are read through CAST so that a value whose storage class was changed
-# (e.g. by an edit that concatenated text) still reaches the integrity checks as bytes.
-_JOB_SELECT = _JOB_COLUMNS.replace(" seal,", " CAST(seal AS BLOB),")
+
 _USER_COLUMNS = (
     "id, name, enabled, created_at, public_key, wrapped_key, kdf_algorithm, kdf_memory_kib, "
     "kdf_passes, kdf_lanes, kdf_salt, key_changed_at"
 )
+# Binary columns are read through CAST, as in JOB_SELECT.
 _USER_SELECT = (
     "id, name, enabled, created_at, CAST(public_key AS BLOB), CAST(wrapped_key AS BLOB), "
     "kdf_algorithm, kdf_memory_kib, kdf_passes, kdf_lanes, CAST(kdf_salt AS BLOB), "
@@ -135,48 +138,26 @@ class Store(AuditQueries):  # AuditQueries extends Connection
     # ----------------------------------------------------------------- jobs
 
     def get_job(self, job_id: str) -> JobRow | None:
-        rows = self._query(f"SELECT {_JOB_SELECT} FROM jobs WHERE job_id = ?", (job_id,))
+        rows = self._query(f"SELECT {JOB_SELECT} FROM jobs WHERE job_id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
     def list_jobs(self, status: str | None = None) -> list[JobRow]:
         if status is None:
-            rows = self._query(f"SELECT {_JOB_SELECT} FROM jobs ORDER BY rowid")
+            rows = self._query(f"SELECT {JOB_SELECT} FROM jobs ORDER BY rowid")
         else:
             rows = self._query(
-                f"SELECT {_JOB_SELECT} FROM jobs WHERE status = ? ORDER BY rowid", (status,)
+                f"SELECT {JOB_SELECT} FROM jobs WHERE status = ? ORDER BY rowid", (status,)
             )
         return [_job(r) for r in rows]
 
     def put_job(self, row: JobRow) -> None:
         """Insert or wholly replace the job's row (its grants and blobs stay)."""
-        values = (
-            row.job_id,
-            row.status,
-            row.file_type,
-            row.source,
-            row.created_at,
-            row.submitted_at,
-            row.fetched_at,
-            row.archived_at,
-            row.expires_at,
-            row.entity_count,
-            row.map_size,
-            json.dumps(dict(row.entity_counts), sort_keys=True),
-            row.shared_placeholders,
-            row.placeholder_like_originals,
-            row.file_size,
-            row.chunk_count,
-            row.ciphertext_size,
-            row.key_version,
-            row.seal,
-            row.updated_at,
-        )
-        columns = _JOB_COLUMNS.split(", ")
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in JOB_COLUMNS[1:])
         self._exec(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(columns))}) "
+            f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(JOB_COLUMNS))}) "
             f"ON CONFLICT (job_id) DO UPDATE SET {updates}",
-            values,
+            job_to_sql(row),
         )
 
     def set_job_status(self, job_id: str, status: str, updated_at: float) -> None:
@@ -371,30 +352,7 @@ def _user(r: Sequence[Any]) -> UserRow:
     )
 
 
-@_checked("job")
-def _job(r: Sequence[Any]) -> JobRow:
-    return JobRow(
-        job_id=str(r[0]),
-        status=str(r[1]),
-        file_type=str(r[2]),
-        source=str(r[3]),
-        created_at=r[4],
-        submitted_at=r[5],
-        fetched_at=r[6],
-        archived_at=r[7],
-        expires_at=r[8],
-        entity_count=int(r[9]),
-        map_size=int(r[10]),
-        entity_counts=counts_column(r[11]),
-        shared_placeholders=int(r[12]),
-        placeholder_like_originals=int(r[13]),
-        file_size=int(r[14]),
-        chunk_count=int(r[15]),
-        ciphertext_size=int(r[16]),
-        key_version=int(r[17]),
-        seal=None if r[18] is None else bytes(r[18]),
-        updated_at=float(r[19]),
-    )
+_job = _checked("job")(job_from_sql)
 
 
 @_checked("access log")
