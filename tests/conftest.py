@@ -25,6 +25,8 @@ _ENV_VARS = (
     "QUESTA_API_URL",
     "QUESTA_API_TOKEN",
     "QUESTA_SIM_TOKENS",
+    "QUESTA_VAULT_CONFIG",
+    "QUESTA_VAULT_NEW_PASSPHRASE",
 )
 
 # Fast key derivation for tests, passed explicitly on the command line (never a global switch).
@@ -40,6 +42,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))  # the settings file too
     monkeypatch.setenv("NO_COLOR", "1")
     vault_path = tmp_path / "vault.db"
     monkeypatch.setenv("QUESTA_VAULT", str(vault_path))

@@ -10,7 +10,8 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "questa-vault"
-DEFAULT_API_URL = "https://demo.questa-ai.online"
+# Named in messages and docs only: never a default, so no file goes to a third party unasked.
+HOSTED_DEMO_URL = "https://demo.questa-ai.online"
 RETENTION_SECONDS = 3600
 EXPIRY_WARNING_SECONDS = 600
 CHUNK_SIZE = 1024 * 1024
@@ -19,3 +20,8 @@ CHUNK_SIZE = 1024 * 1024
 def default_vault_path() -> Path:
     """The platform's user data directory, ``questa-vault/vault.db``."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "vault.db"
+
+
+def default_config_path() -> Path:
+    """The platform's user config directory, ``questa-vault/config.toml``."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"

@@ -8,6 +8,8 @@ Messages never contain an original (PII) value: name the job and the placeholder
 
     VaultError                      exit 1
     ├── InputError                  bad input file, unsupported type, bad option value
+    │   ├── MissingExtra            an optional extra (simulator, keyring) is not installed
+    │   ├── ConfigError             the config file or a setting is invalid or missing
     │   ├── UnsupportedFormat       e.g. restoring inside a PDF
     │   └── UnknownJob              no such job in the vault (or it was erased)
     ├── ApiError                    the remote service refused or could not be reached
@@ -40,6 +42,15 @@ class VaultError(Exception):
 
 class InputError(VaultError):
     """Bad input: a missing, empty or unsupported file, or an invalid option value."""
+
+
+class MissingExtra(InputError):
+    """A command needs an optional dependency group (an extra) that is not installed."""
+
+
+class ConfigError(InputError):
+    """The config file cannot be read or parsed, a setting is unknown or has the wrong type, or
+    a needed setting (the API URL) is not configured anywhere."""
 
 
 class UnsupportedFormat(InputError):

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import sys
 
-from vault.cli import archive, audit, demo, lifecycle, report, restore, simulate, users  # noqa: F401  (registers)
+from vault.cli import (  # noqa: F401  (registers)
+    archive,
+    audit,
+    config,
+    demo,
+    lifecycle,
+    report,
+    restore,
+    secret,
+    simulate,
+    users,
+)
 from vault.cli._app import cli, run
 
 __all__ = ["cli", "main", "run"]

@@ -7,11 +7,12 @@ live here too, so no command repeats them.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,10 @@ import click
 from rich.console import Console
 
 from vault._version import __version__
-from vault.config import DEFAULT_API_URL, default_vault_path
-from vault.errors import InputError, VaultError
+from vault.cli._secrets import get_secret, passphrase_entry, token_entry
+from vault.cli._settings import Settings, config_path, load
+from vault.config import HOSTED_DEMO_URL, default_vault_path
+from vault.errors import ConfigError, InputError, MissingExtra, VaultError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +43,8 @@ class _Run:
     count of the group (0 until the group's callback has run)."""
 
     verbose: int = 0
+    settings: Settings | None = None
+    settings_error: ConfigError | None = None
 
 
 _run = _Run()
@@ -55,6 +60,8 @@ class AppContext:
     quiet: bool
     passphrase_file: Path | None
     key_file: Path | None = None
+    settings: Settings | None = None
+    stdin_taken: str | None = None
 
     @property
     def err(self) -> Console:
@@ -71,22 +78,70 @@ class AppContext:
         if not self.quiet:
             click.echo(message, err=True)
 
-    def passphrase(self, *, confirm: bool = False, prompt: str = "Passphrase") -> str:
-        """The passphrase from QUESTA_VAULT_PASSPHRASE, --passphrase-file, or a hidden prompt.
+    def passphrase(
+        self, *, confirm: bool = False, prompt: str = "Passphrase", user: str | None = None
+    ) -> str:
+        """The passphrase from --passphrase-file (``-``: standard input), else
+        QUESTA_VAULT_PASSPHRASE, else the OS keyring (``keyring = true`` in the settings; not
+        for a new passphrase), else a hidden prompt.
 
-        Never from a command-line flag. With ``confirm`` the prompt asks twice.
+        Never from a command-line flag. With ``confirm`` the prompt asks twice, and again
+        while the two differ.
         """
-        return read_secret(self.passphrase_file, confirm=confirm, prompt=prompt)
+        if self.passphrase_file is not None:
+            if is_dash(self.passphrase_file):
+                self.claim_stdin("--passphrase-file")
+            return read_secret(self.passphrase_file)
+        if os.environ.get("QUESTA_VAULT_PASSPHRASE") is None and not confirm and user is not None:
+            stored = self.keyring_secret(passphrase_entry(str(self.vault_path), user))
+            if stored is not None:
+                return stored
+        return read_secret(None, confirm=confirm, prompt=prompt)
+
+    def keyring_secret(self, entry: str) -> str | None:
+        """A secret from the OS keyring when the settings ask for it, else None."""
+        if self.settings is None or not self.settings.keyring:
+            return None
+        return get_secret(entry)
+
+    def claim_stdin(self, what: str) -> None:
+        """Note that ``what`` reads standard input; a second reader is refused (one stream
+        cannot hold a passphrase and a file to restore at once)."""
+        if self.stdin_taken is not None and self.stdin_taken != what:
+            raise click.UsageError(f"{what} and {self.stdin_taken} cannot both read '-' (stdin)")
+        self.stdin_taken = what
 
 
-def read_secret(path: Path | None, *, confirm: bool = False, prompt: str = "Passphrase") -> str:
-    """Shared by every command that needs a passphrase (see ``AppContext.passphrase``)."""
-    env = os.environ.get("QUESTA_VAULT_PASSPHRASE")
+def is_dash(path: Path | str | None) -> bool:
+    """``-`` given for a file option: standard input or output."""
+    return path is not None and str(path) == "-"
+
+
+def read_secret(
+    path: Path | None,
+    *,
+    confirm: bool = False,
+    prompt: str = "Passphrase",
+    use_env: bool = True,
+) -> str:
+    """Shared by every command that needs a passphrase (see ``AppContext.passphrase``): the
+    file (``-``: standard input), else QUESTA_VAULT_PASSPHRASE, else a hidden prompt."""
+    env = os.environ.get("QUESTA_VAULT_PASSPHRASE") if use_env else None
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read passphrase file {path}: {type(exc).__name__}") from exc
+        if is_dash(path):
+            try:
+                text = sys.stdin.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(
+                    f"cannot read the passphrase from stdin: {type(exc).__name__}"
+                ) from exc
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(
+                    f"cannot read passphrase file {path}: {type(exc).__name__}"
+                ) from exc
         secret = text.rstrip("\r\n")
     elif env is not None:
         secret = env
@@ -96,8 +151,9 @@ def read_secret(path: Path | None, *, confirm: bool = False, prompt: str = "Pass
                 "a passphrase is needed: set QUESTA_VAULT_PASSPHRASE or use --passphrase-file"
             )
         secret = getpass.getpass(f"{prompt}: ")
-        if confirm and getpass.getpass(f"{prompt} (again): ") != secret:
-            raise InputError("the two passphrases differ")
+        while confirm and getpass.getpass(f"{prompt} (again): ") != secret:
+            click.echo("The two passphrases differ; try again.", err=True)
+            secret = getpass.getpass(f"{prompt}: ")
     if not secret:
         raise InputError("the passphrase is empty")
     return secret
@@ -145,32 +201,71 @@ def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
         click.echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+# The simulator extra's top-level modules: a missing one means the extra is not installed.
+_SIMULATOR_MODULES = frozenset({"starlette", "uvicorn", "multipart", "python_multipart"})
+
+
+@contextlib.contextmanager
+def simulator_extra(command: str) -> Iterator[None]:
+    """Around the import of ``vault.simulator``: without the ``simulator`` extra, one line that
+    says how to install it instead of an ImportError."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _SIMULATOR_MODULES:
+            raise
+        raise MissingExtra(
+            f"{command} needs the simulator extra (starlette, uvicorn, python-multipart): "
+            "pip install 'questa-vault[simulator]'"
+        ) from exc
+
+
 def api_options(func: F) -> F:
     """``--api-url`` and ``--token-file`` for commands that talk to the service."""
     func = click.option(
         "--token-file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="File holding the API bearer token (else env QUESTA_API_TOKEN; none: no header).",
+        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+        help="File holding the API bearer token, '-' for stdin (else env QUESTA_API_TOKEN, else "
+        "the OS keyring when enabled; none: no header).",
     )(func)
     func = click.option(
         "--api-url",
         envvar="QUESTA_API_URL",
-        default=DEFAULT_API_URL,
-        show_default=True,
-        help="Base URL of the Questa service (env QUESTA_API_URL).",
+        help="Base URL of the Questa service (env QUESTA_API_URL, else `api_url` in the config "
+        "file; no default: nothing is sent anywhere until you choose).",
     )(func)
     return func
 
 
-def read_token(token_file: Path | None) -> str | None:
-    """The bearer token from --token-file or env QUESTA_API_TOKEN; None means no header."""
+def require_api_url(api_url: str | None) -> str:
+    """The configured API URL; refuses (before anything is read or sent) when there is none,
+    so no customer file goes to a hosted service by default."""
+    if api_url:
+        return api_url
+    raise ConfigError(
+        "no Questa API URL is configured, so nothing was sent: choose your service with "
+        "`questa-vault config set api_url URL` (or --api-url, or QUESTA_API_URL); "
+        f"the hosted demo is {HOSTED_DEMO_URL} (it receives your files)"
+    )
+
+
+def read_token(ctx: AppContext, token_file: Path | None, api_url: str) -> str | None:
+    """The bearer token from --token-file (``-``: standard input), else env QUESTA_API_TOKEN,
+    else the OS keyring (``keyring = true``); None means no header."""
     if token_file is not None:
         try:
-            token = token_file.read_text(encoding="utf-8").strip()
+            if is_dash(token_file):
+                ctx.claim_stdin("--token-file")
+                token = sys.stdin.read().strip()
+            else:
+                token = token_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read token file {token_file}: {type(exc).__name__}") from exc
         return token or None
-    return os.environ.get("QUESTA_API_TOKEN") or None
+    env = os.environ.get("QUESTA_API_TOKEN")
+    if env:
+        return env
+    return ctx.keyring_secret(token_entry(api_url))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -185,8 +280,9 @@ def read_token(token_file: Path | None) -> str | None:
 @click.option("--user", envvar="QUESTA_VAULT_USER", help="Vault user (env QUESTA_VAULT_USER).")
 @click.option(
     "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the passphrase from this file (else env QUESTA_VAULT_PASSPHRASE, else a prompt).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Read the passphrase from this file, '-' for stdin (else env QUESTA_VAULT_PASSPHRASE, "
+    "else the OS keyring when enabled, else a prompt).",
 )
 @click.option(
     "--key-file",
@@ -215,6 +311,8 @@ def cli(
       questa-vault restore answer.txt -j 550e8400-e29b-41d4-a716-446655440000
     """
     _run.verbose = verbose
+    if _run.settings_error is not None and ctx.invoked_subcommand != "config":
+        raise _run.settings_error
     ctx.obj = AppContext(
         vault_path=vault_path or default_vault_path(),
         user=user,
@@ -222,6 +320,7 @@ def cli(
         quiet=quiet,
         passphrase_file=passphrase_file,
         key_file=key_file,
+        settings=_run.settings,
     )
 
 
@@ -229,8 +328,16 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors become exit codes."""
     # Decided by the parsed option, not by argv text: "-j -v" or a file named "-v" is no -v.
     _run.verbose = 0
+    _run.settings, _run.settings_error = None, None
     try:
-        cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
+        _run.settings = load(config_path(os.environ))
+    except ConfigError as exc:  # only `config` runs with a broken file (to show or fix it)
+        _run.settings_error = exc
+    default_map = _run.settings.default_map() if _run.settings is not None else None
+    try:
+        cli.main(
+            args=argv, prog_name="questa-vault", standalone_mode=False, default_map=default_map
+        )
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:

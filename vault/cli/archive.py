@@ -34,6 +34,7 @@ from vault.cli._app import (
     json_option,
     pass_app,
     read_token,
+    require_api_url,
     table,
     utc_time,
 )
@@ -80,8 +81,9 @@ def run_options(func: F) -> F:
     return func
 
 
-def _client(api_url: str, token_file: Path | None) -> QuestaClient:
-    return QuestaClient(api_url, read_token(token_file))
+def _client(ctx: AppContext, api_url: str | None, token_file: Path | None) -> QuestaClient:
+    url = require_api_url(api_url)
+    return QuestaClient(url, read_token(ctx, token_file, url))
 
 
 # --------------------------------------------------------------------------- submit
@@ -136,7 +138,7 @@ def submit_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
-    api_url: str,
+    api_url: str | None,
     token_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -151,13 +153,14 @@ def submit_command(
       questa-vault submit customers.csv contract.pdf --entities PERSON_NAME,EMAIL_ADDRESS
       questa-vault submit notes.md --custom-entities '{"Phoenix": "PROJECT"}'
     """
+    require_api_url(api_url)  # before any file is read
     options = SubmitOptions(
         entities=entities.strip() if entities and entities.strip() else None,
         start_index=start_index,
         custom_entities=parse_custom_entities(custom),
     )
     checked = check_files(list(files), file_type)
-    client = _client(api_url, token_file)
+    client = _client(ctx, api_url, token_file)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
             actor=acting_user(ctx, keyring),
@@ -198,7 +201,7 @@ def fetch_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
-    api_url: str,
+    api_url: str | None,
     token_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -212,9 +215,10 @@ def fetch_command(
     Example:
       questa-vault fetch 550e8400-e29b-41d4-a716-446655440000 --timeout 300
     """
+    require_api_url(api_url)
     for job_id in job_ids:
         check_job_id(job_id)
-    client = _client(api_url, token_file)
+    client = _client(ctx, api_url, token_file)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
             actor=acting_user(ctx, keyring),
@@ -250,7 +254,7 @@ def sync_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
-    api_url: str,
+    api_url: str | None,
     token_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -264,7 +268,7 @@ def sync_command(
     Example:
       */10 * * * *  questa-vault -q sync --timeout 300
     """
-    client = _client(api_url, token_file)
+    client = _client(ctx, api_url, token_file)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
             actor=acting_user(ctx, keyring),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli._app import AppContext, cli, color, pass_app
+from vault.cli._app import AppContext, cli, color, pass_app, simulator_extra
 from vault.keyring import Keyring
 
 # Realistic but invented people (no real person's data).
@@ -98,9 +98,10 @@ def demo_command(ctx: AppContext, processing_time: float) -> None:
       questa-vault demo
       scripts/demo.sh
     """
-    # Imported here, not at the top: the simulator brings starlette and uvicorn, which no
-    # other command needs (see simulate.py).
-    from vault.simulator import SimulatorConfig, run_simulator
+    # Imported here, not at the top: the simulator brings starlette and uvicorn, an extra
+    # that a plain install lacks and that no other command needs.
+    with simulator_extra("demo"):
+        from vault.simulator import SimulatorConfig, run_simulator
 
     started = time.monotonic()
     config = SimulatorConfig(processing_time=processing_time, progress_steps=5, seed=7)

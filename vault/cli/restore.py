@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from vault.cli._app import AppContext, cli, pass_app
+from vault.cli._app import AppContext, cli, is_dash, pass_app
 from vault.cli.users import open_vault, unlock_session
 from vault.client import check_job_id
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
@@ -200,6 +200,8 @@ def restore_command(
     delimiter = _char(delimiter, "delimiter")
     quotechar = _char(quotechar, "quotechar")
 
+    if is_dash(input_path):
+        ctx.claim_stdin("INPUT")
     with _input_stream(input_path) as given, open_vault(ctx) as keyring:
         _check_jobs(keyring, job_ids)
         name = None if input_path is None or str(input_path) == "-" else input_path.name

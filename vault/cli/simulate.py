@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vault.cli._app import AppContext, cli, pass_app
+from vault.cli._app import AppContext, cli, pass_app, simulator_extra
 from vault.config import RETENTION_SECONDS
 from vault.errors import InputError
 
@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from vault.simulator import SimulatorConfig
 
 TOKENS_ENV = "QUESTA_SIM_TOKENS"
+
+# The simulator finds names by fixed lists, not by a model: say so before anyone trusts it.
+NAME_DETECTION_NOTE = (
+    "Note: names and organizations are detected from fixed built-in lists, not by a model; "
+    "invented or rare names pass through un-anonymized."
+)
 
 
 def read_sim_tokens(token_file: Path | None) -> tuple[str, ...]:
@@ -148,9 +154,10 @@ def simulate(
     """
     if error_rate + drop_rate > 1.0:
         raise click.BadParameter("--error-rate plus --drop-rate must not exceed 1")
-    # Imported here, not at the top: the simulator brings starlette and uvicorn (30-50 ms of
-    # start-up), which no other command needs.
-    from vault.simulator import SimulatorConfig, run_simulator
+    # Imported here, not at the top: the simulator brings starlette and uvicorn, an extra
+    # that a plain install lacks and that no other command needs.
+    with simulator_extra("simulate"):
+        from vault.simulator import SimulatorConfig, run_simulator
 
     config = SimulatorConfig(
         tokens=read_sim_tokens(token_file),
@@ -175,6 +182,7 @@ def simulate(
         previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
         click.echo(f"Questa API simulator listening on {sim.url}")
         app.say(_summary(config))
+        app.say(NAME_DETECTION_NOTE)
         app.say("Press Ctrl-C to stop.")
         try:
             while sim.running and not stopping.is_set():

@@ -18,6 +18,7 @@ from vault.cli._app import (
     AppContext,
     cli,
     emit_json,
+    is_dash,
     json_option,
     pass_app,
     read_secret,
@@ -65,7 +66,7 @@ def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None =
         except OSError as exc:
             raise InputError(f"cannot read key file {key_file}: {exc.strerror}") from exc
         return keyring.unlock_with_key(user, data)
-    return keyring.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}"))
+    return keyring.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}", user=user))
 
 
 def kdf_options(func: F) -> F:
@@ -156,9 +157,9 @@ def user_group() -> None:
 )
 @click.option(
     "--new-passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help=f"Read the new user's passphrase from FILE (else env {NEW_PASSPHRASE_ENV}, else a "
-    "prompt).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Read the new user's passphrase from FILE, '-' for stdin (else env "
+    f"{NEW_PASSPHRASE_ENV}, else a prompt).",
 )
 @kdf_options
 @pass_app
@@ -197,7 +198,7 @@ def user_add(
         else:
             params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
             passphrase = _new_passphrase(
-                new_passphrase_file, prompt=f"Passphrase for new user {name}"
+                ctx, new_passphrase_file, prompt=f"Passphrase for new user {name}"
             )
             info = kr.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
     ctx.say(f"added user {info.name} (key {info.fingerprint})")
@@ -306,8 +307,9 @@ def keygen_command(ctx: AppContext, output: Path) -> None:
 @click.command("passwd")
 @click.option(
     "--new-passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help=f"Read the new passphrase from FILE (else env {NEW_PASSPHRASE_ENV}, else a prompt).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Read the new passphrase from FILE, '-' for stdin (else env "
+    f"{NEW_PASSPHRASE_ENV}, else a prompt).",
 )
 @kdf_options
 @pass_app
@@ -327,18 +329,20 @@ def passwd_command(
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
     with open_vault(ctx) as kr:
         session = unlock_session(ctx, kr)
-        new = _new_passphrase(new_passphrase_file)
+        new = _new_passphrase(ctx, new_passphrase_file)
         session.change_passphrase(new, params)
     ctx.say(f"changed the passphrase of {session.user}")
 
 
-def _new_passphrase(path: Path | None, *, prompt: str = "New passphrase") -> str:
+def _new_passphrase(ctx: AppContext, path: Path | None, *, prompt: str = "New passphrase") -> str:
     """A passphrase to set (``passwd``, ``user add``): ``--new-passphrase-file``, else env
     QUESTA_VAULT_NEW_PASSPHRASE, else a hidden prompt twice. Never QUESTA_VAULT_PASSPHRASE or
     the global ``--passphrase-file``: they hold the acting user's secret, and taking it
     silently would wrap the new key under that secret. With QUESTA_VAULT_PASSPHRASE set (a
     script) or no terminal, a missing new passphrase is refused rather than prompted for."""
     if path is not None:
+        if is_dash(path) and str(ctx.passphrase_file) == "-":
+            raise click.UsageError("the current and the new passphrase cannot both come from stdin")
         return read_secret(path, prompt=prompt)
     value = os.environ.get(NEW_PASSPHRASE_ENV)
     if value is not None:

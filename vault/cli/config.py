@@ -1,0 +1,224 @@
+"""``config show|set|path``: the settings file (see ``_settings`` for its layout and the
+precedence rule: flags, then environment, then the file, then built-in defaults)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table
+from vault.cli._settings import (
+    GLOBAL_KEYS,
+    Settings,
+    Value,
+    config_path,
+    load,
+    save,
+    with_value,
+)
+from vault.config import default_vault_path
+from vault.errors import ConfigError
+
+
+@click.group("config")
+def config_group() -> None:
+    """Show and change the settings file (API URL, vault, user, token file, per-command
+    defaults).
+
+    Precedence: command-line flags, then environment variables, then the file, then built-in
+    defaults. The file lives in the platform's user config directory (env QUESTA_VAULT_CONFIG
+    names another), is written atomically with mode 0600, and holds no secret.
+
+    \b
+    Example:
+      questa-vault config set api_url https://anonymizer.example.internal
+      questa-vault config set submit.timeout 300
+      questa-vault config show
+    """
+
+
+@config_group.command("path")
+def config_path_command() -> None:
+    """Print the path of the settings file (it need not exist yet).
+
+    \b
+    Example:
+      questa-vault config path
+    """
+    click.echo(str(config_path(os.environ)))
+
+
+@config_group.command("show")
+@json_option
+@click.pass_context
+def config_show(click_ctx: click.Context, as_json: bool) -> None:
+    """Show each setting's effective value and where it comes from (flag, env, file,
+    default), then the per-command defaults of the file.
+
+    \b
+    Example:
+      questa-vault config show --json
+    """
+    settings = load(config_path(os.environ))  # a broken file: its one-line error
+    root = click_ctx.find_root()
+    rows = [_effective(root, settings, key) for key in GLOBAL_KEYS]
+    commands = {name: dict(table) for name, table in sorted(settings.commands.items())}
+    if as_json:
+        emit_json(
+            {
+                "path": str(settings.path),
+                "exists": settings.exists,
+                "settings": {k: {"value": v, "source": src} for k, v, src in rows},
+                "commands": commands,
+            }
+        )
+        return
+    click.echo(f"# {settings.path}{'' if settings.exists else ' (not created yet)'}")
+    table([("KEY", "VALUE", "SOURCE"), *((k, _shown(v), src) for k, v, src in rows)])
+    for name, values in commands.items():
+        for key, value in values.items():
+            click.echo(f"{name.replace(' ', '.')}.{key} = {_shown(value)}")
+
+
+def _effective(root: click.Context, settings: Settings, key: str) -> tuple[str, Any, str]:
+    """(key, value, source) with the same precedence the commands apply."""
+    param, env = GLOBAL_KEYS[key][1], GLOBAL_KEYS[key][2]
+    if key in ("vault", "user"):
+        source = root.get_parameter_source(param)
+        value = root.params.get(param)
+        if source is not None and source.name == "COMMANDLINE":
+            return key, str(value), "flag"
+    if env is not None and os.environ.get(env):
+        return key, os.environ[env], f"env {env}"
+    if key in settings.values:
+        return key, settings.values[key], "file"
+    if key == "vault":
+        return key, str(default_vault_path()), "default"
+    if key == "keyring":
+        return key, False, "default"
+    return key, None, "default"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
+
+
+@config_group.command("set")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--unset", is_flag=True, help="Remove KEY from the file instead.")
+@pass_app
+def config_set(ctx: AppContext, key: str, value: str | None, unset: bool) -> None:
+    """Set KEY to VALUE in the settings file (or remove it with --unset).
+
+    KEY is a top-level setting (api_url, token_file, vault, user, keyring) or COMMAND.OPTION
+    for a per-command default, such as submit.timeout, restore.lenient or user.add.kdf_memory.
+    The value is checked as the option itself would check it.
+
+    \b
+    Example:
+      questa-vault config set api_url http://127.0.0.1:8765
+      questa-vault config set restore.lenient true
+      questa-vault config set --unset submit.timeout
+    """
+    if unset == (value is not None):
+        raise click.UsageError("give VALUE, or --unset without a VALUE")
+    settings = load(config_path(os.environ))
+    if value is not None and not _utf8(value):
+        raise ConfigError("the value is not valid UTF-8")
+    if key in GLOBAL_KEYS:
+        command, name = None, key
+        checked = None if value is None else _global(key, value)
+    else:
+        command, name, param = _command_option(key)
+        checked = None if value is None else _option_value(param, value)
+    save(with_value(settings, command, name, checked))
+    ctx.say(f"{'removed' if unset else 'set'} {key} in {settings.path}")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _global(key: str, value: str) -> Value:
+    if key == "keyring":
+        return _boolean(key, value)
+    if not value:
+        raise ConfigError(f"{key} must not be empty")
+    if key == "api_url":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("api_url must be an http:// or https:// URL with a host")
+    if key in ("vault", "token_file"):
+        return str(Path(value).expanduser().absolute())
+    return value
+
+
+def _boolean(key: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{key} must be true or false")
+
+
+def _command_option(key: str) -> tuple[str, str, click.Option]:
+    """``submit.timeout`` -> ("submit", "timeout", the option); unknown ones are refused."""
+    *path, option = key.split(".")
+    if not path:
+        raise ConfigError(
+            f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)} or COMMAND.OPTION"
+        )
+    command: click.Command = cli
+    ctx = click.Context(cli)
+    for part in path:
+        sub = command.get_command(ctx, part) if isinstance(command, click.Group) else None
+        if sub is None:
+            raise ConfigError(f"unknown command {' '.join(path)!r} in {key!r}")
+        command = sub
+    wanted = option.lstrip("-").replace("-", "_")
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden or param.name is None:
+            continue
+        spelled = {o.lstrip("-").replace("-", "_") for o in param.opts if o.startswith("--")}
+        if wanted == param.name or wanted in spelled:
+            if param.name in ("help", "version"):
+                break
+            # Stored under the parameter's name: the key click's default_map looks up.
+            return " ".join(path), param.name, param
+    raise ConfigError(f"{' '.join(path)} has no option {option!r}")
+
+
+def _option_value(param: click.Option, value: str) -> Value:
+    """Convert and check ``value`` with the option's own type; store it as TOML can."""
+    if param.is_flag and not param.count:
+        return _boolean(param.name or "flag", value)
+    parts = [p.strip() for p in value.split(",")] if param.multiple else [value]
+    converted: list[str | int | float | bool] = []
+    for part in parts:
+        try:
+            item = param.type.convert(part, param, None)
+        except click.BadParameter as exc:
+            raise ConfigError(f"{param.name}: {exc.message}") from exc
+        converted.append(item if isinstance(item, bool | int | float) else str(item))
+    if param.multiple:
+        return [str(item) for item in converted]
+    return converted[0]
+
+
+cli.add_command(config_group)
