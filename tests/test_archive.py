@@ -56,17 +56,19 @@ class FakeVault:
     def record_pending(
         self, job_id: str, *, file_type: str, source: str, submitted_at: float,
         filename: str | None, options: SubmitOptions | None, actor: str,
+        api_url: str | None = None,
     ) -> bool:  # fmt: skip
         with self.lock:
             if job_id in self.infos:
                 return False
             self.infos[job_id] = self._info(
-                job_id, "pending", file_type, source=source, submitted_at=submitted_at
+                job_id, "pending", file_type, source=source, submitted_at=submitted_at,
+                api_url=api_url,
             )
             self.pending_meta[job_id] = (filename, options)
             return True
 
-    def store_job(self, content: JobContent, *, actor: str) -> bool:
+    def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool:
         with self.lock:
             old = self.infos.get(content.job_id)
             if old is not None and old.status in ("archived", "failed"):
@@ -76,6 +78,7 @@ class FakeVault:
                 created_at=content.created_at, entity_count=content.entity_count,
                 map_size=len(content.mapping), file_size=len(content.content or b""),
                 submitted_at=old.submitted_at if old else None,
+                api_url=api_url or (old.api_url if old else None),
             )  # fmt: skip
             self.contents[content.job_id] = content
             self.stored.append(content.job_id)
@@ -315,10 +318,10 @@ def test_auth_error_stops_the_whole_run() -> None:
 
 def test_a_vault_error_fails_only_that_job(sim: Any) -> None:
     class Refusing(FakeVault):
-        def store_job(self, content: JobContent, *, actor: str) -> bool:
+        def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool:
             if content.job_id == bad:
                 raise VaultError(f"job {bad}: disk full")
-            return super().store_job(content, actor=actor)
+            return super().store_job(content, actor=actor, api_url=api_url)
 
     bad, good = sim.submit("csv", CSV), sim.submit("csv", CSV)
     vault = Refusing()
@@ -385,9 +388,14 @@ def test_expired_pending_job_is_marked_expired_and_warned_about() -> None:
     )
     assert vault.infos[gone].status == "expired"
     assert not report.ok
-    # the other two expired on the server too (retention ran out): 404 for all three
-    assert {o.outcome for o in report.outcomes} == {"expired"}
-    assert report.warnings == ()  # nothing left pending
+    # the other two are gone from the server too (404 for all three), but `late` was submitted
+    # only 2411 s ago by our records: within the retention, so it is kept pending, not written off
+    assert outcomes[early].outcome == "expired"
+    assert outcomes[late].outcome == "not-found"
+    assert outcomes[late].detail.startswith("not found at this server (")
+    assert "submitted 40 min ago, within the 60-minute retention" in outcomes[late].detail
+    assert vault.infos[late].status == "pending"
+    assert report.warnings == ()  # `late` has 20 minutes left by the estimate
 
 
 def test_sync_warns_about_pending_jobs_close_to_expiry() -> None:

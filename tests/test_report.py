@@ -189,6 +189,7 @@ def test_json_shape_is_stable() -> None:
         "shared_placeholders": 0,
         "placeholder_like_originals": 0,
         "ciphertext_size": 0,
+        "api_url": None,
     }
     assert "jobs" not in report_to_dict(report, include_jobs=False)
 

@@ -20,6 +20,7 @@ from vault.errors import StoreError, VaultExists, VaultNotFound
 from vault.keyring import Keyring
 from vault.models import JOB_INFO_FIELDS, JOB_META_FIELDS
 from vault.store import SIDECARS, JobRow, Store, UserRow
+from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 from vault.store._rows import JOB_COLUMNS
 
 
@@ -127,13 +128,33 @@ def test_every_connection_sets_the_safety_pragmas(store: Store) -> None:
     }
 
 
+KNOWN = [name for name, _ in MIGRATIONS]
+
+
 def test_migrations_run_once_and_are_recorded(store: Store) -> None:
-    assert store.migrations() == ["m001_initial"]
+    assert KNOWN[:2] == ["m001_initial", "m002_job_api_url"]
+    assert store.migrations() == KNOWN
     store.close()
     with Store.open(store.path) as again:
-        assert again.migrations() == ["m001_initial"]
+        assert again.migrations() == KNOWN
     with raw_db(store.path) as db:
-        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(KNOWN)
+
+
+def test_a_vault_of_the_first_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    """A vault written before m002 gains the api_url column; its jobs have no URL."""
+    path = tmp_path / "old.db"
+    with raw_db(path) as db:
+        db.execute(MIGRATIONS_TABLE)
+        for sql in MIGRATIONS[0][1]:
+            db.execute(sql)
+        db.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', 0)")
+        db.execute("INSERT INTO jobs (job_id, status, file_type, source, updated_at) "
+                   "VALUES ('old-job', 'pending', 'csv', 'upload', 0)")  # fmt: skip
+    with Store.open(path) as store:
+        assert store.migrations() == KNOWN
+        assert store.get_job("old-job").api_url is None  # type: ignore[union-attr]
+        assert store.schema_problems() == []
 
 
 def test_the_jobs_table_has_exactly_the_columns_of_the_one_job_definition(store: Store) -> None:
@@ -166,7 +187,7 @@ def test_a_job_row_survives_the_round_trip_through_sql(store: Store) -> None:
 def test_a_vault_from_a_newer_version_is_refused(store: Store) -> None:
     store.close()
     with raw_db(store.path) as db:
-        db.execute("INSERT INTO schema_migrations VALUES (2, 'm999_future', 0)")
+        db.execute("INSERT INTO schema_migrations VALUES (?, 'm999_future', 0)", (len(KNOWN) + 1,))
     with pytest.raises(StoreError, match="newer"):
         Store.open(store.path)
 

@@ -117,6 +117,9 @@ class JobMeta:
     shared_placeholders: int = 0  # placeholders that carry two or more originals
     placeholder_like_originals: int = 0  # originals that contain a placeholder-like text
     ciphertext_size: int = 0  # bytes of all the job's stored ciphertexts
+    # The API base URL the job was submitted to or last fetched from (None: recorded before the
+    # vault kept it). Where to poll, not content: the seal does not cover it.
+    api_url: str | None = field(default=None, metadata=NOT_SEALED)
 
     @property
     def audit_time(self) -> float | None:
@@ -140,7 +143,14 @@ JOB_INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobInfo))
 
 
 FetchOutcomeKind = Literal[
-    "archived", "already-archived", "failed", "expired", "timeout", "error", "pending"
+    "archived",
+    "already-archived",
+    "failed",
+    "expired",
+    "timeout",
+    "error",
+    "pending",
+    "not-found",
 ]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vault.archive._run import ArchiveTarget, JobRun, RunOptions, gather_or_stop, unique_ids
 from vault.client import QuestaClient
 from vault.config import EXPIRY_WARNING_SECONDS, RETENTION_SECONDS
+from vault.errors import InputError
 from vault.models import FetchOutcome, JobInfo
 
 
@@ -44,11 +46,40 @@ async def fetch_async(
     """``fetch`` as a coroutine, for callers that already run an event loop."""
     ids = unique_ids(job_ids)
     known = {job_id: target.get_job(job_id) for job_id in ids}
-    async with client.aio() as aclient:
-        run = JobRun(aclient, target, options)
+    servers = {j: info.api_url for j, info in known.items() if info and info.api_url}
+    by_server: dict[str, list[str]] = {}
+    for job_id in ids:
+        url = client.base_url if options.here else servers.get(job_id, client.base_url)
+        by_server.setdefault(url, []).append(job_id)
+    limit = asyncio.Semaphore(options.concurrency)
+    deadline = options.clock() + options.timeout
+    async with contextlib.AsyncExitStack() as stack:
+        runs: dict[str, JobRun] = {}
+        problems: dict[str, str] = {}
+        for url in by_server:
+            try:
+                server = client if url == client.base_url else client.at(url)
+            except InputError:  # a recorded URL that is not http(s): that job's error
+                problems[url] = "its recorded API URL is not a valid http(s) URL"
+                continue
+            aclient = await stack.enter_async_context(server.aio())
+            runs[url] = JobRun(
+                aclient,
+                target,
+                options,
+                limit=limit,
+                deadline=deadline,
+                servers=servers,
+                foreign=url != client.base_url,
+            )
+        where = {job_id: url for url, group in by_server.items() for job_id in group}
 
         async def one(job_id: str) -> FetchOutcome:
-            outcome = await run.job(job_id, known[job_id])
+            url = where[job_id]
+            if url in problems:
+                outcome = FetchOutcome(job_id, "error", problems[url])
+            else:
+                outcome = await runs[url].job(job_id, known[job_id])
             if on_outcome is not None:
                 on_outcome(outcome)
             return outcome
@@ -86,14 +117,18 @@ def sync(
     *,
     on_outcome: Callable[[FetchOutcome], None] | None = None,
 ) -> SyncReport:
-    """Fetch every pending job; those the service no longer knows are marked expired.
+    """Fetch every pending job, each at its own server (unless ``options.here``); a job its
+    own server no longer knows is marked expired once the retention since its submission has
+    passed (or at once with ``options.expire_missing``), else reported ``not-found`` and kept.
 
     Warns about jobs still pending afterwards within ``EXPIRY_WARNING_SECONDS`` of their
     estimated expiry. Safe while another sync runs: storing a job is idempotent.
     """
     pending = target.pending_jobs()
     outcomes = fetch(client, target, [j.job_id for j in pending], options, on_outcome=on_outcome)
-    unfinished = {o.job_id for o in outcomes if o.outcome in ("pending", "timeout", "error")}
+    unfinished = {
+        o.job_id for o in outcomes if o.outcome in ("pending", "timeout", "error", "not-found")
+    }
     now = options.now()
     warnings = []
     for job in pending:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from vault.client import EXPIRED_HINT, AsyncQuestaClient, check_job_id
+from vault.config import RETENTION_SECONDS
 from vault.errors import ApiAuthError, ApiError, InputError, JobNotFound, VaultError
 from vault.models import FetchOutcome, JobContent, JobInfo, RemoteJob, SubmitOptions
 
@@ -32,9 +33,10 @@ class ArchiveTarget(Protocol):
         filename: str | None,
         options: SubmitOptions | None,
         actor: str,
+        api_url: str | None = None,
     ) -> bool: ...
 
-    def store_job(self, content: JobContent, *, actor: str) -> bool: ...
+    def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool: ...
 
     def mark_expired(self, job_id: str, *, actor: str) -> None: ...
 
@@ -64,6 +66,12 @@ class RunOptions:
     clock: Callable[[], float] = time.monotonic  # bounds the run
     now: Callable[[], float] = time.time  # timestamps stored in the vault
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # between polls
+    # A pending job is marked expired only when its own server answers 404 and this long has
+    # passed since it was submitted, or when ``expire_missing`` says so explicitly.
+    retention: float = RETENTION_SECONDS
+    expire_missing: bool = False
+    # Poll every job at the client's URL instead of the server recorded for it.
+    here: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= 256:
@@ -93,16 +101,29 @@ def _short(exc: VaultError, job_id: str) -> str:
 
 
 class JobRun:
-    """One fetch/submit/sync run: shared client, limit, deadline and callbacks."""
+    """One fetch/submit/sync run at one server: its client, and the limit and deadline
+    shared by every server of the run."""
 
     def __init__(
-        self, aclient: AsyncQuestaClient, target: ArchiveTarget, options: RunOptions
+        self,
+        aclient: AsyncQuestaClient,
+        target: ArchiveTarget,
+        options: RunOptions,
+        *,
+        limit: asyncio.Semaphore | None = None,
+        deadline: float | None = None,
+        servers: dict[str, str] | None = None,
+        foreign: bool = False,
     ) -> None:
         self.aclient = aclient
         self.target = target
         self.options = options
-        self.limit = asyncio.Semaphore(options.concurrency)
-        self.deadline = options.clock() + options.timeout
+        self.limit = limit or asyncio.Semaphore(options.concurrency)
+        self.deadline = options.clock() + options.timeout if deadline is None else deadline
+        self.servers = servers if servers is not None else {}  # job id -> recorded API URL
+        # Not the server of --api-url: the token was not sent, so a 401/403 concerns this job
+        # only and does not end the run.
+        self.foreign = foreign
 
     async def status(self, job_id: str) -> RemoteJob:
         async with self.limit:
@@ -118,8 +139,15 @@ class JobRun:
                 remote = await self.status(job_id)
             except JobNotFound:
                 return self._not_found(job_id, known)
-            except ApiAuthError:
-                raise
+            except ApiAuthError as exc:
+                if not self.foreign:
+                    raise
+                return FetchOutcome(
+                    job_id,
+                    "error",
+                    f"{_short(exc, job_id)}; it was submitted to {self.aclient.base_url}, and "
+                    "the token goes only to --api-url: fetch it with that --api-url",
+                )
             except ApiError as exc:
                 return FetchOutcome(job_id, "error", _short(exc, job_id))
             if remote.status in ("completed", "failed"):
@@ -138,19 +166,54 @@ class JobRun:
             return FetchOutcome(job_id, "failed", "recorded earlier as failed on the server")
         return FetchOutcome(job_id, "error", "erased from this vault; not fetched again")
 
+    def _own_server(self, job_id: str) -> bool:
+        """Whether this run's server is the one the job was submitted to or fetched from (a
+        job recorded before the vault kept URLs counts the server in use as its own)."""
+        recorded = self.servers.get(job_id)
+        return recorded is None or recorded == self.aclient.base_url
+
     def _not_found(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
         if known is None:
             return FetchOutcome(job_id, "expired", EXPIRED_HINT)
-        if known.status == "pending":
-            try:
-                self.target.mark_expired(job_id, actor=self.options.actor)
-            except VaultError as exc:
-                return FetchOutcome(job_id, "error", _short(exc, job_id))
+        host = self.aclient.host
+        if known.status == "expired":
+            return FetchOutcome(
+                job_id, "expired", f"marked expired earlier; {host} does not know it"
+            )
+        if known.status != "pending":  # pragma: no cover - archived/failed/erased never poll
+            return FetchOutcome(job_id, "error", f"not found at {host}")
+        why = self._keep_pending(job_id, known)
+        if why is not None:
+            return FetchOutcome(job_id, "not-found", f"not found at this server ({host}); {why}")
+        try:
+            self.target.mark_expired(job_id, actor=self.options.actor)
+        except VaultError as exc:
+            return FetchOutcome(job_id, "error", _short(exc, job_id))
+        if self.options.expire_missing:
+            return FetchOutcome(job_id, "expired", f"not found at {host}; marked expired as asked")
         return FetchOutcome(
             job_id,
             "expired",
             "expired before it was archived (results are kept 1 hour); marked expired",
         )
+
+    def _keep_pending(self, job_id: str, known: JobInfo) -> str | None:
+        """Why a pending job the server does not know stays pending (None: mark it expired)."""
+        if self.options.expire_missing:
+            return None
+        if not self._own_server(job_id):
+            return f"kept pending: it was submitted to {self.servers[job_id]}"
+        start = known.submitted_at if known.submitted_at is not None else known.created_at
+        if start is None:
+            return "kept pending: its submit time is unknown"
+        age = self.options.now() - start
+        if age < self.options.retention:
+            minutes = max(0, int(age // 60))
+            return (
+                f"kept pending: submitted {minutes} min ago, within the "
+                f"{self.options.retention / 60:g}-minute retention"
+            )
+        return None
 
     def _store(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
         completed = remote.status == "completed"
@@ -166,7 +229,9 @@ class JobRun:
             source="upload",
         )
         try:
-            stored = self.target.store_job(content, actor=self.options.actor)
+            stored = self.target.store_job(
+                content, actor=self.options.actor, api_url=self.aclient.base_url
+            )
         except VaultError as exc:
             return FetchOutcome(remote.job_id, "error", _short(exc, remote.job_id))
         if completed:
@@ -196,6 +261,7 @@ class JobRun:
                     filename=None,
                     options=None,
                     actor=self.options.actor,
+                    api_url=self.aclient.base_url,
                 )
             except VaultError as exc:
                 return FetchOutcome(job_id, "error", _short(exc, job_id))

@@ -181,6 +181,7 @@ async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> S
             filename=item.path.name,
             options=submit,
             actor=run.options.actor,
+            api_url=run.aclient.base_url,
         )
         if text_result is not None:
             return _store_text(run, item, submit, job_id, text_result)
@@ -211,6 +212,7 @@ def _store_text(
             source="text",
         ),
         actor=run.options.actor,
+        api_url=run.aclient.base_url,
     )
     detail = describe("text", len(content), len(result.mapping), result.entities)
     return SubmitOutcome(

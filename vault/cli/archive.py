@@ -81,6 +81,22 @@ def run_options(func: F) -> F:
     return func
 
 
+def server_options(func: F) -> F:
+    """``--here`` and ``--expire-missing`` for fetch and sync (which server decides expiry)."""
+    func = click.option(
+        "--expire-missing",
+        is_flag=True,
+        help="Mark pending jobs the server does not know as expired at once, even within the "
+        "retention period or at a server they were not submitted to.",
+    )(func)
+    func = click.option(
+        "--here",
+        is_flag=True,
+        help="Poll every job at --api-url instead of the server each job was submitted to.",
+    )(func)
+    return func
+
+
 def _client(ctx: AppContext, api_url: str | None, token_file: Path | None) -> QuestaClient:
     url = require_api_url(api_url)
     return QuestaClient(url, read_token(ctx, token_file, url))
@@ -192,6 +208,7 @@ def submit_command(
 @cli.command("fetch")
 @click.argument("job_ids", nargs=-1, required=True, metavar="JOB_ID...")
 @run_options
+@server_options
 @api_options
 @json_option
 @pass_app
@@ -201,6 +218,8 @@ def fetch_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
+    here: bool,
+    expire_missing: bool,
     api_url: str | None,
     token_file: Path | None,
     as_json: bool,
@@ -210,6 +229,12 @@ def fetch_command(
     Completed jobs are archived; failed ones are recorded with the server's error (kept
     encrypted); jobs the service no longer knows are reported (results are kept 1 hour).
     Fetching an archived job again does nothing. No passphrase is needed.
+
+    Each job the vault knows is polled at the server it was submitted to (--here: at
+    --api-url). A pending job is marked expired only when its own server does not know it
+    and an hour has passed since it was submitted (or with --expire-missing); otherwise it
+    is reported not-found and stays pending (exit 3). A job marked expired can still be
+    fetched by id.
 
     \b
     Example:
@@ -225,6 +250,8 @@ def fetch_command(
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
+            here=here,
+            expire_missing=expire_missing,
         )
         distinct = len(set(job_ids))
         with Reporter(ctx, distinct, as_json=as_json, label="fetching") as report:
@@ -246,6 +273,7 @@ def fetch_command(
 
 @cli.command("sync")
 @run_options
+@server_options
 @api_options
 @json_option
 @pass_app
@@ -254,11 +282,17 @@ def sync_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
+    here: bool,
+    expire_missing: bool,
     api_url: str | None,
     token_file: Path | None,
     as_json: bool,
 ) -> None:
-    """Fetch every pending job; mark the ones the service forgot as expired.
+    """Fetch every pending job, each at its own server; mark the ones it forgot as expired.
+
+    A job is marked expired only when the server it was submitted to does not know it and
+    the one-hour retention since its submission has passed (or with --expire-missing);
+    otherwise it is reported not-found, stays pending, and the exit code is 3.
 
     Warns about jobs still pending within 10 minutes of their estimated expiry (one hour
     after submission: the earliest the service may forget them). Safe to run from cron,
@@ -275,6 +309,8 @@ def sync_command(
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
+            here=here,
+            expire_missing=expire_missing,
         )
         total = len(keyring.pending_jobs())
         with Reporter(ctx, total, as_json=as_json, label="syncing") as report:

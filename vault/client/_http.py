@@ -83,6 +83,24 @@ class _Settings:
         self.clock = clock
         self.rng = rng or random.Random()  # jitter, not a secret
         self.host = f"{url.host}:{url.port}" if url.port else url.host
+        self.origin = (url.scheme, url.host, url.port)
+
+    def at(self, base_url: str) -> _Settings:
+        """The same settings for another server. The token goes along only to the same
+        origin (scheme, host, port): a URL recorded in the vault file must not be able to
+        send the bearer token somewhere else."""
+        other = _Settings(
+            base_url,
+            None,
+            timeout=self.timeout,
+            transport=self.transport,
+            retry=self.retry,
+            clock=self.clock,
+            rng=self.rng,
+        )
+        if other.origin == self.origin:
+            other.token = self.token
+        return other
 
     def headers(self) -> dict[str, str]:
         headers = {"User-Agent": f"questa-vault/{__version__}", "Accept": "application/json"}
@@ -161,6 +179,22 @@ class QuestaClient:
     @property
     def base_url(self) -> str:
         return self._settings.base_url
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the server, for messages."""
+        return self._settings.host
+
+    def at(self, base_url: str) -> QuestaClient:
+        """A client of another server with the same timeouts, retries and transport; the
+        token is kept only when ``base_url`` has the same origin (see ``_Settings.at``).
+        ``InputError`` when ``base_url`` is not an http(s) URL."""
+        other = QuestaClient.__new__(QuestaClient)
+        other._settings = self._settings.at(base_url)
+        other._sleep = self._sleep
+        other._async_sleep = self._async_sleep
+        other._http = None
+        return other
 
     def aio(self) -> AsyncQuestaClient:
         """The asyncio twin with the same URL, token, transport, retries, clock and sleep."""
@@ -279,6 +313,15 @@ class AsyncQuestaClient:
         )
         self._sleep = sleep
         self._http: httpx.AsyncClient | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the server, for messages."""
+        return self._settings.host
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

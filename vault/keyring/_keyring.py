@@ -245,9 +245,11 @@ class Keyring:
         options: SubmitOptions | None,
         actor: str,
         expires_at: float | None = None,
+        api_url: str | None = None,
     ) -> bool:
         """Record a submitted job as ``pending`` (file name and options encrypted to every
-        enabled user); ``False`` when the job is already known."""
+        enabled user) with the API base URL it was submitted to; ``False`` when the job is
+        already known."""
         _jobs.check_job_id(job_id)
         fields: dict[str, bytes] = {}
         if filename is not None:
@@ -265,15 +267,17 @@ class Keyring:
                 source=source,
                 submitted_at=submitted_at,
                 expires_at=expires_at,
+                api_url=api_url,
                 updated_at=now,
             )
             self._generation(row, fields, keep=[], now=now)
             self._append(actor, "submit", job_id, {}, now=now)
         return True
 
-    def store_job(self, content: JobContent, *, actor: str) -> bool:
+    def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool:
         """Archive a finished job (status ``archived`` or ``failed``) in one transaction
-        with its log entry; ``False`` if it is already archived, failed or erased.
+        with its log entry and the API base URL it was fetched from; ``False`` if it is
+        already archived, failed or erased.
 
         Needs only public keys: a fresh DEK is sealed to every enabled user.
         """
@@ -317,6 +321,8 @@ class Keyring:
                 placeholder_like_originals=stats.placeholder_like_originals,
                 file_size=len(content.content) if content.content is not None else 0,
             )
+            if api_url is not None:
+                row = replace(row, api_url=api_url)
             keep = self._store.blobs(content.job_id) if existing else []
             self._generation(row, fields, keep=keep, now=now)
             counts = {

@@ -39,6 +39,7 @@ _TYPES_OF: Mapping[str, frozenset[type]] = {
     "Mapping[str, int]": frozenset({str}),  # JSON text, parsed below
     "int": frozenset({int}),
     "float | None": frozenset({float, int, type(None)}),
+    "str | None": frozenset({str, type(None)}),
     "tuple[str, ...]": frozenset({type(None)}),
 }
 _ALLOWED_TYPES: tuple[frozenset[type], ...] = tuple(_TYPES_OF[str(f.type)] for f in fields(JobInfo))
@@ -87,6 +88,7 @@ class JobListRow(NamedTuple):
     shared_placeholders: int
     placeholder_like_originals: int
     ciphertext_size: int
+    api_url: str | None
     recipients: tuple[str, ...]
 
     @property

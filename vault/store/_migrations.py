@@ -105,8 +105,16 @@ M001_INITIAL: Sequence[str] = (
     """,
 )
 
+# The API base URL each job was submitted to or last fetched from (NULL: recorded before this
+# migration). Polling goes to the job's own server, and only that server's 404 may expire it.
+# Plain ``ALTER TABLE ... ADD COLUMN`` of a nullable TEXT: the same SQL in SQLite and PostgreSQL.
+M002_JOB_API_URL: Sequence[str] = ("ALTER TABLE jobs ADD COLUMN api_url TEXT",)
+
 # (name, statements), in the order they apply. Append only.
-MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (("m001_initial", M001_INITIAL),)
+MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
+    ("m001_initial", M001_INITIAL),
+    ("m002_job_api_url", M002_JOB_API_URL),
+)
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -95,6 +95,10 @@ def _optional_time(value: Any) -> float | None:
     raise TypeError("a time column holds neither a number nor NULL")
 
 
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _optional_bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
 
@@ -112,6 +116,7 @@ def _same(value: Any) -> Any:
 # concatenated text) still reaches the integrity checks as bytes.
 _JOB_KINDS: Mapping[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
     "str": ("{}", str, _same),
+    "str | None": ("{}", _optional_text, _same),
     "JobStatus": ("{}", str, _same),  # the table's CHECK holds it to JobStatus
     "int": ("{}", int, _same),
     "float": ("{}", float, _same),
