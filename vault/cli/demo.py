@@ -8,6 +8,7 @@ before it runs. Everything is removed afterwards. Key derivation uses fast setti
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 import click
 
 from vault.cli._app import AppContext, cli, color, pass_app, simulator_extra
+from vault.errors import InputError
 from vault.keyring import Keyring
 
 # Realistic but invented people (no real person's data).
@@ -85,13 +87,20 @@ def _llm_answer(anonymized: str) -> str:
     show_default=True,
     help="Seconds the simulated service takes per job.",
 )
+@click.option(
+    "--keep",
+    "keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the vault and files in this new directory instead of deleting them.",
+)
 @pass_app
-def demo_command(ctx: AppContext, processing_time: float) -> None:
+def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> None:
     """Run the whole flow on the built-in simulator and a temporary vault, narrated.
 
     Starts the simulator on a free loopback port, creates a vault in a temporary directory,
     submits a CSV and a text with invented people, archives them, restores a pretend LLM
-    answer, and shows the report, the audit table and the access log. Nothing is kept.
+    answer, and shows the report, the audit table (and an HTML audit page) and the access log.
+    Nothing is kept unless --keep DIR names a new directory for it.
 
     \b
     Example:
@@ -105,8 +114,17 @@ def demo_command(ctx: AppContext, processing_time: float) -> None:
 
     started = time.monotonic()
     config = SimulatorConfig(processing_time=processing_time, progress_steps=5, seed=7)
+    if keep is not None:
+        try:
+            keep.mkdir(mode=0o700, parents=True)
+        except FileExistsError as exc:
+            raise InputError(f"{keep} already exists; --keep needs a new directory") from exc
+        except OSError as exc:
+            raise InputError(f"cannot create {keep}: {exc.strerror}") from exc
     with (
-        tempfile.TemporaryDirectory(prefix="questa-vault-demo-") as tmp,
+        contextlib.nullcontext(str(keep))
+        if keep is not None
+        else tempfile.TemporaryDirectory(prefix="questa-vault-demo-") as tmp,
         run_simulator(config) as sim,
     ):
         workdir = Path(tmp)
@@ -181,11 +199,16 @@ def demo_command(ctx: AppContext, processing_time: float) -> None:
 
         demo.step("Audit: entity counts per job and type, without a key.")
         demo.run("audit")
+        demo.step(
+            "The same audit as one self-contained HTML page with charts (no network, no script)."
+        )
+        demo.run("audit", "--html", str(workdir / "audit.html"))
         demo.step("The access log: who fetched, exported and restored what (hash-chained).")
         demo.run("log")
         demo.run("verify")
     click.echo("")
-    click.echo(f"Done in {time.monotonic() - started:.1f} s; the temporary vault is gone.")
+    kept = f"kept in {keep}" if keep is not None else "the temporary vault is gone"
+    click.echo(f"Done in {time.monotonic() - started:.1f} s; {kept}.")
     click.echo(
         "Next: questa-vault init, then submit/fetch against your service (docs/quickstart.md)."
     )

@@ -14,14 +14,16 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
-from vault.cli._app import AppContext, cli, json_option, pass_app
+from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
 from vault.cli.users import open_vault, unlock_session
 from vault.errors import NoGrant
-from vault.models import FILE_TYPES, JOB_STATUSES
+from vault.keyring import Keyring
+from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
 from vault.report import (
     AuditListing,
     AuditQuery,
@@ -31,12 +33,14 @@ from vault.report import (
     cross_check_lines,
     cross_check_to_dict,
     csv_rows,
+    html_report,
     list_audit,
     parse_when,
     report_to_dict,
     summarize,
     table_lines,
 )
+from vault.restore import AtomicOutput
 
 
 @contextlib.contextmanager
@@ -80,6 +84,13 @@ def _gc_paused() -> Iterator[None]:
 )
 @click.option("--summary", is_flag=True, help="Totals only, no line per job.")
 @click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Also write one self-contained HTML page with charts and tables to FILE ('-': stdout "
+    "instead of the table); same filters.",
+)
+@click.option(
     "--deep",
     is_flag=True,
     help="Also decrypt each archived job and cross-check its placeholders (needs the "
@@ -96,6 +107,7 @@ def audit_command(
     file_types: tuple[str, ...],
     fmt: str,
     summary: bool,
+    html_path: Path | None,
     deep: bool,
     as_json: bool,
 ) -> None:
@@ -116,7 +128,10 @@ def audit_command(
       questa-vault audit --since 2026-05-01 --until 2026-05-31 --type csv
       questa-vault audit --status archived --format csv > audit.csv
       questa-vault audit --since 30d --summary
+      questa-vault audit --since 2026-05-01 --html audit-may.html
     """
+    if html_path is not None and (deep or summary):
+        raise click.UsageError("--html does not go with --deep or --summary")
     fmt = "json" if as_json else fmt
     now = time.time()
     query = AuditQuery(
@@ -136,6 +151,13 @@ def audit_command(
             if summing
             else list_audit(kr.store, query, recipients=fmt == "json" or deep)
         )
+        if html_path is not None:
+            page = html_report(
+                report,
+                _log_for(kr, report, query),
+                vault_name=ctx.vault_path.name,
+                generated_at=now,
+            )
         if deep:
             session = unlock_session(ctx, kr)
             opened: list[CrossCheck] = []
@@ -171,6 +193,10 @@ def audit_command(
                         for c in opened
                     },
                 )
+    if html_path is not None:
+        _write_page(ctx, html_path, page)
+        if is_dash(html_path):
+            return
     if fmt == "json":
         data = report_to_dict(report, include_jobs=not summary)
         if deep:
@@ -186,6 +212,27 @@ def audit_command(
     flagged = sum(1 for c in checks if c.flagged)
     if deep:
         ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
+
+
+def _log_for(kr: Keyring, report: AuditListing | AuditReport, query: AuditQuery) -> list[LogEntry]:
+    """The access-log entries the audit's filters select: the same time window; with a status
+    or type filter, only entries about the selected jobs."""
+    entries = kr.log_entries(since=query.since, until=query.until)
+    if not (query.statuses or query.file_types):
+        return entries
+    selected = {job.job_id for job in report.jobs}
+    return [e for e in entries if e.job_id in selected]
+
+
+def _write_page(ctx: AppContext, path: Path, page: str) -> None:
+    """Standard output for ``-``; else the file, atomically, mode 0600."""
+    data = page.encode("utf-8")
+    destination: Path | BinaryIO = sys.stdout.buffer if is_dash(path) else path
+    with AtomicOutput(destination) as out:
+        out.file.write(data)
+        out.commit()
+    if not is_dash(path):
+        ctx.say(f"wrote {path} ({len(data)} bytes)")
 
 
 def _emit_report_json(data: dict[str, Any]) -> None:

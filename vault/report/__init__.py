@@ -27,6 +27,7 @@ from vault.report._crosscheck import (
     cross_check_lines,
     cross_check_to_dict,
 )
+from vault.report._html import html_report
 from vault.report._render import (
     CSV_FIXED_COLUMNS,
     csv_rows,
@@ -61,6 +62,7 @@ __all__ = [
     "cross_check_lines",
     "cross_check_to_dict",
     "csv_rows",
+    "html_report",
     "iso_time",
     "job_to_dict",
     "list_audit",
