@@ -86,7 +86,7 @@ def test_restore_own_file_needs_one_job(vault: Path) -> None:
     assert "without INPUT, give exactly one job" in result.stderr
 
 
-def test_restore_own_file_of_a_pdf_job_says_export(vault: Path) -> None:
+def test_restore_own_file_of_a_pdf_job_says_write_text(vault: Path) -> None:
     pdf = JobContent(
         job_id="job-pdf",
         status="archived",
@@ -100,9 +100,9 @@ def test_restore_own_file_of_a_pdf_job_says_export(vault: Path) -> None:
     result = invoke(["restore", "-j", "job-pdf"], env=ENV)
     assert result.exit_code == 1
     assert result.stderr == (
-        "questa-vault: restoring inside PDF/Word/Excel files is not supported in this version: "
-        "export it instead (questa-vault export JOB), then restore the text or CSV you make "
-        "from it\n"
+        "questa-vault: a restored PDF cannot be written faithfully (its fonts and layout only "
+        "fit the placeholders): write the restored text instead with -o FILE.txt (or .md), or "
+        "--to text\n"
     )
     assert restore_log(vault) == []
 
@@ -211,11 +211,13 @@ def test_collision_between_jobs_and_prefer(vault: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "options", "code", "message"),
     [
-        ("doc.pdf", b"%PDF-1.4", [], 1, "export it instead"),
+        ("doc.pdf", b"%PDF-1.4", [], 1, "a restored PDF cannot be written faithfully"),
+        ("doc.pdf", b"%PDF-1.4", ["--to", "text"], 1, "doc.pdf is not a readable PDF"),
+        ("doc.docx", b"PK\x03\x04 cut", [], 1, "doc.docx is not a readable zip container"),
         ("a.txt", b"caf\xe9 [PERSON_NAME_1]", [], 1, "not valid utf-8 at byte offset 3"),
         ("a.txt", b"\x00\x01\x02binary", [], 1, "input looks binary (NUL byte at byte offset 0)"),
         ("a.txt", b"x", ["--format", "xml"], 2, "Invalid value for '--format'"),
-        ("a.txt", b"x", ["--neutralize-formulas"], 1, "applies to CSV only"),
+        ("a.txt", b"x", ["--neutralize-formulas"], 1, "applies to CSV and XLSX only"),
         ("a.csv", b"x", ["--delimiter", ",,"], 2, "delimiter must be one character"),
         ("a.txt", b"x", ["--encoding", "nope"], 1, "unknown encoding 'nope'"),
         ("a.txt", b"x" * 64 + b" [X_3]", ["--encoding", "idna"], 1, "cannot be written in idna"),

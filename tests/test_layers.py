@@ -19,6 +19,7 @@ TIERS: dict[str, int] = {
     "crypto": 1,
     "config": 1,
     "simulator": 1,
+    "documents": 1,
     "client": 2,
     "store": 2,
     "placeholders": 2,
@@ -43,6 +44,10 @@ GATEKEEPERS: dict[str, set[str]] = {
     "uvicorn": {"simulator"},
     "multipart": {"simulator"},
     "python_multipart": {"simulator"},
+    "defusedxml": {"documents"},
+    "pypdf": {"documents", "simulator"},
+    "fpdf": {"simulator"},
+    "lxml": {"simulator"},
 }
 
 

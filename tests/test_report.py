@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from office_kit import make_docx, make_pdf, make_xlsx
 
 from vault.errors import InputError
 from vault.keyring._jobs import job_info
@@ -302,11 +303,37 @@ def test_cross_check(text, mapping, count, flags, missing, unused, occurrences) 
     assert check.occurrences == occurrences
 
 
+SPLIT_RUNS = [("Dear [PERSON", {"bold": True}), ("_NAME_1], see [X_", {}), ("2]", {"italic": True})]
+DOCUMENTS = {
+    "docx": make_docx(SPLIT_RUNS, "and [PERSON_NAME_1] again", header="[PERSON_NAME_9]"),
+    "excel": make_xlsx(
+        {"S": {"A1": "Dear [PERSON_NAME_1], see [X_2]", "A2": "[PERSON_NAME_1]", "B1": 5}}
+    )
+    + b"",
+    "pdf": make_pdf("Dear [PERSON_NAME_1], see [X_2]", "and [PERSON_NAME_1]"),
+}
+MAP = {"Ann": "[PERSON_NAME_1]", "Bo": "[X_2]", "Cy": "[UNUSED_3]"}
+
+
 @pytest.mark.parametrize("file_type", ["pdf", "docx", "excel"])
-def test_cross_check_skips_binary_files(file_type: str) -> None:
+def test_cross_check_reads_documents(file_type: str) -> None:
+    check = cross_check(content(DOCUMENTS[file_type], MAP, 3, file_type))
+    assert check.checked
+    assert check.occurrences == 3
+    assert check.unused_map_entries == ("[UNUSED_3]",)
+    if file_type == "docx":  # the header's placeholder is not in the map
+        assert check.missing_from_map == ("[PERSON_NAME_9]",)
+        assert check.flags == ("missing-from-map", "unused-map-entries")
+    else:
+        assert check.flags == ("unused-map-entries",)
+
+
+@pytest.mark.parametrize("file_type", ["pdf", "docx", "excel"])
+def test_cross_check_reports_unreadable_documents(file_type: str) -> None:
     check = cross_check(content(b"%PDF [PERSON_NAME_9]", {"Ann": "[X_1]"}, 1, file_type))
     assert not check.checked and not check.flagged
-    assert "binary" in check.reason
+    assert f"the archived {file_type} file cannot be read" in check.reason
+    assert "Ann" not in check.reason
 
 
 def test_cross_check_report_names_placeholders_never_originals() -> None:
@@ -316,7 +343,7 @@ def test_cross_check_report_names_placeholders_never_originals() -> None:
     assert "Ann Original" not in text
     assert "j1: not in the map: [PERSON_NAME_1] [ZIP_CODE_4]" in text
     assert "j1: never used in the file: [PERSON_NAME_2]" in text
-    assert "not checked: pdf files are binary" in text
+    assert "not checked: the archived pdf file cannot be read" in text
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.errors import InputError, UnsupportedFormat
+from vault.errors import DocumentError, InputError, UnsupportedFormat
 from vault.placeholders import invert_map
 from vault.restore import RestoreOptions, detect_format, restore_bytes, restore_stream, restore_text
 
@@ -154,22 +154,23 @@ def test_utf8_bom_is_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "head"),
+    ("name", "head", "error", "message"),
     [
-        ("report.pdf", b"%PDF-1.7\n"),
-        ("notes.txt", b"%PDF-1.4\n"),  # content wins over a misleading name
-        ("letter.docx", b"PK\x03\x04rest"),
-        ("sheet.xlsx", b"anything"),
-        (None, b"PK\x03\x04"),
-        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+        ("report.pdf", b"%PDF-1.7\n", UnsupportedFormat, "a restored PDF cannot be written"),
+        ("notes.txt", b"%PDF-1.4\n", UnsupportedFormat, "a restored PDF"),  # content wins
+        ("letter.docx", b"PK\x03\x04rest", DocumentError, "not a readable zip container"),
+        ("sheet.xlsx", b"anything", DocumentError, "not a readable zip container"),
+        (None, b"PK\x03\x04", DocumentError, "not a readable zip container"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", UnsupportedFormat, "save the file as"),
+        ("a.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", DocumentError, "password-protected"),
+        ("a.odt", b"PK", UnsupportedFormat, "save the file as .docx or .xlsx"),
     ],
 )
-def test_documents_are_refused_with_export_advice(name: str | None, head: bytes) -> None:
-    with pytest.raises(UnsupportedFormat) as info:
+def test_documents_are_routed_by_name_and_content(
+    name: str | None, head: bytes, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
         run(head, name=name)
-    assert str(info.value).startswith(
-        "restoring inside PDF/Word/Excel files is not supported in this version: export it instead"
-    )
 
 
 def test_unknown_encoding_and_format_are_input_errors() -> None:
@@ -177,7 +178,7 @@ def test_unknown_encoding_and_format_are_input_errors() -> None:
         run(b"x", encoding="klingon")
     with pytest.raises(InputError, match="unknown format 'xml'"):
         run(b"x", format="xml")
-    with pytest.raises(InputError, match="--neutralize-formulas applies to CSV only"):
+    with pytest.raises(InputError, match="--neutralize-formulas applies to CSV and XLSX only"):
         run(b"x", format="text", neutralize_formulas=True)
 
 

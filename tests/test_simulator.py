@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+from office_kit import docx_text, make_docx, make_pdf, make_xlsx, pdf_text, xlsx_values
 
 from vault.errors import InputError
 from vault.simulator import (
@@ -529,9 +530,13 @@ def test_the_documentations_polling_loop_works_unchanged(start, tmp_path, monkey
 )
 def test_all_four_uploads_start_jobs(start, kind, message):
     _, client = start(tokens=(TOKEN,), processing_time=0)
-    data = b"PK\x03\x04 binary \xff\xfe Project Phoenix by John Doe, phoenix again \x00"
-    if kind == "csv":
-        data = b"id,owner\n1,Project Phoenix by John Doe\n"
+    line = "Project Phoenix by John Doe"
+    data = {
+        "csv": f"id,owner\n1,{line}\n".encode(),
+        "pdf": make_pdf(line),
+        "docx": make_docx(line),
+        "excel": make_xlsx({"Sheet": {"A1": line, "B1": 7}}),
+    }[kind]
     response = upload(
         client,
         kind,
@@ -554,10 +559,30 @@ def test_all_four_uploads_start_jobs(start, kind, message):
         }
         assert done["entity_count"] == 2
     else:
-        # Opaque formats come back unchanged; only custom entities are reported.
-        assert result == data
-        assert done["de_anonymization_map"] == {"Project Phoenix": "[PROJECT_4]"}
-        assert done["entity_count"] == 1
+        assert done["de_anonymization_map"] == {
+            "Project Phoenix": "[PROJECT_4]",
+            "John Doe": "[PERSON_NAME_5]",
+        }
+        assert done["entity_count"] == 2
+        read = {"pdf": pdf_text, "docx": docx_text, "excel": xlsx_values}[kind](result)
+        expected = {
+            "pdf": ["[PROJECT_4] by [PERSON_NAME_5]"],
+            "docx": ["[PROJECT_4] by [PERSON_NAME_5]", ""],
+            "excel": {"Sheet": {"A1": "[PROJECT_4] by [PERSON_NAME_5]", "B1": 7}},
+        }[kind]
+        assert read == expected
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx", "excel"])
+def test_unreadable_documents_come_back_unchanged_with_custom_entities(start, kind):
+    _, client = start(tokens=(TOKEN,), processing_time=0)
+    data = b"PK\x03\x04 binary \xff\xfe Project Phoenix by John Doe, phoenix again \x00"
+    custom = '[{"original": "project phoenix", "placeholder": "PROJECT"}]'
+    response = upload(client, kind, data, custom_entities=custom, start_index="3")
+    done = poll(client, response.json()["job_id"])
+    assert base64.b64decode(done["result"]) == data
+    assert done["de_anonymization_map"] == {"Project Phoenix": "[PROJECT_4]"}
+    assert done["entity_count"] == 1
 
 
 def test_upload_fields_follow_the_text_rules(start):

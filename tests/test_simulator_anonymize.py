@@ -16,6 +16,7 @@ import pytest
 from conftest import CORPORA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from office_kit import docx_runs, docx_text, make_docx, make_pdf, make_xlsx, pdf_text, xlsx_values
 
 from vault.simulator import SimulatorConfig, run_simulator
 from vault.simulator.anonymize import CustomEntity, anonymize_csv, anonymize_text
@@ -319,20 +320,50 @@ def test_csv_label_with_a_character_that_is_not_structural_here_is_fine(client):
     assert result == b"a;b\n1;[X,Y_1]\n"
 
 
-def test_opaque_files_only_report_custom_entities(client):
-    data = b"%PDF-1.7\n(John Doe) Tj (Project Nightjar) Tj \xff\xfe\x00 project nightjar\n"
-    result, body = anonymize_file(
-        client,
-        "pdf",
-        data,
-        custom_entities=json.dumps([{"original": "Project Nightjar", "placeholder": "CODE"}]),
+DOC_LINES = [
+    "Contract for Project Nightjar between John Doe and Jane Smith.",
+    "Write to john.doe@example.com or call Jane Smith; project nightjar starts soon.",
+]
+DOC_CUSTOM = json.dumps([{"original": "Project Nightjar", "placeholder": "CODE"}])
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "read"),
+    [
+        ("docx", make_docx(*DOC_LINES), lambda d: [t for t in docx_text(d) if t]),
+        (
+            "excel",
+            make_xlsx({"S": {"A1": DOC_LINES[0], "A2": DOC_LINES[1], "B1": 42, "B2": "=B1*2"}}),
+            lambda d: [xlsx_values(d)["S"][c] for c in ("A1", "A2", "B1", "B2")],
+        ),
+        ("pdf", make_pdf(*DOC_LINES), pdf_text),
+    ],
+    ids=["docx", "excel", "pdf"],
+)
+def test_documents_follow_the_text_rules(client, kind, data, read):
+    """A document's texts get the map, count and placeholders that /anonymize/text gives for
+    the same texts in one request: one counter, start_index, custom entities, every type."""
+    text = anonymize(
+        client, "\n".join(DOC_LINES), start_index=4, custom_entities=json.loads(DOC_CUSTOM)
+    ).json()
+    result, body = anonymize_file(client, kind, data, start_index="4", custom_entities=DOC_CUSTOM)
+    assert body["de_anonymization_map"] == text["map"]
+    assert body["entity_count"] == text["entities"] >= 6
+    expected = text["anonymized_text"].split("\n")
+    assert read(result) == (expected + [42, "=B1*2"] if kind == "excel" else expected)
+
+
+def test_a_placeholder_keeps_the_formatting_of_the_run_it_starts_in(client):
+    data = make_docx(
+        [("Signed: John ", {"bold": True}), ("Doe", {"italic": True}), (" today", {})]
     )
-    assert result == data
-    assert body["de_anonymization_map"] == {
-        "Project Nightjar": "[CODE_1]",
-        "project nightjar": "[CODE_2]",
-    }
-    assert body["entity_count"] == 2
+    result, body = anonymize_file(client, "docx", data, entities="PERSON_NAME")
+    assert body["de_anonymization_map"] == {"John Doe": "[PERSON_NAME_1]"}
+    assert docx_runs(result)[0] == [
+        ("Signed: [PERSON_NAME_1]", True, None),
+        ("", None, True),
+        (" today", None, None),
+    ]
 
 
 # --------------------------------------------------------------------------- the corpora

@@ -10,7 +10,9 @@ Messages never contain an original (PII) value: name the job and the placeholder
     ├── InputError                  bad input file, unsupported type, bad option value
     │   ├── MissingExtra            an optional extra (simulator, keyring) is not installed
     │   ├── ConfigError             the config file or a setting is invalid or missing
-    │   ├── UnsupportedFormat       e.g. restoring inside a PDF
+    │   ├── UnsupportedFormat       e.g. writing a restored PDF
+    │   ├── DocumentError           a corrupt, cut or encrypted DOCX/XLSX/PDF
+    │   │   └── UnsafeDocument      a zip bomb, or XML with a DTD or entities
     │   └── UnknownJob              no such job in the vault (or it was erased)
     ├── ApiError                    the remote service refused or could not be reached
     │   ├── ApiAuthError            401 / 403 (stop at once)
@@ -55,6 +57,14 @@ class ConfigError(InputError):
 
 class UnsupportedFormat(InputError):
     """The operation does not support this file type (e.g. restoring inside a PDF)."""
+
+
+class DocumentError(InputError):
+    """A DOCX, XLSX or PDF that cannot be read: corrupt, cut short, or encrypted."""
+
+
+class UnsafeDocument(DocumentError):
+    """A document refused before it could do harm: a zip bomb, or XML with a DTD or entities."""
 
 
 class UnknownJob(InputError):

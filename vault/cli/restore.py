@@ -39,7 +39,8 @@ from vault.restore import (
 _BAR_FROM = 32 * 1024 * 1024  # inputs from this size show a progress bar on a terminal
 
 # Archived file types restore can work inside, and the format each one is.
-_JOB_FORMATS = {"csv": "csv", "text": "text"}
+_JOB_FORMATS = {"csv": "csv", "text": "text", "docx": "docx", "excel": "xlsx", "pdf": "pdf"}
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
 
 
 def _char(value: str | None, what: str) -> str | None:
@@ -114,6 +115,13 @@ def _write_report(path: Path, report: RestoreReport) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from exc
 
 
+def _text_output(output: Path | None) -> str | None:
+    """``text`` when the output file's name says it is text (a PDF is then restored to text)."""
+    if output is not None and output.suffix.lower() in _TEXT_SUFFIXES:
+        return "text"
+    return None
+
+
 @cli.command("restore")
 @click.argument(
     "input_path",
@@ -160,6 +168,11 @@ def _write_report(path: Path, report: RestoreReport) -> None:
     is_flag=True,
     help="CSV: prefix restored cells starting with = + - @ TAB CR with '.",
 )
+@click.option(
+    "--to",
+    type=click.Choice(["text"]),
+    help="PDF: write the restored text (implied by an -o FILE.txt or .md).",
+)
 @click.option("--delimiter", help="CSV delimiter (default: detected; '\\t' or 'tab' for TAB).")
 @click.option("--quotechar", help='CSV quote character (default: ").')
 @click.option("--encoding", help="Input encoding, kept for the output (default: UTF-8).")
@@ -175,6 +188,7 @@ def restore_command(
     report_path: Path | None,
     allow_unresolved: bool,
     neutralize_formulas: bool,
+    to: str | None,
     delimiter: str | None,
     quotechar: str | None,
     encoding: str | None,
@@ -183,14 +197,17 @@ def restore_command(
 
     Placeholders are matched exactly ([PERSON_NAME_1] never inside [PERSON_NAME_10]);
     --lenient also repairs case, missing brackets, spaces, Markdown escapes and full-width
-    brackets. Text, Markdown, CSV/TSV (every byte outside restored fields kept), JSON and JSON
-    Lines. Without INPUT, the job's own archived file (text or CSV) is restored. A summary goes
-    to stderr; exit 3 when placeholders are left unresolved (unless --allow-unresolved).
+    brackets. Text, Markdown, CSV/TSV (every byte outside restored fields kept), JSON, JSON
+    Lines, DOCX and XLSX (in place, formatting kept), PDF (to text only: -o FILE.txt or --to
+    text). Without INPUT, the job's own archived file is restored. A summary goes to stderr;
+    exit 3 when placeholders are left unresolved (unless --allow-unresolved).
 
     \b
     Example:
       questa-vault restore answer.txt -j 550e8400-e29b-41d4-a716-446655440000 -o answer.restored.txt
       llm < prompt.txt | questa-vault restore - -j JOB_A -j JOB_B --lenient --report report.json
+      questa-vault restore contract.docx -j JOB -o contract.restored.docx
+      questa-vault restore scan.pdf -j JOB -o scan.restored.txt
     """
     job_ids = list(dict.fromkeys(check_job_id(j) for j in jobs))
     if prefer is not None:
@@ -224,6 +241,7 @@ def restore_command(
             quotechar=quotechar,
             encoding=encoding,
             name=name,
+            to=to or _text_output(output),
         )
         to_stdout = output is None or str(output) == "-"
         target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output

@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vault.documents import document_texts
+from vault.errors import DocumentError
 from vault.models import JobContent
 from vault.report._render import _fit
 
-# Text file types the cross-check can read; PDF, Word and Excel come back from the service as
-# binary containers whose placeholders cannot be counted reliably byte-wise.
+# File types the cross-check reads as text; PDF, Word and Excel are read through
+# ``vault.documents`` (pages, paragraphs, shared and inline strings), never byte-wise.
 TEXT_FILE_TYPES: frozenset[str] = frozenset({"csv", "text"})
+DOCUMENT_FILE_TYPES: frozenset[str] = frozenset({"pdf", "docx", "excel"})
 # A placeholder-shaped token: "[", a label (any text without brackets or line breaks), "_",
 # a number, "]". Bounded so that odd input cannot make the scan expensive.
 _PLACEHOLDER = re.compile(r"\[([^\[\]\r\n]{1,200}?)_([0-9]{1,9})\]")
@@ -59,11 +62,11 @@ def cross_check(job: JobContent) -> CrossCheck:
     ``unused-map-entries`` (the map has placeholders the file never uses) and
     ``count-mismatch`` (the server's entity_count differs from the placeholder occurrences).
     """
-    if job.file_type not in TEXT_FILE_TYPES:
+    if job.file_type not in TEXT_FILE_TYPES | DOCUMENT_FILE_TYPES:
         return CrossCheck(
             job_id=job.job_id,
             checked=False,
-            reason=f"{job.file_type} files are binary; placeholders are not counted",
+            reason=f"{job.file_type} files cannot be read; placeholders are not counted",
             entity_count=job.entity_count,
         )
     if job.content is None:
@@ -73,7 +76,19 @@ def cross_check(job: JobContent) -> CrossCheck:
             reason="no archived file",
             entity_count=job.entity_count,
         )
-    text = _decode(job.content)
+    if job.file_type in DOCUMENT_FILE_TYPES:
+        try:
+            # One text per paragraph, string or page: a placeholder never spans two.
+            text = "\n".join(document_texts(job.content, f"job {job.job_id}"))
+        except DocumentError as exc:
+            return CrossCheck(
+                job_id=job.job_id,
+                checked=False,
+                reason=f"the archived {job.file_type} file cannot be read ({exc})",
+                entity_count=job.entity_count,
+            )
+    else:
+        text = _decode(job.content)
     found: Counter[str] = Counter(m.group(0) for m in _PLACEHOLDER.finditer(text))
     known = set(job.mapping.values())
     occurrences = 0

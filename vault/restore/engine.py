@@ -19,8 +19,9 @@ from typing import BinaryIO, Protocol, cast
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
 from vault.restore.codec import Decoder, Encoder, pick_encoding
+from vault.restore.containers import restore_document
 from vault.restore.csvfmt import CsvProcessor
-from vault.restore.formats import FORMATS, Format, detect_dialect, detect_format, refuse_documents
+from vault.restore.formats import FORMATS, Format, detect_dialect, detect_format, document_kind
 from vault.restore.jsonfmt import JsonProcessor
 from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
 
@@ -39,6 +40,7 @@ class RestoreOptions:
     encoding: str | None = None
     name: str | None = None  # the input's file name, for ``auto``
     chunk_size: int = CHUNK_SIZE
+    to: str | None = None  # "text": a PDF's restored text (a restored PDF is refused)
 
 
 class Processor(Protocol):
@@ -154,7 +156,19 @@ def restore_stream(
     size = max(options.chunk_size, 1)
     origin = _origin(src)
     head = _read(src, size)
-    refuse_documents(options.name, head)
+    kind = document_kind(options.name, head, options.format)
+    if kind is not None:
+        return restore_document(
+            src,
+            head,
+            dst,
+            resolver,
+            kind,
+            name=options.name,
+            lenient=options.lenient,
+            neutralize_formulas=options.neutralize_formulas,
+            to=options.to,
+        )
     encoding = pick_encoding(head, options.encoding)
     decoder = Decoder(encoding)
     complete = len(head) < size
@@ -165,7 +179,7 @@ def restore_stream(
         else cast(Format, options.format)
     )
     if options.neutralize_formulas and fmt != "csv":
-        raise InputError("--neutralize-formulas applies to CSV only")
+        raise InputError("--neutralize-formulas applies to CSV and XLSX only")
     matcher = Matcher(resolver, lenient=options.lenient)
     processor: Processor
     csv_processor: CsvProcessor | None = None

@@ -1,11 +1,11 @@
 """Which format an input is in, and (for CSV) its dialect.
 
-``auto`` decides by the file name's extension first, then by content: a PDF, Word or Excel file
-is refused (restoring inside them is not supported: export the job and restore what you make
-from it); text starting like JSON is JSON (or JSON Lines when several lines each hold a document);
-lines with the same number of delimiters are CSV; anything else is text. The CSV delimiter is the
-one that splits the sample into rows of one consistent width; the quote character is ``"`` unless
-given.
+``auto`` decides by the file name's extension first, then by content: a DOCX, XLSX or PDF is a
+*document* (``document_kind``; restored by ``office`` and ``pdf``), the legacy binary and
+OpenDocument formats are refused; text starting like JSON is JSON (or JSON Lines when several
+lines each hold a document); lines with the same number of delimiters are CSV; anything else is
+text. The CSV delimiter is the one that splits the sample into rows of one consistent width;
+the quote character is ``"`` unless given.
 """
 
 from __future__ import annotations
@@ -21,14 +21,18 @@ from typing import Literal
 from vault.errors import InputError, UnsupportedFormat
 
 Format = Literal["text", "csv", "json", "jsonl"]
-FORMATS: tuple[str, ...] = ("auto", "text", "csv", "json", "jsonl")
+DocumentKind = Literal["package", "pdf"]  # package: DOCX or XLSX (told apart by their parts)
+FORMATS: tuple[str, ...] = ("auto", "text", "csv", "json", "jsonl", "docx", "xlsx", "pdf")
 
 UNSUPPORTED = (
-    "restoring inside PDF/Word/Excel files is not supported in this version: export it instead "
-    "(questa-vault export JOB), then restore the text or CSV you make from it"
+    "restoring inside .doc/.xls/.odt/.ods files is not supported: save the file as .docx or "
+    ".xlsx and restore that"
 )
-_UNSUPPORTED_EXT = {".pdf", ".docx", ".doc", ".xlsx", ".xlsm", ".xls", ".odt", ".ods"}
-_MAGIC = (b"%PDF-", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+_UNSUPPORTED_EXT = {".doc", ".xls", ".odt", ".ods", ".ppt", ".pptx"}
+_PACKAGE_EXT = {".docx", ".docm", ".xlsx", ".xlsm", ".dotx", ".xltx"}
+_PDF_MAGIC = b"%PDF-"
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _BY_EXTENSION: dict[str, Format] = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -54,12 +58,26 @@ class CsvDialect:
     skipinitialspace: bool = False
 
 
-def refuse_documents(name: str | None, head: bytes) -> None:
-    """Raise ``UnsupportedFormat`` for PDF, Word and Excel files (by extension or content)."""
-    if name is not None and PurePath(name).suffix.lower() in _UNSUPPORTED_EXT:
+def document_kind(name: str | None, head: bytes, fmt: str) -> DocumentKind | None:
+    """Whether the input is a DOCX/XLSX package or a PDF (by ``--format``, extension, content).
+
+    Raises ``UnsupportedFormat`` for the legacy and OpenDocument formats. An OLE file named
+    .docx/.xlsx is a package: that is how Office stores a password-protected one.
+    """
+    if fmt in ("docx", "xlsx"):
+        return "package"
+    if fmt == "pdf":
+        return "pdf"
+    if fmt != "auto":
+        return None
+    suffix = PurePath(name).suffix.lower() if name is not None else ""
+    if suffix in _PACKAGE_EXT or head.startswith(_ZIP_MAGIC):
+        return "package"
+    if suffix == ".pdf" or head.startswith(_PDF_MAGIC):
+        return "pdf"
+    if suffix in _UNSUPPORTED_EXT or head.startswith(_OLE_MAGIC):
         raise UnsupportedFormat(UNSUPPORTED)
-    if head.startswith(_MAGIC):
-        raise UnsupportedFormat(UNSUPPORTED)
+    return None
 
 
 def detect_format(name: str | None, sample: str, complete: bool) -> Format:

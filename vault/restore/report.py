@@ -15,12 +15,21 @@ from vault.placeholders import MapProblem, Reason, placeholder_type
 
 @dataclass(frozen=True)
 class UnresolvedPlaceholder:
-    """A placeholder left in the output, where it is (1-based line and column), and why."""
+    """A placeholder left in the output, where it is (1-based line and column), and why.
+
+    In a DOCX, XLSX or PDF ``location`` says where instead (``word/document.xml paragraph 3``,
+    ``Sheet1!B7``, ``page 2 line 4``), and line and column are 0.
+    """
 
     placeholder: str
     line: int
     column: int
     reason: Reason  # "unknown" (not in any map), "ambiguous", "outside-string" (JSON)
+    location: str = ""
+
+    @property
+    def where(self) -> str:
+        return self.location or f"{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class RestoreReport:
     quoted: int = 0  # CSV fields quoted because a restored value needed it
     bytes_in: int = 0
     bytes_out: int = 0
+    warnings: tuple[str, ...] = ()  # e.g. a DOCX/XLSX with macros (copied, never run)
 
     @property
     def unknown(self) -> int:
@@ -84,6 +94,7 @@ class RestoreReport:
                     "line": u.line,
                     "column": u.column,
                     "reason": u.reason,
+                    **({"location": u.location} if u.location else {}),
                 }
                 for u in self.unresolved
             ],
@@ -96,19 +107,21 @@ class RestoreReport:
             "quoted": self.quoted,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
+            "warnings": list(self.warnings),
         }
 
     def summary(self) -> list[str]:
         """A few human lines for stderr."""
         types = ", ".join(f"{k} {v}" for k, v in sorted(self.restored_by_type.items()))
-        lines = [
+        lines = [f"warning: {w}" for w in self.warnings]
+        lines += [
             f"restored {self.restored} of {plural(self.found, 'placeholder')} found"
             + (f" ({types})" if types else "")
             + (f"; {self.repaired} repaired (lenient)" if self.repaired else "")
         ]
         if self.unresolved_count:
             shown = ", ".join(
-                f"{u.placeholder} at {u.line}:{u.column}"
+                f"{u.placeholder} at {u.where}"
                 + ("" if u.reason == "unknown" else f" ({u.reason})")
                 for u in self.unresolved[:5]
             )

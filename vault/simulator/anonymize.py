@@ -1,4 +1,4 @@
-"""Anonymization with the service's numbering rules, for text, CSV and opaque files.
+"""Anonymization with the service's numbering rules, for text and CSV (documents build on it).
 
 Rules (questa-api.md, Placeholders):
 - placeholders are ``[LABEL_N]``; one counter per request shared by all types, starting at
@@ -11,8 +11,9 @@ Rules (questa-api.md, Placeholders):
 CSV files are rewritten in place: only text inside fields changes, every other byte (dialect,
 quoting, line endings, BOM, final newline) stays. A detection never spans a delimiter, a quote,
 a backslash or a line break, so each original is literally the cell text it came from and each
-placeholder is written where it stood. PDF, DOCX and Excel files come back unchanged; their map
-lists the custom entities found in the bytes.
+placeholder is written where it stood. DOCX and Excel files are anonymized by ``office``, PDFs
+by ``pdf``, through the same ``Numbering``; one they cannot read comes back unchanged
+(``scan_opaque``).
 """
 
 from __future__ import annotations
@@ -68,23 +69,48 @@ def anonymize_text(
     barriers: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, str], int]:
     """Return (anonymized text, map original -> placeholder, entity count)."""
-    spans = _select(text, types, custom, barriers)
-    mapping: dict[str, str] = {}
-    counter = start_index
+    numbering = Numbering(types, start_index, custom)
     pieces: list[str] = []
     pos = 0
-    for span in spans:
-        original = text[span.start : span.end]
-        placeholder = mapping.get(original)
-        if placeholder is None:
-            counter += 1
-            placeholder = f"[{span.label}_{counter}]"
-            mapping[original] = placeholder
-        pieces.append(text[pos : span.start])
+    for start, end, placeholder in numbering.spans(text, barriers):
+        pieces.append(text[pos:start])
         pieces.append(placeholder)
-        pos = span.end
+        pos = end
     pieces.append(text[pos:])
-    return "".join(pieces), mapping, len(spans)
+    return "".join(pieces), numbering.mapping, numbering.count
+
+
+class Numbering:
+    """One request's placeholders: the shared counter and the map, over one or many texts.
+
+    A document's paragraphs, strings or pages are numbered through one ``Numbering``, in the
+    order they are given, exactly as one text would be.
+    """
+
+    def __init__(
+        self, types: frozenset[str], start_index: int = 0, custom: Sequence[CustomEntity] = ()
+    ) -> None:
+        self.types = types
+        self.custom = custom
+        self.counter = start_index
+        self.mapping: dict[str, str] = {}  # original -> placeholder
+        self.count = 0  # entities found, every occurrence
+
+    def spans(
+        self, text: str, barriers: frozenset[str] = frozenset()
+    ) -> list[tuple[int, int, str]]:
+        """(start, end, placeholder) of each entity of ``text``, in order, numbered."""
+        found: list[tuple[int, int, str]] = []
+        for span in _select(text, self.types, self.custom, barriers):
+            original = text[span.start : span.end]
+            placeholder = self.mapping.get(original)
+            if placeholder is None:
+                self.counter += 1
+                placeholder = f"[{span.label}_{self.counter}]"
+                self.mapping[original] = placeholder
+            found.append((span.start, span.end, placeholder))
+        self.count += len(found)
+        return found
 
 
 def anonymize_csv(
@@ -110,7 +136,8 @@ def anonymize_csv(
 def scan_opaque(
     data: bytes, *, start_index: int = 0, custom: Sequence[CustomEntity] = ()
 ) -> Anonymized:
-    """PDF, DOCX, Excel: the file unchanged, and a map of the custom entities in its bytes."""
+    """A document the simulator cannot read: the bytes unchanged, and a map of the custom
+    entities found in them (decoded as UTF-8, undecodable bytes skipped)."""
     _, mapping, count = anonymize_text(
         data.decode("utf-8", errors="ignore"),
         types=frozenset(),

@@ -24,6 +24,8 @@ from vault.simulator.anonymize import (
     scan_opaque,
 )
 from vault.simulator.detect import ENTITY_TYPES
+from vault.simulator.office import UnreadableDocument, anonymize_package
+from vault.simulator.pdf import anonymize_pdf
 from vault.simulator.state import SimulatorState
 
 UPLOAD_TYPES: tuple[str, ...] = ("pdf", "docx", "csv", "excel")
@@ -179,7 +181,13 @@ def start_job(state: SimulatorState, file_type: str, data: bytes, options: Optio
         except CsvLabelError:
             outcome, failure = Anonymized(b""), CSV_LABEL_FAILURE
     else:
-        outcome = scan_opaque(data, start_index=options.start_index, custom=options.custom)
+        anonymize = anonymize_pdf if file_type == "pdf" else anonymize_package
+        try:
+            outcome = anonymize(
+                data, types=options.types, start_index=options.start_index, custom=options.custom
+            )
+        except UnreadableDocument:
+            outcome = scan_opaque(data, start_index=options.start_index, custom=options.custom)
     return state.create_job(
         file_type, outcome.content, outcome.mapping, outcome.entity_count, failure=failure
     )

@@ -1,0 +1,202 @@
+"""What is where in a Word (DOCX) or Excel (XLSX) package.
+
+Word: the paragraphs (``w:p``, runs ``w:t``) of the body, headers, footers, footnotes, endnotes
+and comments. Excel: the shared strings (``si``) and the inline strings (``is``) of every sheet;
+a rich-text string's runs (``r/t``) count, its phonetic hints (``rPh``) do not. Both the
+transitional and the strict OOXML namespaces are recognised. The small parts that describe the
+package (the workbook's sheet list and its relationships) are read with ``defusedxml``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from vault.documents._xml import PartSpec, parse, safe_parser
+from vault.documents._zip import SafeZip
+from vault.errors import DocumentError, UnsafeDocument
+
+Kind = Literal["docx", "xlsx"]
+
+_W = (
+    "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "http://purl.oclc.org/ooxml/wordprocessingml/main",
+)
+_S = (
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "http://purl.oclc.org/ooxml/spreadsheetml/main",
+)
+_R = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+)
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+WORD_SPEC = PartSpec(
+    groups=frozenset(f"{ns}}}p" for ns in _W),
+    texts=frozenset(f"{ns}}}t" for ns in _W),
+)
+EXCEL_SPEC = PartSpec(
+    groups=frozenset(f"{ns}}}{local}" for ns in _S for local in ("si", "is")),
+    texts=frozenset(f"{ns}}}t" for ns in _S),
+    skip=frozenset(f"{ns}}}rPh" for ns in _S),
+    cell=None,
+)
+SHEET_SPEC = PartSpec(
+    groups=EXCEL_SPEC.groups,
+    texts=EXCEL_SPEC.texts,
+    skip=EXCEL_SPEC.skip,
+    cell=f"{_S[0]}}}c",
+)
+STRICT_SHEET_SPEC = PartSpec(
+    groups=EXCEL_SPEC.groups,
+    texts=EXCEL_SPEC.texts,
+    skip=EXCEL_SPEC.skip,
+    cell=f"{_S[1]}}}c",
+)
+
+_WORD_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes|comments)\.xml\Z")
+_MACROS = re.compile(r"(^|/)vbaProject\.bin\Z|(^|/)vbaData\.xml\Z", re.IGNORECASE)
+
+
+def kind_of(zipped: SafeZip) -> Kind:
+    """DOCX or XLSX, from the package's parts (never from the file name alone)."""
+    if zipped.has("word/document.xml"):
+        return "docx"
+    if zipped.has("xl/workbook.xml"):
+        return "xlsx"
+    raise DocumentError(f"{zipped.name} is a zip file but neither a Word nor an Excel document")
+
+
+def has_macros(zipped: SafeZip) -> bool:
+    return any(_MACROS.search(name) for name in zipped.names())
+
+
+def word_parts(zipped: SafeZip) -> list[str]:
+    return [name for name in zipped.names() if _WORD_PART.match(name)]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str  # as the user sees it: ``Sheet1``
+    part: str  # ``xl/worksheets/sheet1.xml``
+    strict: bool
+
+
+def _xml(zipped: SafeZip, name: str) -> object:
+    try:
+        return fromstring(zipped.read(name))
+    except DefusedXmlException as exc:
+        raise UnsafeDocument(
+            f"{zipped.name}: {name} holds a DTD or entities, which are refused"
+        ) from exc
+    except ParseError as exc:
+        raise DocumentError(f"{zipped.name}: {name} is not well-formed XML") from exc
+
+
+def sheets(zipped: SafeZip) -> list[Sheet]:
+    """The workbook's sheets, in the workbook's order, with the part each one lives in."""
+    workbook = "xl/workbook.xml"
+    targets: dict[str, str] = {}
+    rels = "xl/_rels/workbook.xml.rels"
+    if zipped.has(rels):
+        root = _xml(zipped, rels)
+        for rel in root.iter(f"{{{_PKG_REL}}}Relationship"):  # type: ignore[attr-defined]
+            target = rel.get("Target", "")
+            path = (
+                target.lstrip("/")
+                if target.startswith("/")
+                else posixpath.normpath(posixpath.join("xl", target))
+            )
+            targets[rel.get("Id", "")] = path
+    found: list[Sheet] = []
+    root = _xml(zipped, workbook)
+    for strict, ns in enumerate(_S):
+        for sheet in root.iter(f"{{{ns}}}sheet"):  # type: ignore[attr-defined]
+            rid = next((sheet.get(f"{{{r}}}id") for r in _R if sheet.get(f"{{{r}}}id")), None)
+            part = targets.get(rid or "")
+            if part is not None and zipped.has(part):
+                found.append(Sheet(sheet.get("name", part), part, bool(strict)))
+    return found
+
+
+def sheet_spec(sheet: Sheet) -> PartSpec:
+    return STRICT_SHEET_SPEC if sheet.strict else SHEET_SPEC
+
+
+def shared_strings_part(zipped: SafeZip) -> str | None:
+    for name in ("xl/sharedStrings.xml", "xl/sharedstrings.xml"):
+        if zipped.has(name):
+            return name
+    return None
+
+
+def may_hold_inline_strings(zipped: SafeZip, part: str) -> bool:
+    """Whether a sheet has inline strings at all (read at zlib speed, no XML parsing)."""
+    tail = b""
+    for chunk in zipped.chunks(part):
+        if b"inlineStr" in tail + chunk[:16] or b"inlineStr" in chunk:
+            return True
+        tail = chunk[-16:]
+    return False
+
+
+def quote_sheet(name: str) -> str:
+    """A sheet name as a cell reference writes it: ``Sheet1``, ``'My sheet'``."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+        return name
+    return "'" + name.replace("'", "''") + "'"
+
+
+def word_location(part: str, paragraph: int) -> str:
+    return f"{part} paragraph {paragraph + 1}"
+
+
+class _CellScan:
+    """Finds the cells of one sheet that show given shared strings (``t="s"``, ``<v>N</v>``)."""
+
+    def __init__(self, sheet: Sheet, wanted: set[int], found: dict[int, str]) -> None:
+        ns = _S[1] if sheet.strict else _S[0]
+        self.cell_tag, self.value_tag = f"{ns}}}c", f"{ns}}}v"
+        self.prefix = quote_sheet(sheet.name)
+        self.wanted, self.found = wanted, found
+        self.cell: str | None = None
+        self.parts: list[str] = []
+        self.parser = safe_parser()
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == self.cell_tag:
+            self.cell = attrs.get("r") if attrs.get("t") == "s" else None
+        elif tag == self.value_tag and self.cell is not None:
+            self.parts = []
+            self.parser.CharacterDataHandler = self.parts.append
+
+    def end(self, tag: str) -> None:
+        if tag == self.value_tag and self.cell is not None:
+            self.parser.CharacterDataHandler = None
+            text = "".join(self.parts).strip()
+            if text.isdigit() and int(text) in self.wanted:
+                self.found.setdefault(int(text), f"{self.prefix}!{self.cell}")
+
+
+def shared_string_cells(
+    zipped: SafeZip, sheet_list: list[Sheet], wanted: set[int]
+) -> dict[int, str]:
+    """The first cell (``Sheet1!B7``) showing each shared string of ``wanted``."""
+    found: dict[int, str] = {}
+    for sheet in sheet_list:
+        scan = _CellScan(sheet, wanted, found)
+        label = f"{zipped.name}: {sheet.part}"
+        for chunk in zipped.chunks(sheet.part):
+            parse(scan.parser, chunk, False, label)
+            if len(found) == len(wanted):
+                return found
+        parse(scan.parser, b"", True, label)
+    return found
