@@ -19,7 +19,8 @@ import vault
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
-SIMULATOR_DEPS = {"starlette", "uvicorn", "python-multipart"}
+# the HTTP server, and what it writes Word, Excel and PDF answers with
+SIMULATOR_DEPS = {"starlette", "uvicorn", "python-multipart", "fpdf2", "lxml"}
 
 
 def _names(requirements: list[str]) -> set[str]:

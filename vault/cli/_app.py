@@ -202,7 +202,9 @@ def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
 
 
 # The simulator extra's top-level modules: a missing one means the extra is not installed.
-_SIMULATOR_MODULES = frozenset({"starlette", "uvicorn", "multipart", "python_multipart"})
+_SIMULATOR_MODULES = frozenset(
+    {"starlette", "uvicorn", "multipart", "python_multipart", "lxml", "fpdf"}
+)
 
 
 @contextlib.contextmanager
@@ -215,7 +217,8 @@ def simulator_extra(command: str) -> Iterator[None]:
         if (exc.name or "").split(".")[0] not in _SIMULATOR_MODULES:
             raise
         raise MissingExtra(
-            f"{command} needs the simulator extra (starlette, uvicorn, python-multipart): "
+            f"{command} needs the simulator extra (starlette, uvicorn, python-multipart, lxml, "
+            "fpdf2): "
             "pip install 'questa-vault[simulator]'"
         ) from exc
 
