@@ -1,10 +1,12 @@
-"""Bad documents through the real CLI: corrupt and cut zips, zip bombs, encrypted files, XML
-with entities, macros, broken PDFs. Each is one line on stderr with the documented exit code,
-no output file, no temporary file left, and nothing in the access log."""
+"""Documents through the real CLI: a job's own DOCX/XLSX/PDF restored end to end after the
+simulator anonymized it, and bad documents (corrupt and cut zips, zip bombs, encrypted files,
+XML with entities, macros, broken PDFs): each is one line on stderr with the documented exit
+code, no output file, no temporary file left, and nothing in the access log."""
 
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zipfile
 from pathlib import Path
@@ -13,13 +15,18 @@ import pytest
 from conftest import invoke
 from fpdf import FPDF
 from keyring_kit import PASSPHRASE, new_vault, sample_job
-from office_kit import docx_text, make_docx, make_pdf, make_shared_xlsx
+from office_kit import docx_runs, docx_text, make_docx, make_pdf, make_shared_xlsx, xlsx_values
 
 from vault.documents import ZipLimits
 from vault.errors import UnsafeDocument
 from vault.keyring import Keyring
+from vault.models import JobContent
 from vault.placeholders import invert_map
 from vault.restore.office import restore_package
+from vault.simulator.anonymize import CustomEntity
+from vault.simulator.detect import ENTITY_TYPES
+from vault.simulator.office import anonymize_package
+from vault.simulator.pdf import anonymize_pdf
 
 JOB = "job-office"
 MAP = {"Ann Smith": "[PERSON_NAME_1]"}
@@ -253,3 +260,50 @@ def test_pdf_to_text_through_the_cli(vault: Path, tmp_path: Path) -> None:
     refused = invoke(["restore", str(src), "-j", JOB, "-o", str(tmp_path / "x.pdf")], env=ENV)
     assert refused.exit_code == 1
     assert "--to text" in refused.stderr and not (tmp_path / "x.pdf").exists()
+
+
+LINES = ["Project Nightjar: John Doe signs.", "Mail john.doe@example.com, then John Doe again."]
+
+
+@pytest.mark.parametrize("file_type", ["docx", "excel", "pdf"])
+def test_a_jobs_own_document_round_trips_through_simulator_and_restore(
+    isolated_env: Path, tmp_path: Path, file_type: str
+) -> None:
+    original = {
+        "docx": make_docx(
+            [(LINES[0][:22], {"bold": True}), (LINES[0][22:], {"italic": True})], LINES[1]
+        ),
+        "excel": make_shared_xlsx({"S": [[LINES[0], 1], [LINES[1], "=B1+1"]]}),
+        "pdf": make_pdf(*LINES),
+    }[file_type]
+    anonymize = anonymize_pdf if file_type == "pdf" else anonymize_package
+    done = anonymize(
+        original, types=frozenset(ENTITY_TYPES), start_index=10,
+        custom=(CustomEntity("project nightjar", "CODE"),),
+    )  # fmt: skip
+    assert done.entity_count == 4 and "John Doe" in done.mapping
+    job = JobContent(
+        job_id="job-doc", status="archived", file_type=file_type, created_at=1.0,
+        content=done.content, mapping=done.mapping, entity_count=done.entity_count,
+    )  # fmt: skip
+    with new_vault(isolated_env) as keyring:
+        keyring.store_job(job, actor="alice")
+    out = tmp_path / {"docx": "a.docx", "excel": "a.xlsx", "pdf": "a.txt"}[file_type]
+    result = invoke(["restore", "-j", "job-doc", "-o", str(out)], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("restored 4 of 4 placeholders found")
+    restored = out.read_bytes()
+    if file_type == "docx":
+        assert docx_text(restored)[:2] == LINES
+        # "John Doe" was split over a bold and an italic run; it comes back whole in the first
+        assert docx_runs(restored)[0][0] == ("Project Nightjar: John Doe", True, None)
+    elif file_type == "excel":
+        assert xlsx_values(restored) == {
+            "S": {"A1": LINES[0], "B1": 1, "A2": LINES[1], "B2": "=B1+1"}
+        }
+    else:
+        assert restored.decode().split("\f") == [LINES[0], LINES[1] + "\n"]
+    deep = invoke(["audit", "--deep", "--json"], env=ENV)
+    assert deep.exit_code == 0, deep.output
+    [check] = json.loads(deep.stdout)["cross_check"]
+    assert (check["checked"], check["occurrences"], check["flags"]) == (True, 4, [])
