@@ -13,8 +13,8 @@ interleaved runs, times
   workbook model needs to write strings back.
 
 (CPU time of this process: both are single-threaded and CPU-bound, and the machine may be
-shared) and reports min / median / max of each and of the ratio (target: restore at least 3x faster in
-every run). It also compares what each output kept of the input: members dropped, members
+shared) and reports min / median / max of each and of the ratio (target: restore at least 3x
+faster in every run). It also compares what each output kept of the input: members dropped, members
 changed, and whether the chart, image, shape and cell styles survived.
 
 Then ``--big-mb`` builds a workbook of about that size (mostly shared strings) and restores it
