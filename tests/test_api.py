@@ -63,3 +63,12 @@ def test_restore_text_is_logged_and_denied_without_grant(tmp_path: Path) -> None
         else:
             raise AssertionError("bob has no grant on job-1")
         assert len(v.log()) == before
+
+
+def test_the_version_is_written_in_one_place() -> None:
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((DOC.parent.parent / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert importlib.metadata.version("questa-vault") == vault.__version__

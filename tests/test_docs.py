@@ -17,7 +17,10 @@ CLI_MD = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 
 
 def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the lazy group loads each command's module
+        command = group.get_command(ctx, name)
+        assert command is not None, f"{prefix}{name} is listed but not defined"
         full = f"{prefix}{name}"
         yield full, command
         if isinstance(command, click.Group):

@@ -14,6 +14,7 @@ PACKAGE = Path(vault.__file__).parent
 # and modules of the same tier never import each other.
 TIERS: dict[str, int] = {
     "_version": 0,
+    "_lazy": 0,
     "errors": 0,
     "models": 0,
     "crypto": 1,

@@ -10,24 +10,58 @@ data objects and raises ``VaultError`` subclasses.
 
 from __future__ import annotations
 
+import typing
+
+from vault._lazy import lazy_exports as _lazy_exports
 from vault._version import __version__
-from vault.api import Unlocked, Vault
-from vault.archive import RunOptions
-from vault.client import QuestaClient
-from vault.errors import (
-    AccessDenied,
-    ApiError,
-    Incomplete,
-    InputError,
-    IntegrityError,
-    PlaceholderCollision,
-    VaultError,
-)
-from vault.keyring import KdfParams
-from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
-from vault.placeholders import invert_map
-from vault.report import AuditQuery, AuditReport
-from vault.restore import RestoreOptions, RestoreReport, restore_text
+
+# Where each public name lives. Imported on first use, so ``import vault`` stays cheap (the
+# network stack, SQLite and cryptography load only when a command needs them).
+_WHERE = {
+    "AccessDenied": "vault.errors",
+    "ApiError": "vault.errors",
+    "AuditQuery": "vault.report",
+    "AuditReport": "vault.report",
+    "FetchOutcome": "vault.models",
+    "Incomplete": "vault.errors",
+    "InputError": "vault.errors",
+    "IntegrityError": "vault.errors",
+    "JobInfo": "vault.models",
+    "KdfParams": "vault.crypto",
+    "LogEntry": "vault.models",
+    "PlaceholderCollision": "vault.errors",
+    "QuestaClient": "vault.client",
+    "RestoreOptions": "vault.restore",
+    "RestoreReport": "vault.restore",
+    "RunOptions": "vault.archive",
+    "SubmitOptions": "vault.models",
+    "Unlocked": "vault.api",
+    "UserInfo": "vault.models",
+    "Vault": "vault.api",
+    "VaultError": "vault.errors",
+    "invert_map": "vault.placeholders",
+    "restore_text": "vault.restore",
+}
+__getattr__, __dir__ = _lazy_exports(__name__, _WHERE)
+
+if typing.TYPE_CHECKING:
+    from vault.api import Unlocked, Vault
+    from vault.archive import RunOptions
+    from vault.client import QuestaClient
+    from vault.crypto import KdfParams
+    from vault.errors import (
+        AccessDenied,
+        ApiError,
+        Incomplete,
+        InputError,
+        IntegrityError,
+        PlaceholderCollision,
+        VaultError,
+    )
+    from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
+    from vault.placeholders import invert_map
+    from vault.report import AuditQuery, AuditReport
+    from vault.restore import RestoreOptions, RestoreReport, restore_text
 
 __all__ = [
     "AccessDenied",

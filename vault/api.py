@@ -21,18 +21,18 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport, check_files
-from vault.archive import fetch as _fetch
-from vault.archive import submit as _submit
-from vault.archive import sync as _sync
-from vault.client import QuestaClient
+import vault.archive as archive  # a lazy package: asyncio and httpx load with the first run
 from vault.keyring import KdfParams, Keyring, Session, default_kdf
 from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.placeholders import Resolver, invert_map, merge_resolvers
 from vault.report import AuditQuery, AuditReport, load_audit
 from vault.restore import AtomicOutput, RestoreOptions, RestoreReport, restore_stream
+
+if TYPE_CHECKING:
+    from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
+    from vault.client import QuestaClient
 
 __all__ = ["Unlocked", "Vault"]
 
@@ -88,8 +88,8 @@ class Vault:
         on_outcome: Callable[[FetchOutcome], None] | None = None,
     ) -> list[FetchOutcome]:
         """Poll each job until it finishes and archive it; one outcome per job, in order."""
-        run = options or RunOptions(actor=actor)
-        return _fetch(client, self._keyring, job_ids, run, on_outcome=on_outcome)
+        run = options or archive.RunOptions(actor=actor)
+        return archive.fetch(client, self._keyring, job_ids, run, on_outcome=on_outcome)
 
     def submit(
         self,
@@ -102,9 +102,9 @@ class Vault:
         on_outcome: Callable[[SubmitOutcome], None] | None = None,
     ) -> list[SubmitOutcome]:
         """Upload files (text through the text endpoint), record them pending, then archive."""
-        files: list[SubmitFile] = check_files([Path(p) for p in paths])
-        run = options or RunOptions(actor=actor)
-        return _submit(
+        files: list[SubmitFile] = archive.check_files([Path(p) for p in paths])
+        run = options or archive.RunOptions(actor=actor)
+        return archive.submit(
             client,
             self._keyring,
             files,
@@ -117,7 +117,7 @@ class Vault:
         self, client: QuestaClient, *, actor: str = "api", options: RunOptions | None = None
     ) -> SyncReport:
         """Fetch every pending job; report expiry warnings."""
-        return _sync(client, self._keyring, options or RunOptions(actor=actor))
+        return archive.sync(client, self._keyring, options or archive.RunOptions(actor=actor))
 
     # -- auditing: no secret -----------------------------------------------------------------
     def jobs(self, *, status: str | None = None) -> list[JobInfo]:

@@ -5,7 +5,7 @@ network work) and an ``ArchiveTarget`` (the keyring, or any object with the same
 Archiving needs no secret: the keyring seals new jobs to its users' public keys.
 
 Layout: ``_run`` (one job's poll-and-archive loop, the run's limits), ``_fetch`` (fetch,
-sync), ``_submit`` (checking inputs, submit).
+sync), ``_submit`` (checking inputs, submit), ``_expiry`` (the expiry estimate).
 
 Design choices:
 - Jobs run concurrently; at most ``concurrency`` requests are in flight at once (the limit is
@@ -26,30 +26,55 @@ Design choices:
 
 from __future__ import annotations
 
-from vault.archive._fetch import (
-    ExpiryWarning,
-    SyncReport,
-    estimated_expiry,
-    fetch,
-    fetch_async,
-    sync,
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# The network stack (asyncio, httpx) loads with the first run, not with the package: ``jobs``
+# needs only the expiry estimate.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_CONCURRENCY": "vault.archive._run",
+        "DEFAULT_TIMEOUT": "vault.archive._run",
+        "SUBMIT_TYPES": "vault.archive._submit",
+        "ArchiveTarget": "vault.archive._run",
+        "ExpiryWarning": "vault.archive._expiry",
+        "PollPolicy": "vault.archive._run",
+        "RunOptions": "vault.archive._run",
+        "SubmitFile": "vault.archive._submit",
+        "SubmitOutcome": "vault.archive._submit",
+        "SyncReport": "vault.archive._fetch",
+        "check_files": "vault.archive._submit",
+        "custom_entities": "vault.archive._submit",
+        "estimated_expiry": "vault.archive._expiry",
+        "fetch": "vault.archive._fetch",
+        "fetch_async": "vault.archive._fetch",
+        "submit": "vault.archive._submit",
+        "submit_async": "vault.archive._submit",
+        "sync": "vault.archive._fetch",
+    },
 )
-from vault.archive._run import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_TIMEOUT,
-    ArchiveTarget,
-    PollPolicy,
-    RunOptions,
-)
-from vault.archive._submit import (
-    SUBMIT_TYPES,
-    SubmitFile,
-    SubmitOutcome,
-    check_files,
-    custom_entities,
-    submit,
-    submit_async,
-)
+
+if TYPE_CHECKING:
+    from vault.archive._expiry import ExpiryWarning, estimated_expiry
+    from vault.archive._fetch import SyncReport, fetch, fetch_async, sync
+    from vault.archive._run import (
+        DEFAULT_CONCURRENCY,
+        DEFAULT_TIMEOUT,
+        ArchiveTarget,
+        PollPolicy,
+        RunOptions,
+    )
+    from vault.archive._submit import (
+        SUBMIT_TYPES,
+        SubmitFile,
+        SubmitOutcome,
+        check_files,
+        custom_entities,
+        submit,
+        submit_async,
+    )
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -7,20 +7,12 @@ import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from vault.archive._run import ArchiveTarget, JobRun, RunOptions, gather_or_stop, unique_ids
+from vault.archive._expiry import ExpiryWarning, estimated_expiry
+from vault.archive._run import ArchiveTarget, JobRun, RunOptions, run_all, unique_ids
 from vault.client import QuestaClient
-from vault.config import EXPIRY_WARNING_SECONDS, RETENTION_SECONDS
+from vault.config import EXPIRY_WARNING_SECONDS
 from vault.errors import InputError
-from vault.models import FetchOutcome, JobInfo
-
-
-@dataclass(frozen=True)
-class ExpiryWarning:
-    """A job still pending close to (or past) its estimated expiry."""
-
-    job_id: str
-    expires_at: float  # estimate: submit time + 1 hour (see the package docstring)
-    seconds_left: float
+from vault.models import FetchOutcome
 
 
 @dataclass(frozen=True)
@@ -84,7 +76,7 @@ async def fetch_async(
                 on_outcome(outcome)
             return outcome
 
-        return await gather_or_stop(one(j) for j in ids)
+        return await run_all(one(j) for j in ids)
 
 
 def fetch(
@@ -102,12 +94,6 @@ def fetch(
     when the service refuses the token (at once, for the whole run).
     """
     return asyncio.run(fetch_async(client, target, job_ids, options, on_outcome=on_outcome))
-
-
-def estimated_expiry(job: JobInfo) -> float | None:
-    """The earliest moment the service may forget a pending job (see the package docstring)."""
-    start = job.submitted_at if job.submitted_at is not None else job.created_at
-    return None if start is None else start + RETENTION_SECONDS
 
 
 def sync(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from vault.client import EXPIRED_HINT, AsyncQuestaClient, check_job_id
 from vault.config import RETENTION_SECONDS
@@ -275,19 +275,14 @@ class JobRun:
         )
 
 
-async def gather_or_stop(coros: Iterable[Awaitable[T]]) -> list[T]:
-    """Run all; the first exception (e.g. ApiAuthError) cancels the rest and is raised."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    if not tasks:
-        return []
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    for task in done:
-        error = task.exception()
-        if error is not None:
-            for other in pending:
-                other.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            raise error
+async def run_all(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run all concurrently, results in order; the first exception (e.g. ``ApiAuthError``)
+    cancels the rest and is raised as itself, not inside an ``ExceptionGroup``."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coros]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     return [t.result() for t in tasks]
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.archive._run import ArchiveTarget, JobRun, RunOptions, describe, gather_or_stop
+from vault.archive._run import ArchiveTarget, JobRun, RunOptions, describe, run_all
 from vault.client import QuestaClient
 from vault.errors import ApiAuthError, ApiError, InputError, VaultError
 from vault.models import FetchOutcomeKind, JobContent, SubmitOptions, TextResult
@@ -147,7 +147,7 @@ async def submit_async(
                 on_outcome(outcome)
             return outcome
 
-        return await gather_or_stop(one(f) for f in files)
+        return await run_all(one(f) for f in files)
 
 
 async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> SubmitOutcome:

@@ -1,22 +1,11 @@
 """The command line (tier L4): the only place that prints, prompts, reads the environment or
-exits. Each command module adds its commands to the group defined in ``_app``."""
+exits. Each command module adds its commands to the group defined in ``_app``, which imports
+a module only when one of its commands runs (``_app.COMMANDS``)."""
 
 from __future__ import annotations
 
 import sys
 
-from vault.cli import (  # noqa: F401  (registers)
-    archive,
-    audit,
-    config,
-    demo,
-    lifecycle,
-    report,
-    restore,
-    secret,
-    simulate,
-    users,
-)
 from vault.cli._app import cli, run
 
 __all__ = ["cli", "main", "run"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import importlib
 import json
 import os
 import sys
@@ -16,16 +17,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from vault._version import __version__
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
 from vault.config import HOSTED_DEMO_URL, default_vault_path
 from vault.errors import ConfigError, InputError, MissingExtra, VaultError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,11 +69,15 @@ class AppContext:
     @property
     def err(self) -> Console:
         """Console for human messages, progress and summaries (stderr)."""
+        from rich.console import Console  # rich loads only for commands that draw with it
+
         return Console(stderr=True, quiet=self.quiet)
 
     @property
     def out(self) -> Console:
         """Console for the command's result (stdout)."""
+        from rich.console import Console
+
         return Console()
 
     def say(self, message: str) -> None:
@@ -271,7 +278,52 @@ def read_token(ctx: AppContext, token_file: Path | None, api_url: str) -> str | 
     return ctx.keyring_secret(token_entry(api_url))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Each command and the module that defines it. A module is imported only when one of its
+# commands runs (or help lists them), so ``--version`` or ``jobs`` never pays for the network
+# stack, the restore engine or rich. A new command: add it here and in its module.
+COMMANDS: dict[str, str] = {
+    "init": "vault.cli.users",
+    "user": "vault.cli.users",
+    "keygen": "vault.cli.users",
+    "passwd": "vault.cli.users",
+    "submit": "vault.cli.archive",
+    "fetch": "vault.cli.archive",
+    "sync": "vault.cli.archive",
+    "jobs": "vault.cli.jobs",
+    "show": "vault.cli.jobs",
+    "export": "vault.cli.jobs",
+    "restore": "vault.cli.restore",
+    "audit": "vault.cli.report",
+    "log": "vault.cli.audit",
+    "grant": "vault.cli.lifecycle",
+    "revoke": "vault.cli.lifecycle",
+    "erase": "vault.cli.lifecycle",
+    "verify": "vault.cli.lifecycle",
+    "backup": "vault.cli.lifecycle",
+    "simulate": "vault.cli.simulate",
+    "demo": "vault.cli.demo",
+    "config": "vault.cli.config",
+    "secret": "vault.cli.secret",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use (see ``COMMANDS``); the
+    modules register themselves on ``cli`` when imported."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name])
+        return self.commands.get(cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="questa-vault")
 @click.option(
     "--vault",

@@ -13,11 +13,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vault.archive import ExpiryWarning, SubmitOutcome, estimated_expiry
+from vault.archive import ExpiryWarning, SubmitOutcome
 from vault.cli._app import AppContext
 from vault.errors import Incomplete
-from vault.models import FetchOutcome, JobInfo
-from vault.report import job_to_dict
+from vault.models import FetchOutcome
 
 
 class Reporter:
@@ -113,10 +112,3 @@ def warn(warning: ExpiryWarning) -> None:
             "past its estimated expiry; it may already be lost"
         )
     click.echo(text, err=True)
-
-
-def job_json(info: JobInfo) -> dict[str, Any]:
-    """A job's metadata with stable keys (the ``JobInfo`` fields, plus the expiry estimate)."""
-    data = job_to_dict(info)
-    data["estimated_expiry"] = estimated_expiry(info) if info.status == "pending" else None
-    return data

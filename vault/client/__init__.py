@@ -11,10 +11,31 @@ No httpx type or exception leaves this package except the optional injected tran
 
 from __future__ import annotations
 
-from vault.client._calls import EXPIRED_HINT, UPLOAD_TYPES
-from vault.client._http import DEFAULT_TIMEOUT, AsyncQuestaClient, QuestaClient
-from vault.client._retry import RetryPolicy
-from vault.client._validate import PLACEHOLDER_RE, check_job_id
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# httpx loads with the first client, not with ``import vault.client`` (``check_job_id`` and
+# the constants need no network stack).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_TIMEOUT": "vault.client._http",
+        "EXPIRED_HINT": "vault.client._calls",
+        "PLACEHOLDER_RE": "vault.client._validate",
+        "UPLOAD_TYPES": "vault.client._calls",
+        "AsyncQuestaClient": "vault.client._http",
+        "QuestaClient": "vault.client._http",
+        "RetryPolicy": "vault.client._retry",
+        "check_job_id": "vault.client._validate",
+    },
+)
+
+if TYPE_CHECKING:
+    from vault.client._calls import EXPIRED_HINT, UPLOAD_TYPES
+    from vault.client._http import DEFAULT_TIMEOUT, AsyncQuestaClient, QuestaClient
+    from vault.client._retry import RetryPolicy
+    from vault.client._validate import PLACEHOLDER_RE, check_job_id
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -1,6 +1,7 @@
 """The vault's SQLite storage (tier L2): schema, migrations, transactions, row access.
 
-The only part of questa-vault that imports ``sqlite_utils`` or ``sqlite3``. It knows tables
+The only part of questa-vault that imports ``sqlite3`` (the standard library's; no wrapper, so
+opening a vault costs no more than SQLite itself). It knows tables
 and rows, not cryptography: the keyring (L3) decides what the bytes in the rows mean.
 See ``docs/storage.md`` for the schema.
 """

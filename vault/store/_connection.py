@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
-import sqlite_utils
-
 from vault.errors import IntegrityError, StoreError, VaultExists, VaultNotFound
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 
@@ -108,7 +106,6 @@ class Connection:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
-        self._db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
         self._lock = threading.RLock()
         self._depth = 0  # nesting of write()/read() on this connection
         self._writing = False  # the open transaction is a write (BEGIN IMMEDIATE)
@@ -300,7 +297,7 @@ class Connection:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
-                return list(self._db.execute(sql, tuple(params)).fetchall())
+                return list(self._conn.execute(sql, tuple(params)).fetchall())
             except sqlite3.Error as exc:
                 raise store_error(exc) from exc
 
@@ -310,7 +307,7 @@ class Connection:
             if not self._writing:
                 raise StoreError("internal: a write outside a write transaction")
             try:
-                return int(self._db.execute(sql, tuple(params)).rowcount)
+                return int(self._conn.execute(sql, tuple(params)).rowcount)
             except sqlite3.Error as exc:
                 raise store_error(exc) from exc
 
@@ -378,7 +375,8 @@ class Connection:
 
     def count(self, table: str) -> int:
         """Rows in one of the vault's tables (for checks and tests)."""
-        if table not in self._db.table_names():
+        names = self._query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if (table,) not in names:
             raise StoreError(f"no table {table}")
         return int(self._query(f"SELECT count(*) FROM [{table}]")[0][0])
 

@@ -1,0 +1,90 @@
+"""Cold start: ``import vault`` and ``questa-vault --version`` load no heavy library, and the
+commands that only read metadata load no network stack. Each case runs a fresh interpreter
+and inspects its ``sys.modules``. (The timings are in ``bench/bench_startup.py``.)"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from keyring_kit import new_vault, sample_job
+
+import vault
+import vault.archive
+import vault.client
+
+NETWORK = {"httpx", "asyncio", "anyio", "h11", "httpcore"}
+HEAVY = NETWORK | {"sqlite_utils", "sqlite3", "cryptography", "rich"}
+
+_PROBE = """
+import json, sys
+out = sys.argv[1]
+args = json.loads(sys.argv[2])
+if args is None:
+    import vault
+    code = 0
+else:
+    from vault.cli import run
+    code = run(args)
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+with open(out, "w") as f:
+    json.dump({"code": code, "loaded": loaded}, f)
+"""
+
+
+def _loaded(tmp_path: Path, args: list[str] | None) -> set[str]:
+    out = tmp_path / "probe.json"
+    subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), json.dumps(args)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    result = json.loads(out.read_text())
+    assert result["code"] == 0
+    return set(result["loaded"])
+
+
+@pytest.mark.parametrize("args", [None, ["--version"]], ids=["import", "version"])
+def test_import_and_version_load_no_heavy_library(tmp_path: Path, args: list[str] | None) -> None:
+    heavy = _loaded(tmp_path, args) & HEAVY
+    assert not heavy, f"{args or 'import vault'} loaded {sorted(heavy)}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["jobs"], ["jobs", "--json"], ["audit", "--summary"], ["show", "job-1"], ["log"]],
+    ids=["jobs", "jobs-json", "audit-summary", "show", "log"],
+)
+def test_metadata_commands_load_no_network_stack(tmp_path: Path, args: list[str]) -> None:
+    path = tmp_path / "vault.db"
+    with new_vault(path) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+    heavy = _loaded(tmp_path, ["--vault", str(path), *args]) & (NETWORK | {"sqlite_utils"})
+    assert not heavy, f"{args} loaded {sorted(heavy)}"
+
+
+def _type_checking_names(package: ModuleType) -> set[str]:
+    """Names imported under ``if TYPE_CHECKING:`` in the package's ``__init__``."""
+    tree = ast.parse(Path(str(package.__file__)).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.ImportFrom):
+                    names.update(alias.asname or alias.name for alias in sub.names)
+    return names
+
+
+@pytest.mark.parametrize("package", [vault, vault.client, vault.archive], ids=lambda p: p.__name__)
+def test_lazy_exports_match_all_and_the_type_checking_imports(package: ModuleType) -> None:
+    public = set(package.__all__) - {"__version__"}
+    assert _type_checking_names(package) == public
+    for name in public:
+        assert getattr(package, name) is not None, name
+    assert public <= set(dir(package))
