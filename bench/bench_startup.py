@@ -1,0 +1,146 @@
+"""Benchmark: cold start of the command, as a difference against ``python -c "import click"``
+measured in the same run.
+
+    .venv/bin/python bench/bench_startup.py [--runs 5] [--jobs 20] [--json]
+
+Builds a small vault (``--jobs`` archived jobs, default key-derivation cost), then runs, in
+interleaved rounds so that a busy machine slows every case alike: the baseline
+``python -c "import click"``, ``questa-vault --version``, ``jobs``, ``audit --summary``, and
+``restore`` of a 2 KB answer (passphrase from the environment). Each is a fresh process.
+
+Targets (issue 15): ``--version``, ``jobs`` and ``audit --summary`` within 100 ms of the
+baseline of the same round; ``restore`` spends at most 150 ms outside the key derivation (its
+wall time minus one derivation with the vault's parameters, timed in this process in the same
+round). A target is met only when it is met in every round; min / median / max are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vault.crypto import default_kdf, derive_kek
+from vault.keyring import Keyring
+from vault.models import JobContent
+
+TARGET_MS = 100.0
+RESTORE_TARGET_MS = 150.0
+PASSPHRASE = "bench passphrase"
+
+
+def build_vault(path: Path, jobs: int) -> str:
+    """A vault with ``jobs`` archived jobs; the id of the one the answer refers to."""
+    with Keyring.create(path, user="bench", passphrase=PASSPHRASE, kdf=default_kdf()) as kr:
+        for n in range(jobs):
+            mapping = {f"Person{n} Number{i}": f"[PERSON_NAME_{i}]" for i in range(1, 21)}
+            kr.store_job(
+                JobContent(
+                    job_id=f"bench-{n:04d}",
+                    status="archived",
+                    file_type="csv",
+                    created_at=time.time(),
+                    entity_count=len(mapping),
+                    content=b"name\n" + b"[PERSON_NAME_1]\n" * 50,
+                    mapping=mapping,
+                ),
+                actor="bench",
+            )
+    return "bench-0000"
+
+
+def answer(size: int = 2048) -> bytes:
+    line = b"Dear [PERSON_NAME_1], about [PERSON_NAME_7] and [PERSON_NAME_12]: noted.\n"
+    return (line * (size // len(line) + 1))[:size]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{argv[1:]} failed ({result.returncode}): {result.stderr[-300:]!r}")
+    return elapsed
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values]
+    return {"min_ms": min(ms), "median_ms": statistics.median(ms), "max_ms": max(ms)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="3 rounds")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    args = parser.parse_args()
+    runs = 3 if args.quick else args.runs
+    command = str(Path(sys.executable).with_name("questa-vault"))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        vault = Path(tmp) / "vault.db"
+        job = build_vault(vault, args.jobs)
+        with Keyring.open(vault) as kr:
+            user = kr.store.get_user("bench")
+        assert user is not None and user.kdf_salt is not None
+        params = default_kdf()
+        source = Path(tmp) / "answer.txt"
+        source.write_bytes(answer())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTA_")}
+        env |= {"QUESTA_VAULT": str(vault), "QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
+        env["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")  # no settings file of the machine
+        cases = {
+            "baseline": [sys.executable, "-c", "import click"],
+            "version": [command, "--version"],
+            "jobs": [command, "jobs"],
+            "audit_summary": [command, "audit", "--summary"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in [*cases, "restore", "kdf"]}
+        for round_ in range(runs):
+            for name, argv in cases.items():
+                times[name].append(timed(argv, env))
+            out = Path(tmp) / f"restored-{round_}.txt"
+            times["restore"].append(
+                timed([command, "restore", str(source), "-j", job, "-o", str(out)], env)
+            )
+            start = time.perf_counter()
+            derive_kek(PASSPHRASE, user.kdf_salt, params)
+            times["kdf"].append(time.perf_counter() - start)
+
+    result: dict[str, object] = {"runs": runs, "jobs": args.jobs, "cpus": os.cpu_count()}
+    met = True
+    for name in ("baseline", "version", "jobs", "audit_summary", "restore", "kdf"):
+        result[name] = spread(times[name])
+    for name in ("version", "jobs", "audit_summary"):
+        diffs = [t - b for t, b in zip(times[name], times["baseline"], strict=True)]
+        ok = max(diffs) * 1000 <= TARGET_MS
+        met &= ok
+        result[f"{name}_minus_baseline"] = spread(diffs) | {"target_ms": TARGET_MS, "met": ok}
+    outside = [r - k for r, k in zip(times["restore"], times["kdf"], strict=True)]
+    ok = max(outside) * 1000 <= RESTORE_TARGET_MS
+    met &= ok
+    result["restore_outside_kdf"] = spread(outside) | {"target_ms": RESTORE_TARGET_MS, "met": ok}
+    result["met"] = met
+    if args.json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        if isinstance(value, dict):
+            figures = "  ".join(
+                f"{k.removesuffix('_ms')} {v:7.1f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in value.items()
+            )
+            print(f"{key:<30} {figures}")
+        else:
+            print(f"{key:<30} {value}")
+
+
+if __name__ == "__main__":
+    main()
