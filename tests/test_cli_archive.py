@@ -448,19 +448,23 @@ def test_docs_examples_run(
 
 
 def test_show_reveal_decrypts_the_details_after_logging(
-    env: dict[str, str], sim: Any, tmp_path: Path
+    env: dict[str, str], tmp_path: Path
 ) -> None:
     upload = tmp_path / "people.csv"
     upload.write_bytes(b"name\nJohn Doe\n")
-    submitted = run(
-        ["submit", str(upload), "--no-wait", "--custom-entities",
-         '[{"original": "Phoenix", "placeholder": "PROJECT"}]'],
-        env,
-    )  # fmt: skip
-    assert submitted.exit_code == 0, submitted.output
-    [job] = job_ids(submitted.stdout)
-    sim.state.fail(job, error="could not parse row 2")
-    assert run(["fetch", job], env).exit_code == 3
+    # A slow simulator, so the job is surely still processing when the test makes it fail
+    # (with the shared fast one, a busy machine let it complete first).
+    with run_simulator(SimulatorConfig(processing_time=600, progress_steps=2)) as sim:
+        env = {**env, "QUESTA_API_URL": sim.url}
+        submitted = run(
+            ["submit", str(upload), "--no-wait", "--custom-entities",
+             '[{"original": "Phoenix", "placeholder": "PROJECT"}]'],
+            env,
+        )  # fmt: skip
+        assert submitted.exit_code == 0, submitted.output
+        [job] = job_ids(submitted.stdout)
+        sim.state.fail(job, error="could not parse row 2")
+        assert run(["fetch", job], env).exit_code == 3
 
     plain = run(["show", job], {"QUESTA_API_URL": env["QUESTA_API_URL"]})
     assert plain.exit_code == 0 and "server error" not in plain.stdout
