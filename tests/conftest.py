@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from pg_server import NOT_INSTALLED, PostgresServer, find_binaries, must_have_postgres
 
 from vault.cli import run
 
@@ -47,6 +48,43 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     vault_path = tmp_path / "vault.db"
     monkeypatch.setenv("QUESTA_VAULT", str(vault_path))
     return vault_path
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+# One throwaway server per test session (tests/pg_server.py), a fresh database per test.
+# Without PostgreSQL the PostgreSQL variants skip with a loud reason; under CI=true they fail.
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    bindir = find_binaries()
+    if bindir is None:
+        if must_have_postgres():
+            pytest.fail(NOT_INSTALLED)
+        pytest.skip(NOT_INSTALLED)
+    server = PostgresServer(bindir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """The URL of a fresh, empty PostgreSQL database (no password: the socket trusts)."""
+    return pg_server.fresh_database()
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def vault_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's vault lives, once per backend: a new file path, or an empty
+    PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return tmp_path / "vault.db"
+    return request.getfixturevalue("pg_url")
 
 
 @dataclass

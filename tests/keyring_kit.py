@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vault.keyring import KdfParams, Keyring
 from vault.models import JobContent, SubmitOptions
+from vault.store import DatabaseUrl
 
 # The same cost as conftest.FAST_KDF, as parameters for library calls.
 FAST = KdfParams(memory_kib=8192, passes=1, lanes=1)
@@ -85,9 +86,27 @@ def new_vault(path: Path, *, user: str = "alice", chunk_size: int = 1024 * 1024)
     return Keyring.create(path, user=user, passphrase=PASSPHRASE, kdf=FAST, chunk_size=chunk_size)
 
 
+class _PgRaw:
+    """A psycopg connection that takes the tests' sqlite3-style SQL (``?`` parameters)."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params=()):
+        sql = sql.replace("?", "%s").replace(" user,", ' "user",').replace(" user ", ' "user" ')
+        return self.conn.execute(sql, tuple(params))
+
+
 @contextmanager
-def raw_db(path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain sqlite3 connection to the vault file, committing on exit (for tampering)."""
+def raw_db(path) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the vault committing on exit (for tampering): sqlite3 for a
+    file, psycopg (taking the same SQL) for a PostgreSQL vault."""
+    if isinstance(path, DatabaseUrl) or str(path).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(path)) as conn:  # one transaction, committed on exit
+            yield _PgRaw(conn)  # type: ignore[misc]
+        return
     conn = sqlite3.connect(str(path), isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")

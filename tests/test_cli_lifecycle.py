@@ -358,7 +358,7 @@ def test_erase_again_empties_the_wal_a_reader_blocked(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store(vault, sample_job("j1"))
-    monkeypatch.setattr("vault.store._connection.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("vault.store._sqlite.BUSY_TIMEOUT_MS", 50)
     reader = sqlite3.connect(str(vault), isolation_level=None)  # another process, reading
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM blobs").fetchone()

@@ -41,8 +41,8 @@ VECTORS = Path(__file__).parent / "vectors"
 
 
 @pytest.fixture
-def kr(tmp_path: Path) -> Keyring:
-    keyring = new_vault(tmp_path / "k.db", chunk_size=16)
+def kr(vault_location) -> Keyring:
+    keyring = new_vault(vault_location, chunk_size=16)
     yield keyring
     keyring.close()
 

@@ -39,6 +39,7 @@ GATEKEEPERS: dict[str, set[str]] = {
     "cryptography": {"crypto"},
     "sqlite_utils": {"store"},
     "sqlite3": {"store"},
+    "psycopg": {"store"},
     "click": {"cli"},
     "rich": {"cli"},
     "starlette": {"simulator"},

@@ -232,7 +232,7 @@ def test_erase_again_empties_a_wal_a_reader_kept_full(
 ) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     secrets = secret_bytes(kr, "j1")
-    monkeypatch.setattr("vault.store._connection.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("vault.store._sqlite.BUSY_TIMEOUT_MS", 50)
     with Keyring.open(vault_path) as eraser:
         with reading(vault_path) as reader:
             with pytest.raises(StoreError, match="erase any one of these jobs again by its id"):

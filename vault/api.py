@@ -45,17 +45,17 @@ class Vault:
 
     @classmethod
     def open(cls, path: str | Path) -> Vault:
-        """Open an existing vault (``VaultNotFound`` when there is none)."""
-        return cls(Keyring.open(Path(path)))
+        """Open an existing vault: a SQLite file path or a ``postgresql://`` URL without a
+        password (``VaultNotFound`` when there is none)."""
+        return cls(Keyring.open(path))
 
     @classmethod
     def create(
         cls, path: str | Path, *, user: str, passphrase: str, kdf: KdfParams | None = None
     ) -> Vault:
-        """Create a new vault with its first user (``VaultExists`` if the file exists)."""
-        keyring = Keyring.create(
-            Path(path), user=user, passphrase=passphrase, kdf=kdf or default_kdf()
-        )
+        """Create a new vault with its first user, in a new SQLite file or an empty
+        PostgreSQL database (``VaultExists`` if a vault is there)."""
+        keyring = Keyring.create(path, user=user, passphrase=passphrase, kdf=kdf or default_kdf())
         return cls(keyring)
 
     @property

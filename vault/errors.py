@@ -20,7 +20,7 @@ Messages never contain an original (PII) value: name the job and the placeholder
     │   ├── RateLimited             429 after the retries allowed
     │   ├── ServerError             5xx / network after bounded retries
     │   └── MalformedResponse       the server answered something we cannot trust
-    ├── StoreError                  the vault file cannot be read or written
+    ├── StoreError                  the vault database cannot be reached, read or written
     │   ├── VaultNotFound           no vault at PATH
     │   └── VaultExists             refusing to overwrite
     ├── PlaceholderCollision        one placeholder, two originals across jobs
@@ -29,7 +29,8 @@ Messages never contain an original (PII) value: name the job and the placeholder
     │   ├── WrongPassphrase
     │   ├── UnknownUser
     │   ├── UserDisabled
-    │   └── NoGrant
+    │   ├── NoGrant
+    │   └── VaultAccessDenied       the database server refused the credentials
     └── IntegrityError              exit 5: tampering or corruption; nothing released
 """
 
@@ -141,6 +142,10 @@ class UserDisabled(AccessDenied):
 
 class NoGrant(AccessDenied):
     """The user holds no grant for the job."""
+
+
+class VaultAccessDenied(AccessDenied):
+    """The vault's database server refused the credentials (PostgreSQL)."""
 
 
 class IntegrityError(VaultError):

@@ -26,6 +26,7 @@ from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
 from vault.config import HOSTED_DEMO_URL, default_vault_path
 from vault.errors import ConfigError, InputError, MissingExtra, VaultError
+from vault.store import Location, vault_location
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,7 +58,7 @@ _run = _Run()
 class AppContext:
     """What the global options decided; handed to every command through click's context."""
 
-    vault_path: Path
+    vault_path: Location  # a SQLite file or a PostgreSQL URL (no password)
     user: str | None
     verbose: int
     quiet: bool
@@ -329,8 +330,8 @@ class LazyGroup(click.Group):
     "--vault",
     "vault_path",
     envvar="QUESTA_VAULT",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Vault file (env QUESTA_VAULT; default: the user data directory).",
+    help="Vault: a file path, or a postgresql:// URL without a password (env QUESTA_VAULT; "
+    "default: a file in the user data directory).",
 )
 @click.option("--user", envvar="QUESTA_VAULT_USER", help="Vault user (env QUESTA_VAULT_USER).")
 @click.option(
@@ -350,7 +351,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(
     ctx: click.Context,
-    vault_path: Path | None,
+    vault_path: str | None,
     user: str | None,
     passphrase_file: Path | None,
     key_file: Path | None,
@@ -369,7 +370,7 @@ def cli(
     if _run.settings_error is not None and ctx.invoked_subcommand != "config":
         raise _run.settings_error
     ctx.obj = AppContext(
-        vault_path=vault_path or default_vault_path(),
+        vault_path=vault_location(vault_path) if vault_path else default_vault_path(),
         user=user,
         verbose=verbose,
         quiet=quiet,

@@ -125,7 +125,7 @@ def init_command(
     """
     user = name or ctx.user or login_name()
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
-    if ctx.vault_path.exists():
+    if isinstance(ctx.vault_path, Path) and ctx.vault_path.exists():
         raise VaultExists(f"a vault already exists at {ctx.vault_path}; refusing to overwrite it")
     passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
     with Keyring.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:

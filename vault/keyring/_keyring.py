@@ -30,7 +30,7 @@ from vault.keyring import _envelope as env
 from vault.keyring import _jobs, _log, _users
 from vault.keyring._session import Session
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
-from vault.store import BlobRow, JobRow, Store, UserRow
+from vault.store import BlobRow, JobRow, Location, Store, UserRow, vault_location
 
 Clock = Callable[[], float]
 
@@ -63,7 +63,7 @@ class Keyring:
     @classmethod
     def create(
         cls,
-        path: Path,
+        path: Location | str,
         *,
         user: str,
         passphrase: str,
@@ -77,13 +77,14 @@ class Keyring:
         The key is derived before the file is created, so bad parameters leave no file.
         """
         _users.check_name(user)
-        if Path(path).exists():
+        where = vault_location(path)
+        if isinstance(where, Path) and where.exists():
             raise VaultExists(f"a vault already exists at {path}; refusing to overwrite it")
         vault_id = random(16).hex()
         key = _users.make_key(
             vault_id=vault_id, name=user, passphrase=passphrase, kdf=kdf, random=random
         )
-        store = Store.create(Path(path))
+        store = Store.create(where)
         try:
             now = clock()
             with store.write():
@@ -104,21 +105,20 @@ class Keyring:
                     )
             return cls(store, clock=clock, random=random, chunk_size=chunk_size)
         except BaseException:
-            store.close()
-            Store._remove(Path(path))
+            store.discard()
             raise
 
     @classmethod
     def open(
         cls,
-        path: Path,
+        path: Location | str,
         *,
         clock: Clock = time.time,
         random: crypto.Random = os.urandom,
         chunk_size: int = CHUNK_SIZE,
     ) -> Keyring:
         """Open an existing vault; ``VaultNotFound`` ("no vault at PATH: run questa-vault init")."""
-        store = Store.open(Path(path))
+        store = Store.open(vault_location(path))
         try:
             return cls(store, clock=clock, random=random, chunk_size=chunk_size)
         except BaseException:

@@ -1,4 +1,6 @@
-"""``backup``: a consistent online copy through the SQLite backup API, checked and logged."""
+"""``backup``: a consistent online copy into a new SQLite file (the SQLite backup API for a
+file vault, a logical export of every row for a PostgreSQL vault), checked and logged; a
+PostgreSQL vault is restored from it with ``migrate``."""
 
 from __future__ import annotations
 

@@ -1,30 +1,47 @@
-"""The vault's SQLite storage (tier L2): schema, migrations, transactions, row access.
+"""The vault's storage (tier L2): schema, migrations, transactions, row access, on SQLite
+(a file, the default) or PostgreSQL (a ``postgresql://`` URL).
 
 The only part of questa-vault that imports ``sqlite3`` (the standard library's; no wrapper, so
-opening a vault costs no more than SQLite itself). It knows tables
-and rows, not cryptography: the keyring (L3) decides what the bytes in the rows mean.
-See ``docs/storage.md`` for the schema.
+opening a vault costs no more than SQLite itself) or ``psycopg``. It knows tables and rows, not
+cryptography: the keyring (L3) decides what the bytes in the rows mean. The layers:
+``_database`` (the backend-neutral database object: connection, transactions, migrations) with
+``_sqlite`` and ``_postgres`` under it; ``_store`` and ``_audit`` (the queries); ``_copy``
+(moving rows between vaults). See ``docs/storage.md``.
 """
 
 from __future__ import annotations
 
 from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
-from vault.store._connection import BUSY_TIMEOUT_MS, SIDECARS
+from vault.store._copy import copy_rows
+from vault.store._location import (
+    CREDENTIALS_REFUSED,
+    DatabaseUrl,
+    Location,
+    is_database_url,
+    vault_location,
+)
 from vault.store._migrations import MIGRATIONS
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
+from vault.store._sqlite import BUSY_TIMEOUT_MS, SIDECARS
 from vault.store._store import Store
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "CREDENTIALS_REFUSED",
     "MIGRATIONS",
     "SIDECARS",
     "AuditTotalsRows",
     "BlobRow",
+    "DatabaseUrl",
     "GrantRow",
     "JobListRow",
     "JobRow",
     "JobTotalsRow",
+    "Location",
     "LogRow",
     "Store",
     "UserRow",
+    "copy_rows",
+    "is_database_url",
+    "vault_location",
 ]

@@ -1,17 +1,24 @@
 """Row access: one method per thing the keyring reads or writes, rows as frozen dataclasses.
 
-Every mutating method runs inside the caller's ``write()`` transaction (the connection refuses
-otherwise); the keyring decides what the bytes in the rows mean.
+Every mutating method runs inside the caller's ``write()`` transaction (the database refuses
+otherwise); the keyring decides what the bytes in the rows mean. The SQL is shared by both
+backends (``_database``); ``Store.create``/``Store.open`` pick the backend from the location:
+a path is a SQLite file, a ``postgresql://`` URL a PostgreSQL database.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from vault.errors import IntegrityError, StoreError
 from vault.store._audit import AuditQueries
+from vault.store._copy import copy_rows
+from vault.store._database import Database
+from vault.store._location import DatabaseUrl, Location, vault_location
+from vault.store._postgres import PostgresDatabase
 from vault.store._rows import (
     JOB_COLUMNS,
     JOB_SELECT,
@@ -24,6 +31,7 @@ from vault.store._rows import (
     job_from_sql,
     job_to_sql,
 )
+from vault.store._sqlite import SqliteDatabase
 
 _USER_COLUMNS = (
     "id, name, enabled, created_at, public_key, wrapped_key, kdf_algorithm, kdf_memory_kib, "
@@ -35,7 +43,8 @@ _USER_SELECT = (
     "kdf_algorithm, kdf_memory_kib, kdf_passes, kdf_lanes, CAST(kdf_salt AS BLOB), "
     "key_changed_at"
 )
-
+# ``user`` is quoted: PostgreSQL reserves the word (SQLite accepts the quotes too).
+_LOG_COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject'
 
 R = TypeVar("R")
 
@@ -55,8 +64,94 @@ def _checked(what: str) -> Callable[[Callable[[Sequence[Any]], R]], Callable[[Se
     return decorate
 
 
-class Store(AuditQueries):  # AuditQueries extends Connection
-    """An open vault file. Use ``create`` or ``open``; close it (or use ``with``)."""
+class Store(AuditQueries):  # AuditQueries extends StoreBase
+    """An open vault. Use ``create`` or ``open``; close it (or use ``with``)."""
+
+    # ----------------------------------------------------------------- lifetime
+
+    @classmethod
+    def create(cls, location: Location | str) -> Store:
+        """A new vault with the current schema; ``VaultExists`` if one is there."""
+        where = vault_location(location)
+        if isinstance(where, DatabaseUrl):
+            return cls(PostgresDatabase.create(where))
+        return cls(SqliteDatabase.create(where))
+
+    @classmethod
+    def open(cls, location: Location | str) -> Store:
+        """An existing vault, its schema brought up to date; ``VaultNotFound``."""
+        where = vault_location(location)
+        if isinstance(where, DatabaseUrl):
+            return cls(PostgresDatabase.open(where))
+        return cls(SqliteDatabase.open(where))
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.path: Location = db.location
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self.db.close()
+
+    def discard(self) -> None:
+        """Close and remove a vault this process has just created (a failed ``init``)."""
+        self.db.close()
+        if isinstance(self.db, SqliteDatabase):
+            SqliteDatabase.remove(self.db.path)
+        elif isinstance(self.db, PostgresDatabase):
+            reopened = PostgresDatabase(self.db.url, PostgresDatabase._connection(self.db.url))
+            try:
+                reopened.drop_schema()
+            finally:
+                reopened.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- schema, maintenance
+
+    def pragmas(self) -> dict[str, int | str]:
+        """The connection settings that matter for safety (for ``verify`` and tests)."""
+        return self.db.settings()
+
+    def migrations(self) -> list[str]:
+        return self.db.migrations()
+
+    def schema_problems(self) -> list[str]:
+        return self.db.schema_problems()
+
+    def integrity_check(self) -> list[str]:
+        return self.db.integrity_check()
+
+    def count(self, table: str) -> int:
+        return self.db.count(table)
+
+    def checkpoint(self) -> None:
+        """After an erase: SQLite empties its WAL; PostgreSQL vacuums the shredded tables."""
+        if isinstance(self.db, SqliteDatabase | PostgresDatabase):
+            self.db.checkpoint()
+
+    def vacuum(self) -> None:
+        if isinstance(self.db, SqliteDatabase | PostgresDatabase):
+            self.db.vacuum()
+
+    def backup(self, dest: Path) -> None:
+        """A consistent copy into the new SQLite file ``dest`` (0600; ``VaultExists``): the
+        SQLite backup API for a file, a logical export of every row for PostgreSQL."""
+        if isinstance(self.db, SqliteDatabase):
+            self.db.backup(dest)
+            return
+        copy = Store.create(Path(dest))
+        try:
+            with self.read(), copy.write():
+                copy_rows(self, copy)
+        except BaseException:
+            copy.discard()
+            raise
+        copy.close()
 
     # ----------------------------------------------------------------- vault_meta
 
@@ -78,7 +173,8 @@ class Store(AuditQueries):  # AuditQueries extends Connection
         if self.get_user(row.name) is not None:
             raise StoreError(f"user {row.name} already exists")
         self._exec(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES "
+            "((SELECT COALESCE(MAX(id), 0) + 1 FROM users), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.name,
                 int(row.enabled),
@@ -250,15 +346,13 @@ class Store(AuditQueries):  # AuditQueries extends Connection
 
     def last_log(self) -> LogRow | None:
         rows = self._query(
-            "SELECT seq, time, user, action, job_id, counts, prev_hash, entry_hash, subject "
-            "FROM access_log ORDER BY seq DESC LIMIT 1"
+            f"SELECT {_LOG_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1"
         )
         return _log(rows[0]) if rows else None
 
     def insert_log(self, row: LogRow) -> None:
         self._exec(
-            "INSERT INTO access_log (seq, time, user, action, job_id, counts, prev_hash, "
-            "entry_hash, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO access_log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.seq,
                 row.time,
@@ -284,7 +378,7 @@ class Store(AuditQueries):  # AuditQueries extends Connection
         clauses: list[str] = []
         params: list[Any] = []
         for column, op, value in (
-            ("user", "=", user),
+            ('"user"', "=", user),
             ("action", "=", action),
             ("job_id", "=", job_id),
             ("time", ">=", since),
@@ -295,7 +389,7 @@ class Store(AuditQueries):  # AuditQueries extends Connection
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._query(
-            "SELECT seq, time, user, action, job_id, counts, prev_hash, entry_hash, subject "
+            f"SELECT {_LOG_COLUMNS} "
             f"FROM access_log{where} ORDER BY seq",
             params,
         )

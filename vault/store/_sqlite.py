@@ -1,17 +1,16 @@
-"""The SQLite connection: file creation, pragmas, transactions, migrations, maintenance.
+"""The SQLite backend: file creation, pragmas, transactions, migrations, maintenance.
 
-Design choices:
+Design choices (the backend-neutral ones are in ``_database``):
 
 - One connection per store in autocommit mode; every write runs in an explicit
   ``BEGIN IMMEDIATE ... COMMIT`` (``write()``), because a deferred transaction that later
-  writes can fail with "database is locked" despite the busy timeout. Mutating statements
-  (``_exec``) refuse to run outside ``write()``, so no write can slip out of its transaction.
+  writes can fail with "database is locked" despite the busy timeout.
 - Pragmas on every connection: WAL, ``synchronous=FULL``, ``busy_timeout``, ``foreign_keys``,
   ``secure_delete``. The file is created 0600 before SQLite touches it; SQLite gives its
   ``-wal`` and ``-shm`` files the mode of the database file, and ``open`` tightens any
   sidecar that is looser.
 - ``sqlite3`` errors are translated into ``StoreError`` here and never leave this package.
-- A lock serialises use of the connection, so threads of one process may share a store.
+- The file format is the one every earlier version wrote: the migrations' SQL is SQLite's.
 """
 
 from __future__ import annotations
@@ -20,12 +19,13 @@ import contextlib
 import os
 import sqlite3
 import stat
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
 from vault.errors import IntegrityError, StoreError, VaultExists, VaultNotFound
+from vault.store._database import Database
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 
 BUSY_TIMEOUT_MS = 30_000
@@ -100,15 +100,15 @@ def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
         raise not_a_vault
 
 
-class Connection:
-    """An open vault file: connection, transactions, schema. ``Store`` adds the rows."""
+class SqliteDatabase(Database):
+    """An open vault file."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        super().__init__(path)
         self.path = path
         self._conn = conn
-        self._lock = threading.RLock()
-        self._depth = 0  # nesting of write()/read() on this connection
-        self._writing = False  # the open transaction is a write (BEGIN IMMEDIATE)
 
     # ----------------------------------------------------------------- opening
 
@@ -132,7 +132,7 @@ class Connection:
         try:
             return cls._connect(path, new=True)
         except BaseException:
-            cls._remove(path)
+            cls.remove(path)
             raise
 
     @classmethod
@@ -206,7 +206,8 @@ class Connection:
                     os.chmod(name, 0o600)
 
     @staticmethod
-    def _remove(path: Path) -> None:
+    def remove(path: Path) -> None:
+        """Delete a vault file and its sidecars (after a failed ``create``)."""
         for name in (str(path), *(f"{path}{s}" for s in SIDECARS)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
@@ -216,13 +217,7 @@ class Connection:
         with self._lock, contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def pragmas(self) -> dict[str, int | str]:
+    def settings(self) -> dict[str, int | str]:
         """The connection settings that matter for safety (for ``verify`` and tests)."""
         out: dict[str, int | str] = {}
         for name in (
@@ -232,94 +227,59 @@ class Connection:
             "foreign_keys",
             "secure_delete",
         ):
-            value = self._query(f"PRAGMA {name}")[0][0]
+            value = self.query(f"PRAGMA {name}")[0][0]
             out[name] = value if isinstance(value, int) else str(value)
         return out
 
-    def migrations(self) -> list[str]:
-        """Names of the applied migrations, in order."""
-        return [r[0] for r in self._query("SELECT name FROM schema_migrations ORDER BY id")]
+    def tables(self) -> list[str]:
+        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [str(r[0]) for r in rows]
 
     # ----------------------------------------------------------------- transactions
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
-        """``BEGIN IMMEDIATE ... COMMIT``; rolls back on any exception. Nested calls join."""
-        with self._lock:
-            if self._depth:
-                if not self._writing:  # upgrading a deferred snapshot could fail half-way
-                    raise StoreError("internal: a write inside a read snapshot")
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise store_error(exc) from exc
-            self._depth, self._writing = 1, True
-            try:
-                yield
-            except BaseException:
-                self._depth, self._writing = 0, False
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._depth, self._writing = 0, False
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                raise store_error(exc) from exc
+    def _begin_write(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[None]:
-        """A consistent snapshot for several reads (``BEGIN DEFERRED``); joins a write."""
-        with self._lock:
-            if self._depth:
-                yield
-                return
-            try:
-                self._conn.execute("BEGIN")
-            except sqlite3.Error as exc:
-                raise store_error(exc) from exc
-            self._depth = 1
-            try:
-                yield
-            finally:
-                self._depth = 0
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("COMMIT")
+    def _begin_read(self) -> None:
+        try:
+            self._conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return list(self._conn.execute(sql, tuple(params)).fetchall())
-            except sqlite3.Error as exc:
-                raise store_error(exc) from exc
+    def _commit(self) -> None:
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one mutating statement inside ``write()``; the number of rows changed."""
-        with self._lock:
-            if not self._writing:
-                raise StoreError("internal: a write outside a write transaction")
-            try:
-                return int(self._conn.execute(sql, tuple(params)).rowcount)
-            except sqlite3.Error as exc:
-                raise store_error(exc) from exc
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
 
-    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one mutating statement for many rows inside ``write()``."""
-        with self._lock:
-            if not self._writing:
-                raise StoreError("internal: a write outside a write transaction")
-            try:
-                self._conn.executemany(sql, rows)
-            except sqlite3.Error as exc:
-                raise store_error(exc) from exc
+    def _end_read(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("COMMIT")
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return list(self._conn.execute(sql, tuple(params)).fetchall())
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
+
+    def _change(self, sql: str, params: Sequence[Any]) -> int:
+        try:
+            return int(self._conn.execute(sql, tuple(params)).rowcount)
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
+
+    def _change_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
 
     # ----------------------------------------------------------------- maintenance
 
@@ -344,7 +304,7 @@ class Connection:
     @_translated
     def integrity_check(self) -> list[str]:
         """SQLite's own page-level check; an empty list when the file is sound."""
-        rows = self._query("PRAGMA integrity_check")
+        rows = self.query("PRAGMA integrity_check")
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems
 
@@ -367,21 +327,13 @@ class Connection:
             finally:
                 target.close()
         except sqlite3.Error as exc:
-            self._remove(dest)
+            self.remove(dest)
             raise store_error(exc) from exc
         except BaseException:
-            self._remove(dest)
+            self.remove(dest)
             raise
 
-    def count(self, table: str) -> int:
-        """Rows in one of the vault's tables (for checks and tests)."""
-        names = self._query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        if (table,) not in names:
-            raise StoreError(f"no table {table}")
-        return int(self._query(f"SELECT count(*) FROM [{table}]")[0][0])
-
     # ----------------------------------------------------------------- verify support
-    # (used by ``vault.lifecycle.verify``: whole-vault checks without reading ciphertext)
 
     def schema_problems(self) -> list[str]:
         """How the file's schema differs from the one the migrations make (dropped triggers,
@@ -394,7 +346,7 @@ class Connection:
         expected = _expected_schema()
         actual = {
             (str(r[0]), str(r[1])): _normalise_sql(r[2])
-            for r in self._query("SELECT type, name, sql FROM sqlite_master")
+            for r in self.query("SELECT type, name, sql FROM sqlite_master")
         }
         for key in sorted(set(expected) - set(actual)):
             problems.append(f"{key[0]} {key[1]} is missing")
@@ -422,3 +374,42 @@ def _expected_schema() -> dict[tuple[str, str], str]:
     finally:
         conn.close()
     return {(str(r[0]), str(r[1])): _normalise_sql(r[2]) for r in rows}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the migrations make, by name: tables with their columns, indexes, triggers."""
+
+    tables: dict[str, tuple[str, ...]]
+    keys: dict[str, tuple[str, ...]]  # primary-key columns of each table
+    indexes: frozenset[str]
+    triggers: frozenset[str]
+
+
+def expected_layout() -> Layout:
+    """The layout of a fresh database with every migration applied (for other backends)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(MIGRATIONS_TABLE)
+        for _, statements in MIGRATIONS:
+            for sql in statements:
+                conn.execute(sql)
+        objects = conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE sql IS NOT NULL"
+        ).fetchall()
+        info = {
+            str(name): conn.execute(f'PRAGMA table_info("{name}")').fetchall()
+            for kind, name in objects
+            if kind == "table"
+        }
+    finally:
+        conn.close()
+    return Layout(
+        tables={name: tuple(str(r[1]) for r in rows) for name, rows in info.items()},
+        keys={
+            name: tuple(str(r[1]) for r in sorted((r for r in rows if r[5]), key=lambda r: r[5]))
+            for name, rows in info.items()
+        },
+        indexes=frozenset(str(n) for k, n in objects if k == "index"),
+        triggers=frozenset(str(n) for k, n in objects if k == "trigger"),
+    )

@@ -1,0 +1,227 @@
+"""The PostgreSQL backend against a real throwaway server: the schema follows every migration,
+append-only holds, concurrent writers never fork the log, credentials never come from the
+command line, and every kind of bad input is one line with its exit code, nothing written."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import FAST_KDF, invoke
+from keyring_kit import FAST, PASSPHRASE, new_vault, sample_job
+from pg_server import PostgresServer
+
+from vault.errors import StoreError, VaultAccessDenied, VaultNotFound
+from vault.keyring import Keyring
+from vault.lifecycle import backup, verify
+from vault.store import MIGRATIONS, DatabaseUrl, Store
+from vault.store._pg_schema import postgres_migration, postgres_statements
+
+ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
+
+
+def test_every_migration_translates() -> None:
+    for _, statements in MIGRATIONS:
+        assert postgres_migration(statements)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE jobs",
+        "CREATE VIEW v AS SELECT 1",
+        "CREATE TRIGGER t AFTER INSERT ON jobs BEGIN UPDATE jobs SET status = 'x'; END",
+    ],
+)
+def test_an_untranslatable_statement_fails_loudly(sql: str) -> None:
+    with pytest.raises(NotImplementedError, match="no PostgreSQL translation"):
+        postgres_statements(sql)
+
+
+def test_the_schema_matches_the_migrations(pg_url: str) -> None:
+    with new_vault(pg_url) as kr:
+        assert kr.store.schema_problems() == []
+        assert kr.store.migrations() == [name for name, _ in MIGRATIONS]
+        assert verify(kr).ok
+
+
+def test_a_dropped_trigger_is_a_schema_finding(pg_url: str) -> None:
+    with new_vault(pg_url) as kr:
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("DROP TRIGGER access_log_no_update ON access_log")
+        assert "trigger access_log_no_update is missing or disabled" in kr.store.schema_problems()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE access_log SET action = 'x'",
+        "DELETE FROM access_log",
+        "TRUNCATE access_log",
+    ],
+)
+def test_the_access_log_is_append_only(pg_url: str, sql: str) -> None:
+    new_vault(pg_url).close()
+    with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.errors.RaiseException) as info:
+        conn.execute(sql)
+    assert "append-only" in str(info.value)
+
+
+def test_reopen_round_trip_and_backup_to_a_file(pg_url: str, tmp_path: Path) -> None:
+    with new_vault(pg_url) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+        kr.store_job(sample_job("job-2", status="failed", error="boom"), actor="alice")
+        head = kr.log_head()
+        done = backup(kr, tmp_path / "copy.db", actor="alice")
+        assert done.head == head
+    with Keyring.open(tmp_path / "copy.db") as copy:
+        session = copy.unlock("alice", PASSPHRASE)
+        assert session.open_job("job-1").content == sample_job("job-1").content
+        assert verify(copy, session=session).ok
+    assert (tmp_path / "copy.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_concurrent_writers_never_fork_the_chain(pg_url: str) -> None:
+    new_vault(pg_url).close()
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            with Keyring.open(pg_url) as kr:
+                for i in range(10):
+                    kr.store_job(sample_job(f"job-{n}-{i}"), actor=f"host{n}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Keyring.open(pg_url) as kr:
+        seq, _ = kr.verify_chain()
+        entries = kr.log_entries()
+        assert [e.seq for e in entries] == list(range(1, seq + 1))
+        assert len([e for e in entries if e.action == "fetch"]) == 40
+        assert len(kr.list_jobs()) == 40
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://alice:secret@db.example/vault",
+        "postgresql://alice:@db.example/vault",
+        "postgres://alice:secret@db.example/vault",
+        "postgresql:///vault?password=secret",
+        "postgresql:///vault?user=alice&PASSWORD=secret",
+    ],
+)
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_a_url_with_a_password_is_refused_before_connecting(url: str, how: str) -> None:
+    if how == "option":
+        result = invoke(["--vault", url, "audit"])
+    else:
+        result = invoke(["audit"], env={"QUESTA_VAULT": url})
+    assert result.exit_code == 1
+    assert "secret" not in result.output
+    assert result.stderr.count("\n") == 1
+    assert "carries a password" in result.stderr and ".pgpass" in result.stderr
+
+
+def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql:///vault?host={tmp_path}/nowhere"
+    result = invoke(["--vault", url, "audit"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("questa-vault: ")
+    assert result.stderr.count("\n") == 1
+    assert "connection" in result.stderr
+
+
+def test_wrong_credentials_are_exit_4(pg_server: PostgresServer, pg_url: str) -> None:
+    new_vault(pg_url).close()
+    url = pg_url.replace("user=vault_admin", "user=mallory")
+    with pytest.raises(VaultAccessDenied):
+        Keyring.open(url)
+    result = invoke(["--vault", url, "audit"])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_database_that_is_not_a_vault_is_refused_and_left_alone(pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE TABLE notes (body text)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    result = invoke(["--vault", pg_url, "audit"])
+    assert result.exit_code == 1
+    assert "is not a questa-vault database" in result.stderr
+    result = invoke(["--vault", pg_url, "init", "--user", "alice", *FAST_KDF], env=ENV)
+    assert result.exit_code == 1
+    assert "not empty" in result.stderr
+    with psycopg.connect(pg_url) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        assert tables == [("notes",)]
+
+
+def test_an_empty_database_is_no_vault_yet(pg_url: str) -> None:
+    with pytest.raises(VaultNotFound, match="run questa-vault init"):
+        Keyring.open(pg_url)
+
+
+def test_a_schema_from_a_newer_version_is_refused(pg_url: str) -> None:
+    new_vault(pg_url).close()
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (id, name, applied_at) VALUES (999, 'm999_future', 0)"
+        )
+    with pytest.raises(StoreError, match="newer or different version"):
+        Keyring.open(pg_url)
+
+
+def test_init_twice_is_refused(pg_url: str) -> None:
+    assert invoke(["--vault", pg_url, "init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
+    result = invoke(["--vault", pg_url, "init", "--user", "bob", *FAST_KDF], env=ENV)
+    assert result.exit_code == 1
+    assert "already exists" in result.stderr
+
+
+def test_a_connection_lost_mid_transaction_writes_nothing(pg_url: str) -> None:
+    with new_vault(pg_url) as kr:
+        before = kr.log_head()
+        store = kr.store
+        with pytest.raises(StoreError, match="connection"), store.write():
+            store.set_meta("half", "written")
+            pid = store._query("SELECT pg_backend_pid()")[0][0]
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            store.set_meta("second", "statement")
+    with Keyring.open(pg_url) as kr:
+        assert kr.store.get_meta("half") is None
+        assert kr.log_head() == before
+
+
+def test_the_cli_works_on_a_postgresql_vault(pg_url: str, tmp_path: Path) -> None:
+    env = {**ENV, "QUESTA_VAULT": pg_url}
+    assert invoke(["init", "--user", "alice", *FAST_KDF], env=env).exit_code == 0
+    with Keyring.open(pg_url) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+        kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
+    for args in (
+        ["user", "list"],
+        ["audit"],
+        ["audit", "--summary"],
+        ["log"],
+        ["--user", "alice", "verify", "--deep"],
+        ["--user", "alice", "grant", "bob", "--all"],
+        ["backup", str(tmp_path / "b.db")],
+    ):
+        result = invoke(args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+    assert isinstance(Store.open(DatabaseUrl(pg_url)).path, DatabaseUrl)

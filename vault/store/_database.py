@@ -1,0 +1,183 @@
+"""The backend-neutral database object: one open vault database (SQLite file or PostgreSQL
+database), its transactions and its schema. The query classes (``Store``) and the keyring only
+ever talk to this interface; ``_sqlite`` and ``_postgres`` implement it.
+
+Design choices:
+
+- Every write runs in ``write()``: one transaction, and one writer per vault at a time
+  (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock taken first), so
+  reading the log head and appending after it can never fork the hash chain, whichever host
+  writes. Nested calls join the open transaction; a write inside a ``read()`` snapshot is
+  refused, because upgrading a snapshot could fail half-way.
+- Mutating statements (``execute``) refuse to run outside ``write()``, so no write can slip out
+  of its transaction.
+- SQL is written once, in the subset both engines accept, with ``?`` parameters; a backend
+  rewrites what it must (``_postgres`` turns ``?`` into ``%s`` and ``BLOB`` casts into
+  ``BYTEA``). Where the engines differ in substance (aggregating JSON, the schema catalogue)
+  the query asks ``dialect``.
+- Foreign errors are translated by the backend into ``StoreError``/``IntegrityError`` and
+  never leave this package.
+- A lock serialises use of the connection, so threads of one process may share a store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from vault.errors import StoreError
+from vault.store._location import DatabaseUrl
+
+Dialect = Literal["sqlite", "postgresql"]
+
+
+class Database(ABC):
+    """An open vault database. Subclasses: ``SqliteDatabase``, ``PostgresDatabase``."""
+
+    dialect: Dialect
+
+    def __init__(self, location: Path | DatabaseUrl) -> None:
+        self.location = location
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of write()/read()
+        self._writing = False  # the open transaction is a write
+
+    # ----------------------------------------------------------------- backend hooks
+
+    @abstractmethod
+    def _begin_write(self) -> None: ...
+
+    @abstractmethod
+    def _begin_read(self) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None:
+        """Roll back, never raising (the connection may already be gone)."""
+
+    @abstractmethod
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _change(self, sql: str, params: Sequence[Any]) -> int: ...
+
+    @abstractmethod
+    def _change_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the tables in the vault's schema."""
+
+    @abstractmethod
+    def schema_problems(self) -> list[str]:
+        """How the database's schema differs from the one the migrations make."""
+
+    @abstractmethod
+    def integrity_check(self) -> list[str]:
+        """The engine's own consistency check; an empty list when all is sound."""
+
+    @abstractmethod
+    def settings(self) -> dict[str, int | str]:
+        """The connection settings that matter for safety (for ``verify`` and tests)."""
+
+    # ----------------------------------------------------------------- transactions
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction, one writer per vault; rolls back on any exception."""
+        with self._lock:
+            if self._depth:
+                if not self._writing:
+                    raise StoreError("internal: a write inside a read snapshot")
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._begin_write()
+            self._depth, self._writing = 1, True
+            try:
+                yield
+            except BaseException:
+                self._depth, self._writing = 0, False
+                self._rollback()
+                raise
+            self._depth, self._writing = 0, False
+            try:
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        """A consistent snapshot for several reads; joins an open transaction."""
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            self._begin_read()
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self._end_read()
+
+    def _end_read(self) -> None:
+        try:
+            self._commit()
+        except StoreError:
+            self._rollback()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    # ----------------------------------------------------------------- statements
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._fetch(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one mutating statement inside ``write()``; the number of rows changed."""
+        with self._lock:
+            if not self._writing:
+                raise StoreError("internal: a write outside a write transaction")
+            return self._change(sql, params)
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one mutating statement for many rows inside ``write()``."""
+        with self._lock:
+            if not self._writing:
+                raise StoreError("internal: a write outside a write transaction")
+            if rows:
+                self._change_many(sql, rows)
+
+    def migrations(self) -> list[str]:
+        """Names of the applied migrations, in order."""
+        return [str(r[0]) for r in self.query("SELECT name FROM schema_migrations ORDER BY id")]
+
+    def count(self, table: str) -> int:
+        """Rows in one of the vault's tables (for checks and tests)."""
+        if table not in self.tables():
+            raise StoreError(f"no table {table}")
+        return int(self.query(f'SELECT count(*) FROM "{table}"')[0][0])
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,329 @@
+"""The PostgreSQL backend (psycopg 3): connecting, transactions, migrations, maintenance.
+
+The only module that imports ``psycopg``. A vault is the set of tables in the connection's
+current schema (normally ``public`` of the database the URL names).
+
+Design choices (the backend-neutral ones are in ``_database``):
+
+- One connection per store in autocommit mode; ``write()`` is ``BEGIN`` (read committed)
+  followed by ``pg_advisory_xact_lock`` on the vault's key, so writes of every host are
+  serialised exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them: the log head a writer
+  reads is the head it appends after, and the chain cannot fork. ``lock_timeout`` bounds the
+  wait like SQLite's busy timeout. ``read()`` is a ``REPEATABLE READ READ ONLY`` snapshot.
+- Credentials only through libpq (password file, service file, environment); the URL has no
+  password (``_location``). ``connect_timeout`` bounds an unreachable server.
+- Errors become one-line ``StoreError``s here (``VaultAccessDenied`` for refused
+  credentials); only PostgreSQL's primary message is used, never its DETAIL, which may
+  quote row values. A lost connection rolls the transaction back on the server: nothing of
+  it is written.
+- The schema comes from the same migrations as SQLite's, translated by ``_pg_schema``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Self
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from vault.errors import (
+    StoreError,
+    VaultAccessDenied,
+    VaultError,
+    VaultExists,
+    VaultNotFound,
+)
+from vault.store._database import Database
+from vault.store._location import DatabaseUrl
+from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
+from vault.store._pg_schema import postgres_migration, postgres_statements
+from vault.store._sqlite import expected_layout
+
+CONNECT_TIMEOUT_S = 10
+LOCK_TIMEOUT_MS = 30_000
+# The advisory-lock key of a vault: a constant of ours mixed with the schema's name.
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
+_LOCK_CLASS = zlib.crc32(b"questa-vault") & 0x7FFFFFFF
+
+
+@lru_cache(maxsize=512)
+def _sql(text: str) -> str:
+    """The store's shared SQL in PostgreSQL's spelling: ``?`` -> ``%s``, BLOB casts -> BYTEA."""
+    return text.replace("%", "%%").replace("?", "%s").replace("AS BLOB)", "AS BYTEA)")
+
+
+def _error(exc: psycopg.Error, where: str) -> VaultError:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    lines = (primary or str(exc)).strip().splitlines()
+    text = (lines[0] if lines else type(exc).__name__)[:200]
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return StoreError(f"the database role may not do this ({text})")
+    if isinstance(exc, pg_errors.RaiseException) and "append-only" in text:
+        return StoreError("the access log is append-only")
+    if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
+        return StoreError("the vault is busy: another process held its lock for too long")
+    if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+        return StoreError("the vault is busy: a concurrent change conflicted; try again")
+    if isinstance(exc, pg_errors.InvalidAuthorizationSpecification | pg_errors.InvalidPassword):
+        return VaultAccessDenied(f"the database server refused the credentials for {where}")
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        lowered = text.lower()
+        if "password" in lowered or "authentication" in lowered or "role" in lowered:
+            return VaultAccessDenied(f"the database server refused the credentials for {where}")
+        if "does not exist" in lowered and "database" in lowered:
+            return VaultNotFound(f"no vault at {where}: the database does not exist")
+        return StoreError(
+            f"lost or could not open the connection to the vault database {where} ({text}); "
+            "nothing of the interrupted command was written"
+        )
+    return StoreError(f"vault database error: {text}")
+
+
+class PostgresDatabase(Database):
+    """An open PostgreSQL vault."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: DatabaseUrl, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        super().__init__(url)
+        self.url = url
+        self._conn = conn
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def _connection(cls, url: DatabaseUrl) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            conn = psycopg.connect(
+                url.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, prepare_threshold=None
+            )
+            conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            conn.execute("SET TIME ZONE 'UTC'")
+        except psycopg.Error as exc:
+            raise _error(exc, str(url)) from exc
+        return conn
+
+    @classmethod
+    def create(cls, url: DatabaseUrl) -> Self:
+        """Make the vault's schema in an empty database; ``VaultExists`` if it holds a vault,
+        ``StoreError`` if it holds anything else."""
+        db = cls(url, cls._connection(url))
+        try:
+            tables = db.tables()
+            if "vault_meta" in tables:
+                raise VaultExists(f"a vault already exists at {url}; refusing to overwrite it")
+            if tables:
+                raise StoreError(
+                    f"the database at {url} is not empty and not a questa-vault database; "
+                    "create the vault in an empty database"
+                )
+            db._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def open(cls, url: DatabaseUrl) -> Self:
+        """Open a vault and bring its schema up to date; ``VaultNotFound``, ``StoreError``."""
+        db = cls(url, cls._connection(url))
+        try:
+            db._check_is_vault()
+            db._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _check_is_vault(self) -> None:
+        tables = set(self.tables())
+        if not tables:
+            raise VaultNotFound(f"no vault at {self.url}: run questa-vault init")
+        not_a_vault = StoreError(f"{self.url} is not a questa-vault database")
+        if not {"schema_migrations", "vault_meta"} <= tables:
+            raise not_a_vault
+        columns = [
+            r[0]
+            for r in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = 'schema_migrations' ORDER BY ordinal_position"
+            )
+        ]
+        if columns[:3] != ["id", "name", "applied_at"]:
+            raise not_a_vault
+        first = self.query("SELECT name FROM schema_migrations ORDER BY id LIMIT 1")
+        if not first or first[0][0] != MIGRATIONS[0][0]:
+            raise not_a_vault
+
+    def _migrate(self) -> None:
+        known = [name for name, _ in MIGRATIONS]
+        if "schema_migrations" in self.tables():
+            applied = self.migrations()
+            if applied == known:
+                return  # the usual case: no write transaction, so read-only roles can open
+        with self.write():
+            if "schema_migrations" not in self.tables():
+                for sql in postgres_statements(MIGRATIONS_TABLE):
+                    self._change(sql, ())
+            applied = self.migrations()
+            if applied != known[: len(applied)]:
+                raise StoreError(
+                    "this vault was written by a newer or different version of questa-vault"
+                )
+            for number, (name, statements) in enumerate(MIGRATIONS, start=1):
+                if name in applied:
+                    continue
+                for sql in postgres_migration(statements):
+                    self._change(sql, ())
+                self._change(
+                    "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                    (number, name, time.time() / 86400.0 + 2440587.5),  # a Julian day, as SQLite
+                )
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(psycopg.Error):
+            self._conn.close()
+
+    def drop_schema(self) -> None:
+        """Remove every object the migrations made (after a failed ``Keyring.create``)."""
+        with self._lock, contextlib.suppress(psycopg.Error):
+            if self._depth:
+                self._rollback()
+                self._depth, self._writing = 0, False
+            for table in self.tables():
+                self._conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+            for (function,) in self._conn.execute(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = current_schema() AND p.proname LIKE '%\\_fn'"
+            ).fetchall():
+                self._conn.execute(f'DROP FUNCTION IF EXISTS "{function}"()')
+
+    def settings(self) -> dict[str, int | str]:
+        out: dict[str, int | str] = {}
+        for name in ("default_transaction_isolation", "lock_timeout", "synchronous_commit"):
+            out[name] = str(self.query(f"SHOW {name}")[0][0])
+        out["server_version"] = str(self.query("SHOW server_version")[0][0])
+        return out
+
+    def tables(self) -> list[str]:
+        return [
+            str(r[0])
+            for r in self.query(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
+                "ORDER BY table_name"
+            )
+        ]
+
+    # ----------------------------------------------------------------- transactions
+
+    def _run(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        try:
+            return self._conn.execute(sql, params)
+        except psycopg.Error as exc:
+            raise _error(exc, str(self.url)) from exc
+
+    def _begin_write(self) -> None:
+        self._run("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try:
+            self._run(_LOCK_SQL, (_LOCK_CLASS,))
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _begin_read(self) -> None:
+        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _commit(self) -> None:
+        self._run("COMMIT")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._conn.execute("ROLLBACK")
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = self._run(_sql(sql), tuple(params))
+        if cursor.description is None:
+            return []
+        return [tuple(r) for r in cursor.fetchall()]
+
+    def _change(self, sql: str, params: Sequence[Any]) -> int:
+        return int(self._run(_sql(sql) if params else sql, tuple(params)).rowcount)
+
+    def _change_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_sql(sql), [tuple(r) for r in rows])
+        except psycopg.Error as exc:
+            raise _error(exc, str(self.url)) from exc
+
+    # ----------------------------------------------------------------- maintenance
+
+    def checkpoint(self) -> None:
+        """Vacuum the tables erase shreds in, so dead row versions are reclaimed (the table
+        owner may; docs/team.md says what WAL and backups still hold)."""
+        with self._lock:
+            if self._depth:
+                raise StoreError("internal: checkpoint inside a transaction")
+            self._run("VACUUM grants, blobs, jobs")
+
+    def vacuum(self) -> None:
+        """``VACUUM FULL``: rewrite the tables so freed space leaves their files."""
+        with self._lock:
+            if self._depth:
+                raise StoreError("internal: vacuum inside a transaction")
+            self._run("VACUUM FULL")
+
+    def integrity_check(self) -> list[str]:
+        """PostgreSQL checks its pages itself (checksums, WAL); nothing to add here."""
+        self.query("SELECT 1")
+        return []
+
+    def schema_problems(self) -> list[str]:
+        """Missing or extra tables, columns, indexes and append-only triggers compared with
+        what the migrations make; applied migrations that differ."""
+        problems: list[str] = []
+        applied = self.migrations()
+        known = [name for name, _ in MIGRATIONS]
+        if applied != known:
+            problems.append(f"applied migrations {applied} differ from the expected {known}")
+        layout = expected_layout()
+        columns: dict[str, list[str]] = {}
+        for table, column in self.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+        ):
+            columns.setdefault(str(table), []).append(str(column))
+        for table in sorted(set(layout.tables) - set(columns)):
+            problems.append(f"table {table} is missing")
+        for table in sorted(set(columns) - set(layout.tables)):
+            problems.append(f"unexpected table {table}")
+        for table in sorted(set(columns) & set(layout.tables)):
+            if [c for c in columns[table] if c != "rowid"] != list(layout.tables[table]):
+                problems.append(f"table {table} differs from its definition")
+        indexes = {
+            str(r[0])
+            for r in self.query(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            )
+        }
+        for index in sorted(layout.indexes - indexes):
+            problems.append(f"index {index} is missing")
+        triggers = {
+            str(r[0])
+            for r in self.query(
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
+                "AND t.tgenabled <> 'D'"
+            )
+        }
+        for trigger in sorted(layout.triggers - triggers):
+            problems.append(f"trigger {trigger} is missing or disabled")
+        return problems
