@@ -141,11 +141,21 @@ class PostgresServer:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(sql)
 
-    def fresh_database(self, prefix: str = "vault") -> str:
-        """A new empty database (from ``template0``); its URL."""
+    def fresh_database(self, prefix: str = "vault", *, owner: str = SUPERUSER) -> str:
+        """A new empty database (a file copy of ``template0``, ~0.1 s); its URL as ``owner``."""
         name = f"{prefix}_{os.getpid()}_{next(self._counter)}"
-        self.admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        return self.url(name)
+        self.admin(
+            f'CREATE DATABASE "{name}" OWNER "{owner}" TEMPLATE template0 STRATEGY FILE_COPY'
+        )
+        return self.url(name, user=owner)
+
+    def ensure_role(self, name: str) -> None:
+        """A LOGIN role (cluster-wide, so made once per server)."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                conn.execute(f'CREATE ROLE "{name}" LOGIN')
 
 
 def _has_user(name: str) -> bool:

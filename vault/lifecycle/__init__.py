@@ -16,7 +16,9 @@ job without a reader unless forced, and adds what the keyring does not offer its
   job has a reader; chunks are contiguous; erased jobs hold no ciphertext or grant). With a
   session (``--deep``) every job the user can open is decrypted and its seal checked.
 - ``backup``: the SQLite online backup API (a plain copy of a WAL database can miss committed
-  data); refuses to overwrite; the copy is 0600; the backup is logged.
+  data), or a logical export of a PostgreSQL vault into a new SQLite file; refuses to
+  overwrite; the copy is 0600; the backup is logged.
+- ``migrate``: a vault copied between SQLite and PostgreSQL, verified, resumable.
 
 Nothing here prints; results are frozen dataclasses, errors ``VaultError`` subclasses.
 """
@@ -34,12 +36,14 @@ from vault.lifecycle._access import (
 )
 from vault.lifecycle._backup import Backup, backup
 from vault.lifecycle._erase import Erased, erase
+from vault.lifecycle._migrate import Migrated, migrate
 from vault.lifecycle._verify import Finding, VerifyReport, verify
 
 __all__ = [
     "Backup",
     "Erased",
     "Finding",
+    "Migrated",
     "RevokePlan",
     "VerifyReport",
     "backup",
@@ -47,6 +51,7 @@ __all__ = [
     "grant",
     "known_jobs",
     "live_jobs",
+    "migrate",
     "older_than",
     "plan_revoke",
     "revoke",

@@ -12,7 +12,7 @@ cryptography: the keyring (L3) decides what the bytes in the rows mean. The laye
 from __future__ import annotations
 
 from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
-from vault.store._copy import copy_rows
+from vault.store._copy import copy_rows, rows_digest
 from vault.store._location import (
     CREDENTIALS_REFUSED,
     DatabaseUrl,
@@ -43,5 +43,6 @@ __all__ = [
     "UserRow",
     "copy_rows",
     "is_database_url",
+    "rows_digest",
     "vault_location",
 ]

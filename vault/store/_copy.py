@@ -11,6 +11,7 @@ and blobs, ``batch`` jobs per destination transaction, so a killed copy leaves w
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from vault.errors import StoreError
@@ -48,8 +49,9 @@ def copy_rows(
     *,
     batch: int = 200,
     on_jobs: Callable[[int], None] | None = None,
-) -> None:
-    """Copy every row of ``src`` into ``dst`` (see the module docstring)."""
+) -> str:
+    """Copy every row of ``src`` into ``dst`` (see the module docstring); the ``rows_digest``
+    of the source snapshot that was copied."""
     layout = expected_layout()
     tables = [t for t in _ORDER if t in layout.tables]
     unknown = set(layout.tables) - set(tables) - _SKIP
@@ -81,3 +83,31 @@ def copy_rows(
         for start in range(0, len(rows), 5000):
             with dst.write():
                 dst._exec_many(_upsert(layout, "access_log"), rows[start : start + 5000])
+        return rows_digest(src)
+
+
+def rows_digest(store: StoreBase) -> str:
+    """SHA-256 over every row of every copied table, in primary-key order, values typed
+    (bytes, text, integer, real, NULL), so two vaults holding the same rows agree whatever
+    their backend."""
+    layout = expected_layout()
+    digest = hashlib.sha256()
+    with store.read():
+        for table in _ORDER:
+            if table not in layout.tables:
+                continue
+            order = ", ".join(f'"{k}"' for k in layout.keys[table])
+            digest.update(f"\x00table {table}\x00".encode())
+            for row in store._query(
+                f"SELECT {_columns(layout, table)} FROM {table} ORDER BY {order}"
+            ):
+                digest.update(repr(tuple(_typed(v) for v in row)).encode())
+    return digest.hexdigest()
+
+
+def _typed(value: object) -> object:
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
