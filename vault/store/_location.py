@@ -37,6 +37,13 @@ class DatabaseUrl:
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def name(self) -> str:
+        """The database's name (as a file's name names a SQLite vault), else the service's."""
+        parts = urlsplit(self.url)
+        params = dict(parse_qsl(parts.query))
+        return parts.path.lstrip("/") or params.get("dbname") or params.get("service") or "vault"
+
 
 Location = Path | DatabaseUrl
 
