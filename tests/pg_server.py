@@ -74,6 +74,8 @@ class PostgresServer:
     # ------------------------------------------------------------- lifetime
 
     def start(self) -> PostgresServer:
+        reap_orphans(self.bindir)
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         if os.geteuid() == 0:
             self._run_as = next(
                 (u for u in _UNPRIVILEGED if _has_user(u)), None
@@ -156,6 +158,35 @@ class PostgresServer:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
                 conn.execute(f'CREATE ROLE "{name}" LOGIN')
+
+
+def reap_orphans(bindir: Path) -> None:
+    """Stop and remove the servers of earlier test sessions that were killed before their
+    teardown ran (their owner process is gone), so they never pile up."""
+    for root in glob.glob(os.path.join(tempfile.gettempdir(), "questa-pg-*")):
+        try:
+            owner = int(Path(root, "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        data = Path(root) / "data"
+        if (data / "postmaster.pid").exists():
+            command = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            if os.geteuid() == 0:
+                command = ["runuser", "-u", data.owner(), "--", *command]
+            subprocess.run(command, capture_output=True, timeout=60, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _has_user(name: str) -> bool:

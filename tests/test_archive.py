@@ -479,9 +479,9 @@ PASS = "pass phrase"
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> Iterator[Keyring]:
+def keyring(vault_location) -> Iterator[Keyring]:
     fast = KdfParams("argon2id", 8192, 1, 1)
-    with Keyring.create(tmp_path / "real.db", user="alice", passphrase=PASS, kdf=fast) as kr:
+    with Keyring.create(vault_location, user="alice", passphrase=PASS, kdf=fast) as kr:
         yield kr
 
 

@@ -33,8 +33,16 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def vault_path(tmp_path: Path) -> Path:
-    return tmp_path / "v.db"
+def vault_path(vault_location):
+    """The vault of ``kr``: a SQLite file, then a PostgreSQL database."""
+    return vault_location
+
+
+def file_only(vault_path) -> None:
+    """Tests of the SQLite file's own layout (WAL, pages, sqlite_master) have no PostgreSQL
+    variant; test_postgres.py and test_pg_roles.py cover PostgreSQL's counterparts."""
+    if not isinstance(vault_path, Path):
+        pytest.skip("SQLite file layout only; PostgreSQL's counterpart is in test_postgres.py")
 
 
 @pytest.fixture
@@ -169,6 +177,7 @@ def test_plan_revoke_rejects_unknown_names(kr: Keyring, user, jobs, error) -> No
 def test_erase_leaves_no_original_and_no_wrapped_key_in_any_vault_file(
     kr: Keyring, vault_path: Path, big: bool, checkpointed: bool
 ) -> None:
+    file_only(vault_path)
     content = (b"name\n" + b"[PERSON_NAME_1]\n" * 4000) if big else None
     kr.store_job(sample_job("j1", content=content), actor="alice")
     kr.store_job(sample_job("j2", mapping={"Keep Me Person": "[PERSON_NAME_1]"}), actor="alice")
@@ -230,6 +239,7 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
 def test_erase_again_empties_a_wal_a_reader_kept_full(
     kr: Keyring, vault_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    file_only(vault_path)
     kr.store_job(sample_job("j1"), actor="alice")
     secrets = secret_bytes(kr, "j1")
     monkeypatch.setattr("vault.store._sqlite.BUSY_TIMEOUT_MS", 50)
@@ -307,6 +317,7 @@ def drop_triggers(db) -> None:
 def test_verify_reports_an_edited_log_entry_and_the_dropped_triggers(
     kr: Keyring, vault_path: Path
 ) -> None:
+    file_only(vault_path)
     kr.store_job(sample_job("j1"), actor="alice")
     with raw_db(vault_path) as db:
         drop_triggers(db)
@@ -323,6 +334,7 @@ def test_verify_reports_an_edited_log_entry_and_the_dropped_triggers(
 def test_expect_head_detects_a_truncated_log_the_chain_cannot(
     kr: Keyring, vault_path: Path
 ) -> None:
+    file_only(vault_path)
     kr.store_job(sample_job("j1"), actor="alice")
     kr.store_job(sample_job("j2"), actor="alice")
     seq, digest = kr.log_head()
@@ -457,6 +469,7 @@ def test_backup_under_concurrent_writes_opens_and_verifies(
 
 
 def test_backup_of_a_damaged_copy_is_an_integrity_error(kr: Keyring, tmp_path: Path) -> None:
+    file_only(kr.path)
     # A source whose log chain is broken gives a copy that does not verify.
     kr.store_job(sample_job("j1"), actor="alice")
     with raw_db(kr.path) as db:

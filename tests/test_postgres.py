@@ -225,3 +225,14 @@ def test_the_cli_works_on_a_postgresql_vault(pg_url: str, tmp_path: Path) -> Non
         result = invoke(args, env=env)
         assert result.exit_code == 0, (args, result.output)
     assert isinstance(Store.open(DatabaseUrl(pg_url)).path, DatabaseUrl)
+
+
+def test_a_connection_dropped_between_commands_is_opened_again(pg_url: str) -> None:
+    with new_vault(pg_url) as kr:
+        for round_ in range(3):
+            pid = kr.store._query("SELECT pg_backend_pid()")[0][0]
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            assert kr.store_job(sample_job(f"job-{round_}"), actor="alice")
+        assert len(kr.list_jobs()) == 3
+        kr.verify_chain()

@@ -387,12 +387,12 @@ def test_iso_time() -> None:
 
 
 @pytest.fixture
-def mixed_keyring(tmp_path):
+def mixed_keyring(vault_location):
     from keyring_kit import StepClock, new_vault, sample_job
 
     from vault.keyring import Keyring
 
-    path = tmp_path / "r.db"
+    path = vault_location  # a SQLite file, then a PostgreSQL database
     new_vault(path).close()
     clock = StepClock(start=ts("2024-05-01T00:00:00"), step=DAY)
     kr = Keyring.open(path, clock=clock)

@@ -47,8 +47,11 @@ from vault.store._sqlite import expected_layout
 CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT_MS = 30_000
 # The advisory-lock key of a vault: a constant of ours mixed with the schema's name.
-_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 _LOCK_CLASS = zlib.crc32(b"questa-vault") & 0x7FFFFFFF
+_BEGIN_WRITE = (
+    "BEGIN ISOLATION LEVEL READ COMMITTED; "
+    f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, hashtext(current_schema()))"
+)
 
 
 @lru_cache(maxsize=512)
@@ -101,7 +104,11 @@ class PostgresDatabase(Database):
     def _connection(cls, url: DatabaseUrl) -> psycopg.Connection[tuple[Any, ...]]:
         try:
             conn = psycopg.connect(
-                url.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, prepare_threshold=None
+                url.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                prepare_threshold=None,
+                fallback_application_name="questa-vault",
             )
             conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
             conn.execute("SET TIME ZONE 'UTC'")
@@ -134,36 +141,32 @@ class PostgresDatabase(Database):
         """Open a vault and bring its schema up to date; ``VaultNotFound``, ``StoreError``."""
         db = cls(url, cls._connection(url))
         try:
-            db._check_is_vault()
-            db._migrate()
+            db._migrate(db._check_is_vault())
         except BaseException:
             db.close()
             raise
         return db
 
-    def _check_is_vault(self) -> None:
-        tables = set(self.tables())
+    def _check_is_vault(self) -> list[str]:
+        """The vault's tables; ``VaultNotFound`` (empty) or ``StoreError`` (not a vault)."""
+        found = self.tables()
+        tables = set(found)
         if not tables:
             raise VaultNotFound(f"no vault at {self.url}: run questa-vault init")
         not_a_vault = StoreError(f"{self.url} is not a questa-vault database")
         if not {"schema_migrations", "vault_meta"} <= tables:
             raise not_a_vault
-        columns = [
-            r[0]
-            for r in self.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                "current_schema() AND table_name = 'schema_migrations' ORDER BY ordinal_position"
-            )
-        ]
+        columns = self._columns().get("schema_migrations", [])
         if columns[:3] != ["id", "name", "applied_at"]:
             raise not_a_vault
         first = self.query("SELECT name FROM schema_migrations ORDER BY id LIMIT 1")
         if not first or first[0][0] != MIGRATIONS[0][0]:
             raise not_a_vault
+        return found
 
-    def _migrate(self) -> None:
+    def _migrate(self, tables: list[str] | None = None) -> None:
         known = [name for name, _ in MIGRATIONS]
-        if "schema_migrations" in self.tables():
+        if "schema_migrations" in (self.tables() if tables is None else tables):
             applied = self.migrations()
             if applied == known:
                 return  # the usual case: no write transaction, so read-only roles can open
@@ -212,30 +215,55 @@ class PostgresDatabase(Database):
         return out
 
     def tables(self) -> list[str]:
+        # The catalogue itself, not information_schema: its views cost tens of milliseconds,
+        # and every open asks.
         return [
             str(r[0])
             for r in self.query(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
-                "ORDER BY table_name"
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+                "ORDER BY c.relname"
             )
         ]
+
+    def _columns(self) -> dict[str, list[str]]:
+        """The columns of every table of the vault's schema, in their order."""
+        out: dict[str, list[str]] = {}
+        for table, column in self.query(
+            "SELECT c.relname, a.attname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
+        ):
+            out.setdefault(str(table), []).append(str(column))
+        return out
 
     # ----------------------------------------------------------------- transactions
 
     def _run(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        """Run one statement. Between transactions a connection the server dropped (a
+        restart, an idle timeout, an administrator) is opened again once and the statement
+        retried; inside a transaction the loss is an error: the server rolled it back."""
+        try:
+            return self._conn.execute(sql, params)
+        except psycopg.OperationalError as exc:
+            if self._depth or not self._conn.broken:
+                raise _error(exc, str(self.url)) from exc
+            failure = exc
+        except psycopg.Error as exc:
+            raise _error(exc, str(self.url)) from exc
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
+        self._conn = self._connection(self.url)
         try:
             return self._conn.execute(sql, params)
         except psycopg.Error as exc:
-            raise _error(exc, str(self.url)) from exc
+            raise _error(exc, str(self.url)) from failure
 
     def _begin_write(self) -> None:
-        self._run("BEGIN ISOLATION LEVEL READ COMMITTED")
-        try:
-            self._run(_LOCK_SQL, (_LOCK_CLASS,))
-        except BaseException:
-            self._rollback()
-            raise
+        # One round trip, so a retry after a dropped connection repeats both or neither.
+        self._run(_BEGIN_WRITE)
 
     def _begin_read(self) -> None:
         self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -294,12 +322,7 @@ class PostgresDatabase(Database):
         if applied != known:
             problems.append(f"applied migrations {applied} differ from the expected {known}")
         layout = expected_layout()
-        columns: dict[str, list[str]] = {}
-        for table, column in self.query(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
-        ):
-            columns.setdefault(str(table), []).append(str(column))
+        columns = self._columns()
         for table in sorted(set(layout.tables) - set(columns)):
             problems.append(f"table {table} is missing")
         for table in sorted(set(columns) - set(layout.tables)):
