@@ -1,11 +1,23 @@
 """Paths and defaults: where the vault lives, and the tunable constants everyone shares.
 
 Nothing here reads the environment; the CLI does that and passes values in.
+
+Where a vault lives: a SQLite file path, or a ``postgresql://`` URL. A URL never carries a
+password: credentials come from libpq's own mechanisms (the password file ``~/.pgpass`` or
+``PGPASSFILE``, the service file ``~/.pg_service.conf`` or ``PGSERVICEFILE``, ``PGPASSWORD``,
+or no password at all with peer/certificate authentication). A URL with a password (in its
+user part or as a ``password=`` parameter) is refused before anything connects, with a
+message saying where the password belongs, so a secret never sits on a command line, in shell
+history or in a process listing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from vault.errors import InputError
 
 APP_NAME = "questa-vault"
 # Named in messages and docs only: never a default, so no file goes to a third party unasked.
@@ -27,3 +39,66 @@ def default_config_path() -> Path:
     import platformdirs  # see default_vault_path
 
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+# --------------------------------------------------------------------------- vault location
+
+URL_SCHEMES = ("postgresql", "postgres")
+
+CREDENTIALS_REFUSED = (
+    "the vault URL carries a password; remove it and give the password through libpq instead: "
+    "a password file (~/.pgpass, or the file named by PGPASSFILE), a service file "
+    "(~/.pg_service.conf or PGSERVICEFILE, then postgresql:///?service=NAME), or PGPASSWORD"
+)
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A PostgreSQL vault: a libpq connection URL without a password."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        check_url(self.url)
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def name(self) -> str:
+        """The database's name (as a file's name names a SQLite vault), else the service's."""
+        parts = urlsplit(self.url)
+        params = dict(parse_qsl(parts.query))
+        return parts.path.lstrip("/") or params.get("dbname") or params.get("service") or "vault"
+
+
+Location = Path | DatabaseUrl
+
+
+def is_database_url(text: str) -> bool:
+    """True when ``text`` is a ``postgresql://`` (or ``postgres://``) URL."""
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.lower() in URL_SCHEMES
+
+
+def check_url(url: str) -> None:
+    """``InputError`` unless ``url`` is a PostgreSQL URL without a password."""
+    if not is_database_url(url):
+        raise InputError("a vault URL must start with postgresql://")
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        params = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError as exc:
+        raise InputError(f"the vault URL is malformed ({exc})") from exc
+    if password is not None or any(key.lower() == "password" for key, _ in params):
+        raise InputError(CREDENTIALS_REFUSED)
+
+
+def vault_location(value: str | Path | DatabaseUrl) -> Location:
+    """A ``--vault``/``QUESTA_VAULT`` value as a location: a URL or a file path."""
+    if isinstance(value, DatabaseUrl):
+        return value
+    if isinstance(value, str) and is_database_url(value):
+        return DatabaseUrl(value)
+    return Path(value)

@@ -24,9 +24,8 @@ import click
 from vault._version import __version__
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
-from vault.config import HOSTED_DEMO_URL, default_vault_path
+from vault.config import HOSTED_DEMO_URL, Location, default_vault_path, vault_location
 from vault.errors import ConfigError, InputError, MissingExtra, VaultError
-from vault.store import Location, vault_location
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -14,6 +14,7 @@ import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
 from vault.cli.users import acting_user, open_vault, unlock_session
+from vault.config import vault_location
 from vault.errors import IntegrityError, StoreError, VaultNotFound
 from vault.keyring import Keyring
 from vault.lifecycle import (
@@ -28,7 +29,6 @@ from vault.lifecycle import (
     revoke,
     verify,
 )
-from vault.store import vault_location
 
 
 def _one_selection(job_ids: tuple[str, ...], all_jobs: bool, what: str) -> None:

@@ -11,15 +11,15 @@ cryptography: the keyring (L3) decides what the bytes in the rows mean. The laye
 
 from __future__ import annotations
 
-from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
-from vault.store._copy import copy_rows, rows_digest
-from vault.store._location import (
+from vault.config import (
     CREDENTIALS_REFUSED,
     DatabaseUrl,
     Location,
     is_database_url,
     vault_location,
 )
+from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
+from vault.store._copy import copy_rows, rows_digest
 from vault.store._migrations import MIGRATIONS
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
 from vault.store._sqlite import BUSY_TIMEOUT_MS, SIDECARS

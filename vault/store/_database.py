@@ -29,8 +29,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from vault.config import DatabaseUrl
 from vault.errors import StoreError
-from vault.store._location import DatabaseUrl
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -85,6 +85,18 @@ class Database(ABC):
     @abstractmethod
     def integrity_check(self) -> list[str]:
         """The engine's own consistency check; an empty list when all is sound."""
+
+    @abstractmethod
+    def discard(self) -> None:
+        """Close and remove the vault this process has just created (a failed ``init``)."""
+
+    @abstractmethod
+    def checkpoint(self) -> None:
+        """After an erase: leave no shredded byte where the engine can reclaim it."""
+
+    @abstractmethod
+    def vacuum(self) -> None:
+        """Rebuild the storage so freed space leaves it."""
 
     @abstractmethod
     def settings(self) -> dict[str, int | str]:

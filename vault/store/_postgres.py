@@ -31,6 +31,7 @@ from typing import Any, Self
 import psycopg
 from psycopg import errors as pg_errors
 
+from vault.config import DatabaseUrl
 from vault.errors import (
     StoreError,
     VaultAccessDenied,
@@ -39,7 +40,6 @@ from vault.errors import (
     VaultNotFound,
 )
 from vault.store._database import Database
-from vault.store._location import DatabaseUrl
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 from vault.store._pg_schema import postgres_migration, postgres_statements
 from vault.store._sqlite import expected_layout
@@ -192,6 +192,14 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         with self._lock, contextlib.suppress(psycopg.Error):
             self._conn.close()
+
+    def discard(self) -> None:
+        self.close()
+        fresh = type(self)(self.url, self._connection(self.url))
+        try:
+            fresh.drop_schema()
+        finally:
+            fresh.close()
 
     def drop_schema(self) -> None:
         """Remove every object the migrations made (after a failed ``Keyring.create``)."""

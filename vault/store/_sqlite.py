@@ -217,6 +217,10 @@ class SqliteDatabase(Database):
         with self._lock, contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
+    def discard(self) -> None:
+        self.close()
+        self.remove(self.path)
+
     def settings(self) -> dict[str, int | str]:
         """The connection settings that matter for safety (for ``verify`` and tests)."""
         out: dict[str, int | str] = {}

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from vault.config import DatabaseUrl, Location, vault_location
 from vault.errors import IntegrityError, StoreError
 from vault.store._audit import AuditQueries
 from vault.store._copy import copy_rows
 from vault.store._database import Database
-from vault.store._location import DatabaseUrl, Location, vault_location
-from vault.store._postgres import PostgresDatabase
 from vault.store._rows import (
     JOB_COLUMNS,
     JOB_SELECT,
@@ -32,6 +31,9 @@ from vault.store._rows import (
     job_to_sql,
 )
 from vault.store._sqlite import SqliteDatabase
+
+if TYPE_CHECKING:
+    from vault.store._postgres import PostgresDatabase
 
 _USER_COLUMNS = (
     "id, name, enabled, created_at, public_key, wrapped_key, kdf_algorithm, kdf_memory_kib, "
@@ -64,6 +66,14 @@ def _checked(what: str) -> Callable[[Callable[[Sequence[Any]], R]], Callable[[Se
     return decorate
 
 
+def _postgres() -> type[PostgresDatabase]:
+    """The PostgreSQL backend, imported on first use: psycopg loads asyncio, which a command
+    on a SQLite vault should not pay for at start-up (tests/test_cold_start.py)."""
+    from vault.store._postgres import PostgresDatabase
+
+    return PostgresDatabase
+
+
 class Store(AuditQueries):  # AuditQueries extends StoreBase
     """An open vault. Use ``create`` or ``open``; close it (or use ``with``)."""
 
@@ -74,7 +84,7 @@ class Store(AuditQueries):  # AuditQueries extends StoreBase
         """A new vault with the current schema; ``VaultExists`` if one is there."""
         where = vault_location(location)
         if isinstance(where, DatabaseUrl):
-            return cls(PostgresDatabase.create(where))
+            return cls(_postgres().create(where))
         return cls(SqliteDatabase.create(where))
 
     @classmethod
@@ -82,7 +92,7 @@ class Store(AuditQueries):  # AuditQueries extends StoreBase
         """An existing vault, its schema brought up to date; ``VaultNotFound``."""
         where = vault_location(location)
         if isinstance(where, DatabaseUrl):
-            return cls(PostgresDatabase.open(where))
+            return cls(_postgres().open(where))
         return cls(SqliteDatabase.open(where))
 
     def __init__(self, db: Database) -> None:
@@ -95,15 +105,7 @@ class Store(AuditQueries):  # AuditQueries extends StoreBase
 
     def discard(self) -> None:
         """Close and remove a vault this process has just created (a failed ``init``)."""
-        self.db.close()
-        if isinstance(self.db, SqliteDatabase):
-            SqliteDatabase.remove(self.db.path)
-        elif isinstance(self.db, PostgresDatabase):
-            reopened = PostgresDatabase(self.db.url, PostgresDatabase._connection(self.db.url))
-            try:
-                reopened.drop_schema()
-            finally:
-                reopened.close()
+        self.db.discard()
 
     def __enter__(self) -> Store:
         return self
@@ -131,12 +133,10 @@ class Store(AuditQueries):  # AuditQueries extends StoreBase
 
     def checkpoint(self) -> None:
         """After an erase: SQLite empties its WAL; PostgreSQL vacuums the shredded tables."""
-        if isinstance(self.db, SqliteDatabase | PostgresDatabase):
-            self.db.checkpoint()
+        self.db.checkpoint()
 
     def vacuum(self) -> None:
-        if isinstance(self.db, SqliteDatabase | PostgresDatabase):
-            self.db.vacuum()
+        self.db.vacuum()
 
     def backup(self, dest: Path) -> None:
         """A consistent copy into the new SQLite file ``dest`` (0600; ``VaultExists``): the
