@@ -20,6 +20,7 @@ Messages never contain an original (PII) value: name the job and the placeholder
     │   ├── RateLimited             429 after the retries allowed
     │   ├── ServerError             5xx / network after bounded retries
     │   └── MalformedResponse       the server answered something we cannot trust
+    │       └── ResponseTooLarge    the answer passed the size limit (--max-response)
     ├── StoreError                  the vault database cannot be reached, read or written
     │   ├── VaultNotFound           no vault at PATH
     │   └── VaultExists             refusing to overwrite
@@ -98,6 +99,10 @@ class ServerError(ApiError):
 
 class MalformedResponse(ApiError):
     """The server's answer failed validation; nothing was stored."""
+
+
+class ResponseTooLarge(MalformedResponse):
+    """The answer's body passed the configured size limit; reading stopped there."""
 
 
 class StoreError(VaultError):

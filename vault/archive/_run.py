@@ -18,6 +18,7 @@ T = TypeVar("T")
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 600.0
+REQUEST_GRACE = 1.0  # a request may overrun the run's timeout by this much, no more
 
 
 class ArchiveTarget(Protocol):
@@ -125,9 +126,23 @@ class JobRun:
         # only and does not end the run.
         self.foreign = foreign
 
+    def bound(self) -> float:
+        """Seconds a request started now may take: what is left of the run's ``timeout``,
+        but at least ``REQUEST_GRACE`` so that ``--timeout 0`` still asks once. This is what
+        makes ``--timeout`` bound requests already in flight (retries and waits included)."""
+        return max(self.deadline - self.options.clock(), REQUEST_GRACE)
+
     async def status(self, job_id: str) -> RemoteJob:
         async with self.limit:
-            return await self.aclient.status(job_id)
+            async with asyncio.timeout(self.bound()):
+                return await self.aclient.status(job_id)
+
+    def _cut_off(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
+        """The run's time ran out while a request was in flight."""
+        where = f"no answer from {self.aclient.host} within the {self.options.timeout:g} s allowed"
+        if known is None:
+            return FetchOutcome(job_id, "timeout", f"{where}; not recorded (fetch it again)")
+        return FetchOutcome(job_id, "timeout", f"{where}; left {known.status} (run sync later)")
 
     async def job(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
         """Poll one job to a terminal state (or the deadline) and archive it."""
@@ -137,6 +152,8 @@ class JobRun:
         while True:
             try:
                 remote = await self.status(job_id)
+            except TimeoutError:
+                return self._cut_off(job_id, known)
             except JobNotFound:
                 return self._not_found(job_id, known)
             except ApiAuthError as exc:

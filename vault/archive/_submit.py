@@ -136,13 +136,21 @@ async def submit_async(
     submit: SubmitOptions,
     *,
     on_outcome: Callable[[SubmitOutcome], None] | None = None,
+    on_upload: Callable[[Path, int, int], None] | None = None,
 ) -> list[SubmitOutcome]:
     """``submit`` as a coroutine."""
     async with client.aio() as aclient:
         run = JobRun(aclient, target, options)
 
         async def one(item: SubmitFile) -> SubmitOutcome:
-            outcome = await _submit_one(run, item, submit)
+            progress = None
+            if on_upload is not None:
+                path = item.path
+
+                def progress(sent: int, total: int) -> None:
+                    on_upload(path, sent, total)
+
+            outcome = await _submit_one(run, item, submit, progress)
             if on_outcome is not None:
                 on_outcome(outcome)
             return outcome
@@ -150,7 +158,12 @@ async def submit_async(
         return await run_all(one(f) for f in files)
 
 
-async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> SubmitOutcome:
+async def _submit_one(
+    run: JobRun,
+    item: SubmitFile,
+    submit: SubmitOptions,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SubmitOutcome:
     name = str(item.path)
     is_text = item.file_type == "text"
     text_result: TextResult | None = None
@@ -158,16 +171,26 @@ async def _submit_one(run: JobRun, item: SubmitFile, submit: SubmitOptions) -> S
         if is_text:
             text = item.path.read_text(encoding="utf-8")
             async with run.limit:
-                text_result = await run.aclient.anonymize_text(text, submit)
+                async with asyncio.timeout(run.bound()):
+                    text_result = await run.aclient.anonymize_text(text, submit)
             job_id = f"text-{uuid.uuid4()}"
         else:
             async with run.limit:
-                job_id = await run.aclient.upload(
-                    item.path, item.file_type, filename=item.path.name, options=submit
-                )
+                async with asyncio.timeout(run.bound()):
+                    job_id = await run.aclient.upload(
+                        item.path,
+                        item.file_type,
+                        filename=item.path.name,
+                        options=submit,
+                        on_progress=on_progress,
+                    )
     except ApiAuthError:
         raise
-    except ApiError as exc:
+    except TimeoutError:
+        return SubmitOutcome(
+            name, None, "error", f"not sent: no answer within the {run.options.timeout:g} s allowed"
+        )
+    except (ApiError, InputError) as exc:
         return SubmitOutcome(name, None, "error", str(exc))
     except (OSError, UnicodeDecodeError) as exc:
         return SubmitOutcome(name, None, "error", f"cannot read it: {type(exc).__name__}")
@@ -228,13 +251,21 @@ def submit(
     submit: SubmitOptions | None = None,
     *,
     on_outcome: Callable[[SubmitOutcome], None] | None = None,
+    on_upload: Callable[[Path, int, int], None] | None = None,
 ) -> list[SubmitOutcome]:
     """Send each checked file (see ``check_files``), record it pending as soon as the server
     accepts it, then (unless ``options.wait`` is false) wait and archive it. Text files go
     through the synchronous text endpoint and are archived at once under a local id
-    ``text-<uuid4>``. One outcome per file, in order."""
+    ``text-<uuid4>``. One outcome per file, in order. Files are streamed from disk;
+    ``on_upload(path, sent, total)`` follows each upload's bytes."""
     return asyncio.run(
         submit_async(
-            client, target, files, options, submit or SubmitOptions(), on_outcome=on_outcome
+            client,
+            target,
+            files,
+            options,
+            submit or SubmitOptions(),
+            on_outcome=on_outcome,
+            on_upload=on_upload,
         )
     )

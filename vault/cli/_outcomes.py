@@ -7,11 +7,19 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from vault.archive import ExpiryWarning, SubmitOutcome
 from vault.cli._app import AppContext
@@ -29,6 +37,7 @@ class Reporter:
         self.total = total
         show_bar = total > 0 and not ctx.quiet and sys.stderr.isatty()
         self.progress: Progress | None = None
+        self.uploads: dict[Path, TaskID] = {}
         if show_bar:
             self.progress = Progress(
                 TextColumn("{task.description}"),
@@ -50,6 +59,18 @@ class Reporter:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+    def uploaded(self, path: Path, sent: int, total: int) -> None:
+        """An upload's progress: one byte-counting bar per file being sent (terminal only)."""
+        if self.progress is None:
+            return
+        task = self.uploads.get(path)
+        if task is None:
+            task = self.progress.add_task(f"sending {path.name}", total=total)
+            self.uploads[path] = task
+        self.progress.update(task, completed=sent, total=total)
+        if sent >= total:
+            self.progress.remove_task(task)
 
     def line(self, outcome: str, text: str) -> None:
         self.counts[outcome] += 1

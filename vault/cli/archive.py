@@ -42,7 +42,8 @@ from vault.cli._outcomes import (
     warn,
 )
 from vault.cli.users import acting_user, open_vault
-from vault.client import QuestaClient, check_job_id
+from vault.client import DEFAULT_MAX_RESPONSE, QuestaClient, check_job_id
+from vault.client import DEFAULT_TIMEOUT as REQUEST_TIMEOUT
 from vault.errors import InputError
 from vault.models import SubmitOptions
 
@@ -53,7 +54,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def run_options(func: F) -> F:
-    """``--no-wait``, ``--timeout``, ``--concurrency``."""
+    """``--no-wait``, ``--timeout``, ``--concurrency``, ``--request-timeout``,
+    ``--max-response``."""
+    func = click.option(
+        "--max-response",
+        type=click.IntRange(1, 64 * 1024),
+        default=DEFAULT_MAX_RESPONSE // (1024 * 1024),
+        show_default=True,
+        metavar="MIB",
+        help="Refuse an answer larger than this many MiB (a job's result is sent in base64).",
+    )(func)
+    func = click.option(
+        "--request-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=REQUEST_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="Abandon one request (and retry it) when it has no complete answer after this long.",
+    )(func)
     func = click.option(
         "--concurrency",
         type=click.IntRange(1, 256),
@@ -91,9 +109,20 @@ def server_options(func: F) -> F:
     return func
 
 
-def _client(ctx: AppContext, api_url: str | None, token_file: Path | None) -> QuestaClient:
+def _client(
+    ctx: AppContext,
+    api_url: str | None,
+    token_file: Path | None,
+    request_timeout: float,
+    max_response_mib: int,
+) -> QuestaClient:
     url = require_api_url(api_url)
-    return QuestaClient(url, read_token(ctx, token_file, url))
+    return QuestaClient(
+        url,
+        read_token(ctx, token_file, url),
+        timeout=request_timeout,
+        max_response=max_response_mib * 1024 * 1024,
+    )
 
 
 # --------------------------------------------------------------------------- submit
@@ -148,6 +177,8 @@ def submit_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
+    request_timeout: float,
+    max_response: int,
     api_url: str | None,
     token_file: Path | None,
     as_json: bool,
@@ -170,7 +201,7 @@ def submit_command(
         custom_entities=parse_custom_entities(custom),
     )
     checked = check_files(list(files), file_type)
-    client = _client(ctx, api_url, token_file)
+    client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
             actor=acting_user(ctx, keyring),
@@ -179,7 +210,15 @@ def submit_command(
             concurrency=concurrency,
         )
         with Reporter(ctx, len(checked), as_json=as_json, label="submitting") as report:
-            outcomes = submit(client, keyring, checked, run, options, on_outcome=report.submitted)
+            outcomes = submit(
+                client,
+                keyring,
+                checked,
+                run,
+                options,
+                on_outcome=report.submitted,
+                on_upload=report.uploaded,
+            )
     if as_json:
         emit_json(
             {
@@ -212,6 +251,8 @@ def fetch_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
+    request_timeout: float,
+    max_response: int,
     here: bool,
     expire_missing: bool,
     api_url: str | None,
@@ -237,7 +278,7 @@ def fetch_command(
     require_api_url(api_url)
     for job_id in job_ids:
         check_job_id(job_id)
-    client = _client(ctx, api_url, token_file)
+    client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
             actor=acting_user(ctx, keyring),
@@ -276,6 +317,8 @@ def sync_command(
     no_wait: bool,
     timeout: float,
     concurrency: int,
+    request_timeout: float,
+    max_response: int,
     here: bool,
     expire_missing: bool,
     api_url: str | None,
@@ -296,7 +339,7 @@ def sync_command(
     Example:
       */10 * * * *  questa-vault -q sync --timeout 300
     """
-    client = _client(ctx, api_url, token_file)
+    client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(
             actor=acting_user(ctx, keyring),

@@ -20,6 +20,7 @@ from vault._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "DEFAULT_MAX_RESPONSE": "vault.client._body",
         "DEFAULT_TIMEOUT": "vault.client._http",
         "EXPIRED_HINT": "vault.client._calls",
         "PLACEHOLDER_RE": "vault.client._validate",
@@ -32,12 +33,14 @@ __getattr__, __dir__ = lazy_exports(
 )
 
 if TYPE_CHECKING:
+    from vault.client._body import DEFAULT_MAX_RESPONSE
     from vault.client._calls import EXPIRED_HINT, UPLOAD_TYPES
     from vault.client._http import DEFAULT_TIMEOUT, AsyncQuestaClient, QuestaClient
     from vault.client._retry import RetryPolicy
     from vault.client._validate import PLACEHOLDER_RE, check_job_id
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE",
     "DEFAULT_TIMEOUT",
     "EXPIRED_HINT",
     "PLACEHOLDER_RE",

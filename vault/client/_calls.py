@@ -7,11 +7,14 @@ same protocol and validate the same way.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar, cast
 from urllib.parse import quote
 
 from vault.client._validate import (
@@ -43,6 +46,67 @@ UPLOAD_TYPES: Mapping[str, tuple[str, str]] = {
 EXPIRED_HINT = "unknown or expired (results are kept 1 hour)"
 
 
+class _ProgressFile(io.RawIOBase):
+    """A file opened for upload that reports how far it has been read (httpx reads it in
+    64 KiB pieces while sending; ``fileno`` lets it find the length for Content-Length)."""
+
+    def __init__(self, raw: BinaryIO, total: int, report: Callable[[int, int], None]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._total = total
+        self._report = report
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._report(self._raw.tell(), self._total)
+        return data
+
+    def readinto(self, buffer: Any) -> int:  # pragma: no cover - httpx calls read()
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The file part of an upload: bytes in memory, or a path opened afresh per attempt."""
+
+    source: Path | bytes
+    filename: str
+    content_type: str
+    on_progress: Callable[[int, int], None] | None = None
+
+    def open(self, stack: ExitStack) -> tuple[str, bytes | BinaryIO, str]:
+        """The ``files`` entry for one attempt; a file is closed with ``stack``."""
+        if isinstance(self.source, bytes):
+            return (self.filename, self.source, self.content_type)
+        raw = stack.enter_context(self.source.open("rb"))
+        handle: BinaryIO = raw
+        if self.on_progress is not None:
+            size = os.fstat(raw.fileno()).st_size
+            handle = stack.enter_context(cast(BinaryIO, _ProgressFile(raw, size, self.on_progress)))
+        return (self.filename, handle, self.content_type)
+
+
 @dataclass(frozen=True)
 class Call(Generic[T]):
     """One request and the validator of its answer."""
@@ -54,8 +118,9 @@ class Call(Generic[T]):
     not_found: Callable[[], ApiError]
     json_body: Any = None
     form: Mapping[str, str] | None = None
-    files: Mapping[str, tuple[str, bytes, str]] | None = None
+    upload: Upload | None = None
     json_answer: bool = True
+    big_string: str | None = None  # a top-level string that may be huge (see ``_body``)
 
 
 def _endpoint_missing(what: str, path: str) -> Callable[[], ApiError]:
@@ -77,6 +142,7 @@ def status_call(job_id: str) -> Call[RemoteJob]:
         what=f"job {job_id}",
         parse=lambda body: parse_status(body, job_id),
         not_found=not_found,
+        big_string="result",
     )
 
 
@@ -107,18 +173,13 @@ def upload_call(
     file_type: str,
     filename: str | None,
     options: SubmitOptions | None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Call[str]:
     if file_type not in UPLOAD_TYPES:
         raise InputError(f"cannot upload file type {file_type!r}: use pdf, docx, csv or excel")
     path, content_type = UPLOAD_TYPES[file_type]
     if isinstance(source, Path):
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {source}: {exc.strerror or type(exc).__name__}") from exc
         filename = filename or source.name
-    else:
-        data = source
     options = options or SubmitOptions()
     form = {"start_index": str(options.start_index)}
     if options.entities:
@@ -133,7 +194,7 @@ def upload_call(
         parse=lambda body: parse_job_accepted(body, what),
         not_found=_endpoint_missing(what, path),
         form=form,
-        files={"file": (filename or f"upload.{file_type}", data, content_type)},
+        upload=Upload(source, filename or f"upload.{file_type}", content_type, on_progress),
     )
 
 

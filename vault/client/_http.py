@@ -10,8 +10,10 @@ archive's concurrent fetch uses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +23,13 @@ from typing import Any, TypeVar
 import httpx
 
 from vault._version import __version__
+from vault.client._body import (
+    DEFAULT_MAX_RESPONSE,
+    aread_body,
+    expected_size,
+    loads,
+    read_body,
+)
 from vault.client._calls import (
     Call,
     entities_call,
@@ -29,7 +38,7 @@ from vault.client._calls import (
     text_call,
     upload_call,
 )
-from vault.client._retry import Attempts, RetryPolicy, undecodable
+from vault.client._retry import Attempts, RetryPolicy, undecodable, unreadable
 from vault.errors import InputError, MalformedResponse
 from vault.models import RemoteJob, SubmitOptions, TextResult
 
@@ -66,7 +75,12 @@ class _Settings:
         retry: RetryPolicy,
         clock: Callable[[], float],
         rng: random.Random | None,
+        max_response: int = DEFAULT_MAX_RESPONSE,
     ) -> None:
+        if not timeout > 0:
+            raise InputError("the request timeout must be a number of seconds > 0")
+        if isinstance(max_response, bool) or max_response < 1:
+            raise InputError("the maximum response size must be at least 1 byte")
         try:
             url = httpx.URL(base_url)
         except httpx.InvalidURL as exc:
@@ -78,6 +92,7 @@ class _Settings:
         self.base_url = base_url
         self.token = token
         self.timeout = timeout
+        self.max_response = max_response
         self.transport = transport
         self.retry = retry
         self.clock = clock
@@ -97,6 +112,7 @@ class _Settings:
             retry=self.retry,
             clock=self.clock,
             rng=self.rng,
+            max_response=self.max_response,
         )
         if other.origin == self.origin:
             other.token = self.token
@@ -119,27 +135,41 @@ class _Settings:
         )
 
     @staticmethod
-    def request_args(call: Call[Any]) -> dict[str, Any]:
+    def request_args(call: Call[Any], stack: contextlib.ExitStack) -> dict[str, Any]:
+        """The request's arguments for one attempt: an upload is opened afresh each time
+        (a retry streams it from disk again) and closed with ``stack``."""
         args: dict[str, Any] = {}
         if call.json_body is not None:
             args["json"] = call.json_body
         if call.form is not None:
             args["data"] = dict(call.form)
-        if call.files is not None:
-            args["files"] = dict(call.files)
+        if call.upload is not None:
+            args["files"] = {"file": call.upload.open(stack)}
         return args
 
     @staticmethod
-    def finish(call: Call[T], response: httpx.Response) -> T:
+    def finish(call: Call[T], body: bytearray) -> T:
         if not call.json_answer:
             return call.parse(None)
         try:
-            body = response.json()
+            data = loads(body, big_string=call.big_string)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, nesting too deep
             raise MalformedResponse(
                 f"{call.what}: the answer is not valid JSON; nothing was stored"
             ) from exc
-        return call.parse(body)
+        return call.parse(data)
+
+    @staticmethod
+    def with_body(response: httpx.Response, body: bytearray) -> httpx.Response:
+        """A non-2xx answer with its (bounded, decoded) body, for the retry bookkeeping."""
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(body), request=response.request
+        )
 
 
 class QuestaClient:
@@ -162,6 +192,7 @@ class QuestaClient:
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        max_response: int = DEFAULT_MAX_RESPONSE,
     ) -> None:
         self._settings = _Settings(
             base_url,
@@ -171,6 +202,7 @@ class QuestaClient:
             retry=retry or RetryPolicy(),
             clock=clock,
             rng=rng,
+            max_response=max_response,
         )
         self._sleep = sleep
         self._async_sleep = async_sleep
@@ -210,6 +242,7 @@ class QuestaClient:
             sleep=self._async_sleep,
             clock=s.clock,
             rng=s.rng,
+            max_response=s.max_response,
         )
 
     def _client(self) -> httpx.Client:
@@ -223,21 +256,60 @@ class QuestaClient:
             )
         return self._http
 
+    def _attempt(self, http: httpx.Client, call: Call[T]) -> tuple[httpx.Response, bytearray]:
+        """One request and its body, within the size limit and one overall deadline (the
+        timeout). httpx's timeouts bound each read, not the whole, so the request runs in a
+        daemon thread: when the deadline passes the caller gets ``httpx.ReadTimeout`` at once
+        and the connection pool is dropped (closed in the background), so the stalled
+        connection is never reused."""
+        s = self._settings
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                with contextlib.ExitStack() as stack:
+                    args = s.request_args(call, stack)
+                    with http.stream(call.method, call.path, **args) as response:
+                        size = expected_size(response.headers)
+                        chunks = response.iter_bytes()
+                        box["body"] = read_body(chunks, s.max_response, call.what, size)
+                box["response"] = response
+            except BaseException as exc:  # handed to the caller's thread below
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="questa-request", daemon=True).start()
+        if not done.wait(s.timeout):
+            self._abandon(http)
+            raise httpx.ReadTimeout(f"no complete answer within {s.timeout:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box["response"], box["body"]
+
+    def _abandon(self, http: httpx.Client) -> None:
+        if self._http is http:
+            self._http = None
+        threading.Thread(target=http.close, name="questa-close", daemon=True).start()
+
     def _send(self, call: Call[T]) -> T:
         http = self._client()
         attempts = self._settings.attempts(call)
-        args = self._settings.request_args(call)
         while True:
             try:
-                response = http.request(call.method, call.path, **args)
+                response, body = self._attempt(http, call)
             except httpx.TransportError as exc:
                 self._sleep(attempts.after_error(exc))
                 continue
             except httpx.RequestError as exc:  # e.g. a body that does not decode
                 raise undecodable(call.what, exc) from exc
-            delay = attempts.after_response(response)
+            except OSError as exc:  # the upload cannot be read
+                raise unreadable(call, exc) from exc
+            ok = 200 <= response.status_code < 300
+            delay = attempts.after_response(response if ok else _Settings.with_body(response, body))
             if delay is None:
-                return self._settings.finish(call, response)
+                return self._settings.finish(call, body)
             self._sleep(delay)
 
     def status(self, job_id: str) -> RemoteJob:
@@ -255,9 +327,12 @@ class QuestaClient:
         *,
         filename: str | None = None,
         options: SubmitOptions | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> str:
-        """Start a job for a pdf, docx, csv or excel file; return the server's job id."""
-        return self._send(upload_call(source, file_type, filename, options))
+        """Start a job for a pdf, docx, csv or excel file; return the server's job id. A file
+        is streamed from disk (re-opened for each retry); ``on_progress(sent, total)``
+        follows the bytes read for sending."""
+        return self._send(upload_call(source, file_type, filename, options, on_progress))
 
     def entities(self) -> tuple[str, ...]:
         """The entity type names the service detects."""
@@ -301,6 +376,7 @@ class AsyncQuestaClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        max_response: int = DEFAULT_MAX_RESPONSE,
     ) -> None:
         self._settings = _Settings(
             base_url,
@@ -310,6 +386,7 @@ class AsyncQuestaClient:
             retry=retry or RetryPolicy(),
             clock=clock,
             rng=rng,
+            max_response=max_response,
         )
         self._sleep = sleep
         self._http: httpx.AsyncClient | None = None
@@ -338,21 +415,42 @@ class AsyncQuestaClient:
             )
         return self._http
 
+    async def _attempt(
+        self, http: httpx.AsyncClient, call: Call[T]
+    ) -> tuple[httpx.Response, bytearray]:
+        """One request and its body, within the size limit and one overall deadline (the
+        timeout): a server that accepts and never answers, or trickles a byte at a time, is
+        abandoned when it passes, as ``httpx.ReadTimeout`` (retried like any timeout)."""
+        s = self._settings
+        try:
+            async with asyncio.timeout(s.timeout):
+                with contextlib.ExitStack() as stack:
+                    args = s.request_args(call, stack)
+                    async with http.stream(call.method, call.path, **args) as response:
+                        size = expected_size(response.headers)
+                        chunks = response.aiter_bytes()
+                        body = await aread_body(chunks, s.max_response, call.what, size)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"no complete answer within {s.timeout:g} s") from exc
+        return response, body
+
     async def _send(self, call: Call[T]) -> T:
         http = self._client()
         attempts = self._settings.attempts(call)
-        args = self._settings.request_args(call)
         while True:
             try:
-                response = await http.request(call.method, call.path, **args)
+                response, body = await self._attempt(http, call)
             except httpx.TransportError as exc:
                 await self._sleep(attempts.after_error(exc))
                 continue
             except httpx.RequestError as exc:  # e.g. a body that does not decode
                 raise undecodable(call.what, exc) from exc
-            delay = attempts.after_response(response)
+            except OSError as exc:  # the upload cannot be read
+                raise unreadable(call, exc) from exc
+            ok = 200 <= response.status_code < 300
+            delay = attempts.after_response(response if ok else _Settings.with_body(response, body))
             if delay is None:
-                return self._settings.finish(call, response)
+                return self._settings.finish(call, body)
             await self._sleep(delay)
 
     async def status(self, job_id: str) -> RemoteJob:
@@ -368,8 +466,9 @@ class AsyncQuestaClient:
         *,
         filename: str | None = None,
         options: SubmitOptions | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> str:
-        return await self._send(upload_call(source, file_type, filename, options))
+        return await self._send(upload_call(source, file_type, filename, options, on_progress))
 
     async def entities(self) -> tuple[str, ...]:
         return await self._send(entities_call())

@@ -25,7 +25,14 @@ from typing import Any
 
 import httpx
 
-from vault.errors import ApiAuthError, ApiError, MalformedResponse, RateLimited, ServerError
+from vault.errors import (
+    ApiAuthError,
+    ApiError,
+    InputError,
+    MalformedResponse,
+    RateLimited,
+    ServerError,
+)
 
 _DETAIL_MAX = 200
 
@@ -85,6 +92,11 @@ def undecodable(what: str, exc: httpx.RequestError) -> MalformedResponse:
     return MalformedResponse(
         f"{what}: the answer could not be decoded ({type(exc).__name__}); nothing was stored"
     )
+
+
+def unreadable(call: Any, exc: OSError) -> InputError:
+    """The file to upload could not be opened or read (each attempt opens it afresh)."""
+    return InputError(f"{call.what}: cannot read the file ({exc.strerror or type(exc).__name__})")
 
 
 def _status_text(response: httpx.Response) -> str:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+from vault.client._body import Base64Span
 from vault.errors import InputError, MalformedResponse
 from vault.models import REMOTE_STATUSES, RemoteJob, RemoteStatus, TextResult
 
@@ -84,7 +85,13 @@ def _count(value: object, where: str, name: str) -> int:
 
 
 def decode_base64(value: object, where: str, name: str) -> bytes:
-    """Strict standard base64: only the alphabet, correct padding, no whitespace."""
+    """Strict standard base64: only the alphabet, correct padding, no whitespace. A
+    ``Base64Span`` (a large value left in the body, see ``_body``) is decoded in place."""
+    if isinstance(value, Base64Span):
+        try:
+            return binascii.a2b_base64(value.data, strict_mode=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _field(where, name, "is not valid base64") from exc
     if not isinstance(value, str):
         raise _field(where, name, "is not a base64 string")
     try:
