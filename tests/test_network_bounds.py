@@ -34,6 +34,7 @@ from vault.simulator import SimulatorConfig, run_simulator
 
 NO_RETRY = RetryPolicy(max_retries=0)
 TICK = 0.25  # seconds between the trickled bytes: far below every read timeout used here
+MARGIN = 1.5  # seconds of scheduling slack on a loaded 2-core machine (the bug took minutes)
 
 
 class Hostile:
@@ -151,7 +152,7 @@ def test_asyncio_client_abandons_a_stalled_request_at_its_timeout(hostile: Any, 
     started = time.monotonic()
     with pytest.raises(ServerError, match="timed out talking to 127.0.0.1"):
         asyncio.run(poll())
-    assert time.monotonic() - started < 1.0 + 0.5
+    assert time.monotonic() - started < 1.0 + MARGIN
 
 
 @pytest.mark.parametrize("mode", STALLS)
@@ -161,7 +162,7 @@ def test_blocking_client_abandons_a_stalled_request(hostile: Any, mode: str) -> 
     with QuestaClient(server.url, timeout=1.0, retry=NO_RETRY) as client:
         with pytest.raises(ServerError, match="timed out"):
             client.status(JOB)
-    assert time.monotonic() - started < 1.0 + 0.5
+    assert time.monotonic() - started < 1.0 + MARGIN
 
 
 @pytest.fixture
@@ -187,7 +188,7 @@ def test_the_runs_timeout_bounds_requests_in_flight(
     assert outcome.outcome == "timeout"
     assert outcome.detail.startswith("no answer from 127.0.0.1:")
     assert "left pending" in outcome.detail
-    assert elapsed < 1.0 + 1.0 + 0.5  # the timeout, the 1 s grace, a margin
+    assert elapsed < 1.0 + 1.0 + MARGIN  # the timeout, the 1 s grace, a margin
     assert keyring.get_job(JOB).status == "pending"  # type: ignore[union-attr]
 
 
@@ -197,7 +198,7 @@ def test_cli_fetch_timeout_against_a_silent_server(hostile: Any, isolated_env: P
     assert invoke(["init", "--user", "alice", *FAST_KDF], env=env).exit_code == 0
     started = time.monotonic()
     result = invoke(["fetch", JOB, "--timeout", "1"], env=env)
-    assert time.monotonic() - started < 4.0
+    assert time.monotonic() - started < 2.0 + MARGIN + 1.0  # + the CLI's start-up
     assert result.exit_code == 3, result.output
     assert "timeout" in result.stdout and "no answer from" in result.stdout
 
