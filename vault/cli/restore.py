@@ -105,14 +105,15 @@ def _progress(ctx: AppContext, total: int | None) -> Iterator[Callable[[int], No
 
 
 def _write_report(path: Path, report: RestoreReport) -> None:
+    """The report, written as every output is: a 0600 temporary file renamed into place, so a
+    symlink at ``path`` is replaced, never followed."""
     data = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(data)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from exc
+    with AtomicOutput(path) as out:
+        try:
+            out.file.write(data.encode("utf-8"))
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from exc
+        out.commit()
 
 
 def _text_output(output: Path | None) -> str | None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,29 +315,37 @@ class SqliteDatabase(Database):
         return [] if problems == ["ok"] else problems
 
     def backup(self, dest: Path) -> None:
-        """A consistent online copy through the SQLite backup API (dest created 0600)."""
+        """A consistent online copy through the SQLite backup API (dest created 0600).
+
+        The copy is made in a private directory (0700) beside ``dest`` and linked into place
+        only when complete: SQLite's journal and WAL sidecars then live where nobody else
+        can plant a link, and ``link`` never follows or replaces anything at ``dest``."""
         dest = Path(dest)
+        if os.path.lexists(dest):
+            raise VaultExists(f"{dest} already exists; refusing to overwrite it")
         try:
-            fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError as exc:
-            raise VaultExists(f"{dest} already exists; refusing to overwrite it") from exc
+            work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         except OSError as exc:
             raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
-        os.close(fd)
+        copy = work / "backup.db"
         try:
-            target = sqlite3.connect(str(dest), isolation_level=None)
+            os.close(os.open(copy, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            target = sqlite3.connect(str(copy), isolation_level=None)
             try:
                 with self._lock:
                     self._conn.backup(target)
                 target.execute("PRAGMA journal_mode = WAL")
             finally:
-                target.close()
+                target.close()  # the last connection: the WAL is checkpointed and removed
+            os.link(copy, dest)
+        except FileExistsError as exc:
+            raise VaultExists(f"{dest} already exists; refusing to overwrite it") from exc
         except sqlite3.Error as exc:
-            self.remove(dest)
             raise store_error(exc) from exc
-        except BaseException:
-            self.remove(dest)
-            raise
+        except OSError as exc:
+            raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     # ----------------------------------------------------------------- verify support
 

@@ -1,0 +1,109 @@
+"""No output of the tool follows a symlink onto another file (issue 11, point 7).
+
+For every file the CLI writes, a symlink is planted where the output (or an SQLite sidecar of
+it) will go, pointing at a victim file. Afterwards the victim must be byte for byte what it
+was: the output either replaced the link with a file of its own (temporary file + rename) or
+was refused because something exists there (exclusive creation).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import FAST_KDF, invoke
+from keyring_kit import PASSPHRASE, new_vault, sample_job
+
+JOB = "job-a"
+ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
+VICTIM = b"the victim's own bytes\n"
+
+
+@pytest.fixture
+def vault(isolated_env: Path) -> Path:
+    with new_vault(isolated_env) as keyring:
+        keyring.store_job(
+            sample_job(JOB, mapping={"John Doe": "[PERSON_NAME_1]"}, content=b"[PERSON_NAME_1]\n"),
+            actor="alice",
+        )
+    return isolated_env
+
+
+def _answer(tmp_path: Path) -> str:
+    path = tmp_path / "answer.txt"
+    path.write_bytes(b"Dear [PERSON_NAME_1] [PERSON_NAME_9]\n")
+    return str(path)
+
+
+# name -> (argv given the output path and tmp_path, how the output is written)
+REPLACING: dict[str, Callable[[Path, Path], list[str]]] = {
+    "restore -o": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o", str(out),
+                                  "--allow-unresolved"],
+    "restore --report": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o",
+                                        str(t / "r.txt"), "--report", str(out),
+                                        "--allow-unresolved"],
+    "export -o": lambda out, t: ["export", JOB, "-o", str(out)],
+    "audit --html": lambda out, t: ["audit", "--html", str(out)],
+}  # fmt: skip
+EXCLUSIVE: dict[str, Callable[[Path, Path], list[str]]] = {
+    "backup": lambda out, t: ["backup", str(out)],
+    "keygen -o": lambda out, t: ["keygen", "-o", str(out)],
+    "init --vault": lambda out, t: ["--vault", str(out), "init", "--user", "bob", *FAST_KDF],
+}
+
+
+def _plant(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    victim = tmp_path / "elsewhere" / "victim"
+    victim.parent.mkdir(exist_ok=True)
+    victim.write_bytes(VICTIM)
+    link = tmp_path / name
+    link.symlink_to(victim)
+    return link, victim
+
+
+@pytest.mark.parametrize("case", sorted(REPLACING))
+def test_a_symlink_at_the_output_is_replaced_not_followed(
+    vault: Path, tmp_path: Path, case: str
+) -> None:
+    link, victim = _plant(tmp_path, "out.file")
+    result = invoke(REPLACING[case](link, tmp_path), env=ENV)
+    assert result.exit_code in (0, 3), result.output
+    assert victim.read_bytes() == VICTIM
+    assert not link.is_symlink() and link.is_file()
+    assert os.stat(link).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("case", sorted(EXCLUSIVE))
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_symlink_at_an_exclusive_output_is_refused(
+    vault: Path, tmp_path: Path, case: str, dangling: bool
+) -> None:
+    link, victim = _plant(tmp_path, "out.file")
+    if dangling:  # a link to a file that does not exist yet: creating it would follow the link
+        victim.unlink()
+    result = invoke(EXCLUSIVE[case](link, tmp_path), env=ENV)
+    assert result.exit_code == 1, result.output
+    assert "exists" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    if dangling:
+        assert not victim.exists()
+    else:
+        assert victim.read_bytes() == VICTIM
+    assert link.is_symlink()
+
+
+@pytest.mark.parametrize("sidecar", ["-journal", "-wal", "-shm"])
+def test_sqlite_sidecars_of_a_backup_are_not_followed(
+    vault: Path, tmp_path: Path, sidecar: str
+) -> None:
+    target = tmp_path / "copy.db"
+    link, victim = _plant(tmp_path, f"copy.db{sidecar}")
+    result = invoke(["backup", str(target)], env=ENV)
+    # The copy is made in a private directory; checking it at its place then opens it there,
+    # and SQLite refuses a linked sidecar rather than follow it: the backup fails closed.
+    assert result.exit_code in (0, 5), result.output
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 1
+    assert victim.read_bytes() == VICTIM
+    assert link.is_symlink()
