@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -10,9 +11,19 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 from pg_server import NOT_INSTALLED, PostgresServer, find_binaries, must_have_postgres
 
 from vault.cli import run
+
+# Property tests: derandomized in CI (the same examples on every run, so a red build is
+# reproducible), random on a developer's machine (new examples each run). A failing example
+# found either way becomes a named regression test next to the property it broke.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("dev", print_blob=True, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 # External test corpora (csv-spectrum, frictionless, RFC 4180, presidio, ...), vendored byte for
 # byte with their licences and provenance (tests/corpora/SOURCES.md); never "fix" their bytes.

@@ -9,9 +9,13 @@ Pure text work, no I/O. Design choices (see ``docs/restore.md``):
   replacement template, so ``\\1`` or ``\\g<0>`` in an original stay as written).
 - Strict (default): only the exact placeholder strings of the map. ``[PERSON_NAME_1]`` cannot
   match inside ``[PERSON_NAME_10]`` because a candidate is the whole bracketed token.
-- Lenient: also other letter case, missing brackets, spaces for underscores, Markdown escapes and
-  full-width brackets; the number must be whole. The lenient index is built from the map's own
-  labels, so custom labels in any case or script work. No edit-distance guessing.
+- A placeholder that is the text of a Markdown link, ``[PERSON_NAME_1](mailto:...)``, keeps its
+  link brackets: ``[John Doe](mailto:...)``.
+- Lenient (``lenient``): also the forms models write (other brackets, case, padding, escapes,
+  line wraps, bare tokens), found by ``LenientScanner`` at a few anchors, never inside an exact
+  placeholder; the number must be whole; no edit-distance guessing.
+- Strict reports what lenient would repair (reason ``mangled``: try ``--lenient``), found by the
+  same scanner, run only when a cheap test of the text between candidates says it may help.
 - Messages and problems name placeholders and jobs, never an original.
 """
 
@@ -19,41 +23,27 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate, filterfalse
 from typing import Literal, cast
 
+from vault.placeholders.lenient import CLOSERS, OPENERS, LenientScanner, normalize
 from vault.placeholders.resolver import MapProblem, Resolver, placeholder_type
 
 # The generic placeholder shape `[LABEL_N]`; bracketed text of this shape that is not in the map
 # is reported as unknown (an LLM invented or mangled it). `[Your Name]` or `[option1]` are not.
 SHAPE = re.compile(r"\[([A-Za-z][A-Za-z0-9_]*)_(\d{1,18})\]")
 _SUFFIX = re.compile(r"_(\d{1,18})\]\Z")
-_ASCII_LABEL = re.compile(r"[a-z][a-z0-9_]*")
 MIN_CANDIDATE = 100  # inner length of the longest bracketed text considered a candidate, at least
 MAX_LISTED = 1000  # unresolved occurrences kept with their position (all are counted)
 
-Reason = Literal["unknown", "ambiguous", "outside-string"]
+# unknown: not in any map; ambiguous: two originals; outside-string: JSON; mangled: a form that
+# --lenient repairs (reported by strict mode with that hint).
+Reason = Literal["unknown", "ambiguous", "outside-string", "mangled"]
 Escape = Callable[[str], str]
-
-
-def _normalize(token: str) -> str:
-    """The lenient key of a token: no brackets or escapes, lower case, `_` for separators."""
-    if token.startswith("\\["):
-        token = token[2:]
-    elif token[:1] in ("[", "［"):
-        token = token[1:]
-    if token.endswith("\\]"):
-        token = token[:-2]
-    elif token[-1:] in ("]", "］"):
-        token = token[:-1]
-    return token.replace("\\_", "_").replace(" ", "_").lower()
-
-
-def _label_pattern(label: str) -> str:
-    return "".join(r"(?:\\?_| )" if c in "_ " else re.escape(c) for c in label)
 
 
 @dataclass
@@ -95,55 +85,49 @@ class Matcher:
         self._split = re.compile(rf"(\[[^\[\]\n]{{1,{self._inner}}}\])").split
         # Escaped originals per escape function; raw lookups use the resolver's own mapping.
         self._tables: dict[Escape, dict[str, str]] = {}
-        self._index: dict[str, str | None] = {}
+        self._listed = 0
         self.problems: tuple[MapProblem, ...] = resolver.problems
         if lenient:
-            self._build_lenient()
+            clashes = self._index[1]
+            if clashes:
+                job = ",".join(self.resolver.job_ids)
+                problem = MapProblem("lenient-ambiguous", job, tuple(sorted(clashes)))
+                self.problems = (*self.problems, problem)
         # Longest text a candidate can span; the streaming carry keeps this much.
-        self.max_span = 2 * self._inner + 40
+        self.max_span = 2 * self._inner + 48
+        bracket = "|".join(re.escape(o) for o in sorted(OPENERS, key=len, reverse=True))
+        close = "|".join(re.escape(c) for c in sorted(CLOSERS, key=len, reverse=True))
+        # Text between candidates that may hold a form lenient mode repairs: an underscore
+        # before a number, or a bracket of any kind closing right after a number.
+        self._maybe_mangled = re.compile(
+            rf"\\?_(?:\r?\n)?\d|(?:{bracket})[^\[\]<>{{}}［］\x00]{{1,{2 * self._inner + 8}}}?"
+            rf"\d[ \t\u00a0]*(?:{close})",
+            re.IGNORECASE,
+        ).search
 
-    # -- lenient index and pattern ------------------------------------------------------------
-    def _build_lenient(self) -> None:
+    # -- lenient index and scanner ----------------------------------------------------------------
+    @functools.cached_property
+    def _index(self) -> tuple[dict[str, str | None], set[str]]:
+        index: dict[str, str | None] = {}
         clashes: set[str] = set()
         for placeholder in self._originals:
-            key = _normalize(placeholder)
-            other = self._index.get(key)
-            if key in self._index and other != placeholder:
+            key = normalize(_strip(placeholder))
+            other = index.get(key)
+            if key in index and other != placeholder:
                 clashes.update(p for p in (other, placeholder) if p is not None)
-                self._index[key] = None
+                index[key] = None
             else:
-                self._index[key] = placeholder
-        if clashes:
-            job = ",".join(self.resolver.job_ids)
-            problem = MapProblem("lenient-ambiguous", job, tuple(sorted(clashes)))
-            self.problems = (*self.problems, problem)
-        open_, close = r"(?:\\?\[|［)", r"(?:\\?\]|］)"
-        bracketed = rf"{open_}[^\[\]［］\n]{{1,{2 * self._inner + 8}}}{close}"
-        labels = sorted(self._labels, key=len, reverse=True)
-        parts = [f"(?P<b>{bracketed})"]
-        if labels:
-            alternation = "|".join(_label_pattern(label) for label in labels)
-            self._bare = re.compile(
-                rf"(?:{open_}|(?<!\w))(?:{alternation})(?:\\?_| )\d{{1,18}}(?!\d){close}?",
-                re.IGNORECASE,
-            )
-            parts.append(f"(?P<r>{self._bare.pattern})")
-        # A leading class of the characters a candidate can start with lets the regex engine
-        # skip other positions quickly (about twice as fast on prose).
-        starts = {"[", "\\", "［"} | {
-            c for label in labels for c in (label[0].lower(), label[0].upper())
-        }
-        head = "".join(re.escape(c) for c in sorted(starts))
-        self._lenient = re.compile(f"(?=[{head}])(?:{'|'.join(parts)})", re.IGNORECASE)
+                index[key] = placeholder
+        return index, clashes
+
+    @functools.cached_property
+    def _scanner(self) -> LenientScanner:
+        return LenientScanner(self._originals, self._index[0], self._labels, inner=self._inner)
 
     # -- lookups --------------------------------------------------------------------------------
     @functools.cached_property
     def _labels(self) -> set[str]:
         return {placeholder_type(p) for p in self._originals}
-
-    @functools.cached_property
-    def _lower_labels(self) -> set[str]:
-        return {_normalize(label) for label in self._labels}
 
     def _table(self, escape: Escape | None) -> Mapping[str, str]:
         if escape is None:
@@ -153,12 +137,16 @@ class Matcher:
             table = self._tables[escape] = {}
         return table
 
-    def _value(self, placeholder: str, escape: Escape | None, table: Mapping[str, str]) -> str:
+    def _value(self, placeholder: str, escape: Escape | None) -> str:
         value = self._originals[placeholder]
         if escape is not None:
             value = escape(value)
             self._tables[escape][placeholder] = value
         return value
+
+    def _escaped(self, placeholder: str, escape: Escape | None, table: Mapping[str, str]) -> str:
+        value = table.get(placeholder)
+        return value if value is not None else self._value(placeholder, escape)
 
     def _looks_like_placeholder(self, token: str) -> bool:
         if SHAPE.fullmatch(token):
@@ -166,44 +154,26 @@ class Matcher:
         suffix = _SUFFIX.search(token)
         return suffix is not None and placeholder_type(token) in self._labels
 
-    def _lenient_shaped(self, token: str) -> bool:
-        label, _, number = _normalize(token).rpartition("_")
-        if not number.isdigit() or not label:
-            return False
-        if label in self._lower_labels:
-            return True
-        return " " not in token and _ASCII_LABEL.fullmatch(label) is not None
+    def _mangled(self, token: str) -> bool:
+        """Whether lenient mode would repair this bracketed token."""
+        edits = self._scanner.scan(token, 0, 1)
+        return bool(edits) and edits[0].kind == "repair" and edits[0].end == len(token)
 
     def _miss(
         self, token: str, offset: int, escape: Escape | None, table: Mapping[str, str]
     ) -> str:
-        """A candidate that is not (yet) in the escaped table: restore, repair or report it."""
+        """A strict candidate that is not (yet) in the escaped table: restore or report it."""
         tally = self.tally
         if token in self._originals:
             tally.counts[token] += 1
-            return self._value(token, escape, table)
-        if self.lenient:
-            placeholder = self._index.get(_normalize(token))
-            if placeholder is not None:
-                tally.counts[placeholder] += 1
-                tally.repaired += 1
-                return table.get(placeholder) or self._value(placeholder, escape, table)
+            return self._value(token, escape)
         if token in self.resolver.ambiguous:
             tally.add_unresolved(token, offset, "ambiguous")
-            return token
-        if not self.lenient:
-            if self._looks_like_placeholder(token):
-                tally.add_unresolved(token, offset, "unknown")
-            return token
-        # Lenient: `[the PERSON_NAME_1]` holds a bare placeholder; `[PERSON NAME 99]` is unknown.
-        listed, count, reasons = len(tally.unresolved), tally.unresolved_count, tally.reasons.copy()
-        restored = self._inside(token, offset, escape, table)
-        shaped = self._looks_like_placeholder(token) or self._lenient_shaped(token)
-        if restored == token and shaped:
-            del tally.unresolved[listed:]
-            tally.unresolved_count, tally.reasons = count, reasons
+        elif self._mangled(token):
+            tally.add_unresolved(token, offset, "mangled")
+        elif self._looks_like_placeholder(token):
             tally.add_unresolved(token, offset, "unknown")
-        return restored
+        return token
 
     # -- strict -----------------------------------------------------------------------------------
     def lookup(
@@ -236,75 +206,97 @@ class Matcher:
             filled.append(value)
         return filled
 
-    def _sub_strict(self, text: str, base: int, escape: Escape | None) -> str:
+    def _sub_strict(
+        self, buffer: str, start: int, cut: int, base: int, escape: Escape | None
+    ) -> str:
+        """Restore ``buffer[start:cut]``; ``base`` is the absolute offset of ``buffer[0]``.
+        Text after ``cut`` is only looked at to report a mangled token that crosses it."""
+        text = buffer if start == 0 and cut == len(buffer) else buffer[start:cut]
+        self._listed = len(self.tally.unresolved)
         parts: list[str] = self._split(text)
         if len(parts) == 1:
+            if self._maybe_mangled(text):
+                self._report_mangled(buffer, start, cut, base)
+            else:
+                self._report_crossing(buffer, start, cut, base)
             return text
-
+        offset = base + start
         ends: list[int] = []  # running end offsets of the parts, computed on the first miss
 
         def offset_of(i: int) -> int:
             if not ends:
                 ends.extend(accumulate(map(len, parts)))
-            return base + ends[2 * i]
+            return offset + ends[2 * i]
 
-        parts[1::2] = self.lookup(parts[1::2], offset_of, escape)
+        tokens = parts[1::2]
+        parts[1::2] = self.lookup(tokens, offset_of, escape)
+        if "](" in text:
+            originals = self._originals
+            for i in range(1, len(parts) - 1, 2):
+                if parts[i + 1][:1] == "(" and tokens[i // 2] in originals:
+                    parts[i] = f"[{parts[i]}]"
+        if self._maybe_mangled("\x00".join(parts[0::2])):
+            self._report_mangled(buffer, start, cut, base)
+        else:
+            self._report_crossing(buffer, start, cut, base)
         return "".join(parts)
+
+    def _report_crossing(self, buffer: str, start: int, cut: int, base: int) -> None:
+        """Report a mangled token that begins before ``cut`` and ends after it."""
+        if cut >= len(buffer):
+            return
+        lo = max(start, cut - self.max_span)
+        zone = self._split(buffer[lo : cut + self.max_span])
+        if self._maybe_mangled("\x00".join(zone[0::2])):
+            self._report_mangled(buffer, lo, cut, base, crossing=True)
+
+    def _report_mangled(
+        self, buffer: str, start: int, cut: int, base: int, *, crossing: bool = False
+    ) -> None:
+        """Strict mode: report the forms lenient mode would repair between the candidates."""
+        tally = self.tally
+        listed = min(self._listed, len(tally.unresolved))  # this call's, in text order
+        candidate = self._scanner.is_candidate
+        for edit in self._scanner.scan(buffer, start, cut):
+            if crossing and edit.end <= cut:
+                continue
+            if edit.kind == "repair" and not candidate(buffer, edit.start, edit.end):
+                token = buffer[edit.start : edit.end]
+                tally.add_unresolved(token, base + edit.start, "mangled")
+        if len(tally.unresolved) > listed:
+            tally.unresolved[listed:] = sorted(tally.unresolved[listed:], key=lambda u: u[1])
 
     def _strict_cut(self, buffer: str, start: int) -> int:
         # A candidate holds '[' only at its start, so cutting before the last '[' that might
-        # open an unfinished candidate never splits one.
-        j = buffer.rfind("[", max(start, len(buffer) - (self._inner + 2)))
-        return len(buffer) if j == -1 else j
+        # open an unfinished candidate never splits one. The last `max_span` characters are
+        # kept back too, so that a mangled token crossing the cut is seen whole (reported).
+        end = len(buffer) - self.max_span
+        j = buffer.rfind("[", max(start, end - (self._inner + 2)), end)
+        return end if j == -1 else j
 
     # -- lenient ----------------------------------------------------------------------------------
-    def _lenient_token(
-        self, match: re.Match[str], base: int, escape: Escape | None, table: Mapping[str, str]
-    ) -> str:
-        token = match.group()
-        offset = base + match.start()
-        if match.lastgroup == "b":
-            value = table.get(token)
-            if value is not None:
-                self.tally.counts[token] += 1
-                return value
-            return self._miss(token, offset, escape, table)
-        placeholder = self._index.get(_normalize(token))
-        if placeholder is not None:
-            self.tally.counts[placeholder] += 1
-            self.tally.repaired += 1
-            return table.get(placeholder) or self._value(placeholder, escape, table)
-        if any(c in token for c in "[]［］_"):
-            self.tally.add_unresolved(token, offset, "unknown")
-        return token
-
-    def _inside(
-        self, token: str, offset: int, escape: Escape | None, table: Mapping[str, str]
-    ) -> str:
-        """Bracketed text that is no placeholder may hold a bare one: `[the PERSON_NAME_1]`."""
-        if not self._labels:
-            return token
-        width = 2 if token[:2] == "\\[" else 1
-        inner_base = offset + width
-        end = len(token) - (2 if token.endswith("\\]") else 1)
-
-        def repl(m: re.Match[str]) -> str:
-            return self._lenient_token(m, inner_base, escape, table)
-
-        return token[:width] + self._bare.sub(repl, token[width:end]) + token[end:]
-
     def _lenient_span(
         self, buffer: str, start: int, cut: int, base: int, escape: Escape | None
     ) -> tuple[str, int]:
         table = self._table(escape)
+        tally = self.tally
+        ambiguous = self.resolver.ambiguous
         pieces: list[str] = []
         last = start
-        for match in self._lenient.finditer(buffer, start):
-            if match.start() >= cut:
-                break
-            pieces.append(buffer[last : match.start()])
-            pieces.append(self._lenient_token(match, base, escape, table))
-            last = match.end()
+        for edit in self._scanner.scan(buffer, start, cut):
+            token = buffer[edit.start : edit.end]
+            placeholder = edit.placeholder
+            if placeholder is None:
+                reason: Reason = "ambiguous" if token in ambiguous else "unknown"
+                tally.add_unresolved(token, base + edit.start, reason)
+                continue
+            tally.counts[placeholder] += 1
+            if edit.kind == "repair":
+                tally.repaired += 1
+            value = self._escaped(placeholder, escape, table)
+            pieces.append(buffer[last : edit.start])
+            pieces.append(f"[{value}]" if edit.link else value)
+            last = edit.end
         end = max(last, cut)
         pieces.append(buffer[last:end])
         return "".join(pieces), end
@@ -313,7 +305,7 @@ class Matcher:
     def sub(self, text: str, base: int = 0, escape: Escape | None = None) -> str:
         """Restore every placeholder in ``text``."""
         if not self.lenient:
-            return self._sub_strict(text, base, escape)
+            return self._sub_strict(text, 0, len(text), base, escape)
         return self._lenient_span(text, 0, len(text), base, escape)[0]
 
     def restore_span(
@@ -333,7 +325,34 @@ class Matcher:
         cut = len(buffer) if final else self._strict_cut(buffer, start)
         if cut <= start:
             return "", start
-        return self._sub_strict(buffer[start:cut], base + start, escape), cut
+        return self._sub_strict(buffer, start, cut, base, escape), cut
+
+    def safe_end(self, buffer: str, start: int) -> int:
+        """How far ``buffer[start:]`` can be restored now: short of the earliest place where
+        more text could still make (or change) a placeholder. Used by the stream restorer,
+        which must hold back no more than that."""
+        scanner = self._scanner
+        n = len(buffer)
+        for at in scanner.starts(buffer, max(start, n - self.max_span), n):
+            if scanner.could_start(buffer[at:]) or (
+                buffer[at] == "[" and self._could_be_placeholder(buffer[at:])
+            ):
+                return at
+        return n
+
+    def _could_be_placeholder(self, tail: str) -> bool:
+        if "]" in tail or "\n" in tail:
+            return False
+        return _SHAPE_PREFIX.fullmatch(tail) is not None or self._is_prefix(tail)
+
+    @functools.cached_property
+    def _sorted(self) -> list[str]:
+        return sorted(self._originals)
+
+    def _is_prefix(self, tail: str) -> bool:
+        ordered = self._sorted
+        i = bisect_left(ordered, tail)
+        return i < len(ordered) and ordered[i].startswith(tail)
 
     @property
     def originals(self) -> Mapping[str, str]:
@@ -380,6 +399,13 @@ class Matcher:
     def unused(self) -> list[str]:
         """Placeholders of the map never restored so far, in the map's order."""
         return list(filterfalse(self.restored_counts().__contains__, self._originals))
+
+
+_SHAPE_PREFIX = re.compile(r"\[(?:[A-Za-z][A-Za-z0-9_]*)?")
+
+
+def _strip(placeholder: str) -> str:
+    return placeholder[1:-1] if placeholder[:1] == "[" and placeholder[-1:] == "]" else placeholder
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:

@@ -218,7 +218,7 @@ def restore_stream(
             if tail:
                 dst.write(tail)
             break
-        keep = max(end - 1, 0)  # one character of context before the next start
+        keep = max(end - 2, 0)  # two characters of context before the next start
         carry = len(buffer) - end
         data = _read(src, max(size, carry))
         final = len(data) == 0

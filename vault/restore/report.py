@@ -24,7 +24,7 @@ class UnresolvedPlaceholder:
     placeholder: str
     line: int
     column: int
-    reason: Reason  # "unknown" (not in any map), "ambiguous", "outside-string" (JSON)
+    reason: Reason  # "unknown" (not in any map), "ambiguous", "outside-string" (JSON), "mangled"
     location: str = ""
 
     @property
@@ -130,6 +130,12 @@ class RestoreReport:
                 f"{self.unresolved_count} left unresolved: {shown}"
                 + (f" and {more} more" if more else "")
             )
+            mangled = self.unresolved_by_reason.get("mangled", 0)
+            if mangled:
+                lines.append(
+                    f"{plural(mangled, 'placeholder')} written in a mangled form: "
+                    "try --lenient to repair them"
+                )
         if self.unused:
             lines.append(f"{plural(len(self.unused), 'map entry', 'map entries')} not used")
         lines.extend(f"map problem: {p.describe()}" for p in self.problems)

@@ -1,0 +1,279 @@
+"""The lenient forms of placeholders: what ``--lenient`` repairs, found without touching prose.
+
+Pure text work. The scanner walks *anchors* left to right: an opening bracket of any kind
+(``[``, ``\\[``, ``［``, ``<``, ``{``, ``&#91;``, ``&lbrack;``, ...) or the ``_`` (or ``\\_``)
+right before a number. Prose holds almost none of them, so the regex engine skips it in C and
+Python only looks at the few places where a placeholder may stand. At an anchor:
+
+- a bracketed token whose inside, normalised (no padding or escapes, lower case, ``_`` for a
+  space, an escaped underscore or a line wrap), is a placeholder of the map is repaired: the
+  whole token, brackets included, becomes the original. Opening and closing brackets must be of
+  one kind (Markdown ``\\[`` only with ``\\]``);
+- before a ``_`` + number, a label of the map written backwards from the anchor (one reversed
+  regex over a short window) makes a bare token ``PERSON_NAME_1``; it needs a boundary before it
+  (not a letter or digit, except CJK text or a JSON escape such as ``\\n``) and a whole number.
+
+Rules that keep prose intact (``docs/restore.md``): without brackets a token needs an underscore
+before its number; a one-word label (``NOTE``, ``DATE``) needs an underscore or a line wrap
+before its number even inside brackets, and without brackets is taken only in the map's case or
+in capitals. The scanner never looks inside an exact placeholder, so what strict restores,
+lenient restores identically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+OPENERS = {
+    "[": "square",
+    "［": "square",
+    "&#91;": "square",
+    "&#x5b;": "square",
+    "&lbrack;": "square",
+    "&lsqb;": "square",
+    "\\[": "markdown",
+    "<": "angle",
+    "&lt;": "angle",
+    "{": "curly",
+}
+CLOSERS = {
+    "]": "square",
+    "］": "square",
+    "&#93;": "square",
+    "&#x5d;": "square",
+    "&rbrack;": "square",
+    "&rsqb;": "square",
+    "\\]": "markdown",
+    ">": "angle",
+    "&gt;": "angle",
+    "}": "curly",
+}
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_OPEN = _alternation(OPENERS)
+_CLOSE = _alternation(CLOSERS)
+_PAD = r"[ \t\u00a0]*"
+# A separator inside a token as written: underscore (maybe Markdown-escaped), space, line wrap.
+_SEP_NORM = re.compile(r"(?:\\?_|[ ])?\r?\n|\\_|[ ]")
+_CJK = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+)
+
+EditKind = Literal["exact", "repair", "unknown"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A token found at ``[start, end)``: the placeholder it stands for (None: unknown)."""
+
+    start: int
+    end: int
+    placeholder: str | None
+    kind: EditKind
+    link: bool = False  # a square-bracketed token right before "(": Markdown link text
+
+
+def normalize(token: str) -> str:
+    """The lenient key of a placeholder or token inside: lower case, ``_`` for separators."""
+    return _SEP_NORM.sub("_", token).lower()
+
+
+def _strip_brackets(placeholder: str) -> str:
+    return placeholder[1:-1] if placeholder[:1] == "[" and placeholder[-1:] == "]" else placeholder
+
+
+def _word_before(text: str, at: int) -> bool:
+    """Whether a letter or digit glued before ``at`` forbids a bare token starting there."""
+    if at == 0:
+        return False
+    c = text[at - 1]
+    if not (c.isalnum() or c == "_"):
+        return False
+    if c in "ntr" and at >= 2 and text[at - 2] == "\\":
+        return False  # right after a JSON escape: "...\nPERSON_NAME_1"
+    return _CJK.match(c) is None
+
+
+class LenientScanner:
+    """Finds lenient tokens of one map. ``index``: normalised key -> placeholder (None when two
+    placeholders share a key: never repaired)."""
+
+    def __init__(
+        self,
+        originals: Mapping[str, str],
+        index: Mapping[str, str | None],
+        labels: set[str],
+        *,
+        inner: int,
+    ) -> None:
+        self._originals = originals
+        self._index = index
+        self._labels = labels
+        self._keys = {normalize(label) for label in labels}
+        self._one_word = {k for k in self._keys if "_" not in k}
+        width = 2 * inner + 8
+        self.width = width + 24  # longest text a token can span
+        self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").match
+        self._anchor = re.compile(rf"{_OPEN}|\\?_(?:\r?\n)?(?=\d)", re.IGNORECASE).finditer
+        inside = r"(?:[^\[\]［］<>{}\\\r\n]|\\_|\r?\n)"
+        self._bracketed = re.compile(
+            rf"(?P<open>{_OPEN}){_PAD}(?P<inner>{inside}{{1,{width}}}?){_PAD}(?P<close>{_CLOSE})",
+            re.IGNORECASE,
+        ).match
+        self._digits = re.compile(r"\d{1,18}(?!\d)").match
+        reversed_labels = []
+        for key in sorted(self._keys, key=len, reverse=True):
+            words = [re.escape(w[::-1]) for w in re.split(r"[_ ]", key)[::-1]]
+            reversed_labels.append(r"(?:(?:\n\r?)?(?:_\\?|[ ])|\n\r?)".join(words))
+        self._label_back = (
+            re.compile("(?:" + ")|(?:".join(reversed_labels) + ")", re.IGNORECASE).match
+            if reversed_labels
+            else None
+        )
+        self._lookback = max((len(k) for k in self._keys), default=0) * 3 + 4
+        self._shape = re.compile(r"\[([A-Za-z][A-Za-z0-9_]*)_(\d{1,18})\]").fullmatch
+
+    # -- the scan -------------------------------------------------------------------------------
+    def scan(self, text: str, start: int, limit: int) -> list[Edit]:
+        """Tokens starting in ``text[start:limit]`` (they may end after ``limit``), in order,
+        none overlapping. Exact placeholders are ``exact`` edits, repaired ones ``repair``,
+        unknown ones (reported, left as written) ``unknown``."""
+        edits: list[Edit] = []
+        pos = start
+        for anchor in self._anchor(text, start):
+            at = anchor.start()
+            if at >= limit + self._lookback:
+                break
+            if at < pos:
+                continue
+            if text[at] == "_" or text[at : at + 2] == "\\_":
+                edit = self._bare(text, at, anchor.end(), pos)
+            else:
+                if at >= limit:
+                    continue
+                edit = self._opened(text, at)
+            if edit is not None and edit.start < limit:
+                edits.append(edit)
+                pos = edit.end
+        return edits
+
+    def _opened(self, text: str, at: int) -> Edit | None:
+        candidate = self._candidate(text, at) if text[at] == "[" else None
+        if candidate is not None and candidate.group() in self._originals:
+            end = candidate.end()
+            return Edit(at, end, candidate.group(), "exact", text[end : end + 1] == "(")
+        match = self._bracketed(text, at)
+        if match is not None:
+            found = self._bracket_token(match)
+            if found is not None:
+                return found
+        if candidate is not None and self._shaped(candidate.group()):
+            return Edit(at, candidate.end(), None, "unknown")
+        return None
+
+    def _bracket_token(self, match: re.Match[str]) -> Edit | None:
+        open_, close = match.group("open").lower(), match.group("close").lower()
+        if OPENERS[open_] != CLOSERS[close]:
+            return None
+        raw = match.group("inner")
+        key = normalize(raw)
+        label, _, number = key.rpartition("_")
+        if not number.isdigit() or label not in self._keys:
+            return None
+        if label in self._one_word and raw[: len(raw) - len(number)].endswith(" "):
+            return None  # "[note 6]" is prose; a one-word label needs "_" or a line wrap
+        end = match.end()
+        link = close == "]" and text_at(match.string, end) == "("
+        placeholder = self._index.get(key)
+        if placeholder is None:
+            return Edit(match.start(), end, None, "unknown")
+        kind: EditKind = "exact" if match.group() == placeholder else "repair"
+        return Edit(match.start(), end, placeholder, kind, link)
+
+    def _bare(self, text: str, at: int, digits_at: int, floor: int) -> Edit | None:
+        digits = self._digits(text, digits_at)
+        if digits is None or self._label_back is None:
+            return None
+        window = text[max(floor, at - self._lookback) : at][::-1]
+        found = self._label_back(window)
+        if found is None:
+            return None
+        begin = at - found.end()
+        if _word_before(text, begin):
+            return None
+        raw = text[begin:at]
+        label = normalize(raw)
+        if label in self._one_word and raw not in self._labels and raw != raw.upper():
+            return None  # "note_6" in prose or code; one-word labels bare only as in the map
+        key = f"{label}_{digits.group()}"
+        placeholder = self._index.get(key)
+        end = digits.end()
+        if placeholder is None:
+            plain = raw in self._labels and text[at] == "_" and digits_at == at + 1
+            return Edit(begin, end, None, "unknown") if plain else None
+        return Edit(begin, end, placeholder, "repair")
+
+    def _shaped(self, token: str) -> bool:
+        if self._shape(token):
+            return True
+        inner = _strip_brackets(token)
+        label, sep, number = inner.rpartition("_")
+        return bool(sep) and number.isdigit() and label in self._labels
+
+    def is_candidate(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` is a bracketed candidate of strict mode."""
+        found = self._candidate(text, start)
+        return found is not None and found.end() == end
+
+    # -- streaming --------------------------------------------------------------------------------
+    def starts(self, text: str, lo: int, hi: int) -> list[int]:
+        """Where in ``text[lo:hi]`` a token could begin: openers and word starts."""
+        return [
+            m.start()
+            for m in _STARTS(text, lo, hi)
+            if not _word_before(text, m.start()) or text[m.start()] in "[［&\\<{"
+        ]
+
+    def could_start(self, tail: str) -> bool:
+        """Whether more text after ``tail`` could make it the start of a token."""
+        for opener in OPENERS:
+            low = tail[: len(opener)].lower()
+            if opener.startswith(low) and len(low) < len(opener):
+                return True  # a part of an opener
+            if low == opener:
+                rest = tail[len(opener) :].lstrip(" \t\u00a0")
+                return self._could_continue(rest, closing=True)
+        return self._could_continue(tail, closing=False)
+
+    def _could_continue(self, rest: str, *, closing: bool) -> bool:
+        if closing:
+            closer = _CLOSER_START(rest)
+            if closer is not None:
+                tail = rest[closer.end() :].lower()
+                if any(c.startswith(tail) for c in CLOSERS):
+                    return self._complete(rest[: closer.start()])
+        key = normalize(rest.rstrip("\\\r"))  # a separator or escape may be half written
+        if not key:
+            return True
+        if self._complete(key) or (key.endswith("_") and key[:-1] in self._keys):
+            return True
+        return any(k.startswith(key) or f"{k}_".startswith(key) for k in self._keys)
+
+    def _complete(self, inner: str) -> bool:
+        head, sep, number = normalize(inner).rpartition("_")
+        return bool(sep) and head in self._keys and number.isdigit()
+
+
+_STARTS = re.compile(r"[\[［&\\<{]|[^\W\d_]").finditer
+_CLOSER_START = re.compile(r"[ \t\u00a0]*(?=\\(?!_)|[\]］>}&])").search
+
+
+def text_at(text: str, at: int) -> str:
+    return text[at : at + 1]
