@@ -62,6 +62,7 @@ _CLOSE = _alternation(CLOSERS)
 _PAD = r"[ \t\u00a0]*"
 # A separator inside a token as written: underscore (maybe Markdown-escaped), space, line wrap.
 _SEP_NORM = re.compile(r"(?:\\?_|[ ])?\r?\n|\\_|[ ]")
+_RUNS = re.compile(r"__+")
 _CJK = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 )
@@ -81,8 +82,9 @@ class Edit:
 
 
 def normalize(token: str) -> str:
-    """The lenient key of a placeholder or token inside: lower case, ``_`` for separators."""
-    return _SEP_NORM.sub("_", token).lower()
+    """The lenient key of a placeholder or token inside: lower case, one ``_`` for each run of
+    separators (so a line wrap next to an underscore counts once)."""
+    return _RUNS.sub("_", _SEP_NORM.sub("_", token)).lower()
 
 
 def _strip_brackets(placeholder: str) -> str:
@@ -121,7 +123,9 @@ class LenientScanner:
         width = 2 * inner + 8
         self.width = width + 24  # longest text a token can span
         self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").match
-        self._anchor = re.compile(rf"{_OPEN}|\\?_(?:\r?\n)?(?=\d)", re.IGNORECASE).finditer
+        # Zero width, so that a failed `\[` still lets the `[` after it be looked at.
+        self._anchor = re.compile(r"(?=[\[［<{&\\]|_(?:\r?\n)?\d)").finditer
+        self._bare_sep = re.compile(r"\\?_(?:\r?\n)?(?=\d)").match
         inside = r"(?:[^\[\]［］<>{}\\\r\n]|\\_|\r?\n)"
         self._bracketed = re.compile(
             rf"(?P<open>{_OPEN}){_PAD}(?P<inner>{inside}{{1,{width}}}?){_PAD}(?P<close>{_CLOSE})",
@@ -131,9 +135,11 @@ class LenientScanner:
         reversed_labels = []
         for key in sorted(self._keys, key=len, reverse=True):
             words = [re.escape(w[::-1]) for w in re.split(r"[_ ]", key)[::-1]]
-            reversed_labels.append(r"(?:(?:\n\r?)?(?:_\\?|[ ])|\n\r?)".join(words))
+            reversed_labels.append(r"(?:(?:\n\r?)?(?:_\\?|[ ])(?:\n\r?)?|\n\r?)".join(words))
         self._label_back = (
-            re.compile("(?:" + ")|(?:".join(reversed_labels) + ")", re.IGNORECASE).match
+            re.compile(
+                r"(?:\n\r?)?(?:(?:" + ")|(?:".join(reversed_labels) + "))", re.IGNORECASE
+            ).match
             if reversed_labels
             else None
         )
@@ -153,8 +159,11 @@ class LenientScanner:
                 break
             if at < pos:
                 continue
-            if text[at] == "_" or text[at : at + 2] == "\\_":
-                edit = self._bare(text, at, anchor.end(), pos)
+            sep = self._bare_sep(text, at)
+            if sep is not None:
+                edit = self._bare(text, at, sep.end(), pos)
+            elif text[at] == "\\" and text[at + 1 : at + 2] != "[":
+                continue
             else:
                 if at >= limit:
                     continue
@@ -209,14 +218,15 @@ class LenientScanner:
         if _word_before(text, begin):
             return None
         raw = text[begin:at]
-        label = normalize(raw)
-        if label in self._one_word and raw not in self._labels and raw != raw.upper():
+        label = normalize(raw).rstrip("_")
+        written = raw.rstrip("\r\n")
+        if label in self._one_word and written not in self._labels and raw != raw.upper():
             return None  # "note_6" in prose or code; one-word labels bare only as in the map
-        key = f"{label}_{digits.group()}"
+        key = normalize(f"{raw}_{digits.group()}")
         placeholder = self._index.get(key)
         end = digits.end()
         if placeholder is None:
-            plain = raw in self._labels and text[at] == "_" and digits_at == at + 1
+            plain = written == raw and raw in self._labels and digits_at == at + 1
             return Edit(begin, end, None, "unknown") if plain else None
         return Edit(begin, end, placeholder, "repair")
 

@@ -82,7 +82,9 @@ class Matcher:
         self.tally = Tally()
         self._originals = resolver.originals
         self._inner = max(resolver.longest - 2, MIN_CANDIDATE)
-        self._split = re.compile(rf"(\[[^\[\]\n]{{1,{self._inner}}}\])").split
+        candidate = re.compile(rf"(\[[^\[\]\n]{{1,{self._inner}}}\])")
+        self._split = candidate.split
+        self._candidates = candidate.finditer
         # Escaped originals per escape function; raw lookups use the resolver's own mapping.
         self._tables: dict[Escape, dict[str, str]] = {}
         self._listed = 0
@@ -100,8 +102,8 @@ class Matcher:
         # Text between candidates that may hold a form lenient mode repairs: an underscore
         # before a number, or a bracket of any kind closing right after a number.
         self._maybe_mangled = re.compile(
-            rf"\\?_(?:\r?\n)?\d|(?:{bracket})[^\[\]<>{{}}［］\x00]{{1,{2 * self._inner + 8}}}?"
-            rf"\d[ \t\u00a0]*(?:{close})",
+            rf"\\?_(?:\r?\n)?\d|\\\x00|(?:{bracket})[^\[\]<>{{}}［］\x00]"
+            rf"{{1,{2 * self._inner + 8}}}?\d[ \t\u00a0]*(?:{close})",
             re.IGNORECASE,
         ).search
 
@@ -154,10 +156,13 @@ class Matcher:
         suffix = _SUFFIX.search(token)
         return suffix is not None and placeholder_type(token) in self._labels
 
-    def _mangled(self, token: str) -> bool:
-        """Whether lenient mode would repair this bracketed token."""
-        edits = self._scanner.scan(token, 0, 1)
-        return bool(edits) and edits[0].kind == "repair" and edits[0].end == len(token)
+    def _report_repairable(self, token: str, offset: int) -> bool:
+        """Report what lenient mode would repair in a strict candidate (the whole token, or a
+        bare one inside it); whether there was any."""
+        edits = [e for e in self._scanner.scan(token, 0, len(token)) if e.kind == "repair"]
+        for edit in edits:
+            self.tally.add_unresolved(token[edit.start : edit.end], offset + edit.start, "mangled")
+        return bool(edits)
 
     def _miss(
         self, token: str, offset: int, escape: Escape | None, table: Mapping[str, str]
@@ -169,8 +174,8 @@ class Matcher:
             return self._value(token, escape)
         if token in self.resolver.ambiguous:
             tally.add_unresolved(token, offset, "ambiguous")
-        elif self._mangled(token):
-            tally.add_unresolved(token, offset, "mangled")
+        elif self._report_repairable(token, offset):
+            pass
         elif self._looks_like_placeholder(token):
             tally.add_unresolved(token, offset, "unknown")
         return token
@@ -256,11 +261,15 @@ class Matcher:
         """Strict mode: report the forms lenient mode would repair between the candidates."""
         tally = self.tally
         listed = min(self._listed, len(tally.unresolved))  # this call's, in text order
-        candidate = self._scanner.is_candidate
+        # Strict candidates report what is repairable in them themselves (``_miss``).
+        spans = [m.span() for m in self._candidates(buffer, start, cut + self.max_span)]
         for edit in self._scanner.scan(buffer, start, cut):
             if crossing and edit.end <= cut:
                 continue
-            if edit.kind == "repair" and not candidate(buffer, edit.start, edit.end):
+            i = bisect_left(spans, (edit.end, -1)) - 1
+            if i >= 0 and spans[i][1] > edit.start:
+                continue  # overlaps a candidate
+            if edit.kind == "repair":
                 token = buffer[edit.start : edit.end]
                 tally.add_unresolved(token, base + edit.start, "mangled")
         if len(tally.unresolved) > listed:
