@@ -351,3 +351,12 @@ def test_counts_per_type(maps: list[dict[str, str]], expected: dict[str, int], l
     assert dict(report.restored_by_type) == expected
     assert report.restored == 3 and report.unknown == 1
     assert report.unused == ()
+
+
+def test_regression_markdown_link_rule_stays_out_of_csv_cells() -> None:
+    # found by test_any_csv_parses_to_the_expected_cells: a cell "[X_1](" restored to "[](",
+    # the Markdown link rule applied inside CSV; a cell is restored to exactly its original.
+    out, _ = restore_bytes(
+        b"[X_1](\r\n", invert_map({"": "[X_1]"}, "j"), RestoreOptions(format="csv")
+    )
+    assert list(csv.reader(io.StringIO(out.decode(), newline=""))) == [["("]]

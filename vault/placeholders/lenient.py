@@ -59,7 +59,7 @@ def _alternation(words: Iterable[str]) -> str:
 
 _OPEN = _alternation(OPENERS)
 _CLOSE = _alternation(CLOSERS)
-_PAD = r"[ \t\u00a0]*"
+_PAD = r"[ \t\u00a0]{0,8}"
 # A separator inside a token as written: underscore (maybe Markdown-escaped), space, line wrap.
 _SEP_NORM = re.compile(r"(?:\\?_|[ ])?\r?\n|\\_|[ ]")
 _RUNS = re.compile(r"__+")

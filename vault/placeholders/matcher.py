@@ -76,9 +76,10 @@ class Matcher:
     ``escape`` turns an original into what is inserted (quote doubling in CSV, JSON escaping).
     """
 
-    def __init__(self, resolver: Resolver, *, lenient: bool = False) -> None:
+    def __init__(self, resolver: Resolver, *, lenient: bool = False, links: bool = True) -> None:
         self.resolver = resolver
         self.lenient = lenient
+        self.links = links  # Markdown link text keeps its brackets (not in CSV cells)
         self.tally = Tally()
         self._originals = resolver.originals
         self._inner = max(resolver.longest - 2, MIN_CANDIDATE)
@@ -235,7 +236,7 @@ class Matcher:
 
         tokens = parts[1::2]
         parts[1::2] = self.lookup(tokens, offset_of, escape)
-        if "](" in text:
+        if self.links and "](" in text:
             originals = self._originals
             for i in range(1, len(parts) - 1, 2):
                 if parts[i + 1][:1] == "(" and tokens[i // 2] in originals:
@@ -304,7 +305,7 @@ class Matcher:
                 tally.repaired += 1
             value = self._escaped(placeholder, escape, table)
             pieces.append(buffer[last : edit.start])
-            pieces.append(f"[{value}]" if edit.link else value)
+            pieces.append(f"[{value}]" if edit.link and self.links else value)
             last = edit.end
         end = max(last, cut)
         pieces.append(buffer[last:end])
@@ -335,6 +336,17 @@ class Matcher:
         if cut <= start:
             return "", start
         return self._sub_strict(buffer, start, cut, base, escape), cut
+
+    def restore_region(
+        self, buffer: str, start: int, end: int, base: int, escape: Escape | None = None
+    ) -> tuple[str, int]:
+        """Restore ``buffer[start:end]`` where ``end`` came from ``safe_end`` (a token that
+        starts before it is whole); return (output, where the next region starts)."""
+        if end <= start:
+            return "", start
+        if self.lenient:
+            return self._lenient_span(buffer, start, end, base, escape)
+        return self._sub_strict(buffer, start, end, base, escape), end
 
     def safe_end(self, buffer: str, start: int) -> int:
         """How far ``buffer[start:]`` can be restored now: short of the earliest place where

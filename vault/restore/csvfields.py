@@ -106,7 +106,8 @@ class FieldPath:
             new = self._neutralize(new, lead)
         if any(c in new for c in self._specials) or new.count(q) > raw.count(q):
             self.quoted += 1
-            new = q + self.double(new) + q
+            # the leading spaces the dialect skips stay outside the quotes
+            new = new[:lead] + q + self.double(new[lead:]) + q
         return new
 
     def _neutralize(self, cell: str, at: int) -> str:

@@ -21,7 +21,14 @@ from vault.placeholders import Matcher, Reason, Resolver
 from vault.restore.codec import Decoder, Encoder, pick_encoding
 from vault.restore.containers import restore_document
 from vault.restore.csvfmt import CsvProcessor
-from vault.restore.formats import FORMATS, Format, detect_dialect, detect_format, document_kind
+from vault.restore.formats import (
+    FORMATS,
+    SAMPLE,
+    Format,
+    decide,
+    detect_dialect,
+    document_kind,
+)
 from vault.restore.jsonfmt import JsonProcessor
 from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
 
@@ -59,6 +66,48 @@ class TextProcessor:
 
     def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
         return self.matcher.restore_span(buffer, start, final, base)
+
+
+class LiveTextProcessor:
+    """Text that is written as soon as it is safe: only a possible placeholder start waits."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
+        end = len(buffer) if final else self.matcher.safe_end(buffer, start)
+        return self.matcher.restore_region(buffer, start, end, base)
+
+
+@dataclass(frozen=True)
+class _Decided:
+    format: Format
+    reason: str
+    delimiter: str | None
+    text: str  # everything read so far, decoded
+    complete: bool
+
+
+def _decide(
+    src: BinaryIO,
+    read: Callable[[BinaryIO, int], bytes],
+    size: int,
+    decoder: Decoder,
+    options: RestoreOptions,
+    text: str,
+    complete: bool,
+) -> _Decided:
+    """The format: given, else decided on the first ``SAMPLE`` characters (read on until they
+    are there, the input ends, or no more text can change the decision)."""
+    if options.format != "auto":
+        return _Decided(cast(Format, options.format), "given (--format)", None, text, complete)
+    while True:
+        decided = decide(options.name, text, complete)
+        if decided is not None:
+            return _Decided(decided.format, decided.reason, decided.delimiter, text, complete)
+        data = read(src, size)
+        complete = not data
+        text += decoder.decode(data, final=complete)
 
 
 class _Positions:
@@ -126,6 +175,12 @@ def _origin(src: BinaryIO) -> int | None:
         return None
 
 
+def _read_available(src: BinaryIO, size: int) -> bytes:
+    """What the input has now, up to ``size`` bytes (waits only when it has nothing)."""
+    read1 = getattr(src, "read1", None)
+    return cast(bytes, read1(size)) if read1 is not None else src.read(size)
+
+
 def _read(src: BinaryIO, size: int) -> bytes:
     """Up to ``size`` bytes; fewer only at the end of the input (pipes return short reads)."""
     parts: list[bytes] = []
@@ -146,16 +201,21 @@ def restore_stream(
     options: RestoreOptions = RestoreOptions(),
     *,
     progress: Callable[[int], None] | None = None,
+    live: bool = False,
 ) -> RestoreReport:
     """Restore ``src`` into ``dst``; return the report. Raises ``InputError`` subclasses.
 
     ``progress`` is called with the number of input bytes read so far after each chunk.
+    ``live`` (a pipe, such as an LLM's streamed answer): take what each read returns instead
+    of waiting for whole chunks, hold back only what could still be part of a placeholder, and
+    flush ``dst`` after each write, so the answer appears as it arrives.
     """
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r} (one of {', '.join(FORMATS)})")
     size = max(options.chunk_size, 1)
     origin = _origin(src)
-    head = _read(src, size)
+    read = _read_available if live else _read
+    head = read(src, size)
     kind = document_kind(options.name, head, options.format)
     if kind is not None:
         return restore_document(
@@ -171,24 +231,25 @@ def restore_stream(
         )
     encoding = pick_encoding(head, options.encoding)
     decoder = Decoder(encoding)
-    complete = len(head) < size
+    complete = not head
     first = decoder.decode(head, final=complete)
-    fmt: Format = (
-        detect_format(options.name, first, complete)
-        if options.format == "auto"
-        else cast(Format, options.format)
-    )
+    detection = _decide(src, read, size, decoder, options, first, complete)
+    first, complete, fmt = detection.text, detection.complete, detection.format
     if options.neutralize_formulas and fmt != "csv":
         raise InputError("--neutralize-formulas applies to CSV and XLSX only")
-    matcher = Matcher(resolver, lenient=options.lenient)
+    matcher = Matcher(resolver, lenient=options.lenient, links=fmt != "csv")
     processor: Processor
     csv_processor: CsvProcessor | None = None
     if fmt == "csv":
+        while not complete and len(first) < SAMPLE:  # the dialect, too, from a fixed prefix
+            data = read(src, size)
+            complete = not data
+            first += decoder.decode(data, final=complete)
         dialect = detect_dialect(
             options.name,
             first,
             complete,
-            delimiter=options.delimiter,
+            delimiter=options.delimiter or detection.delimiter,
             quotechar=options.quotechar,
         )
         processor = csv_processor = CsvProcessor(
@@ -196,6 +257,8 @@ def restore_stream(
         )
     elif fmt in ("json", "jsonl"):
         processor = JsonProcessor(matcher)
+    elif live:
+        processor = LiveTextProcessor(matcher)
     else:
         processor = TextProcessor(matcher)
 
@@ -210,6 +273,8 @@ def restore_stream(
         out, end = processor.process(buffer, start, final, base)
         if out:
             dst.write(encoder.encode(out, explain))
+            if live:
+                dst.flush()
         positions.advance(buffer, base, end, tally.unresolved[listed:])
         if progress is not None:
             progress(decoder.bytes_in)
@@ -220,7 +285,7 @@ def restore_stream(
             break
         keep = max(end - 2, 0)  # two characters of context before the next start
         carry = len(buffer) - end
-        data = _read(src, max(size, carry))
+        data = read(src, max(size, carry))
         final = len(data) == 0
         buffer = buffer[keep:] + decoder.decode(data, final)
         base += keep
@@ -232,6 +297,7 @@ def restore_stream(
     restored = sum(counts.values())
     return RestoreReport(
         format=fmt,
+        format_reason=detection.reason,
         encoding=encoding,
         job_ids=resolver.job_ids,
         lenient=options.lenient,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -46,7 +47,9 @@ _BY_EXTENSION: dict[str, Format] = {
     ".text": "text",
 }
 _DELIMITERS = (",", "\t", ";", "|", ":")
-_SAMPLE = 64 * 1024  # characters looked at to guess the format and the delimiter
+# Delimiters that make an input CSV by content (":" only by --delimiter: "Name: ..." is prose).
+_CONTENT_DELIMITERS = (",", "\t", ";", "|")
+SAMPLE = 64 * 1024  # characters looked at to decide the format and the delimiter
 
 
 @dataclass(frozen=True)
@@ -80,57 +83,155 @@ def document_kind(name: str | None, head: bytes, fmt: str) -> DocumentKind | Non
     return None
 
 
-def detect_format(name: str | None, sample: str, complete: bool) -> Format:
-    """The format of an input named ``name`` (or None) whose first characters are ``sample``.
+@dataclass(frozen=True)
+class Detection:
+    """The format chosen for an input and why (shown with ``-v`` and in the report)."""
 
-    ``complete`` says whether ``sample`` is the whole input.
+    format: Format
+    reason: str
+    delimiter: str | None = None  # for CSV by content: the delimiter that decided it
+
+
+def detect_format(name: str | None, sample: str, complete: bool) -> Format:
+    """The format of an input named ``name`` (or None) whose first characters are ``sample``
+    (``complete``: the whole input). See ``decide``; undecided counts as text."""
+    decided = decide(name, sample, complete or len(sample) >= SAMPLE)
+    return decided.format if decided is not None else "text"
+
+
+def decide(name: str | None, sample: str, complete: bool) -> Detection | None:
+    """The format by extension, else by content; None while more input could change it.
+
+    Content rules (prose never qualifies): JSON when the whole input (or the fixed first
+    ``SAMPLE`` characters, cut short) is one JSON object or array; JSON Lines when every line is
+    one; delimited when every one of at least three records splits into the same number of
+    fields (three or more for a comma, else two), no field reads like a sentence and it is no
+    Markdown table. A decision depends only on the first ``SAMPLE`` characters, never on read sizes:
+    while ``sample`` is shorter and not ``complete``, the answer is None unless no more text
+    can change it (text as soon as every rule has failed on a complete line).
     """
     if name is not None:
-        by_ext = _BY_EXTENSION.get(PurePath(name).suffix.lower())
+        suffix = PurePath(name).suffix.lower()
+        by_ext = _BY_EXTENSION.get(suffix)
         if by_ext is not None:
-            return by_ext
+            return Detection(by_ext, f"by the file name's extension {suffix}")
+    if len(sample) > SAMPLE:
+        sample, complete = sample[:SAMPLE], False
+    final = complete or len(sample) >= SAMPLE
     stripped = sample.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("{") or _json_array_start(stripped):
-        return _json_or_lines(stripped, complete)
-    if _looks_like_csv(sample, complete):
-        return "csv"
-    return "text"
+    if not stripped:
+        return Detection("text", "by content: empty") if final else None
+    json_like = _json_like(stripped, complete, final)
+    if json_like is not None and json_like.format != "text":
+        return json_like
+    delimited = _delimited(sample, complete, final)
+    if delimited is not None and delimited.format == "csv":
+        return delimited
+    if json_like is None or delimited is None:
+        return None
+    return Detection("text", "by content: neither JSON nor delimited")
 
 
-def _json_array_start(text: str) -> bool:
-    rest = text[1:].lstrip(" \t\r\n")
-    return text.startswith("[") and rest[:1] in ("{", "[", '"', "]")
-
-
-def _json_or_lines(text: str, complete: bool) -> Format:
-    if complete:
-        try:
-            json.loads(text)
-        except ValueError:
-            pass
-        else:
-            return "json"
-    lines = [line for line in text.splitlines() if line.strip()]
+def _json_like(text: str, complete: bool, final: bool) -> Detection | None:
+    """json/jsonl, text (ruled out), or None (undecided)."""
+    if text[0] not in "{[":
+        return Detection("text", "")
+    whole = _json_state(text, complete)
+    if whole == "valid":
+        return Detection("json", "by content: one JSON document")
+    if whole == "open":
+        return Detection("json", "by content: JSON (its first part)") if final else None
+    lines = text.splitlines()
     if not complete:
-        lines = lines[:-1]
-    lines = lines[:20]
-    if len(lines) >= 2 and all(_is_json(line) for line in lines):
-        return "jsonl"
-    return "json"
+        lines = lines[:-1]  # maybe cut
+    lines = [line for line in lines if line.strip()]
+    if not all(_is_json_container(line) for line in lines):
+        return Detection("text", "")
+    if not final:
+        return None
+    if len(lines) >= 2:
+        return Detection("jsonl", f"by content: JSON Lines ({len(lines)} lines looked at)")
+    return Detection("text", "")
 
 
-def _is_json(line: str) -> bool:
+def _json_state(text: str, complete: bool) -> str:
+    """'valid' (one JSON object/array), 'open' (could still become one) or 'invalid'."""
     try:
-        json.loads(line)
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        rest = text[exc.pos :].strip()
+        cut_short = (
+            exc.msg.startswith(("Unterminated string", "Invalid \\uXXXX"))
+            or not rest
+            or any(word.startswith(rest) for word in ("true", "false", "null"))
+            or re.fullmatch(r"-?[0-9.eE+-]*", rest) is not None
+        )
+        return "open" if cut_short and not complete else "invalid"
+    except ValueError:
+        return "invalid"
+    return "valid" if isinstance(value, (dict, list)) else "invalid"
+
+
+def _is_json_container(line: str) -> bool:
+    try:
+        value = json.loads(line)
     except ValueError:
         return False
-    return True
+    return isinstance(value, (dict, list))
+
+
+def _records(sample: str, complete: bool, delimiter: str) -> list[list[str]]:
+    """The complete records of the sample read with ``delimiter`` (a cut last line dropped)."""
+    if not complete:
+        cut = max(sample.rfind("\n"), sample.rfind("\r"))
+        sample = sample[:cut] if cut != -1 else ""
+    try:
+        rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
+    except csv.Error:
+        return []
+    if not complete and rows and sample.count('"') % 2:
+        rows = rows[:-1]  # a quoted field still open at the cut
+    return rows[:200]
+
+
+def _sentence(field: str) -> bool:
+    return len(field.split()) >= 4 and field.rstrip()[-1:] in ".!?:"
+
+
+def _delimited(sample: str, complete: bool, final: bool) -> Detection | None:
+    """csv, text (ruled out) or None (undecided)."""
+    best: tuple[int, str, int] | None = None
+    open_ = False
+    for delimiter in _CONTENT_DELIMITERS:
+        rows = _records(sample, complete, delimiter)
+        width = len(rows[0]) if rows else 0
+        minimum = 3 if delimiter == "," else 2  # one comma a line is common in prose
+        if rows and (
+            width < minimum
+            or any(len(row) != width for row in rows)
+            or any(_sentence(f) for row in rows for f in row)
+            or (delimiter == "|" and rows[0][0].strip() == "" == rows[0][-1].strip())
+        ):
+            continue  # ruled out for good: more lines cannot make these consistent
+        if len(rows) < 3 or not final:
+            open_ = True
+            continue
+        if best is None or width > best[0]:
+            best = (width, delimiter, len(rows))
+    if best is not None:
+        width, delimiter, count = best
+        shown = "TAB" if delimiter == "\t" else repr(delimiter)
+        reason = f"by content: {width} fields split by {shown} in each of {count} records"
+        return Detection("csv", reason, delimiter)
+    if open_ and not final:
+        return None
+    return Detection("text", "")
 
 
 def _rows(sample: str, complete: bool, delimiter: str) -> list[int]:
     """Row widths of the sample read with ``delimiter`` (the last, maybe cut, line dropped)."""
-    if len(sample) > _SAMPLE:
-        sample, complete = sample[:_SAMPLE], False
+    if len(sample) > SAMPLE:
+        sample, complete = sample[:SAMPLE], False
     if not complete:
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[:cut] if cut != -1 else ""
@@ -148,15 +249,6 @@ def _consistency(widths: list[int]) -> tuple[int, int]:
         return 0, 0
     width, rows = Counter(widths).most_common(1)[0]
     return (rows, width) if width > 1 else (0, 0)
-
-
-def _looks_like_csv(sample: str, complete: bool) -> bool:
-    for delimiter in _DELIMITERS:
-        widths = _rows(sample, complete, delimiter)
-        rows, _ = _consistency(widths)
-        if len(widths) >= 3 and rows == len(widths):
-            return True
-    return False
 
 
 def detect_dialect(
@@ -185,5 +277,19 @@ def detect_dialect(
             raise InputError(f"the CSV {what} must be one character (not a line break)")
     if chosen == quote:
         raise InputError("the CSV delimiter and quote character must differ")
-    spaced = f"{chosen} {quote}" in sample and f"{chosen}{quote}" not in sample
+    fixed = sample[:SAMPLE]
+    spaced = (f"{chosen} {quote}" in fixed and f"{chosen}{quote}" not in fixed) or _spaced(
+        fixed, chosen, quote
+    )
     return CsvDialect(chosen, quote, spaced)
+
+
+def _spaced(sample: str, delimiter: str, quote: str) -> bool:
+    """Whether every delimiter outside quotes is followed by a space (``a, b, c``): then the
+    dialect skips initial spaces, and a field quoted when restored keeps its space outside the
+    quotes, so the cell reads the same."""
+    if delimiter in " \t":
+        return False
+    q = re.escape(quote)
+    bare = re.sub(rf"{q}(?:[^{q}]|{q}{q})*{q}", "", sample)
+    return f"{delimiter} " in bare and re.search(rf"{re.escape(delimiter)}(?! )", bare) is None

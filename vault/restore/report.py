@@ -49,6 +49,7 @@ class RestoreReport:
     unresolved: tuple[UnresolvedPlaceholder, ...]  # the first ones, with positions
     unused: tuple[str, ...]  # map placeholders never seen in the input
     problems: tuple[MapProblem, ...]
+    format_reason: str = ""  # how the format was decided ("by content: ...", "given ...")
     neutralized: int = 0  # CSV cells prefixed with ' (--neutralize-formulas)
     quoted: int = 0  # CSV fields quoted because a restored value needed it
     bytes_in: int = 0
@@ -79,6 +80,7 @@ class RestoreReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
+            "format_reason": self.format_reason,
             "encoding": self.encoding,
             "jobs": list(self.job_ids),
             "lenient": self.lenient,
