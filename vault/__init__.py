@@ -34,6 +34,7 @@ _WHERE = {
     "RestoreOptions": "vault.restore",
     "RestoreReport": "vault.restore",
     "RunOptions": "vault.archive",
+    "StreamRestorer": "vault.restore",
     "SubmitOptions": "vault.models",
     "Unlocked": "vault.api",
     "UserInfo": "vault.models",
@@ -61,7 +62,7 @@ if typing.TYPE_CHECKING:
     from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
     from vault.placeholders import invert_map
     from vault.report import AuditQuery, AuditReport
-    from vault.restore import RestoreOptions, RestoreReport, restore_text
+    from vault.restore import RestoreOptions, RestoreReport, StreamRestorer, restore_text
 
 __all__ = [
     "AccessDenied",
@@ -80,6 +81,7 @@ __all__ = [
     "RestoreOptions",
     "RestoreReport",
     "RunOptions",
+    "StreamRestorer",
     "SubmitOptions",
     "Unlocked",
     "UserInfo",

@@ -28,7 +28,13 @@ from vault.keyring import KdfParams, Keyring, Session, default_kdf
 from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.placeholders import Resolver, invert_map, merge_resolvers
 from vault.report import AuditQuery, AuditReport, load_audit
-from vault.restore import AtomicOutput, RestoreOptions, RestoreReport, restore_stream
+from vault.restore import (
+    AtomicOutput,
+    RestoreOptions,
+    RestoreReport,
+    StreamRestorer,
+    restore_stream,
+)
 
 if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
@@ -191,6 +197,20 @@ class Unlocked:
             io.BytesIO(text.encode("utf-8")), out, jobs=jobs, options=options, prefer=prefer
         )
         return out.getvalue().decode("utf-8"), report
+
+    def stream_restorer(
+        self, jobs: Sequence[str], *, lenient: bool = False, prefer: str | None = None
+    ) -> StreamRestorer:
+        """A restorer for a token stream (``feed(text) -> str``, ``close() -> str``, or
+        ``async for piece in restorer.restore(chunks)``). Its one access-log entry is
+        committed before the first restored text is returned."""
+        resolver = self.resolver(jobs, prefer=prefer)
+        job_ids = list(jobs)
+
+        def log() -> None:
+            self._session.release("restore", job_ids, {"stream": 1})
+
+        return StreamRestorer(resolver, lenient=lenient, on_first=log)
 
     def export(self, job_id: str) -> bytes:
         """The archived anonymized file as the server sent it (logged before it is returned)."""

@@ -1,7 +1,8 @@
 """Restore originals into text, CSV and JSON (tier L4).
 
 Works on a ``Resolver`` (placeholder -> original, from ``vault.placeholders``), never on the
-store, so it is tested without a vault. The CLI does: resolve the maps, restore into an
+store, so it is tested without a vault. ``StreamRestorer`` restores a token stream chunk by
+chunk. The CLI does: resolve the maps, restore into an
 ``AtomicOutput``'s temporary file, commit the access-log entry, then ``commit()`` the output.
 """
 
@@ -17,6 +18,7 @@ from vault.restore.engine import (
 from vault.restore.formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
 from vault.restore.output import AtomicOutput
 from vault.restore.report import RestoreReport, UnresolvedPlaceholder, plural
+from vault.restore.stream import StreamRestorer
 
 __all__ = [
     "CHUNK_SIZE",
@@ -26,6 +28,7 @@ __all__ = [
     "CsvDialect",
     "RestoreOptions",
     "RestoreReport",
+    "StreamRestorer",
     "UnresolvedPlaceholder",
     "detect_format",
     "plural",

@@ -1,0 +1,200 @@
+"""The stream restorer: equal to a whole-text restore for every chunking, holds back only a
+possible placeholder start, logs once before the first restored text; the docs' SSE example."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_lenient import MAP, texts_and_maps
+
+from vault import KdfParams, StreamRestorer, Vault
+from vault.errors import InputError
+from vault.models import JobContent
+from vault.placeholders import Matcher, invert_map
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "python-api.md"
+# The longest text a lenient token can span for MAP (brackets, padding, separators, number).
+HOLD_LIMIT = 3 * max(len(p) for p in MAP.values()) + 60
+
+
+def stream(text: str, cuts: list[int], mapping: dict[str, str], lenient: bool) -> tuple[str, int]:
+    """Restore ``text`` cut at ``cuts``; (output, most input characters ever held back)."""
+    restorer = StreamRestorer(invert_map(mapping, "job"), lenient=lenient)
+    out, held, fed, pos = [], 0, 0, 0
+    for cut in [*sorted(cuts), len(text)]:
+        piece = text[pos:cut]
+        pos = max(pos, cut)
+        out.append(restorer.feed(piece))
+        fed += len(piece)
+        held = max(held, len(restorer._buffer) - restorer._start)
+    out.append(restorer.close())
+    return "".join(out), held
+
+
+@given(texts_and_maps(), st.lists(st.integers(0, 200), max_size=12), st.booleans())
+def test_stream_equals_whole_restore_for_every_chunking(case, cuts, lenient) -> None:
+    text, mapping = case
+    whole = Matcher(invert_map(mapping, "job"), lenient=lenient).sub(text)
+    out, _ = stream(text, cuts, mapping, lenient)
+    assert out == whole
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_stream_one_character_at_a_time(lenient: bool) -> None:
+    text = "Dear [PERSON_NAME_1], see <person name 10> and PERSON_NAME_1.\n[DATE_4](x) ok"
+    whole = Matcher(invert_map(MAP, "job"), lenient=lenient).sub(text)
+    out, held = stream(text, list(range(len(text))), MAP, lenient)
+    assert out == whole
+    assert held <= HOLD_LIMIT
+
+
+def test_text_that_cannot_start_a_placeholder_is_returned_at_once() -> None:
+    restorer = StreamRestorer(invert_map(MAP, "job"), lenient=True)
+    assert restorer.feed("Hello, world. ") == "Hello, world. "
+    assert restorer.feed("Dear [PERSON_NA") == "Dear "  # a placeholder may follow
+    assert restorer.feed("ME_1], thanks") == "John Doe, thanks"
+    assert restorer.feed(" PERS") == " "  # a bare label may follow
+    assert restorer.feed("ONAL matters.") == "PERSONAL matters."
+    assert restorer.close() == ""
+    assert restorer.report.restored == 1
+
+
+@given(st.text(alphabet="abc ,.!?\n", max_size=40))
+def test_prose_without_label_letters_is_never_held(text: str) -> None:
+    mapping = {"x": "[PERSON_NAME_1]"}
+    restorer = StreamRestorer(invert_map(mapping, "job"), lenient=True)
+    assert restorer.feed(text) == text
+
+
+def test_stream_report_places_unresolved_placeholders() -> None:
+    restorer = StreamRestorer(invert_map(MAP, "job"))
+    out = "".join(restorer.feed(c) for c in "ok\nhi [PERSON_NAME_99] PERSON_NAME_1")
+    out += restorer.close()
+    assert out == "ok\nhi [PERSON_NAME_99] PERSON_NAME_1"
+    found = [(u.placeholder, u.line, u.column, u.reason) for u in restorer.report.unresolved]
+    assert found == [("[PERSON_NAME_99]", 2, 4, "unknown"), ("PERSON_NAME_1", 2, 21, "mangled")]
+
+
+def test_stream_refuses_nul_and_use_after_close() -> None:
+    restorer = StreamRestorer(invert_map(MAP, "job"))
+    with pytest.raises(InputError):
+        restorer.feed("a\x00b")
+    restorer.close()
+    with pytest.raises(InputError):
+        restorer.feed("x")
+
+
+def test_async_helper_over_an_async_iterator() -> None:
+    async def chunks():
+        for piece in ["Dear [PERSON", "_NAME_1", "], bye"]:
+            yield piece
+
+    async def run() -> list[str]:
+        restorer = StreamRestorer(invert_map(MAP, "job"))
+        return [piece async for piece in restorer.restore(chunks())]
+
+    pieces = asyncio.run(run())
+    assert "".join(pieces) == "Dear John Doe, bye"
+    assert pieces[0] == "Dear "
+
+
+# -- through the vault: one log entry, committed before the first restored text ------------------
+
+FAST = KdfParams(memory_kib=8192, passes=1, lanes=1)
+
+
+def make_vault(path: Path) -> None:
+    with Vault.create(path, user="alice", passphrase="correct horse", kdf=FAST) as v:
+        v.keyring.store_job(
+            JobContent(
+                job_id="job-1",
+                status="archived",
+                file_type="text",
+                created_at=1.0,
+                entity_count=2,
+                content=b"Mail [PERSON_NAME_1] at [EMAIL_ADDRESS_2]",
+                mapping={"John Doe": "[PERSON_NAME_1]", "john@example.com": "[EMAIL_ADDRESS_2]"},
+                source="text",
+            ),
+            actor="test",
+        )
+
+
+def test_one_log_entry_per_stream_before_the_first_restored_text(tmp_path: Path) -> None:
+    make_vault(tmp_path / "v.db")
+    with Vault.open(tmp_path / "v.db") as v:
+        restorer = v.unlock("alice", "correct horse").stream_restorer(["job-1"])
+        before = len(v.log())
+        assert restorer.feed("[PERSON_NA") == ""
+        assert len(v.log()) == before  # nothing released yet, nothing logged
+        assert restorer.feed("ME_1] ok") == "John Doe ok"
+        assert len(v.log()) == before + 1
+        assert v.log()[-1].action == "restore" and v.log()[-1].job_id == "job-1"
+        restorer.feed(" [EMAIL_ADDRESS_2] and more")
+        restorer.close()
+        assert len(v.log()) == before + 1
+
+
+def test_nothing_is_returned_when_the_log_entry_fails(tmp_path: Path) -> None:
+    def refuse() -> None:
+        raise InputError("the access log cannot be written")
+
+    restorer = StreamRestorer(invert_map(MAP, "job"), on_first=refuse)
+    with pytest.raises(InputError):
+        restorer.feed("Hi [PERSON_NAME_1]!")
+
+
+# -- the documented example, against a local server streaming an OpenAI-style SSE answer ----------
+
+ANSWER = "Please e-mail [PERSON_NAME_1] at [EMAIL_ADDRESS_2] today."
+
+
+class _Sse(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for i in range(0, len(ANSWER), 4):  # a few characters per event, as models stream
+            event = {"choices": [{"index": 0, "delta": {"content": ANSWER[i : i + 4]}}]}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def sse_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_python_api_streaming_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    example = next(b for b in blocks if "stream_restorer" in b)
+    make_vault(tmp_path / "v.db")
+    shown = io.StringIO()
+    with sse_server() as url, contextlib.redirect_stdout(shown):
+        names = {"LLM_URL": url, "VAULT": tmp_path / "v.db", "JOB": "job-1"}
+        names["PASSPHRASE"] = "correct horse"
+        exec(compile(example, str(DOC), "exec"), names)
+    assert shown.getvalue() == "Please e-mail John Doe at john@example.com today.\n"
