@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,6 +59,15 @@ def _size(stream: BinaryIO | None) -> int | None:
         return os.fstat(stream.fileno()).st_size if stream is not None else None
     except (OSError, ValueError, io.UnsupportedOperation):
         return None
+
+
+def _is_pipe(stream: BinaryIO) -> bool:
+    """Whether a stream is a pipe or socket (another program writing as it goes)."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _check_jobs(keyring: Keyring, job_ids: list[str]) -> None:
@@ -247,11 +257,19 @@ def restore_command(
         to_stdout = output is None or str(output) == "-"
         target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output
         total = None if input_path is None or given is sys.stdin.buffer else _size(given)
-        with AtomicOutput(target) as out, _progress(ctx, total) as progress:
-            report = restore_stream(source, out.file, resolver, options, progress=progress)
-            session.release("restore", job_ids, report.log_counts())
-            out.commit()
+        if given is sys.stdin.buffer and to_stdout and _is_pipe(given):
+            # A streamed answer: written as soon as it is safe, so it appears as it arrives.
+            # The one log entry is committed first; the counts come in the report at the end.
+            session.release("restore", job_ids, {"stream": 1})
+            report = restore_stream(given, sys.stdout.buffer, resolver, options, live=True)
+        else:
+            with AtomicOutput(target) as out, _progress(ctx, total) as progress:
+                report = restore_stream(source, out.file, resolver, options, progress=progress)
+                session.release("restore", job_ids, report.log_counts())
+                out.commit()
 
+    if ctx.verbose:
+        ctx.say(f"format: {report.format} ({report.format_reason})")
     for line in report.summary():
         ctx.say(line)
     if report_path is not None:

@@ -311,6 +311,35 @@ class Matcher:
         pieces.append(buffer[last:end])
         return "".join(pieces), end
 
+    def spans(self, text: str, base: int = 0) -> list[tuple[int, int, str]]:
+        """Where ``text`` holds placeholders to restore: (start, end, original), counted like
+        ``sub``; for callers that write the originals themselves (JSON strings written with
+        escapes are matched on their decoded text)."""
+        found: list[tuple[int, int, str]] = []
+        if self.lenient:
+            tally = self.tally
+            for edit in self._scanner.scan(text, 0, len(text)):
+                token = text[edit.start : edit.end]
+                if edit.placeholder is None:
+                    reason: Reason = "ambiguous" if token in self.resolver.ambiguous else "unknown"
+                    tally.add_unresolved(token, base + edit.start, reason)
+                    continue
+                tally.counts[edit.placeholder] += 1
+                tally.repaired += edit.kind == "repair"
+                value = self._originals[edit.placeholder]
+                found.append((edit.start, edit.end, f"[{value}]" if edit.link else value))
+            return found
+        parts: list[str] = self._split(text)
+        ends = list(accumulate(map(len, parts)))
+        tokens = parts[1::2]
+        values = self.lookup(tokens, lambda i: base + ends[2 * i], None)
+        for i, (token, value) in enumerate(zip(tokens, values, strict=True)):
+            if token in self._originals:
+                end = ends[2 * i + 1]
+                link = self.links and text[end : end + 1] == "("
+                found.append((ends[2 * i], end, f"[{value}]" if link else value))
+        return found
+
     # -- public -----------------------------------------------------------------------------------
     def sub(self, text: str, base: int = 0, escape: Escape | None = None) -> str:
         """Restore every placeholder in ``text``."""

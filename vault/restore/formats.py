@@ -169,7 +169,9 @@ def _json_state(text: str, complete: bool) -> str:
         return "open" if cut_short and not complete else "invalid"
     except ValueError:
         return "invalid"
-    return "valid" if isinstance(value, (dict, list)) else "invalid"
+    if not isinstance(value, (dict, list)):
+        return "invalid"
+    return "valid" if complete else "open"  # more text may follow it (JSON Lines)
 
 
 def _is_json_container(line: str) -> bool:

@@ -6,8 +6,9 @@ valid document stays valid. Everything else is copied unchanged. A placeholder o
 string (``{"a": [PERSON_NAME_1]}``, not valid JSON) is left alone and reported as unresolved,
 reason ``outside-string``.
 
-Placeholders are matched on the string's source text: a placeholder written with ``\\u``
-escapes is not recognised (and is reported as unknown when it still has the placeholder shape).
+A string written with escapes is matched on its decoded text, so a placeholder written with
+``\\u`` escapes (``\\u005bPERSON_NAME_1\\u005d``) is restored; only the escaped placeholder's
+own characters are replaced, every other escape stays as written.
 """
 
 from __future__ import annotations
@@ -30,6 +31,30 @@ def json_escape(value: str) -> str:
     return escaped
 
 
+_PIECE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.|[^\\]+", re.DOTALL)
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
+def _decode(source: str) -> tuple[str, list[int]]:
+    """A JSON string's inside decoded, and the source offset of each decoded character (plus
+    the end). Lone or bad escapes decode to themselves."""
+    chars: list[str] = []
+    starts: list[int] = []
+    for piece in _PIECE.finditer(source):
+        text, at = piece.group(), piece.start()
+        if text[0] != "\\":
+            chars.append(text)
+            starts.extend(range(at, at + len(text)))
+        elif text[1:2] == "u" and len(text) == 6:
+            chars.append(chr(int(text[2:], 16)))
+            starts.append(at)
+        else:
+            chars.append(_SIMPLE.get(text[1:], text[1:]))
+            starts.append(at)
+    starts.append(len(source))
+    return "".join(chars), starts
+
+
 class JsonProcessor:
     """Restores a growing JSON or JSON Lines buffer string by string."""
 
@@ -37,7 +62,7 @@ class JsonProcessor:
         self.matcher = matcher
         width = matcher.candidate_length
         self._width = width + 2
-        string_clean = r'"(?:[^"\\\[]++|\\.)*+"'
+        string_clean = r'"(?:[^"\\\[]++|\\[^u])*+"'  # one with a \u escape may hide a placeholder
         self._string = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL).match
         self._candidate = re.compile(rf'\[[^\[\]\n"]{{1,{width}}}\]').match
         self._skip: list[re.Pattern[str]] = []
@@ -47,6 +72,24 @@ class JsonProcessor:
             bracket = rf'\[(?![^\[\]\n"]{{0,{width}}}(?:_\d{{1,18}}\]{tail}))'
             strings = "" if matcher.lenient else f"|{string_clean}"
             self._skip.append(re.compile(rf'(?:[^"\[]++|{bracket}{strings})*+', re.DOTALL))
+
+    def _escaped_string(self, raw: str, offset: int) -> str:
+        """Restore a string literal that holds escapes, matching on its decoded text."""
+        closed = len(raw) >= 2 and raw.endswith('"')
+        inside = raw[1:-1] if closed else raw[1:]
+        decoded, starts = _decode(inside)
+        spans = self.matcher.spans(decoded, offset + 1)
+        if not spans:
+            return raw
+        pieces = ['"']
+        last = 0
+        for begin, end, value in spans:
+            pieces.append(inside[last : starts[begin]])
+            pieces.append(json_escape(value))
+            last = starts[end]
+        pieces.append(inside[last:])
+        pieces.append('"' if closed else "")
+        return "".join(pieces)
 
     def process(self, buffer: str, start: int, final: bool, base: int) -> tuple[str, int]:
         skip = self._skip[final].match
@@ -68,7 +111,10 @@ class JsonProcessor:
                 else:
                     end = match.end()
                 raw = buffer[pos:end]
-                new = matcher.sub(raw, base + pos, json_escape)
+                if "\\" in raw:
+                    new = self._escaped_string(raw, base + pos)
+                else:
+                    new = matcher.sub(raw, base + pos, json_escape)
                 if new != raw:
                     pieces.append(buffer[last:pos])
                     pieces.append(new)
