@@ -302,10 +302,21 @@ def test_restore_of_anonymize_is_identity(
     original = "".join(t for _, t in parts)
     anonymized, mapping = anonymize(parts, labels)
     resolver: Resolver = invert_map(mapping, "job")
-    matcher = Matcher(resolver, lenient=lenient)
+    # links=False: a job's own file is restored without the Markdown link rule
+    matcher = Matcher(resolver, lenient=lenient, links=False)
     assert matcher.sub(anonymized) == original
     assert matcher.tally.unresolved_count == 0
     assert matcher.tally.repaired == 0
+
+
+def test_regression_link_rule_off_for_a_jobs_own_file() -> None:
+    # found by test_restore_of_anonymize_is_identity: an original "" before "(" came back
+    # as "[](" once the Markdown link rule applied to a job's own file
+    matcher = Matcher(invert_map({"": "[PERSON_NAME_1]"}, "job"), links=False)
+    assert matcher.sub("[PERSON_NAME_1](/x)") == "(/x)"
+    assert Matcher(invert_map({"": "[PERSON_NAME_1]"}, "job")).sub("[PERSON_NAME_1](2020)") == (
+        "(2020)"
+    )
 
 
 @settings(max_examples=100, deadline=None)

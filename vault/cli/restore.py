@@ -253,6 +253,7 @@ def restore_command(
             encoding=encoding,
             name=name,
             to=to or _text_output(output),
+            links=given is not None,
         )
         to_stdout = output is None or str(output) == "-"
         target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output

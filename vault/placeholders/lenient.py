@@ -68,6 +68,20 @@ _CJK = re.compile(
 )
 
 EditKind = Literal["exact", "repair", "unknown"]
+# A Markdown link destination after "](": a scheme, an anchor or a path (not "(2020)").
+LINK_STARTS = (
+    "(mailto:",
+    "(http:",
+    "(https:",
+    "(tel:",
+    "(ftp:",
+    "(www.",
+    "(#",
+    "(/",
+    "(./",
+    "(../",
+)
+is_link = re.compile("|".join(re.escape(s) for s in LINK_STARTS), re.IGNORECASE).match
 
 
 @dataclass(frozen=True)
@@ -177,7 +191,7 @@ class LenientScanner:
         candidate = self._candidate(text, at) if text[at] == "[" else None
         if candidate is not None and candidate.group() in self._originals:
             end = candidate.end()
-            return Edit(at, end, candidate.group(), "exact", text[end : end + 1] == "(")
+            return Edit(at, end, candidate.group(), "exact", is_link(text, end) is not None)
         match = self._bracketed(text, at)
         if match is not None:
             found = self._bracket_token(match)
@@ -199,7 +213,7 @@ class LenientScanner:
         if label in self._one_word and raw[: len(raw) - len(number)].endswith(" "):
             return None  # "[note 6]" is prose; a one-word label needs "_" or a line wrap
         end = match.end()
-        link = close == "]" and text_at(match.string, end) == "("
+        link = close == "]" and is_link(match.string, end) is not None
         placeholder = self._index.get(key)
         if placeholder is None:
             return Edit(match.start(), end, None, "unknown")
@@ -267,7 +281,9 @@ class LenientScanner:
             closer = _CLOSER_START(rest)
             if closer is not None:
                 tail = rest[closer.end() :].lower()
-                if any(c.startswith(tail) for c in CLOSERS):
+                if any(c.startswith(tail) for c in CLOSERS) or (
+                    tail[:1] == "]" and any(k.startswith(tail[1:]) for k in LINK_STARTS)
+                ):
                     return self._complete(rest[: closer.start()])
         key = normalize(rest.rstrip("\\\r"))  # a separator or escape may be half written
         if not key:
@@ -283,7 +299,3 @@ class LenientScanner:
 
 _STARTS = re.compile(r"[\[［&\\<{]|[^\W\d_]").finditer
 _CLOSER_START = re.compile(r"[ \t\u00a0]*(?=\\(?!_)|[\]］>}&])").search
-
-
-def text_at(text: str, at: int) -> str:
-    return text[at : at + 1]

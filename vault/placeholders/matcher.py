@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from itertools import accumulate, filterfalse
 from typing import Literal, cast
 
-from vault.placeholders.lenient import CLOSERS, OPENERS, LenientScanner, normalize
+from vault.placeholders.lenient import (
+    CLOSERS,
+    LINK_STARTS,
+    OPENERS,
+    LenientScanner,
+    is_link,
+    normalize,
+)
 from vault.placeholders.resolver import MapProblem, Resolver, placeholder_type
 
 # The generic placeholder shape `[LABEL_N]`; bracketed text of this shape that is not in the map
@@ -238,9 +245,11 @@ class Matcher:
         parts[1::2] = self.lookup(tokens, offset_of, escape)
         if self.links and "](" in text:
             originals = self._originals
-            for i in range(1, len(parts) - 1, 2):
-                if parts[i + 1][:1] == "(" and tokens[i // 2] in originals:
-                    parts[i] = f"[{parts[i]}]"
+            at = start
+            for i, part in enumerate(parts):
+                at += len(tokens[i // 2]) if i % 2 else len(part)
+                if i % 2 and tokens[i // 2] in originals and is_link(buffer, at):
+                    parts[i] = f"[{part}]"
         if self._maybe_mangled("\x00".join(parts[0::2])):
             self._report_mangled(buffer, start, cut, base)
         else:
@@ -336,7 +345,7 @@ class Matcher:
         for i, (token, value) in enumerate(zip(tokens, values, strict=True)):
             if token in self._originals:
                 end = ends[2 * i + 1]
-                link = self.links and text[end : end + 1] == "("
+                link = self.links and is_link(text, end) is not None
                 found.append((ends[2 * i], end, f"[{value}]" if link else value))
         return found
 
@@ -391,7 +400,12 @@ class Matcher:
         return n
 
     def _could_be_placeholder(self, tail: str) -> bool:
-        if "]" in tail or "\n" in tail:
+        close = tail.find("]")
+        if close != -1:  # whole: only a Markdown link after it may still matter
+            return tail[: close + 1] in self._originals and any(
+                k.startswith(tail[close + 1 :]) for k in LINK_STARTS
+            )
+        if "\n" in tail:
             return False
         return _SHAPE_PREFIX.fullmatch(tail) is not None or self._is_prefix(tail)
 

@@ -48,6 +48,9 @@ class RestoreOptions:
     name: str | None = None  # the input's file name, for ``auto``
     chunk_size: int = CHUNK_SIZE
     to: str | None = None  # "text": a PDF's restored text (a restored PDF is refused)
+    # Markdown link text keeps its brackets ("[John](mailto:...)"): for answers, not for a
+    # job's own archived file, which must come back exactly as it was
+    links: bool = True
 
 
 class Processor(Protocol):
@@ -237,7 +240,7 @@ def restore_stream(
     first, complete, fmt = detection.text, detection.complete, detection.format
     if options.neutralize_formulas and fmt != "csv":
         raise InputError("--neutralize-formulas applies to CSV and XLSX only")
-    matcher = Matcher(resolver, lenient=options.lenient, links=fmt != "csv")
+    matcher = Matcher(resolver, lenient=options.lenient, links=options.links and fmt != "csv")
     processor: Processor
     csv_processor: CsvProcessor | None = None
     if fmt == "csv":
