@@ -180,6 +180,8 @@ class Matcher:
         if token in self._originals:
             tally.counts[token] += 1
             return self._value(token, escape)
+        if self.lenient:  # a caller's own candidate (office runs): repair what is in it
+            return self._lenient_span(token, 0, len(token), offset, escape)[0]
         if token in self.resolver.ambiguous:
             tally.add_unresolved(token, offset, "ambiguous")
         elif self._report_repairable(token, offset):
