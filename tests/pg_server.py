@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 SUPERUSER = "vault_admin"
+PASSWORD_ROLE = "vault_pw"  # the one role that authenticates with a password
 _UNPRIVILEGED = ("postgres", "nobody")
 NOT_INSTALLED = (
     "PostgreSQL is not installed (no initdb/pg_ctl in /usr/lib/postgresql/*/bin or on PATH): "
@@ -103,6 +104,10 @@ class PostgresServer:
             "--locale=C",
             "--no-sync",
         )
+        # One role that must give a password (scram), for the tests of libpq's password file;
+        # every other role is trusted on the socket.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())
         # Unix socket only (listen_addresses=''); durability switched off: a test server.
         options = (
             f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from conftest import FAST_KDF, invoke
 from keyring_kit import FAST, PASSPHRASE, new_vault, sample_job
-from pg_server import PostgresServer
+from pg_server import PASSWORD_ROLE, SUPERUSER, PostgresServer
 
 from vault.errors import StoreError, VaultAccessDenied, VaultNotFound
 from vault.keyring import Keyring
@@ -236,3 +236,35 @@ def test_a_connection_dropped_between_commands_is_opened_again(pg_url: str) -> N
             assert kr.store_job(sample_job(f"job-{round_}"), actor="alice")
         assert len(kr.list_jobs()) == 3
         kr.verify_chain()
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def test_credentials_come_from_the_password_file(
+    pg_server: PostgresServer, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one scram role of the test server: a right password in PGPASSFILE opens the vault,
+    a wrong or missing one is exit 4 in one line that quotes no password."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        role = PASSWORD_ROLE
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'right horse'")
+        conn.execute(f"GRANT ALL ON SCHEMA public TO {role}")
+    url = pg_url.replace(f"user={SUPERUSER}", f"user={PASSWORD_ROLE}")
+    passfile = tmp_path / "pgpass"
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    for secret, code in (("wrong horse", 4), (None, 4), ("right horse", 0)):
+        if secret is None:
+            passfile.unlink(missing_ok=True)
+        else:
+            passfile.write_text(f"*:*:*:{PASSWORD_ROLE}:{secret}\n")
+            passfile.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(passfile))
+        result = invoke(["--vault", url, "init", "--user", "alice", *FAST_KDF], env=ENV)
+        assert result.exit_code == code, (secret, result.output)
+        assert "horse" not in result.output
+        if code:
+            assert result.stderr.count("\n") == 1
+            assert "refused the credentials" in result.stderr
+    assert invoke(["--vault", url, "audit"]).exit_code == 0

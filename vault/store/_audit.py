@@ -213,7 +213,15 @@ class AuditQueries(StoreBase):
                 f"FROM jobs{where} GROUP BY status, file_type ORDER BY status, file_type",
                 params,
             )
-            types = self._query(_ENTITY_TYPES_SQL[self.dialect].format(where=where), params)
+            if self.dialect == "postgresql":
+                # Per-type rows kept by a trigger (_pg_schema.POSTGRES_EXTRAS): no JSON is
+                # parsed at audit time, which over a million jobs is most of the cost.
+                side, side_params = _where(
+                    since, until, statuses, file_types, time_sql="audit_time"
+                )
+                types = self._query(_PG_ENTITY_TYPES_SQL.format(where=side), side_params)
+            else:
+                types = self._query(_SQLITE_ENTITY_TYPES_SQL.format(where=where), params)
         return AuditTotalsRows(
             groups=tuple(
                 JobTotalsRow(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
@@ -224,15 +232,15 @@ class AuditQueries(StoreBase):
 
 
 # Totals per placeholder type: the one aggregate whose SQL differs between the engines.
-_ENTITY_TYPES_SQL = {
-    "sqlite": "SELECT e.key, total(e.value) FROM "
+_SQLITE_ENTITY_TYPES_SQL = (
+    "SELECT e.key, total(e.value) FROM "
     "(SELECT entity_counts FROM jobs{where}) AS j, json_each(j.entity_counts) AS e "
-    "GROUP BY e.key ORDER BY e.key",
-    "postgresql": "SELECT e.key, SUM(e.value::bigint) FROM "
-    "(SELECT entity_counts FROM jobs{where}) AS j, "
-    "jsonb_each_text(j.entity_counts::jsonb) AS e(key, value) "
-    "GROUP BY e.key ORDER BY e.key COLLATE \"C\"",
-}
+    "GROUP BY e.key ORDER BY e.key"
+)
+_PG_ENTITY_TYPES_SQL = (
+    "SELECT entity_type, SUM(count) FROM audit_entity_counts{where} "
+    'GROUP BY entity_type ORDER BY entity_type COLLATE "C"'
+)
 
 
 @contextlib.contextmanager
@@ -281,15 +289,17 @@ def _where(
     until: float | None,
     statuses: Sequence[str],
     file_types: Sequence[str],
+    *,
+    time_sql: str = AUDIT_TIME_SQL,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause (with its leading space, or empty) and parameters of the filters."""
     clauses: list[str] = []
     params: list[Any] = []
     if since is not None:
-        clauses.append(f"{AUDIT_TIME_SQL} >= ?")
+        clauses.append(f"{time_sql} >= ?")
         params.append(since)
     if until is not None:
-        clauses.append(f"{AUDIT_TIME_SQL} < ?")
+        clauses.append(f"{time_sql} < ?")
         params.append(until)
     for column, values in (("status", statuses), ("file_type", file_types)):
         if values:

@@ -115,6 +115,48 @@ def postgres_statements(sql: str) -> list[str]:
     raise NotImplementedError(f"no PostgreSQL translation for: {start}")
 
 
+# PostgreSQL only, beyond the migrations: per-type entity counts of every job, kept by a
+# trigger, so ``audit --summary`` adds up narrow rows instead of parsing a million JSON texts
+# (store/_audit.py). Derived data: rebuilt from ``jobs`` whenever it is (re)created, never
+# copied by ``migrate``; the function runs as its owner so the archiver needs no privilege
+# on the table. Created (or brought up to date) in the same transaction as the migrations.
+EXTRA_TABLES = frozenset({"audit_entity_counts"})
+EXTRA_TRIGGERS = frozenset({"jobs_audit_entity_counts"})
+POSTGRES_EXTRAS: Sequence[str] = (
+    """
+    CREATE TABLE IF NOT EXISTS audit_entity_counts (
+        job_id      TEXT COLLATE "C" NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+        status      TEXT COLLATE "C" NOT NULL,
+        file_type   TEXT COLLATE "C" NOT NULL,
+        audit_time  DOUBLE PRECISION,
+        entity_type TEXT COLLATE "C" NOT NULL,
+        count       BIGINT NOT NULL,
+        PRIMARY KEY (job_id, entity_type)
+    )
+    """,
+    """
+    CREATE OR REPLACE FUNCTION jobs_audit_entity_counts_fn() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $body$
+    BEGIN
+        DELETE FROM audit_entity_counts WHERE job_id = NEW.job_id;
+        INSERT INTO audit_entity_counts
+        SELECT NEW.job_id, NEW.status, NEW.file_type,
+               COALESCE(NEW.archived_at, NEW.fetched_at, NEW.submitted_at, NEW.created_at),
+               e.key, e.value::bigint
+        FROM jsonb_each_text(NEW.entity_counts::jsonb) AS e;
+        RETURN NULL;
+    END $body$
+    """,
+    "DROP TRIGGER IF EXISTS jobs_audit_entity_counts ON jobs",
+    "CREATE TRIGGER jobs_audit_entity_counts AFTER INSERT OR UPDATE ON jobs "
+    "FOR EACH ROW EXECUTE FUNCTION jobs_audit_entity_counts_fn()",
+    "TRUNCATE audit_entity_counts",
+    "INSERT INTO audit_entity_counts SELECT j.job_id, j.status, j.file_type, "
+    "COALESCE(j.archived_at, j.fetched_at, j.submitted_at, j.created_at), e.key, "
+    "e.value::bigint FROM jobs j, jsonb_each_text(j.entity_counts::jsonb) AS e",
+)
+
+
 def postgres_migration(statements: Sequence[str]) -> list[str]:
     """A whole migration's statements for PostgreSQL."""
     return [out for sql in statements for out in postgres_statements(sql)]

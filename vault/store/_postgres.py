@@ -41,7 +41,13 @@ from vault.errors import (
 )
 from vault.store._database import Database
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
-from vault.store._pg_schema import postgres_migration, postgres_statements
+from vault.store._pg_schema import (
+    EXTRA_TABLES,
+    EXTRA_TRIGGERS,
+    POSTGRES_EXTRAS,
+    postgres_migration,
+    postgres_statements,
+)
 from vault.store._sqlite import expected_layout
 
 CONNECT_TIMEOUT_S = 10
@@ -83,7 +89,7 @@ def _error(exc: psycopg.Error, where: str) -> VaultError:
             return VaultNotFound(f"no vault at {where}: the database does not exist")
         return StoreError(
             f"lost or could not open the connection to the vault database {where} ({text}); "
-            "nothing of the interrupted command was written"
+            "a transaction in progress was rolled back: run the command again"
         )
     return StoreError(f"vault database error: {text}")
 
@@ -188,6 +194,8 @@ class PostgresDatabase(Database):
                     "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
                     (number, name, time.time() / 86400.0 + 2440587.5),  # a Julian day, as SQLite
                 )
+            for sql in POSTGRES_EXTRAS:  # after any migration of jobs: rebuilt to match
+                self._change(sql, ())
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(psycopg.Error):
@@ -333,8 +341,10 @@ class PostgresDatabase(Database):
         columns = self._columns()
         for table in sorted(set(layout.tables) - set(columns)):
             problems.append(f"table {table} is missing")
-        for table in sorted(set(columns) - set(layout.tables)):
+        for table in sorted(set(columns) - set(layout.tables) - EXTRA_TABLES):
             problems.append(f"unexpected table {table}")
+        for table in sorted(EXTRA_TABLES - set(columns)):
+            problems.append(f"table {table} is missing")
         for table in sorted(set(columns) & set(layout.tables)):
             if [c for c in columns[table] if c != "rowid"] != list(layout.tables[table]):
                 problems.append(f"table {table} differs from its definition")
@@ -355,6 +365,6 @@ class PostgresDatabase(Database):
                 "AND t.tgenabled <> 'D'"
             )
         }
-        for trigger in sorted(layout.triggers - triggers):
+        for trigger in sorted((layout.triggers | EXTRA_TRIGGERS) - triggers):
             problems.append(f"trigger {trigger} is missing or disabled")
         return problems
