@@ -28,10 +28,12 @@ from vault.report._crosscheck import (
     cross_check_to_dict,
 )
 from vault.report._html import html_report
+from vault.report._listing import fast_listing
 from vault.report._render import (
     CSV_FIXED_COLUMNS,
     csv_rows,
     job_to_dict,
+    json_document,
     report_to_dict,
     table_lines,
 )
@@ -62,9 +64,11 @@ __all__ = [
     "cross_check_lines",
     "cross_check_to_dict",
     "csv_rows",
+    "fast_listing",
     "html_report",
     "iso_time",
     "job_to_dict",
+    "json_document",
     "list_audit",
     "load_audit",
     "parse_when",

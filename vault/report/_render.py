@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from itertools import repeat, starmap
 from operator import attrgetter, itemgetter
 from typing import Any
 
 from vault.models import JOB_INFO_FIELDS, JobInfo
 from vault.report._times import iso_time, short_time
-from vault.report._totals import AuditListing, AuditReport
+from vault.report._totals import AuditListing, AuditReport, AuditTotals
 from vault.store import JobListRow
 
 _job_values = attrgetter(*JOB_INFO_FIELDS)
@@ -111,8 +112,30 @@ def _wrap(words: Sequence[str], width: int) -> list[str]:
     return lines
 
 
+TABLE_WIDTH = 80
+# The table's columns before COUNTS (``vault.store`` writes the same widths in SQL).
+TABLE_HEAD = f"{'JOB':<8} {'TYPE':<5} {'STATUS':<8} {'ARCHIVED (UTC)':<16} {'ENT':>5} {'MAP':>5} "
+_by_count = itemgetter(1)
+
+
+def count_lines(counts: Mapping[str, int], rest: int) -> list[str]:
+    """A job's COUNTS column: ``TYPE:N`` words, largest count first, then by name (the order of
+    the totals), joined by spaces into lines of at most ``rest`` characters; ``-`` when none."""
+    # By name, then a stable sort by count (``reverse`` keeps ties in order), both without a
+    # key call.
+    items = (
+        sorted(sorted(counts.items()), key=_by_count, reverse=True)
+        if len(counts) > 1
+        else counts.items()
+    )
+    words = list(starmap("{}:{}".format, items)) or ["-"]
+    joined = " ".join(words)
+    # One line in the common case; _wrap only when the counts do not fit.
+    return [joined] if len(joined) <= rest else _wrap(words, rest)
+
+
 def table_lines(
-    report: AuditReport | AuditListing, *, include_jobs: bool = True, width: int = 80
+    report: AuditReport | AuditListing, *, include_jobs: bool = True, width: int = TABLE_WIDTH
 ) -> list[str]:
     """The human table: one line per job (the counts per type wrap onto continuation lines),
     then totals per type and per status; fits ``width``.
@@ -122,25 +145,13 @@ def table_lines(
     """
     lines: list[str] = []
     if include_jobs:
-        head = f"{'JOB':<8} {'TYPE':<5} {'STATUS':<8} {'ARCHIVED (UTC)':<16} {'ENT':>5} {'MAP':>5} "
+        head = TABLE_HEAD
         rest = max(width - len(head), 8)
         lines.append(head + "COUNTS")
         indent = " " * len(head)
         append = lines.append
-        by_count = itemgetter(1)
         for job in report.jobs:
-            counts = job.entity_counts
-            # Largest count first, then by name (the order of the totals): by name, then a
-            # stable sort by count (``reverse`` keeps ties in order), both without a key call.
-            items = (
-                sorted(sorted(counts.items()), key=by_count, reverse=True)
-                if len(counts) > 1
-                else counts.items()
-            )
-            words = list(starmap("{}:{}".format, items)) or ["-"]
-            joined = " ".join(words)
-            # One line in the common case; _wrap only when the counts do not fit.
-            wrapped = [joined] if len(joined) <= rest else _wrap(words, rest)
+            wrapped = count_lines(job.entity_counts, rest)
             append(
                 f"{job.job_id[:8]:<8} {job.file_type[:5]:<5} {job.status[:8]:<8} "
                 f"{short_time(job.audit_time):<16} {job.entity_count:>5} {job.map_size:>5} "
@@ -149,11 +160,16 @@ def table_lines(
             if len(wrapped) > 1:
                 lines.extend(indent + more for more in wrapped[1:])
         lines.append("")
-    t = report.totals
-    lines.append(
+    lines.extend(totals_lines(report.totals))
+    return [line if len(line) <= width else _fit(line, width) for line in lines]
+
+
+def totals_lines(t: AuditTotals) -> list[str]:
+    """The table's totals: jobs and sums, per status, per file type, per entity type."""
+    lines = [
         f"{t.jobs} job(s), {t.entity_count} entities reported by the server, "
         f"{t.map_size} map entries"
-    )
+    ]
     if t.by_status:
         lines.append("by status: " + ", ".join(f"{k} {v}" for k, v in t.by_status.items()))
     if t.by_file_type:
@@ -163,4 +179,20 @@ def table_lines(
         lines.append(f"{'ENTITY TYPE':<40} {'COUNT':>10}")
         for name, count in t.by_entity_type.items():
             lines.append(f"{_fit(name, 40):<40} {count:>10}")
-    return [line if len(line) <= width else _fit(line, width) for line in lines]
+    return lines
+
+
+def json_document(data: dict[str, Any], lists: Mapping[str, Sequence[str]]) -> str:
+    """The report as JSON text (``indent=2``), with each element of ``lists`` (already
+    encoded, one per line) appended after ``data``'s keys: the same JSON, readable, and
+    several times faster for 100,000 jobs than indenting every job."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)[: -len("\n}")]
+    parts = [text]
+    for key, items in lists.items():
+        if not items:
+            parts.append(f',\n  "{key}": []')
+            continue
+        body = ",\n    ".join(items)
+        parts.append(f',\n  "{key}": [\n    {body}\n  ]')
+    parts.append("\n}")
+    return "".join(parts)

@@ -20,6 +20,7 @@ from vault.config import (
 )
 from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
 from vault.store._copy import copy_rows, rows_digest
+from vault.store._listing import ListingKind, ListingRows
 from vault.store._migrations import MIGRATIONS
 from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
 from vault.store._sqlite import BUSY_TIMEOUT_MS, SIDECARS
@@ -37,6 +38,8 @@ __all__ = [
     "JobListRow",
     "JobRow",
     "JobTotalsRow",
+    "ListingKind",
+    "ListingRows",
     "Location",
     "LogRow",
     "Store",

@@ -18,6 +18,7 @@ from vault.errors import IntegrityError, StoreError
 from vault.store._audit import AuditQueries
 from vault.store._copy import copy_rows
 from vault.store._database import Database
+from vault.store._listing import ListingQueries
 from vault.store._rows import (
     JOB_COLUMNS,
     JOB_SELECT,
@@ -74,7 +75,7 @@ def _postgres() -> type[PostgresDatabase]:
     return PostgresDatabase
 
 
-class Store(AuditQueries):  # AuditQueries extends StoreBase
+class Store(AuditQueries, ListingQueries):  # both extend StoreBase
     """An open vault. Use ``create`` or ``open``; close it (or use ``with``)."""
 
     # ----------------------------------------------------------------- lifetime

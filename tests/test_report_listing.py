@@ -1,0 +1,278 @@
+"""The audit listing formatted inside SQLite (``vault.report.fast_listing``) writes exactly the
+bytes of the ordinary renderers (``table_lines``, ``csv_rows`` + ``csv.writer``,
+``report_to_dict`` + the JSON layout), on generated vaults full of unusual values; where it
+cannot, it declines (None) and the CLI renders the ordinary way, errors included."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from keyring_kit import FAST
+
+from vault.keyring import Keyring
+from vault.models import FILE_TYPES, JOB_STATUSES
+from vault.report import (
+    AuditQuery,
+    csv_rows,
+    fast_listing,
+    json_document,
+    list_audit,
+    report_to_dict,
+    table_lines,
+)
+
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+COLUMNS = (
+    "job_id, status, file_type, source, created_at, submitted_at, fetched_at, archived_at, "
+    "expires_at, entity_count, map_size, entity_counts, shared_placeholders, "
+    "placeholder_like_originals, file_size, chunk_count, ciphertext_size, key_version, seal, "
+    "updated_at"
+)
+FORMATS = ("table", "csv", "json")
+
+
+def ordinary(store: Any, query: AuditQuery, fmt: str) -> str:
+    """What ``audit --format fmt`` prints through the ordinary renderers (vault/cli/report.py)."""
+    listing = list_audit(store, query, recipients=fmt == "json")
+    if fmt == "table":
+        return "\n".join(table_lines(listing)) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(csv_rows(listing))
+        return out.getvalue()
+    data = report_to_dict(listing)
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    return json_document(data, {"jobs": list(map(encode, data.pop("jobs")))}) + "\n"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A vault with users alice, bob and "Zoë \\"q\\"" (no jobs), copied for each example."""
+    path = tmp_path_factory.mktemp("listing") / "template.db"
+    with Keyring.create(path, user="alice", passphrase="p", kdf=FAST) as kr:
+        kr.add_user("bob", passphrase="p", kdf=FAST, actor="alice")
+    conn = sqlite3.connect(path)
+    with conn:  # a name the CLI would refuse, as a damaged or foreign vault may hold
+        conn.execute(
+            "INSERT INTO users (name, enabled, created_at, public_key) "
+            "SELECT ?, 1, created_at, public_key FROM users WHERE name = 'bob'",
+            ('Zoë "q"',),
+        )
+    conn.close()
+    return path
+
+
+def vault_with(template: Path, tmp_path: Path, jobs: list[dict[str, Any]]) -> Path:
+    path = tmp_path / f"v{len(list(tmp_path.iterdir()))}.db"
+    shutil.copyfile(template, path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        users = dict(conn.execute("SELECT name, id FROM users"))
+        conn.execute("BEGIN")
+        for job in jobs:
+            values = {
+                "chunk_count": 1, "seal": None, "updated_at": 1.0, "shared_placeholders": 0,
+                "placeholder_like_originals": 0, "ciphertext_size": 10, **job,
+            }  # fmt: skip
+            grants = values.pop("grants")
+            names = COLUMNS.split(", ")
+            conn.execute(
+                f"INSERT INTO jobs ({COLUMNS}) VALUES ({', '.join('?' * len(names))})",
+                [values[n] for n in names],
+            )
+            for name, version in grants:
+                conn.execute(
+                    "INSERT OR IGNORE INTO grants (job_id, user_id, key_version, sealed_dek, "
+                    "created_at) VALUES (?, ?, ?, x'00', 1.0)",
+                    (job["job_id"], users[name], version),
+                )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return path
+
+
+PLAIN_IDS = st.one_of(
+    st.text("0123456789abcdef", min_size=32, max_size=32),
+    st.uuids().map(str),
+    st.sampled_from(["job-1", "a", "A_b.c", "x:y"]),
+)
+ODD_TEXT = st.sampled_from(
+    ["", "a,b", 'q"uote', "new\nline", "cr\r", "tab\t", "-lead", "=1+2", "+x", "@x", "é",
+     "bell\x07", "\x85", "\u202e", "back\\slash", "long-file-type", "a" * 40, "😀", " "]
+)  # fmt: skip
+TIMES = st.one_of(
+    st.none(),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    st.integers(min_value=0, max_value=4_000_000_000),
+    st.sampled_from([1699999994.9999999999, 1700000000.9995, 0.0, 253402300799.5, -1.5, 1e13]),
+)
+PLAIN_NAMES = st.sampled_from(["PERSON_NAME", "EMAIL_ADDRESS", "IBAN", "DATE", "X1", "_"])
+PLAIN_COUNTS = st.dictionaries(PLAIN_NAMES, st.integers(0, 60), max_size=4).map(
+    lambda d: json.dumps(d, sort_keys=True)
+)
+PLAIN_TIMES = st.one_of(
+    st.none(),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    st.integers(min_value=0, max_value=4_000_000_000),
+)
+COUNTS_TEXT = st.one_of(
+    PLAIN_COUNTS,
+    st.sampled_from(
+        ['{"B": 1, "A": 2}', '{"A":1}', ' {"A": 1}', '{"A": 1, "A": 2}', '{"A": true}',
+         '{"A": 1.0}', '{"A": 99999999999999999999}', '{"\\u00e9": 1}', '{"a,b": 1}',
+         '{"A": -3}', '{"A": 1e2}', "[]", '{"A": {"B": 1}}', '{"-A": 1}', '{"a b": 1}',
+         '{"A": 0}', '{"VERY_LONG_ENTITY_TYPE_NAME_THAT_WRAPS": 123456}', "{}"]
+    ),
+)  # fmt: skip
+
+
+@st.composite
+def job_rows(draw: st.DrawFn, plain: bool) -> dict[str, Any]:
+    odd = not plain and draw(st.booleans())
+    counts = draw(st.integers(-20, 200_000) if odd else st.integers(0, 500))
+    return {
+        "job_id": draw(PLAIN_IDS if not odd else st.one_of(PLAIN_IDS, ODD_TEXT)),
+        "status": draw(st.sampled_from(JOB_STATUSES)),
+        "file_type": draw(st.sampled_from(FILE_TYPES) if not odd else ODD_TEXT),
+        "source": draw(st.sampled_from(["upload", "text"]) if not odd else ODD_TEXT),
+        **{
+            name: draw(TIMES if odd else PLAIN_TIMES)
+            for name in ("created_at", "submitted_at", "fetched_at", "archived_at", "expires_at")
+        },
+        "entity_count": counts,
+        "map_size": draw(st.integers(0, 500)),
+        "entity_counts": draw(COUNTS_TEXT if odd else PLAIN_COUNTS),
+        "file_size": draw(st.integers(0, 10**12)),
+        "key_version": draw(st.integers(1, 3)),
+        "grants": draw(
+            st.lists(
+                st.tuples(st.sampled_from(["alice", "bob", 'Zoë "q"'] if odd else ["alice", "bob"]),
+                          st.integers(1, 3)),
+                max_size=3,
+            )
+        ),
+    }  # fmt: skip
+
+
+def unique(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        seen.setdefault(job["job_id"], job)
+    return list(seen.values())
+
+
+QUERIES = st.one_of(
+    st.just(AuditQuery()),
+    st.builds(
+        AuditQuery,
+        statuses=st.lists(st.sampled_from(JOB_STATUSES), max_size=2, unique=True).map(tuple),
+        file_types=st.lists(st.sampled_from(FILE_TYPES), max_size=2, unique=True).map(tuple),
+    ),
+    st.builds(AuditQuery, since=st.just(1_000_000_000.0), until=st.just(3_000_000_000.0)),
+)
+
+
+def check_same(path: Path, query: AuditQuery) -> dict[str, bool]:
+    """For each format: the fast text equals the ordinary text (when the ordinary path can
+    render at all); returns which formats took the fast path."""
+    taken = {}
+    with Keyring.open(path) as kr:
+        for fmt in FORMATS:
+            fast = fast_listing(kr.store, query, fmt)
+            try:
+                expected = ordinary(kr.store, query, fmt)
+            except Exception as exc:  # the ordinary path refuses a damaged vault
+                assert fast is None, f"{fmt}: fast path wrote a listing the ordinary one refuses"
+                taken[fmt] = False
+                del exc
+                continue
+            if fast is not None:
+                assert fast == expected, fmt
+            taken[fmt] = fast is not None
+    return taken
+
+
+@PROPERTY
+@given(jobs=st.lists(job_rows(plain=False), max_size=12).map(unique), query=QUERIES)
+def test_same_bytes_on_unusual_rows(
+    template: Path, tmp_path: Path, jobs: list[dict[str, Any]], query: AuditQuery
+) -> None:
+    check_same(vault_with(template, tmp_path, jobs), query)
+
+
+@PROPERTY
+@given(jobs=st.lists(job_rows(plain=True), max_size=12).map(unique), query=QUERIES)
+def test_plain_rows_take_the_fast_path(
+    template: Path, tmp_path: Path, jobs: list[dict[str, Any]], query: AuditQuery
+) -> None:
+    """Ordinary vault contents (hex or UUID ids, known types, canonical counts, times in range)
+    are written by SQLite, so the comparison above is not vacuous."""
+    taken = check_same(vault_with(template, tmp_path, jobs), query)
+    assert taken == {"table": True, "csv": True, "json": True}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("entity_count", "'many'"), ("created_at", "'yesterday'"), ("entity_counts", "'{\"A\": 1.5}'"),
+     ("entity_counts", "'not json'"), ("job_id", "x'00ff'")],
+)  # fmt: skip
+def test_a_damaged_row_is_refused_as_before(
+    template: Path, tmp_path: Path, cli_invoke: Any, fmt: str, column: str, value: str
+) -> None:
+    """A damaged row: the fast path declines and the CLI fails closed (exit 5), printing no
+    job, exactly as the ordinary path does."""
+    job = {
+        "job_id": "a" * 32, "status": "archived", "file_type": "csv", "source": "upload",
+        "created_at": 1.0, "submitted_at": 1.0, "fetched_at": 2.0, "archived_at": 2.0,
+        "expires_at": None, "entity_count": 1, "map_size": 1, "entity_counts": '{"A": 1}',
+        "file_size": 1, "key_version": 1, "grants": [("alice", 1)],
+    }  # fmt: skip
+    path = vault_with(template, tmp_path, [job, {**job, "job_id": "b" * 32}])
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(f"UPDATE jobs SET {column} = {value} WHERE job_id = ?", ("b" * 32,))
+    conn.close()
+    with Keyring.open(path) as kr:
+        assert fast_listing(kr.store, AuditQuery(), fmt) is None
+    result = cli_invoke(["--vault", str(path), "audit", "--format", fmt])
+    assert result.exit_code == 5, result.output
+    assert "aaaaaaaa" not in result.stdout
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_prints_the_fast_listing(
+    template: Path, tmp_path: Path, cli_invoke: Any, fmt: str
+) -> None:
+    jobs = [
+        {"job_id": f"{n:032x}", "status": "archived", "file_type": "csv", "source": "upload",
+         "created_at": 1e9 + n, "submitted_at": None, "fetched_at": 1e9 + n + 0.5,
+         "archived_at": 1e9 + n + 0.75, "expires_at": None, "entity_count": n, "map_size": n,
+         "entity_counts": json.dumps({"PERSON_NAME": n, "EMAIL_ADDRESS": 1}, sort_keys=True),
+         "file_size": 10 * n, "key_version": 1, "grants": [("alice", 1), ("bob", 1)]}
+        for n in range(5)
+    ]  # fmt: skip
+    path = vault_with(template, tmp_path, jobs)
+    with Keyring.open(path) as kr:
+        fast = fast_listing(kr.store, AuditQuery(), fmt)
+        assert fast is not None
+        assert fast == ordinary(kr.store, AuditQuery(), fmt)
+    result = cli_invoke(["--vault", str(path), "audit", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == fast

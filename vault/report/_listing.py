@@ -1,0 +1,233 @@
+"""The audit listing (every job as a table, CSV or JSON) written from pieces SQLite formats.
+
+``table_lines``, ``csv_rows`` and ``report_to_dict`` define what a listing looks like; for a
+100,000-job vault they cost several times what SQLite needs to produce the same columns. This
+module writes the same bytes from one SELECT that filters, orders and formats the fixed
+columns inside SQLite (``Store.listing_rows``); Python only joins the pieces and formats what
+SQLite would write differently: each distinct ``entity_counts`` text is parsed once (with the
+same parser as the ordinary path), and the JSON times are written by Python.
+
+It is an optimisation, never a second definition: each function returns None, and the caller
+renders the ordinary way, whenever a piece is NULL (SQLite could not format a value as Python
+would) or the text holds anything beyond a conservative set of characters (so no CSV quoting,
+no JSON escape, no control character and no cell that begins like a formula can be involved).
+Errors in the data (a damaged row) are left to the ordinary path, which reports them.
+``tests/test_report_listing.py`` compares both paths byte for byte on generated vaults.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from vault.errors import IntegrityError, StoreError
+from vault.models import JOB_STATUSES
+from vault.report._render import (
+    CSV_FIXED_COLUMNS,
+    TABLE_HEAD,
+    TABLE_WIDTH,
+    count_lines,
+    json_document,
+    report_to_dict,
+    table_lines,
+)
+from vault.report._totals import AuditListing, AuditQuery, AuditTotals, _sorted_counts
+from vault.store import JobTotalsRow, ListingKind, ListingRows, Store
+
+# The C scanner behind ``json.loads`` (as ``vault.store`` parses the counts column).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+# Entity types that need no CSV quoting, no escaping and no formula neutralization.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
+# Characters (besides letters and digits) a plain listing's formatted columns may hold.
+_TABLE_PUNCT = b" -:_."
+_CSV_PUNCT = b",-:_."
+_CONTROL = bytes(range(32)) + b"\x7f"
+_INT64 = 2**63
+
+
+def fast_listing(store: Store, query: AuditQuery, fmt: str) -> str | None:
+    """The whole ``audit --format fmt`` listing as the CLI prints it (``table``, ``csv`` or
+    ``json``, every job), or None when the ordinary renderers must write it."""
+    kind: ListingKind
+    if fmt == "table":
+        kind = "table"
+    elif fmt == "csv":
+        kind = "csv"
+    elif fmt == "json":
+        kind = "json"
+    else:
+        return None
+    filters: dict[str, Any] = {
+        "since": query.since,
+        "until": query.until,
+        "statuses": query.statuses,
+        "file_types": query.file_types,
+    }
+    try:
+        with store.read():  # one snapshot
+            if kind == "csv":
+                return _csv(store, filters)
+            rows = store.listing_rows(kind, **filters)
+            recipients = store.listing_recipients() if kind == "json" else []
+    except (StoreError, IntegrityError):
+        return None  # the ordinary path reads the same rows and reports the problem
+    counts_at = 1 if kind == "table" else 7
+    uses = Counter(row[counts_at] for row in rows.rows)
+    parsed = _parse_counts(uses)
+    if parsed is None:
+        return None
+    totals = _totals(rows.groups, uses, parsed)
+    listing = AuditListing(query=query, jobs=(), totals=totals)
+    if kind == "table":
+        return _table(rows, parsed, listing)
+    return _json(rows, parsed, recipients, listing)
+
+
+def _parse_counts(uses: Iterable[str]) -> dict[str, Mapping[str, int]] | None:
+    """Each distinct counts text parsed, or None if one is not a plain JSON object of
+    integers (the ordinary path then decides, and reports a damaged one)."""
+    parsed: dict[str, Mapping[str, int]] = {}
+    for text in uses:
+        if type(text) is not str:
+            return None
+        try:
+            counts, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            return None
+        if end != len(text) or type(counts) is not dict:
+            return None
+        if not all(type(v) is int or type(v) is bool for v in counts.values()):
+            return None
+        parsed[text] = counts
+    return parsed
+
+
+def _totals(
+    groups: Sequence[JobTotalsRow], uses: Counter[str], parsed: Mapping[str, Mapping[str, int]]
+) -> AuditTotals:
+    """``AuditTotals`` as ``vault.report`` adds them up per job, from the group sums and each
+    distinct counts text times its uses."""
+    by_type: dict[str, int] = {}
+    get = by_type.get
+    for text, n in uses.items():
+        for name, value in parsed[text].items():
+            by_type[name] = get(name, 0) + value * n
+    by_status: Counter[str] = Counter()
+    by_file: Counter[str] = Counter()
+    for g in groups:
+        by_status[g.status] += g.jobs
+        by_file[g.file_type] += g.jobs
+    return AuditTotals(
+        jobs=sum(g.jobs for g in groups),
+        entity_count=sum(g.entity_count for g in groups),
+        map_size=sum(g.map_size for g in groups),
+        file_size=sum(g.file_size for g in groups),
+        by_entity_type=_sorted_counts(by_type),
+        by_status={s: by_status[s] for s in JOB_STATUSES if by_status[s]},
+        by_file_type=_sorted_counts(by_file),
+    )
+
+
+def _plain(text: str, punct: bytes) -> bool:
+    """``text`` holds only ASCII letters, digits and ``punct`` (empty counts as plain)."""
+    if not text.isascii():
+        return False
+    rest = text.encode("ascii").translate(None, punct)
+    return not rest or rest.isalnum()
+
+
+def _csv(store: Store, filters: Mapping[str, Any]) -> str | None:
+    """The CSV listing: the counts columns too come from SQLite (``json_extract``), once the
+    counts texts are known to be plain: integers in SQLite's range, no name twice."""
+    parsed = _parse_counts(set(store.listing_counts(**filters)))
+    if parsed is None:
+        return None
+    names: set[str] = set()
+    for text, counts in parsed.items():
+        if text.count('":') != len(counts) or not all(
+            type(v) is int and -_INT64 < v < _INT64 for v in counts.values()
+        ):
+            return None  # a name twice (the last one counts), a bool, a huge number
+        names.update(counts)
+    types = sorted(names)
+    if not all(map(_PLAIN_NAME.match, types)):
+        return None
+    fixed = [row[0] for row in store.listing_rows("csv", types=types, **filters).rows]
+    if None in fixed:
+        return None
+    body = "\n".join(fixed)
+    # As many columns as the header, nothing that needs quoting, no cell starting with "-".
+    if (
+        not _plain(body, _CSV_PUNCT + b"\n")
+        or body.count(",") != (len(CSV_FIXED_COLUMNS) + len(types) - 1) * len(fixed)
+        or ",-" in body
+        or "\n-" in body
+        or body.startswith("-")
+    ):
+        return None
+    header = ",".join([*CSV_FIXED_COLUMNS, *types])
+    return header + "\n" + body + ("\n" if body else "")
+
+
+def _table(
+    rows: ListingRows, parsed: Mapping[str, Mapping[str, int]], listing: AuditListing
+) -> str | None:
+    head = TABLE_HEAD
+    rest = max(TABLE_WIDTH - len(head), 8)
+    indent = "\n" + " " * len(head)
+    words = {text: indent.join(count_lines(counts, rest)) for text, counts in parsed.items()}
+    if not _plain("".join(words.values()).replace(indent, " "), _TABLE_PUNCT):
+        return None
+    fixed = [row[0] for row in rows.rows]
+    if None in fixed or not _plain("".join(fixed), _TABLE_PUNCT):
+        return None
+    lines = [head + "COUNTS", *(line + words[text] for line, text in rows.rows), ""]
+    lines += table_lines(listing, include_jobs=False)
+    return "\n".join(lines) + "\n"
+
+
+def _json(
+    rows: ListingRows,
+    parsed: Mapping[str, Mapping[str, int]],
+    grants: Sequence[tuple[Any, Any]],
+    listing: AuditListing,
+) -> str | None:
+    counts = {text: _encode(dict(sorted(c.items()))) for text, c in parsed.items()}
+    held: dict[str, list[str]] = {}
+    for key, name in grants:  # by name, as the recipients are listed
+        names = held.get(key)
+        if names is None:
+            held[key] = [name]
+        else:
+            names.append(name)
+    recipients = {key: _encode(names) for key, names in held.items()}
+    if None in recipients or any(None in row for row in rows.rows):
+        return None
+    heads = "".join(row[0] for row in rows.rows) + "".join(recipients.values())
+    # No escape in any text value: no backslash, quote or control character (the SELECT
+    # already made a row with a double quote in a text column NULL).
+    if "\\" in heads or not _printable(heads):
+        return None
+    get = recipients.get
+    # The times are numbers (finite: the SELECT checked) or "null"; %s writes a float as
+    # repr, as the JSON encoder does.
+    template = (
+        '%s%s, "submitted_at": %s, "fetched_at": %s, "archived_at": %s, "expires_at": %s'
+        "%s%s%s%s%s"
+    )
+    items = [
+        template % (head, t1, t2, t3, t4, t5, mid, counts[text], tail, get(rec, "[]"), end)
+        for head, t1, t2, t3, t4, t5, mid, text, tail, rec, end in rows.rows
+    ]
+    data = report_to_dict(listing, include_jobs=False)
+    return json_document(data, {"jobs": items}) + "\n"
+
+
+def _printable(text: str) -> bool:
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _CONTROL)) == len(text)
+    return text.isprintable()

@@ -1,0 +1,205 @@
+"""Audit listings formatted inside SQLite: the fixed columns of each job's line as text, built
+by the same statement that filters and orders the jobs, so a 100,000-job ``audit`` listing
+does not build a Python object per value.
+
+Each statement returns, per job, the pieces of its line that SQLite formats exactly as the
+Python renderers in ``vault.report`` do (text columns, integers, UTC times), plus the raw
+``entity_counts`` text, which the caller parses once per distinct text. A value SQLite cannot
+format the same way (a time out of range, a column of the wrong type) makes its piece NULL;
+the caller then renders the whole listing the ordinary way, so the fast path never decides
+what a damaged or unusual row looks like. See ``vault.report._listing`` for the checks on the
+text and ``tests/test_report_listing.py`` for the byte-for-byte comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from vault.errors import StoreError
+from vault.store._audit import AUDIT_TIME_SQL, JobTotalsRow, _where
+from vault.store._base import StoreBase
+
+ListingKind = Literal["table", "csv", "json"]
+
+# Years 1970-9999: the range where SQLite's strftime and the Python formatters agree (both
+# floor to whole seconds; SQLite gets the floor from the CAST, as it rounds to milliseconds).
+_MAX_TIME = 253_402_300_800
+
+
+def _typed(column: str, kind: str) -> str:
+    return f"typeof({column}) = '{kind}'"
+
+
+def _time(column: str, fmt: str, unknown: str) -> str:
+    """``column`` as UTC text in ``fmt``; ``unknown`` when NULL; NULL when out of range or not
+    a number (a text compares greater than any number, so it fails the range test)."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN '{unknown}' "
+        f"WHEN {column} >= 0 AND {column} < {_MAX_TIME} "
+        f"THEN strftime('{fmt}', CAST({column} AS INTEGER), 'unixepoch') END"
+    )
+
+
+def _json_time(column: str) -> str:
+    """``column`` for the JSON line: the number itself (Python writes it), ``null`` when NULL,
+    NULL when not a finite number of sane size."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN 'null' "
+        f"WHEN typeof({column}) IN ('real', 'integer') AND {column} BETWEEN -1e18 AND 1e18 "
+        f"THEN {column} END"
+    )
+
+
+_TEXT_COLUMNS = ("job_id", "status", "file_type", "source", "entity_counts")
+_INT_COLUMNS = (
+    "entity_count",
+    "map_size",
+    "file_size",
+    "key_version",
+    "shared_placeholders",
+    "placeholder_like_originals",
+    "ciphertext_size",
+)
+_TIME_COLUMNS = ("created_at", "submitted_at", "fetched_at", "archived_at", "expires_at")
+# Every text column is text, every count an integer, every time a number or NULL (as the
+# ordinary path checks, even of columns a format does not show): else the line is NULL.
+_ROW_TYPES = " AND ".join(
+    [_typed(c, "text") for c in _TEXT_COLUMNS]
+    + [_typed(c, "integer") for c in _INT_COLUMNS]
+    + [f"typeof({c}) IN ('real', 'integer', 'null')" for c in _TIME_COLUMNS]
+)
+
+_CSV_LINE = " || ',' || ".join(
+    [
+        "job_id",
+        "file_type",
+        "status",
+        "source",
+        _time("created_at", "%Y-%m-%dT%H:%M:%SZ", ""),
+        _time("fetched_at", "%Y-%m-%dT%H:%M:%SZ", ""),
+        _time("archived_at", "%Y-%m-%dT%H:%M:%SZ", ""),
+        "entity_count",
+        "map_size",
+        "file_size",
+    ]
+)
+# The table's columns up to COUNTS: 8, 5, 8, 16, 5 and 5 wide; counts that would widen a
+# column make the line NULL (the Python table would shorten the whole line instead).
+_TABLE_LINE = (
+    "CASE WHEN entity_count BETWEEN -9999 AND 99999 AND map_size BETWEEN -9999 AND 99999 "
+    "THEN printf('%-8.8s %-5.5s %-8.8s %-16s %5d %5d ', job_id, file_type, status, "
+    + _time(AUDIT_TIME_SQL, "%Y-%m-%d %H:%M", "-")
+    + ", entity_count, map_size) END"
+)
+# ``show --json`` keys in order (``vault.report.job_to_dict``); the times and the counts are
+# written by Python, the recipients come sorted by name as a JSON array.
+_JSON_HEAD = (
+    """'{"job_id": "' || job_id || '", "status": "' || status || '", "file_type": "' || """
+    """file_type || '", "source": "' || source || '", "created_at": '"""
+)
+_JSON_MID = (
+    """', "entity_count": ' || entity_count || ', "map_size": ' || map_size || """
+    """', "entity_counts": '"""
+)
+_JSON_TAIL = (
+    """', "file_size": ' || file_size || ', "key_version": ' || key_version || """
+    """', "recipients": '"""
+)
+_JSON_END = (
+    """', "shared_placeholders": ' || shared_placeholders || """
+    """', "placeholder_like_originals": ' || placeholder_like_originals || """
+    """', "ciphertext_size": ' || ciphertext_size || '}'"""
+)
+# A double quote in a text value would end the JSON string early: such a row is NULL.
+_JSON_PLAIN = "instr(job_id || status || file_type || source, '\"') = 0"
+
+_SELECTS: dict[str, str] = {
+    "csv": f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END",
+    "table": f"CASE WHEN {_ROW_TYPES} THEN {_TABLE_LINE} END, entity_counts",
+    "json": (
+        f"CASE WHEN {_ROW_TYPES} AND {_JSON_PLAIN} THEN {_JSON_HEAD} END, "
+        + ", ".join(
+            _json_time(c)
+            for c in ("created_at", "submitted_at", "fetched_at", "archived_at", "expires_at")
+        )
+        + f", {_JSON_MID}, entity_counts, {_JSON_TAIL}, job_id || ' ' || key_version, "
+        f"{_JSON_END}"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ListingRows:
+    """One snapshot's pieces of an audit listing, in audit order (oldest first, then by job
+    id), and the totals per (status, file type) of the same jobs."""
+
+    rows: list[tuple[Any, ...]]
+    groups: tuple[JobTotalsRow, ...]
+
+
+class ListingQueries(StoreBase):
+    """The audit listing's formatting SELECT and the reads it needs besides. Call them inside
+    one ``read()`` for one snapshot. SQLite only (its ``strftime``, ``printf``, ``typeof``):
+    on another backend each raises ``StoreError`` and the listing goes the ordinary way."""
+
+    def listing_rows(
+        self,
+        kind: ListingKind,
+        *,
+        types: Sequence[str] = (),
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+    ) -> ListingRows:
+        """The pieces of each selected job's line for ``kind`` (see the module docstring; a
+        piece is NULL where SQLite cannot write it as Python would), and the group totals.
+
+        ``csv``: (line without the newline,), one count column per name of ``types`` (which
+        must be plain names: letters, digits, ``_``). ``table``: (line up to COUNTS, counts
+        text). ``json``: (head, five times, middle, counts text, tail, recipients key, end).
+        """
+        where, params = _where(since, until, statuses, file_types)
+        order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
+        select = _SELECTS[kind]
+        if kind == "csv":
+            count = " || ',' || IFNULL(json_extract(entity_counts, ?), 0)"
+            select = select.format(counts=count * len(types))
+            params = [f'$."{name}"' for name in types] + params
+        sql = f"SELECT {select} FROM jobs{where} ORDER BY {order}"
+        groups_sql = (
+            "SELECT status, file_type, count(*), sum(entity_count), sum(map_size), "
+            f"sum(file_size) FROM jobs{where} GROUP BY status, file_type ORDER BY status, file_type"
+        )
+        with self.read():
+            rows = self._rows(sql, params)
+            groups = self._rows(groups_sql, params[len(types) if kind == "csv" else 0 :])
+        return ListingRows(rows=rows, groups=tuple(JobTotalsRow(*g) for g in groups))
+
+    def listing_counts(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+    ) -> list[Any]:
+        """The ``entity_counts`` text of each selected job (no order)."""
+        where, params = _where(since, until, statuses, file_types)
+        return [r[0] for r in self._rows(f"SELECT entity_counts FROM jobs{where}", params)]
+
+    def listing_recipients(self) -> list[tuple[Any, Any]]:
+        """(``job_id key_version``, user name) of every grant, by name: the recipients key of
+        ``listing_rows("json")``."""
+        return self._rows(
+            "SELECT g.job_id || ' ' || g.key_version, u.name FROM grants AS g "
+            "JOIN users AS u ON u.id = g.user_id ORDER BY u.name",
+            [],
+        )
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self.dialect != "sqlite":
+            raise StoreError(f"no SQL-formatted audit listing on {self.dialect}")
+        return self._query(sql, params)
