@@ -75,7 +75,7 @@ def fast_listing(store: Store, query: AuditQuery, fmt: str) -> str | None:
             recipients = store.listing_recipients() if kind == "json" else []
     except (StoreError, IntegrityError):
         return None  # the ordinary path reads the same rows and reports the problem
-    counts_at = 1 if kind == "table" else 7
+    counts_at = rows.kinds.index("counts")
     uses = Counter(row[counts_at] for row in rows.rows)
     parsed = _parse_counts(uses)
     if parsed is None:
@@ -207,21 +207,25 @@ def _json(
     recipients = {key: _encode(names) for key, names in held.items()}
     if None in recipients or any(None in row for row in rows.rows):
         return None
-    heads = "".join(row[0] for row in rows.rows) + "".join(recipients.values())
+    texts = [i for i, kind in enumerate(rows.kinds) if kind == "text"]
+    heads = "".join(row[i] for row in rows.rows for i in texts) + "".join(recipients.values())
     # No escape in any text value: no backslash, quote or control character (the SELECT
     # already made a row with a double quote in a text column NULL).
     if "\\" in heads or not _printable(heads):
         return None
+    # Each row's columns in order: the text as it is, a time as str writes it (a float as
+    # repr, as the JSON encoder does; the SELECT let through finite numbers only, or "null"),
+    # the counts and the recipients as encoded above.
+    kinds = rows.kinds
+    c = kinds.index("counts")
+    r = kinds.index("recipients")
+    if kinds.count("counts") != 1 or kinds.count("recipients") != 1 or c > r:
+        return None
+    template = "%s" * len(kinds)
     get = recipients.get
-    # The times are numbers (finite: the SELECT checked) or "null"; %s writes a float as
-    # repr, as the JSON encoder does.
-    template = (
-        '%s%s, "submitted_at": %s, "fetched_at": %s, "archived_at": %s, "expires_at": %s'
-        "%s%s%s%s%s"
-    )
     items = [
-        template % (head, t1, t2, t3, t4, t5, mid, counts[text], tail, get(rec, "[]"), end)
-        for head, t1, t2, t3, t4, t5, mid, text, tail, rec, end in rows.rows
+        template % (*row[:c], counts[row[c]], *row[c + 1 : r], get(row[r], "[]"), *row[r + 1 :])
+        for row in rows.rows
     ]
     data = report_to_dict(listing, include_jobs=False)
     return json_document(data, {"jobs": items}) + "\n"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vault.errors import StoreError
+from vault.models import JOB_INFO_FIELDS
 from vault.store._audit import AUDIT_TIME_SQL, JobTotalsRow, _where
 from vault.store._base import StoreBase
 
@@ -93,40 +94,60 @@ _TABLE_LINE = (
     + _time(AUDIT_TIME_SQL, "%Y-%m-%d %H:%M", "-")
     + ", entity_count, map_size) END"
 )
-# ``show --json`` keys in order (``vault.report.job_to_dict``); the times and the counts are
-# written by Python, the recipients come sorted by name as a JSON array.
-_JSON_HEAD = (
-    """'{"job_id": "' || job_id || '", "status": "' || status || '", "file_type": "' || """
-    """file_type || '", "source": "' || source || '", "created_at": '"""
-)
-_JSON_MID = (
-    """', "entity_count": ' || entity_count || ', "map_size": ' || map_size || """
-    """', "entity_counts": '"""
-)
-_JSON_TAIL = (
-    """', "file_size": ' || file_size || ', "key_version": ' || key_version || """
-    """', "recipients": '"""
-)
-_JSON_END = (
-    """', "shared_placeholders": ' || shared_placeholders || """
-    """', "placeholder_like_originals": ' || placeholder_like_originals || """
-    """', "ciphertext_size": ' || ciphertext_size || '}'"""
-)
 # A double quote in a text value would end the JSON string early: such a row is NULL.
 _JSON_PLAIN = "instr(job_id || status || file_type || source, '\"') = 0"
 
-_SELECTS: dict[str, str] = {
-    "csv": f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END",
-    "table": f"CASE WHEN {_ROW_TYPES} THEN {_TABLE_LINE} END, entity_counts",
-    "json": (
-        f"CASE WHEN {_ROW_TYPES} AND {_JSON_PLAIN} THEN {_JSON_HEAD} END, "
-        + ", ".join(
-            _json_time(c)
-            for c in ("created_at", "submitted_at", "fetched_at", "archived_at", "expires_at")
-        )
-        + f", {_JSON_MID}, entity_counts, {_JSON_TAIL}, job_id || ' ' || key_version, "
-        f"{_JSON_END}"
-    ),
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_select(fields: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
+    """The JSON line's SELECT list, the keys of ``show --json`` in the order of ``fields``
+    (``JobInfo``'s), and what each selected column is: ``text`` (JSON written by SQLite),
+    ``time`` (a number or "null", written by Python), ``counts`` (the counts text, which Python
+    writes canonically) or ``recipients`` (the key of ``listing_recipients``). None for a
+    field this module does not know (then the listing goes the ordinary way)."""
+    columns: list[str] = []
+    kinds: list[str] = []
+    text: list[str] = []  # SQL pieces of the current text column
+
+    def slot(expression: str, kind: str) -> None:
+        columns.append(" || ".join(text) if text else "''")
+        kinds.append("text")
+        text.clear()
+        columns.append(expression)
+        kinds.append(kind)
+
+    for n, name in enumerate(fields):
+        key = ("{" if n == 0 else ", ") + f'"{name}": '
+        if name in _TEXT_COLUMNS and name != "entity_counts":
+            text += [_sql_text(key + '"'), name, _sql_text('"')]
+        elif name in _INT_COLUMNS:
+            text += [_sql_text(key), name]
+        elif name in _TIME_COLUMNS:
+            text.append(_sql_text(key))
+            slot(_json_time(name), "time")
+        elif name == "entity_counts":
+            text.append(_sql_text(key))
+            slot("entity_counts", "counts")
+        elif name == "recipients":
+            text.append(_sql_text(key))
+            slot("job_id || ' ' || key_version", "recipients")
+        else:
+            return None
+    text.append(_sql_text("}"))
+    columns.append(" || ".join(text))
+    kinds.append("text")
+    columns[0] = f"CASE WHEN {_ROW_TYPES} AND {_JSON_PLAIN} THEN {columns[0]} END"
+    return ", ".join(columns), tuple(kinds)
+
+
+_JSON = _json_select(JOB_INFO_FIELDS)
+_SELECTS: dict[str, tuple[str, tuple[str, ...]] | None] = {
+    "csv": (f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END", ("text",)),
+    "table": (f"CASE WHEN {_ROW_TYPES} THEN {_TABLE_LINE} END, entity_counts", ("text", "counts")),
+    "json": _JSON,
 }
 
 
@@ -136,6 +157,7 @@ class ListingRows:
     id), and the totals per (status, file type) of the same jobs."""
 
     rows: list[tuple[Any, ...]]
+    kinds: tuple[str, ...]  # what each column of a row is (``_json_select``)
     groups: tuple[JobTotalsRow, ...]
 
 
@@ -159,11 +181,14 @@ class ListingQueries(StoreBase):
 
         ``csv``: (line without the newline,), one count column per name of ``types`` (which
         must be plain names: letters, digits, ``_``). ``table``: (line up to COUNTS, counts
-        text). ``json``: (head, five times, middle, counts text, tail, recipients key, end).
+        text). ``json``: see ``_json_select``.
         """
         where, params = _where(since, until, statuses, file_types)
         order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
-        select = _SELECTS[kind]
+        chosen = _SELECTS[kind]
+        if chosen is None:
+            raise StoreError(f"internal: no {kind} listing for these job fields")
+        select, kinds = chosen
         if kind == "csv":
             count = " || ',' || IFNULL(json_extract(entity_counts, ?), 0)"
             select = select.format(counts=count * len(types))
@@ -176,7 +201,7 @@ class ListingQueries(StoreBase):
         with self.read():
             rows = self._rows(sql, params)
             groups = self._rows(groups_sql, params[len(types) if kind == "csv" else 0 :])
-        return ListingRows(rows=rows, groups=tuple(JobTotalsRow(*g) for g in groups))
+        return ListingRows(rows=rows, kinds=kinds, groups=tuple(JobTotalsRow(*g) for g in groups))
 
     def listing_counts(
         self,
