@@ -1,14 +1,21 @@
-"""Run every benchmark program in bench/ and write bench/RESULTS.md.
+"""Run every benchmark program in bench/ several times, interleaved, and write bench/RESULTS.md.
 
-    .venv/bin/python bench/run_all.py [--quick] [--output FILE] [--no-profile]
-    scripts/bench.sh                                   # the same, full sizes
+    .venv/bin/python bench/run_all.py [--runs N] [--quick] [--output FILE] [--no-profile]
+    scripts/bench.sh                                   # the same, full sizes, 5 runs
 
 Each ``bench/bench_*.py`` runs in its own process (``--quick`` is passed on to the programs
-that have it). Programs with ``--json`` print one JSON object that this file reads; the restore
-benchmark prints aligned lines, which are parsed. The figures are then laid against the targets
-of DESIGN.md section 9: the measured figure, the peer or the limit it is compared with (measured
-in the same run where there is a peer), the ratio, and met or missed. A missed target gets a
-short profile (cProfile, top entries by own time) of the workload that missed it.
+that have it), all of them once per round, ``--runs`` rounds (default 5): so a burst of load
+from elsewhere falls on every program alike rather than on all runs of one. The 1-minute load
+average is recorded at the start and end of every round. Programs with ``--json`` print one
+JSON object that this file reads; the restore benchmark prints aligned lines, which are parsed.
+A program may also list its own targets in its JSON (``"targets"``, see bench/README.md); they
+are picked up without a change here.
+
+The figures are laid against the targets (DESIGN.md section 9 and issue 17): per target the
+figure's min / median / max over the rounds, the peer or limit it is compared with (measured in
+the same round where there is a peer), and the result: "met" only if met in every round,
+"noise-sensitive" if met in some rounds only, "missed" if in none. A target missed in any
+round gets a short profile (cProfile, top entries by own time) of its workload.
 
 Absolute times depend on the machine; the core count and Python version are recorded with
 them. A program that fails or prints something unexpected is reported as such, never dropped.
@@ -24,6 +31,7 @@ import os
 import platform
 import pstats
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,6 +157,8 @@ class Row:
     met: bool | None  # None: not measured
     profile: str = ""  # key into PROFILES when missed
     note: str = ""
+    figure: float | None = None  # the number held against the target, for min/median/max
+    unit: str = "{:.2f}"  # how to print ``figure``
 
 
 def _need(runs: dict[str, Run], name: str) -> dict[str, Any] | None:
@@ -182,17 +192,19 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
     return [
         Row(targets[0], f"{d['text_mbps']:.0f} MB/s on {d['text_mb']:.0f} MB",
             "limit 200 MB/s", f"{d['text_mbps'] / 200:.2f}x the floor",
-            d["text_mbps"] >= 200, "text"),
+            d["text_mbps"] >= 200, "text", figure=d["text_mbps"], unit="{:.0f} MB/s"),
         Row(targets[1], f"{d['map_ratio']:.2f}x the 10-entry time", "10-entry map, same input",
-            f"{d['map_ratio'] / 1.5:.2f} of the 1.5x limit", d["map_ratio"] <= 1.5, "map"),
+            f"{d['map_ratio'] / 1.5:.2f} of the 1.5x limit", d["map_ratio"] <= 1.5, "map",
+            figure=d["map_ratio"], unit="{:.2f}x"),
         Row(targets[2], f"{d['text_mbps']:.0f} MB/s (ours)",
             f"loop {d['loop_mbps']:.3f} MB/s on a {d['loop_slice_mb']:g} MB slice of the "
             "same text", f"{d['speedup']:,.0f}x faster", d["speedup"] >= 1000, "text",
             note="the loop needs one pass per map entry, so it runs on a slice; compared in "
-            "MB/s"),
+            "MB/s", figure=d["speedup"], unit="{:,.0f}x"),
         Row(targets[3], f"{d['csv_mbps']:.0f} MB/s on {d['csv_mb']:.0f} MB",
             f"round trip {d['csv_plain_mbps']:.0f} MB/s, same file",
-            f"{d['csv_ratio']:.2f}x", d["csv_ratio"] >= 1.0, "csv",
+            f"{d['csv_ratio']:.2f}x", d["csv_ratio"] >= 1.0, "csv", figure=d["csv_ratio"],
+            unit="{:.2f}x",
             note=("within 5% of the round trip: run-to-run noise (about +-10% on this "
                   "machine) can flip it; " if abs(d["csv_ratio"] - 1) < 0.05 else "")
             + f"with 5% of values needing quotes: {d['csvq_mbps']:.0f} vs "
@@ -200,7 +212,7 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
             "no target)"),
         Row(targets[4], f"{d['peak_rss_mb']:.0f} MB peak RSS for {d['memory_mb']:,.0f} MB",
             "limit 150 MB", f"{d['peak_rss_mb'] / 150:.2f} of the limit",
-            d["peak_rss_mb"] < 150, "",
+            d["peak_rss_mb"] < 150, "", figure=d["peak_rss_mb"], unit="{:.0f} MB",
             note="" if d["memory_mb"] >= 1000 else "smaller than 1 GB in this run (--quick)"),
     ]  # fmt: skip
 
@@ -217,7 +229,8 @@ def hazard_rows(runs: dict[str, Run]) -> list[Row]:
         Row(target, f"ours right in {len(ours_right)} of {len(peer_wrong)} cases",
             f"loop wrong in {len(peer_wrong)} of {len(cases)} hazard cases, same inputs",
             f"{len(ours_right)}/{len(peer_wrong)}", len(ours_right) == len(peer_wrong) > 0,
-            note="; ".join(c["case"] for c in peer_wrong)),
+            note="; ".join(c["case"] for c in peer_wrong), figure=float(len(ours_right)),
+            unit="{:.0f} right"),
     ]  # fmt: skip
 
 
@@ -234,7 +247,8 @@ def fetch_rows(runs: dict[str, Run]) -> list[Row]:
     return [
         Row(target, f"{scaled:.2f} s for 1,000 jobs ({d['archived']} archived)",
             f"limit {d['target_s']:.0f} s", f"{scaled / d['target_s']:.2f} of the limit",
-            scaled < d["target_s"] and d["archived"] == d["jobs"], "fetch", note=note),
+            scaled < d["target_s"] and d["archived"] == d["jobs"], "fetch", note=note,
+            figure=scaled, unit="{:.2f} s"),
     ]  # fmt: skip
 
 
@@ -251,11 +265,13 @@ def store_rows(runs: dict[str, Run]) -> list[Row]:
             f"p90 {d['cpu_ms_p90']:.1f} ms)", f"limit {d['target_cpu_ms']:.0f} ms",
             f"{d['cpu_ms_median'] / d['target_cpu_ms']:.2f} of the limit",
             d["cpu_ms_median"] < d["target_cpu_ms"], "store",
-            note=f"wall {d['wall_ms_median']:.1f} ms with the fsync"),
+            note=f"wall {d['wall_ms_median']:.1f} ms with the fsync", figure=d["cpu_ms_median"],
+            unit="{:.1f} ms"),
         Row(targets[1], f"{d['derivations']} derivation for 1 unlock + {d['jobs']} job reads",
             "limit 1", f"{d['derivations']}/1", d["derivations"] == 1,
             note=f"{d['kdf']}: {d['unlock_cpu_ms']:.0f} ms CPU once; then "
-            f"{d['open_job_cpu_ms']:.1f} ms per job"),
+            f"{d['open_job_cpu_ms']:.1f} ms per job", figure=float(d["derivations"]),
+            unit="{:.0f}"),
     ]  # fmt: skip
 
 
@@ -278,13 +294,15 @@ def audit_rows(runs: dict[str, Run]) -> list[Row]:
         Row(targets[0], f"{totals['per_100000_s']:.2f} s (`audit --summary`)",
             f"limit {d['target_s']:.0f} s", f"{totals['per_100000_s'] / d['target_s']:.2f} "
             "of the limit", totals["per_100000_s"] < d["target_s"], "",
-            note=f"best of {d['repeat']}{scale}"),
+            note=f"best of {d['repeat']}{scale}", figure=totals["per_100000_s"], unit="{:.2f} s"),
         Row(targets[1], f"{listing['per_100000_s']:.2f} s (table); slowest "
             f"{slowest['per_100000_s']:.2f} s ({slowest['name'].removeprefix('cli ')})",
             f"limit {d['target_s']:.0f} s", f"{slowest['per_100000_s'] / d['target_s']:.2f} "
             "of the limit", slowest["per_100000_s"] < d["target_s"], "audit",
             note="DESIGN.md does not say whether the 1 s covers printing every job; reported "
-            f"both ways{scale}"),
+            f"both ways; in-process, without start-up{scale}", figure=slowest["per_100000_s"],
+            unit="{:.2f} s"),
+        *listing_rows(d),
     ]  # fmt: skip
 
 
@@ -305,6 +323,7 @@ def office_rows(runs: dict[str, Run]) -> list[Row]:
             f"{d['mb_per_s'][2]:.1f}); {d['xml_mb']:.1f} MB of shared strings",
             f"openpyxl {d['openpyxl_s'][1]:.2f} s vs restore {d['restore_s'][1]:.2f} s",
             f"{rmin:.1f}x / {rmed:.1f}x / {rmax:.1f}x (min/median/max)", d["met"], "",
+            figure=rmin, unit="{:.1f}x",
             note=f"{d['repeat']} interleaved runs; restore changed {ours['members_changed']} of "
             f"{ours['members']} members, dropped {len(ours['members_dropped'])}; openpyxl "
             f"changed {theirs['members_changed']}, dropped {theirs['members_dropped'] or 'none'}"
@@ -312,7 +331,7 @@ def office_rows(runs: dict[str, Run]) -> list[Row]:
         Row(targets[1], f"peak RSS {d['big_peak_rss_mib']:.0f} MiB for {d['big_file_mb']:.0f} MB "
             f"({d['big_xml_mb']:.0f} MB of XML) in {d['big_restore_s']:.0f} s",
             "limit 300 MiB", f"{d['big_peak_rss_mib'] / 300:.2f} of the limit",
-            d["big_peak_rss_mib"] < 300, ""),
+            d["big_peak_rss_mib"] < 300, "", figure=d["big_peak_rss_mib"], unit="{:.0f} MiB"),
     ]  # fmt: skip
 
 
@@ -344,9 +363,104 @@ def postgres_rows(runs: dict[str, Run]) -> list[Row]:
     ]  # fmt: skip
 
 
+def listing_rows(d: dict[str, Any]) -> list[Row]:
+    """Issue 17.4: each listing format as a process, against the sqlite3 shell, same run."""
+    rows = []
+    listing = d.get("listing") or []
+    for item in listing:
+        fmt = item["format"]
+        target = (f"17.4 `audit --format {fmt}` (every job, as a process) within "
+                  f"{item['limit']}x the CPU time of the sqlite3 shell producing the same columns")
+        same = item["same_as_ordinary"]
+        if "ratio" not in item:
+            rows.append(Row(target, f"{item['ours_s']:.2f} s", "sqlite3 shell MISSING "
+                            "(apt-get install -y sqlite3)", "-", None,
+                            note="the sqlite3 shell was not found: ratio not measured"))
+            continue
+        recorded = item["same_as_recorded"]
+        rows.append(Row(
+            target, f"{item['ours_s']:.2f} s ({item['ours_cpu_s']:.2f} s CPU)",
+            f"sqlite3 shell {item['shell_s']:.2f} s ({item['shell_cpu_s']:.2f} s CPU)",
+            f"{item['ratio']:.2f}x CPU (wall {item['wall_ratio']:.2f}x)",
+            item["ratio"] <= item["limit"] and same, "audit", figure=item["ratio"],
+            unit="{:.2f}x",
+            note=f"{d['jobs']:,} jobs; best of {d['repeat']} each, alternating; output "
+            f"{item['output_bytes']:,} "
+            f"bytes, {'the same bytes as' if same else 'DIFFERENT from'} the ordinary "
+            "renderers" + ("" if recorded is None else
+                           "; the same as recorded" if recorded else
+                           "; differs from the recorded SHA-256 (a deliberate format change?)")))
+    if not listing:
+        rows.append(Row("17.4 audit listings within 1.5x of the sqlite3 shell", "not measured",
+                        "-", "-", None, note="bench_audit.py printed no listing figures"))
+    return rows  # fmt: skip
+
+
+
+def declared_rows(runs: dict[str, Run]) -> list[Row]:
+    """Targets a program declares itself: ``"targets": [{"target", "measured", "compared",
+    "ratio", "met", "figure", "unit", "note"}]`` in its JSON (bench/README.md)."""
+    rows = []
+    for name, run in sorted(runs.items()):
+        for t in (run.data.get("targets") or []) if not run.problem else []:
+            met = t.get("met")
+            rows.append(Row(str(t["target"]), str(t.get("measured", "")),
+                            str(t.get("compared", "-")), str(t.get("ratio", "-")),
+                            None if met is None else bool(met), note=str(t.get("note", "")),
+                            figure=t.get("figure"), unit=str(t.get("unit", "{:.2f}"))))
+    return rows  # fmt: skip
+
+
 TARGET_ROWS = (
     restore_rows, hazard_rows, fetch_rows, store_rows, audit_rows, office_rows, postgres_rows,
-)  # fmt: skip
+    declared_rows,
+)
+
+
+# --------------------------------------------------------------------------- fixed costs
+
+FIXED_NAMES = {
+    "python": "`python -c pass` (process)",
+    "import_click": "`python -c \"import click\"` (process)",
+    "version": "`questa-vault --version` (process)",
+    "audit_summary": "`questa-vault audit --summary`, one job (process)",
+    "restore_small": "`questa-vault restore` of a 2 KB answer, 1,000-entry map (process)",
+    "total_s": "profiled restore: whole process after interpreter start",
+    "import_cli_s": "... importing the CLI (`import vault.cli`)",
+    "kdf_s": "... key derivation (`derive_kek`)",
+    "map_decrypt_s": "... opening the map (`Session.open_map`: unwrap, seal, decrypt)",
+    "restore_s": "... the restore itself (`restore_stream`)",
+    "log_release_s": "... committing the access-log entry (`Session.release`)",
+}
+
+
+def fixed_costs(rounds: list[dict[str, Run]]) -> list[str]:
+    """Issue 17.7: each command's fixed cost, min / median / max over the rounds."""
+    values: dict[str, list[float]] = {}
+    kdf = ""
+    for runs in rounds:
+        d = _need(runs, "fixed")
+        if d is None:
+            continue
+        kdf = d.get("kdf", "")
+        for key, seconds in {**d["process_s"], **d["profile"]}.items():
+            if key in FIXED_NAMES:
+                values.setdefault(key, []).append(float(seconds))
+    if not values:
+        return ["bench_fixed.py gave no figures in any round."]
+    lines = [
+        f"Key derivation: {kdf}. Processes: best of a few starts each round; the profiled "
+        "restore is one cProfile run (profiling adds some overhead to Python-heavy parts).",
+        "",
+        "| what | min | median | max |",
+        "|---|---|---|---|",
+    ]
+    for key, label in FIXED_NAMES.items():
+        got = values.get(key)
+        if got:
+            lines.append(f"| {label} | {min(got) * 1000:.0f} ms | "
+                         f"{statistics.median(got) * 1000:.0f} ms | {max(got) * 1000:.0f} ms |")
+    return lines  # fmt: skip
 
 
 # --------------------------------------------------------------------------- profiles
@@ -530,69 +644,138 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(runs: list[Run], rows: list[Row], profiles: dict[str, str], quick: bool,
-           total: float, commit: str, loads: tuple[str, str]) -> str:  # fmt: skip
-    met = sum(1 for r in rows if r.met is True)
-    missed = [r for r in rows if r.met is False]
-    unmeasured = [r for r in rows if r.met is None]
+@dataclass
+class Aggregate:
+    """One target over all rounds."""
+
+    target: str
+    rows: list[Row]  # one per round that produced the target
+    rounds: int
+
+    @property
+    def figures(self) -> list[float]:
+        return [r.figure for r in self.rows if r.figure is not None]
+
+    @property
+    def met_in(self) -> int:
+        return sum(1 for r in self.rows if r.met is True)
+
+    @property
+    def measured_in(self) -> int:
+        return sum(1 for r in self.rows if r.met is not None)
+
+    @property
+    def result(self) -> str:
+        if self.measured_in == 0:
+            return "not measured"
+        if self.met_in == self.rounds:
+            return "met"
+        return "noise-sensitive" if self.met_in else "missed"
+
+    @property
+    def typical(self) -> Row:
+        """The round with the median figure (else the last one): its texts are shown."""
+        with_figure = sorted((r for r in self.rows if r.figure is not None),
+                             key=lambda r: r.figure or 0.0)  # fmt: skip
+        return with_figure[(len(with_figure) - 1) // 2] if with_figure else self.rows[-1]
+
+    def spread(self) -> str:
+        figures = self.figures
+        if not figures:
+            return self.typical.measured
+        unit = self.typical.unit
+        return (f"{unit.format(statistics.median(figures))} (min {unit.format(min(figures))}, "
+                f"max {unit.format(max(figures))})")  # fmt: skip
+
+
+def aggregate(per_round: list[list[Row]]) -> list[Aggregate]:
+    found: dict[str, Aggregate] = {}
+    for rows in per_round:
+        for row in rows:
+            found.setdefault(row.target, Aggregate(row.target, [], len(per_round)))
+            found[row.target].rows.append(row)
+    return list(found.values())
+
+
+def render(rounds: list[dict[str, Run]], targets: list[Aggregate], profiles: dict[str, str],
+           quick: bool, total: float, commit: str, loads: list[tuple[str, str]],
+           fixed: list[str]) -> str:  # fmt: skip
+    counts = {k: sum(1 for a in targets if a.result == k)
+              for k in ("met", "noise-sensitive", "missed", "not measured")}  # fmt: skip
+    n = len(rounds)
+    load_text = "; ".join(f"round {i}: {a} -> {b}" for i, (a, b) in enumerate(loads, 1))
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `scripts/bench.sh` (`python bench/run_all.py{' --quick' if quick else ''}`)"
-        f" on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, at commit {commit}.",
+        f"Written by `scripts/bench.sh` (`python bench/run_all.py --runs {n}"
+        f"{' --quick' if quick else ''}`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, at commit "
+        f"{commit}.",
         "",
         f"- Machine: {machine()}.",
         "- Sizes: "
         + ("`--quick` (smaller inputs; scaled where noted)." if quick else "full."),
-        f"- Wall time of the whole run: {total:.0f} s; 1-minute load average {loads[0]} at the "
-        f"start, {loads[1]} at the end (other work on the machine lowers absolute figures).",
-        f"- Result: {met} of {len(rows)} targets met, {len(missed)} missed"
-        + (f", {len(unmeasured)} not measured" if unmeasured else "")
-        + ".",
+        f"- {n} rounds, every program once per round (interleaved); wall time of the whole run "
+        f"{total:.0f} s.",
+        f"- 1-minute load average at the start and end of each round: {load_text}. The machine "
+        "is shared: load from other work lowers absolute figures and can flip a close ratio.",
+        f"- Result: {counts['met']} of {len(targets)} targets met in every round, "
+        f"{counts['noise-sensitive']} noise-sensitive (met in some rounds only), "
+        f"{counts['missed']} missed" + (f", {counts['not measured']} not measured"
+                                        if counts["not measured"] else "") + ".",
         "",
-        "Ratios are measured side by side in the same run; absolute figures vary between "
-        "machines. \"The floor\" is a minimum the figure must reach, \"the limit\" a maximum.",
+        "Ratios are measured side by side in the same round; absolute figures vary between "
+        "machines. \"The floor\" is a minimum the figure must reach, \"the limit\" a maximum. "
+        "The figure column gives the median over the rounds with the min and max; the "
+        "comparison, ratio and note are those of the median round.",
         "",
-        "## Targets (DESIGN.md section 9)",
+        "## Targets (DESIGN.md section 9, issue 17)",
         "",
-        "| # | target | measured | compared with (same run) | ratio | result |",
-        "|---|---|---|---|---|---|",
+        "| # | target | figure: median (min, max) | compared with (median round) | ratio "
+        "(median round) | met in | result |",
+        "|---|---|---|---|---|---|---|",
     ]  # fmt: skip
-    for n, row in enumerate(rows, 1):
-        result = {True: "met", False: "**missed**", None: "not measured"}[row.met]
+    for i, agg in enumerate(targets, 1):
+        row = agg.typical
+        result = {"met": "met", "missed": "**missed**", "noise-sensitive": "**noise-sensitive**",
+                  "not measured": "not measured"}[agg.result]  # fmt: skip
         lines.append(
-            f"| {n} | {cell(row.target)} | {cell(row.measured)} | {cell(row.compared)} | "
-            f"{cell(row.ratio)} | {result} |"
+            f"| {i} | {cell(agg.target)} | {cell(agg.spread())} | {cell(row.compared)} | "
+            f"{cell(row.ratio)} | {agg.met_in} of {n} | {result} |"
         )
-    notes = [(n, r.note) for n, r in enumerate(rows, 1) if r.note]
+    notes = [(i, a.typical.note) for i, a in enumerate(targets, 1) if a.typical.note]
     if notes:
-        lines += ["", "Notes:", ""]
-        lines += [f"- {n}: {note}" for n, note in notes]
-    lines += ["", "## Programs", "", "| program | command | wall time | exit |"]
+        lines += ["", "Notes (median round):", ""]
+        lines += [f"- {i}: {note}" for i, note in notes]
+    lines += ["", "## Fixed cost of a command (issue 17.7)", "", *fixed]
+    lines += ["", "## Programs", "", "| program | command | wall time per round | exits |"]
     lines += ["|---|---|---|---|"]
-    for run in runs:
-        status = str(run.code) + (f" ({run.problem})" if run.problem else "")
-        lines.append(
-            f"| `bench_{run.name}.py` | `{' '.join(run.argv)}` | {run.seconds:.1f} s | {status} |"
-        )
+    names = sorted({name for runs in rounds for name in runs})
+    for name in names:
+        got = [runs[name] for runs in rounds if name in runs]
+        walls = ", ".join(f"{r.seconds:.1f}" for r in got)
+        exits = ", ".join(str(r.code) + (f" ({r.problem})" if r.problem else "") for r in got)
+        lines.append(f"| `bench_{name}.py` | `{' '.join(got[-1].argv)}` | {walls} s | {exits} |")
+    missed = [a for a in targets if a.result in ("missed", "noise-sensitive")]
     if missed:
-        lines += ["", "## Missed targets: where the time goes", ""]
+        lines += ["", "## Targets missed in some round: where the time goes", ""]
         done: set[str] = set()
-        for row in missed:
-            lines.append(f"### {row.target}")
+        for agg in missed:
+            key = next((r.profile for r in agg.rows if r.profile), "")
+            lines.append(f"### {agg.target}")
             lines.append("")
-            if not row.profile or row.profile not in profiles:
+            if not key or key not in profiles:
                 lines += ["No profile recorded for this target.", ""]
                 continue
-            what = PROFILES[row.profile][0]
-            if row.profile in done:
+            what = PROFILES[key][0]
+            if key in done:
                 lines += [f"Same workload as above ({what}).", ""]
                 continue
-            done.add(row.profile)
+            done.add(key)
             lines += [f"cProfile of {what}, top entries by own time:", "", "```"]
-            lines += [profiles[row.profile], "```", ""]
-    lines += ["", "## Output of each program", ""]
-    for run in runs:
+            lines += [profiles[key], "```", ""]
+    lines += ["", "## Output of each program (last round)", ""]
+    for name in names:
+        run = [runs[name] for runs in rounds if name in runs][-1]
         lines += [f"### bench_{run.name}.py", "", "```", run.stdout.rstrip() or "(no output)"]
         if run.code != 0 and run.stderr.strip():
             lines += ["", "stderr (last lines):", *run.stderr.strip().splitlines()[-8:]]
@@ -603,6 +786,7 @@ def render(runs: list[Run], rows: list[Row], profiles: dict[str, str], quick: bo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a first pass)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds, interleaved (default 5)")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("--no-profile", action="store_true", help="skip profiling missed targets")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
@@ -611,30 +795,37 @@ def main() -> int:
 
     start = time.perf_counter()
     commit = git_describe()
-    load_at_start = load()
     programs = sorted(BENCH.glob("bench_*.py"))
     if args.only:
         programs = [p for p in programs if p.stem.removeprefix("bench_") in args.only]
-    runs = [run_program(p, args.quick) for p in programs]
-    by_name = {r.name: r for r in runs}
-    rows = [row for make in TARGET_ROWS for row in make(by_name)]
+    rounds: list[dict[str, Run]] = []
+    loads: list[tuple[str, str]] = []
+    for n in range(1, args.runs + 1):
+        print(f"round {n} of {args.runs} (load {load()})", file=sys.stderr, flush=True)
+        at_start = load()
+        rounds.append({r.name: r for r in (run_program(p, args.quick) for p in programs)})
+        loads.append((at_start, load()))
+    per_round = [[row for make in TARGET_ROWS for row in make(runs)] for runs in rounds]
+    targets = aggregate(per_round)
     profiles: dict[str, str] = {}
     if not args.no_profile:
-        for row in rows:
-            if row.met is False and row.profile and row.profile not in profiles:
-                print(f"profiling {row.profile} ...", file=sys.stderr, flush=True)
+        for agg in targets:
+            if agg.result not in ("missed", "noise-sensitive"):
+                continue
+            key = next((r.profile for r in agg.rows if r.profile), "")
+            if key and key in PROFILES and key not in profiles:
+                print(f"profiling {key} ...", file=sys.stderr, flush=True)
                 try:
-                    profiles[row.profile] = PROFILES[row.profile][1]()
+                    profiles[key] = PROFILES[key][1]()
                 except Exception as exc:  # a failed profile is reported, not fatal
-                    profiles[row.profile] = f"(profiling failed: {type(exc).__name__}: {exc})"
-    loads = (load_at_start, load())
-    text = render(runs, rows, profiles, args.quick, time.perf_counter() - start, commit, loads)
+                    profiles[key] = f"(profiling failed: {type(exc).__name__}: {exc})"
+    text = render(rounds, targets, profiles, args.quick, time.perf_counter() - start, commit,
+                  loads, fixed_costs(rounds))  # fmt: skip
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
-    for n, row in enumerate(rows, 1):
-        result = {True: "met", False: "MISSED", None: "not measured"}[row.met]
-        print(f"{n:2}. {result:<12} {row.target}: {row.measured} ({row.ratio})")
-    return 0 if all(not r.problem for r in runs) else 1
+    for i, agg in enumerate(targets, 1):
+        print(f"{i:2}. {agg.result:<15} {agg.met_in}/{len(rounds)} {agg.target}: {agg.spread()}")
+    return 0 if all(not r.problem for runs in rounds for r in runs.values()) else 1
 
 
 if __name__ == "__main__":
