@@ -41,7 +41,7 @@ COLUMNS = (
     "job_id, status, file_type, source, created_at, submitted_at, fetched_at, archived_at, "
     "expires_at, entity_count, map_size, entity_counts, shared_placeholders, "
     "placeholder_like_originals, file_size, chunk_count, ciphertext_size, key_version, seal, "
-    "updated_at"
+    "updated_at, api_url"
 )
 FORMATS = ("table", "csv", "json")
 
@@ -87,7 +87,7 @@ def vault_with(template: Path, tmp_path: Path, jobs: list[dict[str, Any]]) -> Pa
         for job in jobs:
             values = {
                 "chunk_count": 1, "seal": None, "updated_at": 1.0, "shared_placeholders": 0,
-                "placeholder_like_originals": 0, "ciphertext_size": 10, **job,
+                "placeholder_like_originals": 0, "ciphertext_size": 10, "api_url": None, **job,
             }  # fmt: skip
             grants = values.pop("grants")
             names = COLUMNS.split(", ")
@@ -160,6 +160,8 @@ def job_rows(draw: st.DrawFn, plain: bool) -> dict[str, Any]:
         "entity_counts": draw(COUNTS_TEXT if odd else PLAIN_COUNTS),
         "file_size": draw(st.integers(0, 10**12)),
         "key_version": draw(st.integers(1, 3)),
+        "api_url": draw(st.sampled_from([None, "http://127.0.0.1:8000", "https://api.example/v1"])
+                        if not odd else st.one_of(st.none(), ODD_TEXT)),
         "grants": draw(
             st.lists(
                 st.tuples(st.sampled_from(["alice", "bob", 'Zoë "q"'] if odd else ["alice", "bob"]),
@@ -276,3 +278,25 @@ def test_cli_prints_the_fast_listing(
     result = cli_invoke(["--vault", str(path), "audit", "--format", fmt])
     assert result.exit_code == 0, result.output
     assert result.stdout == fast
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("column", ["job_id", "file_type", "source"])
+@pytest.mark.parametrize("value", ["new\nline", "cr\rx", "a,b", 'q"x', "-x", "=x", "tab\tx", "é"])
+def test_a_value_that_needs_quoting_or_escaping(
+    template: Path, tmp_path: Path, fmt: str, column: str, value: str
+) -> None:
+    """Regression (found by the property test): a line break in the source made the fast CSV
+    path write an unquoted two-line row. Every text column, every kind of odd value: the same
+    bytes as the ordinary renderers, whichever path writes them."""
+    job = {
+        "job_id": "a" * 32, "status": "archived", "file_type": "csv", "source": "upload",
+        "created_at": 1.0, "submitted_at": 1.0, "fetched_at": 2.0, "archived_at": 2.0,
+        "expires_at": None, "entity_count": 1, "map_size": 1, "entity_counts": '{"A": 1}',
+        "file_size": 1, "key_version": 1, "grants": [("alice", 1)],
+    }  # fmt: skip
+    path = vault_with(template, tmp_path, [job, {**job, "job_id": "b" * 32, column: value}])
+    with Keyring.open(path) as kr:
+        fast = fast_listing(kr.store, AuditQuery(), fmt)
+        if fast is not None:
+            assert fast == ordinary(kr.store, AuditQuery(), fmt)

@@ -160,9 +160,11 @@ def _csv(store: Store, filters: Mapping[str, Any]) -> str | None:
     if None in fixed:
         return None
     body = "\n".join(fixed)
-    # As many columns as the header, nothing that needs quoting, no cell starting with "-".
+    # As many columns as the header, one line a job (a line break inside a value needs
+    # quoting), nothing else that needs quoting, no cell starting with "-".
     if (
         not _plain(body, _CSV_PUNCT + b"\n")
+        or body.count("\n") != max(len(fixed) - 1, 0)
         or body.count(",") != (len(CSV_FIXED_COLUMNS) + len(types) - 1) * len(fixed)
         or ",-" in body
         or "\n-" in body

@@ -14,11 +14,11 @@ text and ``tests/test_report_listing.py`` for the byte-for-byte comparison.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from vault.errors import StoreError
-from vault.models import JOB_INFO_FIELDS
+from vault.models import JOB_INFO_FIELDS, JobInfo
 from vault.store._audit import AUDIT_TIME_SQL, JobTotalsRow, _where
 from vault.store._base import StoreBase
 
@@ -53,24 +53,34 @@ def _json_time(column: str) -> str:
     )
 
 
-_TEXT_COLUMNS = ("job_id", "status", "file_type", "source", "entity_counts")
-_INT_COLUMNS = (
-    "entity_count",
-    "map_size",
-    "file_size",
-    "key_version",
-    "shared_placeholders",
-    "placeholder_like_originals",
-    "ciphertext_size",
-)
-_TIME_COLUMNS = ("created_at", "submitted_at", "fetched_at", "archived_at", "expires_at")
-# Every text column is text, every count an integer, every time a number or NULL (as the
-# ordinary path checks, even of columns a format does not show): else the line is NULL.
+# Each JobInfo field's SQL type test and how the JSON line writes it, by its annotation (the
+# one definition in ``vault.models``); a field of another annotation makes the JSON listing go
+# the ordinary way (``_json_select``), and is not type-checked here.
+_KIND_OF = {
+    "str": "text",
+    "JobStatus": "text",
+    "str | None": "text?",
+    "int": "int",
+    "float | None": "time",
+    "Mapping[str, int]": "counts",
+    "tuple[str, ...]": "recipients",
+}
+_FIELD_KINDS: dict[str, str] = {
+    f.name: _KIND_OF.get(str(f.type), "unknown") for f in fields(JobInfo)
+}
+_TYPE_TESTS = {
+    "text": "typeof({c}) = 'text'",
+    "text?": "typeof({c}) IN ('text', 'null')",
+    "int": "typeof({c}) = 'integer'",
+    "time": "typeof({c}) IN ('real', 'integer', 'null')",
+    "counts": "typeof({c}) = 'text'",
+}
+# Every column of a JobInfo field has its type (as the ordinary path checks, even of columns a
+# format does not show): else the line is NULL.
 _ROW_TYPES = " AND ".join(
-    [_typed(c, "text") for c in _TEXT_COLUMNS]
-    + [_typed(c, "integer") for c in _INT_COLUMNS]
-    + [f"typeof({c}) IN ('real', 'integer', 'null')" for c in _TIME_COLUMNS]
+    _TYPE_TESTS[kind].format(c=name) for name, kind in _FIELD_KINDS.items() if kind in _TYPE_TESTS
 )
+_TEXT_FIELDS = [name for name, kind in _FIELD_KINDS.items() if kind in ("text", "text?")]
 
 _CSV_LINE = " || ',' || ".join(
     [
@@ -95,7 +105,9 @@ _TABLE_LINE = (
     + ", entity_count, map_size) END"
 )
 # A double quote in a text value would end the JSON string early: such a row is NULL.
-_JSON_PLAIN = "instr(job_id || status || file_type || source, '\"') = 0"
+_JSON_PLAIN = (
+    "instr(" + " || ".join(f"IFNULL({name}, '')" for name in _TEXT_FIELDS) + ", '\"') = 0"
+)
 
 
 def _sql_text(text: str) -> str:
@@ -121,17 +133,20 @@ def _json_select(fields: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
 
     for n, name in enumerate(fields):
         key = ("{" if n == 0 else ", ") + f'"{name}": '
-        if name in _TEXT_COLUMNS and name != "entity_counts":
+        kind = _FIELD_KINDS.get(name)
+        if kind == "text":
             text += [_sql_text(key + '"'), name, _sql_text('"')]
-        elif name in _INT_COLUMNS:
+        elif kind == "text?":
+            text += [_sql_text(key), f"IFNULL('\"' || {name} || '\"', 'null')"]
+        elif kind == "int":
             text += [_sql_text(key), name]
-        elif name in _TIME_COLUMNS:
+        elif kind == "time":
             text.append(_sql_text(key))
             slot(_json_time(name), "time")
-        elif name == "entity_counts":
+        elif kind == "counts":
             text.append(_sql_text(key))
-            slot("entity_counts", "counts")
-        elif name == "recipients":
+            slot(name, "counts")
+        elif kind == "recipients":
             text.append(_sql_text(key))
             slot("job_id || ' ' || key_version", "recipients")
         else:
