@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 from vault.errors import IntegrityError, StoreError
@@ -87,22 +88,24 @@ def fast_listing(store: Store, query: AuditQuery, fmt: str) -> str | None:
     return _json(rows, parsed, recipients, listing)
 
 
-def _parse_counts(uses: Iterable[str]) -> dict[str, Mapping[str, int]] | None:
+def _parse_counts(uses: Collection[str]) -> dict[str, dict[str, int]] | None:
     """Each distinct counts text parsed, or None if one is not a plain JSON object of
-    integers (the ordinary path then decides, and reports a damaged one)."""
-    parsed: dict[str, Mapping[str, int]] = {}
-    for text in uses:
-        if type(text) is not str:
-            return None
-        try:
-            counts, end = _scan_json(text, 0)
-        except (StopIteration, ValueError):
-            return None
-        if end != len(text) or type(counts) is not dict:
-            return None
-        if not all(type(v) is int or type(v) is bool for v in counts.values()):
-            return None
-        parsed[text] = counts
+    integers (the ordinary path then decides, and reports a damaged one). The checks run over
+    all values at once, in C; the loop only parses."""
+    if not set(map(type, uses)) <= {str}:
+        return None
+    parsed: dict[str, dict[str, int]] = {}
+    scan = _scan_json
+    try:
+        for text in uses:
+            counts, end = scan(text, 0)
+            if end != len(text) or type(counts) is not dict:
+                return None
+            parsed[text] = counts
+    except (StopIteration, ValueError):
+        return None
+    if not set(map(type, chain.from_iterable(map(dict.values, parsed.values())))) <= {int, bool}:
+        return None
     return parsed
 
 
@@ -146,13 +149,19 @@ def _csv(store: Store, filters: Mapping[str, Any]) -> str | None:
     parsed = _parse_counts(set(store.listing_counts(**filters)))
     if parsed is None:
         return None
-    names: set[str] = set()
-    for text, counts in parsed.items():
-        if text.count('":') != len(counts) or not all(
-            type(v) is int and -_INT64 < v < _INT64 for v in counts.values()
-        ):
-            return None  # a name twice (the last one counts), a bool, a huge number
-        names.update(counts)
+    dicts = list(parsed.values())
+    values = list(chain.from_iterable(map(dict.values, dicts)))
+    # Each name once per text: a plain name followed by '":' appears at least once per key, so
+    # equal sums mean no text holds a name twice (Python keeps the last, SQLite the first).
+    # Integers only (a bool is written True, SQLite would write 1), in SQLite's range.
+    if (
+        sum(map(str.count, parsed, repeat('":'))) != sum(map(len, dicts))
+        or not set(map(type, values)) <= {int}
+        or max(values, default=0) >= _INT64
+        or min(values, default=0) <= -_INT64
+    ):
+        return None
+    names = set(chain.from_iterable(dicts))
     types = sorted(names)
     if not all(map(_PLAIN_NAME.match, types)):
         return None
@@ -198,7 +207,13 @@ def _json(
     grants: Sequence[tuple[Any, Any]],
     listing: AuditListing,
 ) -> str | None:
-    counts = {text: _encode(dict(sorted(c.items()))) for text, c in parsed.items()}
+    # Most stored texts are already what the JSON shows (the store writes them sorted, with
+    # the encoder's separators): if all are, one encoding of all of them in C says so.
+    sorted_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, sort_keys=True)
+    if sorted_encode.encode(list(parsed.values())) == "[" + ", ".join(parsed) + "]":
+        counts = {text: text for text in parsed}
+    else:
+        counts = {text: _encode(dict(sorted(c.items()))) for text, c in parsed.items()}
     held: dict[str, list[str]] = {}
     for key, name in grants:  # by name, as the recipients are listed
         names = held.get(key)
@@ -206,11 +221,13 @@ def _json(
             held[key] = [name]
         else:
             names.append(name)
-    recipients = {key: _encode(names) for key, names in held.items()}
+    # Encoded once per distinct list of names (most jobs share theirs).
+    encoded = {names: _encode(list(names)) for names in set(map(tuple, held.values()))}
+    recipients = {key: encoded[tuple(names)] for key, names in held.items()}
     if None in recipients or any(None in row for row in rows.rows):
         return None
     texts = [i for i, kind in enumerate(rows.kinds) if kind == "text"]
-    heads = "".join(row[i] for row in rows.rows for i in texts) + "".join(recipients.values())
+    heads = "".join(row[i] for row in rows.rows for i in texts) + "".join(encoded.values())
     # No escape in any text value: no backslash, quote or control character (the SELECT
     # already made a row with a double quote in a text column NULL).
     if "\\" in heads or not _printable(heads):
