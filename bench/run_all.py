@@ -916,7 +916,7 @@ def main() -> int:
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     for i, agg in enumerate(targets, 1):
-        print(f"{i:2}. {agg.result:<15} {agg.met_in}/{len(rounds)} {agg.target}: {agg.spread()}")
+        print(f"{i:2}. {agg.result:<15} {agg.met_in}/{agg.rounds} {agg.target}: {agg.spread()}")
     return 0 if all(not r.problem for runs in rounds for r in runs.values()) else 1
 
 
