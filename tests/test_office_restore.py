@@ -252,3 +252,67 @@ def test_a_restored_pdf_is_refused_with_what_to_do() -> None:
         UnsupportedFormat, match=r"write the restored text instead with -o FILE.txt"
     ):
         restore(make_pdf("x [PERSON_NAME_1]"), "scan.pdf")
+
+
+# ----------------------------------------------------------------------- any original, any part
+
+XML_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]\ufffe\uffff"),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(originals=st.lists(XML_TEXT, min_size=1, max_size=4, unique=True))
+def test_any_original_comes_back_exactly_in_docx_and_xlsx(originals: list[str]) -> None:
+    """Escaping (& < > quotes), leading/trailing spaces and any script survive both formats."""
+    mapping = {o: f"[X_{i + 1}]" for i, o in enumerate(originals)}
+    resolver = invert_map(mapping, "job")
+    line = " | ".join(f"<{p}>" for p in mapping.values())
+    expected = " | ".join(f"<{o}>" for o in mapping)
+    docx_out, _ = restore_bytes(make_docx(line), resolver, RestoreOptions(name="a.docx"))
+    assert docx_text(docx_out)[0] == expected
+    xlsx_out, _ = restore_bytes(
+        make_shared_xlsx({"S": [[line]]}), resolver, RestoreOptions(name="a.xlsx")
+    )
+    assert xlsx_values(xlsx_out)["S"]["A1"] == expected
+
+
+def test_footnotes_endnotes_comments_and_text_boxes_are_restored() -> None:
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    part = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:footnotes {w}>'
+        '<w:footnote w:id="1"><w:p><w:r><w:t>note [PERSON_NAME_1]</w:t></w:r></w:p></w:footnote>'
+        "</w:footnotes>"
+    ).encode()
+    box = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document {w}><w:body>'
+        "<w:p><w:r><w:t>[PERSON_</w:t></w:r><w:r><w:pict><w:txbxContent><w:p><w:r>"
+        "<w:t>box [EMAIL_ADDRESS_2]</w:t></w:r></w:p></w:txbxContent></w:pict></w:r>"
+        "<w:r><w:t>NAME_1] outer</w:t></w:r></w:p></w:body></w:document>"
+    ).encode()
+    data = make_docx("x")
+    for name, content in (
+        ("word/footnotes.xml", part),
+        ("word/endnotes.xml", part.replace(b"footnote", b"endnote")),
+        (
+            "word/comments.xml",
+            part.replace(b"footnotes", b"comments").replace(b"footnote", b"comment"),
+        ),
+        ("word/document.xml", box),
+    ):
+        data = with_member(data, name, content)
+    out, report = restore(data, "a.docx")
+    z = zipfile.ZipFile(io.BytesIO(out))
+    for name in ("word/footnotes.xml", "word/endnotes.xml", "word/comments.xml"):
+        assert b"note Ann &amp; &lt;Bo&gt; Smith" in z.read(name), name
+    document = z.read("word/document.xml")
+    # the text box's paragraph is its own text; the outer paragraph's runs join around it
+    assert b"<w:t>box ann@example.com</w:t>" in document
+    assert b"<w:t>Ann &amp; &lt;Bo&gt; Smith</w:t>" in document
+    assert (
+        b"<w:t> outer</w:t>" not in document
+        and b'<w:t xml:space="preserve"> outer</w:t>' in document
+    )
+    assert report.restored == 5 and report.complete
