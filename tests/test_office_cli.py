@@ -250,6 +250,18 @@ def test_macro_enabled_file_is_restored_never_run_with_a_warning(
     assert zipfile.ZipFile(out).read("word/vbaProject.bin") == macros
 
 
+def test_a_word_file_is_not_written_as_text(vault: Path, tmp_path: Path) -> None:
+    src = tmp_path / "letter.docx"
+    src.write_bytes(DOCX)
+    result = invoke(["restore", str(src), "-j", JOB, "-o", str(tmp_path / "letter.txt")], env=ENV)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "questa-vault: letter.docx is a Word or Excel file, restored in place: write it to a "
+        ".docx or .xlsx file (text output, -o FILE.txt or --to text, is for PDFs)\n"
+    )
+    assert not (tmp_path / "letter.txt").exists()
+
+
 def test_pdf_to_text_through_the_cli(vault: Path, tmp_path: Path) -> None:
     src = tmp_path / "scan.pdf"
     src.write_bytes(make_pdf("Dear [PERSON_NAME_1]", "Page two"))

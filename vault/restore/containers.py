@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from typing import BinaryIO
 
+from vault.errors import UnsupportedFormat
 from vault.placeholders import Resolver
 from vault.restore.formats import DocumentKind
 from vault.restore.office import restore_package
@@ -34,6 +35,11 @@ def restore_document(
 ) -> RestoreReport:
     """Restore a document whose first bytes ``head`` were already read from ``src``."""
     label = name or "the input"
+    if kind == "package" and to == "text":
+        raise UnsupportedFormat(
+            f"{label} is a Word or Excel file, restored in place: write it to a .docx or .xlsx "
+            "file (text output, -o FILE.txt or --to text, is for PDFs)"
+        )
     with tempfile.SpooledTemporaryFile(_SPOOL) as copy:
         copy.write(head)
         shutil.copyfileobj(src, copy, 1 << 20)
