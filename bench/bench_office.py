@@ -47,15 +47,15 @@ from vault.restore import RestoreOptions, restore_stream  # noqa: E402
 TARGET_RATIO = 3.0
 FIRST = ("Ann", "Bo", "Cleo", "Dario", "Eva", "Farid", "Greta", "Hugo", "Ines", "Jonas")
 LAST = ("Smith", "Meier", "Rossi", "Keller", "Novak", "Dubois", "Weber", "Costa", "Berg")
-SHAPE = (
-    "<xdr:twoCellAnchor><xdr:from><xdr:col>8</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>1"
-    "</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>11</xdr:col><xdr:colOff>0"
-    '</xdr:colOff><xdr:row>4</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to><xdr:sp macro="" '
-    'textlink=""><xdr:nvSpPr><xdr:cNvPr id="99" name="Note box"/><xdr:cNvSpPr txBox="1"/>'
-    '</xdr:nvSpPr><xdr:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="1800000" cy="500000"/>'
-    '</a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></xdr:spPr><xdr:txBody>'
-    "<a:bodyPr/><a:lstStyle/><a:p><a:r><a:t>Reviewed</a:t></a:r></a:p></xdr:txBody></xdr:sp>"
-    "<xdr:clientData/></xdr:twoCellAnchor>"
+A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+SHAPE = (  # a text box, in openpyxl's drawing part (default namespace: spreadsheetDrawing)
+    "<twoCellAnchor><from><col>8</col><colOff>0</colOff><row>1</row><rowOff>0</rowOff></from>"
+    "<to><col>11</col><colOff>0</colOff><row>4</row><rowOff>0</rowOff></to>"
+    f'<sp macro="" textlink="" xmlns:a="{A}"><nvSpPr><cNvPr id="99" name="Note box"/>'
+    '<cNvSpPr txBox="1"/></nvSpPr><spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="1800000" '
+    'cy="500000"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></spPr><txBody>'
+    "<a:bodyPr/><a:lstStyle/><a:p><a:r><a:t>Reviewed</a:t></a:r></a:p></txBody></sp>"
+    "<clientData/></twoCellAnchor>"
 )
 
 
@@ -136,7 +136,7 @@ def _to_shared_strings(data: bytes, path: Path) -> None:
                     b"</Relationships>",
                 )
             elif info.filename == "xl/drawings/drawing1.xml":
-                content = content.replace(b"</xdr:wsDr>", SHAPE.encode() + b"</xdr:wsDr>")
+                content = content.replace(b"</wsDr>", SHAPE.encode() + b"</wsDr>")
             out.writestr(info, content)
         body = b"".join(b"<si><t>" + s + b"</t></si>" for s in strings)
         out.writestr(
@@ -297,8 +297,8 @@ def _build_big(path: Path, target_mb: float) -> dict[str, str]:
 
     rng = random.Random(11)
     mapping = {f"{FIRST[n % 10]} {LAST[n % 9]} {n}": f"[PERSON_NAME_{n}]" for n in range(1, 5001)}
-    # ~52 bytes of compressed zip per row (random digits do not compress much)
-    rows = int(target_mb * 1_000_000 / 52)
+    # ~33 bytes of compressed zip per row (random digits do not compress much)
+    rows = int(target_mb * 1_000_000 / 33)
 
     def sheet():
         for i in range(rows):

@@ -316,3 +316,37 @@ def test_footnotes_endnotes_comments_and_text_boxes_are_restored() -> None:
         and b'<w:t xml:space="preserve"> outer</w:t>' in document
     )
     assert report.restored == 5 and report.complete
+
+
+def test_a_large_part_is_rewritten_in_bounded_memory() -> None:
+    """The rewriter holds a chunk plus the largest group, never the part (a chunk boundary
+    almost always falls inside some string)."""
+    import tracemalloc
+
+    from vault.documents import EXCEL_SPEC, rewrite_part
+
+    piece = b"".join(b"<si><t>row %d of [PERSON_NAME_1]</t></si>" % i for i in range(2000))
+    data = piece * 40  # ~3 MB, cut at odd places: every boundary falls inside a string
+
+    def chunks():
+        yield b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        for at in range(0, len(data), 65_537):
+            yield data[at : at + 65_537]
+        yield b"</sst>"
+
+    class Sink:
+        size = 0
+
+        def write(self, data: bytes) -> None:
+            self.size += len(data)
+
+    def edit(group):
+        return [t.replace("[PERSON_NAME_1]", "Ann") for t in group.texts]
+
+    sink = Sink()
+    tracemalloc.start()
+    rewrite_part(chunks(), sink, EXCEL_SPEC, edit, name="big")  # type: ignore[arg-type]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert sink.size > 2_000_000
+    assert peak < 1_000_000, f"peak {peak} bytes for a {sink.size} byte part"

@@ -48,6 +48,7 @@ class Group:
 
     index: int  # 0-based position among the part's groups
     cell: str | None  # the enclosing cell's reference (``B7``), when the spec names one
+    start: int = 0  # input offset of the group's start tag
     texts: list[str] = field(default_factory=list)
     _items: list[tuple[int, int, bool]] = field(default_factory=list)  # (start, end, preserve)
 
@@ -139,7 +140,7 @@ class _Rewriter:
         if name == spec.cell:
             self.cell = attrs.get("r")
         elif name in spec.groups:
-            self.stack.append(Group(self.count, self.cell))
+            self.stack.append(Group(self.count, self.cell, self.last))
             self.count += 1
         elif name in spec.texts:
             if self.stack and not self.skipping:
@@ -202,8 +203,10 @@ class _Rewriter:
         parse(self.parser, chunk, final, self.name)
         if final:
             self._flush(self.base + len(self.buf))
-        elif not self.stack and self.text_start < 0:
-            self._flush(self.last)
+        else:
+            # Everything before the outermost open group is final (edits only ever fall inside
+            # a group), so memory stays at a chunk plus the largest group.
+            self._flush(self.stack[0].start if self.stack else self.last)
 
     def _flush(self, upto: int) -> None:
         out = self.out
