@@ -17,9 +17,15 @@ from keyring_kit import new_vault, sample_job
 import vault
 import vault.archive
 import vault.client
+import vault.crypto
+import vault.keyring
+import vault.report
+import vault.restore
 
 NETWORK = {"httpx", "asyncio", "anyio", "h11", "httpcore"}
 HEAVY = NETWORK | {"sqlite_utils", "sqlite3", "cryptography", "rich"}
+# What reading metadata (jobs, show, log, audit --summary) needs none of.
+METADATA_FREE = {"sqlite_utils", "cryptography", "defusedxml", "pypdf"}
 
 _PROBE = """
 import json, sys
@@ -65,7 +71,7 @@ def test_metadata_commands_load_no_network_stack(tmp_path: Path, args: list[str]
     path = tmp_path / "vault.db"
     with new_vault(path) as kr:
         kr.store_job(sample_job("job-1"), actor="alice")
-    heavy = _loaded(tmp_path, ["--vault", str(path), *args]) & (NETWORK | {"sqlite_utils"})
+    heavy = _loaded(tmp_path, ["--vault", str(path), *args]) & (NETWORK | METADATA_FREE)
     assert not heavy, f"{args} loaded {sorted(heavy)}"
 
 
@@ -81,7 +87,11 @@ def _type_checking_names(package: ModuleType) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", [vault, vault.client, vault.archive], ids=lambda p: p.__name__)
+@pytest.mark.parametrize(
+    "package",
+    [vault, vault.client, vault.archive, vault.crypto, vault.keyring, vault.report, vault.restore],
+    ids=lambda p: p.__name__,
+)
 def test_lazy_exports_match_all_and_the_type_checking_imports(package: ModuleType) -> None:
     public = set(package.__all__) - {"__version__"}
     assert _type_checking_names(package) == public

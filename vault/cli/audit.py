@@ -7,47 +7,23 @@ commands are added below it.
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
+import time
 
 import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
 from vault.cli.users import open_vault
-from vault.errors import InputError
 from vault.models import LogEntry
+from vault.report import iso_time, parse_when, short_time
 
 # --------------------------------------------------------------------------- log
-
-
-def parse_time(value: str | None, option: str) -> float | None:
-    """Unix seconds, or an ISO 8601 date or date-time (UTC unless it names an offset)."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(
-            f"{option}: give Unix seconds or an ISO date such as 2026-01-31 or 2026-01-31T09:00"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _iso(value: float) -> str:
-    return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _entry_json(e: LogEntry) -> dict[str, object]:
     return {
         "seq": e.seq,
         "time": e.time,
-        "time_utc": _iso(e.time),
+        "time_utc": iso_time(e.time) or "",
         "user": e.user,
         "action": e.action,
         "job_id": e.job_id,
@@ -62,8 +38,8 @@ def _entry_json(e: LogEntry) -> dict[str, object]:
 @click.option("--user", "user", help="Only entries by this user.")
 @click.option("--action", help="Only this action (fetch, submit, restore, export, grant, ...).")
 @click.option("--job", "job_id", help="Only entries about this job.")
-@click.option("--since", help="From this time on (ISO date/time in UTC, or Unix seconds).")
-@click.option("--until", help="Before this time (ISO date/time in UTC, or Unix seconds).")
+@click.option("--since", metavar="WHEN", help="Entries at or after WHEN (see audit --help).")
+@click.option("--until", metavar="WHEN", help="Entries before WHEN (a date: to its end).")
 @click.option("--head", is_flag=True, help="Print only the chain head as SEQ:HASH.")
 @json_option
 @pass_app
@@ -85,10 +61,12 @@ def log_command(
     \b
     Example:
       questa-vault log --action restore --since 2026-01-01
+      questa-vault log --since 30d --until 2026-05-31
       questa-vault log --head
     """
-    start = parse_time(since, "--since")
-    end = parse_time(until, "--until")
+    now = time.time()
+    start = None if since is None else parse_when(since, now=now)
+    end = None if until is None else parse_when(until, now=now, end=True)
     with open_vault(ctx) as kr:
         if head:
             seq, digest = kr.log_head()
@@ -103,7 +81,7 @@ def log_command(
     counts_of: list[str] = [""]
     for e in entries:
         target = e.job_id or (f"user {e.subject}" if e.subject else "-")
-        rows.append((str(e.seq), _iso(e.time)[:16].replace("T", " "), e.user, e.action, target))
+        rows.append((str(e.seq), short_time(e.time), e.user, e.action, target))
         details = [f"{k}={v}" for k, v in sorted(e.counts.items())]
         if e.job_id and e.subject:  # grant/revoke: the user acted upon goes on the detail line
             details.insert(0, f"user={e.subject}")

@@ -10,10 +10,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+import vault.crypto as crypto  # a lazy package: only keygen and init need cryptography
 from vault.cli._app import (
     AppContext,
     cli,
@@ -25,9 +26,12 @@ from vault.cli._app import (
     table,
     utc_time,
 )
-from vault.crypto import argon2_available, generate_keypair, private_key_pem, public_key_pem
 from vault.errors import InputError, StoreError, VaultExists
-from vault.keyring import KdfParams, Keyring, Session, default_kdf
+from vault.keyring import Keyring
+
+if TYPE_CHECKING:
+    from vault.crypto import KdfParams
+    from vault.keyring import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,10 +88,10 @@ def kdf_options(func: F) -> F:
 def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> KdfParams:
     """The KDF options as parameters (checked against the caps before any work)."""
     if memory is None and passes is None and lanes is None:
-        params = default_kdf()
-    elif argon2_available():
-        base = KdfParams()
-        params = KdfParams(
+        params = crypto.default_kdf()
+    elif crypto.argon2_available():
+        base = crypto.KdfParams()
+        params = crypto.KdfParams(
             "argon2id",
             memory if memory is not None else base.memory_kib,
             passes if passes is not None else base.passes,
@@ -95,7 +99,7 @@ def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> Kdf
         )
     else:  # scrypt: N is a power of two, one pass
         n = 1 << max(1, (memory or 2**17).bit_length() - 1)
-        params = KdfParams("scrypt", n, 1, lanes or 1)
+        params = crypto.KdfParams("scrypt", n, 1, lanes or 1)
     params.check()
     return params
 
@@ -286,7 +290,7 @@ def keygen_command(ctx: AppContext, output: Path) -> None:
     Example:
       questa-vault keygen -o recovery.key > recovery.pub
     """
-    private, public = generate_keypair()
+    private, public = crypto.generate_keypair()
     try:
         fd = os.open(output, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError as exc:
@@ -294,10 +298,10 @@ def keygen_command(ctx: AppContext, output: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create {output}: {exc.strerror}") from exc
     with os.fdopen(fd, "wb") as fh:
-        fh.write(private_key_pem(private))
+        fh.write(crypto.private_key_pem(private))
         fh.flush()
         os.fsync(fh.fileno())
-    click.echo(public_key_pem(public).decode("ascii"), nl=False)
+    click.echo(crypto.public_key_pem(public).decode("ascii"), nl=False)
     ctx.say(f"wrote private key {output} (mode 0600)")
 
 

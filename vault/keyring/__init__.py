@@ -9,11 +9,31 @@ in ``docs/storage.md``; the threat model is in ``docs/security.md``.
 
 from __future__ import annotations
 
-from vault.crypto import KdfParams, default_kdf
-from vault.keyring._envelope import MapStats, analyse_map
-from vault.keyring._keyring import Clock, Keyring
-from vault.keyring._log import parse_head
-from vault.keyring._session import Session
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# Imported on first use (see vault._lazy).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "analyse_map": "vault.keyring._envelope",
+        "default_kdf": "vault.crypto",
+        "parse_head": "vault.keyring._log",
+        "Clock": "vault.keyring._keyring",
+        "KdfParams": "vault.crypto",
+        "Keyring": "vault.keyring._keyring",
+        "MapStats": "vault.keyring._envelope",
+        "Session": "vault.keyring._session",
+    },
+)
+
+if TYPE_CHECKING:
+    from vault.crypto import KdfParams, default_kdf
+    from vault.keyring._envelope import MapStats, analyse_map
+    from vault.keyring._keyring import Clock, Keyring
+    from vault.keyring._log import parse_head
+    from vault.keyring._session import Session
 
 __all__ = [
     "Clock",

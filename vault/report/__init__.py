@@ -19,36 +19,75 @@ Design choices (documented for users in ``docs/audit.md``):
 
 from __future__ import annotations
 
-from vault.placeholders import placeholder_type
-from vault.report._crosscheck import (
-    TEXT_FILE_TYPES,
-    CrossCheck,
-    cross_check,
-    cross_check_lines,
-    cross_check_to_dict,
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# Imported on first use: listing jobs must not load the deep check's document readers.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CSV_FIXED_COLUMNS": "vault.report._render",
+        "TEXT_FILE_TYPES": "vault.report._crosscheck",
+        "audit_time": "vault.report._times",
+        "build_audit": "vault.report._totals",
+        "cross_check": "vault.report._crosscheck",
+        "cross_check_lines": "vault.report._crosscheck",
+        "cross_check_to_dict": "vault.report._crosscheck",
+        "csv_rows": "vault.report._render",
+        "fast_listing": "vault.report._listing",
+        "html_report": "vault.report._html",
+        "iso_time": "vault.report._times",
+        "job_to_dict": "vault.report._render",
+        "json_document": "vault.report._render",
+        "list_audit": "vault.report._totals",
+        "load_audit": "vault.report._totals",
+        "parse_when": "vault.report._times",
+        "placeholder_type": "vault.placeholders",
+        "report_to_dict": "vault.report._render",
+        "short_time": "vault.report._times",
+        "summarize": "vault.report._totals",
+        "table_lines": "vault.report._render",
+        "totals_from_rows": "vault.report._totals",
+        "AuditListing": "vault.report._totals",
+        "AuditQuery": "vault.report._totals",
+        "AuditReport": "vault.report._totals",
+        "AuditTotals": "vault.report._totals",
+        "CrossCheck": "vault.report._crosscheck",
+    },
 )
-from vault.report._html import html_report
-from vault.report._listing import fast_listing
-from vault.report._render import (
-    CSV_FIXED_COLUMNS,
-    csv_rows,
-    job_to_dict,
-    json_document,
-    report_to_dict,
-    table_lines,
-)
-from vault.report._times import audit_time, iso_time, parse_when, short_time
-from vault.report._totals import (
-    AuditListing,
-    AuditQuery,
-    AuditReport,
-    AuditTotals,
-    build_audit,
-    list_audit,
-    load_audit,
-    summarize,
-    totals_from_rows,
-)
+
+if TYPE_CHECKING:
+    from vault.placeholders import placeholder_type
+    from vault.report._crosscheck import (
+        TEXT_FILE_TYPES,
+        CrossCheck,
+        cross_check,
+        cross_check_lines,
+        cross_check_to_dict,
+    )
+    from vault.report._html import html_report
+    from vault.report._listing import fast_listing
+    from vault.report._render import (
+        CSV_FIXED_COLUMNS,
+        csv_rows,
+        job_to_dict,
+        json_document,
+        report_to_dict,
+        table_lines,
+    )
+    from vault.report._times import audit_time, iso_time, parse_when, short_time
+    from vault.report._totals import (
+        AuditListing,
+        AuditQuery,
+        AuditReport,
+        AuditTotals,
+        build_audit,
+        list_audit,
+        load_audit,
+        summarize,
+        totals_from_rows,
+    )
 
 __all__ = [
     "CSV_FIXED_COLUMNS",

@@ -8,17 +8,43 @@ chunk. The CLI does: resolve the maps, restore into an
 
 from __future__ import annotations
 
-from vault.restore.engine import (
-    CHUNK_SIZE,
-    RestoreOptions,
-    restore_bytes,
-    restore_stream,
-    restore_text,
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# Imported on first use: ``export`` needs only ``AtomicOutput``, not the restore engine.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CHUNK_SIZE": "vault.restore.engine",
+        "FORMATS": "vault.restore.formats",
+        "UNSUPPORTED": "vault.restore.formats",
+        "detect_format": "vault.restore.formats",
+        "plural": "vault.restore.report",
+        "restore_bytes": "vault.restore.engine",
+        "restore_stream": "vault.restore.engine",
+        "restore_text": "vault.restore.engine",
+        "AtomicOutput": "vault.restore.output",
+        "CsvDialect": "vault.restore.formats",
+        "RestoreOptions": "vault.restore.engine",
+        "RestoreReport": "vault.restore.report",
+        "StreamRestorer": "vault.restore.stream",
+        "UnresolvedPlaceholder": "vault.restore.report",
+    },
 )
-from vault.restore.formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
-from vault.restore.output import AtomicOutput
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, plural
-from vault.restore.stream import StreamRestorer
+
+if TYPE_CHECKING:
+    from vault.restore.engine import (
+        CHUNK_SIZE,
+        RestoreOptions,
+        restore_bytes,
+        restore_stream,
+        restore_text,
+    )
+    from vault.restore.formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
+    from vault.restore.output import AtomicOutput
+    from vault.restore.report import RestoreReport, UnresolvedPlaceholder, plural
+    from vault.restore.stream import StreamRestorer
 
 __all__ = [
     "CHUNK_SIZE",
