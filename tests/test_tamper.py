@@ -386,6 +386,61 @@ def test_a_release_whose_log_entry_cannot_be_written_releases_nothing(
         assert not out.exists() and list(tmp_path.glob("out.csv*")) == []
 
 
+# Every command that releases plaintext goes through the one release path (vault.api.Unlocked):
+# when its log entry cannot be committed, it fails and shows or writes nothing.
+RELEASES = {
+    "restore an answer": ["restore", "{answer}", "-j", "job-1", "-o", "{out}"],
+    "restore to stdout": ["restore", "{answer}", "-j", "job-1"],
+    "restore the job's own file": ["restore", "-j", "job-1", "-o", "{out}"],
+    "export": ["export", "job-1", "-o", "{out}"],
+    "export to stdout": ["export", "job-1", "-o", "-"],
+    "show --reveal": ["show", "job-1", "--reveal"],
+    "show --reveal --json": ["show", "job-1", "--reveal", "--json"],
+    "audit --deep": ["audit", "--deep"],
+    "audit --deep --json": ["audit", "--deep", "--format", "json"],
+}
+
+
+@pytest.mark.parametrize("case", list(RELEASES), ids=list(RELEASES))
+def test_every_release_fails_closed_when_its_log_entry_cannot_be_written(
+    vault_path: Path, tmp_path: Path, case: str
+) -> None:
+    answer = tmp_path / "answer.txt"
+    answer.write_text("Dear [PERSON_NAME_1]\n")
+    out = tmp_path / "out.txt"
+    with raw_db(vault_path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log "
+            "BEGIN SELECT RAISE(ABORT, 'no space left'); END"
+        )
+    args = [a.format(answer=answer, out=out) for a in RELEASES[case]]
+    result = invoke(
+        ["--vault", str(vault_path), "--user", "alice", *args],
+        env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE},
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    for original in (*ORIGINALS, "people.csv"):
+        assert original not in result.output
+    assert not out.exists() and list(tmp_path.glob("out.txt*")) == []
+
+
+def test_api_and_cli_exports_log_the_same_documented_field(
+    vault_path: Path, tmp_path: Path
+) -> None:
+    from vault.api import Unlocked
+
+    target = str(tmp_path / "x")
+    invoke(
+        ["--vault", str(vault_path), "--user", "alice", "export", "job-1", "-o", target],
+        env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE},
+    )
+    with Keyring.open(vault_path) as kr:
+        data = Unlocked(kr.unlock("alice", PASSPHRASE)).export("job-1")
+        entries = kr.log_entries(action="export")
+    assert [dict(e.counts) for e in entries] == [{"file_bytes": len(data)}] * 2
+
+
 def test_a_store_whose_log_entry_fails_leaves_no_job(vault_path: Path) -> None:
     with raw_db(vault_path) as db:
         db.execute(

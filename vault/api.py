@@ -2,7 +2,8 @@
 
 It composes the parts without adding policy of its own: archiving and auditing need no
 secret (``Vault``), restoring and exporting need an unlocked user (``Unlocked``), and every
-call returns data objects. Every plaintext release follows the one order of DESIGN.md:
+call returns data objects. Every plaintext release (restore, export, ``show --reveal``,
+``audit --deep``, from Python or the command line) goes through ``Unlocked._released``:
 decrypt (seal checked), compute the output, commit the access-log entry, then hand it over.
 
     from vault import Vault, QuestaClient
@@ -18,27 +19,34 @@ decrypt (seal checked), compute the output, commit the access-log entry, then ha
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-import vault.archive as archive  # a lazy package: asyncio and httpx load with the first run
-from vault.keyring import KdfParams, Keyring, Session, default_kdf
-from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
+# Lazy packages: asyncio and httpx load with the first archive run, the restore engine with
+# the first restore, the document readers with the first cross-check.
+import vault.archive as archive
+import vault.crypto as crypto
+import vault.report as report
+import vault.restore as restore
+from vault.errors import InputError, NoGrant
+from vault.keyring import Keyring, Session
+from vault.models import FetchOutcome, JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.placeholders import Resolver, invert_map, merge_resolvers
 from vault.report import AuditQuery, AuditReport, load_audit
-from vault.restore import (
-    AtomicOutput,
-    RestoreOptions,
-    RestoreReport,
-    StreamRestorer,
-    restore_stream,
-)
+from vault.restore import AtomicOutput
 
 if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
     from vault.client import QuestaClient
+    from vault.crypto import KdfParams
+    from vault.report import CrossCheck
+    from vault.restore import RestoreOptions, RestoreReport, StreamRestorer
+    from vault.store import JobListRow
+
+T = TypeVar("T")
+PerJob = Mapping[str, Mapping[str, int]]  # job id -> the counts its access-log entry records
 
 __all__ = ["Unlocked", "Vault"]
 
@@ -61,7 +69,9 @@ class Vault:
     ) -> Vault:
         """Create a new vault with its first user, in a new SQLite file or an empty
         PostgreSQL database (``VaultExists`` if a vault is there)."""
-        keyring = Keyring.create(path, user=user, passphrase=passphrase, kdf=kdf or default_kdf())
+        keyring = Keyring.create(
+            path, user=user, passphrase=passphrase, kdf=kdf or crypto.default_kdf()
+        )
         return cls(keyring)
 
     @property
@@ -145,7 +155,10 @@ class Vault:
 
 
 class Unlocked:
-    """An authorized view: restore and export, each logged before anything is released."""
+    """An authorized view: restore, export, reveal and cross-check, each released through the
+    one fail-closed path (``_released``): decrypt (seals checked) and compute without showing
+    anything, commit the access-log entries, only then hand the result over or link the
+    output into place. Nothing is released when any step fails."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -158,6 +171,30 @@ class Unlocked:
     def session(self) -> Session:
         return self._session
 
+    # -- the one release path ------------------------------------------------------------------
+    def _released(self, action: str, compute: Callable[[], tuple[T, PerJob]]) -> T:
+        """``compute`` decrypts and computes the result (nothing shown yet) and names the log
+        counts of each job it read; those entries are committed, then the result is returned.
+        A compute that read no job logs nothing (it released nothing)."""
+        result, per_job = compute()
+        if per_job:
+            self._session.release(action, list(per_job), per_job=per_job)
+        return result
+
+    def _released_to(
+        self,
+        action: str,
+        dst: Path | BinaryIO,
+        compute: Callable[[BinaryIO], tuple[T, PerJob]],
+    ) -> T:
+        """``_released`` for a result written to ``dst``: computed into an unnamed temporary
+        file, linked into place (or copied to the stream) only after the log is committed."""
+        with AtomicOutput(dst) as out:
+            result = self._released(action, lambda: compute(out.file))
+            out.commit()
+        return result
+
+    # -- restore -------------------------------------------------------------------------------
     def resolver(self, jobs: Sequence[str], *, prefer: str | None = None) -> Resolver:
         """The merged placeholder -> original lookup of ``jobs`` (collisions raise)."""
         return merge_resolvers(
@@ -166,20 +203,51 @@ class Unlocked:
 
     def restore_stream(
         self,
-        src: BinaryIO,
+        src: BinaryIO | None,
         dst: Path | BinaryIO,
         *,
         jobs: Sequence[str],
         options: RestoreOptions | None = None,
         prefer: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> RestoreReport:
-        """Restore ``src`` into ``dst`` (a path, written atomically, or a stream)."""
-        resolver = self.resolver(jobs, prefer=prefer)
-        with AtomicOutput(dst) as out:
-            report = restore_stream(src, out.file, resolver, options or RestoreOptions())
-            self._session.release("restore", list(jobs), report.log_counts())
-            out.commit()
-        return report
+        """Restore ``src`` (``None``: the one job's own archived file) into ``dst`` (a path,
+        written atomically, or a stream); logged as ``restore`` for every job."""
+        job_ids = list(dict.fromkeys(jobs))
+        resolver = self.resolver(job_ids, prefer=prefer)
+        if src is None:
+            if len(job_ids) != 1:
+                raise InputError("restoring a job's own file takes exactly one job")
+            src = io.BytesIO(self._session.open_file(job_ids[0]))
+        source = src
+
+        def compute(out: BinaryIO) -> tuple[RestoreReport, PerJob]:
+            done = restore.restore_stream(
+                source, out, resolver, options or restore.RestoreOptions(), progress=progress
+            )
+            return done, dict.fromkeys(job_ids, done.log_counts())
+
+        return self._released_to("restore", dst, compute)
+
+    def restore_live(
+        self,
+        src: BinaryIO,
+        dst: BinaryIO,
+        *,
+        jobs: Sequence[str],
+        options: RestoreOptions | None = None,
+        prefer: str | None = None,
+    ) -> RestoreReport:
+        """Restore a live stream (a pipe, such as an LLM's streamed answer) into ``dst`` as it
+        arrives. The output cannot be held back until the end, so the one ``restore`` entry
+        (counts ``stream``) is committed before the first byte is written; the full counts
+        are in the returned report."""
+        job_ids = list(dict.fromkeys(jobs))
+        resolver = self.resolver(job_ids, prefer=prefer)
+        self._released("restore", lambda: (None, {job: {"stream": 1} for job in job_ids}))
+        return restore.restore_stream(
+            src, dst, resolver, options or restore.RestoreOptions(), live=True
+        )
 
     def restore_text(
         self,
@@ -191,7 +259,7 @@ class Unlocked:
         format: str = "text",
     ) -> tuple[str, RestoreReport]:
         """Restore a string; the access-log entry is committed before the text is returned."""
-        options = RestoreOptions(format=format, lenient=lenient, encoding="utf-8")
+        options = restore.RestoreOptions(format=format, lenient=lenient, encoding="utf-8")
         out = io.BytesIO()
         report = self.restore_stream(
             io.BytesIO(text.encode("utf-8")), out, jobs=jobs, options=options, prefer=prefer
@@ -210,10 +278,74 @@ class Unlocked:
         def log() -> None:
             self._session.release("restore", job_ids, {"stream": 1})
 
-        return StreamRestorer(resolver, lenient=lenient, on_first=log)
+        return restore.StreamRestorer(resolver, lenient=lenient, on_first=log)
 
+    # -- export, reveal, cross-check -------------------------------------------------------------
     def export(self, job_id: str) -> bytes:
-        """The archived anonymized file as the server sent it (logged before it is returned)."""
-        data = self._session.open_file(job_id)
-        self._session.release("export", [job_id], {"bytes": len(data)})
-        return data
+        """The archived anonymized file as the server sent it (logged before it is returned,
+        as ``export`` with ``file_bytes``)."""
+
+        def compute() -> tuple[bytes, PerJob]:
+            data = self._session.open_file(job_id)
+            return data, {job_id: {"file_bytes": len(data)}}
+
+        return self._released("export", compute)
+
+    def export_to(self, job_id: str, dst: Path | BinaryIO) -> int:
+        """``export`` written to ``dst`` (a path, atomically, or a stream); the bytes written."""
+
+        def compute(out: BinaryIO) -> tuple[int, PerJob]:
+            data = self._session.open_file(job_id)
+            try:
+                out.write(data)
+            except OSError as exc:
+                raise InputError(f"cannot write the export: {exc.strerror or 'I/O error'}") from exc
+            return len(data), {job_id: {"file_bytes": len(data)}}
+
+        return self._released_to("export", dst, compute)
+
+    def reveal(self, job_id: str) -> JobContent:
+        """The job's encrypted details (file name, submit options, server error; ``content``
+        and ``mapping`` left empty), logged as ``show`` with the number of fields present."""
+
+        def compute() -> tuple[JobContent, PerJob]:
+            details = self._session.open_details(job_id)
+            present = sum(v is not None for v in (details.filename, details.options, details.error))
+            return details, {job_id: {"fields": present}}
+
+        return self._released("show", compute)
+
+    def cross_check(self, jobs: Iterable[JobInfo | JobListRow]) -> list[CrossCheck]:
+        """``audit --deep``: each archived job's placeholders against its map. A job this user
+        holds no grant for is reported as not checked; each job opened is logged as
+        ``audit-deep`` (counts only) before any result is returned."""
+
+        def compute() -> tuple[list[CrossCheck], PerJob]:
+            checks: list[CrossCheck] = []
+            per_job: dict[str, Mapping[str, int]] = {}
+            user = self._session.user
+            for job in jobs:
+                if job.status != "archived":
+                    continue
+                try:
+                    if user not in job.recipients:
+                        raise NoGrant(user)
+                    check = report.cross_check(self._session.open_job(job.job_id))
+                except NoGrant:
+                    check = report.CrossCheck(
+                        job_id=job.job_id,
+                        checked=False,
+                        reason=f"user {user} holds no grant for this job",
+                        entity_count=job.entity_count,
+                    )
+                else:
+                    per_job[job.job_id] = {
+                        "placeholders": check.occurrences,
+                        "missing_from_map": len(check.missing_from_map),
+                        "other_tokens": check.other_tokens,
+                        "unused_map_entries": len(check.unused_map_entries),
+                    }
+                checks.append(check)
+            return checks, per_job
+
+        return self._released("audit-deep", compute)

@@ -15,12 +15,11 @@ import click
 
 from vault.archive import estimated_expiry
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table, utc_time
-from vault.cli.users import open_vault, unlock_session
+from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
 from vault.errors import InputError, UnknownJob
 from vault.models import EXTENSIONS, JOB_STATUSES, JobContent, JobInfo
 from vault.report import job_to_dict
-from vault.restore import AtomicOutput
 
 
 def job_json(info: JobInfo) -> dict[str, Any]:
@@ -86,12 +85,8 @@ def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> N
         info = keyring.get_job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
-        if reveal:
-            session = unlock_session(ctx, keyring)
-            details = _details(session.open_details(job_id))
-            session.release(
-                "show", [job_id], {"fields": sum(v is not None for v in details.values())}
-            )
+        if reveal:  # logged as `show` before anything is printed
+            details = _details(unlock(ctx, keyring).reveal(job_id))
     if as_json:
         emit_json(job_json(info) | ({"details": details} if details is not None else {}))
         return
@@ -190,20 +185,12 @@ def export_command(ctx: AppContext, job_id: str, output: Path | None) -> None:
             raise UnknownJob(f"job {job_id} is not in this vault")
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: only archived jobs have a file")
-        session = unlock_session(ctx, keyring)
-        data = session.open_file(job_id)
         to_stdout = output is not None and str(output) == "-"
         target = output or Path(f"{job_id}.{EXTENSIONS.get(info.file_type, 'bin')}")
         if not to_stdout and target.is_dir():
             raise InputError(f"{target} is a directory")
         destination: Path | BinaryIO = sys.stdout.buffer if to_stdout else target
-        with AtomicOutput(destination) as out:
-            try:
-                out.file.write(data)
-            except OSError as exc:
-                raise InputError(f"cannot write {target}: {exc.strerror or 'I/O error'}") from exc
-            session.release("export", [job_id], {"file_bytes": len(data)})  # logged first
-            out.commit()
+        written = unlock(ctx, keyring).export_to(job_id, destination)  # logged first
     if to_stdout:
         return
-    ctx.say(f"exported job {job_id} to {target} ({len(data)} bytes)")
+    ctx.say(f"exported job {job_id} to {target} ({written} bytes)")

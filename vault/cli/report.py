@@ -21,8 +21,7 @@ import click
 
 import vault.report as views  # the deep check and the page load their libraries on first use
 from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
-from vault.cli.users import open_vault, unlock_session
-from vault.errors import NoGrant
+from vault.cli.users import open_vault, unlock
 from vault.keyring import Keyring
 from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
 from vault.report import (
@@ -166,40 +165,7 @@ def audit_command(
                 generated_at=now,
             )
         if deep:
-            session = unlock_session(ctx, kr)
-            opened: list[CrossCheck] = []
-            for job in report.jobs:
-                if job.status != "archived":
-                    continue
-                try:
-                    if session.user not in job.recipients:
-                        raise NoGrant(session.user)
-                    check = views.cross_check(session.open_job(job.job_id))
-                except NoGrant:
-                    check = views.CrossCheck(
-                        job_id=job.job_id,
-                        checked=False,
-                        reason=f"user {session.user} holds no grant for this job",
-                        entity_count=job.entity_count,
-                    )
-                else:
-                    opened.append(check)
-                checks.append(check)
-            if opened:
-                # Counts only; committed before anything is shown (fail closed).
-                session.release(
-                    "audit-deep",
-                    [c.job_id for c in opened],
-                    per_job={
-                        c.job_id: {
-                            "placeholders": c.occurrences,
-                            "missing_from_map": len(c.missing_from_map),
-                            "other_tokens": c.other_tokens,
-                            "unused_map_entries": len(c.unused_map_entries),
-                        }
-                        for c in opened
-                    },
-                )
+            checks = unlock(ctx, kr).cross_check(report.jobs)  # logged before shown
     if html_path is not None:
         _write_page(ctx, html_path, page)
         if is_dash(html_path):

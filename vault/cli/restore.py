@@ -18,15 +18,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from vault.cli._app import AppContext, cli, is_dash, pass_app
-from vault.cli.users import open_vault, unlock_session
+from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
 from vault.keyring import Keyring
-from vault.placeholders import invert_map, merge_resolvers
 from vault.restore import (
     FORMATS,
     UNSUPPORTED,
@@ -34,7 +31,6 @@ from vault.restore import (
     RestoreOptions,
     RestoreReport,
     plural,
-    restore_stream,
 )
 
 _BAR_FROM = 32 * 1024 * 1024  # inputs from this size show a progress bar on a terminal
@@ -101,6 +97,10 @@ def _progress(ctx: AppContext, total: int | None) -> Iterator[Callable[[int], No
     if total is None or total < _BAR_FROM or ctx.quiet or not sys.stderr.isatty():
         yield None
         return
+    # rich loads only here: a restore without a bar does not pay for it (cold start).
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     bar = Progress(
         TextColumn("restoring"),
         BarColumn(),
@@ -239,11 +239,6 @@ def restore_command(
             if job_format is None:
                 raise UnsupportedFormat(UNSUPPORTED)
             fmt = job_format if fmt == "auto" else fmt
-        session = unlock_session(ctx, keyring)
-        resolver = merge_resolvers(
-            [invert_map(session.open_map(j), j) for j in job_ids], prefer=prefer
-        )
-        source = given if given is not None else io.BytesIO(session.open_file(job_ids[0]))
         options = RestoreOptions(
             format=fmt,
             lenient=lenient,
@@ -258,16 +253,17 @@ def restore_command(
         to_stdout = output is None or str(output) == "-"
         target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output
         total = None if input_path is None or given is sys.stdin.buffer else _size(given)
+        unlocked = unlock(ctx, keyring)
         if given is sys.stdin.buffer and to_stdout and _is_pipe(given):
             # A streamed answer: written as soon as it is safe, so it appears as it arrives.
-            # The one log entry is committed first; the counts come in the report at the end.
-            session.release("restore", job_ids, {"stream": 1})
-            report = restore_stream(given, sys.stdout.buffer, resolver, options, live=True)
+            report = unlocked.restore_live(
+                given, sys.stdout.buffer, jobs=job_ids, options=options, prefer=prefer
+            )
         else:
-            with AtomicOutput(target) as out, _progress(ctx, total) as progress:
-                report = restore_stream(source, out.file, resolver, options, progress=progress)
-                session.release("restore", job_ids, report.log_counts())
-                out.commit()
+            with _progress(ctx, total) as progress:
+                report = unlocked.restore_stream(
+                    given, target, jobs=job_ids, options=options, prefer=prefer, progress=progress
+                )
 
     if ctx.verbose:
         ctx.say(f"format: {report.format} ({report.format_reason})")

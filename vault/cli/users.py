@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 import vault.crypto as crypto  # a lazy package: only keygen and init need cryptography
+from vault.api import Unlocked
 from vault.cli._app import (
     AppContext,
     cli,
@@ -71,6 +72,12 @@ def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None =
             raise InputError(f"cannot read key file {key_file}: {exc.strerror}") from exc
         return keyring.unlock_with_key(user, data)
     return keyring.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}", user=user))
+
+
+def unlock(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Unlocked:
+    """The acting user unlocked as the API's ``Unlocked``: what every command that releases
+    plaintext (restore, export, show --reveal, audit --deep) goes through."""
+    return Unlocked(unlock_session(ctx, keyring, key_file=key_file))
 
 
 def kdf_options(func: F) -> F:
@@ -370,5 +377,6 @@ __all__ = [
     "kdf_params",
     "login_name",
     "open_vault",
+    "unlock",
     "unlock_session",
 ]
