@@ -24,6 +24,7 @@ import click
 from vault._version import __version__
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
+from vault.cli._terminal import echo, inert, inert_json
 from vault.config import HOSTED_DEMO_URL, Location, default_vault_path, vault_location
 from vault.errors import ConfigError, InputError, MissingExtra, VaultError
 
@@ -83,7 +84,7 @@ class AppContext:
     def say(self, message: str) -> None:
         """A plain human line on stderr, unless --quiet."""
         if not self.quiet:
-            click.echo(message, err=True)
+            echo(message, err=True)
 
     def passphrase(
         self, *, confirm: bool = False, prompt: str = "Passphrase", user: str | None = None
@@ -159,7 +160,7 @@ def read_secret(
             )
         secret = getpass.getpass(f"{prompt}: ")
         while confirm and getpass.getpass(f"{prompt} (again): ") != secret:
-            click.echo("The two passphrases differ; try again.", err=True)
+            echo("The two passphrases differ; try again.", err=True)
             secret = getpass.getpass(f"{prompt}: ")
     if not secret:
         raise InputError("the passphrase is empty")
@@ -191,7 +192,7 @@ def json_option(func: F) -> F:
 
 def emit_json(data: Any) -> None:
     """Write one JSON document on stdout."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+    click.echo(inert_json(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)))
 
 
 def utc_time(value: float | None) -> str:
@@ -203,9 +204,10 @@ def utc_time(value: float | None) -> str:
 
 def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
     """Print ``rows`` (the first is the heading) as left-aligned columns."""
+    rows = [tuple(map(inert, row)) for row in rows]  # a cell never breaks or drives the terminal
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 # The simulator extra's top-level modules: a missing one means the extra is not installed.
@@ -396,16 +398,16 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("questa-vault: aborted", err=True)
+        echo("questa-vault: aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except VaultError as exc:
-        click.echo(f"questa-vault: {exc}", err=True)
+        echo(f"questa-vault: {inert(str(exc))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("questa-vault: interrupted", err=True)
+        echo("questa-vault: interrupted", err=True)
         return 130
     except BrokenPipeError:
         return EXIT_ERROR
@@ -413,7 +415,7 @@ def run(argv: list[str] | None = None) -> int:
         if _run.verbose:
             raise
         # The message of a foreign exception could carry data; show only its type.
-        click.echo(
+        echo(
             f"questa-vault: internal error ({type(exc).__name__}); rerun with -v for details",
             err=True,
         )

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,6 +22,7 @@ from rich.progress import (
 
 from vault.archive import ExpiryWarning, SubmitOutcome
 from vault.cli._app import AppContext
+from vault.cli._terminal import echo, inert
 from vault.errors import Incomplete
 from vault.models import FetchOutcome
 
@@ -66,7 +66,7 @@ class Reporter:
             return
         task = self.uploads.get(path)
         if task is None:
-            task = self.progress.add_task(f"sending {path.name}", total=total)
+            task = self.progress.add_task(f"sending {inert(path.name)}", total=total)
             self.uploads[path] = task
         self.progress.update(task, completed=sent, total=total)
         if sent >= total:
@@ -79,9 +79,9 @@ class Reporter:
         if self.as_json:
             return
         if self.progress is not None and sys.stdout.isatty():
-            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            self.progress.console.print(inert(text), markup=False, highlight=False, soft_wrap=True)
         else:
-            click.echo(text)
+            echo(text)
 
     def fetched(self, outcome: FetchOutcome) -> None:
         self.line(outcome.outcome, outcome_line(outcome.outcome, outcome.job_id, outcome.detail))
@@ -99,7 +99,7 @@ class Reporter:
 
 
 def outcome_line(outcome: str, job_id: str, detail: str) -> str:
-    return f"{outcome:<16} {job_id}  {detail}".rstrip()
+    return inert(f"{outcome:<16} {job_id}  {detail}".rstrip())
 
 
 def counts_of(kinds: Sequence[str]) -> dict[str, int]:
@@ -132,4 +132,4 @@ def warn(warning: ExpiryWarning) -> None:
             f"warning: job {warning.job_id} is still pending {_minutes(warning.seconds_left)} "
             "past its estimated expiry; it may already be lost"
         )
-    click.echo(text, err=True)
+    echo(text, err=True)

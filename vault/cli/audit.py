@@ -12,6 +12,7 @@ import time
 import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.cli._terminal import echo, inert
 from vault.cli.users import open_vault
 from vault.models import LogEntry
 from vault.report import iso_time, parse_when, short_time
@@ -70,24 +71,25 @@ def log_command(
     with open_vault(ctx) as kr:
         if head:
             seq, digest = kr.log_head()
-            click.echo(f"{seq}:{digest}")
+            echo(f"{seq}:{digest}")
             return
         entries = kr.log_entries(user=user, action=action, job_id=job_id, since=start, until=end)
     if as_json:
         emit_json([_entry_json(e) for e in entries])
         return
     # Fits 80 columns: one line per entry, its counts (if any) wrapped on indented lines below.
-    rows = [("SEQ", "TIME (UTC)", "USER", "ACTION", "JOB / SUBJECT")]
+    rows: list[tuple[str, ...]] = [("SEQ", "TIME (UTC)", "USER", "ACTION", "JOB / SUBJECT")]
     counts_of: list[str] = [""]
     for e in entries:
         target = e.job_id or (f"user {e.subject}" if e.subject else "-")
-        rows.append((str(e.seq), short_time(e.time), e.user, e.action, target))
+        cells = (str(e.seq), short_time(e.time), e.user, e.action, target)
+        rows.append(tuple(map(inert, cells)))
         details = [f"{k}={v}" for k, v in sorted(e.counts.items())]
         if e.job_id and e.subject:  # grant/revoke: the user acted upon goes on the detail line
             details.insert(0, f"user={e.subject}")
         counts_of.append(" ".join(details))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row, counts in zip(rows, counts_of, strict=True):
-        click.echo(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        echo(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         for line in textwrap.wrap(counts, width=74):
-            click.echo(f"      {line}")
+            echo(f"      {line}")

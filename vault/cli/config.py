@@ -20,6 +20,7 @@ from vault.cli._settings import (
     save,
     with_value,
 )
+from vault.cli._terminal import echo
 from vault.config import default_vault_path
 from vault.errors import ConfigError
 
@@ -49,7 +50,7 @@ def config_path_command() -> None:
     Example:
       questa-vault config path
     """
-    click.echo(str(config_path(os.environ)))
+    echo(str(config_path(os.environ)))
 
 
 @config_group.command("show")
@@ -77,11 +78,11 @@ def config_show(click_ctx: click.Context, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"# {settings.path}{'' if settings.exists else ' (not created yet)'}")
+    echo(f"# {settings.path}{'' if settings.exists else ' (not created yet)'}")
     table([("KEY", "VALUE", "SOURCE"), *((k, _shown(v), src) for k, v, src in rows)])
     for name, values in commands.items():
         for key, value in values.items():
-            click.echo(f"{name.replace(' ', '.')}.{key} = {_shown(value)}")
+            echo(f"{name.replace(' ', '.')}.{key} = {_shown(value)}")
 
 
 def _effective(root: click.Context, settings: Settings, key: str) -> tuple[str, Any, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from vault.cli._app import AppContext, cli, color, pass_app, simulator_extra
+from vault.cli._terminal import echo
 from vault.errors import InputError
 from vault.keyring import Keyring
 
@@ -49,10 +50,10 @@ class _Demo:
 
     def step(self, title: str, *lines: str) -> None:
         self.step_no += 1
-        click.echo("")
+        echo("")
         click.secho(f"[{self.step_no}] {title}", bold=True, color=color())
         for line in lines:
-            click.echo(f"    {line}")
+            echo(f"    {line}")
 
     def run(self, *args: str) -> None:
         """Run one real command in-process, showing it as a user would type it."""
@@ -165,7 +166,7 @@ def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> 
         demo.step("The anonymized ticket, as the service returned it (this read is logged).")
         anonymized = workdir / "ticket.anonymized.txt"
         demo.run("export", text_job, "-o", str(anonymized))
-        click.echo("    " + anonymized.read_text(encoding="utf-8").rstrip("\n"))
+        echo("    " + anonymized.read_text(encoding="utf-8").rstrip("\n"))
 
         answer = workdir / "answer.txt"
         answer.write_text(_llm_answer(anonymized.read_text(encoding="utf-8")), encoding="utf-8")
@@ -189,13 +190,13 @@ def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> 
             str(restored),
         )
         for line in restored.read_text(encoding="utf-8").splitlines():
-            click.echo(f"    {line}")
+            echo(f"    {line}")
 
         demo.step("Restore the archived CSV itself: every byte outside restored cells is kept.")
         restored_csv = workdir / "customers.restored.csv"
         demo.run("restore", "-j", csv_job, "-o", str(restored_csv))
         same = restored_csv.read_bytes() == (workdir / "customers.csv").read_bytes()
-        click.echo(f"    byte-identical to the original upload: {'yes' if same else 'NO'}")
+        echo(f"    byte-identical to the original upload: {'yes' if same else 'NO'}")
 
         demo.step("Audit: entity counts per job and type, without a key.")
         demo.run("audit")
@@ -206,9 +207,7 @@ def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> 
         demo.step("The access log: who fetched, exported and restored what (hash-chained).")
         demo.run("log")
         demo.run("verify")
-    click.echo("")
+    echo("")
     kept = f"kept in {keep}" if keep is not None else "the temporary vault is gone"
-    click.echo(f"Done in {time.monotonic() - started:.1f} s; {kept}.")
-    click.echo(
-        "Next: questa-vault init, then submit/fetch against your service (docs/quickstart.md)."
-    )
+    echo(f"Done in {time.monotonic() - started:.1f} s; {kept}.")
+    echo("Next: questa-vault init, then submit/fetch against your service (docs/quickstart.md).")

@@ -15,6 +15,7 @@ import click
 
 from vault.archive import estimated_expiry
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table, utc_time
+from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
 from vault.errors import InputError, UnknownJob
@@ -133,7 +134,7 @@ def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> N
         rows.append(("server error", details["error"] or "-"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        click.echo(f"{key.ljust(width)}  {value}")
+        echo(f"{key.ljust(width)}  {inert(value)}")
 
 
 def _details(content: JobContent) -> dict[str, Any]:
@@ -166,8 +167,9 @@ def _details(content: JobContent) -> dict[str, Any]:
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     help="Write here ('-' for stdout); default: JOB_ID.EXT in the current directory.",
 )
+@click.option("--raw", is_flag=True, help=RAW_HELP)
 @pass_app
-def export_command(ctx: AppContext, job_id: str, output: Path | None) -> None:
+def export_command(ctx: AppContext, job_id: str, output: Path | None, raw: bool) -> None:
     """Write a job's archived anonymized file exactly as the server sent it.
 
     Needs the passphrase of a user holding a grant for the job. The export is logged (and
@@ -189,7 +191,8 @@ def export_command(ctx: AppContext, job_id: str, output: Path | None) -> None:
         target = output or Path(f"{job_id}.{EXTENSIONS.get(info.file_type, 'bin')}")
         if not to_stdout and target.is_dir():
             raise InputError(f"{target} is a directory")
-        destination: Path | BinaryIO = sys.stdout.buffer if to_stdout else target
+        stdout = terminal_safe(sys.stdout.buffer, raw=raw)
+        destination: Path | BinaryIO = stdout if to_stdout else target
         written = unlock(ctx, keyring).export_to(job_id, destination)  # logged first
     if to_stdout:
         return

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.cli._terminal import echo
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.config import vault_location
 from vault.errors import IntegrityError, StoreError, VaultNotFound
@@ -67,7 +68,7 @@ def grant_command(
         return
     ctx.say(f"granted {user} access to {len(granted)} job(s)")
     for job_id in granted:
-        click.echo(job_id)
+        echo(job_id)
 
 
 @cli.command("revoke")
@@ -115,7 +116,7 @@ def revoke_command(
     for job_id in unreadable:
         ctx.say(f"warning: job {job_id} now has no reader and is unreadable for good")
     for job_id in rekeyed:
-        click.echo(job_id)
+        echo(job_id)
 
 
 # --------------------------------------------------------------------------- erase
@@ -182,7 +183,7 @@ def erase_command(
         return
     ctx.say(f"erased {len(done)} job(s)" if done else "nothing to erase")
     for e in done:
-        click.echo(e.job_id)
+        echo(e.job_id)
 
 
 # --------------------------------------------------------------------------- verify
@@ -246,20 +247,20 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
             }
         )
     else:
-        click.echo(f"jobs checked:  {report.jobs}")
-        click.echo(f"log entries:   {report.log_entries} (head {head})")
+        echo(f"jobs checked:  {report.jobs}")
+        echo(f"log entries:   {report.log_entries} (head {head})")
         if deep:
-            click.echo(
+            echo(
                 f"deep:          {report.deep_checked} job(s) decrypted and seal-checked, "
                 f"{report.deep_skipped} without your grant"
             )
         if report.ok:
-            click.echo("result:        ok")
+            echo("result:        ok")
         else:
-            click.echo(f"result:        {len(report.findings)} finding(s)")
+            echo(f"result:        {len(report.findings)} finding(s)")
             for f in report.findings:
                 where = f" job {f.job_id}:" if f.job_id else ""
-                click.echo(f"  [{f.check}]{where} {f.message}")
+                echo(f"  [{f.check}]{where} {f.message}")
     if not report.ok:
         raise IntegrityError(f"verify found {len(report.findings)} problem(s)")
 
@@ -289,7 +290,7 @@ def backup_command(ctx: AppContext, path: Path, as_json: bool) -> None:
         emit_json({"path": str(done.path), "bytes": done.size, "head": head})
         return
     ctx.say(f"backed up to {done.path} ({done.size} bytes)")
-    click.echo(head)
+    echo(head)
 
 
 # --------------------------------------------------------------------------- migrate
@@ -338,4 +339,4 @@ def migrate_command(ctx: AppContext, source: str, dest: str, deep: bool, as_json
         f"migrated {done.jobs} job(s) and {done.log_entries} log entries; the copy verifies"
         + (f" ({done.deep_checked} seal(s) checked)" if deep else "")
     )
-    click.echo(head)
+    echo(head)

@@ -21,6 +21,7 @@ import click
 
 import vault.report as views  # the deep check and the page load their libraries on first use
 from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
+from vault.cli._terminal import echo, inert_json
 from vault.cli.users import open_vault, unlock
 from vault.keyring import Keyring
 from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
@@ -29,6 +30,7 @@ from vault.report import (
     AuditQuery,
     AuditReport,
     csv_rows,
+    csv_text,
     fast_listing,
     json_document,
     list_audit,
@@ -181,7 +183,7 @@ def audit_command(
         lines = table_lines(report, include_jobs=not summary)
         if deep:
             lines += ["", *views.cross_check_lines(checks)]
-        click.echo("\n".join(lines))
+        echo("\n".join(lines))
     flagged = sum(1 for c in checks if c.flagged)
     if deep:
         ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
@@ -216,7 +218,7 @@ def _emit_report_json(data: dict[str, Any]) -> None:
     lists: dict[str, list[str]] = {
         key: list(map(encode, data.pop(key))) for key in ("jobs", "cross_check") if key in data
     }
-    click.echo(json_document(data, lists))
+    click.echo(inert_json(json_document(data, lists)))
 
 
 def _write_csv(
@@ -239,7 +241,7 @@ def _write_csv(
             ("file_type", t.by_file_type),
         ):
             for key, value in counts.items():
-                writer.writerow([group, key, value])
+                writer.writerow([group, csv_text(key), value])
         return
     rows = csv_rows(report)
     if checks is not None:

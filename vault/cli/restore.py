@@ -20,6 +20,7 @@ from typing import BinaryIO
 import click
 
 from vault.cli._app import AppContext, cli, is_dash, pass_app
+from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
@@ -174,6 +175,7 @@ def _text_output(output: Path | None) -> str | None:
 @click.option(
     "--allow-unresolved", is_flag=True, help="Exit 0 even when placeholders are left unresolved."
 )
+@click.option("--raw", is_flag=True, help=RAW_HELP)
 @click.option(
     "--neutralize-formulas",
     is_flag=True,
@@ -198,6 +200,7 @@ def restore_command(
     prefer: str | None,
     report_path: Path | None,
     allow_unresolved: bool,
+    raw: bool,
     neutralize_formulas: bool,
     to: str | None,
     delimiter: str | None,
@@ -251,7 +254,8 @@ def restore_command(
             links=given is not None,
         )
         to_stdout = output is None or str(output) == "-"
-        target: Path | BinaryIO = sys.stdout.buffer if to_stdout or output is None else output
+        stdout = terminal_safe(sys.stdout.buffer, raw=raw)
+        target: Path | BinaryIO = stdout if to_stdout or output is None else output
         total = None if input_path is None or given is sys.stdin.buffer else _size(given)
         unlocked = unlock(ctx, keyring)
         if given is sys.stdin.buffer and to_stdout and _is_pipe(given):

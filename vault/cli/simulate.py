@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from vault.cli._app import AppContext, cli, pass_app, simulator_extra
+from vault.cli._terminal import echo
 from vault.config import RETENTION_SECONDS
 from vault.errors import InputError
 
@@ -180,7 +181,7 @@ def simulate(
     with run_simulator(config, host=host, port=port) as sim:
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
-        click.echo(f"Questa API simulator listening on {sim.url}")
+        echo(f"Questa API simulator listening on {sim.url}")
         app.say(_summary(config))
         app.say(NAME_DETECTION_NOTE)
         app.say("Press Ctrl-C to stop.")

@@ -27,6 +27,7 @@ from vault.cli._app import (
     table,
     utc_time,
 )
+from vault.cli._terminal import echo
 from vault.errors import InputError, StoreError, VaultExists
 from vault.keyring import Keyring
 
@@ -308,7 +309,7 @@ def keygen_command(ctx: AppContext, output: Path) -> None:
         fh.write(crypto.private_key_pem(private))
         fh.flush()
         os.fsync(fh.fileno())
-    click.echo(crypto.public_key_pem(public).decode("ascii"), nl=False)
+    echo(crypto.public_key_pem(public).decode("ascii"), nl=False)
     ctx.say(f"wrote private key {output} (mode 0600)")
 
 

@@ -35,6 +35,7 @@ __getattr__, __dir__ = lazy_exports(
         "cross_check_lines": "vault.report._crosscheck",
         "cross_check_to_dict": "vault.report._crosscheck",
         "csv_rows": "vault.report._render",
+        "csv_text": "vault.report._render",
         "fast_listing": "vault.report._listing",
         "html_report": "vault.report._html",
         "iso_time": "vault.report._times",
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from vault.report._render import (
         CSV_FIXED_COLUMNS,
         csv_rows,
+        csv_text,
         job_to_dict,
         json_document,
         report_to_dict,
@@ -103,6 +105,7 @@ __all__ = [
     "cross_check_lines",
     "cross_check_to_dict",
     "csv_rows",
+    "csv_text",
     "fast_listing",
     "html_report",
     "iso_time",

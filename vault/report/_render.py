@@ -67,11 +67,20 @@ CSV_FIXED_COLUMNS: tuple[str, ...] = (
 )
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(cell: str) -> str:
+    """A CSV cell of server-chosen text (an entity label) that a spreadsheet will not run:
+    one starting with = + - @, TAB or CR gets a leading apostrophe."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def csv_rows(report: AuditReport | AuditListing) -> list[list[str | int]]:
     """A header and one row per job; one column per entity type seen (0 when absent).
     Numbers stay ints: a CSV writer writes them as ``str`` would."""
     types = sorted(report.totals.by_entity_type)
-    rows: list[list[str | int]] = [[*CSV_FIXED_COLUMNS, *types]]
+    rows: list[list[str | int]] = [[*CSV_FIXED_COLUMNS, *map(csv_text, types)]]
     append = rows.append
     for job in report.jobs:
         counts = job.entity_counts

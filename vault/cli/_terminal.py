@@ -1,0 +1,111 @@
+"""Inert text for the terminal: the one escaping function every human-readable output uses.
+
+Server-chosen text (entity labels, error messages, file names) and restored originals may
+carry control characters: ESC sequences that retitle, clear or reset a terminal, OSC 52
+clipboard writes, BEL, backspaces, and bidirectional overrides that make text read
+differently from its bytes. Every human-readable line goes through ``inert`` (one field, every
+control character escaped) or ``inert_lines`` (line breaks kept) before it is printed; a
+terminal then shows ``\\x1b`` or ``\\u202e`` instead of obeying them.
+
+Escaped: C0 (U+0000-U+001F), DEL (U+007F), C1 (U+0080-U+009F), the bidi embeddings and
+overrides U+202A-U+202E and isolates U+2066-U+2069. ``str.translate`` with one table: a C-level
+pass, so even a 100,000-row table costs little.
+
+JSON output keeps its data exactly: JSON already escapes C0, and ``inert_json`` writes DEL, C1
+and the bidi controls as ``\\uXXXX`` escapes, which decode to the same characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from typing import BinaryIO, cast
+
+import click
+
+_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F),
+             *range(0x2066, 0x206A)]  # fmt: skip
+
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_FIELD = str.maketrans({code: _escape(code) for code in _CONTROLS})
+_LINES = str.maketrans({code: _escape(code) for code in _CONTROLS if code != 0x0A})
+_TEXT = str.maketrans({code: _escape(code) for code in _CONTROLS if code not in (0x09, 0x0A)})
+_JSON = str.maketrans({code: f"\\u{code:04x}" for code in _CONTROLS if code >= 0x7F})
+
+
+def inert(text: str) -> str:
+    """One field (a cell, a name, a message): every control character escaped."""
+    return text.translate(_FIELD)
+
+
+def inert_lines(text: str) -> str:
+    """Lines of human output: line breaks kept, every other control character escaped."""
+    return text.translate(_LINES)
+
+
+def inert_text(text: str) -> str:
+    """Restored text shown on a terminal: line breaks, tabs and CRLF kept."""
+    if "\r\n" not in text:
+        return text.translate(_TEXT)
+    return "\r\n".join(part.translate(_TEXT) for part in text.split("\r\n"))
+
+
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for human output: ``inert_lines`` first."""
+    click.echo(inert_lines(message), err=err, nl=nl)
+
+
+def terminal_safe(stream: BinaryIO, *, raw: bool) -> BinaryIO:
+    """``stream`` itself, or, when it is a terminal and ``raw`` was not asked for, an
+    ``InertStream`` over it: files and pipes get the exact bytes, a terminal an inert view."""
+    isatty = getattr(stream, "isatty", None)
+    if raw or isatty is None or not isatty():
+        return stream
+    return cast(BinaryIO, InertStream(stream))
+
+
+RAW_HELP = (
+    "On a terminal, write the exact bytes, control characters included (by default they "
+    "are shown escaped; files and pipes always get the exact bytes)."
+)
+
+
+def inert_json(text: str) -> str:
+    """JSON text with DEL, C1 and the bidi controls written as ``\\uXXXX`` escapes (they can
+    only occur inside JSON strings, where the escape means the same character)."""
+    return text.translate(_JSON)
+
+
+class InertStream(io.RawIOBase):
+    """A binary stream for a terminal: bytes are decoded as UTF-8 (undecodable bytes shown
+    as ``\\xNN``), made inert (``inert_text``) and written to ``target`` as UTF-8."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        super().__init__()
+        self._target = target
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="backslashreplace")
+        self._cr = False  # a CR at the end of the last piece: it may start a CRLF
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._emit(self._decoder.decode(bytes(data)))
+        return len(data)
+
+    def _emit(self, text: str, final: bool = False) -> None:
+        if self._cr:
+            text = "\r" + text
+            self._cr = False
+        if text.endswith("\r") and not final:
+            text, self._cr = text[:-1], True
+        if text:
+            self._target.write(inert_text(text).encode("utf-8"))
+
+    def flush(self) -> None:
+        self._emit(self._decoder.decode(b"", final=True), final=True)
+        self._target.flush()
