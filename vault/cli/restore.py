@@ -261,7 +261,7 @@ def restore_command(
         if given is sys.stdin.buffer and to_stdout and _is_pipe(given):
             # A streamed answer: written as soon as it is safe, so it appears as it arrives.
             report = unlocked.restore_live(
-                given, sys.stdout.buffer, jobs=job_ids, options=options, prefer=prefer
+                given, stdout, jobs=job_ids, options=options, prefer=prefer
             )
         else:
             with _progress(ctx, total) as progress:
