@@ -21,7 +21,7 @@ import click
 
 import vault.report as views  # the deep check and the page load their libraries on first use
 from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
-from vault.cli._terminal import echo, inert_json
+from vault.cli._terminal import echo, inert_json, inert_lines
 from vault.cli.users import open_vault, unlock
 from vault.keyring import Keyring
 from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
@@ -148,7 +148,8 @@ def audit_command(
             # Every job: formatted inside SQLite when the rows allow (the same bytes).
             text = fast_listing(kr.store, query, fmt)
             if text is not None:
-                click.echo(text, nl=False)
+                shown = {"json": inert_json, "table": inert_lines}.get(fmt)
+                click.echo(shown(text) if shown is not None else text, nl=False)
                 return
         # Totals only: added up inside SQLite, no object per job. Else the store filters,
         # orders and builds the selected jobs as lean rows, reading the grants only when the

@@ -346,7 +346,9 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
     # ----------------------------------------------------------------- access log
 
     def last_log(self) -> LogRow | None:
-        rows = self._query(f"SELECT {_LOG_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1")
+        rows = self._query(
+            f"SELECT {_LOG_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1"
+        )
         return _log(rows[0]) if rows else None
 
     def insert_log(self, row: LogRow) -> None:
@@ -388,7 +390,8 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._query(
-            f"SELECT {_LOG_COLUMNS} FROM access_log{where} ORDER BY seq",
+            f"SELECT {_LOG_COLUMNS} "
+            f"FROM access_log{where} ORDER BY seq",
             params,
         )
         return [_log(r) for r in rows]
