@@ -138,7 +138,8 @@ class LenientScanner:
         self.width = width + 24  # longest text a token can span
         self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").match
         # Zero width, so that a failed `\[` still lets the `[` after it be looked at.
-        self._anchor = re.compile(r"(?=[\[［<{&\\]|_(?:\r?\n)?\d)").finditer
+        # One character class first, so the regex engine skips prose at C speed.
+        self._anchor = re.compile(r"[\[［<{&\\_](?:(?<=_)(?=\r?\n?\d)|(?<!_))").finditer
         self._bare_sep = re.compile(r"\\?_(?:\r?\n)?(?=\d)").match
         inside = r"(?:[^\[\]［］<>{}\\\r\n]|\\_|\r?\n)"
         self._bracketed = re.compile(

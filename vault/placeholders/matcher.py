@@ -109,11 +109,25 @@ class Matcher:
         close = "|".join(re.escape(c) for c in sorted(CLOSERS, key=len, reverse=True))
         # Text between candidates that may hold a form lenient mode repairs: an underscore
         # before a number, or a bracket of any kind closing right after a number.
-        self._maybe_mangled = re.compile(
-            rf"\\?_(?:\r?\n)?\d|\\\x00|(?:{bracket})[^\[\]<>{{}}［］\x00]"
-            rf"{{1,{2 * self._inner + 8}}}?\d[ \t\u00a0]*(?:{close})",
-            re.IGNORECASE,
+        # Three searches, each starting with a literal or a set, so that the regex engine
+        # skips ordinary text at C speed.
+        self._number_after_underscore = re.compile(r"_(?:\r?\n)?\d").search
+        inside = rf"[^\[\]<>{{}}［］\x00]{{1,{2 * self._inner + 8}}}?"
+        self._bracket_around_number = re.compile(
+            rf"(?:{bracket}){inside}\d[ \t\u00a0]*(?:{close})", re.IGNORECASE
         ).search
+
+    def _maybe_mangled(self, text: str) -> bool:
+        """Whether text between candidates may hold a form lenient mode repairs: an underscore
+        before a number, an escaped candidate, or a bracket of any kind closing after a number."""
+        return (
+            ("_" in text and self._number_after_underscore(text) is not None)
+            or "\\\x00" in text
+            or (
+                any(c in text for c in _OPENING_CHARS)
+                and self._bracket_around_number(text) is not None
+            )
+        )
 
     # -- lenient index and scanner ----------------------------------------------------------------
     @functools.cached_property
@@ -223,49 +237,53 @@ class Matcher:
 
     def _sub_strict(
         self, buffer: str, start: int, cut: int, base: int, escape: Escape | None
-    ) -> str:
-        """Restore ``buffer[start:cut]``; ``base`` is the absolute offset of ``buffer[0]``.
-        Text after ``cut`` is only looked at to report a mangled token that crosses it."""
+    ) -> tuple[str, int]:
+        """Restore ``buffer[start:cut]``; ``base`` is the absolute offset of ``buffer[0]``;
+        return (output, where the next region starts).
+
+        One split in C finds the candidates. Only when the text between them may hold a
+        mangled form (``_maybe_mangled``, a few fast searches) does lenient mode take the
+        scanner's path and strict mode report what it finds; text after ``cut`` is looked
+        at only for a mangled token that crosses it."""
         text = buffer if start == 0 and cut == len(buffer) else buffer[start:cut]
         self._listed = len(self.tally.unresolved)
         parts: list[str] = self._split(text)
-        if len(parts) == 1:
-            if self._maybe_mangled(text):
-                self._report_mangled(buffer, start, cut, base)
-            else:
-                self._report_crossing(buffer, start, cut, base)
-            return text
-        offset = base + start
-        ends: list[int] = []  # running end offsets of the parts, computed on the first miss
+        mangled = self._maybe_mangled(text if len(parts) == 1 else "\x00".join(parts[0::2]))
+        crossing = not mangled and self._crossing(buffer, start, cut)
+        if self.lenient and (mangled or crossing or (self.links and "](" in text)):
+            return self._lenient_span(buffer, start, cut, base, escape)
+        if len(parts) > 1:
+            offset = base + start
+            ends: list[int] = []  # running end offsets of the parts, computed on a miss
 
-        def offset_of(i: int) -> int:
-            if not ends:
-                ends.extend(accumulate(map(len, parts)))
-            return offset + ends[2 * i]
+            def offset_of(i: int) -> int:
+                if not ends:
+                    ends.extend(accumulate(map(len, parts)))
+                return offset + ends[2 * i]
 
-        tokens = parts[1::2]
-        parts[1::2] = self.lookup(tokens, offset_of, escape)
-        if self.links and "](" in text:
-            originals = self._originals
-            at = start
-            for i, part in enumerate(parts):
-                at += len(tokens[i // 2]) if i % 2 else len(part)
-                if i % 2 and tokens[i // 2] in originals and is_link(buffer, at):
-                    parts[i] = f"[{part}]"
-        if self._maybe_mangled("\x00".join(parts[0::2])):
+            tokens = parts[1::2]
+            parts[1::2] = self.lookup(tokens, offset_of, escape)
+            if self.links and "](" in text:
+                originals = self._originals
+                at = start
+                for i, part in enumerate(parts):
+                    at += len(tokens[i // 2]) if i % 2 else len(part)
+                    if i % 2 and tokens[i // 2] in originals and is_link(buffer, at):
+                        parts[i] = f"[{part}]"
+            text = "".join(parts)
+        if mangled and not self.lenient:
             self._report_mangled(buffer, start, cut, base)
-        else:
-            self._report_crossing(buffer, start, cut, base)
-        return "".join(parts)
-
-    def _report_crossing(self, buffer: str, start: int, cut: int, base: int) -> None:
-        """Report a mangled token that begins before ``cut`` and ends after it."""
-        if cut >= len(buffer):
-            return
-        lo = max(start, cut - self.max_span)
-        zone = self._split(buffer[lo : cut + self.max_span])
-        if self._maybe_mangled("\x00".join(zone[0::2])):
+        elif crossing and not self.lenient:
+            lo = max(start, cut - self.max_span)
             self._report_mangled(buffer, lo, cut, base, crossing=True)
+        return text, cut
+
+    def _crossing(self, buffer: str, start: int, cut: int) -> bool:
+        """Whether a mangled token may begin before ``cut`` and end after it."""
+        if cut >= len(buffer):
+            return False
+        zone = self._split(buffer[max(start, cut - self.max_span) : cut + self.max_span])
+        return self._maybe_mangled("\x00".join(zone[0::2]))
 
     def _report_mangled(
         self, buffer: str, start: int, cut: int, base: int, *, crossing: bool = False
@@ -354,9 +372,7 @@ class Matcher:
     # -- public -----------------------------------------------------------------------------------
     def sub(self, text: str, base: int = 0, escape: Escape | None = None) -> str:
         """Restore every placeholder in ``text``."""
-        if not self.lenient:
-            return self._sub_strict(text, 0, len(text), base, escape)
-        return self._lenient_span(text, 0, len(text), base, escape)[0]
+        return self._sub_strict(text, 0, len(text), base, escape)[0]
 
     def restore_span(
         self, buffer: str, start: int, final: bool, base: int, escape: Escape | None = None
@@ -367,15 +383,10 @@ class Matcher:
         stops short of any candidate that more input could still complete; with ``final`` it is
         ``len(buffer)``. ``base`` is the absolute offset of ``buffer[0]``.
         """
-        if self.lenient:
-            cut = len(buffer) if final else len(buffer) - self.max_span
-            if cut <= start:
-                return "", start
-            return self._lenient_span(buffer, start, cut, base, escape)
         cut = len(buffer) if final else self._strict_cut(buffer, start)
         if cut <= start:
             return "", start
-        return self._sub_strict(buffer, start, cut, base, escape), cut
+        return self._sub_strict(buffer, start, cut, base, escape)
 
     def restore_region(
         self, buffer: str, start: int, end: int, base: int, escape: Escape | None = None
@@ -386,7 +397,7 @@ class Matcher:
             return "", start
         if self.lenient:
             return self._lenient_span(buffer, start, end, base, escape)
-        return self._sub_strict(buffer, start, end, base, escape), end
+        return self._sub_strict(buffer, start, end, base, escape)
 
     def safe_end(self, buffer: str, start: int) -> int:
         """How far ``buffer[start:]`` can be restored now: short of the earliest place where
@@ -467,6 +478,7 @@ class Matcher:
         return list(filterfalse(self.restored_counts().__contains__, self._originals))
 
 
+_OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
 _SHAPE_PREFIX = re.compile(r"\[(?:[A-Za-z][A-Za-z0-9_]*)?")
 
 
