@@ -98,6 +98,8 @@ class Edit:
 def normalize(token: str) -> str:
     """The lenient key of a placeholder or token inside: lower case, one ``_`` for each run of
     separators (so a line wrap next to an underscore counts once)."""
+    if " " not in token and "\\" not in token and "\n" not in token and "__" not in token:
+        return token.lower()
     return _RUNS.sub("_", _SEP_NORM.sub("_", token)).lower()
 
 
@@ -159,6 +161,13 @@ class LenientScanner:
             else None
         )
         self._lookback = max((len(k) for k in self._keys), default=0) * 3 + 4
+        firsts = {k.split("_")[0] for k in self._keys}
+        self._whole_first_words = firsts
+        self._first_words: set[str] | None = (
+            {w[:i] for w in firsts for i in range(1, len(w) + 1)}
+            if all(w.isalnum() for w in firsts)
+            else None
+        )
         self._shape = re.compile(r"\[([A-Za-z][A-Za-z0-9_]*)_(\d{1,18})\]").fullmatch
 
     # -- the scan -------------------------------------------------------------------------------
@@ -268,6 +277,18 @@ class LenientScanner:
 
     def could_start(self, tail: str) -> bool:
         """Whether more text after ``tail`` could make it the start of a token."""
+        if self._first_words is not None and tail[:1] not in _OPENING:
+            # quick answer for a word of prose: it must begin a label's first word
+            word = _WORD(tail)
+            if word is None:
+                return False
+            low = word.group().lower()
+            if low not in self._first_words:
+                return False
+            if word.end() == len(tail):
+                return True
+            if low not in self._whole_first_words:
+                return False
         for opener in OPENERS:
             low = tail[: len(opener)].lower()
             if opener.startswith(low) and len(low) < len(opener):
@@ -298,5 +319,10 @@ class LenientScanner:
         return bool(sep) and head in self._keys and number.isdigit()
 
 
-_STARTS = re.compile(r"[\[［&\\<{]|[^\W\d_]").finditer
+_OPENING = "[［&\\<{"
+_WORD = re.compile(r"[^\W_]*").match
+_STARTS = re.compile(
+    r"[\[［&\\<{]|(?:(?<!\w)|(?<=\\[ntr])|(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]))"
+    r"[^\W\d_]"
+).finditer
 _CLOSER_START = re.compile(r"[ \t\u00a0]*(?=\\(?!_)|[\]］>}&])").search

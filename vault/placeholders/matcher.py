@@ -452,12 +452,22 @@ class Matcher:
 
     def restored_counts(self) -> Counter[str]:
         """Placeholder -> times restored, so far."""
-        counts = Counter(self.tally.counts)
+        by_original = self.tally.by_original
         placeholder_of = self.resolver.placeholder_of
-        if placeholder_of is not None:
-            for original, n in self.tally.by_original.items():
-                if original is not None:
-                    counts[placeholder_of[original]] += n
+        if placeholder_of is None or not by_original:
+            return Counter(self.tally.counts)
+        # one C-level pass over what was used (never over the whole map)
+        used: dict[str | None, int] = dict(
+            zip(
+                map(placeholder_of.get, cast(Counter[str], by_original)),
+                by_original.values(),
+                strict=True,
+            )
+        )
+        used.pop(None, None)
+        counts: Counter[str] = Counter(cast(dict[str, int], used))
+        for placeholder, n in self.tally.counts.items():
+            counts[placeholder] += n
         return counts
 
     def resolve_miss(self, token: str, offset: int, escape: Escape | None = None) -> str:

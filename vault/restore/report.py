@@ -6,6 +6,7 @@ text; originals are only counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -155,7 +156,14 @@ def plural(count: int, singular: str, many: str | None = None) -> str:
 def by_type(counts: Mapping[str, int]) -> dict[str, int]:
     """Restored counts per placeholder -> per type (`[PERSON_NAME_1]` counts as PERSON_NAME)."""
     totals: dict[str, int] = {}
-    for placeholder, n in counts.items():
-        kind = placeholder_type(placeholder)
-        totals[kind] = totals.get(kind, 0) + n
+    # The labels of well-formed placeholders in one C-level pass; any other shape one by one.
+    labels = _LABEL.findall("\n".join(counts))
+    if len(labels) != len(counts):
+        labels = list(map(placeholder_type, counts))
+    get = totals.get
+    for kind, n in zip(labels, counts.values(), strict=True):
+        totals[kind] = get(kind, 0) + n
     return totals
+
+
+_LABEL = re.compile(r"^\[([^\n]*?)_\d+\]$", re.MULTILINE)
