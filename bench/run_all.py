@@ -293,6 +293,30 @@ def fetch_rows(runs: dict[str, Run]) -> list[Row]:
             f"limit {d['target_s']:.0f} s", f"{scaled / d['target_s']:.2f} of the limit",
             scaled < d["target_s"] and d["archived"] == d["jobs"], "fetch", note=note,
             figure=scaled, unit="{:.2f} s"),
+        *_fetch_ratio_rows(d),
+    ]  # fmt: skip
+
+
+def _fetch_ratio_rows(d: dict[str, Any]) -> list[Row]:
+    if "ratio_to_httpx" not in d:
+        return []
+    ratio = d["ratio_to_httpx"]
+    return [
+        Row("Issue 17.5: fetch within 1.25x of plain httpx GETs of the same statuses",
+            f"{d['wall_s']:.2f} s", f"plain httpx GETs {d['httpx_s']:.2f} s", f"{ratio:.2f}x",
+            ratio <= 1.25, "fetch", figure=ratio, unit="{:.2f}x"),
+    ]  # fmt: skip
+
+
+def submit_rows(runs: dict[str, Run]) -> list[Row]:
+    target = "Issue 17.6: submit of a 200 MB file in bounded memory (peak RSS < 100 MB)"
+    d = _need(runs, "submit")
+    if d is None:
+        return [_missing(target, "submit", runs)]
+    return [
+        Row(target, f"{d['submit_peak_mb']:.0f} MB for {d['mib']} MiB",
+            "limit 100 MB", f"{d['submit_peak_mb'] / 100:.2f} of the limit",
+            d["submit_peak_mb"] < 100, "submit", figure=d["submit_peak_mb"], unit="{:.0f} MB"),
     ]  # fmt: skip
 
 
@@ -487,7 +511,8 @@ def declared_rows(runs: dict[str, Run]) -> list[Row]:
 
 
 TARGET_ROWS = (
-    restore_rows, hazard_rows, fetch_rows, store_rows, audit_rows, office_rows, postgres_rows,
+    restore_rows, hazard_rows, fetch_rows, submit_rows, store_rows, audit_rows, office_rows,
+    postgres_rows,
     startup_rows,
     declared_rows,
 )
