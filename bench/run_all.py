@@ -385,12 +385,16 @@ def office_rows(runs: dict[str, Run]) -> list[Row]:
         return [_missing(t, "office", runs) for t in targets]
     ours, theirs = d["restore_kept"], d["openpyxl_kept"]
     lost = [k for k in ("chart", "image", "shape", "style") if ours[k] and not theirs[k]]
+    lossless = not ours["members_dropped"] and all(
+        ours[k] for k in ("chart", "image", "shape", "style")
+    )
     rmin, rmed, rmax = d["ratio"]
     return [
         Row(targets[0], f"{d['mb_per_s'][1]:.1f} MB/s of XML (min {d['mb_per_s'][0]:.1f}, max "
             f"{d['mb_per_s'][2]:.1f}); {d['xml_mb']:.1f} MB of shared strings",
             f"openpyxl {d['openpyxl_s'][1]:.2f} s vs restore {d['restore_s'][1]:.2f} s",
-            f"{rmin:.1f}x / {rmed:.1f}x / {rmax:.1f}x (min/median/max)", d["met"], "",
+            f"{rmin:.1f}x / {rmed:.1f}x / {rmax:.1f}x (min/median/max)",
+            d["met"] and lossless, "",
             figure=rmin, unit="{:.1f}x",
             note=f"{d['repeat']} interleaved runs; restore changed {ours['members_changed']} of "
             f"{ours['members']} members, dropped {len(ours['members_dropped'])}; openpyxl "
