@@ -296,7 +296,7 @@ COMMANDS: dict[str, str] = {
     "export": "vault.cli.jobs",
     "restore": "vault.cli.restore",
     "audit": "vault.cli.report",
-    "log": "vault.cli.audit",
+    "log": "vault.cli.log",
     "grant": "vault.cli.lifecycle",
     "revoke": "vault.cli.lifecycle",
     "erase": "vault.cli.lifecycle",
