@@ -204,7 +204,7 @@ def cli(path: Path, *args: str) -> Callable[[], object]:
 
 
 def ordinary(path: Path, fmt: str) -> bytes:
-    """The listing through the ordinary renderers, as ``vault/cli/report.py`` writes it."""
+    """The listing through the ordinary renderers, as ``vault/cli/audit.py`` writes it."""
     with Keyring.open(path) as kr:
         listing = list_audit(kr.store, recipients=fmt == "json")
     if fmt == "table":

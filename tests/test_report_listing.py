@@ -47,7 +47,7 @@ FORMATS = ("table", "csv", "json")
 
 
 def ordinary(store: Any, query: AuditQuery, fmt: str) -> str:
-    """What ``audit --format fmt`` prints through the ordinary renderers (vault/cli/report.py)."""
+    """What ``audit --format fmt`` prints through the ordinary renderers (vault/cli/audit.py)."""
     listing = list_audit(store, query, recipients=fmt == "json")
     if fmt == "table":
         return "\n".join(table_lines(listing)) + "\n"

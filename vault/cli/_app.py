@@ -295,7 +295,7 @@ COMMANDS: dict[str, str] = {
     "show": "vault.cli.jobs",
     "export": "vault.cli.jobs",
     "restore": "vault.cli.restore",
-    "audit": "vault.cli.report",
+    "audit": "vault.cli.audit",
     "log": "vault.cli.log",
     "grant": "vault.cli.lifecycle",
     "revoke": "vault.cli.lifecycle",
