@@ -46,9 +46,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vault.cli import run
-from vault.keyring import KdfParams, Keyring
-from vault.report import (
+from vault.audit import (
     build_audit,
     csv_rows,
     json_document,
@@ -57,6 +55,8 @@ from vault.report import (
     summarize,
     table_lines,
 )
+from vault.cli import run
+from vault.keyring import KdfParams, Keyring
 
 TARGET_SECONDS = 1.0
 FAST_KDF = KdfParams("argon2id", 8192, 1, 1)  # the bench unlocks nothing; keep setup quick

@@ -43,10 +43,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import psycopg  # noqa: E402
 from pg_server import PostgresServer, find_binaries  # noqa: E402
 
+from vault.audit import AuditQuery, summarize  # noqa: E402
 from vault.cli import run  # noqa: E402
 from vault.keyring import KdfParams, Keyring  # noqa: E402
 from vault.models import JobContent  # noqa: E402
-from vault.report import AuditQuery, summarize  # noqa: E402
 from vault.simulator import SimulatorConfig, run_simulator  # noqa: E402
 
 FAST = KdfParams("argon2id", 8192, 1, 1)

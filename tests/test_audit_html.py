@@ -21,8 +21,8 @@ import pytest
 from conftest import invoke
 from keyring_kit import FAST, PASSPHRASE, StepClock, sample_job
 
+from vault.audit._html import PALETTE
 from vault.keyring import Keyring
-from vault.report._html import PALETTE
 
 HOSTILE = '<img src=x onerror="alert(1)">&'
 

@@ -27,7 +27,7 @@ TIERS: dict[str, int] = {
     "keyring": 3,
     "archive": 4,
     "restore": 4,
-    "report": 4,
+    "audit": 4,
     "lifecycle": 4,
     "api": 5,
     "cli": 6,

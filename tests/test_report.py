@@ -1,4 +1,4 @@
-"""Audit views (vault.report): filters, totals, renderings and the deep cross-check."""
+"""Audit views (vault.audit): filters, totals, renderings and the deep cross-check."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from office_kit import make_docx, make_pdf, make_xlsx
 
-from vault.errors import InputError
-from vault.keyring._jobs import job_info
-from vault.models import JobContent, JobInfo
-from vault.report import (
+from vault.audit import (
     AuditQuery,
     audit_time,
     build_audit,
@@ -28,6 +25,9 @@ from vault.report import (
     report_to_dict,
     table_lines,
 )
+from vault.errors import InputError
+from vault.keyring._jobs import job_info
+from vault.models import JobContent, JobInfo
 
 
 def ts(text: str) -> float:
@@ -432,7 +432,7 @@ DAY = 86400.0
     ],
 )
 def test_summarize_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery) -> None:
-    from vault.report import summarize
+    from vault.audit import summarize
 
     expected = build_audit(mixed_keyring.list_jobs(), query).totals
     fast = summarize(mixed_keyring.store, query)
@@ -457,7 +457,7 @@ def test_summarize_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery
 def test_load_audit_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery) -> None:
     """Filters and order pushed into SQLite, JobInfo built by the store's fast path: the same
     report (jobs, their order, recipients, counts) as filtering the keyring's list in Python."""
-    from vault.report import load_audit
+    from vault.audit import load_audit
 
     expected = build_audit(mixed_keyring.list_jobs(), query)
     fast = load_audit(mixed_keyring.store, query)
@@ -468,7 +468,7 @@ def test_load_audit_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuer
     recipients = mixed_keyring.store.recipients()
     for job in fast.jobs:  # the old row-by-row construction gives equal JobInfo
         assert job == job_info(rows[job.job_id], recipients.get(job.job_id, ()))
-    from vault.report import list_audit, table_lines
+    from vault.audit import list_audit, table_lines
 
     listing = list_audit(mixed_keyring.store, query)  # the lean rows `audit` lists
     assert listing.totals == expected.totals

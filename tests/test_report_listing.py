@@ -1,4 +1,4 @@
-"""The audit listing formatted inside SQLite (``vault.report.fast_listing``) writes exactly the
+"""The audit listing formatted inside SQLite (``vault.audit.fast_listing``) writes exactly the
 bytes of the ordinary renderers (``table_lines``, ``csv_rows`` + ``csv.writer``,
 ``report_to_dict`` + the JSON layout), on generated vaults full of unusual values; where it
 cannot, it declines (None) and the CLI renders the ordinary way, errors included."""
@@ -19,9 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from keyring_kit import FAST
 
-from vault.keyring import Keyring
-from vault.models import FILE_TYPES, JOB_STATUSES
-from vault.report import (
+from vault.audit import (
     AuditQuery,
     csv_rows,
     fast_listing,
@@ -30,6 +28,8 @@ from vault.report import (
     report_to_dict,
     table_lines,
 )
+from vault.keyring import Keyring
+from vault.models import FILE_TYPES, JOB_STATUSES
 
 PROPERTY = settings(
     max_examples=60,

@@ -20,8 +20,8 @@ from vault._version import __version__
 _WHERE = {
     "AccessDenied": "vault.errors",
     "ApiError": "vault.errors",
-    "AuditQuery": "vault.report",
-    "AuditReport": "vault.report",
+    "AuditQuery": "vault.audit",
+    "AuditReport": "vault.audit",
     "FetchOutcome": "vault.models",
     "Incomplete": "vault.errors",
     "InputError": "vault.errors",
@@ -48,6 +48,7 @@ __getattr__, __dir__ = _lazy_exports(__name__, _WHERE)
 if typing.TYPE_CHECKING:
     from vault.api import Unlocked, Vault
     from vault.archive import RunOptions
+    from vault.audit import AuditQuery, AuditReport
     from vault.client import QuestaClient
     from vault.crypto import KdfParams
     from vault.errors import (
@@ -61,7 +62,6 @@ if typing.TYPE_CHECKING:
     )
     from vault.models import FetchOutcome, JobInfo, LogEntry, SubmitOptions, UserInfo
     from vault.placeholders import invert_map
-    from vault.report import AuditQuery, AuditReport
     from vault.restore import RestoreOptions, RestoreReport, StreamRestorer, restore_text
 
 __all__ = [

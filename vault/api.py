@@ -27,21 +27,21 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 # Lazy packages: asyncio and httpx load with the first archive run, the restore engine with
 # the first restore, the document readers with the first cross-check.
 import vault.archive as archive
+import vault.audit as report
 import vault.crypto as crypto
-import vault.report as report
 import vault.restore as restore
+from vault.audit import AuditQuery, AuditReport, load_audit
 from vault.errors import InputError, NoGrant
 from vault.keyring import Keyring, Session
 from vault.models import FetchOutcome, JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.placeholders import Resolver, invert_map, merge_resolvers
-from vault.report import AuditQuery, AuditReport, load_audit
 from vault.restore import AtomicOutput
 
 if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
+    from vault.audit import CrossCheck
     from vault.client import QuestaClient
     from vault.crypto import KdfParams
-    from vault.report import CrossCheck
     from vault.restore import RestoreOptions, RestoreReport, StreamRestorer
     from vault.store import JobListRow
 

@@ -1,7 +1,7 @@
 """``audit``: entity counts per job, per entity type and per status, without a key; with
 ``--deep`` (passphrase) a logged cross-check of each job's placeholders against its map.
 
-An adapter over ``vault.report``: parse the filters, fetch (or, for ``--summary``, let SQLite
+An adapter over ``vault.audit``: parse the filters, fetch (or, for ``--summary``, let SQLite
 add up), render as a table, JSON or CSV.
 """
 
@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-import vault.report as views  # the deep check and the page load their libraries on first use
-from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
-from vault.cli._terminal import echo, inert_json, inert_lines
-from vault.cli.users import open_vault, unlock
-from vault.keyring import Keyring
-from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
-from vault.report import (
+import vault.audit as views  # the deep check and the page load their libraries on first use
+from vault.audit import (
     AuditListing,
     AuditQuery,
     AuditReport,
@@ -39,10 +34,15 @@ from vault.report import (
     summarize,
     table_lines,
 )
+from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
+from vault.cli._terminal import echo, inert_json, inert_lines
+from vault.cli.users import open_vault, unlock
+from vault.keyring import Keyring
+from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
 from vault.restore import AtomicOutput
 
 if TYPE_CHECKING:
-    from vault.report import CrossCheck
+    from vault.audit import CrossCheck
 
 
 @contextlib.contextmanager

@@ -14,13 +14,13 @@ from typing import Any, BinaryIO
 import click
 
 from vault.archive import estimated_expiry
+from vault.audit import job_to_dict
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table, utc_time
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
 from vault.errors import InputError, UnknownJob
 from vault.models import EXTENSIONS, JOB_STATUSES, JobContent, JobInfo
-from vault.report import job_to_dict
 
 
 def job_json(info: JobInfo) -> dict[str, Any]:

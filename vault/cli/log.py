@@ -11,11 +11,11 @@ import time
 
 import click
 
+from vault.audit import iso_time, parse_when, short_time
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
 from vault.cli._terminal import echo, inert
 from vault.cli.users import open_vault
 from vault.models import LogEntry
-from vault.report import iso_time, parse_when, short_time
 
 # --------------------------------------------------------------------------- log
 

@@ -1,6 +1,6 @@
 """Writing a job's key version, and the job's plaintext view.
 
-``write_generation`` is the one place that encrypts fields under a new DEK, seals the DEK to
+``write_key_version`` is the one place that encrypts fields under a new DEK, seals the DEK to
 recipients, re-seals the job and replaces its blobs; storing, submitting and revoking all go
 through it (inside the caller's write transaction).
 """
@@ -24,10 +24,10 @@ def check_job_id(job_id: str) -> None:
         raise InputError("a job id is 1 to 200 printable characters")
 
 
-Generation = tuple[Mapping[str, bytes], Sequence[UserRow]]  # fields, recipients
+NewKeyVersion = tuple[Mapping[str, bytes], Sequence[UserRow]]  # fields, recipients
 
 
-def write_generation(
+def write_key_version(
     store: Store,
     *,
     vault_id: str,
@@ -42,11 +42,11 @@ def write_generation(
     """Encrypt ``fields`` under a new key version (``row.key_version + 1``) sealed to
     ``recipients``, keep the blobs of ``keep`` whose field is not rewritten, re-seal, and write
     the row, blobs and grants; grants of versions no blob uses any more are deleted."""
-    return write_generations(
+    return write_key_versions(
         store,
         vault_id=vault_id,
         row=row,
-        generations=[(fields, recipients)],
+        key_versions=[(fields, recipients)],
         keep=keep,
         now=now,
         random=random,
@@ -54,36 +54,36 @@ def write_generation(
     )
 
 
-def write_generations(
+def write_key_versions(
     store: Store,
     *,
     vault_id: str,
     row: JobRow,
-    generations: Sequence[Generation],
+    key_versions: Sequence[NewKeyVersion],
     keep: Sequence[BlobRow],
     now: float,
     random: crypto.Random,
     chunk_size: int,
 ) -> JobRow:
-    """Like ``write_generation`` for several new key versions at once: the i-th generation's
+    """Like ``write_key_version`` for several new key versions at once: the i-th key version's
     fields are encrypted under version ``row.key_version + 1 + i`` with its own DEK, sealed to
-    its own recipients only. The last generation is the job's new key version and seals the
-    job, so its recipients are the job's readers. A field appears in one generation at most."""
-    if not generations:
+    its own recipients only. The last key version is the job's new key version and seals the
+    job, so its recipients are the job's readers. A field appears in one key version at most."""
+    if not key_versions:
         raise InputError("internal: no key version to write")
-    rewritten = {field for fields, _ in generations for field in fields}
-    if len(rewritten) != sum(len(fields) for fields, _ in generations):
+    rewritten = {field for fields, _ in key_versions for field in fields}
+    if len(rewritten) != sum(len(fields) for fields, _ in key_versions):
         raise InputError("internal: a field in two key versions")
     blobs = [b for b in keep if b.field not in rewritten]
     versions: list[int] = []
     sealed: list[GrantRow] = []
     seal_key = b""
-    for offset, (fields, recipients) in enumerate(generations, start=1):
+    for offset, (fields, recipients) in enumerate(key_versions, start=1):
         version = row.key_version + offset
         versions.append(version)
         dek = crypto.new_dek(random)
         keys = crypto.job_keys(dek)
-        seal_key = keys.seal_key  # the last generation's seals the job
+        seal_key = keys.seal_key  # the last key version seals the job
         for field, plaintext in fields.items():
             blobs += env.encrypt_field(
                 vault_id=vault_id,

@@ -270,7 +270,7 @@ class Keyring:
                 api_url=api_url,
                 updated_at=now,
             )
-            self._generation(row, fields, keep=[], now=now)
+            self._write_key_version(row, fields, keep=[], now=now)
             self._append(actor, "submit", job_id, {}, now=now)
         return True
 
@@ -324,7 +324,7 @@ class Keyring:
             if api_url is not None:
                 row = replace(row, api_url=api_url)
             keep = self._store.blobs(content.job_id) if existing else []
-            self._generation(row, fields, keep=keep, now=now)
+            self._write_key_version(row, fields, keep=keep, now=now)
             counts = {
                 "map_entries": len(content.mapping),
                 "entities": content.entity_count,
@@ -333,13 +333,13 @@ class Keyring:
             self._append(actor, "fetch", content.job_id, counts, now=now)
         return True
 
-    def _generation(
+    def _write_key_version(
         self, row: JobRow, fields: Mapping[str, bytes], *, keep: list[BlobRow], now: float
     ) -> None:
         recipients = [u for u in self._store.list_users() if u.enabled]
         if not recipients:
             raise InputError("the vault has no enabled user to seal the job to")
-        _jobs.write_generation(
+        _jobs.write_key_version(
             self._store,
             vault_id=self.vault_id,
             row=row,

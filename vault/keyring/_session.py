@@ -278,18 +278,18 @@ class Session:
                 f"user {self.user} cannot re-key job {job.job_id}: it lacks an older key version"
             )
         users = {u.name: u for u in self._store.list_users()}
-        generations: list[_jobs.Generation] = [
+        key_versions: list[_jobs.NewKeyVersion] = [
             (
                 {f: opened.fields[f] for f in wanted if version_of[f] == version},
                 [users[name] for name in sorted(names)],
             )
             for version, names in sorted(holders.items())
         ]
-        return _jobs.write_generations(
+        return _jobs.write_key_versions(
             self._store,
             vault_id=self.vault_id,
             row=job,
-            generations=generations,
+            key_versions=key_versions,
             keep=[b for b in blobs if b.key_version not in holders],
             now=now,
             random=self._random,

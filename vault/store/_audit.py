@@ -2,7 +2,7 @@
 the database (SQLite or PostgreSQL), so auditing a large vault does not build one object per
 job (``audit --summary`` over 100,000 jobs in well under a second).
 
-The filters mirror ``vault.report.AuditQuery``: a job's audit time is the first known of
+The filters mirror ``vault.audit.AuditQuery``: a job's audit time is the first known of
 ``archived_at``, ``fetched_at``, ``submitted_at``, ``created_at``; ``since`` is inclusive,
 ``until`` exclusive; empty status or file-type lists mean all.
 """

@@ -3,11 +3,11 @@ by the same statement that filters and orders the jobs, so a 100,000-job ``audit
 does not build a Python object per value.
 
 Each statement returns, per job, the pieces of its line that SQLite formats exactly as the
-Python renderers in ``vault.report`` do (text columns, integers, UTC times), plus the raw
+Python renderers in ``vault.audit`` do (text columns, integers, UTC times), plus the raw
 ``entity_counts`` text, which the caller parses once per distinct text. A value SQLite cannot
 format the same way (a time out of range, a column of the wrong type) makes its piece NULL;
 the caller then renders the whole listing the ordinary way, so the fast path never decides
-what a damaged or unusual row looks like. See ``vault.report._listing`` for the checks on the
+what a damaged or unusual row looks like. See ``vault.audit._listing`` for the checks on the
 text and ``tests/test_report_listing.py`` for the byte-for-byte comparison.
 """
 

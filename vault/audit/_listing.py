@@ -24,9 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import chain, repeat
 from typing import Any
 
-from vault.errors import IntegrityError, StoreError
-from vault.models import JOB_STATUSES
-from vault.report._render import (
+from vault.audit._render import (
     CSV_FIXED_COLUMNS,
     TABLE_HEAD,
     TABLE_WIDTH,
@@ -35,7 +33,9 @@ from vault.report._render import (
     report_to_dict,
     table_lines,
 )
-from vault.report._totals import AuditListing, AuditQuery, AuditTotals, _sorted_counts
+from vault.audit._totals import AuditListing, AuditQuery, AuditTotals, _sorted_counts
+from vault.errors import IntegrityError, StoreError
+from vault.models import JOB_STATUSES
 from vault.store import JobTotalsRow, ListingKind, ListingRows, Store
 
 # The C scanner behind ``json.loads`` (as ``vault.store`` parses the counts column).
@@ -112,7 +112,7 @@ def _parse_counts(uses: Collection[str]) -> dict[str, dict[str, int]] | None:
 def _totals(
     groups: Sequence[JobTotalsRow], uses: Counter[str], parsed: Mapping[str, Mapping[str, int]]
 ) -> AuditTotals:
-    """``AuditTotals`` as ``vault.report`` adds them up per job, from the group sums and each
+    """``AuditTotals`` as ``vault.audit`` adds them up per job, from the group sums and each
     distinct counts text times its uses."""
     by_type: dict[str, int] = {}
     get = by_type.get

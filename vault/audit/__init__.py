@@ -27,49 +27,48 @@ from vault._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "CSV_FIXED_COLUMNS": "vault.report._render",
-        "TEXT_FILE_TYPES": "vault.report._crosscheck",
-        "audit_time": "vault.report._times",
-        "build_audit": "vault.report._totals",
-        "cross_check": "vault.report._crosscheck",
-        "cross_check_lines": "vault.report._crosscheck",
-        "cross_check_to_dict": "vault.report._crosscheck",
-        "csv_rows": "vault.report._render",
-        "csv_text": "vault.report._render",
-        "fast_listing": "vault.report._listing",
-        "html_report": "vault.report._html",
-        "iso_time": "vault.report._times",
-        "job_to_dict": "vault.report._render",
-        "json_document": "vault.report._render",
-        "list_audit": "vault.report._totals",
-        "load_audit": "vault.report._totals",
-        "parse_when": "vault.report._times",
+        "CSV_FIXED_COLUMNS": "vault.audit._render",
+        "TEXT_FILE_TYPES": "vault.audit._crosscheck",
+        "audit_time": "vault.audit._times",
+        "build_audit": "vault.audit._totals",
+        "cross_check": "vault.audit._crosscheck",
+        "cross_check_lines": "vault.audit._crosscheck",
+        "cross_check_to_dict": "vault.audit._crosscheck",
+        "csv_rows": "vault.audit._render",
+        "csv_text": "vault.audit._render",
+        "fast_listing": "vault.audit._listing",
+        "html_report": "vault.audit._html",
+        "iso_time": "vault.audit._times",
+        "job_to_dict": "vault.audit._render",
+        "json_document": "vault.audit._render",
+        "list_audit": "vault.audit._totals",
+        "load_audit": "vault.audit._totals",
+        "parse_when": "vault.audit._times",
         "placeholder_type": "vault.placeholders",
-        "report_to_dict": "vault.report._render",
-        "short_time": "vault.report._times",
-        "summarize": "vault.report._totals",
-        "table_lines": "vault.report._render",
-        "totals_from_rows": "vault.report._totals",
-        "AuditListing": "vault.report._totals",
-        "AuditQuery": "vault.report._totals",
-        "AuditReport": "vault.report._totals",
-        "AuditTotals": "vault.report._totals",
-        "CrossCheck": "vault.report._crosscheck",
+        "report_to_dict": "vault.audit._render",
+        "short_time": "vault.audit._times",
+        "summarize": "vault.audit._totals",
+        "table_lines": "vault.audit._render",
+        "totals_from_rows": "vault.audit._totals",
+        "AuditListing": "vault.audit._totals",
+        "AuditQuery": "vault.audit._totals",
+        "AuditReport": "vault.audit._totals",
+        "AuditTotals": "vault.audit._totals",
+        "CrossCheck": "vault.audit._crosscheck",
     },
 )
 
 if TYPE_CHECKING:
-    from vault.placeholders import placeholder_type
-    from vault.report._crosscheck import (
+    from vault.audit._crosscheck import (
         TEXT_FILE_TYPES,
         CrossCheck,
         cross_check,
         cross_check_lines,
         cross_check_to_dict,
     )
-    from vault.report._html import html_report
-    from vault.report._listing import fast_listing
-    from vault.report._render import (
+    from vault.audit._html import html_report
+    from vault.audit._listing import fast_listing
+    from vault.audit._render import (
         CSV_FIXED_COLUMNS,
         csv_rows,
         csv_text,
@@ -78,8 +77,8 @@ if TYPE_CHECKING:
         report_to_dict,
         table_lines,
     )
-    from vault.report._times import audit_time, iso_time, parse_when, short_time
-    from vault.report._totals import (
+    from vault.audit._times import audit_time, iso_time, parse_when, short_time
+    from vault.audit._totals import (
         AuditListing,
         AuditQuery,
         AuditReport,
@@ -90,6 +89,7 @@ if TYPE_CHECKING:
         summarize,
         totals_from_rows,
     )
+    from vault.placeholders import placeholder_type
 
 __all__ = [
     "CSV_FIXED_COLUMNS",

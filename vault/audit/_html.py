@@ -19,8 +19,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from vault.audit._totals import AuditListing, AuditReport
 from vault.models import JobInfo, LogEntry
-from vault.report._totals import AuditListing, AuditReport
 from vault.store import JobListRow
 
 MAX_BUCKETS = 40

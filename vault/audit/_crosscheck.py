@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vault.audit._render import _fit
 from vault.documents import document_texts
 from vault.errors import DocumentError
 from vault.models import JobContent
-from vault.report._render import _fit
 
 # File types the cross-check reads as text; PDF, Word and Excel are read through
 # ``vault.documents`` (pages, paragraphs, shared and inline strings), never byte-wise.

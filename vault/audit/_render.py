@@ -8,9 +8,9 @@ from itertools import repeat, starmap
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from vault.audit._times import iso_time, short_time
+from vault.audit._totals import AuditListing, AuditReport, AuditTotals
 from vault.models import JOB_INFO_FIELDS, JobInfo
-from vault.report._times import iso_time, short_time
-from vault.report._totals import AuditListing, AuditReport, AuditTotals
 from vault.store import JobListRow
 
 _job_values = attrgetter(*JOB_INFO_FIELDS)

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
+from vault.audit._times import audit_time
 from vault.errors import InputError
 from vault.models import JOB_STATUSES, JobInfo
-from vault.report._times import audit_time
 from vault.store import AuditTotalsRows, JobListRow, Store
 
 
