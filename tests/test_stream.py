@@ -198,3 +198,22 @@ def test_python_api_streaming_example_runs(tmp_path: Path) -> None:
         names["PASSPHRASE"] = "correct horse"
         exec(compile(example, str(DOC), "exec"), names)
     assert shown.getvalue() == "Please e-mail John Doe at john@example.com today.\n"
+
+
+@given(texts_and_maps(), st.booleans(), st.integers(1, 64))
+def test_restore_text_straight_to_the_matcher_equals_the_engine(case, lenient, chunk) -> None:
+    from vault.restore import RestoreOptions, restore_bytes, restore_text
+
+    text, mapping = case
+    resolver = invert_map(mapping, "job")
+    out, report = restore_text(text, resolver, lenient=lenient)
+    data, reference = restore_bytes(
+        text.encode(), resolver, RestoreOptions(format="text", lenient=lenient, chunk_size=chunk)
+    )
+    assert out.encode() == data
+    assert (report.restored, report.repaired, report.unresolved_count) == (
+        reference.restored,
+        reference.repaired,
+        reference.unresolved_count,
+    )
+    assert report.unresolved == reference.unresolved

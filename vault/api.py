@@ -259,12 +259,15 @@ class Unlocked:
         format: str = "text",
     ) -> tuple[str, RestoreReport]:
         """Restore a string; the access-log entry is committed before the text is returned."""
-        options = restore.RestoreOptions(format=format, lenient=lenient, encoding="utf-8")
-        out = io.BytesIO()
-        report = self.restore_stream(
-            io.BytesIO(text.encode("utf-8")), out, jobs=jobs, options=options, prefer=prefer
-        )
-        return out.getvalue().decode("utf-8"), report
+        job_ids = list(dict.fromkeys(jobs))
+        resolver = self.resolver(job_ids, prefer=prefer)
+
+        def compute() -> tuple[tuple[str, RestoreReport], PerJob]:
+            # straight to the matcher: no encoding round trip for text
+            done = restore.restore_text(text, resolver, lenient=lenient, format=format)
+            return done, dict.fromkeys(job_ids, done[1].log_counts())
+
+        return self._released("restore", compute)
 
     def stream_restorer(
         self, jobs: Sequence[str], *, lenient: bool = False, prefer: str | None = None

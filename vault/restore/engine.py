@@ -348,7 +348,50 @@ def restore_bytes(
 def restore_text(
     text: str, resolver: Resolver, *, lenient: bool = False, format: str = "text"
 ) -> tuple[str, RestoreReport]:
-    """Restore a string (text, CSV or JSON); return the restored string and the report."""
-    options = RestoreOptions(format=format, lenient=lenient, encoding="utf-8")
-    out, report = restore_bytes(text.encode("utf-8"), resolver, options)
-    return out.decode("utf-8"), report
+    """Restore a string (text, CSV or JSON); return the restored string and the report.
+
+    Text goes straight to the matcher (no encoding round trip); the output and the report are
+    the ones ``restore_stream`` gives for the same text."""
+    if format != "text":
+        options = RestoreOptions(format=format, lenient=lenient, encoding="utf-8")
+        data, report = restore_bytes(text.encode("utf-8"), resolver, options)
+        return data.decode("utf-8"), report
+    nul = text.find("\x00")
+    if nul != -1:
+        offset = len(text[:nul].encode("utf-8", "surrogatepass"))
+        raise InputError(
+            f"input looks binary (NUL byte at byte offset {offset}), not text; "
+            "if it is UTF-16 text, name its encoding (--encoding utf-16)"
+        )
+    bytes_in = len(text.encode("utf-8"))
+    matcher = Matcher(resolver, lenient=lenient)
+    out = matcher.sub(text)
+    tally = matcher.tally
+    found: list[UnresolvedPlaceholder] = []
+    line, line_start, pos = 1, 0, 0  # one pass: unresolved come in text order
+    for token, offset, reason in sorted(tally.unresolved, key=lambda u: u[1]):
+        line += text.count("\n", pos, offset)
+        newline = text.rfind("\n", pos, offset)
+        line_start = newline + 1 if newline != -1 else line_start
+        pos = offset
+        found.append(UnresolvedPlaceholder(token, line, offset - line_start + 1, reason))
+    counts = matcher.restored_counts()
+    restored = sum(counts.values())
+    return out, RestoreReport(
+        format="text",
+        format_reason="given (--format)",
+        encoding="utf-8",
+        job_ids=resolver.job_ids,
+        lenient=lenient,
+        found=restored + tally.unresolved_count,
+        restored=restored,
+        restored_by_type=by_type(counts),
+        repaired=tally.repaired,
+        unresolved_count=tally.unresolved_count,
+        unresolved_by_reason=dict(tally.reasons),
+        unresolved=tuple(found),
+        unused=tuple(filterfalse(counts.__contains__, resolver.originals)),
+        problems=matcher.problems,
+        bytes_in=bytes_in,
+        bytes_out=len(out.encode("utf-8")),
+    )
