@@ -360,3 +360,16 @@ def test_regression_markdown_link_rule_stays_out_of_csv_cells() -> None:
         b"[X_1](\r\n", invert_map({"": "[X_1]"}, "j"), RestoreOptions(format="csv")
     )
     assert list(csv.reader(io.StringIO(out.decode(), newline=""))) == [["("]]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_space_after_the_delimiter_stays_outside_the_quotes(chunk: int) -> None:
+    data = b"id, name, note\r\n1, [X_3], ok\r\n2, Bea, [X_4]\r\n"
+    mapping = {"Doe, J.": "[X_3]", 'say "hi"': "[X_4]"}
+    out, report = restore_bytes(
+        data, invert_map(mapping, "j"), RestoreOptions(name="a.csv", chunk_size=chunk)
+    )
+    assert out == b'id, name, note\r\n1, "Doe, J.", ok\r\n2, Bea, "say ""hi"""\r\n'
+    cells = list(csv.reader(io.StringIO(out.decode(), newline=""), skipinitialspace=True))
+    assert cells[1:] == [["1", "Doe, J.", "ok"], ["2", "Bea", 'say "hi"']]
+    assert report.quoted == 2
