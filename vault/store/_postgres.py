@@ -116,8 +116,11 @@ class PostgresDatabase(Database):
                 prepare_threshold=None,
                 fallback_application_name="questa-vault",
             )
-            conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
-            conn.execute("SET TIME ZONE 'UTC'")
+            # One round trip. JIT off: compiling costs more than it saves on the vault's
+            # queries (audit totals over a million jobs: ~0.3 s slower with it).
+            conn.execute(
+                f"SET lock_timeout = {LOCK_TIMEOUT_MS}; SET TIME ZONE 'UTC'; SET jit = off"
+            )
         except psycopg.Error as exc:
             raise _error(exc, str(url)) from exc
         return conn
