@@ -91,6 +91,8 @@ def run_program(path: Path, quick: bool, rounds: int = 0) -> Run:
     option = OWN_ROUNDS.get(name)
     if rounds and option and option in help_text:
         argv += [option, str(rounds)]
+    elif "--repeat" in help_text and name not in OWN_ROUNDS:
+        argv += ["--repeat", "1"]  # the rounds give min / median / max; no best-of inside
     if "--json" in help_text:
         argv.append("--json")
     print(f"running {' '.join(argv[1:])} ...", file=sys.stderr, flush=True)
@@ -813,9 +815,8 @@ def render(rounds: list[dict[str, Run]], targets: list[Aggregate], profiles: dic
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `scripts/bench.sh` (`python bench/run_all.py --runs {n}"
-        f"{' --quick' if quick else ''}`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, at commit "
-        f"{commit}.",
+        f"Written by `python bench/run_all.py {' '.join(sys.argv[1:])}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, at commit {commit}.",
         "",
         f"- Machine: {machine()}.",
         "- Sizes: "
@@ -892,6 +893,8 @@ def render(rounds: list[dict[str, Run]], targets: list[Aggregate], profiles: dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a first pass)")
+    parser.add_argument("--quick-for", action="append", default=[], metavar="NAME",
+                        help="smaller sizes for bench_NAME.py only (repeatable)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=5, help="rounds, interleaved (default 5)")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("--no-profile", action="store_true", help="skip profiling missed targets")
@@ -918,8 +921,9 @@ def main() -> int:
         chosen = [p for p in programs if n == 1 or p.stem.removeprefix("bench_") not in own]
         rounds.append({
             r.name: r for r in (
-                run_program(p, args.quick, args.runs if p.stem.removeprefix("bench_") in own
-                            else 0) for p in chosen)
+                run_program(p, args.quick or p.stem.removeprefix("bench_") in args.quick_for,
+                            args.runs if p.stem.removeprefix("bench_") in own else 0)
+                for p in chosen)
         })  # fmt: skip
         loads.append((at_start, load()))
     per_round = [
