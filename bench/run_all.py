@@ -913,7 +913,8 @@ def main() -> int:
     # with --runs N (their rows then carry their own min/median/max and every-run verdict).
     own = {
         p.stem.removeprefix("bench_") for p in programs
-        if OWN_ROUNDS.get(p.stem.removeprefix("bench_"), "-") in options_of(p)
+        if p.stem.removeprefix("bench_") in OWN_ROUNDS
+        and OWN_ROUNDS[p.stem.removeprefix("bench_")] in options_of(p)
     }  # fmt: skip
     for n in range(1, args.runs + 1):
         print(f"round {n} of {args.runs} (load {load()})", file=sys.stderr, flush=True)
