@@ -119,7 +119,8 @@ def test_unresolved_exit_3_output_still_written(vault: Path, tmp_path: Path) -> 
         "(the output was written; --allow-unresolved accepts this)\n"
     )
     allowed = invoke(
-        ["restore", str(src), "-j", JOB_A, "-o", str(out), "--allow-unresolved"], env=ENV
+        ["restore", str(src), "-j", JOB_A, "-o", str(out), "--allow-unresolved", "--force"],
+        env=ENV,
     )
     assert allowed.exit_code == 0
 
@@ -323,11 +324,13 @@ def test_output_into_missing_directory(vault: Path, tmp_path: Path) -> None:
     assert restore_log(vault) == []
 
 
-def test_overwrites_the_input_itself_safely(vault: Path, tmp_path: Path) -> None:
+def test_never_overwrites_the_input_itself(vault: Path, tmp_path: Path) -> None:
     src = write(tmp_path, "a.txt", "[PERSON_NAME_1]\n" * 1000)
-    result = invoke(["restore", str(src), "-j", JOB_A, "-o", str(src)], env=ENV)
-    assert result.exit_code == 0
-    assert src.read_text() == "John Doe\n" * 1000
+    for extra in ([], ["--force"]):
+        result = invoke(["restore", str(src), "-j", JOB_A, "-o", str(src), *extra], env=ENV)
+        assert result.exit_code == 1
+        assert "own input" in result.stderr
+        assert src.read_text() == "[PERSON_NAME_1]\n" * 1000
 
 
 def test_help_has_an_example() -> None:

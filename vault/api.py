@@ -186,10 +186,13 @@ class Unlocked:
         action: str,
         dst: Path | BinaryIO,
         compute: Callable[[BinaryIO], tuple[T, PerJob]],
+        *,
+        replace: bool = True,
     ) -> T:
         """``_released`` for a result written to ``dst``: computed into an unnamed temporary
-        file, linked into place (or copied to the stream) only after the log is committed."""
-        with AtomicOutput(dst) as out:
+        file, linked into place (or copied to the stream) only after the log is committed.
+        With ``replace=False`` an existing ``dst`` is refused (``OutputExists``), atomically."""
+        with AtomicOutput(dst, replace=replace) as out:
             result = self._released(action, lambda: compute(out.file))
             out.commit()
         return result
@@ -210,6 +213,7 @@ class Unlocked:
         options: RestoreOptions | None = None,
         prefer: str | None = None,
         progress: Callable[[int], None] | None = None,
+        replace: bool = True,
     ) -> RestoreReport:
         """Restore ``src`` (``None``: the one job's own archived file) into ``dst`` (a path,
         written atomically, or a stream); logged as ``restore`` for every job."""
@@ -227,7 +231,7 @@ class Unlocked:
             )
             return done, dict.fromkeys(job_ids, done.log_counts())
 
-        return self._released_to("restore", dst, compute)
+        return self._released_to("restore", dst, compute, replace=replace)
 
     def restore_live(
         self,
@@ -294,7 +298,7 @@ class Unlocked:
 
         return self._released("export", compute)
 
-    def export_to(self, job_id: str, dst: Path | BinaryIO) -> int:
+    def export_to(self, job_id: str, dst: Path | BinaryIO, *, replace: bool = True) -> int:
         """``export`` written to ``dst`` (a path, atomically, or a stream); the bytes written."""
 
         def compute(out: BinaryIO) -> tuple[int, PerJob]:
@@ -305,7 +309,7 @@ class Unlocked:
                 raise InputError(f"cannot write the export: {exc.strerror or 'I/O error'}") from exc
             return len(data), {job_id: {"file_bytes": len(data)}}
 
-        return self._released_to("export", dst, compute)
+        return self._released_to("export", dst, compute, replace=replace)
 
     def reveal(self, job_id: str) -> JobContent:
         """The job's encrypted details (file name, submit options, server error; ``content``

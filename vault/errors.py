@@ -10,6 +10,7 @@ Messages never contain an original (PII) value: name the job and the placeholder
     ├── InputError                  bad input file, unsupported type, bad option value
     │   ├── MissingExtra            an optional extra (simulator, keyring) is not installed
     │   ├── ConfigError             the config file or a setting is invalid or missing
+    │   ├── OutputExists            refusing to replace a file (no --force, or its own input)
     │   ├── UnsupportedFormat       e.g. writing a restored PDF
     │   ├── DocumentError           a corrupt, cut or encrypted DOCX/XLSX/PDF
     │   │   └── UnsafeDocument      a zip bomb, or XML with a DTD or entities
@@ -55,6 +56,11 @@ class MissingExtra(InputError):
 class ConfigError(InputError):
     """The config file cannot be read or parsed, a setting is unknown or has the wrong type, or
     a needed setting (the API URL) is not configured anywhere."""
+
+
+class OutputExists(InputError):
+    """An output file exists and replacing it was not asked for (``--force``), or it is the
+    command's own input."""
 
 
 class UnsupportedFormat(InputError):

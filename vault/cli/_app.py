@@ -13,7 +13,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
 from vault.cli._terminal import echo, inert, inert_json
 from vault.config import HOSTED_DEMO_URL, Location, default_vault_path, vault_location
-from vault.errors import ConfigError, InputError, MissingExtra, VaultError
+from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, VaultError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -123,6 +123,49 @@ class AppContext:
 def is_dash(path: Path | str | None) -> bool:
     """``-`` given for a file option: standard input or output."""
     return path is not None and str(path) == "-"
+
+
+def force_option(func: F) -> F:
+    """``--force``: replace an existing output file."""
+    return click.option(
+        "--force", is_flag=True, help="Replace an existing output file (never the input)."
+    )(func)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.absolute() == b.absolute()
+
+
+def check_output(
+    ctx: AppContext, output: Path | None, *, force: bool, inputs: Sequence[Path | None] = ()
+) -> None:
+    """Before any work: refuse an output that is one of the command's inputs (the vault and its
+    companions, the secret files, ``inputs``) even with --force, and an existing file without
+    it. The output's own writer checks existence again at the rename, atomically."""
+    if output is None or is_dash(output):
+        return
+    vault = ctx.vault_path
+    vault_files = (
+        [vault, vault.with_name(vault.name + "-wal"), vault.with_name(vault.name + "-shm")]
+        if isinstance(vault, Path)
+        else []  # a PostgreSQL vault has no file to overwrite
+    )
+    own = [
+        *vault_files,
+        ctx.passphrase_file,
+        ctx.key_file,
+        *inputs,
+    ]
+    for source in own:
+        if source is not None and not is_dash(source) and _same_file(output, source):
+            raise OutputExists(f"{output} is this command's own input; choose another output")
+    if output.is_dir():
+        raise InputError(f"{output} is a directory")
+    if os.path.lexists(output) and not force:
+        raise OutputExists(f"{output} exists; --force replaces it")
 
 
 def read_secret(

@@ -15,7 +15,17 @@ import click
 
 from vault.archive import estimated_expiry
 from vault.audit import job_to_dict
-from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table, utc_time
+from vault.cli._app import (
+    AppContext,
+    check_output,
+    cli,
+    emit_json,
+    force_option,
+    json_option,
+    pass_app,
+    table,
+    utc_time,
+)
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -165,11 +175,15 @@ def _details(content: JobContent) -> dict[str, Any]:
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-    help="Write here ('-' for stdout); default: JOB_ID.EXT in the current directory.",
+    help="Write here ('-' for stdout); default: JOB_ID.EXT in the current directory. An "
+    "existing file only with --force (keeping its mode), never the vault itself.",
 )
 @click.option("--raw", is_flag=True, help=RAW_HELP)
+@force_option
 @pass_app
-def export_command(ctx: AppContext, job_id: str, output: Path | None, raw: bool) -> None:
+def export_command(
+    ctx: AppContext, job_id: str, output: Path | None, raw: bool, force: bool
+) -> None:
     """Write a job's archived anonymized file exactly as the server sent it.
 
     Needs the passphrase of a user holding a grant for the job. The export is logged (and
@@ -183,17 +197,18 @@ def export_command(ctx: AppContext, job_id: str, output: Path | None, raw: bool)
     check_job_id(job_id)
     with open_vault(ctx) as keyring:
         info = keyring.get_job(job_id)
-        if info is None or info.status == "erased":
+        if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
+        if info.status == "erased":
+            raise UnknownJob(erased_message(keyring, job_id))
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: only archived jobs have a file")
         to_stdout = output is not None and str(output) == "-"
         target = output or Path(f"{job_id}.{EXTENSIONS.get(info.file_type, 'bin')}")
-        if not to_stdout and target.is_dir():
-            raise InputError(f"{target} is a directory")
+        check_output(ctx, target, force=force)  # before the passphrase is asked
         stdout = terminal_safe(sys.stdout.buffer, raw=raw)
         destination: Path | BinaryIO = stdout if to_stdout else target
-        written = unlock(ctx, keyring).export_to(job_id, destination)  # logged first
+        written = unlock(ctx, keyring).export_to(job_id, destination, replace=force)
     if to_stdout:
         return
     ctx.say(f"exported job {job_id} to {target} ({written} bytes)")

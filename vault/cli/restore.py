@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import click
 
-from vault.cli._app import AppContext, cli, is_dash, pass_app
+from vault.cli._app import AppContext, check_output, cli, force_option, is_dash, pass_app
 from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -119,6 +119,9 @@ def _write_report(path: Path, report: RestoreReport) -> None:
     """The report, written as every output is: a 0600 temporary file renamed into place, so a
     symlink at ``path`` is replaced, never followed."""
     data = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if is_dash(path):
+        click.echo(data, nl=False)
+        return
     with AtomicOutput(path) as out:
         try:
             out.file.write(data.encode("utf-8"))
@@ -154,7 +157,8 @@ def _text_output(output: Path | None) -> str | None:
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-    help="Write here, atomically, mode 0600 (default or '-': standard output).",
+    help="Write here, atomically, mode 0600 (default or '-': standard output); an existing "
+    "file only with --force (keeping its mode), never the input.",
 )
 @click.option(
     "--format",
@@ -169,8 +173,8 @@ def _text_output(output: Path | None) -> str | None:
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the full report here as JSON (mode 0600).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Write the full report here as JSON (mode 0600; '-': stdout, with -o FILE).",
 )
 @click.option(
     "--allow-unresolved", is_flag=True, help="Exit 0 even when placeholders are left unresolved."
@@ -189,6 +193,7 @@ def _text_output(output: Path | None) -> str | None:
 @click.option("--delimiter", help="CSV delimiter (default: detected; '\\t' or 'tab' for TAB).")
 @click.option("--quotechar", help='CSV quote character (default: ").')
 @click.option("--encoding", help="Input encoding, kept for the output (default: UTF-8).")
+@force_option
 @pass_app
 def restore_command(
     ctx: AppContext,
@@ -206,6 +211,7 @@ def restore_command(
     delimiter: str | None,
     quotechar: str | None,
     encoding: str | None,
+    force: bool,
 ) -> None:
     """Put the original values back into INPUT (a file, or - for standard input).
 
@@ -233,6 +239,10 @@ def restore_command(
 
     if is_dash(input_path):
         ctx.claim_stdin("INPUT")
+    check_output(ctx, output, force=force, inputs=[input_path, report_path])
+    check_output(ctx, report_path, force=True, inputs=[input_path, output])
+    if is_dash(report_path) and (output is None or is_dash(output)):
+        raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
     with _input_stream(input_path) as given, open_vault(ctx) as keyring:
         _check_jobs(keyring, job_ids)
         name = None if input_path is None or str(input_path) == "-" else input_path.name
@@ -266,7 +276,13 @@ def restore_command(
         else:
             with _progress(ctx, total) as progress:
                 report = unlocked.restore_stream(
-                    given, target, jobs=job_ids, options=options, prefer=prefer, progress=progress
+                    given,
+                    target,
+                    jobs=job_ids,
+                    options=options,
+                    prefer=prefer,
+                    progress=progress,
+                    replace=force,
                 )
 
     if ctx.verbose:

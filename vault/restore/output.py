@@ -6,6 +6,11 @@ destination (or, for standard output, copies it out). The caller commits the acc
 *before* calling ``commit()``; if anything fails before, the temporary file is removed and no
 partial output exists.
 
+With ``replace=False`` an existing destination is never replaced: the temporary file is
+hard-linked to the destination name, which fails atomically when the name exists (no window
+between a check and the rename). With ``replace=True`` an existing destination keeps its
+permission bits: the temporary file takes them just before the rename.
+
 Where the system has ``O_TMPFILE`` (Linux), the temporary file has no name at all until
 ``commit()`` links it in: a process killed mid-write leaves no file behind, so no restored
 plaintext lingers on disk. Elsewhere a killed process may leave a hidden ``.NAME.*.part`` file
@@ -22,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from vault.errors import InputError
+from vault.errors import InputError, OutputExists
 
 
 class AtomicOutput:
@@ -32,7 +37,8 @@ class AtomicOutput:
     receives the bytes only at ``commit()``. The temporary file exists from construction on.
     """
 
-    def __init__(self, destination: Path | BinaryIO) -> None:
+    def __init__(self, destination: Path | BinaryIO, *, replace: bool = True) -> None:
+        self.replace = replace
         self.destination = destination if isinstance(destination, Path) else None
         self._stream = None if isinstance(destination, Path) else destination
         self.committed = False
@@ -69,9 +75,20 @@ class AtomicOutput:
             os.fsync(self.file.fileno())
             if self.destination is not None:
                 named = self._path if self._path is not None else self._link_in()
+                if self.replace:
+                    _keep_mode(self.file.fileno(), self.destination)
                 self.file.close()
                 self._open = False
-                os.replace(named, self.destination)
+                if self.replace:
+                    os.replace(named, self.destination)
+                else:
+                    try:
+                        os.link(named, self.destination)
+                    except FileExistsError as exc:
+                        raise OutputExists(
+                            f"{self.destination} exists; --force replaces it"
+                        ) from exc
+                    os.unlink(named)
                 self._path = None
                 _fsync_directory(self.destination.parent)
             elif self._stream is not None:
@@ -118,6 +135,15 @@ class AtomicOutput:
         tb: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def _keep_mode(fd: int, destination: Path) -> None:
+    """An existing destination's permission bits, onto the file that replaces it."""
+    try:
+        mode = os.stat(destination).st_mode
+    except FileNotFoundError:
+        return
+    os.fchmod(fd, mode & 0o7777)
 
 
 def _unnamed(directory: Path) -> int | None:
