@@ -31,6 +31,8 @@ from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, Va
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from vault.keyring import Keyring
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK = 0
@@ -123,6 +125,18 @@ class AppContext:
 def is_dash(path: Path | str | None) -> bool:
     """``-`` given for a file option: standard input or output."""
     return path is not None and str(path) == "-"
+
+
+def erased_message(keyring: Keyring, job_id: str) -> str:
+    """"job X was erased on TIME (by USER)": from the access log's erase entry."""
+    entries = keyring.log_entries(action="erase", job_id=job_id)
+    if not entries:
+        return f"job {job_id} was erased; its map and file no longer exist"
+    last = entries[-1]
+    return (
+        f"job {job_id} was erased on {utc_time(last.time)} UTC by {last.user}; "
+        "its map and file no longer exist"
+    )
 
 
 def force_option(func: F) -> F:

@@ -19,7 +19,15 @@ from typing import BinaryIO
 
 import click
 
-from vault.cli._app import AppContext, check_output, cli, force_option, is_dash, pass_app
+from vault.cli._app import (
+    AppContext,
+    check_output,
+    cli,
+    erased_message,
+    force_option,
+    is_dash,
+    pass_app,
+)
 from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -70,8 +78,10 @@ def _is_pipe(stream: BinaryIO) -> bool:
 def _check_jobs(keyring: Keyring, job_ids: list[str]) -> None:
     for job_id in job_ids:
         info = keyring.get_job(job_id)
-        if info is None or info.status == "erased":
+        if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
+        if info.status == "erased":
+            raise UnknownJob(erased_message(keyring, job_id))
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: nothing was archived for it")
 

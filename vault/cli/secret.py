@@ -24,7 +24,7 @@ from vault.cli._app import (
     require_api_url,
 )
 from vault.cli._secrets import delete_secret, passphrase_entry, set_secret, token_entry
-from vault.cli.users import acting_user, open_vault
+from vault.cli.users import open_vault, reading_user
 from vault.errors import InputError
 
 _KINDS = click.Choice(["passphrase", "token"])
@@ -81,7 +81,7 @@ def secret_set(
         ctx.say(f"stored the API token for {url} in the OS keyring")
         return
     with open_vault(ctx) as keyring:
-        user = acting_user(ctx, keyring)
+        user = reading_user(ctx, keyring)
         secret = _read(source, f"Passphrase for {user}")
         keyring.unlock(user, secret)  # WrongPassphrase (exit 4): nothing is stored
     set_secret(passphrase_entry(str(ctx.vault_path), user), secret)
@@ -113,7 +113,7 @@ def secret_delete(ctx: AppContext, kind: str, api_url: str | None, token_file: P
         entry, what = token_entry(url), f"the API token for {url}"
     else:
         with open_vault(ctx) as keyring:
-            user = acting_user(ctx, keyring)
+            user = reading_user(ctx, keyring)
         entry, what = passphrase_entry(str(ctx.vault_path), user), f"the passphrase of {user}"
     if delete_secret(entry):
         ctx.say(f"removed {what} from the OS keyring")

@@ -28,7 +28,7 @@ from vault.cli._app import (
     utc_time,
 )
 from vault.cli._terminal import echo
-from vault.errors import InputError, StoreError, VaultExists
+from vault.errors import InputError, StoreError, UnknownUser, VaultExists
 from vault.keyring import Keyring
 
 if TYPE_CHECKING:
@@ -61,10 +61,27 @@ def acting_user(ctx: AppContext, keyring: Keyring) -> str:
     return ctx.user or keyring.default_user() or login_name()
 
 
-def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Session:
-    """Unlock the acting user with the passphrase (or with a ``keygen`` key file, given here
-    or as the global ``--key-file``)."""
+def reading_user(ctx: AppContext, keyring: Keyring) -> str:
+    """The user to unlock: ``--user``, else the only enabled user, else the login name when
+    it is a user; otherwise an error that lists the users and says how to choose one."""
     user = acting_user(ctx, keyring)
+    if ctx.user is not None or keyring.default_user() is not None:
+        return user
+    enabled = [u.name for u in keyring.list_users() if u.enabled]
+    if user in enabled:
+        return user
+    more = f" and {len(enabled) - 10} more" if len(enabled) > 10 else ""
+    shown = ", ".join(enabled[:10]) + more
+    raise UnknownUser(
+        f"this vault has {len(enabled)} users ({shown}) and none was chosen: add "
+        "--user NAME, set QUESTA_VAULT_USER, or run questa-vault config set user NAME"
+    )
+
+
+def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Session:
+    """Unlock the reading user (``reading_user``) with the passphrase (or with a ``keygen``
+    key file, given here or as the global ``--key-file``)."""
+    user = reading_user(ctx, keyring)
     key_file = key_file or ctx.key_file
     if key_file is not None:
         try:
@@ -378,6 +395,7 @@ __all__ = [
     "kdf_params",
     "login_name",
     "open_vault",
+    "reading_user",
     "unlock",
     "unlock_session",
 ]

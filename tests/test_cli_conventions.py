@@ -1,0 +1,94 @@
+"""Everyday conventions found by trying the tool: choosing among several users, init asking
+again when the passphrases differ, restoring an erased job, fetching an unknown id."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FAST_KDF, invoke
+
+from vault.cli import run
+from vault.simulator import SimulatorConfig, run_simulator
+
+PASS = "correct horse battery staple"
+ENV = {"QUESTA_VAULT_PASSPHRASE": PASS}
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> str:
+    with run_simulator(SimulatorConfig(processing_time=0.0)) as sim:
+        assert invoke(["init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
+        note = tmp_path / "note.txt"
+        note.write_text("Hi John Doe\n", encoding="utf-8")
+        result = invoke(["submit", str(note), "--json", "--api-url", sim.url])
+        assert result.exit_code == 0, result.output
+        return str(json.loads(result.stdout)["jobs"][0]["job_id"])
+
+
+def test_several_users_and_no_user_lists_them(job: str) -> None:
+    added = invoke(
+        ["user", "add", "bob", *FAST_KDF], env={**ENV, "QUESTA_VAULT_NEW_PASSPHRASE": "bob pass"}
+    )
+    assert added.exit_code == 0, added.output
+    result = invoke(["restore", "-j", job], env=ENV)
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "questa-vault: this vault has 2 users (alice, bob) and none was chosen: add --user "
+        "NAME, set QUESTA_VAULT_USER, or run questa-vault config set user NAME\n"
+    )
+    assert invoke(["--user", "alice", "restore", "-j", job], env=ENV).exit_code == 0
+    assert invoke(["restore", "-j", job], env={**ENV, "QUESTA_VAULT_USER": "alice"}).exit_code == 0
+    invoke(["config", "set", "user", "alice"])
+    assert invoke(["restore", "-j", job], env=ENV).exit_code == 0
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_init_asks_again_when_the_passphrases_differ(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_env: Path
+) -> None:
+    answers = iter(["first try", "typo", "second try", "second try"])
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    assert run(["init", "--user", "alice", *FAST_KDF]) == 0
+    assert len(prompts) == 4
+    assert "The two passphrases differ; try again." in capsys.readouterr().err
+    monkeypatch.undo()
+    listed = invoke(["user", "list", "--json"])
+    assert [u["name"] for u in json.loads(listed.stdout)] == ["alice"]
+    passwd = invoke(
+        ["passwd"],
+        env={"QUESTA_VAULT_PASSPHRASE": "second try", "QUESTA_VAULT_NEW_PASSPHRASE": "third"},
+    )
+    assert passwd.exit_code == 0, passwd.output  # the second, matching passphrase was kept
+
+
+def test_restoring_an_erased_job_says_when(job: str) -> None:
+    assert invoke(["erase", job, "--yes"], env=ENV).exit_code == 0
+    for args in (["restore", "-j", job], ["export", job, "-o", "-"]):
+        result = invoke(args, env=ENV)
+        assert result.exit_code == 1
+        assert f"job {job} was erased on 20" in result.stderr
+        assert "UTC by alice; its map and file no longer exist" in result.stderr
+
+
+def test_fetch_of_an_unknown_id_says_unknown_or_expired_and_records_nothing() -> None:
+    unknown = "550e8400-e29b-41d4-a716-446655440000"
+    with run_simulator(SimulatorConfig(processing_time=0.0)) as sim:
+        invoke(["init", "--user", "alice", *FAST_KDF], env=ENV)
+        result = invoke(["fetch", unknown, "--api-url", sim.url])
+    assert result.exit_code == 3
+    assert "unknown or expired" in result.stdout
+    assert json.loads(invoke(["jobs", "--json"]).stdout) == []  # not written off, not recorded
