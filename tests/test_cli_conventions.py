@@ -65,7 +65,6 @@ def test_init_asks_again_when_the_passphrases_differ(
     assert run(["init", "--user", "alice", *FAST_KDF]) == 0
     assert len(prompts) == 4
     assert "The two passphrases differ; try again." in capsys.readouterr().err
-    monkeypatch.undo()
     listed = invoke(["user", "list", "--json"])
     assert [u["name"] for u in json.loads(listed.stdout)] == ["alice"]
     passwd = invoke(
