@@ -192,10 +192,10 @@ def test_audit_bad_options(vault: Path, args: list[str], code: int, message: str
 def test_audit_works_without_a_passphrase_but_deep_needs_one(vault: Path) -> None:
     mixed_vault(vault)
     assert invoke(["audit"]).exit_code == 0
-    result = invoke(["audit", "--deep"])
+    result = invoke(["--user", "alice", "audit", "--deep"])
     assert result.exit_code == 1
     assert "a passphrase is needed" in result.stderr
-    wrong = invoke(["audit", "--deep"], env={"QUESTA_VAULT_PASSPHRASE": "nope"})
+    wrong = invoke(["--user", "alice", "audit", "--deep"], env={"QUESTA_VAULT_PASSPHRASE": "nope"})
     assert wrong.exit_code == 4
     assert actions(vault, "audit-deep") == []
 
