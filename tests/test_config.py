@@ -260,3 +260,15 @@ def test_regression_user_setting_and_user_add_table_do_not_collide() -> None:
     )
     data = tomllib.loads(dumps(settings))
     assert data["user"] == "0" and data["defaults"]["user"]["add"] == {"_": "0"}
+
+
+def test_a_postgresql_vault_url_is_kept_as_written() -> None:
+    url = "postgresql://vault@db.example.internal:5432/questa"
+    assert invoke(["config", "set", "vault", url]).exit_code == 0
+    assert tomllib.loads(config_file().read_text(encoding="utf-8"))["vault"] == url
+    no_env = {"QUESTA_VAULT": None}
+    shown = json.loads(invoke(["config", "show", "--json"], env=no_env).stdout)  # type: ignore[arg-type]
+    shown = shown["settings"]["vault"]
+    assert shown == {"value": url, "source": "file"}
+    refused = invoke(["config", "set", "vault", "postgresql://vault:hunter2@db/questa"])
+    assert refused.exit_code == 1 and "hunter2" not in refused.output

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vault.config import default_config_path
+from vault.config import default_config_path, is_database_url
 from vault.errors import ConfigError
 
 CONFIG_ENV = "QUESTA_VAULT_CONFIG"
@@ -170,7 +170,9 @@ def _global_value(path: Path, key: str, value: Any) -> Value:
         return value
     if not isinstance(value, str) or not value:
         raise ConfigError(f"config file {path}: {key} must be a non-empty string")
-    return str(Path(value).expanduser()) if key in _PATH_KEYS else value
+    if key in _PATH_KEYS and not is_database_url(value):  # `vault` may be a PostgreSQL URL
+        return str(Path(value).expanduser())
+    return value
 
 
 # --------------------------------------------------------------------------- writing

@@ -21,7 +21,7 @@ from vault.cli._settings import (
     with_value,
 )
 from vault.cli._terminal import echo
-from vault.config import default_vault_path
+from vault.config import check_url, default_vault_path, is_database_url
 from vault.errors import ConfigError
 
 
@@ -164,6 +164,9 @@ def _global(key: str, value: str) -> Value:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("api_url must be an http:// or https:// URL with a host")
+    if key == "vault" and is_database_url(value):
+        check_url(value)  # a PostgreSQL URL, never with a password in it
+        return value
     if key in ("vault", "token_file"):
         return str(Path(value).expanduser().absolute())
     return value
