@@ -97,3 +97,19 @@ def test_a_name_that_appears_meanwhile_is_not_replaced(tmp_path: Path) -> None:
             atomic.commit()
     assert out.read_bytes() == b"appeared meanwhile\n"
     assert os.listdir(out.parent) == ["race.txt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_symlink_at_the_output_is_never_followed(job: str, tmp_path: Path, force: bool) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("victim\n", encoding="utf-8")
+    victim.chmod(0o644)
+    link = tmp_path / "out.txt"
+    link.symlink_to(victim)
+    extra = ["--force"] if force else []
+    result = invoke(["restore", "-j", job, "-o", str(link), *extra], env=ENV)
+    assert result.exit_code == (0 if force else 1), result.output
+    assert victim.read_text(encoding="utf-8") == "victim\n"
+    assert _mode(victim) == 0o644
+    if force:  # the link itself was replaced by a 0600 file, not the victim's mode
+        assert not link.is_symlink() and _mode(link) == 0o600

@@ -39,12 +39,13 @@ def _answer(tmp_path: Path) -> str:
 
 # name -> (argv given the output path and tmp_path, how the output is written)
 REPLACING: dict[str, Callable[[Path, Path], list[str]]] = {
+    # -o refuses an existing name without --force (issue 16); with it, the link is replaced.
     "restore -o": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o", str(out),
-                                  "--allow-unresolved"],
+                                  "--allow-unresolved", "--force"],
     "restore --report": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o",
                                         str(t / "r.txt"), "--report", str(out),
                                         "--allow-unresolved"],
-    "export -o": lambda out, t: ["export", JOB, "-o", str(out)],
+    "export -o": lambda out, t: ["export", JOB, "-o", str(out), "--force"],
     "audit --html": lambda out, t: ["audit", "--html", str(out)],
 }  # fmt: skip
 EXCLUSIVE: dict[str, Callable[[Path, Path], list[str]]] = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -138,12 +139,14 @@ class AtomicOutput:
 
 
 def _keep_mode(fd: int, destination: Path) -> None:
-    """An existing destination's permission bits, onto the file that replaces it."""
+    """An existing regular file's permission bits, onto the file that replaces it. A symlink
+    is not followed (its target's mode is none of ours): the new file stays 0600."""
     try:
-        mode = os.stat(destination).st_mode
+        info = os.lstat(destination)
     except FileNotFoundError:
         return
-    os.fchmod(fd, mode & 0o7777)
+    if stat.S_ISREG(info.st_mode):
+        os.fchmod(fd, stat.S_IMODE(info.st_mode))
 
 
 def _unnamed(directory: Path) -> int | None:
