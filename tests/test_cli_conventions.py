@@ -91,3 +91,86 @@ def test_fetch_of_an_unknown_id_says_unknown_or_expired_and_records_nothing() ->
     assert result.exit_code == 3
     assert "unknown or expired" in result.stdout
     assert json.loads(invoke(["jobs", "--json"]).stdout) == []  # not written off, not recorded
+
+
+# --- --json on every reporting command ----------------------------------------------------
+
+
+def test_json_on_init_user_keygen_passwd(tmp_path: Path) -> None:
+    init = invoke(["init", "--user", "alice", *FAST_KDF, "--json"], env=ENV)
+    assert init.exit_code == 0, init.output
+    data = json.loads(init.stdout)
+    assert data["user"]["name"] == "alice" and data["user"]["enabled"] is True
+    assert data["vault_id"] and data["vault"].endswith("vault.db")
+    add = invoke(
+        ["user", "add", "bob", *FAST_KDF, "--json"],
+        env={**ENV, "QUESTA_VAULT_NEW_PASSPHRASE": "bob pass"},
+    )
+    assert json.loads(add.stdout)["name"] == "bob"
+    disable = invoke(["--user", "alice", "user", "disable", "bob", "--json"], env=ENV)
+    assert json.loads(disable.stdout)["enabled"] is False
+    key = tmp_path / "offline.key"
+    keygen = invoke(["keygen", "-o", str(key), "--json"])
+    data = json.loads(keygen.stdout)
+    assert data["private_key_file"] == str(key)
+    assert data["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    passwd = invoke(
+        ["--user", "alice", "passwd", *FAST_KDF, "--json"],
+        env={**ENV, "QUESTA_VAULT_NEW_PASSPHRASE": "new pass"},
+    )
+    data = json.loads(passwd.stdout)
+    assert data["user"] == "alice" and data["changed"] is True
+
+
+def test_json_restore_summary(job: str, tmp_path: Path) -> None:
+    out = tmp_path / "restored.txt"
+    result = invoke(["restore", "-j", job, "-o", str(out), "--json"], env=ENV)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["restored"] and "unresolved" in data
+    assert out.read_text(encoding="utf-8") == "Hi John Doe\n"
+    assert invoke(["restore", "-j", job, "--json"], env=ENV).exit_code == 2  # stdout is taken
+
+
+# --- short job ids ------------------------------------------------------------------------
+
+
+def test_short_ids_are_unique_prefixes_everywhere(job: str, tmp_path: Path) -> None:
+    short = job[:8]
+    assert invoke(["show", short, "--json"]).exit_code == 0
+    assert json.loads(invoke(["show", short, "--json"]).stdout)["job_id"] == job
+    restored = invoke(["restore", "-j", short], env=ENV)
+    assert restored.exit_code == 0 and restored.stdout == "Hi John Doe\n"
+    assert invoke(["export", short, "-o", "-"], env=ENV).exit_code == 0
+    log = json.loads(invoke(["log", "--job", short, "--json"]).stdout)
+    assert log and {e["job_id"] for e in log} == {job}
+    assert invoke(["show", job[:3]]).exit_code == 1  # too short to be a prefix: unknown
+
+
+def test_an_ambiguous_prefix_is_a_clear_error(tmp_path: Path) -> None:
+    from keyring_kit import sample_job
+
+    from vault.keyring import Keyring
+
+    assert invoke(["init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
+    vault = Path(
+        json.loads(invoke(["config", "show", "--json"]).stdout)["settings"]["vault"]["value"]
+    )
+    with Keyring.open(vault) as kr:
+        for suffix in ("1111", "2222", "3333"):
+            kr.store_job(sample_job(f"abcd-{suffix}"), actor="alice")
+    for args in (["show", "abcd"], ["restore", "-j", "abcd-"], ["erase", "abcd", "--yes"]):
+        result = invoke(args, env=ENV)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith("questa-vault: job id abcd")
+        assert "is ambiguous: 3 jobs start with it (abcd-1111, abcd-2222, abcd-3333)" in (
+            result.stderr
+        )
+    assert json.loads(invoke(["show", "abcd-2", "--json"]).stdout)["job_id"] == "abcd-2222"
+
+
+def test_help_lists_commands_in_workflow_order() -> None:
+    text = invoke(["--help"]).stdout
+    order = ["init", "config", "submit", "sync", "restore", "audit", "grant", "demo"]
+    positions = [text.index(f"\n  {name} ") for name in order]
+    assert positions == sorted(positions)

@@ -14,6 +14,7 @@ Messages never contain an original (PII) value: name the job and the placeholder
     │   ├── UnsupportedFormat       e.g. writing a restored PDF
     │   ├── DocumentError           a corrupt, cut or encrypted DOCX/XLSX/PDF
     │   │   └── UnsafeDocument      a zip bomb, or XML with a DTD or entities
+    │   ├── AmbiguousJob            a short job id that several jobs start with
     │   └── UnknownJob              no such job in the vault (or it was erased)
     ├── ApiError                    the remote service refused or could not be reached
     │   ├── ApiAuthError            401 / 403 (stop at once)
@@ -61,6 +62,10 @@ class ConfigError(InputError):
 class OutputExists(InputError):
     """An output file exists and replacing it was not asked for (``--force``), or it is the
     command's own input."""
+
+
+class AmbiguousJob(InputError):
+    """A short job id (a prefix) that starts more than one job's id."""
 
 
 class UnsupportedFormat(InputError):

@@ -340,20 +340,22 @@ def read_token(ctx: AppContext, token_file: Path | None, api_url: str) -> str | 
 # Each command and the module that defines it. A module is imported only when one of its
 # commands runs (or help lists them), so ``--version`` or ``jobs`` never pays for the network
 # stack, the restore engine or rich. A new command: add it here and in its module.
-COMMANDS: dict[str, str] = {
+COMMANDS: dict[str, str] = {  # in workflow order: `--help` lists them so
     "init": "vault.cli.users",
-    "user": "vault.cli.users",
-    "keygen": "vault.cli.users",
-    "passwd": "vault.cli.users",
+    "config": "vault.cli.config",
+    "secret": "vault.cli.secret",
     "submit": "vault.cli.archive",
     "fetch": "vault.cli.archive",
     "sync": "vault.cli.archive",
     "jobs": "vault.cli.jobs",
     "show": "vault.cli.jobs",
-    "export": "vault.cli.jobs",
     "restore": "vault.cli.restore",
+    "export": "vault.cli.jobs",
     "audit": "vault.cli.audit",
     "log": "vault.cli.log",
+    "user": "vault.cli.users",
+    "keygen": "vault.cli.users",
+    "passwd": "vault.cli.users",
     "grant": "vault.cli.lifecycle",
     "revoke": "vault.cli.lifecycle",
     "erase": "vault.cli.lifecycle",
@@ -361,8 +363,6 @@ COMMANDS: dict[str, str] = {
     "backup": "vault.cli.lifecycle",
     "simulate": "vault.cli.simulate",
     "demo": "vault.cli.demo",
-    "config": "vault.cli.config",
-    "secret": "vault.cli.secret",
 }
 
 
@@ -371,7 +371,9 @@ class LazyGroup(click.Group):
     modules register themselves on ``cli`` when imported."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(self.commands) | set(COMMANDS))
+        """Workflow order (set up, archive, read, audit, manage readers, maintain, try out),
+        then any command registered elsewhere, by name."""
+        return [*COMMANDS, *sorted(set(self.commands) - set(COMMANDS))]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:

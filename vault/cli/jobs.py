@@ -20,12 +20,14 @@ from vault.cli._app import (
     check_output,
     cli,
     emit_json,
+    erased_message,
     force_option,
     json_option,
     pass_app,
     table,
     utc_time,
 )
+from vault.cli._jobref import resolve_job
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -93,6 +95,7 @@ def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> N
     """
     details: dict[str, Any] | None = None
     with open_vault(ctx) as keyring:
+        job_id = resolve_job(keyring, job_id)
         info = keyring.get_job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
@@ -196,6 +199,7 @@ def export_command(
     """
     check_job_id(job_id)
     with open_vault(ctx) as keyring:
+        job_id = resolve_job(keyring, job_id)
         info = keyring.get_job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")

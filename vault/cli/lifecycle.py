@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.cli._jobref import resolve_jobs
 from vault.cli._terminal import echo
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.config import vault_location
@@ -62,7 +63,7 @@ def grant_command(
     _one_selection(job_ids, all_jobs, "grant")
     with open_vault(ctx) as kr:
         session = unlock_session(ctx, kr)
-        granted = grant(kr, session, user, None if all_jobs else list(job_ids))
+        granted = grant(kr, session, user, None if all_jobs else resolve_jobs(kr, job_ids))
     if as_json:
         emit_json({"user": user, "granted": granted})
         return
@@ -105,7 +106,8 @@ def revoke_command(
     """
     _one_selection(job_ids, all_jobs, "revoke")
     with open_vault(ctx) as kr:
-        plan = plan_revoke(kr, acting_user(ctx, kr), user, None if all_jobs else list(job_ids))
+        chosen = None if all_jobs else resolve_jobs(kr, job_ids)
+        plan = plan_revoke(kr, acting_user(ctx, kr), user, chosen)
         session = unlock_session(ctx, kr)
         rekeyed = revoke(session, plan, force=force)
     unreadable = [j for j in plan.orphaned if j in rekeyed]
@@ -156,7 +158,7 @@ def erase_command(
         if days is not None:
             jobs = older_than(live_jobs(kr), days, now=time.time())
         else:
-            jobs = known_jobs(kr, job_ids)
+            jobs = known_jobs(kr, tuple(resolve_jobs(kr, job_ids)))
         skipped = [j.job_id for j in jobs if j.status == "erased"]
         targets = [j.job_id for j in jobs if j.status != "erased"]
         for job_id in skipped:

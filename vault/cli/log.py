@@ -13,6 +13,7 @@ import click
 
 from vault.audit import iso_time, parse_when, short_time
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.cli._jobref import resolve_job
 from vault.cli._terminal import echo, inert
 from vault.cli.users import open_vault
 from vault.models import LogEntry
@@ -73,6 +74,8 @@ def log_command(
             seq, digest = kr.log_head()
             echo(f"{seq}:{digest}")
             return
+        if job_id is not None:
+            job_id = resolve_job(kr, job_id)
         entries = kr.log_entries(user=user, action=action, job_id=job_id, since=start, until=end)
     if as_json:
         emit_json([_entry_json(e) for e in entries])

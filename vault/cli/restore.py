@@ -26,8 +26,10 @@ from vault.cli._app import (
     erased_message,
     force_option,
     is_dash,
+    json_option,
     pass_app,
 )
+from vault.cli._jobref import resolve_job, resolve_jobs
 from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -204,6 +206,7 @@ def _text_output(output: Path | None) -> str | None:
 @click.option("--quotechar", help='CSV quote character (default: ").')
 @click.option("--encoding", help="Input encoding, kept for the output (default: UTF-8).")
 @force_option
+@json_option
 @pass_app
 def restore_command(
     ctx: AppContext,
@@ -222,6 +225,7 @@ def restore_command(
     quotechar: str | None,
     encoding: str | None,
     force: bool,
+    as_json: bool,
 ) -> None:
     """Put the original values back into INPUT (a file, or - for standard input).
 
@@ -251,9 +255,14 @@ def restore_command(
         ctx.claim_stdin("INPUT")
     check_output(ctx, output, force=force, inputs=[input_path, report_path])
     check_output(ctx, report_path, force=True, inputs=[input_path, output])
+    if as_json and (output is None or is_dash(output) or is_dash(report_path)):
+        raise click.UsageError("--json needs -o FILE: stdout carries the restored text")
     if is_dash(report_path) and (output is None or is_dash(output)):
         raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
     with _input_stream(input_path) as given, open_vault(ctx) as keyring:
+        job_ids = list(dict.fromkeys(resolve_jobs(keyring, job_ids)))
+        if prefer is not None:
+            prefer = resolve_job(keyring, prefer)
         _check_jobs(keyring, job_ids)
         name = None if input_path is None or str(input_path) == "-" else input_path.name
         if given is None:
@@ -297,6 +306,8 @@ def restore_command(
 
     if ctx.verbose:
         ctx.say(f"format: {report.format} ({report.format_reason})")
+    if as_json:  # the summary as data: the report's keys, as --report writes them
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     for line in report.summary():
         ctx.say(line)
     if report_path is not None:

@@ -34,6 +34,7 @@ from vault.keyring import Keyring
 if TYPE_CHECKING:
     from vault.crypto import KdfParams
     from vault.keyring import Session
+    from vault.models import UserInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,6 +136,7 @@ def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> Kdf
 @click.command("init")
 @click.option("--user", "name", help="Name of the first user (default: --user, else login name).")
 @kdf_options
+@json_option
 @pass_app
 def init_command(
     ctx: AppContext,
@@ -142,6 +144,7 @@ def init_command(
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
+    as_json: bool,
 ) -> None:
     """Create the vault and its first user (asks for that user's passphrase twice).
 
@@ -158,6 +161,9 @@ def init_command(
         raise VaultExists(f"a vault already exists at {ctx.vault_path}; refusing to overwrite it")
     passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
     with Keyring.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:
+        [info] = [u for u in kr.list_users() if u.name == user]
+        if as_json:
+            emit_json({"vault": str(kr.path), "vault_id": kr.vault_id, "user": _user_json(info)})
         ctx.say(f"created vault {kr.path} with user {user}")
 
 
@@ -191,6 +197,7 @@ def user_group() -> None:
     f"{NEW_PASSPHRASE_ENV}, else a prompt).",
 )
 @kdf_options
+@json_option
 @pass_app
 def user_add(
     ctx: AppContext,
@@ -200,6 +207,7 @@ def user_add(
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
+    as_json: bool,
 ) -> None:
     """Add a user. New jobs are sealed to every enabled user; existing jobs need `grant`.
 
@@ -230,6 +238,8 @@ def user_add(
                 ctx, new_passphrase_file, prompt=f"Passphrase for new user {name}"
             )
             info = kr.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
+    if as_json:
+        emit_json(_user_json(info))
     ctx.say(f"added user {info.name} (key {info.fingerprint})")
 
 
@@ -246,18 +256,7 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
     with open_vault(ctx) as kr:
         users = kr.list_users()
     if as_json:
-        emit_json(
-            [
-                {
-                    "name": u.name,
-                    "enabled": u.enabled,
-                    "has_private_key": u.has_private_key,
-                    "fingerprint": u.fingerprint,
-                    "created_at": u.created_at,
-                }
-                for u in users
-            ]
-        )
+        emit_json([_user_json(u) for u in users])
         return
     rows: list[tuple[str, ...]] = [
         ("NAME", "STATUS", "PRIVATE KEY", "FINGERPRINT", "CREATED (UTC)")
@@ -277,8 +276,9 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
 
 @user_group.command("disable")
 @click.argument("name")
+@json_option
 @pass_app
-def user_disable(ctx: AppContext, name: str) -> None:
+def user_disable(ctx: AppContext, name: str, as_json: bool) -> None:
     """Disable a user: no new job is sealed to them and they cannot unlock.
 
     Their grants stay in the vault (a disabled user cannot use them); `revoke` removes them
@@ -290,6 +290,9 @@ def user_disable(ctx: AppContext, name: str) -> None:
     """
     with open_vault(ctx) as kr:
         kr.disable_user(name, actor=acting_user(ctx, kr))
+        [info] = [u for u in kr.list_users() if u.name == name]
+    if as_json:
+        emit_json(_user_json(info))
     ctx.say(f"disabled user {name}")
 
 
@@ -304,8 +307,9 @@ def user_disable(ctx: AppContext, name: str) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Private key file to write (mode 0600; never overwritten).",
 )
+@json_option
 @pass_app
-def keygen_command(ctx: AppContext, output: Path) -> None:
+def keygen_command(ctx: AppContext, output: Path, as_json: bool) -> None:
     """Make an X25519 key pair: write the private key to FILE, print the public key.
 
     Keep the private key off this machine (an offline recovery key); give the public key
@@ -326,7 +330,11 @@ def keygen_command(ctx: AppContext, output: Path) -> None:
         fh.write(crypto.private_key_pem(private))
         fh.flush()
         os.fsync(fh.fileno())
-    echo(crypto.public_key_pem(public).decode("ascii"), nl=False)
+    pem = crypto.public_key_pem(public).decode("ascii")
+    if as_json:
+        emit_json({"private_key_file": str(output), "public_key_pem": pem})
+    else:
+        echo(pem, nl=False)
     ctx.say(f"wrote private key {output} (mode 0600)")
 
 
@@ -341,6 +349,7 @@ def keygen_command(ctx: AppContext, output: Path) -> None:
     f"{NEW_PASSPHRASE_ENV}, else a prompt).",
 )
 @kdf_options
+@json_option
 @pass_app
 def passwd_command(
     ctx: AppContext,
@@ -348,6 +357,7 @@ def passwd_command(
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
+    as_json: bool,
 ) -> None:
     """Change the user's passphrase (the current one is asked first).
 
@@ -360,7 +370,20 @@ def passwd_command(
         session = unlock_session(ctx, kr)
         new = _new_passphrase(ctx, new_passphrase_file)
         session.change_passphrase(new, params)
+    if as_json:
+        emit_json({"user": session.user, "changed": True, "kdf": params.algorithm})
     ctx.say(f"changed the passphrase of {session.user}")
+
+
+def _user_json(u: UserInfo) -> dict[str, object]:
+    """A user as JSON: the keys of ``user list --json``."""
+    return {
+        "name": u.name,
+        "enabled": u.enabled,
+        "has_private_key": u.has_private_key,
+        "fingerprint": u.fingerprint,
+        "created_at": u.created_at,
+    }
 
 
 def _new_passphrase(ctx: AppContext, path: Path | None, *, prompt: str = "New passphrase") -> str:

@@ -238,6 +238,14 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
         rows = self._query(f"SELECT {JOB_SELECT} FROM jobs WHERE job_id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
+    def job_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Up to ``limit`` job ids starting with ``prefix``, in id order (short ids)."""
+        rows = self._query(
+            "SELECT job_id FROM jobs WHERE substr(job_id, 1, ?) = ? ORDER BY job_id LIMIT ?",
+            (len(prefix), prefix, limit),
+        )
+        return [str(r[0]) for r in rows]
+
     def list_jobs(self, status: str | None = None) -> list[JobRow]:
         if status is None:
             rows = self._query(f"SELECT {JOB_SELECT} FROM jobs ORDER BY rowid")
