@@ -42,7 +42,7 @@ _ENV_VARS = (
 )
 
 # Fast key derivation for tests, passed explicitly on the command line (never a global switch).
-FAST_KDF = ["--kdf-memory", "8192", "--kdf-passes", "1", "--kdf-lanes", "1"]
+FAST_KDF = ["--kdf-memory", "8192", "--kdf-passes", "1", "--kdf-lanes", "1", "--unsafe-kdf"]
 
 
 @pytest.fixture(autouse=True)

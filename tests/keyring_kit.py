@@ -14,7 +14,7 @@ from vault.models import JobContent, SubmitOptions
 from vault.store import DatabaseUrl
 
 # The same cost as conftest.FAST_KDF, as parameters for library calls.
-FAST = KdfParams(memory_kib=8192, passes=1, lanes=1)
+FAST = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
 PASSPHRASE = "correct horse battery staple"
 
 # Originals that must never be found in the vault's files.

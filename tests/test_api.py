@@ -36,7 +36,7 @@ def test_restore_text_is_logged_and_denied_without_grant(tmp_path: Path) -> None
     from vault import AccessDenied, KdfParams, Vault
     from vault.models import JobContent
 
-    fast = KdfParams(memory_kib=8192, passes=1, lanes=1)
+    fast = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
     with Vault.create(tmp_path / "v.db", user="alice", passphrase="pw-a", kdf=fast) as v:
         v.keyring.store_job(
             JobContent(

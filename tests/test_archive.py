@@ -62,7 +62,11 @@ class FakeVault:
             if job_id in self.infos:
                 return False
             self.infos[job_id] = self._info(
-                job_id, "pending", file_type, source=source, submitted_at=submitted_at,
+                job_id,
+                "pending",
+                file_type,
+                source=source,
+                submitted_at=submitted_at,
                 api_url=api_url,
             )
             self.pending_meta[job_id] = (filename, options)
@@ -480,7 +484,7 @@ PASS = "pass phrase"
 
 @pytest.fixture
 def keyring(vault_location) -> Iterator[Keyring]:
-    fast = KdfParams("argon2id", 8192, 1, 1)
+    fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
     with Keyring.create(vault_location, user="alice", passphrase=PASS, kdf=fast) as kr:
         yield kr
 

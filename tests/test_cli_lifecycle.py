@@ -286,7 +286,12 @@ def test_grant_revoke_round_trip(vault: Path) -> None:
 
     result = alice(["revoke", "carol", "-j", "j1", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"user": "carol", "rekeyed": ["j1"], "unreadable": []}
+    assert json.loads(result.stdout) == {
+        "user": "carol",
+        "rekeyed": ["j1"],
+        "unreadable": [],
+        "enabled": True,
+    }
     denied = invoke(["--user", "carol", "export", "j1", "-o", "-"], env=ENV)
     assert denied.exit_code == 4
     with Keyring.open(vault) as kr:
@@ -449,7 +454,11 @@ def test_verify_expect_head_detects_a_truncated_log(vault: Path) -> None:
         db.execute("DROP TRIGGER access_log_no_delete")
         db.execute("DELETE FROM access_log WHERE seq = ?", (seq,))
         db.execute(sql)
-    assert invoke(["verify"]).exit_code == 0  # the shorter chain is still a chain
+    # the shorter chain is still a chain, but the vault holds a job the log never archived
+    plain = invoke(["verify"])
+    assert plain.exit_code == 5
+    assert "[state] job j2: job j2 is not in the access log" in plain.stdout
+    assert "[log]" not in plain.stdout
     result = invoke(["verify", "--expect-head", head])
     assert result.exit_code == 5
     assert (

@@ -71,9 +71,14 @@ def test_init_refuses_to_overwrite(vault: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--kdf-memory", "5000000"], "KDF memory must be between 8 x lanes and 4194304 KiB"),
-        (["--kdf-passes", "65"], "KDF passes must be between 1 and 64"),
-        (["--kdf-lanes", "0"], "KDF lanes must be between 1 and 64"),
+        (["--kdf-memory", "5000000"], "KDF memory must be between 8 x lanes and 1048576 KiB"),
+        (["--kdf-passes", "17"], "KDF passes must be between 1 and 16"),
+        (["--kdf-lanes", "0"], "KDF lanes must be between 1 and 16"),
+        (["--kdf-lanes", "17"], "KDF lanes must be between 1 and 16"),
+        (
+            ["--kdf-memory", "1048576", "--kdf-passes", "5"],
+            "KDF memory x passes must be at most 4194304 KiB",
+        ),
     ],
 )
 def test_init_refuses_kdf_parameters_beyond_the_caps(
@@ -122,7 +127,14 @@ def test_user_add_list_disable(vault: Path) -> None:
         ("alice", True, True),
         ("bob", True, True),
     ]
-    assert set(users[0]) == {"name", "enabled", "has_private_key", "fingerprint", "created_at"}
+    assert set(users[0]) == {
+        "name",
+        "enabled",
+        "has_private_key",
+        "unsafe_kdf",
+        "fingerprint",
+        "created_at",
+    }
     result = invoke(["--user", "alice", "user", "disable", "bob"])
     assert (result.exit_code, result.stderr) == (0, "disabled user bob\n")
     table = invoke(["user", "list"]).stdout.splitlines()

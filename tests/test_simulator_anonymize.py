@@ -354,9 +354,7 @@ def test_documents_follow_the_text_rules(client, kind, data, read):
 
 
 def test_a_placeholder_keeps_the_formatting_of_the_run_it_starts_in(client):
-    data = make_docx(
-        [("Signed: John ", {"bold": True}), ("Doe", {"italic": True}), (" today", {})]
-    )
+    data = make_docx([("Signed: John ", {"bold": True}), ("Doe", {"italic": True}), (" today", {})])
     result, body = anonymize_file(client, "docx", data, entities="PERSON_NAME")
     assert body["de_anonymization_map"] == {"John Doe": "[PERSON_NAME_1]"}
     assert docx_runs(result)[0] == [

@@ -132,7 +132,7 @@ KNOWN = [name for name, _ in MIGRATIONS]
 
 
 def test_migrations_run_once_and_are_recorded(store: Store) -> None:
-    assert KNOWN[:2] == ["m001_initial", "m002_job_api_url"]
+    assert KNOWN[:3] == ["m001_initial", "m002_job_api_url", "m003_log_facts"]
     assert store.migrations() == KNOWN
     store.close()
     with Store.open(store.path) as again:

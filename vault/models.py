@@ -176,6 +176,7 @@ class UserInfo:
     has_private_key: bool  # False for a --public-key user
     created_at: float
     fingerprint: str  # short hex digest of the X25519 public key
+    unsafe_kdf: bool = False  # its passphrase KDF is below the floor (--unsafe-kdf)
 
 
 @dataclass(frozen=True)
@@ -191,3 +192,6 @@ class LogEntry:
     prev_hash: str
     entry_hash: str
     subject: str | None = None  # the user acted upon (user-add, grant, revoke, ...)
+    # The state the entry left behind (key version, seal digest, holders, KDF settings);
+    # None for entries written before the vault recorded it.
+    facts: Mapping[str, str | int] | None = None

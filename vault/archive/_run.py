@@ -11,7 +11,14 @@ from typing import Any, Protocol, TypeVar
 
 from vault.client import EXPIRED_HINT, AsyncQuestaClient, check_job_id
 from vault.config import RETENTION_SECONDS
-from vault.errors import ApiAuthError, ApiError, InputError, JobNotFound, VaultError
+from vault.errors import (
+    ApiAuthError,
+    ApiError,
+    InputError,
+    IntegrityError,
+    JobNotFound,
+    VaultError,
+)
 from vault.models import FetchOutcome, JobContent, JobInfo, RemoteJob, SubmitOptions
 
 T = TypeVar("T")
@@ -249,6 +256,8 @@ class JobRun:
             stored = self.target.store_job(
                 content, actor=self.options.actor, api_url=self.aclient.base_url
             )
+        except IntegrityError:
+            raise  # the vault disagrees with its own log: stop the whole run (exit 5)
         except VaultError as exc:
             return FetchOutcome(remote.job_id, "error", _short(exc, remote.job_id))
         if completed:

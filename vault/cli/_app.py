@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from vault._version import __version__
+from vault.cli._harden import harden_process
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
 from vault.cli._terminal import echo, inert, inert_json
@@ -190,7 +191,9 @@ def read_secret(
     use_env: bool = True,
 ) -> str:
     """Shared by every command that needs a passphrase (see ``AppContext.passphrase``): the
-    file (``-``: standard input), else QUESTA_VAULT_PASSPHRASE, else a hidden prompt."""
+    file (``-``: standard input), else QUESTA_VAULT_PASSPHRASE, else a hidden prompt.
+    The process is hardened first (no core dump, not dumpable) before a secret is read."""
+    harden_process()
     env = os.environ.get("QUESTA_VAULT_PASSPHRASE") if use_env else None
     if path is not None:
         if is_dash(path):

@@ -34,7 +34,7 @@ _TEXT = (
     "card 4111 1111 1111 1111. John Smith will call her back.\n"
 )
 _PLACEHOLDER = re.compile(r"\[([A-Z_]+)_(\d+)\]")
-_FAST_KDF = ["--kdf-memory", "8192", "--kdf-passes", "1", "--kdf-lanes", "1"]
+_FAST_KDF = ["--kdf-memory", "8192", "--kdf-passes", "1", "--kdf-lanes", "1", "--unsafe-kdf"]
 
 
 class _Demo:

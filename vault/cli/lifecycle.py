@@ -17,7 +17,7 @@ from vault.cli._jobref import resolve_jobs
 from vault.cli._terminal import echo
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.config import vault_location
-from vault.errors import IntegrityError, StoreError, VaultNotFound
+from vault.errors import InputError, IntegrityError, StoreError, VaultNotFound
 from vault.keyring import Keyring
 from vault.lifecycle import (
     backup,
@@ -75,7 +75,17 @@ def grant_command(
 @cli.command("revoke")
 @click.argument("user")
 @click.option("-j", "--job", "job_ids", multiple=True, metavar="JOB", help="A job (repeatable).")
-@click.option("--all", "all_jobs", is_flag=True, help="Every job USER holds a grant for.")
+@click.option(
+    "--all",
+    "all_jobs",
+    is_flag=True,
+    help="Every job USER holds a grant for; also disables USER (see --keep-enabled).",
+)
+@click.option(
+    "--keep-enabled",
+    is_flag=True,
+    help="With --all: leave USER enabled (new jobs are still sealed to USER; a warning says so).",
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -88,6 +98,7 @@ def revoke_command(
     user: str,
     job_ids: tuple[str, ...],
     all_jobs: bool,
+    keep_enabled: bool,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -97,7 +108,8 @@ def revoke_command(
     the remaining readers (a new, higher key version), all in one transaction. Needs your
     passphrase, and you must hold a grant for every job re-keyed. Refuses to remove the last
     reader of a job unless --force, which leaves that job unreadable by anyone (erase it
-    instead).
+    instead). --all also disables USER in the same transaction, so jobs archived later are
+    not sealed to USER again; --keep-enabled leaves USER enabled (and warns).
 
     \b
     Example:
@@ -105,16 +117,27 @@ def revoke_command(
       questa-vault --user alice revoke bob --all
     """
     _one_selection(job_ids, all_jobs, "revoke")
+    if keep_enabled and not all_jobs:
+        raise InputError("--keep-enabled goes with --all")
+    disable = all_jobs and not keep_enabled
     with open_vault(ctx) as kr:
         chosen = None if all_jobs else resolve_jobs(kr, job_ids)
         plan = plan_revoke(kr, acting_user(ctx, kr), user, chosen)
         session = unlock_session(ctx, kr)
-        rekeyed = revoke(session, plan, force=force)
+        rekeyed = revoke(session, plan, force=force, disable=disable)
+        enabled = any(u.name == user and u.enabled for u in kr.list_users())
     unreadable = [j for j in plan.orphaned if j in rekeyed]
     if as_json:
-        emit_json({"user": user, "rekeyed": rekeyed, "unreadable": unreadable})
+        emit_json({"user": user, "rekeyed": rekeyed, "unreadable": unreadable, "enabled": enabled})
         return
     ctx.say(f"revoked {user} from {len(rekeyed)} job(s); each was re-keyed")
+    if disable:
+        ctx.say(f"disabled {user}: no new job is sealed to {user}")
+    elif all_jobs and enabled:
+        ctx.say(
+            f"warning: {user} is still enabled, so jobs archived from now on are sealed to "
+            f"{user} again; disable with `questa-vault user disable {user}`"
+        )
     for job_id in unreadable:
         ctx.say(f"warning: job {job_id} now has no reader and is unreadable for good")
     for job_id in rekeyed:
@@ -208,9 +231,13 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
     """Check the vault's integrity; exit 5 with every finding if anything is wrong.
 
     Checks SQLite's integrity_check, the schema (migrations, tables, the log's append-only
-    triggers), the access log's hash chain (and --expect-head), and the structure of every
-    job: a live job has a reader, chunks are contiguous, an erased job holds no ciphertext
-    or key. --deep decrypts every job you hold a grant for and checks its seal.
+    triggers), the access log's hash chain (and --expect-head), the structure of every
+    job (a live job has a reader, chunks are contiguous, an erased job holds no ciphertext
+    or key), and the vault's state against its own log (a job archived once is not
+    replaced, erased stays erased, a revoke moved the key version on, grants match the
+    recorded holders, a disabled user stays disabled, key settings are the recorded ones).
+    --deep decrypts every job you hold a grant for and checks its seal (which also
+    authenticates who holds the job's keys).
 
     \b
     Example:
@@ -241,6 +268,7 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
                 "jobs": report.jobs,
                 "log_entries": report.log_entries,
                 "head": head,
+                "notes": list(report.notes),
                 "deep": (
                     {"checked": report.deep_checked, "skipped": report.deep_skipped}
                     if deep
@@ -256,6 +284,8 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
                 f"deep:          {report.deep_checked} job(s) decrypted and seal-checked, "
                 f"{report.deep_skipped} without your grant"
             )
+        for note in report.notes:
+            click.echo(f"note:          {note}")
         if report.ok:
             echo("result:        ok")
         else:

@@ -9,6 +9,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,7 @@ from vault.cli._app import (
     table,
     utc_time,
 )
+from vault.cli._harden import harden_process
 from vault.cli._terminal import echo
 from vault.errors import InputError, StoreError, UnknownUser, VaultExists
 from vault.keyring import Keyring
@@ -84,6 +86,7 @@ def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None =
     key file, given here or as the global ``--key-file``)."""
     user = reading_user(ctx, keyring)
     key_file = key_file or ctx.key_file
+    harden_process()  # before any secret is read: no core dump holds the key or originals
     if key_file is not None:
         try:
             data = key_file.read_bytes()
@@ -100,7 +103,14 @@ def unlock(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -
 
 
 def kdf_options(func: F) -> F:
-    """``--kdf-memory``, ``--kdf-passes``, ``--kdf-lanes`` (Argon2id cost of a new key)."""
+    """``--kdf-memory``, ``--kdf-passes``, ``--kdf-lanes`` (Argon2id cost of a new key) and
+    ``--unsafe-kdf`` (accept a cost below the floor: tests and demos only)."""
+    func = click.option(
+        "--unsafe-kdf",
+        is_flag=True,
+        help="Accept KDF settings below the floor (tests and demos only; recorded in the vault "
+        "and shown by `user list`).",
+    )(func)
     func = click.option("--kdf-lanes", type=int, help="Argon2id lanes (parallelism) [default: 4].")(
         func
     )
@@ -111,8 +121,11 @@ def kdf_options(func: F) -> F:
     return func
 
 
-def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> KdfParams:
-    """The KDF options as parameters (checked against the caps before any work)."""
+def kdf_params(
+    memory: int | None, passes: int | None, lanes: int | None, unsafe: bool = False
+) -> KdfParams:
+    """The KDF options as parameters (checked against the floor and the ceilings before any
+    work; below the floor only with ``unsafe``)."""
     if memory is None and passes is None and lanes is None:
         params = crypto.default_kdf()
     elif crypto.argon2_available():
@@ -126,6 +139,7 @@ def kdf_params(memory: int | None, passes: int | None, lanes: int | None) -> Kdf
     else:  # scrypt: N is a power of two, one pass
         n = 1 << max(1, (memory or 2**17).bit_length() - 1)
         params = crypto.KdfParams("scrypt", n, 1, lanes or 1)
+    params = replace(params, unsafe=unsafe)
     params.check()
     return params
 
@@ -144,6 +158,7 @@ def init_command(
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
+    unsafe_kdf: bool,
     as_json: bool,
 ) -> None:
     """Create the vault and its first user (asks for that user's passphrase twice).
@@ -156,7 +171,7 @@ def init_command(
       questa-vault --vault team.db init --user alice
     """
     user = name or ctx.user or login_name()
-    params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
+    params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
     if isinstance(ctx.vault_path, Path) and ctx.vault_path.exists():
         raise VaultExists(f"a vault already exists at {ctx.vault_path}; refusing to overwrite it")
     passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
@@ -207,6 +222,7 @@ def user_add(
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
+    unsafe_kdf: bool,
     as_json: bool,
 ) -> None:
     """Add a user. New jobs are sealed to every enabled user; existing jobs need `grant`.
@@ -233,7 +249,7 @@ def user_add(
                 raise InputError(f"cannot read {public_key}: {exc.strerror}") from exc
             info = kr.add_public_user(name, data, actor=actor)
         else:
-            params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
+            params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
             passphrase = _new_passphrase(
                 ctx, new_passphrase_file, prompt=f"Passphrase for new user {name}"
             )
@@ -265,7 +281,9 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
         (
             u.name,
             "enabled" if u.enabled else "disabled",
-            "in vault" if u.has_private_key else "offline",
+            ("in vault, UNSAFE KDF" if u.unsafe_kdf else "in vault")
+            if u.has_private_key
+            else "offline",
             u.fingerprint,
             utc_time(u.created_at),
         )
@@ -357,6 +375,7 @@ def passwd_command(
     kdf_memory: int | None,
     kdf_passes: int | None,
     kdf_lanes: int | None,
+    unsafe_kdf: bool,
     as_json: bool,
 ) -> None:
     """Change the user's passphrase (the current one is asked first).
@@ -365,7 +384,7 @@ def passwd_command(
     Example:
       questa-vault --user alice passwd
     """
-    params = kdf_params(kdf_memory, kdf_passes, kdf_lanes)
+    params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
     with open_vault(ctx) as kr:
         session = unlock_session(ctx, kr)
         new = _new_passphrase(ctx, new_passphrase_file)
@@ -381,6 +400,7 @@ def _user_json(u: UserInfo) -> dict[str, object]:
         "name": u.name,
         "enabled": u.enabled,
         "has_private_key": u.has_private_key,
+        "unsafe_kdf": u.unsafe_kdf,
         "fingerprint": u.fingerprint,
         "created_at": u.created_at,
     }

@@ -18,6 +18,9 @@ Random = Callable[[int], bytes]
 """A source of random bytes: ``random(n) -> n bytes``. Production uses ``os.urandom``."""
 
 FORMAT_V1 = 1
+# Seal format 2 also authenticates each key version's holders (user name and public-key
+# fingerprint); format-1 seals (vaults written before) are still checked without them.
+SEAL_V2 = 2
 KEY_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16
@@ -150,22 +153,36 @@ def aead_open(key: bytes, blob: bytes, aad: bytes) -> bytes:
 
 
 def seal_message(
-    vault_id: str, job_id: str, key_version: int, metadata: Field, digests: Field
+    vault_id: str,
+    job_id: str,
+    key_version: int,
+    metadata: Field,
+    digests: Field,
+    holders: Field = None,
 ) -> bytes:
-    """The bytes a job's seal authenticates: plaintext metadata and ciphertext digests."""
-    return canonical(LABEL_SEAL, FORMAT_V1, vault_id, job_id, key_version, metadata, digests)
+    """The bytes a job's seal authenticates: plaintext metadata and ciphertext digests, and
+    (seal format 2, ``holders`` given) who holds each key version."""
+    if holders is None:
+        return canonical(LABEL_SEAL, FORMAT_V1, vault_id, job_id, key_version, metadata, digests)
+    return canonical(LABEL_SEAL, SEAL_V2, vault_id, job_id, key_version, metadata, digests, holders)
 
 
-def compute_seal(seal_key: bytes, message: bytes) -> bytes:
-    """``01 || HMAC-SHA256(seal_key, message)``."""
-    return bytes([FORMAT_V1]) + hmac.new(seal_key, message, hashlib.sha256).digest()
+def compute_seal(seal_key: bytes, message: bytes, version: int = FORMAT_V1) -> bytes:
+    """``version || HMAC-SHA256(seal_key, message)`` (the message names the version too)."""
+    return bytes([version]) + hmac.new(seal_key, message, hashlib.sha256).digest()
+
+
+def seal_version(seal: bytes | None) -> int:
+    """The format of a stored seal (1 or 2); ``IntegrityError`` if missing or unknown."""
+    if seal is None or len(seal) != SEAL_SIZE or seal[0] not in (FORMAT_V1, SEAL_V2):
+        raise IntegrityError("the job's seal is missing or has an unknown format")
+    return seal[0]
 
 
 def check_seal(seal_key: bytes, message: bytes, seal: bytes | None) -> None:
     """``IntegrityError`` unless ``seal`` authenticates ``message`` (constant-time compare)."""
-    if seal is None or len(seal) != SEAL_SIZE or seal[0] != FORMAT_V1:
-        raise IntegrityError("the job's seal is missing or has an unknown format")
-    if not hmac.compare_digest(compute_seal(seal_key, message), seal):
+    version = seal_version(seal)
+    if not hmac.compare_digest(compute_seal(seal_key, message, version), seal or b""):
         raise IntegrityError("the job's seal does not match its metadata and ciphertexts")
 
 
@@ -183,8 +200,11 @@ def log_entry_hash(
     job_id: str | None,
     counts: Mapping[str, int],
     subject: str | None = None,
+    facts: Mapping[str, Field] | None = None,
 ) -> str:
-    """Hex SHA-256 over the previous hash and the canonical entry."""
+    """Hex SHA-256 over the previous hash and the canonical entry. ``facts`` (the state an
+    entry leaves behind: key version, seal digest, holders, KDF settings) is hashed as one
+    more field when present; entries written before it existed hash without it."""
     try:
         prev = bytes.fromhex(prev_hash)
     except ValueError as exc:
@@ -192,6 +212,8 @@ def log_entry_hash(
     entry = canonical(
         LABEL_LOG, FORMAT_V1, vault_id, seq, time, user, action, job_id, subject, dict(counts)
     )
+    if facts is not None:
+        entry += canonical(dict(facts))
     return hashlib.sha256(prev + entry).hexdigest()
 
 

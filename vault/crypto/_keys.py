@@ -41,11 +41,18 @@ _HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 # --------------------------------------------------------------------------- passphrases
 
 KdfAlgorithm = Literal["argon2id", "scrypt"]
-# Caps checked before any work: a vault file is untrusted input.
-MAX_KDF_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
-MAX_KDF_PASSES = 64
-MAX_KDF_LANES = 64
+# Ceilings checked before any work: a vault file is untrusted input, and a doctored record
+# must not make an unlock take gigabytes or minutes (1 GiB x 4 passes is a few seconds).
+MAX_KDF_MEMORY_KIB = 1024 * 1024  # 1 GiB
+MAX_KDF_PASSES = 16
+MAX_KDF_LANES = 16
+MAX_KDF_COST = 4 * MAX_KDF_MEMORY_KIB  # memory (KiB) x passes
 SCRYPT_R = 8
+# Floors (OWASP password-storage minimums, in line with RFC 9106): the least Argon2id
+# memory for a number of passes (5 passes and more: 7 MiB), and scrypt N = 2^17 (r = 8).
+ARGON2_FLOOR_KIB = {1: 47104, 2: 19456, 3: 12288, 4: 9216}
+ARGON2_FLOOR_MIN_KIB = 7168
+SCRYPT_FLOOR_N = 2**17
 
 
 @dataclass(frozen=True)
@@ -55,15 +62,29 @@ class KdfParams:
     Argon2id: ``memory_kib`` KiB, ``passes`` iterations, ``lanes`` parallelism.
     scrypt (fallback): N = ``memory_kib`` (with r = 8 one unit of N costs 1 KiB, so
     ``memory_kib`` is again the memory in KiB), p = ``lanes``, ``passes`` must be 1.
+    ``unsafe`` accepts settings below the floor (tests and demos only; the vault records it).
     """
 
     algorithm: KdfAlgorithm = "argon2id"
     memory_kib: int = 65536
     passes: int = 3
     lanes: int = 4
+    unsafe: bool = False
 
     def check(self) -> None:
-        """Refuse parameters outside the caps, before any work; ``InputError`` if so."""
+        """Refuse parameters outside the ceilings, or below the floor unless ``unsafe``,
+        before any work; ``InputError`` if so."""
+        self.check_bounds()
+        if self.below_floor() and not self.unsafe:
+            raise InputError(
+                "these key-derivation settings are below the floor (Argon2id: "
+                "at least 19456 KiB with 2 passes, 12288 KiB with 3, 47104 KiB with 1; "
+                "scrypt: N = 131072); weaker settings need the explicit unsafe switch "
+                "(--unsafe-kdf), for tests and demos only"
+            )
+
+    def check_bounds(self) -> None:
+        """Refuse parameters outside the ceilings (and malformed ones); ``InputError``."""
         if self.algorithm not in ("argon2id", "scrypt"):
             raise InputError(f"unknown key-derivation algorithm {self.algorithm!r}")
         if not 1 <= self.lanes <= MAX_KDF_LANES:
@@ -72,10 +93,18 @@ class KdfParams:
             raise InputError(f"KDF passes must be between 1 and {MAX_KDF_PASSES}")
         if not 8 * self.lanes <= self.memory_kib <= MAX_KDF_MEMORY_KIB:
             raise InputError(f"KDF memory must be between 8 x lanes and {MAX_KDF_MEMORY_KIB} KiB")
+        if self.memory_kib * self.passes > MAX_KDF_COST:
+            raise InputError(f"KDF memory x passes must be at most {MAX_KDF_COST} KiB")
         if self.algorithm == "scrypt":
             n = self.memory_kib
             if n < 2 or n & (n - 1) or self.passes != 1:
                 raise InputError("scrypt needs a power-of-two memory in KiB and passes = 1")
+
+    def below_floor(self) -> bool:
+        """Whether these settings are weaker than current guidance."""
+        if self.algorithm == "scrypt":
+            return self.memory_kib < SCRYPT_FLOOR_N
+        return self.memory_kib < ARGON2_FLOOR_KIB.get(self.passes, ARGON2_FLOOR_MIN_KIB)
 
 
 def default_kdf() -> KdfParams:
@@ -100,8 +129,10 @@ def argon2_available() -> bool:
 
 
 def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
-    """The 32-byte key-encryption key of a passphrase (the slow, memory-hard step)."""
-    params.check()
+    """The 32-byte key-encryption key of a passphrase (the slow, memory-hard step). Only the
+    ceilings are checked here: whether settings below the floor are acceptable is the
+    caller's decision (made when the key is created, and recorded in the vault)."""
+    params.check_bounds()
     if len(salt) != SALT_SIZE:
         raise InputError("the KDF salt must be 16 bytes")
     secret = passphrase.encode("utf-8", "surrogatepass")

@@ -25,6 +25,7 @@ __getattr__, __dir__ = lazy_exports(
         "Keyring": "vault.keyring._keyring",
         "MapStats": "vault.keyring._envelope",
         "Session": "vault.keyring._session",
+        "StateProblem": "vault.keyring._state",
     },
 )
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from vault.keyring._keyring import Clock, Keyring
     from vault.keyring._log import parse_head
     from vault.keyring._session import Session
+    from vault.keyring._state import StateProblem
 
 __all__ = [
     "Clock",
@@ -41,6 +43,7 @@ __all__ = [
     "Keyring",
     "MapStats",
     "Session",
+    "StateProblem",
     "analyse_map",
     "default_kdf",
     "parse_head",

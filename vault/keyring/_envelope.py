@@ -194,8 +194,11 @@ def sealed_state(status: str) -> str:
     return "pending" if status in ("pending", "expired") else status
 
 
-def seal_message(vault_id: str, job: JobRow, blobs: Iterable[BlobRow]) -> bytes:
-    """What the seal of ``job`` authenticates: its plaintext metadata and blob digests."""
+def seal_message(
+    vault_id: str, job: JobRow, blobs: Iterable[BlobRow], holders: crypto.Field = None
+) -> bytes:
+    """What the seal of ``job`` authenticates: its plaintext metadata and blob digests, and
+    (seal format 2) ``holders``, who holds each key version (``None``: a format-1 seal)."""
     metadata: dict[str, crypto.Field] = {
         sealed_as: getattr(job, name) for name, sealed_as in SEALED_FIELDS
     }
@@ -204,4 +207,4 @@ def seal_message(vault_id: str, job: JobRow, blobs: Iterable[BlobRow]) -> bytes:
         [b.field, b.idx, b.key_version, crypto.sha256(b.data)]
         for b in sorted(blobs, key=lambda b: (b.field, b.idx))
     ]
-    return crypto.seal_message(vault_id, job.job_id, job.key_version, metadata, digests)
+    return crypto.seal_message(vault_id, job.job_id, job.key_version, metadata, digests, holders)

@@ -13,6 +13,7 @@ from dataclasses import replace
 import vault.crypto as crypto
 from vault.errors import InputError
 from vault.keyring import _envelope as env
+from vault.keyring import _state
 from vault.models import JOB_META_FIELDS, JobInfo
 from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
 
@@ -109,14 +110,26 @@ def write_key_versions(
         ciphertext_size=sum(len(b.data) for b in blobs),
         updated_at=now,
     )
-    seal = crypto.compute_seal(seal_key, env.seal_message(vault_id, row, blobs))
-    row = replace(row, seal=seal)
-    store.put_job(row)
+    store.put_job(replace(row, seal=None))
     store.delete_blobs(row.job_id)
     store.insert_blobs(blobs)
     for grant in sealed:
         store.insert_grant(grant)
     store.prune_grants(row.job_id, [versions[-1], *(b.key_version for b in blobs)])
+    # The seal authenticates who holds each key version now (seal format 2).
+    return reseal(store, vault_id=vault_id, row=row, seal_key=seal_key, blobs=blobs)
+
+
+def reseal(
+    store: Store, *, vault_id: str, row: JobRow, seal_key: bytes, blobs: Sequence[BlobRow]
+) -> JobRow:
+    """Seal ``row`` over ``blobs`` and the job's grants as they are in the store now, write
+    the row, and return it (inside the caller's write transaction)."""
+    message = env.seal_message(
+        vault_id, row, blobs, _state.seal_holders(_state.holders(store, row.job_id))
+    )
+    row = replace(row, seal=crypto.compute_seal(seal_key, message, crypto.SEAL_V2))
+    store.put_job(row)
     return row
 
 

@@ -27,7 +27,7 @@ from vault.errors import (
     VaultExists,
 )
 from vault.keyring import _envelope as env
-from vault.keyring import _jobs, _log, _users
+from vault.keyring import _jobs, _log, _state, _users
 from vault.keyring._session import Session
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.store import BlobRow, JobRow, Location, Store, UserRow, vault_location
@@ -91,7 +91,8 @@ class Keyring:
                 store.set_meta("vault_id", vault_id)
                 store.set_meta("created_at", repr(now))
                 store.set_meta("format", str(crypto.FORMAT_V1))
-                store.insert_user(_users.user_row(user, key, now))
+                row = _users.user_row(user, key, now)
+                store.insert_user(row)
                 for action in ("init", "user-add"):
                     _log.append(
                         store,
@@ -102,6 +103,7 @@ class Keyring:
                         job_id=None,
                         counts={},
                         subject=user,
+                        facts=_state.user_facts(row, unsafe=kdf.below_floor()),
                     )
             return cls(store, clock=clock, random=random, chunk_size=chunk_size)
         except BaseException:
@@ -154,7 +156,8 @@ class Keyring:
         key = _users.make_key(
             vault_id=self.vault_id, name=name, passphrase=passphrase, kdf=kdf, random=self._random
         )
-        return self._insert_user(_users.user_row(name, key, self._clock()), actor)
+        row = _users.user_row(name, key, self._clock())
+        return self._insert_user(row, actor, unsafe=kdf.below_floor())
 
     def add_public_user(self, name: str, public_key: bytes, *, actor: str) -> UserInfo:
         """Add a user known only by an X25519 public key (raw 32 bytes or PEM)."""
@@ -162,14 +165,24 @@ class Keyring:
         raw = public_key if len(public_key) == crypto.X25519_SIZE else None
         raw = raw or crypto.load_public_key(public_key)
         row = UserRow(0, name, True, self._clock(), raw, None, None, None, None, None, None)
-        return self._insert_user(row, actor)
+        return self._insert_user(row, actor, unsafe=False)
 
-    def _insert_user(self, row: UserRow, actor: str) -> UserInfo:
+    def _insert_user(self, row: UserRow, actor: str, *, unsafe: bool) -> UserInfo:
         with self._store.write():
             if self._store.get_user(row.name) is not None:
                 raise InputError(f"user {row.name} already exists")
+            # Never re-create a user the log knows (added before, deleted by hand).
+            _state.check_user_absent(self._store, row.name)
             self._store.insert_user(row)
-            self._append(actor, "user-add", None, {}, subject=row.name, now=row.created_at)
+            self._append(
+                actor,
+                "user-add",
+                None,
+                {},
+                subject=row.name,
+                now=row.created_at,
+                facts=_state.user_facts(row, unsafe=unsafe),
+            )
         return _users.user_info(row)
 
     def list_users(self) -> list[UserInfo]:
@@ -202,7 +215,12 @@ class Keyring:
                 f"user {name} keeps the private key outside this vault; "
                 "unlock with its key file (--key-file)"
             )
-        private_key = _users.open_key(row, vault_id=self.vault_id, passphrase=passphrase)
+        facts = _state.user_key_facts(self._store, name)
+        # Settings below the floor open only if the vault recorded them as accepted so.
+        unsafe_ok = facts is None or facts.get("kdf_unsafe") == 1
+        private_key = _users.open_key(
+            row, vault_id=self.vault_id, passphrase=passphrase, unsafe_ok=unsafe_ok
+        )
         return self._session(name, private_key)
 
     def unlock_with_key(self, name: str, private_key_pem: bytes) -> Session:
@@ -219,6 +237,9 @@ class Keyring:
             raise UnknownUser(f"no user {name} in this vault")
         if not row.enabled:
             raise UserDisabled(f"user {name} is disabled")
+        # The row must be what the log recorded (not re-enabled, key and KDF not edited):
+        # an edited record is tampering (exit 5), never a wrong passphrase.
+        _state.check_user(self._store, row)
         return row
 
     def _session(self, name: str, private_key: bytes) -> Session:
@@ -259,6 +280,8 @@ class Keyring:
         with self._store.write():
             if self._store.get_job(job_id) is not None:
                 return False
+            # Never re-create a job the log knows (archived, erased, or deleted by hand).
+            _state.check_job(self._store, job_id)
             now = self._clock()
             row = JobRow(
                 job_id=job_id,
@@ -270,8 +293,8 @@ class Keyring:
                 api_url=api_url,
                 updated_at=now,
             )
-            self._write_key_version(row, fields, keep=[], now=now)
-            self._append(actor, "submit", job_id, {}, now=now)
+            row = self._write_key_version(row, fields, keep=[], now=now)
+            self._append(actor, "submit", job_id, {}, now=now, facts=self._job_facts(row))
         return True
 
     def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool:
@@ -298,6 +321,9 @@ class Keyring:
             existing = self._store.get_job(content.job_id)
             if existing is not None and existing.status not in ("pending", "expired"):
                 return False
+            # Archiving never overwrites or re-creates a job the log says was archived or
+            # erased, nor one whose rows differ from what the log recorded (IntegrityError).
+            _state.check_job(self._store, content.job_id)
             now = self._clock()
             row = replace(
                 existing
@@ -324,22 +350,31 @@ class Keyring:
             if api_url is not None:
                 row = replace(row, api_url=api_url)
             keep = self._store.blobs(content.job_id) if existing else []
-            self._write_key_version(row, fields, keep=keep, now=now)
+            row = self._write_key_version(row, fields, keep=keep, now=now)
             counts = {
                 "map_entries": len(content.mapping),
                 "entities": content.entity_count,
                 "file_bytes": row.file_size,
             }
-            self._append(actor, "fetch", content.job_id, counts, now=now)
+            self._append(
+                actor, "fetch", content.job_id, counts, now=now, facts=self._job_facts(row)
+            )
         return True
 
     def _write_key_version(
         self, row: JobRow, fields: Mapping[str, bytes], *, keep: list[BlobRow], now: float
-    ) -> None:
-        recipients = [u for u in self._store.list_users() if u.enabled]
+    ) -> JobRow:
+        # Only users whose rows match the log: a user added or re-enabled by a raw edit of
+        # the file gets nothing (and ``verify`` reports them).
+        recipients = [
+            u
+            for u in self._store.list_users()
+            if u.enabled
+            and not _state.user_problems(u.name, u, self._store.log_rows(subject=u.name))
+        ]
         if not recipients:
             raise InputError("the vault has no enabled user to seal the job to")
-        _jobs.write_key_version(
+        return _jobs.write_key_version(
             self._store,
             vault_id=self.vault_id,
             row=row,
@@ -359,7 +394,8 @@ class Keyring:
                 return
             now = self._clock()
             self._store.set_job_status(job_id, "expired", now)
-            self._append(actor, "expire", job_id, {}, now=now)
+            facts = self._job_facts(replace(job, status="expired"))
+            self._append(actor, "expire", job_id, {}, now=now, facts=facts)
 
     # ----------------------------------------------------------------- metadata
 
@@ -404,6 +440,16 @@ class Keyring:
         with self._store.read():
             return _log.verify_chain(self._store, self.vault_id)
 
+    def state_problems(self) -> list[_state.Problem]:
+        """How the jobs and users disagree with the access log (no key needed): a job
+        archived twice or re-created after an erase, rows rolled back, a grant row outside
+        the recorded holders, a disabled user enabled again, edited key settings."""
+        with self._store.read():
+            return _state.vault_problems(self._store)
+
+    def _job_facts(self, row: JobRow) -> dict[str, str | int]:
+        return _state.job_facts(row, _state.holders(self._store, row.job_id))
+
     def record(
         self,
         actor: str,
@@ -426,6 +472,7 @@ class Keyring:
         *,
         subject: str | None = None,
         now: float | None = None,
+        facts: Mapping[str, str | int] | None = None,
     ) -> LogEntry:
         return _log.append(
             self._store,
@@ -436,4 +483,5 @@ class Keyring:
             job_id=job_id,
             counts=counts,
             subject=subject,
+            facts=facts,
         )

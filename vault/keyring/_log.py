@@ -28,11 +28,14 @@ def append(
     job_id: str | None,
     counts: Mapping[str, int],
     subject: str | None = None,
+    facts: Mapping[str, str | int] | None = None,
 ) -> LogEntry:
-    """Add one entry at the head of the chain (call inside ``store.write()``)."""
+    """Add one entry at the head of the chain (call inside ``store.write()``). Every new
+    entry carries ``facts`` (the state it leaves behind; ``{}`` when there is none)."""
     if not action or len(action) > MAX_ACTION_LENGTH:
         raise InputError("an access-log action must be 1 to 40 characters")
     clean = {str(k): int(v) for k, v in counts.items()}
+    state: dict[str, str | int] = dict(facts or {})
     last = store.last_log()
     seq = 1 if last is None else last.seq + 1
     prev = crypto.GENESIS_HASH if last is None else last.entry_hash
@@ -46,8 +49,9 @@ def append(
         job_id=job_id,
         counts=clean,
         subject=subject,
+        facts=state,
     )
-    row = LogRow(seq, time, user, action, job_id, clean, prev, entry_hash, subject)
+    row = LogRow(seq, time, user, action, job_id, clean, prev, entry_hash, subject, state)
     store.insert_log(row)
     return to_entry(row)
 
@@ -63,6 +67,7 @@ def to_entry(row: LogRow) -> LogEntry:
         prev_hash=row.prev_hash,
         entry_hash=row.entry_hash,
         subject=row.subject,
+        facts=None if row.facts is None else dict(row.facts),
     )
 
 
@@ -88,6 +93,7 @@ def verify_chain(store: Store, vault_id: str) -> tuple[int, str]:
             job_id=row.job_id,
             counts=row.counts,
             subject=row.subject,
+            facts=row.facts,
         )
         if not crypto.constant_time_equal(recomputed.encode(), row.entry_hash.encode()):
             raise IntegrityError(f"access log: entry {row.seq} was altered")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled
 from vault.keyring import _envelope as env
-from vault.keyring import _jobs, _log, _users
+from vault.keyring import _jobs, _log, _state, _users
 from vault.models import JobContent, LogEntry
 from vault.store import BlobRow, GrantRow, JobRow, Store
 
@@ -113,17 +113,19 @@ class Session:
         store = self._store
         with store.read():
             job = self._readable_job(job_id)
+            # Nothing leaves unless the log's head holds and the job is what its log says.
+            _state.check_head(store, self.vault_id)
+            _state.check_job(store, job_id)
             grants = store.grants(job_id, self.user)
             blobs = store.blobs(job_id)
+            holders = _state.holders(store, job_id)
         self._check_structure(job, blobs)
         deks = self._deks(job, grants)
         current = deks.get(job.key_version)
         if current is None:
             raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
         keys = {version: crypto.job_keys(dek) for version, dek in deks.items()}
-        crypto.check_seal(
-            keys[job.key_version].seal_key, env.seal_message(self.vault_id, job, blobs), job.seal
-        )
+        self._check_seal(job, blobs, holders, keys[job.key_version].seal_key)
         if job.status in ("pending", "expired") and any(f in require for f in wanted):
             raise InputError(f"job {job_id} is {job.status}: nothing was archived for it")
         by_field: dict[str, list[BlobRow]] = {}
@@ -144,6 +146,27 @@ class Session:
                 vault_id=self.vault_id, job_id=job_id, blob_key=keys[version].blob_key, rows=rows
             )
         return _Opened(job, fields)
+
+    def _check_seal(
+        self,
+        job: JobRow,
+        blobs: Sequence[BlobRow],
+        holders: Sequence[_state.Holder],
+        seal_key: bytes,
+    ) -> None:
+        """The job's seal over its metadata, ciphertexts and (format 2) its holders: a grant
+        row added, removed or moved outside the tool fails here, under the job's key."""
+        sealed = None
+        if crypto.seal_version(job.seal) == crypto.SEAL_V2:
+            sealed = _state.seal_holders(holders)
+        message = env.seal_message(self.vault_id, job, blobs, sealed)
+        try:
+            crypto.check_seal(seal_key, message, job.seal)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"the seal of job {job.job_id} does not match its metadata, ciphertexts and "
+                "holders (a row was edited, or a grant row added outside questa-vault)"
+            ) from exc
 
     def _deks(self, job: JobRow, grants: Iterable[GrantRow]) -> dict[int, bytes]:
         deks: dict[int, bytes] = {}
@@ -183,6 +206,7 @@ class Session:
         now = self._clock()
         entries: list[LogEntry] = []
         with self._store.write():
+            _state.check_head(self._store, self.vault_id)
             for job_id in job_ids:
                 job_counts = (per_job or {}).get(job_id, counts or {})
                 entries.append(
@@ -218,6 +242,8 @@ class Session:
                 deks = self._deks(job, self._store.grants(job_id, self.user))
                 if job.key_version not in deks:
                     raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
+                # Authenticate the job (seal, holders, log) before adding to its holders.
+                self._open(job_id, (), require=())
                 have = {g.key_version for g in self._store.grants(job_id, user)}
                 missing = sorted(set(deks) - have)
                 for version in missing:
@@ -225,11 +251,27 @@ class Session:
                     sealed = crypto.seal_dek(deks[version], target.public_key, info)
                     self._store.insert_grant(GrantRow(job_id, user, version, sealed, now))
                 if missing:
+                    job = _jobs.reseal(
+                        self._store,
+                        vault_id=self.vault_id,
+                        row=job,
+                        seal_key=crypto.job_keys(deks[job.key_version]).seal_key,
+                        blobs=self._store.blobs(job_id),
+                    )
                     granted.append(job_id)
-                    self._log("grant", job_id, {"key_versions": len(missing)}, now, user)
+                    self._log(
+                        "grant",
+                        job_id,
+                        {"key_versions": len(missing)},
+                        now,
+                        user,
+                        facts=self._job_facts(job),
+                    )
         return granted
 
-    def revoke(self, user: str, job_ids: Sequence[str], *, force: bool = False) -> list[str]:
+    def revoke(
+        self, user: str, job_ids: Sequence[str], *, force: bool = False, disable: bool = False
+    ) -> list[str]:
         """Withdraw ``user``'s grants and re-key each affected job, all in one transaction,
         because the revoked user may have kept the old DEKs.
 
@@ -241,12 +283,20 @@ class Session:
 
         Refuses (``InputError``) to leave a re-keyed version with no holder unless ``force``.
         The jobs re-keyed are returned; jobs the user held no grant for are left alone.
+        ``disable`` also disables ``user`` in the same transaction (no new job is sealed to
+        them); it refuses (``InputError``) to disable the last enabled user.
         """
         rekeyed: list[str] = []
         now = self._clock()
         with self._store.write():
-            if self._store.get_user(user) is None:
+            target = self._store.get_user(user)
+            if target is None:
                 raise UnknownUser(f"no user {user} in this vault")
+            if disable and target.enabled:
+                if sum(1 for u in self._store.list_users() if u.enabled) <= 1:
+                    raise InputError(f"user {user} is the last enabled user; add another first")
+                self._store.set_user_enabled(user, False)
+                self._log("user-disable", None, {}, now, user)
             for job_id in job_ids:
                 job = self._readable_job(job_id)
                 grants = self._store.grants(job_id)
@@ -265,7 +315,14 @@ class Session:
                     )
                 new = self._rekey(job, holders, now)
                 rekeyed.append(job_id)
-                self._log("revoke", job_id, {"key_version": new.key_version}, now, user)
+                self._log(
+                    "revoke",
+                    job_id,
+                    {"key_version": new.key_version},
+                    now,
+                    user,
+                    facts=self._job_facts(new),
+                )
         return rekeyed
 
     def _rekey(self, job: JobRow, holders: Mapping[int, set[str]], now: float) -> JobRow:
@@ -295,6 +352,9 @@ class Session:
             random=self._random,
             chunk_size=self._chunk_size,
         )
+
+    def _job_facts(self, job: JobRow) -> dict[str, str | int]:
+        return _state.job_facts(job, _state.holders(self._store, job.job_id))
 
     def _readable_job(self, job_id: str) -> JobRow:
         job = self._store.get_job(job_id)
@@ -328,7 +388,11 @@ class Session:
                 kdf_salt=new.salt,
                 changed_at=now,
             )
-            self._log("passwd", None, {}, now)
+            row = self._store.get_user(self.user)
+            if row is None:
+                raise UnknownUser(f"no user {self.user} in this vault")
+            facts = _state.user_facts(row, unsafe=kdf.below_floor())
+            self._log("passwd", None, {}, now, self.user, facts=facts)
 
     def _log(
         self,
@@ -337,6 +401,8 @@ class Session:
         counts: Mapping[str, int],
         now: float,
         subject: str | None = None,
+        *,
+        facts: Mapping[str, str | int] | None = None,
     ) -> None:
         _log.append(
             self._store,
@@ -347,6 +413,7 @@ class Session:
             job_id=job_id,
             counts=counts,
             subject=subject,
+            facts=facts,
         )
 
 

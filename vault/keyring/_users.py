@@ -62,8 +62,9 @@ def make_key(
     return NewKey(private_key, public_key, wrapped, salt, kdf)
 
 
-def stored_kdf(row: UserRow) -> crypto.KdfParams:
-    """The user's stored KDF parameters, checked against the caps before any work."""
+def stored_kdf(row: UserRow, *, unsafe_ok: bool = True) -> crypto.KdfParams:
+    """The user's stored KDF parameters, checked against the ceilings before any work, and
+    against the floor unless the vault recorded them as accepted below it (``unsafe_ok``)."""
     if (
         row.kdf_algorithm not in ("argon2id", "scrypt")
         or row.kdf_memory_kib is None
@@ -77,6 +78,7 @@ def stored_kdf(row: UserRow) -> crypto.KdfParams:
         memory_kib=int(row.kdf_memory_kib),
         passes=int(row.kdf_passes),
         lanes=int(row.kdf_lanes),
+        unsafe=unsafe_ok,
     )
     try:
         params.check()
@@ -87,11 +89,11 @@ def stored_kdf(row: UserRow) -> crypto.KdfParams:
     return params
 
 
-def open_key(row: UserRow, *, vault_id: str, passphrase: str) -> bytes:
+def open_key(row: UserRow, *, vault_id: str, passphrase: str, unsafe_ok: bool = True) -> bytes:
     """The user's raw private key; ``WrongPassphrase`` if the passphrase does not open it."""
     if row.wrapped_key is None or row.kdf_salt is None:
         raise IntegrityError(f"user {row.name} has no stored private key")
-    params = stored_kdf(row)
+    params = stored_kdf(row, unsafe_ok=unsafe_ok)
     kek = crypto.derive_kek(passphrase, row.kdf_salt, params)
     aad = crypto.user_key_aad(vault_id, row.name, row.public_key, params)
     private_key = crypto.unwrap_private_key(kek, row.wrapped_key, aad)
@@ -124,4 +126,14 @@ def user_info(row: UserRow) -> UserInfo:
         has_private_key=row.wrapped_key is not None,
         created_at=row.created_at,
         fingerprint=crypto.fingerprint(row.public_key),
+        unsafe_kdf=_below_floor(row),
     )
+
+
+def _below_floor(row: UserRow) -> bool:
+    if row.wrapped_key is None or row.kdf_memory_kib is None or row.kdf_passes is None:
+        return False
+    algorithm: crypto.KdfAlgorithm = "scrypt" if row.kdf_algorithm == "scrypt" else "argon2id"
+    return crypto.KdfParams(
+        algorithm, int(row.kdf_memory_kib), int(row.kdf_passes), int(row.kdf_lanes or 1)
+    ).below_floor()

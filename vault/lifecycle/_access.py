@@ -124,8 +124,11 @@ def _listing(job_ids: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def revoke(session: Session, plan: RevokePlan, *, force: bool = False) -> list[str]:
+def revoke(
+    session: Session, plan: RevokePlan, *, force: bool = False, disable: bool = False
+) -> list[str]:
     """Withdraw the plan's grants and re-key its jobs in one transaction; the jobs re-keyed.
+    ``disable`` also disables the user in that transaction (``revoke --all``).
 
     Refuses (``InputError``) when a job would be left without a reader unless ``force``:
     forcing makes those jobs unreadable for good. ``NoGrant`` when the acting user cannot read
@@ -143,6 +146,6 @@ def revoke(session: Session, plan: RevokePlan, *, force: bool = False) -> list[s
             f"{len(plan.orphaned)} job(s) ({_listing(plan.orphaned)}); revoking would make "
             "them unreadable for good. Use --force to do it anyway, or erase them"
         )
-    if not plan.job_ids:
+    if not plan.job_ids and not disable:
         return []
-    return session.revoke(plan.user, list(plan.job_ids), force=force)
+    return session.revoke(plan.user, list(plan.job_ids), force=force, disable=disable)

@@ -15,7 +15,7 @@ from vault.store import Store
 class Finding:
     """One problem ``verify`` found. ``check`` names the check; the message holds no value."""
 
-    check: str  # database | schema | log | head | structure | deep
+    check: str  # database | schema | log | head | structure | state | deep
     message: str
     job_id: str | None = None
 
@@ -28,6 +28,7 @@ class VerifyReport:
     deep_skipped: int  # jobs the user holds no grant for (--deep)
     log_entries: int
     head: tuple[int, str]  # the log's stored head (seq, hash)
+    notes: tuple[str, ...] = ()  # worth knowing, not a failure (e.g. a user's unsafe KDF)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,16 @@ def verify(
         return _structure_findings(store, jobs)
 
     attempt("structure", check_structure)
+    attempt(
+        "state",
+        lambda: [Finding("state", p.message, p.job_id) for p in keyring.state_problems()],
+    )
+    notes = tuple(
+        f"user {u.name} has key-derivation settings below the floor (unsafe: for tests and "
+        "demos only; `passwd` sets new ones)"
+        for u in keyring.list_users()
+        if u.unsafe_kdf
+    )
     deep_checked = deep_skipped = 0
     if session is not None:
         deep: list[Finding] = []
@@ -115,6 +126,7 @@ def verify(
         deep_skipped=deep_skipped,
         log_entries=len(entries),
         head=head,
+        notes=notes,
     )
 
 

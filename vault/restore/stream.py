@@ -97,9 +97,7 @@ class StreamRestorer:
             line = self._lines + buffer.count("\n", self._start, rel) + 1
             newline = buffer.rfind("\n", 0, rel)
             start = self._base + newline + 1 if newline != -1 else self._line_start
-            self._found.append(
-                UnresolvedPlaceholder(text, line, offset - start + 1, reason)
-            )
+            self._found.append(UnresolvedPlaceholder(text, line, offset - start + 1, reason))
         self._lines += buffer.count("\n", self._start, end)
         newline = buffer.rfind("\n", self._start, end)
         if newline != -1:

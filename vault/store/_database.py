@@ -83,6 +83,11 @@ class Database(ABC):
         """How the database's schema differs from the one the migrations make."""
 
     @abstractmethod
+    def log_guarded(self) -> bool:
+        """Whether the triggers that keep the access log append-only are in place (a cheap
+        catalogue read, asked before every release of plaintext)."""
+
+    @abstractmethod
     def integrity_check(self) -> list[str]:
         """The engine's own consistency check; an empty list when all is sound."""
 

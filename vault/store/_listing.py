@@ -105,9 +105,7 @@ _TABLE_LINE = (
     + ", entity_count, map_size) END"
 )
 # A double quote in a text value would end the JSON string early: such a row is NULL.
-_JSON_PLAIN = (
-    "instr(" + " || ".join(f"IFNULL({name}, '')" for name in _TEXT_FIELDS) + ", '\"') = 0"
-)
+_JSON_PLAIN = "instr(" + " || ".join(f"IFNULL({name}, '')" for name in _TEXT_FIELDS) + ", '\"') = 0"
 
 
 def _sql_text(text: str) -> str:

@@ -110,10 +110,19 @@ M001_INITIAL: Sequence[str] = (
 # Plain ``ALTER TABLE ... ADD COLUMN`` of a nullable TEXT: the same SQL in SQLite and PostgreSQL.
 M002_JOB_API_URL: Sequence[str] = ("ALTER TABLE jobs ADD COLUMN api_url TEXT",)
 
+# The state an access-log entry leaves behind (a JSON object: key version, seal digest,
+# holders, KDF settings), so that ``verify`` can check the vault against its own log; and an
+# index to find a user's entries. Plain standard SQL.
+M003_LOG_FACTS: Sequence[str] = (
+    "ALTER TABLE access_log ADD COLUMN facts TEXT",
+    "CREATE INDEX access_log_subject ON access_log (subject)",
+)
+
 # (name, statements), in the order they apply. Append only.
 MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
     ("m001_initial", M001_INITIAL),
     ("m002_job_api_url", M002_JOB_API_URL),
+    ("m003_log_facts", M003_LOG_FACTS),
 )
 
 MIGRATIONS_TABLE = """

@@ -58,7 +58,7 @@ def _column_line(line: str) -> str:
         return line
     first = stripped.split()[0]
     if first.lower() in RESERVED_COLUMNS:
-        stripped = f'"{first}"{stripped[len(first):]}'
+        stripped = f'"{first}"{stripped[len(first) :]}'
     for pattern, replacement in _TYPES:
         stripped = pattern.sub(replacement, stripped)
     return stripped

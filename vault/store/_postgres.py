@@ -332,6 +332,21 @@ class PostgresDatabase(Database):
         self.query("SELECT 1")
         return []
 
+    def _enabled_triggers(self) -> set[str]:
+        return {
+            str(r[0])
+            for r in self.query(
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
+                "AND t.tgenabled <> 'D'"
+            )
+        }
+
+    def log_guarded(self) -> bool:
+        """The append-only triggers exist and are enabled."""
+        return expected_layout().triggers <= self._enabled_triggers()
+
     def schema_problems(self) -> list[str]:
         """Missing or extra tables, columns, indexes and append-only triggers compared with
         what the migrations make; applied migrations that differ."""
@@ -359,15 +374,7 @@ class PostgresDatabase(Database):
         }
         for index in sorted(layout.indexes - indexes):
             problems.append(f"index {index} is missing")
-        triggers = {
-            str(r[0])
-            for r in self.query(
-                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
-                "AND t.tgenabled <> 'D'"
-            )
-        }
+        triggers = self._enabled_triggers()
         for trigger in sorted((layout.triggers | EXTRA_TRIGGERS) - triggers):
             problems.append(f"trigger {trigger} is missing or disabled")
         return problems

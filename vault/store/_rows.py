@@ -69,6 +69,8 @@ class LogRow:
     prev_hash: str = ""
     entry_hash: str = ""
     subject: str | None = None  # the user acted upon (user-add, grant, revoke, ...)
+    # The state the entry leaves behind (None: written before facts existed)
+    facts: Mapping[str, str | int] | None = None
 
 
 def counts_column(text: Any) -> Mapping[str, int]:
@@ -143,3 +145,19 @@ def job_from_sql(values: Sequence[Any]) -> JobRow:
 def job_to_sql(row: JobRow) -> tuple[Any, ...]:
     """The values of ``JOB_COLUMNS`` for an INSERT."""
     return tuple(conv(getattr(row, c)) for c, conv in zip(JOB_COLUMNS, _TO_SQL, strict=True))
+
+
+def facts_column(text: Any) -> Mapping[str, str | int] | None:
+    """An access-log facts column parsed: NULL, or a JSON object of strings and integers."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise IntegrityError("a facts column of the access log is not valid JSON") from exc
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
+        for k, v in data.items()
+    ):
+        raise IntegrityError("a facts column of the access log has the wrong shape")
+    return data

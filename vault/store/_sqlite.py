@@ -16,6 +16,7 @@ Design choices (the backend-neutral ones are in ``_database``):
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import sqlite3
@@ -349,6 +350,17 @@ class SqliteDatabase(Database):
 
     # ----------------------------------------------------------------- verify support
 
+    def log_guarded(self) -> bool:
+        """Whether both triggers that keep the access log append-only are in place as defined
+        (two catalogue rows: cheap enough to ask before every release)."""
+        expected = _expected_schema()
+        names = ("access_log_no_update", "access_log_no_delete")
+        rows = self.query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)", names
+        )
+        actual = {str(r[0]): _normalise_sql(r[1]) for r in rows}
+        return all(actual.get(n) == expected.get(("trigger", n)) for n in names)
+
     def schema_problems(self) -> list[str]:
         """How the file's schema differs from the one the migrations make (dropped triggers,
         altered tables, unknown objects, unexpected migrations); empty when it matches."""
@@ -376,6 +388,7 @@ def _normalise_sql(sql: object) -> str:
     return " ".join(str(sql).split()) if sql is not None else ""
 
 
+@functools.cache
 def _expected_schema() -> dict[tuple[str, str], str]:
     """``(type, name) -> SQL`` of a fresh database with every migration applied."""
     conn = sqlite3.connect(":memory:")

@@ -28,6 +28,7 @@ from vault.store._rows import (
     LogRow,
     UserRow,
     counts_column,
+    facts_column,
     job_from_sql,
     job_to_sql,
 )
@@ -47,8 +48,7 @@ _USER_SELECT = (
     "key_changed_at"
 )
 # ``user`` is quoted: PostgreSQL reserves the word (SQLite accepts the quotes too).
-_LOG_COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject'
-
+_LOG_COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject, facts'
 R = TypeVar("R")
 
 
@@ -125,6 +125,9 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
 
     def schema_problems(self) -> list[str]:
         return self.db.schema_problems()
+
+    def log_guarded(self) -> bool:
+        return self.db.log_guarded()
 
     def integrity_check(self) -> list[str]:
         return self.db.integrity_check()
@@ -354,14 +357,12 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
     # ----------------------------------------------------------------- access log
 
     def last_log(self) -> LogRow | None:
-        rows = self._query(
-            f"SELECT {_LOG_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1"
-        )
+        rows = self._query(f"SELECT {_LOG_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1")
         return _log(rows[0]) if rows else None
 
     def insert_log(self, row: LogRow) -> None:
         self._exec(
-            f"INSERT INTO access_log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO access_log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.seq,
                 row.time,
@@ -372,6 +373,7 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
                 row.prev_hash,
                 row.entry_hash,
                 row.subject,
+                None if row.facts is None else json.dumps(dict(row.facts), sort_keys=True),
             ),
         )
 
@@ -383,6 +385,7 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
         job_id: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        subject: str | None = None,
     ) -> list[LogRow]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -390,6 +393,7 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
             ('"user"', "=", user),
             ("action", "=", action),
             ("job_id", "=", job_id),
+            ("subject", "=", subject),
             ("time", ">=", since),
             ("time", "<", until),
         ):
@@ -398,11 +402,14 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._query(
-            f"SELECT {_LOG_COLUMNS} "
-            f"FROM access_log{where} ORDER BY seq",
+            f"SELECT {_LOG_COLUMNS} FROM access_log{where} ORDER BY seq",
             params,
         )
         return [_log(r) for r in rows]
+
+    def log_entry(self, seq: int) -> LogRow | None:
+        rows = self._query(f"SELECT {_LOG_COLUMNS} FROM access_log WHERE seq = ?", (seq,))
+        return _log(rows[0]) if rows else None
 
     def blob_layout(self) -> list[tuple[str, str, int, int]]:
         """``(job_id, field, idx, key_version)`` of every blob, without the data."""
@@ -470,4 +477,5 @@ def _log(r: Sequence[Any]) -> LogRow:
         prev_hash=str(r[6]),
         entry_hash=str(r[7]),
         subject=r[8],
+        facts=facts_column(r[9]),
     )
