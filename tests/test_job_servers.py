@@ -29,7 +29,7 @@ HOUR = 3600.0
 
 @pytest.fixture
 def keyring(tmp_path: Path) -> Iterator[Keyring]:
-    fast = KdfParams("argon2id", 8192, 1, 1)
+    fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
     with Keyring.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as kr:
         yield kr
 
