@@ -59,7 +59,8 @@ from vault.cli import run
 from vault.keyring import KdfParams, Keyring
 
 TARGET_SECONDS = 1.0
-FAST_KDF = KdfParams("argon2id", 8192, 1, 1)  # the bench unlocks nothing; keep setup quick
+# the bench unlocks nothing; keep setup quick
+FAST_KDF = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
 TYPES = ("PERSON_NAME", "EMAIL_ADDRESS", "PHONE_NUMBER", "DATE", "ORGANIZATION", "IBAN")
 FILE_TYPES = ("csv", "csv", "csv", "text", "pdf", "docx", "excel")
 T0 = 1_700_000_000.0

@@ -49,7 +49,7 @@ from vault.keyring import KdfParams, Keyring  # noqa: E402
 from vault.models import JobContent  # noqa: E402
 from vault.simulator import SimulatorConfig, run_simulator  # noqa: E402
 
-FAST = KdfParams("argon2id", 8192, 1, 1)
+FAST = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
 PASS = "bench passphrase"
 AUDIT_TARGET_S = 2.0
 RESTORE_MARGIN_S = 0.050

@@ -57,7 +57,7 @@ export QUESTA_VAULT="$work/plain.db" QUESTA_VAULT_CONFIG="$work/config.toml"
 printf 'a passphrase for the package check\n' >"$work/pass"
 chmod 600 "$work/pass"
 printf 'Maria Garcia wrote to maria.garcia@example.org.\n' >"$work/note.txt"
-"$qv" --passphrase-file "$work/pass" init --user ci --kdf-memory 8192 --kdf-passes 1 --kdf-lanes 1
+"$qv" --passphrase-file "$work/pass" init --user ci --kdf-memory 8192 --kdf-passes 1 --kdf-lanes 1 --unsafe-kdf
 "$qv" config set api_url "$url"
 "$qv" -q submit "$work/note.txt" --json >"$work/submit.json"
 job="$("$work/plain/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["job_id"])' "$work/submit.json")"

@@ -167,7 +167,7 @@ def test_blocking_client_abandons_a_stalled_request(hostile: Any, mode: str) -> 
 
 @pytest.fixture
 def keyring(tmp_path: Path) -> Iterator[Keyring]:
-    fast = KdfParams("argon2id", 8192, 1, 1)
+    fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
     with Keyring.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as kr:
         yield kr
 

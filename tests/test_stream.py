@@ -111,7 +111,7 @@ def test_async_helper_over_an_async_iterator() -> None:
 
 # -- through the vault: one log entry, committed before the first restored text ------------------
 
-FAST = KdfParams(memory_kib=8192, passes=1, lanes=1)
+FAST = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
 
 
 def make_vault(path: Path) -> None:

@@ -22,7 +22,7 @@ from vault import crypto  # noqa: E402
 from vault.keyring import KdfParams, Keyring  # noqa: E402
 from vault.models import JobContent, SubmitOptions  # noqa: E402
 
-FAST = KdfParams(memory_kib=8192, passes=1, lanes=1)
+FAST = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
 VAULT_ID = "00112233445566778899aabbccddeeff"
 JOB_ID = "550e8400-e29b-41d4-a716-446655440000"
 

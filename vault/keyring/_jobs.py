@@ -110,14 +110,23 @@ def write_key_versions(
         ciphertext_size=sum(len(b.data) for b in blobs),
         updated_at=now,
     )
-    store.put_job(replace(row, seal=None))
+    # The seal authenticates who will hold each key version once the grants are written and
+    # pruned (seal format 2). The row is written once, already sealed: a second write of it
+    # in this transaction would be refused where the database lets an archiver update only
+    # pending jobs (PostgreSQL roles, docs/team.md).
+    live = {versions[-1], *(b.key_version for b in blobs)}
+    users = {u.name: u for u in store.list_users()}
+    kept = [(g.key_version, g.user) for g in store.grants(row.job_id) if g.key_version in live]
+    holders = _state.holders_of([*kept, *((g.key_version, g.user) for g in sealed)], users)
+    message = env.seal_message(vault_id, row, blobs, _state.seal_holders(holders))
+    row = replace(row, seal=crypto.compute_seal(seal_key, message, crypto.SEAL_V2))
+    store.put_job(row)
     store.delete_blobs(row.job_id)
     store.insert_blobs(blobs)
     for grant in sealed:
         store.insert_grant(grant)
-    store.prune_grants(row.job_id, [versions[-1], *(b.key_version for b in blobs)])
-    # The seal authenticates who holds each key version now (seal format 2).
-    return reseal(store, vault_id=vault_id, row=row, seal_key=seal_key, blobs=blobs)
+    store.prune_grants(row.job_id, sorted(live))
+    return row
 
 
 def reseal(

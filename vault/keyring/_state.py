@@ -49,14 +49,19 @@ StateProblem = Problem  # exported as ``vault.keyring.StateProblem``
 # --------------------------------------------------------------------------- facts
 
 
-def holders(store: Store, job_id: str, users: Mapping[str, UserRow] | None = None) -> list[Holder]:
+def holders(store: Store, job_id: str) -> list[Holder]:
     """Every grant of the job as ``(key version, user, fingerprint)``, sorted."""
-    by_name = users if users is not None else {u.name: u for u in store.list_users()}
-    out: list[Holder] = []
-    for grant in store.grants(job_id):
-        user = by_name.get(grant.user)
-        fp = crypto.fingerprint(user.public_key) if user is not None else "?"
-        out.append((grant.key_version, grant.user, fp))
+    users = {u.name: u for u in store.list_users()}
+    return holders_of([(g.key_version, g.user) for g in store.grants(job_id)], users)
+
+
+def holders_of(grants: Iterable[tuple[int, str]], users: Mapping[str, UserRow]) -> list[Holder]:
+    """``(key version, user)`` pairs as holders with the users' fingerprints, sorted and
+    without repeats (``?`` for a user the vault does not know)."""
+    out: set[Holder] = set()
+    for version, name in grants:
+        user = users.get(name)
+        out.add((version, name, crypto.fingerprint(user.public_key) if user is not None else "?"))
     return sorted(out)
 
 
