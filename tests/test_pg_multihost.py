@@ -112,9 +112,16 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
         final = invoke(["sync", "--timeout", "60"], env=api)
         assert final.exit_code == 0, final.output
 
-    for code, err in [r for i, r in enumerate(results) if i != 2]:
-        assert code in (0, 3), err
+    for i, (code, err) in enumerate(results):
+        if i == 2:
+            continue
         assert "Traceback" not in err and "internal error" not in err, err
+        if i == 1 and code == 1:
+            # The connection was dropped inside one of its transactions (which timing decides):
+            # a one-line error naming the lost connection, and the server rolled it back.
+            assert "lost or could not open the connection" in err, err
+            continue
+        assert code in (0, 3), err
     assert results[2][0] == -signal.SIGKILL
     assert reader_codes and all(code == 0 for code, _ in reader_codes), reader_codes
 
