@@ -485,3 +485,66 @@ def test_show_reveal_decrypts_the_details_after_logging(
 
     wrong = run(["show", job, "--reveal"], {**env, "QUESTA_VAULT_PASSPHRASE": "wrong"})
     assert wrong.exit_code == 4 and "could not parse" not in wrong.output
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------------
+
+
+def polls(sim: Any) -> int:
+    return sim.state.request_counts().get("GET /anonymize/status/{job_id}", 0)
+
+
+@pytest.mark.parametrize("command", ["fetch", "sync", "submit"])
+def test_ctrl_c_exits_130_naming_the_jobs_left_pending(
+    command: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    with run_simulator(SimulatorConfig(processing_time=600)) as slow:
+        values = {"QUESTA_API_URL": slow.url, "QUESTA_VAULT_PASSPHRASE": PASS}
+        assert invoke(["init", "--user", "alice", *FAST_KDF], env=values).exit_code == 0
+        files = [tmp_path / f"people{i}.csv" for i in range(2)]
+        for file in files:
+            file.write_bytes(CSV)
+        earlier = run(["submit", "--no-wait", *map(str, files)], values)
+        assert earlier.exit_code == 0, earlier.output
+        old = job_ids(earlier.stdout)
+        args = {
+            "fetch": ["fetch", *old],
+            "sync": ["sync"],
+            "submit": ["submit", str(files[0])],
+        }[command]
+        child = cli_process(args, isolated_env, slow.url)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and polls(slow) < (1 if command == "submit" else 2):
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130, stderr
+    [line] = stderr.splitlines()
+    assert "Traceback" not in stderr and stdout == ""
+    with keyring(isolated_env) as kr:
+        pending = [j.job_id for j in kr.pending_jobs()]
+    if command == "submit":
+        [new] = [j for j in pending if j not in old]
+        expected = [new]
+    else:
+        expected = old
+    assert line == (
+        f"questa-vault: interrupted; {len(expected)} "
+        f"{'job stays' if len(expected) == 1 else 'jobs stay'} pending: {', '.join(expected)}; "
+        "`questa-vault sync` archives them later"
+    )
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 10, 11, 57])
+def test_interrupted_message_names_ten_and_counts_the_rest(count: int) -> None:
+    from vault.cli.archive import interrupted_message
+
+    ids = [f"job-{i:03d}" for i in range(count)]
+    message = interrupted_message(ids)
+    assert "\n" not in message
+    if count == 0:
+        assert message == "interrupted; no job of this run is left pending"
+        return
+    assert f"interrupted; {count} job" in message and "`questa-vault sync`" in message
+    assert all((f"job-{i:03d}" in message) == (i < 10) for i in range(count))
+    assert (f"and {count - 10} more" in message) == (count > 10)

@@ -138,6 +138,12 @@ class Incomplete(VaultError):
     exit_code = 3
 
 
+class Interrupted(VaultError):
+    """Ctrl-C (SIGINT) stopped a run; the message names the jobs left pending for ``sync``."""
+
+    exit_code = 130
+
+
 class AccessDenied(VaultError):
     """The user may not read this: wrong passphrase, unknown or disabled user, no grant."""
 

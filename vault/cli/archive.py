@@ -8,7 +8,8 @@ Any job that did not archive makes the exit code 3 (``Incomplete``), after the o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +45,7 @@ from vault.cli._outcomes import (
 from vault.cli.users import acting_user, open_vault
 from vault.client import DEFAULT_MAX_RESPONSE, QuestaClient, check_job_id
 from vault.client import DEFAULT_TIMEOUT as REQUEST_TIMEOUT
-from vault.errors import InputError
+from vault.errors import InputError, Interrupted, VaultError
 from vault.models import SubmitOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -122,6 +123,46 @@ def _client(
         read_token(ctx, token_file, url),
         timeout=request_timeout,
         max_response=max_response_mib * 1024 * 1024,
+    )
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+SHOWN_PENDING = 10  # job ids named in the one-line message; the rest are counted
+
+
+def _pending_ids(keyring: Any) -> list[str]:
+    return [info.job_id for info in keyring.pending_jobs()]
+
+
+@contextmanager
+def pending_on_interrupt(keyring: Any, which: Callable[[list[str]], list[str]]) -> Iterator[None]:
+    """Turn Ctrl-C during a run into ``Interrupted`` (exit 130) naming the jobs of this run
+    that stay pending: ``which`` picks them from every job pending in the vault afterwards.
+
+    Jobs are recorded pending the moment the server accepts them, so whatever was accepted
+    before the interrupt is in the vault and ``sync`` archives it later."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        try:
+            left = which(_pending_ids(keyring))
+        except VaultError:  # the vault cannot say: the plain message, still exit 130
+            raise Interrupted(
+                "interrupted; `questa-vault sync` archives the jobs left pending"
+            ) from None
+        raise Interrupted(interrupted_message(left)) from None
+
+
+def interrupted_message(left: list[str]) -> str:
+    if not left:
+        return "interrupted; no job of this run is left pending"
+    shown = ", ".join(left[:SHOWN_PENDING])
+    more = f" and {len(left) - SHOWN_PENDING} more" if len(left) > SHOWN_PENDING else ""
+    noun = "job stays" if len(left) == 1 else "jobs stay"
+    return (
+        f"interrupted; {len(left)} {noun} pending: {shown}{more}; "
+        "`questa-vault sync` archives them later"
     )
 
 
@@ -209,7 +250,9 @@ def submit_command(
             timeout=timeout,
             concurrency=concurrency,
         )
-        with Reporter(ctx, len(checked), as_json=as_json, label="submitting") as report:
+        before = set(_pending_ids(keyring))
+        new_only = pending_on_interrupt(keyring, lambda now: [j for j in now if j not in before])
+        with new_only, Reporter(ctx, len(checked), as_json=as_json, label="submitting") as report:
             outcomes = submit(
                 client,
                 keyring,
@@ -289,7 +332,9 @@ def fetch_command(
             expire_missing=expire_missing,
         )
         distinct = len(set(job_ids))
-        with Reporter(ctx, distinct, as_json=as_json, label="fetching") as report:
+        asked = list(dict.fromkeys(job_ids))
+        named = pending_on_interrupt(keyring, lambda now: [j for j in asked if j in set(now)])
+        with named, Reporter(ctx, distinct, as_json=as_json, label="fetching") as report:
             outcomes = fetch(client, keyring, job_ids, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
@@ -350,7 +395,8 @@ def sync_command(
             expire_missing=expire_missing,
         )
         total = len(keyring.pending_jobs())
-        with Reporter(ctx, total, as_json=as_json, label="syncing") as report:
+        every = pending_on_interrupt(keyring, lambda now: now)
+        with every, Reporter(ctx, total, as_json=as_json, label="syncing") as report:
             result = sync(client, keyring, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
