@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
-from itertools import filterfalse
 from typing import BinaryIO, Protocol, cast
 
 from vault.errors import InputError
@@ -30,7 +29,7 @@ from vault.restore.formats import (
     document_kind,
 )
 from vault.restore.jsonfmt import JsonProcessor
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
+from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
 
 CHUNK_SIZE = 1 << 20
 
@@ -296,23 +295,13 @@ def restore_stream(
 
     if origin is not None:
         positions.locate(src, origin, encoding, size)
-    counts = matcher.restored_counts()
-    restored = sum(counts.values())
-    return RestoreReport(
+    return report_of(
+        matcher,
+        tally,
+        positions.found,
         format=fmt,
         format_reason=detection.reason,
         encoding=encoding,
-        job_ids=resolver.job_ids,
-        lenient=options.lenient,
-        found=restored + tally.unresolved_count,
-        restored=restored,
-        restored_by_type=by_type(counts),
-        repaired=tally.repaired,
-        unresolved_count=tally.unresolved_count,
-        unresolved_by_reason=dict(tally.reasons),
-        unresolved=tuple(positions.found),
-        unused=tuple(filterfalse(counts.__contains__, matcher.resolver.originals)),
-        problems=matcher.problems,
         neutralized=csv_processor.neutralized if csv_processor else 0,
         quoted=csv_processor.quoted if csv_processor else 0,
         bytes_in=decoder.bytes_in,
@@ -375,23 +364,12 @@ def restore_text(
         line_start = newline + 1 if newline != -1 else line_start
         pos = offset
         found.append(UnresolvedPlaceholder(token, line, offset - line_start + 1, reason))
-    counts = matcher.restored_counts()
-    restored = sum(counts.values())
-    return out, RestoreReport(
+    return out, report_of(
+        matcher,
+        tally,
+        found,
         format="text",
         format_reason="given (--format)",
-        encoding="utf-8",
-        job_ids=resolver.job_ids,
-        lenient=lenient,
-        found=restored + tally.unresolved_count,
-        restored=restored,
-        restored_by_type=by_type(counts),
-        repaired=tally.repaired,
-        unresolved_count=tally.unresolved_count,
-        unresolved_by_reason=dict(tally.reasons),
-        unresolved=tuple(found),
-        unused=tuple(filterfalse(counts.__contains__, resolver.originals)),
-        problems=matcher.problems,
         bytes_in=bytes_in,
         bytes_out=len(out.encode("utf-8")),
     )

@@ -23,7 +23,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import filterfalse
 from typing import BinaryIO
 
 from vault.documents import (
@@ -50,7 +49,7 @@ from vault.documents import (
 )
 from vault.errors import InputError
 from vault.placeholders import MAX_LISTED, Matcher, Resolver
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
+from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MACRO_WARNING = (
@@ -231,7 +230,7 @@ def restore_package(
         )
     if kind == "xlsx" and any(i >= 0 for i in run.shared_index):
         _cells_of_shared(zipped, sheet_list, run)
-    return _report(kind, resolver, matcher, run, tuple(warnings), writer.offset)
+    return _report(kind, matcher, run, tuple(warnings), writer.offset)
 
 
 def _word_locator(part: str) -> Callable[[Group], str]:
@@ -258,33 +257,21 @@ def _cells_of_shared(zipped: SafeZip, sheet_list: list[Sheet], run: _Run) -> Non
 
 def _report(
     kind: str,
-    resolver: Resolver,
     matcher: Matcher,
     run: _Run,
     warnings: tuple[str, ...],
     bytes_out: int,
 ) -> RestoreReport:
     tally = matcher.tally
-    counts = matcher.restored_counts()
-    restored = sum(counts.values())
-    unresolved = tuple(
+    unresolved = (
         UnresolvedPlaceholder(text, 0, 0, reason, location=run.where[offset])
         for text, offset, reason in tally.unresolved[:MAX_LISTED]
     )
-    return RestoreReport(
+    return report_of(
+        matcher,
+        tally,
+        unresolved,
         format=kind,
-        encoding="utf-8",
-        job_ids=resolver.job_ids,
-        lenient=matcher.lenient,
-        found=restored + tally.unresolved_count,
-        restored=restored,
-        restored_by_type=by_type(counts),
-        repaired=tally.repaired,
-        unresolved_count=tally.unresolved_count,
-        unresolved_by_reason=dict(tally.reasons),
-        unresolved=unresolved,
-        unused=tuple(filterfalse(counts.__contains__, resolver.originals)),
-        problems=matcher.problems,
         neutralized=run.neutralized,
         bytes_in=run.bytes_in,
         bytes_out=bytes_out,

@@ -9,13 +9,12 @@ does); unresolved placeholders are located as ``page N line L``.
 
 from __future__ import annotations
 
-from itertools import filterfalse
 from typing import BinaryIO
 
 from vault.documents import pdf_pages
 from vault.errors import InputError, UnsupportedFormat
 from vault.placeholders import MAX_LISTED, Matcher, Resolver
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
+from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
 
 PAGE_BREAK = "\f"
 PDF_REFUSED = (
@@ -62,22 +61,6 @@ def restore_pdf(
         unresolved.append(
             UnresolvedPlaceholder(token, 0, 0, reason, location=f"page {page + 1} line {line}")
         )
-    counts = matcher.restored_counts()
-    restored = sum(counts.values())
-    return RestoreReport(
-        format="pdf",
-        encoding="utf-8",
-        job_ids=resolver.job_ids,
-        lenient=lenient,
-        found=restored + tally.unresolved_count,
-        restored=restored,
-        restored_by_type=by_type(counts),
-        repaired=tally.repaired,
-        unresolved_count=tally.unresolved_count,
-        unresolved_by_reason=dict(tally.reasons),
-        unresolved=tuple(unresolved),
-        unused=tuple(filterfalse(counts.__contains__, resolver.originals)),
-        problems=matcher.problems,
-        bytes_in=len(data),
-        bytes_out=len(encoded),
+    return report_of(
+        matcher, tally, unresolved, format="pdf", bytes_in=len(data), bytes_out=len(encoded)
     )

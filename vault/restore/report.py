@@ -7,11 +7,12 @@ text; originals are only counted.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import filterfalse
 from typing import Any
 
-from vault.placeholders import MapProblem, Reason, placeholder_type
+from vault.placeholders import MapProblem, Matcher, Reason, Tally, placeholder_type
 
 
 @dataclass(frozen=True)
@@ -167,3 +168,44 @@ def by_type(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 _LABEL = re.compile(r"^\[([^\n]*?)_\d+\]$", re.MULTILINE)
+
+
+def report_of(
+    matcher: Matcher,
+    tally: Tally,
+    unresolved: Iterable[UnresolvedPlaceholder],
+    *,
+    format: str,
+    format_reason: str = "",
+    encoding: str = "utf-8",
+    bytes_in: int = 0,
+    bytes_out: int = 0,
+    neutralized: int = 0,
+    quoted: int = 0,
+    warnings: tuple[str, ...] = (),
+) -> RestoreReport:
+    """The report of one run over ``matcher``: every format builds it here, from the counts of
+    what was restored (so the unused placeholders cost one pass over the map's originals)."""
+    counts = matcher.restored_counts()
+    restored = sum(counts.values())
+    return RestoreReport(
+        format=format,
+        format_reason=format_reason,
+        encoding=encoding,
+        job_ids=matcher.resolver.job_ids,
+        lenient=matcher.lenient,
+        found=restored + tally.unresolved_count,
+        restored=restored,
+        restored_by_type=by_type(counts),
+        repaired=tally.repaired,
+        unresolved_count=tally.unresolved_count,
+        unresolved_by_reason=dict(tally.reasons),
+        unresolved=tuple(unresolved),
+        unused=tuple(filterfalse(counts.__contains__, matcher.resolver.originals)),
+        problems=matcher.problems,
+        neutralized=neutralized,
+        quoted=quoted,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        warnings=warnings,
+    )

@@ -11,11 +11,10 @@ releases nothing.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from itertools import filterfalse
 
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, by_type
+from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
 
 _CONTEXT = 2  # characters kept before the next start (a bare token's boundary looks back)
 
@@ -106,25 +105,12 @@ class StreamRestorer:
     @property
     def report(self) -> RestoreReport:
         """What the stream restored so far (complete after ``close``)."""
-        matcher = self._matcher
-        tally = matcher.tally
-        counts = matcher.restored_counts()
-        restored = sum(counts.values())
-        return RestoreReport(
+        return report_of(
+            self._matcher,
+            self._matcher.tally,
+            self._found,
             format="text",
             format_reason="a text stream",
-            encoding="utf-8",
-            job_ids=matcher.resolver.job_ids,
-            lenient=matcher.lenient,
-            found=restored + tally.unresolved_count,
-            restored=restored,
-            restored_by_type=by_type(counts),
-            repaired=tally.repaired,
-            unresolved_count=tally.unresolved_count,
-            unresolved_by_reason=dict(tally.reasons),
-            unresolved=tuple(self._found),
-            unused=tuple(filterfalse(counts.__contains__, matcher.resolver.originals)),
-            problems=matcher.problems,
             bytes_in=self._chars_in,
             bytes_out=self._chars_out,
         )
