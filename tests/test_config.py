@@ -272,3 +272,19 @@ def test_a_postgresql_vault_url_is_kept_as_written() -> None:
     assert shown == {"value": url, "source": "file"}
     refused = invoke(["config", "set", "vault", "postgresql://vault:hunter2@db/questa"])
     assert refused.exit_code == 1 and "hunter2" not in refused.output
+
+
+def test_regression_a_user_setting_beside_user_command_defaults(vaults: dict[str, Path]) -> None:
+    """Found by trying the tool: the root group's --user option and the `user` command shared
+    one key in click's default_map, so `config set user NAME` next to a `user` command default
+    broke every command (a traceback) and the `user` commands."""
+    assert invoke(["config", "set", "user.list.json", "true"]).exit_code == 0
+    assert invoke(["config", "set", "user", "file"]).exit_code == 0
+    env: dict[str, str | None] = {"QUESTA_VAULT": str(vaults["file"])}
+    for args in (["--version"], ["config", "show"], ["jobs"]):
+        result = invoke(args, env=env)  # type: ignore[arg-type]
+        assert result.exit_code == 0, result.output
+    listed = invoke(["user", "list"], env=env)  # type: ignore[arg-type]
+    assert listed.exit_code == 0, listed.output
+    assert [u["name"] for u in json.loads(listed.stdout)] == ["file"]  # the file's --json default
+    assert invoke(["config", "set", "--unset", "user"]).exit_code == 0

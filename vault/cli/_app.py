@@ -396,7 +396,12 @@ class LazyGroup(click.Group):
     help="Vault: a file path, or a postgresql:// URL without a password (env QUESTA_VAULT; "
     "default: a file in the user data directory).",
 )
-@click.option("--user", envvar="QUESTA_VAULT_USER", help="Vault user (env QUESTA_VAULT_USER).")
+# The parameter is not named "user": click's default_map keys a group's options and its
+# sub-commands in one table, and the settings file may hold both `user` and a `user` command's
+# defaults.
+@click.option(
+    "--user", "acting_user", envvar="QUESTA_VAULT_USER", help="Vault user (env QUESTA_VAULT_USER)."
+)
 @click.option(
     "--passphrase-file",
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
@@ -415,7 +420,7 @@ class LazyGroup(click.Group):
 def cli(
     ctx: click.Context,
     vault_path: str | None,
-    user: str | None,
+    acting_user: str | None,
     passphrase_file: Path | None,
     key_file: Path | None,
     verbose: int,
@@ -434,7 +439,7 @@ def cli(
         raise _run.settings_error
     ctx.obj = AppContext(
         vault_path=vault_location(vault_path) if vault_path else default_vault_path(),
-        user=user,
+        user=acting_user,
         verbose=verbose,
         quiet=quiet,
         passphrase_file=passphrase_file,

@@ -55,7 +55,7 @@ GLOBAL_KEYS: dict[str, tuple[str, str, str | None]] = {
     ),
     "token_file": ("file holding the API bearer token", "token_file", None),
     "vault": ("vault file", "vault_path", "QUESTA_VAULT"),
-    "user": ("vault user", "user", "QUESTA_VAULT_USER"),
+    "user": ("vault user", "acting_user", "QUESTA_VAULT_USER"),
     "keyring": ("read the passphrase and API token from the OS keyring", "keyring", None),
 }
 _PATH_KEYS = frozenset({"token_file", "vault"})
