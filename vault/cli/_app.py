@@ -23,6 +23,7 @@ import click
 
 from vault._version import __version__
 from vault.cli._harden import harden_process
+from vault.cli._jobref import complete_users
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
 from vault.cli._terminal import echo, inert, inert_json
@@ -129,7 +130,7 @@ def is_dash(path: Path | str | None) -> bool:
 
 
 def erased_message(keyring: Keyring, job_id: str) -> str:
-    """"job X was erased on TIME (by USER)": from the access log's erase entry."""
+    """ "job X was erased on TIME (by USER)": from the access log's erase entry."""
     entries = keyring.log_entries(action="erase", job_id=job_id)
     if not entries:
         return f"job {job_id} was erased; its map and file no longer exist"
@@ -400,7 +401,11 @@ class LazyGroup(click.Group):
 # sub-commands in one table, and the settings file may hold both `user` and a `user` command's
 # defaults.
 @click.option(
-    "--user", "acting_user", envvar="QUESTA_VAULT_USER", help="Vault user (env QUESTA_VAULT_USER)."
+    "--user",
+    "acting_user",
+    envvar="QUESTA_VAULT_USER",
+    shell_complete=complete_users,
+    help="Vault user (env QUESTA_VAULT_USER).",
 )
 @click.option(
     "--passphrase-file",

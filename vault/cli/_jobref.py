@@ -10,9 +10,13 @@ loudly: a shell's tab key should not print tracebacks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+import click
+from click.shell_completion import CompletionItem
+
+from vault.config import default_vault_path, vault_location
 from vault.errors import AmbiguousJob
 
 if TYPE_CHECKING:
@@ -42,3 +46,43 @@ def resolve_job(keyring: Keyring, text: str) -> str:
 
 def resolve_jobs(keyring: Keyring, texts: Iterable[str]) -> list[str]:
     return [resolve_job(keyring, t) for t in texts]
+
+
+# --------------------------------------------------------------------------- shell completion
+
+COMPLETION_LIMIT = 200  # candidates offered at most; a shell shows more than this poorly
+
+
+def _complete(
+    ctx: click.Context, incomplete: str, candidates: Callable[[Keyring], list[str]]
+) -> list[CompletionItem]:
+    """Candidates from the vault the command line names; nothing on any error (no vault, a
+    database that cannot be reached, ...). Opening a vault needs no secret, so nothing asks."""
+    from vault.keyring import Keyring  # the store loads on a tab press, not with the CLI
+
+    try:
+        given = ctx.find_root().params.get("vault_path")
+        path = vault_location(given) if given else default_vault_path()
+        with Keyring.open(path) as keyring:
+            found = candidates(keyring)
+    except Exception:  # a tab press never prints a traceback or an error
+        return []
+    return [CompletionItem(c) for c in found if c.startswith(incomplete)][:COMPLETION_LIMIT]
+
+
+def complete_job_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Job ids starting with what was typed (the store's prefix lookup, in id order)."""
+    return _complete(
+        ctx,
+        incomplete,
+        lambda k: k.store.job_ids_with_prefix(incomplete, limit=COMPLETION_LIMIT),
+    )
+
+
+def complete_users(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """User names of the vault (enabled or not: ``log --user`` asks about old ones too)."""
+    return _complete(ctx, incomplete, lambda k: sorted(u.name for u in k.list_users()))

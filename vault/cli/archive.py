@@ -35,6 +35,7 @@ from vault.cli._app import (
     read_token,
     require_api_url,
 )
+from vault.cli._jobref import complete_job_ids
 from vault.cli._outcomes import (
     Reporter,
     counts_of,
@@ -282,7 +283,9 @@ def submit_command(
 
 
 @cli.command("fetch")
-@click.argument("job_ids", nargs=-1, required=True, metavar="JOB_ID...")
+@click.argument(
+    "job_ids", nargs=-1, required=True, metavar="JOB_ID...", shell_complete=complete_job_ids
+)
 @run_options
 @server_options
 @api_options

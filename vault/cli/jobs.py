@@ -27,7 +27,7 @@ from vault.cli._app import (
     table,
     utc_time,
 )
-from vault.cli._jobref import resolve_job
+from vault.cli._jobref import complete_job_ids, resolve_job
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -73,7 +73,7 @@ def jobs_command(ctx: AppContext, status: str | None, as_json: bool) -> None:
 
 
 @cli.command("show")
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.option(
     "--reveal",
     is_flag=True,
@@ -173,7 +173,7 @@ def _details(content: JobContent) -> dict[str, Any]:
 
 
 @cli.command("export")
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @click.option(
     "-o",
     "--output",

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
-from vault.cli._jobref import resolve_jobs
+from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.config import vault_location
@@ -42,8 +42,16 @@ def _one_selection(job_ids: tuple[str, ...], all_jobs: bool, what: str) -> None:
 
 
 @cli.command("grant")
-@click.argument("user")
-@click.option("-j", "--job", "job_ids", multiple=True, metavar="JOB", help="A job (repeatable).")
+@click.argument("user", shell_complete=complete_users)
+@click.option(
+    "-j",
+    "--job",
+    "job_ids",
+    multiple=True,
+    metavar="JOB",
+    shell_complete=complete_job_ids,
+    help="A job (repeatable).",
+)
 @click.option("--all", "all_jobs", is_flag=True, help="Every job you can read.")
 @json_option
 @pass_app
@@ -73,8 +81,16 @@ def grant_command(
 
 
 @cli.command("revoke")
-@click.argument("user")
-@click.option("-j", "--job", "job_ids", multiple=True, metavar="JOB", help="A job (repeatable).")
+@click.argument("user", shell_complete=complete_users)
+@click.option(
+    "-j",
+    "--job",
+    "job_ids",
+    multiple=True,
+    metavar="JOB",
+    shell_complete=complete_job_ids,
+    help="A job (repeatable).",
+)
 @click.option(
     "--all",
     "all_jobs",
@@ -148,7 +164,7 @@ def revoke_command(
 
 
 @cli.command("erase")
-@click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
+@click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...", shell_complete=complete_job_ids)
 @click.option(
     "--older-than",
     "days",

@@ -13,7 +13,7 @@ import click
 
 from vault.audit import iso_time, parse_when, short_time
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
-from vault.cli._jobref import resolve_job
+from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
 from vault.cli._terminal import echo, inert
 from vault.cli.users import open_vault
 from vault.models import LogEntry
@@ -37,9 +37,11 @@ def _entry_json(e: LogEntry) -> dict[str, object]:
 
 
 @cli.command("log")
-@click.option("--user", "user", help="Only entries by this user.")
+@click.option("--user", "user", shell_complete=complete_users, help="Only entries by this user.")
 @click.option("--action", help="Only this action (fetch, submit, restore, export, grant, ...).")
-@click.option("--job", "job_id", help="Only entries about this job.")
+@click.option(
+    "--job", "job_id", shell_complete=complete_job_ids, help="Only entries about this job."
+)
 @click.option("--since", metavar="WHEN", help="Entries at or after WHEN (see audit --help).")
 @click.option("--until", metavar="WHEN", help="Entries before WHEN (a date: to its end).")
 @click.option("--head", is_flag=True, help="Print only the chain head as SEQ:HASH.")

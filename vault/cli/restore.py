@@ -29,7 +29,7 @@ from vault.cli._app import (
     json_option,
     pass_app,
 )
-from vault.cli._jobref import resolve_job, resolve_jobs
+from vault.cli._jobref import complete_job_ids, resolve_job, resolve_jobs
 from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
@@ -163,6 +163,7 @@ def _text_output(output: Path | None) -> str | None:
     multiple=True,
     required=True,
     metavar="JOB",
+    shell_complete=complete_job_ids,
     help="Job whose map to use (repeat for several jobs).",
 )
 @click.option(
@@ -181,7 +182,12 @@ def _text_output(output: Path | None) -> str | None:
     help="Input format; auto decides by extension, then by content.",
 )
 @click.option("--lenient", is_flag=True, help="Also repair placeholders an LLM has mangled.")
-@click.option("--prefer", metavar="JOB", help="On a placeholder collision between jobs, JOB wins.")
+@click.option(
+    "--prefer",
+    metavar="JOB",
+    shell_complete=complete_job_ids,
+    help="On a placeholder collision between jobs, JOB wins.",
+)
 @click.option(
     "--report",
     "report_path",

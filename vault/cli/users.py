@@ -29,6 +29,7 @@ from vault.cli._app import (
     utc_time,
 )
 from vault.cli._harden import harden_process
+from vault.cli._jobref import complete_users
 from vault.cli._terminal import echo
 from vault.errors import InputError, StoreError, UnknownUser, VaultExists
 from vault.keyring import Keyring
@@ -293,7 +294,7 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
 
 
 @user_group.command("disable")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_users)
 @json_option
 @pass_app
 def user_disable(ctx: AppContext, name: str, as_json: bool) -> None:
