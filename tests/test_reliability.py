@@ -418,8 +418,11 @@ def test_fetch_killed_at_random_points_leaves_no_half_archived_job(
         if round_no % 2:  # anywhere in the run, start-up and unlock included
             killed = kill_after(proc, rng.uniform(0, total))
         else:  # somewhere while jobs are being stored
-            waited = wait_until(lambda: stored(ids) > 0, proc, 30)
-            killed = kill_after(proc, rng.uniform(0, max(total - waited, 0.05)))
+            wait_until(lambda: stored(ids) > 0, proc, 30)
+            # Aim inside the calibrated storing window (first stored job to exit), which is
+            # short next to start-up and unlock: a delay drawn from the whole run mostly lands
+            # after the child has finished.
+            killed = kill_after(proc, rng.uniform(0, max((total - first) * 0.8, 0.02)))
         done = stored(ids)
         interrupted += killed and 0 < done < per_round
         verify(vault, deep=True)  # every stored job decrypts and its seal holds
