@@ -176,3 +176,14 @@ def test_restore_to_a_terminal_is_inert_unless_raw(
     assert "Mal\x1b]52;c;aGk=\x07lory\u202e".encode() in raw
     piped = invoke(["restore", str(answer), "-j", "job-o"], env=ENV)  # not a terminal: exact
     assert piped.stdout == "Dear Mal\x1b]52;c;aGk=\x07lory\u202e\tok\n"
+
+
+def test_audit_csv_on_a_terminal_is_inert_and_exact_in_a_pipe(hostile_vault: Path) -> None:
+    """Found by an attack on main: the CSV listing wrote server-chosen labels raw to a TTY."""
+    env = {**ENV, "QUESTA_VAULT": str(hostile_vault)}
+    for args in (["audit", "--format", "csv"], ["audit", "--summary", "--format", "csv"]):
+        shown = _run_on_pty(args, env)
+        assert b"EVIL" in shown
+        assert _raw_controls(shown.decode("utf-8", "replace").replace("\r\n", "\n")) == []
+        piped = invoke(args, env=ENV)  # a pipe gets the exact CSV
+        assert _raw_controls(piped.stdout) != []

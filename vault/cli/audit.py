@@ -222,10 +222,20 @@ def _emit_report_json(data: dict[str, Any]) -> None:
     click.echo(inert_json(json_document(data, lists)))
 
 
+class _InertStdout:
+    """Standard output for ``csv.writer`` with every control character but line breaks
+    escaped (server-chosen labels can hold ESC, C1 and bidi controls)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(inert_lines(text))
+
+
 def _write_csv(
     report: AuditReport | AuditListing, checks: list[CrossCheck] | None, summary: bool
 ) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    # A file or pipe gets the exact CSV; a terminal an inert view of it, like every table.
+    out: Any = _InertStdout() if sys.stdout.isatty() else sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
     if summary:
         writer.writerow(["group", "key", "value"])
         t = report.totals
