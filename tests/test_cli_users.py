@@ -106,6 +106,16 @@ def test_passphrase_file(isolated_env: Path, tmp_path: Path) -> None:
         kr.unlock("alice", "from a file")
 
 
+def test_an_unreadable_passphrase_file_says_why_in_words(tmp_path: Path) -> None:
+    """Found by trying the tool: the message named a Python class (FileNotFoundError)."""
+    missing = tmp_path / "nope.txt"
+    result = invoke(["--passphrase-file", str(missing), "init", "--user", "alice", *FAST_KDF])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"questa-vault: cannot read passphrase file {missing}: No such file or directory\n"
+    )
+
+
 @pytest.mark.parametrize("command", [["user", "list"], ["log"], ["log", "--head"]])
 def test_commands_without_a_vault_say_how_to_make_one(isolated_env: Path, command: list) -> None:
     result = invoke(command)

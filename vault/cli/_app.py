@@ -26,7 +26,7 @@ from vault.cli._harden import harden_process
 from vault.cli._jobref import complete_users
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
-from vault.cli._terminal import echo, inert, inert_json
+from vault.cli._terminal import echo, inert, inert_json, reason
 from vault.config import HOSTED_DEMO_URL, Location, default_vault_path, vault_location
 from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, VaultError
 
@@ -202,14 +202,14 @@ def read_secret(
                 text = sys.stdin.read()
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(
-                    f"cannot read the passphrase from stdin: {type(exc).__name__}"
+                    f"cannot read the passphrase from stdin: {reason(exc)}"
                 ) from exc
         else:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(
-                    f"cannot read passphrase file {path}: {type(exc).__name__}"
+                    f"cannot read passphrase file {path}: {reason(exc)}"
                 ) from exc
         secret = text.rstrip("\r\n")
     elif env is not None:
@@ -333,7 +333,7 @@ def read_token(ctx: AppContext, token_file: Path | None, api_url: str) -> str | 
             else:
                 token = token_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read token file {token_file}: {type(exc).__name__}") from exc
+            raise InputError(f"cannot read token file {token_file}: {reason(exc)}") from exc
         return token or None
     env = os.environ.get("QUESTA_API_TOKEN")
     if env:

@@ -52,7 +52,9 @@ def set_secret(entry: str, secret: str) -> None:
     try:
         library.set_password(SERVICE, entry, secret)
     except errors.NoKeyringError as exc:
-        raise ConfigError("no OS keyring is available on this machine (NoKeyringError)") from exc
+        raise ConfigError(
+            "no OS keyring is available on this machine (install and unlock one, or use a file)"
+        ) from exc
     except Exception as exc:
         raise ConfigError(f"the OS keyring refused the secret ({type(exc).__name__})") from exc
 

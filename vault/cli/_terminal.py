@@ -109,3 +109,12 @@ class InertStream(io.RawIOBase):
     def flush(self) -> None:
         self._emit(self._decoder.decode(b"", final=True), final=True)
         self._target.flush()
+
+
+def reason(exc: BaseException) -> str:
+    """Why reading or writing failed, in words ("No such file or directory"), not a class name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return type(exc).__name__

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from vault.cli._app import AppContext, cli, pass_app, simulator_extra
-from vault.cli._terminal import echo
+from vault.cli._terminal import echo, reason
 from vault.config import RETENTION_SECONDS
 from vault.errors import InputError
 
@@ -37,7 +37,7 @@ def read_sim_tokens(token_file: Path | None) -> tuple[str, ...]:
         try:
             text = token_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read token file {token_file}: {type(exc).__name__}") from exc
+            raise InputError(f"cannot read token file {token_file}: {reason(exc)}") from exc
         tokens = tuple(
             line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
         )
