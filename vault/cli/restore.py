@@ -201,7 +201,7 @@ def _text_output(output: Path | None) -> str | None:
 @click.option(
     "--neutralize-formulas",
     is_flag=True,
-    help="CSV: prefix restored cells starting with = + - @ TAB CR with '.",
+    help="CSV and XLSX: prefix restored cells starting with = + - @ TAB CR with '.",
 )
 @click.option(
     "--to",
