@@ -548,3 +548,93 @@ def test_interrupted_message_names_ten_and_counts_the_rest(count: int) -> None:
     assert f"interrupted; {count} job" in message and "`questa-vault sync`" in message
     assert all((f"job-{i:03d}" in message) == (i < 10) for i in range(count))
     assert (f"and {count - 10} more" in message) == (count > 10)
+
+
+# --- submit - (standard input) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "exported"),
+    [
+        ("notes.txt", b"Hi John Doe\n", b"Hi [PERSON_NAME_1]\n"),
+        ("people.csv", CSV, ANON_CSV),
+        ("report.pdf", OPAQUE, OPAQUE),
+    ],
+)
+def test_submit_reads_stdin_under_its_name(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    name: str, data: bytes, exported: bytes,
+) -> None:  # fmt: skip
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spool))
+    monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
+    other = tmp_path / "other.csv"
+    other.write_bytes(CSV)
+    result = run(["submit", "-", str(other), "--name", name, "--json"], env, input=data)
+    assert result.exit_code == 0, result.output
+    jobs = json.loads(result.stdout)["jobs"]
+    assert sorted(j["file"] for j in jobs) == sorted([f"- ({name})", str(other)])
+    [mine] = [j for j in jobs if j["file"] == f"- ({name})"]
+    assert mine["outcome"] == "archived"
+    shown = json.loads(run(["show", mine["job_id"], "--json"], env).stdout)
+    assert str(spool) not in json.dumps(shown)
+    out = tmp_path / "out.bin"
+    assert run(["export", mine["job_id"], "-o", str(out)], env).exit_code == 0
+    assert out.read_bytes() == exported
+    assert list(spool.iterdir()) == []  # the spooled copy is gone
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["submit", "-"],  # no --name
+        ["submit", "x.csv", "--name", "a.csv"],  # --name without -
+        ["submit", "-", "-", "--name", "a.csv"],
+        *(
+            ["submit", "-", "--name", bad]
+            for bad in [
+                "",
+                ".",
+                "..",
+                "a/b.csv",
+                "a\\b.csv",
+                " a.csv",
+                "a\n.csv",
+                "a\x1b.csv",
+                "a" * 252 + ".csv",
+                "\u00e9" * 126 + ".csv",
+            ]
+        ),  # fmt: skip
+        ["submit", "-", "--name", "a.csv", "--token-file", "-"],  # stdin read once
+    ],
+)
+def test_submit_stdin_refusals_send_nothing(
+    env: dict[str, str], sim: Any, tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / "x.csv").write_bytes(CSV)
+    result = run(args, env, input=CSV)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert sim.state.request_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "problem"),
+    [
+        ("a.csv", b"", "empty"),
+        ("a.bin", b"data", "unsupported type"),
+        ("a.txt", b"\xff\xfe not utf-8", "text is not UTF-8"),
+    ],
+)
+def test_submit_stdin_checks_the_data_under_its_name(
+    env: dict[str, str], sim: Any, name: str, data: bytes, problem: str
+) -> None:
+    result = run(["submit", "-", "--name", name], env, input=data)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"questa-vault: nothing submitted; 1 file cannot be sent: - ({name}): {problem}"
+        + (" (use .csv .pdf .docx .xlsx .txt .md, or --type)" if "type" in problem else "")
+        + "\n"
+    )
+    assert sim.state.request_counts() == {}

@@ -452,3 +452,22 @@ def test_offline_recovery_key_unlocks_through_key_file(tmp_path: Path, isolated_
         input="[PERSON_NAME_1]",
     )
     assert wrong.exit_code == 4 and "Ann Lee" not in wrong.output
+
+
+def test_user_add_public_key_from_stdin(vault: Path, tmp_path: Path) -> None:
+    key = tmp_path / "recovery.key"
+    pem = invoke(["keygen", "-o", str(key)]).stdout
+    added = invoke(["--user", "alice", "user", "add", "recovery", "--public-key", "-"], input=pem)
+    assert added.exit_code == 0, added.output
+    with Keyring.open(vault) as kr:
+        kr.store_job(sample_job(), actor="cron")
+        session = kr.unlock_with_key("recovery", key.read_bytes())
+        assert session.open_file("job-1") == sample_job().content
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("data", ["", "hello", "-----BEGIN PUBLIC KEY-----\n", "\x00\xff"])
+def test_user_add_public_key_from_stdin_refuses_garbage(vault: Path, data: str) -> None:
+    result = invoke(["user", "add", "x", "--public-key", "-"], input=data)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert [u["name"] for u in json.loads(invoke(["user", "list", "--json"]).stdout)] == ["alice"]

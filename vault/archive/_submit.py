@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class SubmitFile:
     path: Path
     file_type: str  # "pdf", "docx", "csv", "excel", or "text" (the text endpoint)
     size: int
+    label: str = ""  # shown in outcomes instead of the path (``submit -``: the --name)
 
 
 @dataclass(frozen=True)
@@ -84,36 +85,41 @@ def custom_entities(text: str, *, name: str = "custom entities") -> tuple[tuple[
     return tuple(pairs)
 
 
-def check_files(paths: Sequence[Path], file_type: str | None = None) -> list[SubmitFile]:
+def check_files(
+    paths: Sequence[Path], file_type: str | None = None, labels: Mapping[Path, str] | None = None
+) -> list[SubmitFile]:
     """Check every input before anything is sent: it exists, is a non-empty file, has a
     supported type (by extension, or ``file_type``), and text is UTF-8. One error lists all
-    the problems."""
+    the problems. ``labels`` names a path in messages and outcomes instead of itself (a
+    spooled standard input is shown as its --name, never as its temporary path)."""
     if file_type is not None and file_type not in TYPE_NAMES:
         raise InputError(f"unsupported --type {file_type!r}: use {', '.join(TYPE_NAMES)}")
     problems: list[str] = []
     files: list[SubmitFile] = []
     for path in paths:
+        label = (labels or {}).get(path, "")
+        shown = label or str(path)
         kind = TYPE_NAMES[file_type] if file_type else SUBMIT_TYPES.get(path.suffix.lower())
         try:
             stat = path.stat()
         except FileNotFoundError:
-            problems.append(f"{path}: no such file")
+            problems.append(f"{shown}: no such file")
             continue
         except OSError as exc:
-            problems.append(f"{path}: {exc.strerror or type(exc).__name__}")
+            problems.append(f"{shown}: {exc.strerror or type(exc).__name__}")
             continue
         if not path.is_file():
-            problems.append(f"{path}: not a regular file")
+            problems.append(f"{shown}: not a regular file")
         elif stat.st_size == 0:
-            problems.append(f"{path}: empty")
+            problems.append(f"{shown}: empty")
         elif kind is None:
             problems.append(
-                f"{path}: unsupported type (use .csv .pdf .docx .xlsx .txt .md, or --type)"
+                f"{shown}: unsupported type (use .csv .pdf .docx .xlsx .txt .md, or --type)"
             )
         elif kind == "text" and not _is_utf8(path):
-            problems.append(f"{path}: text is not UTF-8")
+            problems.append(f"{shown}: text is not UTF-8")
         else:
-            files.append(SubmitFile(path=path, file_type=kind, size=stat.st_size))
+            files.append(SubmitFile(path=path, file_type=kind, size=stat.st_size, label=label))
     if problems:
         count = "1 file" if len(problems) == 1 else f"{len(problems)} files"
         raise InputError(f"nothing submitted; {count} cannot be sent: " + "; ".join(problems))
@@ -164,7 +170,7 @@ async def _submit_one(
     submit: SubmitOptions,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SubmitOutcome:
-    name = str(item.path)
+    name = item.label or str(item.path)
     is_text = item.file_type == "text"
     text_result: TextResult | None = None
     try:
@@ -239,7 +245,7 @@ def _store_text(
     )
     detail = describe("text", len(content), len(result.mapping), result.entities)
     return SubmitOutcome(
-        str(item.path), job_id, "archived" if stored else "already-archived", detail
+        item.label or str(item.path), job_id, "archived" if stored else "already-archived", detail
     )
 
 

@@ -8,6 +8,11 @@ Any job that did not archive makes the exit code 3 (``Incomplete``), after the o
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +24,7 @@ from vault.archive import (
     DEFAULT_CONCURRENCY,
     DEFAULT_TIMEOUT,
     RunOptions,
+    SubmitFile,
     check_files,
     custom_entities,
     fetch,
@@ -30,6 +36,7 @@ from vault.cli._app import (
     api_options,
     cli,
     emit_json,
+    is_dash,
     json_option,
     pass_app,
     read_token,
@@ -169,6 +176,50 @@ def interrupted_message(left: list[str]) -> str:
 
 # --------------------------------------------------------------------------- submit
 
+STDIN_CHUNK = 1024 * 1024
+
+
+def check_stdin_name(name: str | None, files: tuple[Path, ...]) -> str | None:
+    """``--name`` for ``submit -``: required with ``-``, refused without it, a plain file name
+    (its extension chooses the type unless --type says otherwise). ``-`` at most once."""
+    dashes = sum(1 for f in files if is_dash(f))
+    if dashes > 1:
+        raise click.UsageError("'-' (stdin) can be given once")
+    if dashes and name is None:
+        raise click.UsageError("submit - needs --name NAME (e.g. --name notes.txt)")
+    if name is not None and not dashes:
+        raise click.UsageError("--name names standard input: give it with '-'")
+    if name is not None and (
+        name in ("", ".", "..")
+        or any(c in name for c in "/\\\0")
+        or name != name.strip()
+        or len(name.encode("utf-8", "surrogatepass")) > 255
+        or not name.isprintable()
+    ):
+        raise click.BadParameter("a plain file name, such as notes.txt", param_hint="--name")
+    return name
+
+
+@contextmanager
+def spooled_stdin(ctx: AppContext, name: str) -> Iterator[Path]:
+    """Standard input copied to a private file called ``name`` (in a fresh 0700 directory,
+    mode 0600), removed afterwards: an upload is streamed and retried from a file."""
+    if sys.stdin.isatty():
+        raise InputError("submit - reads standard input, which is a terminal: pipe a file in")
+    ctx.claim_stdin("submit -")
+    folder = Path(tempfile.mkdtemp(prefix="questa-vault-stdin-"))
+    path = folder / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := sys.stdin.buffer.read(STDIN_CHUNK):
+                out.write(chunk)
+        yield path
+    except OSError as exc:
+        raise InputError(f"cannot read standard input: {type(exc).__name__}") from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def parse_custom_entities(value: str | None) -> tuple[tuple[str, str], ...]:
     """``--custom-entities``: JSON text, or ``@FILE`` holding it (see ``custom_entities``)."""
@@ -184,7 +235,13 @@ def parse_custom_entities(value: str | None) -> tuple[tuple[str, str], ...]:
 
 
 @cli.command("submit")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
+@click.option(
+    "--name",
+    "stdin_name",
+    metavar="NAME",
+    help="With '-': the name of the file read from stdin (its extension gives the type).",
+)
 @click.option(
     "--type",
     "file_type",
@@ -216,6 +273,7 @@ def submit_command(
     entities: str | None,
     start_index: int,
     custom: str | None,
+    stdin_name: str | None,
     no_wait: bool,
     timeout: float,
     concurrency: int,
@@ -235,14 +293,40 @@ def submit_command(
     Example:
       questa-vault submit customers.csv contract.pdf --entities PERSON_NAME,EMAIL_ADDRESS
       questa-vault submit notes.md --custom-entities '{"Phoenix": "PROJECT"}'
+      pdftotext contract.pdf - | questa-vault submit - --name contract.txt
     """
     require_api_url(api_url)  # before any file is read
+    name = check_stdin_name(stdin_name, files)
     options = SubmitOptions(
         entities=entities.strip() if entities and entities.strip() else None,
         start_index=start_index,
         custom_entities=parse_custom_entities(custom),
     )
-    checked = check_files(list(files), file_type)
+    with contextlib.ExitStack() as stack:
+        labels: dict[Path, str] = {}
+        paths = list(files)
+        if name is not None:
+            spooled = stack.enter_context(spooled_stdin(ctx, name))
+            paths = [spooled if is_dash(f) else f for f in paths]
+            labels[spooled] = f"- ({name})"
+        checked = check_files(paths, file_type, labels)
+        _submit_checked(ctx, checked, options, no_wait, timeout, concurrency, request_timeout,
+                        max_response, api_url, token_file, as_json)  # fmt: skip
+
+
+def _submit_checked(
+    ctx: AppContext,
+    checked: list[SubmitFile],
+    options: SubmitOptions,
+    no_wait: bool,
+    timeout: float,
+    concurrency: int,
+    request_timeout: float,
+    max_response: int,
+    api_url: str | None,
+    token_file: Path | None,
+    as_json: bool,
+) -> None:
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as keyring, client:
         run = RunOptions(

@@ -203,8 +203,9 @@ def user_group() -> None:
 @click.option(
     "--public-key",
     "public_key",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Add a user by public key only (PEM, as keygen prints it); no passphrase asked.",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True, allow_dash=True),
+    help="Add a user by public key only (PEM, as keygen prints it; '-' for stdin); no "
+    "passphrase asked.",
 )
 @click.option(
     "--new-passphrase-file",
@@ -238,6 +239,7 @@ def user_add(
       questa-vault user add bob
       questa-vault keygen -o recovery.key > recovery.pub
       questa-vault user add recovery --public-key recovery.pub
+      questa-vault keygen -o recovery.key | questa-vault user add recovery --public-key -
     """
     if public_key is not None and new_passphrase_file is not None:
         raise click.UsageError("--public-key and --new-passphrase-file do not go together")
@@ -245,7 +247,11 @@ def user_add(
         actor = acting_user(ctx, kr)
         if public_key is not None:
             try:
-                data = public_key.read_bytes()
+                if is_dash(public_key):
+                    ctx.claim_stdin("--public-key")
+                    data = sys.stdin.buffer.read()
+                else:
+                    data = public_key.read_bytes()
             except OSError as exc:
                 raise InputError(f"cannot read {public_key}: {exc.strerror}") from exc
             info = kr.add_public_user(name, data, actor=actor)
