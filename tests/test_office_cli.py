@@ -22,11 +22,11 @@ from vault.errors import UnsafeDocument
 from vault.keyring import Keyring
 from vault.models import JobContent
 from vault.placeholders import invert_map
-from vault.restore.office import restore_package
-from vault.simulator.anonymize import CustomEntity
-from vault.simulator.detect import ENTITY_TYPES
-from vault.simulator.office import anonymize_package
-from vault.simulator.pdf import anonymize_pdf
+from vault.restore._office import restore_package
+from vault.simulator._anonymize import CustomEntity
+from vault.simulator._detect import ENTITY_TYPES
+from vault.simulator._office import anonymize_package
+from vault.simulator._pdf import anonymize_pdf
 
 JOB = "job-office"
 MAP = {"Ann Smith": "[PERSON_NAME_1]"}

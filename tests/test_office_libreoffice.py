@@ -18,9 +18,9 @@ from office_kit import make_docx, make_shared_xlsx, make_xlsx
 
 from vault.placeholders import invert_map
 from vault.restore import RestoreOptions, restore_bytes
-from vault.simulator.anonymize import CustomEntity
-from vault.simulator.detect import ENTITY_TYPES
-from vault.simulator.office import anonymize_package
+from vault.simulator._anonymize import CustomEntity
+from vault.simulator._detect import ENTITY_TYPES
+from vault.simulator._office import anonymize_package
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 LINES = ["Contract of Project Nightjar with John Doe.", "Write to john.doe@example.com today."]

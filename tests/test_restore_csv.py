@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from vault.placeholders import invert_map, merge_resolvers
 from vault.restore import CsvDialect, RestoreOptions, restore_bytes
-from vault.restore.formats import detect_dialect
+from vault.restore._formats import detect_dialect
 from vault.simulator import SimulatorConfig, run_simulator
 
 MAP = {

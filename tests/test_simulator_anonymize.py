@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from office_kit import docx_runs, docx_text, make_docx, make_pdf, make_xlsx, pdf_text, xlsx_values
 
 from vault.simulator import SimulatorConfig, run_simulator
-from vault.simulator.anonymize import CustomEntity, anonymize_csv, anonymize_text
-from vault.simulator.detect import ENTITY_TYPES
+from vault.simulator._anonymize import CustomEntity, anonymize_csv, anonymize_text
+from vault.simulator._detect import ENTITY_TYPES
 
 
 @pytest.fixture(scope="module")

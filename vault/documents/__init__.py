@@ -4,7 +4,7 @@
 some members changed. ``_xml``: the streaming rewrite of text inside one XML part, with DTDs and
 entities refused. ``_ooxml``: which parts and elements of a DOCX/XLSX hold text. ``_pdf``: the
 text of a PDF's pages. ``_extract``: all the text of a document, for the audit's cross-check.
-Restoring (``vault.restore.office``) and auditing build on these; the simulator does not, so
+Restoring (``vault.restore._office``) and auditing build on these; the simulator does not, so
 that it stays an independent stand-in of the service.
 """
 

@@ -8,7 +8,7 @@ lenient, with counts and unresolved positions in a ``Tally``. See ``docs/restore
 
 from __future__ import annotations
 
-from vault.placeholders.matcher import (
+from vault.placeholders._matcher import (
     MAX_LISTED,
     MIN_CANDIDATE,
     SHAPE,
@@ -19,7 +19,7 @@ from vault.placeholders.matcher import (
     labels_of,
     line_column,
 )
-from vault.placeholders.resolver import (
+from vault.placeholders._resolver import (
     MapProblem,
     ProblemKind,
     Resolver,

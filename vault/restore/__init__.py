@@ -16,35 +16,35 @@ from vault._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "CHUNK_SIZE": "vault.restore.engine",
-        "FORMATS": "vault.restore.formats",
-        "UNSUPPORTED": "vault.restore.formats",
-        "detect_format": "vault.restore.formats",
-        "plural": "vault.restore.report",
-        "restore_bytes": "vault.restore.engine",
-        "restore_stream": "vault.restore.engine",
-        "restore_text": "vault.restore.engine",
-        "AtomicOutput": "vault.restore.output",
-        "CsvDialect": "vault.restore.formats",
-        "RestoreOptions": "vault.restore.engine",
-        "RestoreReport": "vault.restore.report",
-        "StreamRestorer": "vault.restore.stream",
-        "UnresolvedPlaceholder": "vault.restore.report",
+        "CHUNK_SIZE": "vault.restore._engine",
+        "FORMATS": "vault.restore._formats",
+        "UNSUPPORTED": "vault.restore._formats",
+        "detect_format": "vault.restore._formats",
+        "plural": "vault.restore._report",
+        "restore_bytes": "vault.restore._engine",
+        "restore_stream": "vault.restore._engine",
+        "restore_text": "vault.restore._engine",
+        "AtomicOutput": "vault.restore._output",
+        "CsvDialect": "vault.restore._formats",
+        "RestoreOptions": "vault.restore._engine",
+        "RestoreReport": "vault.restore._report",
+        "StreamRestorer": "vault.restore._stream",
+        "UnresolvedPlaceholder": "vault.restore._report",
     },
 )
 
 if TYPE_CHECKING:
-    from vault.restore.engine import (
+    from vault.restore._engine import (
         CHUNK_SIZE,
         RestoreOptions,
         restore_bytes,
         restore_stream,
         restore_text,
     )
-    from vault.restore.formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
-    from vault.restore.output import AtomicOutput
-    from vault.restore.report import RestoreReport, UnresolvedPlaceholder, plural
-    from vault.restore.stream import StreamRestorer
+    from vault.restore._formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
+    from vault.restore._output import AtomicOutput
+    from vault.restore._report import RestoreReport, UnresolvedPlaceholder, plural
+    from vault.restore._stream import StreamRestorer
 
 __all__ = [
     "CHUNK_SIZE",

@@ -17,17 +17,17 @@ Modules: ``config`` (knobs, ManualClock) · ``detect`` (the deterministic PII de
 
 from __future__ import annotations
 
-from vault.simulator.app import create_app
-from vault.simulator.config import (
+from vault.simulator._app import create_app
+from vault.simulator._config import (
     DEFAULT_RETENTION,
     RATE_LIMIT_PER_MINUTE,
     REQUEST_CAP,
     ManualClock,
     SimulatorConfig,
 )
-from vault.simulator.detect import DETECTED_TYPES, ENTITY_TYPES
-from vault.simulator.server import RunningSimulator, SimulatorError, run_simulator
-from vault.simulator.state import JobView, SimulatorState
+from vault.simulator._detect import DETECTED_TYPES, ENTITY_TYPES
+from vault.simulator._server import RunningSimulator, SimulatorError, run_simulator
+from vault.simulator._state import JobView, SimulatorState
 
 __all__ = [
     "DEFAULT_RETENTION",

@@ -23,7 +23,7 @@ from typing import Any
 
 from lxml import etree
 
-from vault.simulator.anonymize import Anonymized, CustomEntity, Numbering
+from vault.simulator._anonymize import Anonymized, CustomEntity, Numbering
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -49,7 +49,7 @@ from vault.documents import (
 )
 from vault.errors import InputError
 from vault.placeholders import MAX_LISTED, Matcher, Resolver
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
+from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MACRO_WARNING = (

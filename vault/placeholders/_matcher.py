@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, filterfalse
 from typing import Literal, cast
 
-from vault.placeholders.lenient import (
+from vault.placeholders._lenient import (
     CLOSERS,
     LINK_STARTS,
     OPENERS,
@@ -38,7 +38,7 @@ from vault.placeholders.lenient import (
     is_link,
     normalize,
 )
-from vault.placeholders.resolver import MapProblem, Resolver, placeholder_type
+from vault.placeholders._resolver import MapProblem, Resolver, placeholder_type
 
 # The generic placeholder shape `[LABEL_N]`; bracketed text of this shape that is not in the map
 # is reported as unknown (an LLM invented or mangled it). `[Your Name]` or `[option1]` are not.

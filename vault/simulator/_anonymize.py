@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from vault.simulator.detect import PRIORITY, detect
+from vault.simulator._detect import PRIORITY, detect
 
 # Characters a CSV detection may never span: every common delimiter, both quote characters,
 # the backslash escape, and line breaks.

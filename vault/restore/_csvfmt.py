@@ -32,8 +32,8 @@ from operator import is_
 from typing import cast
 
 from vault.placeholders import Matcher
-from vault.restore.csvfields import FieldPath
-from vault.restore.formats import CsvDialect
+from vault.restore._csvfields import FieldPath
+from vault.restore._formats import CsvDialect
 
 
 class CsvProcessor:

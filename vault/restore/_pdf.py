@@ -14,7 +14,7 @@ from typing import BinaryIO
 from vault.documents import pdf_pages
 from vault.errors import InputError, UnsupportedFormat
 from vault.placeholders import MAX_LISTED, Matcher, Resolver
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
+from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
 PAGE_BREAK = "\f"
 PDF_REFUSED = (

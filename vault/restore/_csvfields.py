@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from vault.placeholders import Matcher
-from vault.restore.formats import CsvDialect
+from vault.restore._formats import CsvDialect
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

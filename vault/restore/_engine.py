@@ -17,10 +17,10 @@ from typing import BinaryIO, Protocol, cast
 
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
-from vault.restore.codec import Decoder, Encoder, pick_encoding
-from vault.restore.containers import restore_document
-from vault.restore.csvfmt import CsvProcessor
-from vault.restore.formats import (
+from vault.restore._codec import Decoder, Encoder, pick_encoding
+from vault.restore._containers import restore_document
+from vault.restore._csvfmt import CsvProcessor
+from vault.restore._formats import (
     FORMATS,
     SAMPLE,
     Format,
@@ -28,8 +28,8 @@ from vault.restore.formats import (
     detect_dialect,
     document_kind,
 )
-from vault.restore.jsonfmt import JsonProcessor
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
+from vault.restore._jsonfmt import JsonProcessor
+from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
 CHUNK_SIZE = 1 << 20
 

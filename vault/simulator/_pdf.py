@@ -16,8 +16,8 @@ import logging
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from vault.simulator.anonymize import Anonymized, CustomEntity, Numbering
-from vault.simulator.office import UnreadableDocument
+from vault.simulator._anonymize import Anonymized, CustomEntity, Numbering
+from vault.simulator._office import UnreadableDocument
 
 
 def _pages(data: bytes) -> list[str]:

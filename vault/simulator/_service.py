@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vault.errors import InputError
-from vault.simulator.anonymize import (
+from vault.simulator._anonymize import (
     Anonymized,
     CsvLabelError,
     CustomEntity,
@@ -23,10 +23,10 @@ from vault.simulator.anonymize import (
     anonymize_text,
     scan_opaque,
 )
-from vault.simulator.detect import ENTITY_TYPES
-from vault.simulator.office import UnreadableDocument, anonymize_package
-from vault.simulator.pdf import anonymize_pdf
-from vault.simulator.state import SimulatorState
+from vault.simulator._detect import ENTITY_TYPES
+from vault.simulator._office import UnreadableDocument, anonymize_package
+from vault.simulator._pdf import anonymize_pdf
+from vault.simulator._state import SimulatorState
 
 UPLOAD_TYPES: tuple[str, ...] = ("pdf", "docx", "csv", "excel")
 MAX_CUSTOM_ENTITIES = 50

@@ -23,7 +23,7 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vault.simulator.config import RATE_LIMIT_PER_MINUTE, REQUEST_CAP, SimulatorConfig
+from vault.simulator._config import RATE_LIMIT_PER_MINUTE, REQUEST_CAP, SimulatorConfig
 
 FAILURE_MESSAGE = "Anonymization failed: the document could not be processed."
 _WINDOW = 60.0

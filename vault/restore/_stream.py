@@ -14,7 +14,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
-from vault.restore.report import RestoreReport, UnresolvedPlaceholder, report_of
+from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
 _CONTEXT = 2  # characters kept before the next start (a bare token's boundary looks back)
 

@@ -23,10 +23,10 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from vault.errors import VaultError
-from vault.simulator.app import DropConnection, create_app
-from vault.simulator.config import SimulatorConfig
-from vault.simulator.service import make_options, start_job
-from vault.simulator.state import SimulatorState
+from vault.simulator._app import DropConnection, create_app
+from vault.simulator._config import SimulatorConfig
+from vault.simulator._service import make_options, start_job
+from vault.simulator._state import SimulatorState
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0

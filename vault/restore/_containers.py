@@ -13,10 +13,10 @@ from typing import BinaryIO
 
 from vault.errors import UnsupportedFormat
 from vault.placeholders import Resolver
-from vault.restore.formats import DocumentKind
-from vault.restore.office import restore_package
-from vault.restore.pdf import restore_pdf
-from vault.restore.report import RestoreReport
+from vault.restore._formats import DocumentKind
+from vault.restore._office import restore_package
+from vault.restore._pdf import restore_pdf
+from vault.restore._report import RestoreReport
 
 _SPOOL = 8 << 20
 

@@ -28,9 +28,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vault.errors import VaultError
-from vault.simulator.config import REQUEST_CAP
-from vault.simulator.detect import ENTITY_TYPES
-from vault.simulator.service import (
+from vault.simulator._config import REQUEST_CAP
+from vault.simulator._detect import ENTITY_TYPES
+from vault.simulator._service import (
     FILE_MISSING,
     TEXT_MISSING,
     UPLOAD_TYPES,
@@ -41,7 +41,7 @@ from vault.simulator.service import (
     parse_options,
     start_job,
 )
-from vault.simulator.state import LimitDecision, SimulatorState
+from vault.simulator._state import LimitDecision, SimulatorState
 
 WELCOME = "Welcome to the Questa AI anonymization API (local simulator)."
 TOKEN_MISSING = "Bearer token missing"  # noqa: S105 (an error message)
