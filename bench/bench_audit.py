@@ -9,7 +9,7 @@ ciphertext is needed). Then times, best of R runs:
 - the audit report (totals per entity type, status and file type), which is the target:
   `library summarize` (``report.summarize``: added up inside SQLite) and the real CLI
   ``questa-vault audit --summary``, in-process;
-- for information, the per-job listings: ``Keyring.list_jobs`` + ``report.build_audit``, and
+- for information, the per-job listings: ``Custodian.list_jobs`` + ``report.build_audit``, and
   the CLI rendering every job as a table, CSV and JSON (output to /dev/null), in-process;
 - the listing as a user runs it (issue 17.4): ``questa-vault audit --format table|csv|json``
   as a process, beside the ``sqlite3`` shell producing the same columns per job (the queries
@@ -56,7 +56,7 @@ from vault.audit import (
     table_lines,
 )
 from vault.cli import run
-from vault.keyring import KdfParams, Keyring
+from vault.custody import Custodian, KdfParams
 
 TARGET_SECONDS = 1.0
 # the bench unlocks nothing; keep setup quick
@@ -120,7 +120,7 @@ RECORDED: dict[int, dict[str, str]] = {
 
 def build(path: Path, jobs: int) -> None:
     """A vault with user `bench` and ``jobs`` archived job rows, each granted to `bench`."""
-    with Keyring.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
+    with Custodian.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
         pass
     rng = random.Random(7)
     conn = sqlite3.connect(str(path), isolation_level=None)
@@ -173,7 +173,7 @@ def best_of(repeat: int, func: Callable[[], object]) -> float:
 
 def library(path: Path, jobs: int) -> Callable[[], object]:
     def go() -> object:
-        with Keyring.open(path) as kr:
+        with Custodian.open(path) as kr:
             report = build_audit(kr.list_jobs())
         if report.totals.jobs != jobs:
             raise SystemExit(f"audit saw {report.totals.jobs} jobs, expected {jobs}")
@@ -184,7 +184,7 @@ def library(path: Path, jobs: int) -> Callable[[], object]:
 
 def summary(path: Path, jobs: int) -> Callable[[], object]:
     def go() -> object:
-        with Keyring.open(path) as kr:
+        with Custodian.open(path) as kr:
             report = summarize(kr.store)
         if report.totals.jobs != jobs:
             raise SystemExit(f"audit saw {report.totals.jobs} jobs, expected {jobs}")
@@ -206,7 +206,7 @@ def cli(path: Path, *args: str) -> Callable[[], object]:
 
 def ordinary(path: Path, fmt: str) -> bytes:
     """The listing through the ordinary renderers, as ``vault/cli/audit.py`` writes it."""
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         listing = list_audit(kr.store, recipients=fmt == "json")
     if fmt == "table":
         return ("\n".join(table_lines(listing)) + "\n").encode()

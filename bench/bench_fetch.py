@@ -30,7 +30,7 @@ import httpx
 
 from vault.archive import DEFAULT_CONCURRENCY, RunOptions, fetch
 from vault.client import QuestaClient
-from vault.keyring import KdfParams, Keyring
+from vault.custody import Custodian, KdfParams
 
 TARGET_SECONDS = 15.0
 TARGET_RATIO = 1.25  # to plain httpx GETs of the same statuses, measured in the same run
@@ -101,17 +101,17 @@ def main() -> None:
         with QuestaClient(url) as client, tempfile.TemporaryDirectory() as tmp:
             ids = asyncio.run(create_jobs(client, jobs))
             path = Path(tmp) / "vault.db"
-            with Keyring.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
+            with Custodian.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
                 pass
             baseline = asyncio.run(plain_gets(url, ids, args.concurrency))
-            with Keyring.open(path) as keyring:
+            with Custodian.open(path) as custodian:
                 options = RunOptions(actor="bench", concurrency=args.concurrency)
                 wall0, cpu0 = time.perf_counter(), time.process_time()
-                outcomes = fetch(client, keyring, ids, options)
+                outcomes = fetch(client, custodian, ids, options)
                 wall = time.perf_counter() - wall0
                 cpu = time.process_time() - cpu0
                 archived = sum(1 for o in outcomes if o.outcome == "archived")
-                stored = len(keyring.list_jobs(status="archived"))
+                stored = len(custodian.list_jobs(status="archived"))
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(BENCH))
 from bench_store import make_job  # noqa: E402
 
 from vault.crypto import default_kdf  # noqa: E402
-from vault.keyring import Keyring  # noqa: E402
+from vault.custody import Custodian  # noqa: E402
 
 PASSPHRASE = "bench passphrase"
 # Run in a fresh process: profile importing the CLI and one restore, print the split as JSON.
@@ -52,9 +52,9 @@ print(json.dumps({
     "total_s": end - start,
     "import_cli_s": imported - start,
     "kdf_s": cumulative("crypto", "derive_kek"),
-    "map_decrypt_s": cumulative("keyring", "open_map"),
+    "map_decrypt_s": cumulative("custodian", "open_map"),
     "restore_s": cumulative("restore", "restore_stream") or cumulative("restore", "restore_file"),
-    "log_release_s": cumulative("keyring", "release"),
+    "log_release_s": cumulative("custodian", "release"),
 }))
 """
 
@@ -81,7 +81,7 @@ def main() -> None:
     kdf = default_kdf()
     with tempfile.TemporaryDirectory() as tmp:
         vault = Path(tmp) / "vault.db"
-        with Keyring.create(vault, user="bench", passphrase=PASSPHRASE, kdf=kdf) as kr:
+        with Custodian.create(vault, user="bench", passphrase=PASSPHRASE, kdf=kdf) as kr:
             job = make_job(1, 50_000, 1000)
             kr.store_job(job, actor="bench")
         words = "the customer wrote to us about the invoice and the meeting".split()

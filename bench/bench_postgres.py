@@ -45,7 +45,7 @@ from pg_server import PostgresServer, find_binaries  # noqa: E402
 
 from vault.audit import AuditQuery, summarize  # noqa: E402
 from vault.cli import run  # noqa: E402
-from vault.keyring import KdfParams, Keyring  # noqa: E402
+from vault.custody import Custodian, KdfParams  # noqa: E402
 from vault.models import JobContent  # noqa: E402
 from vault.simulator import SimulatorConfig, run_simulator  # noqa: E402
 
@@ -71,7 +71,7 @@ def quiet():  # type: ignore[no-untyped-def]
 
 
 def sync_run(location: str, sim, jobs: int) -> float:  # type: ignore[no-untyped-def]
-    with Keyring.create(location, user="bench", passphrase=PASS, kdf=FAST) as kr:
+    with Custodian.create(location, user="bench", passphrase=PASS, kdf=FAST) as kr:
         for _ in range(jobs):
             job_id = sim.submit("csv", CSV)
             kr.record_pending(job_id, file_type="csv", source="upload", submitted_at=time.time(),
@@ -90,7 +90,7 @@ def sync_run(location: str, sim, jobs: int) -> float:  # type: ignore[no-untyped
         if proc.returncode != 0:
             raise SystemExit(f"sync failed ({proc.returncode}): {err.strip()[-300:]}")
     elapsed = time.perf_counter() - started
-    with Keyring.open(location) as kr:
+    with Custodian.open(location) as kr:
         statuses = {j.status for j in kr.list_jobs()}
         fetches = len(kr.log_entries(action="fetch"))
     if statuses != {"archived"} or fetches != jobs:
@@ -102,7 +102,7 @@ def sync_run(location: str, sim, jobs: int) -> float:  # type: ignore[no-untyped
 
 
 def fill_audit(url: str, jobs: int) -> None:
-    with Keyring.create(url, user="bench", passphrase=PASS, kdf=FAST):
+    with Custodian.create(url, user="bench", passphrase=PASS, kdf=FAST):
         pass
     rng = random.Random(7)
     t0 = 1_700_000_000.0
@@ -137,7 +137,7 @@ def restore_setup(location: str, tmp: Path) -> tuple[str, Path]:
     job = JobContent(job_id="job-r", status="archived", file_type="text", created_at=1.0,
                      entity_count=1, content=b"[PERSON_NAME_1]\n",
                      mapping={"John Doe": "[PERSON_NAME_1]"})  # fmt: skip
-    with Keyring.create(location, user="bench", passphrase=PASS, kdf=FAST) as kr:
+    with Custodian.create(location, user="bench", passphrase=PASS, kdf=FAST) as kr:
         kr.store_job(job, actor="bench")
     src = tmp / "answer.txt"
     src.write_text("Dear [PERSON_NAME_1],\n")
@@ -202,7 +202,7 @@ def main() -> int:
             # 2. audit --summary over many jobs on PostgreSQL
             url = server.fresh_database()
             fill_audit(url, args.audit_jobs)
-            with Keyring.open(url) as kr:
+            with Custodian.open(url) as kr:
                 library = best_of(args.repeat, lambda: summarize(kr.store, AuditQuery()))
             def cli() -> None:
                 with quiet():

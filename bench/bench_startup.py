@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from vault.crypto import default_kdf, derive_kek
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.models import JobContent
 
 TARGET_MS = 100.0
@@ -39,7 +39,7 @@ PASSPHRASE = "bench passphrase"
 
 def build_vault(path: Path, jobs: int) -> str:
     """A vault with ``jobs`` archived jobs; the id of the one the answer refers to."""
-    with Keyring.create(path, user="bench", passphrase=PASSPHRASE, kdf=default_kdf()) as kr:
+    with Custodian.create(path, user="bench", passphrase=PASSPHRASE, kdf=default_kdf()) as kr:
         for n in range(jobs):
             mapping = {f"Person{n} Number{i}": f"[PERSON_NAME_{i}]" for i in range(1, 21)}
             kr.store_job(
@@ -89,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         vault = Path(tmp) / "vault.db"
         job = build_vault(vault, args.jobs)
-        with Keyring.open(vault) as kr:
+        with Custodian.open(vault) as kr:
             user = kr.store.get_user("bench")
         assert user is not None and user.kdf_salt is not None
         params = default_kdf()

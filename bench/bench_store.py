@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import vault.crypto as crypto
-from vault.keyring import Keyring, default_kdf
+from vault.custody import Custodian, default_kdf
 from vault.models import JobContent
 
 TARGET_STORE_CPU_MS = 20.0
@@ -58,12 +58,12 @@ def main() -> None:
         derivations += 1
         return real_derive(passphrase, salt, params)
 
-    crypto.derive_kek = counting_derive  # count calls made through the keyring
+    crypto.derive_kek = counting_derive  # count calls made through the custodian
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         kdf = default_kdf()
-        kr = Keyring.create(path, user="alice", passphrase="bench passphrase", kdf=kdf)
+        kr = Custodian.create(path, user="alice", passphrase="bench passphrase", kdf=kdf)
         kr.add_user("bob", passphrase="bob passphrase", kdf=kdf, actor="alice")
         jobs = [make_job(n, file_bytes, args.entries) for n in range(args.jobs)]
         derivations = 0  # creating users derives once each; count only the reading side
@@ -77,7 +77,7 @@ def main() -> None:
             wall.append((time.perf_counter() - w0) * 1000)
         kr.close()
 
-        with Keyring.open(path) as kr:
+        with Custodian.open(path) as kr:
             c0 = time.process_time()
             session = kr.unlock("alice", "bench passphrase")
             unlock_ms = (time.process_time() - c0) * 1000

@@ -664,10 +664,10 @@ def profile_audit() -> str:
 def profile_store() -> str:
     from bench_store import make_job
 
-    from vault.keyring import KdfParams, Keyring
+    from vault.custody import Custodian, KdfParams
 
     with tempfile.TemporaryDirectory() as tmp:
-        kr = Keyring.create(Path(tmp) / "v.db", user="a", passphrase="p",
+        kr = Custodian.create(Path(tmp) / "v.db", user="a", passphrase="p",
                             kdf=KdfParams("argon2id", 8192, 1, 1, unsafe=True))  # fmt: skip
         jobs = [make_job(n, 1_000_000, 1000) for n in range(10)]
 
@@ -686,7 +686,7 @@ def profile_fetch() -> str:
 
     from vault.archive import RunOptions, fetch
     from vault.client import QuestaClient
-    from vault.keyring import KdfParams, Keyring
+    from vault.custody import Custodian, KdfParams
 
     proc, url = start_simulator(0.05)
     try:
@@ -694,7 +694,7 @@ def profile_fetch() -> str:
             ids = [client.upload(CSV, "csv") for _ in range(200)]
             path = Path(tmp) / "v.db"
             fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
-            with Keyring.create(path, user="a", passphrase="p", kdf=fast) as kr:
+            with Custodian.create(path, user="a", passphrase="p", kdf=fast) as kr:
                 return profiled(lambda: fetch(client, kr, ids, RunOptions(actor="a")))
     finally:
         proc.terminate()

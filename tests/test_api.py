@@ -38,7 +38,7 @@ def test_restore_text_is_logged_and_denied_without_grant(tmp_path: Path) -> None
 
     fast = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
     with Vault.create(tmp_path / "v.db", user="alice", passphrase="pw-a", kdf=fast) as v:
-        v.keyring.store_job(
+        v.custodian.store_job(
             JobContent(
                 job_id="job-1",
                 status="archived",
@@ -51,7 +51,7 @@ def test_restore_text_is_logged_and_denied_without_grant(tmp_path: Path) -> None
             ),
             actor="test",
         )
-        v.keyring.add_user("bob", passphrase="pw-b", kdf=fast, actor="alice")
+        v.custodian.add_user("bob", passphrase="pw-b", kdf=fast, actor="alice")
         text, report = v.unlock("alice", "pw-a").restore_text("[PERSON_NAME_1]!", jobs=["job-1"])
         assert text == "Ann Lee!"
         bob = v.unlock("bob", "pw-b")

@@ -1,7 +1,7 @@
 """Fetch, submit and sync against the simulator over loopback.
 
-The archive side is a small in-memory ``FakeVault`` with the keyring's archive methods (the
-orchestration takes its collaborators as arguments); the same flows against the real keyring
+The archive side is a small in-memory ``FakeVault`` with the custodian's archive methods (the
+orchestration takes its collaborators as arguments); the same flows against the real custodian
 are in ``test_cli_archive.py`` and at the end of this module.
 """
 
@@ -21,8 +21,8 @@ import pytest
 from vault import archive
 from vault.archive import PollPolicy, RunOptions, SubmitFile, check_files
 from vault.client import QuestaClient, RetryPolicy
+from vault.custody import Custodian, KdfParams
 from vault.errors import ApiAuthError, InputError, VaultError
-from vault.keyring import KdfParams, Keyring
 from vault.models import JobContent, JobInfo, SubmitOptions
 from vault.simulator import ManualClock, SimulatorConfig, run_simulator
 
@@ -33,7 +33,7 @@ SECRET_TEXT = "My name is John Doe and my email is john@example.com.\n"
 
 
 class FakeVault:
-    """The keyring's archive methods, in memory; idempotent like the real one."""
+    """The custodian's archive methods, in memory; idempotent like the real one."""
 
     def __init__(self) -> None:
         self.infos: dict[str, JobInfo] = {}
@@ -477,60 +477,62 @@ def test_429_retry_after_is_honoured_during_submit(tmp_path: Path) -> None:
     assert counts["POST /anonymize/csv"] == 32 + len(waits)
 
 
-# --- the real keyring ------------------------------------------------------------------------
+# --- the real custodian ------------------------------------------------------------------------
 
 PASS = "pass phrase"
 
 
 @pytest.fixture
-def keyring(vault_location) -> Iterator[Keyring]:
+def custodian(vault_location) -> Iterator[Custodian]:
     fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
-    with Keyring.create(vault_location, user="alice", passphrase=PASS, kdf=fast) as kr:
+    with Custodian.create(vault_location, user="alice", passphrase=PASS, kdf=fast) as kr:
         yield kr
 
 
-def test_real_keyring_keeps_submit_metadata_through_archiving(
-    sim: Any, tmp_path: Path, keyring: Keyring
+def test_real_custodian_keeps_submit_metadata_through_archiving(
+    sim: Any, tmp_path: Path, custodian: Custodian
 ) -> None:
     files = check_files([write(tmp_path, "people.csv", CSV)])
     options = SubmitOptions(entities="PERSON_NAME,EMAIL_ADDRESS", start_index=2,
                             custom_entities=(("Phoenix", "PROJECT"),))  # fmt: skip
     with client_for(sim) as client:
-        [sent] = archive.submit(client, keyring, files, opts(wait=False), options)
-        assert keyring.get_job(sent.job_id).status == "pending"  # type: ignore[union-attr]
-        [fetched] = archive.fetch(client, keyring, [sent.job_id], opts())
-        [again] = archive.fetch(client, keyring, [sent.job_id], opts())
+        [sent] = archive.submit(client, custodian, files, opts(wait=False), options)
+        assert custodian.get_job(sent.job_id).status == "pending"  # type: ignore[union-attr]
+        [fetched] = archive.fetch(client, custodian, [sent.job_id], opts())
+        [again] = archive.fetch(client, custodian, [sent.job_id], opts())
     assert (fetched.outcome, again.outcome) == ("archived", "already-archived")
-    content = keyring.unlock("alice", PASS).open_job(sent.job_id)
+    content = custodian.unlock("alice", PASS).open_job(sent.job_id)
     assert (content.filename, content.options) == ("people.csv", options)
     assert content.mapping["John Doe"] == "[PERSON_NAME_3]"  # numbering after start_index 2
     assert content.mapping["john@example.com"] == "[EMAIL_ADDRESS_4]"
     assert content.content is not None and b"[PERSON_NAME_3]" in content.content
-    actions = [e.action for e in keyring.log_entries(job_id=sent.job_id)]
+    actions = [e.action for e in custodian.log_entries(job_id=sent.job_id)]
     assert actions == ["submit", "fetch"]
 
 
-def test_real_keyring_failed_expired_and_text(sim: Any, tmp_path: Path, keyring: Keyring) -> None:
+def test_real_custodian_failed_expired_and_text(
+    sim: Any, tmp_path: Path, custodian: Custodian
+) -> None:
     failed, gone = sim.submit("pdf", OPAQUE["pdf"]), sim.submit("csv", CSV)
     sim.state.fail(failed)
-    keyring.record_pending(gone, file_type="csv", source="upload", submitted_at=1.0,
+    custodian.record_pending(gone, file_type="csv", source="upload", submitted_at=1.0,
                            filename=None, options=None, actor="t")  # fmt: skip
     sim.state.expire(gone)
     note = check_files([write(tmp_path, "note.md", SECRET_TEXT.encode())])
     with client_for(sim) as client:
-        outcomes = archive.fetch(client, keyring, [failed, gone], opts())
-        [text] = archive.submit(client, keyring, note, opts())
+        outcomes = archive.fetch(client, custodian, [failed, gone], opts())
+        [text] = archive.submit(client, custodian, note, opts())
     assert [o.outcome for o in outcomes] == ["failed", "expired"]
-    assert keyring.get_job(failed).status == "failed"  # type: ignore[union-attr]
-    assert keyring.get_job(gone).status == "expired"  # type: ignore[union-attr]
-    info = keyring.get_job(text.job_id)  # type: ignore[arg-type]
+    assert custodian.get_job(failed).status == "failed"  # type: ignore[union-attr]
+    assert custodian.get_job(gone).status == "expired"  # type: ignore[union-attr]
+    info = custodian.get_job(text.job_id)  # type: ignore[arg-type]
     assert info is not None and (info.status, info.source, info.file_type) == (
         "archived",
         "text",
         "text",
     )
     assert dict(info.entity_counts) == {"EMAIL_ADDRESS": 1, "PERSON_NAME": 1}
-    session = keyring.unlock("alice", PASS)
+    session = custodian.unlock("alice", PASS)
     assert session.open_file(text.job_id) == (
         b"My name is [PERSON_NAME_1] and my email is [EMAIL_ADDRESS_2].\n"
     )

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
-from keyring_kit import FAST, PASSPHRASE, StepClock, sample_job
+from custody_kit import FAST, PASSPHRASE, StepClock, sample_job
 
 from vault.audit._html import PALETTE
-from vault.keyring import Keyring
+from vault.custody import Custodian
 
 HOSTILE = '<img src=x onerror="alert(1)">&'
 
@@ -32,7 +32,7 @@ def vault(isolated_env: Path) -> Path:
     """Jobs spread over several days (a clock stepping 9 hours per reading), three statuses,
     two file types, log entries by two users, one with a hostile name."""
     clock = StepClock(start=1_800_000_000.0, step=9 * 3600)
-    with Keyring.create(
+    with Custodian.create(
         isolated_env, user="alice", passphrase=PASSPHRASE, kdf=FAST, clock=clock
     ) as kr:
         for i in range(8):
@@ -84,7 +84,7 @@ def test_charts_draw_the_audit_numbers(vault: Path, tmp_path: Path) -> None:
     assert len(re.findall(r"<text[^>]*>\d\d-\d\d</text>", text)) >= 3  # several days
     assert sorted(_drawn(text, "jobs-by-status")) == [1, 1, 8]
     assert sorted(_drawn(text, "jobs-by-file-type")) == [1, 9]
-    log = Counter(e.user for e in Keyring.open(vault).log_entries())
+    log = Counter(e.user for e in Custodian.open(vault).log_entries())
     assert sum(_drawn(text, "log-by-user")) == sum(log.values())
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import FAST_KDF, invoke
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.simulator import SimulatorConfig, run_simulator
 
 PASS = "correct horse battery staple"
@@ -53,8 +53,8 @@ def job_ids(stdout: str) -> list[str]:
     return [line.split()[1] for line in stdout.splitlines() if line.strip()]
 
 
-def keyring(vault: Path) -> Keyring:
-    return Keyring.open(vault)
+def custodian(vault: Path) -> Custodian:
+    return Custodian.open(vault)
 
 
 # --- submit ----------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_submit_then_export_every_file_type(
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == exported
     assert out.stat().st_mode & 0o777 == 0o600
-    with keyring(isolated_env) as kr:
+    with custodian(isolated_env) as kr:
         actions = [e.action for e in kr.log_entries(job_id=job)]
     assert actions == ["submit", "fetch", "export"]
 
@@ -330,7 +330,7 @@ def test_export_default_name_stdout_and_refusals(
     wrong = run(["export", job, "-o", "denied.xlsx"], {**env, "QUESTA_VAULT_PASSPHRASE": "nope"})
     assert wrong.exit_code == 4 and not (work / "denied.xlsx").exists()
     assert [p.name for p in work.iterdir()] == [f"{job}.xlsx"]  # no temporary left over
-    with keyring(Path(os.environ["QUESTA_VAULT"])) as kr:
+    with custodian(Path(os.environ["QUESTA_VAULT"])) as kr:
         exports = kr.log_entries(action="export")
     assert [(e.job_id, dict(e.counts)) for e in exports] == [
         (job, {"file_bytes": len(OPAQUE)}),
@@ -361,7 +361,7 @@ def cli_process(args: list[str], vault: Path, url: str) -> subprocess.Popen[str]
 
 
 def fetch_counts(vault: Path) -> Counter[str]:
-    with keyring(vault) as kr:
+    with custodian(vault) as kr:
         return Counter(e.job_id for e in kr.log_entries(action="fetch") if e.job_id)
 
 
@@ -386,7 +386,7 @@ def test_fetch_killed_midway_then_rerun_archives_each_job_once(
     assert outcomes["already-archived"] >= sum(first.values())
     assert outcomes["archived"] + outcomes["already-archived"] == 120
     assert fetch_counts(isolated_env) == Counter({job: 1 for job in ids})
-    with keyring(isolated_env) as kr:
+    with custodian(isolated_env) as kr:
         assert {j.status for j in kr.list_jobs()} == {"archived"}
         kr.verify_chain()
 
@@ -395,7 +395,7 @@ def test_two_syncs_at_once_store_each_job_once(env: dict[str, str], isolated_env
     config = SimulatorConfig(processing_time=0, latency=0.1)
     with run_simulator(config) as sim:
         ids = [sim.submit("csv", CSV) for _ in range(40)]
-        with keyring(isolated_env) as kr:
+        with custodian(isolated_env) as kr:
             for job in ids:
                 kr.record_pending(job, file_type="csv", source="upload", submitted_at=time.time(),
                                   filename=None, options=None, actor="test")  # fmt: skip
@@ -521,7 +521,7 @@ def test_ctrl_c_exits_130_naming_the_jobs_left_pending(
     assert child.returncode == 130, stderr
     [line] = stderr.splitlines()
     assert "Traceback" not in stderr and stdout == ""
-    with keyring(isolated_env) as kr:
+    with custodian(isolated_env) as kr:
         pending = [j.job_id for j in kr.pending_jobs()]
     if command == "submit":
         [new] = [j for j in pending if j not in old]

@@ -148,15 +148,15 @@ def test_short_ids_are_unique_prefixes_everywhere(job: str, tmp_path: Path) -> N
 
 
 def test_an_ambiguous_prefix_is_a_clear_error(tmp_path: Path) -> None:
-    from keyring_kit import sample_job
+    from custody_kit import sample_job
 
-    from vault.keyring import Keyring
+    from vault.custody import Custodian
 
     assert invoke(["init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
     vault = Path(
         json.loads(invoke(["config", "show", "--json"]).stdout)["settings"]["vault"]["value"]
     )
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         for suffix in ("1111", "2222", "3333"):
             kr.store_job(sample_job(f"abcd-{suffix}"), actor="alice")
     for args in (["show", "abcd"], ["restore", "-j", "abcd-"], ["erase", "abcd", "--yes"]):

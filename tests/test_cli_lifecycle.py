@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import FAST, ORIGINALS, PASSPHRASE, StepClock, raw_db, sample_job
+from custody_kit import FAST, ORIGINALS, PASSPHRASE, StepClock, raw_db, sample_job
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.simulator import SimulatorConfig, run_simulator
 
 ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
@@ -31,14 +31,14 @@ def vault(isolated_env: Path) -> Path:
     """A vault with users alice and bob (same passphrase) and no job."""
     result = invoke(["init", "--user", "alice", *FAST_KDF], env=ENV)
     assert result.exit_code == 0, result.output
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
     return isolated_env
 
 
 def store(path: Path, *jobs, clock=None) -> None:
     kwargs = {"clock": clock} if clock is not None else {}
-    with Keyring.open(path, **kwargs) as kr:
+    with Custodian.open(path, **kwargs) as kr:
         for job in jobs:
             assert kr.store_job(job, actor="alice")
 
@@ -48,7 +48,7 @@ def alice(args: list[str], **kw):
 
 
 def actions(path: Path, action: str) -> list:
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         return kr.log_entries(action=action)
 
 
@@ -87,7 +87,7 @@ def mixed_vault(path: Path) -> None:
         sample_job("c-failed", status="failed", error="server said no", mapping={}),
         clock=clock,
     )
-    with Keyring.open(path, clock=clock) as kr:
+    with Custodian.open(path, clock=clock) as kr:
         kr.record_pending(
             "d-pending", file_type="pdf", source="upload", submitted_at=T0 + 21 * DAY,
             filename="Johanna.pdf", options=None, actor="alice",
@@ -214,7 +214,7 @@ def test_audit_deep_flags_per_job_and_logs_counts(vault: Path) -> None:
             mapping={ORIGINALS[0]: "[PERSON_NAME_1]", ORIGINALS[1]: "[EMAIL_ADDRESS_2]"},
         ),
     )
-    with Keyring.open(vault) as kr:  # a job alice cannot open
+    with Custodian.open(vault) as kr:  # a job alice cannot open
         kr.unlock("alice", PASSPHRASE).revoke("alice", ["good"])
     result = alice(["audit", "--deep"])
     assert result.exit_code == 0, result.output
@@ -275,7 +275,7 @@ def test_grant_and_revoke_need_exactly_one_selection(
 
 def test_grant_revoke_round_trip(vault: Path) -> None:
     store(vault, sample_job("j1"), sample_job("j2"))
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.add_user("carol", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
     result = alice(["grant", "carol", "--all"])
     assert result.exit_code == 0, result.output
@@ -294,7 +294,7 @@ def test_grant_revoke_round_trip(vault: Path) -> None:
     }
     denied = invoke(["--user", "carol", "export", "j1", "-o", "-"], env=ENV)
     assert denied.exit_code == 4
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert kr.get_job("j1").key_version == 2 and kr.get_job("j2").key_version == 1
         assert [e.subject for e in kr.log_entries(action="revoke")] == ["carol"]
 
@@ -351,7 +351,7 @@ def test_erase_asks_first(vault: Path) -> None:
     confirmed = alice(["erase", "j1"], input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert confirmed.stdout.split() == ["j1"]
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert kr.get_job("j1").status == "erased"
         assert [(e.user, e.job_id) for e in kr.log_entries(action="erase")] == [("alice", "j1")]
     again = invoke(["erase", "j1", "--yes"])
@@ -588,5 +588,5 @@ def test_the_playbook_commands_run(vault: Path) -> None:
     for args in commands:
         result = invoke(args, env=ENV, input="y\n")
         assert result.exit_code == 0, (args, result.output)
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert kr.get_job(PLAYBOOK_JOB).status == "erased"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
-from keyring_kit import FAST, PASSPHRASE, new_vault, raw_db, sample_job
+from custody_kit import FAST, PASSPHRASE, new_vault, raw_db, sample_job
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.models import JobContent
 
 JOB_A = "job-a"
@@ -24,8 +24,8 @@ ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
 @pytest.fixture
 def vault(isolated_env: Path) -> Path:
     """A vault with user alice and two archived CSV jobs whose placeholders collide."""
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(
             sample_job(
                 JOB_A,
                 mapping=MAP_A,
@@ -33,13 +33,13 @@ def vault(isolated_env: Path) -> Path:
             ),
             actor="alice",
         )
-        keyring.store_job(sample_job(JOB_B, mapping=MAP_B), actor="alice")
+        custodian.store_job(sample_job(JOB_B, mapping=MAP_B), actor="alice")
     return isolated_env
 
 
 def restore_log(vault: Path) -> list:
-    with Keyring.open(vault) as keyring:
-        return keyring.log_entries(action="restore")
+    with Custodian.open(vault) as custodian:
+        return custodian.log_entries(action="restore")
 
 
 def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
@@ -95,8 +95,8 @@ def test_restore_own_file_of_a_pdf_job_says_write_text(vault: Path) -> None:
         content=b"%PDF-1.4 ...",
         mapping={"Phoenix": "[PROJECT_1]"},
     )
-    with Keyring.open(vault) as keyring:
-        keyring.store_job(pdf, actor="alice")
+    with Custodian.open(vault) as custodian:
+        custodian.store_job(pdf, actor="alice")
     result = invoke(["restore", "-j", "job-pdf"], env=ENV)
     assert result.exit_code == 1
     assert result.stderr == (
@@ -166,8 +166,8 @@ def test_access_denied_exit_4_nothing_written_nothing_logged(
 
 
 def test_user_without_grant_exit_4(vault: Path, tmp_path: Path) -> None:
-    with Keyring.open(vault) as keyring:
-        keyring.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
+    with Custodian.open(vault) as custodian:
+        custodian.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
     src = write(tmp_path, "a.txt", "[PERSON_NAME_1]\n")
     out = tmp_path / "out.txt"
     result = invoke(["--user", "bob", "restore", str(src), "-j", JOB_A, "-o", str(out)], env=ENV)

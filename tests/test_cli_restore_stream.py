@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
+from custody_kit import PASSPHRASE, new_vault, sample_job
 from hypothesis import given
 from hypothesis import strategies as st
-from keyring_kit import PASSPHRASE, new_vault, sample_job
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.placeholders import invert_map
 from vault.restore import RestoreOptions, restore_bytes
 
@@ -27,8 +27,8 @@ ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
 
 @pytest.fixture
 def vault(isolated_env: Path) -> Path:
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(sample_job(JOB, mapping=MAP), actor="alice")
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(sample_job(JOB, mapping=MAP), actor="alice")
     return isolated_env
 
 
@@ -70,8 +70,8 @@ def test_a_piped_answer_appears_as_it_arrives(vault: Path) -> None:
         child.kill()
     assert first + rest == b"Dear John Doe,\nwrite to john@example.com today.\n"
     assert "restored 2 of 2 placeholders" in child.stderr.read().decode()
-    with Keyring.open(vault) as keyring:
-        [entry] = keyring.log_entries(action="restore")
+    with Custodian.open(vault) as custodian:
+        [entry] = custodian.log_entries(action="restore")
     assert entry.counts == {"stream": 1}
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import sample_job
+from custody_kit import sample_job
 
 from vault import crypto
+from vault.custody import Custodian
 from vault.errors import WrongPassphrase
-from vault.keyring import Keyring
 
 PW = {"QUESTA_VAULT_PASSPHRASE": "alice pw"}
 NEW = "QUESTA_VAULT_NEW_PASSPHRASE"
@@ -40,21 +40,21 @@ def test_init_creates_a_0600_vault_with_its_first_user(isolated_env: Path) -> No
     assert result.exit_code == 0, result.output
     assert result.stderr == f"created vault {isolated_env} with user alice\n"
     assert _mode(isolated_env) == 0o600
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         assert [u.name for u in kr.list_users()] == ["alice"]
         kr.unlock("alice", "alice pw")
 
 
 def test_init_takes_the_global_user_or_the_login_name(isolated_env: Path) -> None:
     assert invoke(["--user", "bob", "init", *FAST_KDF], env=PW).exit_code == 0
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         assert kr.default_user() == "bob"
     other = isolated_env.with_name("other.db")
     result = invoke(
         ["--vault", str(other), "init", *FAST_KDF], env={**PW, "USER": "carol", "LOGNAME": "carol"}
     )
     assert result.exit_code == 0, result.output
-    with Keyring.open(other) as kr:
+    with Custodian.open(other) as kr:
         assert kr.default_user() == "carol"
 
 
@@ -102,7 +102,7 @@ def test_passphrase_file(isolated_env: Path, tmp_path: Path) -> None:
     secret.write_text("from a file\n")
     result = invoke(["--passphrase-file", str(secret), "init", "--user", "alice", *FAST_KDF])
     assert result.exit_code == 0, result.output
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         kr.unlock("alice", "from a file")
 
 
@@ -158,7 +158,7 @@ def test_user_add_list_disable(vault: Path) -> None:
         "(UTC)",
     ]
     assert table[2].split()[:3] == ["bob", "disabled", "in"]
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         entry = kr.log_entries(action="user-disable")[0]
         assert (entry.user, entry.subject) == ("alice", "bob")
 
@@ -213,7 +213,7 @@ def test_user_add_never_takes_the_acting_users_passphrase(
     args = [a.format(alice_file=alice_file) for a in global_args]
     result = invoke([*args, "--user", "alice", "user", "add", "carol", *FAST_KDF], env=env)
     assert (result.exit_code, result.stderr) == (1, f"questa-vault: {message}\n")
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert [u.name for u in kr.list_users()] == ["alice"]
 
 
@@ -229,7 +229,7 @@ def test_user_add_takes_the_new_users_own_passphrase(
         args, env = [], {**PW, NEW: "carol pw"}
     result = invoke(["--user", "alice", "user", "add", "carol", *args, *FAST_KDF], env=env)
     assert result.exit_code == 0, result.output
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.unlock("carol", "carol pw")
         with pytest.raises(WrongPassphrase):
             kr.unlock("carol", "alice pw")
@@ -259,7 +259,7 @@ def test_keygen_and_public_key_user(vault: Path, tmp_path: Path) -> None:
     pub.write_text(result.stdout)
     added = invoke(["--user", "alice", "user", "add", "recovery", "--public-key", str(pub)])
     assert added.exit_code == 0, added.output
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.store_job(sample_job(), actor="cron")
         session = kr.unlock_with_key("recovery", key.read_bytes())
         assert session.open_file("job-1") == sample_job().content
@@ -285,13 +285,13 @@ def test_passwd_changes_the_passphrase(vault: Path, tmp_path: Path) -> None:
     new.write_text("new pw\n")
     result = invoke(["passwd", "--new-passphrase-file", str(new), *FAST_KDF], env=PW)
     assert (result.exit_code, result.stderr) == (0, "changed the passphrase of alice\n")
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.unlock("alice", "new pw")
     old = invoke(["passwd", "--new-passphrase-file", str(new), *FAST_KDF], env=PW)
     assert (old.exit_code, old.stderr) == (4, "questa-vault: wrong passphrase\n")
     env = {"QUESTA_VAULT_PASSPHRASE": "new pw", "QUESTA_VAULT_NEW_PASSPHRASE": "third pw"}
     assert invoke(["passwd", *FAST_KDF], env=env).exit_code == 0
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.unlock("alice", "third pw")
 
 
@@ -314,7 +314,7 @@ def test_passwd_for_an_unknown_user(vault: Path, user: str, code: int, message: 
 
 
 def test_log_table_json_filters_and_head(vault: Path) -> None:
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.store_job(sample_job("job-1"), actor="cron")
         kr.store_job(sample_job("job-2"), actor="cron")
         kr.unlock("alice", "alice pw").release("restore", ["job-2"], {"PERSON_NAME": 1})
@@ -385,7 +385,7 @@ def test_log_and_audit_share_one_time_grammar(vault: Path, when: str) -> None:
 
 
 def test_a_whole_day_until_includes_that_day_in_log_and_audit(vault: Path) -> None:
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.store_job(sample_job("job-1"), actor="alice")
     today = time.strftime("%Y-%m-%d", time.gmtime())
     assert json.loads(invoke(["log", "--json", "--until", today]).stdout)
@@ -428,7 +428,7 @@ def test_offline_recovery_key_unlocks_through_key_file(tmp_path: Path, isolated_
     public = tmp_path / "recovery.pub"
     public.write_text(made.stdout, encoding="utf-8")
     assert invoke(["user", "add", "recovery", "--public-key", str(public)], env=env).exit_code == 0
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         kr.store_job(
             JobContent(job_id="job-r", status="archived", file_type="text", created_at=1.0,
                        entity_count=1, content=b"[PERSON_NAME_1]",
@@ -459,7 +459,7 @@ def test_user_add_public_key_from_stdin(vault: Path, tmp_path: Path) -> None:
     pem = invoke(["keygen", "-o", str(key)]).stdout
     added = invoke(["--user", "alice", "user", "add", "recovery", "--public-key", "-"], input=pem)
     assert added.exit_code == 0, added.output
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.store_job(sample_job(), actor="cron")
         session = kr.unlock_with_key("recovery", key.read_bytes())
         assert session.open_file("job-1") == sample_job().content

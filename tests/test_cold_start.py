@@ -12,14 +12,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from keyring_kit import new_vault, sample_job
+from custody_kit import new_vault, sample_job
 
 import vault
 import vault.archive
 import vault.audit
 import vault.client
 import vault.crypto
-import vault.keyring
+import vault.custody
 import vault.restore
 
 NETWORK = {"httpx", "asyncio", "anyio", "h11", "httpcore"}
@@ -89,7 +89,7 @@ def _type_checking_names(package: ModuleType) -> set[str]:
 
 @pytest.mark.parametrize(
     "package",
-    [vault, vault.client, vault.archive, vault.crypto, vault.keyring, vault.audit, vault.restore],
+    [vault, vault.client, vault.archive, vault.crypto, vault.custody, vault.audit, vault.restore],
     ids=lambda p: p.__name__,
 )
 def test_lazy_exports_match_all_and_the_type_checking_imports(package: ModuleType) -> None:

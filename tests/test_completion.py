@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import sample_job
+from custody_kit import sample_job
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 
 REPO = Path(__file__).resolve().parent.parent
 PASS = "correct horse battery staple"
@@ -29,7 +29,7 @@ def vault(isolated_env: Path) -> Path:
     for name in USERS[1:]:
         added = invoke(["user", "add", name, *FAST_KDF], env=env)
         assert added.exit_code == 0, added.output
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         for job_id in JOBS:
             kr.store_job(sample_job(job_id), actor="alice")
     return isolated_env

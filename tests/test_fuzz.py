@@ -31,14 +31,14 @@ from typing import Any
 
 import httpx
 import pytest
+from custody_kit import FAST
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from keyring_kit import FAST
 
 from vault.archive import custom_entities
 from vault.client import QuestaClient, RetryPolicy
+from vault.custody import Custodian
 from vault.errors import VaultError
-from vault.keyring import Keyring
 from vault.models import JobContent, RemoteJob, TextResult
 from vault.placeholders import invert_map, merge_resolvers
 from vault.restore import FORMATS, RestoreOptions, restore_bytes
@@ -359,7 +359,7 @@ def pristine() -> Iterator[Path]:
     """A checkpointed vault with two users and two archived jobs (small chunks: several rows)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "vault.db"
-        with Keyring.create(path, user="alice", passphrase="pw", kdf=FAST, chunk_size=512) as kr:
+        with Custodian.create(path, user="alice", passphrase="pw", kdf=FAST, chunk_size=512) as kr:
             kr.add_user("bob", passphrase="pw2", kdf=FAST, actor="alice")
             for job_id in ("job-1", "job-2"):
                 kr.store_job(
@@ -375,7 +375,7 @@ def pristine() -> Iterator[Path]:
 
 
 def read_everything(path: Path) -> list[tuple[bytes, dict[str, str]]]:
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         session = kr.unlock("alice", "pw")
         jobs = [session.open_job(j) for j in ("job-1", "job-2")]
     return [(job.content or b"", dict(job.mapping)) for job in jobs]

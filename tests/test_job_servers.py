@@ -2,7 +2,7 @@
 and only that server's 404, after the retention since submission, may write the job off.
 
 Two simulators on loopback play the right and the wrong server; the archive side is the real
-keyring (and the real CLI at the end).
+custodian (and the real CLI at the end).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from conftest import FAST_KDF, invoke
 from vault import archive
 from vault.archive import PollPolicy, RunOptions, check_files
 from vault.client import QuestaClient, RetryPolicy
-from vault.keyring import KdfParams, Keyring
+from vault.custody import Custodian, KdfParams
 from vault.simulator import ManualClock, SimulatorConfig, run_simulator
 
 FAST_POLL = PollPolicy(first=0.01, factor=1.5, cap=0.05)
@@ -28,9 +28,9 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> Iterator[Keyring]:
+def custodian(tmp_path: Path) -> Iterator[Custodian]:
     fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
-    with Keyring.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as kr:
+    with Custodian.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as kr:
         yield kr
 
 
@@ -52,34 +52,34 @@ def opts(clock: ManualClock, **kw: Any) -> RunOptions:
 
 
 def test_submit_and_fetch_record_the_server(
-    two: tuple[Any, Any, ManualClock], keyring: Keyring, tmp_path: Path
+    two: tuple[Any, Any, ManualClock], custodian: Custodian, tmp_path: Path
 ) -> None:
     right, _, clock = two
     path = tmp_path / "a.csv"
     path.write_bytes(CSV)
     met = right.submit("csv", CSV)  # first met in a fetch, not submitted from here
     with client(right) as c:
-        [sent] = archive.submit(c, keyring, check_files([path]), opts(clock, wait=False))
-        [fetched] = archive.fetch(c, keyring, [met], opts(clock))
+        [sent] = archive.submit(c, custodian, check_files([path]), opts(clock, wait=False))
+        [fetched] = archive.fetch(c, custodian, [met], opts(clock))
     assert fetched.outcome == "archived"
-    assert {j: keyring.get_job(j).api_url for j in (sent.job_id, met)} == {  # type: ignore[union-attr]
+    assert {j: custodian.get_job(j).api_url for j in (sent.job_id, met)} == {  # type: ignore[union-attr]
         sent.job_id: right.url,
         met: right.url,
     }
 
 
 def test_sync_with_the_wrong_url_polls_each_job_at_its_own_server(
-    two: tuple[Any, Any, ManualClock], keyring: Keyring, tmp_path: Path
+    two: tuple[Any, Any, ManualClock], custodian: Custodian, tmp_path: Path
 ) -> None:
     right, wrong, clock = two
     path = tmp_path / "a.csv"
     path.write_bytes(CSV)
     with client(right) as c:
-        [sent] = archive.submit(c, keyring, check_files([path]), opts(clock, wait=False))
+        [sent] = archive.submit(c, custodian, check_files([path]), opts(clock, wait=False))
     with client(wrong) as c:
-        report = archive.sync(c, keyring, opts(clock))
+        report = archive.sync(c, custodian, opts(clock))
     assert [o.outcome for o in report.outcomes] == ["archived"]
-    assert keyring.get_job(sent.job_id).status == "archived"  # type: ignore[union-attr]
+    assert custodian.get_job(sent.job_id).status == "archived"  # type: ignore[union-attr]
     assert wrong.state.request_counts() == {}  # the wrong server was never asked
 
 
@@ -99,7 +99,7 @@ CASES = [
 @pytest.mark.parametrize(("where", "age", "expire_missing", "outcome", "status"), CASES)
 def test_only_the_jobs_own_server_after_the_retention_writes_it_off(
     two: tuple[Any, Any, ManualClock],
-    keyring: Keyring,
+    custodian: Custodian,
     where: str,
     age: float,
     expire_missing: bool,
@@ -109,38 +109,38 @@ def test_only_the_jobs_own_server_after_the_retention_writes_it_off(
     right, wrong, clock = two
     job = str(uuid.uuid4())  # neither server knows it: both answer 404
     submitted = None if where == "unknown-time" else clock() - age
-    keyring.record_pending(job, file_type="csv", source="upload", submitted_at=submitted,
+    custodian.record_pending(job, file_type="csv", source="upload", submitted_at=submitted,
                            filename=None, options=None, actor="t", api_url=right.url)  # fmt: skip
     here = where == "wrong"
     with client(wrong if here else right) as c:
-        report = archive.sync(c, keyring, opts(clock, here=here, expire_missing=expire_missing))
+        report = archive.sync(c, custodian, opts(clock, here=here, expire_missing=expire_missing))
     [result] = report.outcomes
-    assert (result.outcome, keyring.get_job(job).status) == (outcome, status)  # type: ignore[union-attr]
+    assert (result.outcome, custodian.get_job(job).status) == (outcome, status)  # type: ignore[union-attr]
     assert not report.ok
     if outcome == "not-found":
         host = (wrong if here else right).url.split("//")[1]
         assert result.detail.startswith(f"not found at this server ({host}); kept pending")
-        assert keyring.pending_jobs()[0].job_id == job  # a later sync looks at it again
+        assert custodian.pending_jobs()[0].job_id == job  # a later sync looks at it again
 
 
 def test_a_job_marked_expired_can_still_be_fetched_by_id(
-    two: tuple[Any, Any, ManualClock], keyring: Keyring
+    two: tuple[Any, Any, ManualClock], custodian: Custodian
 ) -> None:
     right, wrong, clock = two
     job = right.submit("csv", CSV)
-    keyring.record_pending(job, file_type="csv", source="upload", submitted_at=clock(),
+    custodian.record_pending(job, file_type="csv", source="upload", submitted_at=clock(),
                            filename=None, options=None, actor="t", api_url=right.url)  # fmt: skip
     with client(wrong) as c:  # the user explicitly wrote it off at the wrong server
-        archive.sync(c, keyring, opts(clock, here=True, expire_missing=True))
-    assert keyring.get_job(job).status == "expired"  # type: ignore[union-attr]
-    assert keyring.pending_jobs() == []
+        archive.sync(c, custodian, opts(clock, here=True, expire_missing=True))
+    assert custodian.get_job(job).status == "expired"  # type: ignore[union-attr]
+    assert custodian.pending_jobs() == []
     with client(wrong) as c:  # fetch by id goes to the job's own server
-        [fetched] = archive.fetch(c, keyring, [job], opts(clock))
+        [fetched] = archive.fetch(c, custodian, [job], opts(clock))
     assert fetched.outcome == "archived"
-    assert keyring.get_job(job).status == "archived"  # type: ignore[union-attr]
+    assert custodian.get_job(job).status == "archived"  # type: ignore[union-attr]
 
 
-def test_the_token_goes_only_to_the_api_url_origin(keyring: Keyring) -> None:
+def test_the_token_goes_only_to_the_api_url_origin(custodian: Custodian) -> None:
     """A URL recorded in the vault file cannot draw the bearer token to another server; that
     server's 401 fails its job only, and the run goes on."""
     clock = ManualClock()
@@ -149,30 +149,30 @@ def test_the_token_goes_only_to_the_api_url_origin(keyring: Keyring) -> None:
     with run_simulator(other) as a, run_simulator(other) as b:
         at_a, at_b = a.submit("csv", CSV), b.submit("csv", CSV)
         for job, sim in ((at_a, a), (at_b, b)):
-            keyring.record_pending(job, file_type="csv", source="upload", submitted_at=clock(),
+            custodian.record_pending(job, file_type="csv", source="upload", submitted_at=clock(),
                                    filename=None, options=None, actor="t",
                                    api_url=sim.url)  # fmt: skip
         with client(b, secret) as c:
-            report = archive.sync(c, keyring, opts(clock))
+            report = archive.sync(c, custodian, opts(clock))
     outcomes = {o.job_id: o for o in report.outcomes}
     assert outcomes[at_b].outcome == "archived"
     assert outcomes[at_a].outcome == "error"  # a accepts the token, but was never sent it
     assert "HTTP 401" in outcomes[at_a].detail and "--api-url" in outcomes[at_a].detail
-    assert keyring.get_job(at_a).status == "pending"  # type: ignore[union-attr]
+    assert custodian.get_job(at_a).status == "pending"  # type: ignore[union-attr]
 
 
 def test_a_recorded_url_that_is_not_http_fails_only_its_job(
-    two: tuple[Any, Any, ManualClock], keyring: Keyring
+    two: tuple[Any, Any, ManualClock], custodian: Custodian
 ) -> None:
     right, _, clock = two
     good, bad = right.submit("csv", CSV), str(uuid.uuid4())
     for job, url in ((good, right.url), (bad, "file:///etc/passwd")):
-        keyring.record_pending(job, file_type="csv", source="upload", submitted_at=clock(),
+        custodian.record_pending(job, file_type="csv", source="upload", submitted_at=clock(),
                                filename=None, options=None, actor="t", api_url=url)  # fmt: skip
     with client(right) as c:
-        outcomes = {o.job_id: o for o in archive.sync(c, keyring, opts(clock)).outcomes}
+        outcomes = {o.job_id: o for o in archive.sync(c, custodian, opts(clock)).outcomes}
     assert outcomes[good].outcome == "archived"
-    assert (outcomes[bad].outcome, keyring.get_job(bad).status) == ("error", "pending")  # type: ignore[union-attr]
+    assert (outcomes[bad].outcome, custodian.get_job(bad).status) == ("error", "pending")  # type: ignore[union-attr]
 
 
 def test_cli_sync_at_the_wrong_server_keeps_fresh_jobs_and_exits_3(

@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from keyring_kit import FAST, ORIGINALS, PASSPHRASE, StepClock, new_vault, raw_db, sample_job
-from keyring_kit import vault_bytes as all_vault_bytes
+from custody_kit import FAST, ORIGINALS, PASSPHRASE, StepClock, new_vault, raw_db, sample_job
+from custody_kit import vault_bytes as all_vault_bytes
 
 import vault.crypto as crypto
 from vault import lifecycle
+from vault.custody import Custodian
 from vault.errors import (
     InputError,
     IntegrityError,
@@ -27,7 +28,6 @@ from vault.errors import (
     UnknownUser,
     VaultExists,
 )
-from vault.keyring import Keyring
 
 DAY = 86400.0
 
@@ -47,20 +47,20 @@ def file_only(vault_path) -> None:
 
 @pytest.fixture
 def kr(vault_path: Path):
-    keyring = new_vault(vault_path)
-    keyring.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
-    yield keyring
-    keyring.close()
+    custodian = new_vault(vault_path)
+    custodian.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
+    yield custodian
+    custodian.close()
 
 
-def add_key_user(kr: Keyring, name: str) -> bytes:
+def add_key_user(kr: Custodian, name: str) -> bytes:
     """A --public-key user whose raw private key the test keeps (as a user could)."""
     private, public = crypto.generate_keypair()
     kr.add_public_user(name, public, actor="alice")
     return private
 
 
-def secret_bytes(kr: Keyring, job_id: str) -> list[bytes]:
+def secret_bytes(kr: Custodian, job_id: str) -> list[bytes]:
     """16-byte windows of every sealed DEK and every ciphertext the vault holds for a job
     (windows, because SQLite splits a large value across overflow pages)."""
     store = kr.store
@@ -71,7 +71,7 @@ def secret_bytes(kr: Keyring, job_id: str) -> list[bytes]:
 # --------------------------------------------------------------------------- grant / revoke
 
 
-def test_grant_then_the_new_user_can_open(kr: Keyring) -> None:
+def test_grant_then_the_new_user_can_open(kr: Custodian) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     kr.add_user("carol", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
     alice = kr.unlock("alice", PASSPHRASE)
@@ -85,7 +85,7 @@ def test_grant_then_the_new_user_can_open(kr: Keyring) -> None:
     assert (entry.user, entry.job_id, entry.subject) == ("alice", "j1", "carol")
 
 
-def test_grant_all_takes_every_live_job_the_granter_reads(kr: Keyring) -> None:
+def test_grant_all_takes_every_live_job_the_granter_reads(kr: Custodian) -> None:
     for job_id in ("j1", "j2", "j3"):
         kr.store_job(sample_job(job_id), actor="alice")
     lifecycle.erase(kr, ["j3"], actor="alice")
@@ -96,7 +96,7 @@ def test_grant_all_takes_every_live_job_the_granter_reads(kr: Keyring) -> None:
         lifecycle.grant(kr, alice, "carol", ["nope"])
 
 
-def test_revoked_users_old_dek_opens_nothing_current(kr: Keyring) -> None:
+def test_revoked_users_old_dek_opens_nothing_current(kr: Custodian) -> None:
     private = add_key_user(kr, "mallory")
     kr.store_job(sample_job("j1"), actor="alice")  # sealed to alice, bob and mallory
     old_grant = kr.store.grants("j1", "mallory")[0]
@@ -130,7 +130,7 @@ def test_revoked_users_old_dek_opens_nothing_current(kr: Keyring) -> None:
     assert lifecycle.verify(kr, session=alice).ok
 
 
-def test_revoke_refuses_the_last_reader_unless_forced(kr: Keyring) -> None:
+def test_revoke_refuses_the_last_reader_unless_forced(kr: Custodian) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     alice = kr.unlock("alice", PASSPHRASE)
     lifecycle.revoke(alice, lifecycle.plan_revoke(kr, "alice", "bob", ["j1"]))
@@ -146,7 +146,7 @@ def test_revoke_refuses_the_last_reader_unless_forced(kr: Keyring) -> None:
     assert "unreadable" in report.findings[0].message
 
 
-def test_revoke_needs_a_grant_for_every_job_it_rekeys(kr: Keyring) -> None:
+def test_revoke_needs_a_grant_for_every_job_it_rekeys(kr: Custodian) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     kr.store_job(sample_job("j2"), actor="alice")
     alice = kr.unlock("alice", PASSPHRASE)
@@ -163,7 +163,7 @@ def test_revoke_needs_a_grant_for_every_job_it_rekeys(kr: Keyring) -> None:
     ("user", "jobs", "error"),
     [("nobody", ["j1"], UnknownUser), ("bob", ["nope"], UnknownJob)],
 )
-def test_plan_revoke_rejects_unknown_names(kr: Keyring, user, jobs, error) -> None:
+def test_plan_revoke_rejects_unknown_names(kr: Custodian, user, jobs, error) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     with pytest.raises(error):
         lifecycle.plan_revoke(kr, "alice", user, jobs)
@@ -175,7 +175,7 @@ def test_plan_revoke_rejects_unknown_names(kr: Keyring, user, jobs, error) -> No
 @pytest.mark.parametrize("big", [False, True], ids=["small", "overflow-pages"])
 @pytest.mark.parametrize("checkpointed", [False, True], ids=["in-wal", "in-main-file"])
 def test_erase_leaves_no_original_and_no_wrapped_key_in_any_vault_file(
-    kr: Keyring, vault_path: Path, big: bool, checkpointed: bool
+    kr: Custodian, vault_path: Path, big: bool, checkpointed: bool
 ) -> None:
     file_only(vault_path)
     content = (b"name\n" + b"[PERSON_NAME_1]\n" * 4000) if big else None
@@ -213,7 +213,7 @@ def test_erase_leaves_no_original_and_no_wrapped_key_in_any_vault_file(
         kr.unlock("alice", PASSPHRASE).open_map("j1")
 
 
-def test_erase_is_idempotent_and_checks_ids_first(kr: Keyring) -> None:
+def test_erase_is_idempotent_and_checks_ids_first(kr: Custodian) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     with pytest.raises(UnknownJob):
         lifecycle.erase(kr, ["j1", "nope"], actor="alice")
@@ -237,13 +237,13 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def test_erase_again_empties_a_wal_a_reader_kept_full(
-    kr: Keyring, vault_path: Path, monkeypatch: pytest.MonkeyPatch
+    kr: Custodian, vault_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     file_only(vault_path)
     kr.store_job(sample_job("j1"), actor="alice")
     secrets = secret_bytes(kr, "j1")
     monkeypatch.setattr("vault.store._sqlite.BUSY_TIMEOUT_MS", 50)
-    with Keyring.open(vault_path) as eraser:
+    with Custodian.open(vault_path) as eraser:
         with reading(vault_path) as reader:
             with pytest.raises(StoreError, match="erase any one of these jobs again by its id"):
                 lifecycle.erase(eraser, ["j1"], actor="alice")
@@ -258,7 +258,7 @@ def test_erase_again_empties_a_wal_a_reader_kept_full(
         assert original.encode() not in data
 
 
-def test_erase_pending_job_drops_its_encrypted_file_name(kr: Keyring) -> None:
+def test_erase_pending_job_drops_its_encrypted_file_name(kr: Custodian) -> None:
     kr.record_pending(
         "p1",
         file_type="csv",
@@ -275,7 +275,7 @@ def test_erase_pending_job_drops_its_encrypted_file_name(kr: Keyring) -> None:
 
 def test_older_than_counts_from_the_audit_time(tmp_path: Path) -> None:
     clock = StepClock(start=1_800_000_000.0, step=0.0)
-    kr = Keyring.create(
+    kr = Custodian.create(
         tmp_path / "c.db", user="alice", passphrase=PASSPHRASE, kdf=FAST, clock=clock
     )
     kr.store_job(sample_job("old"), actor="alice")
@@ -299,7 +299,7 @@ def test_older_than_counts_from_the_audit_time(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- verify
 
 
-def test_verify_clean_vault(kr: Keyring) -> None:
+def test_verify_clean_vault(kr: Custodian) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     seq, digest = kr.log_head()
     report = lifecycle.verify(kr, expect_head=f"{seq}:{digest}")
@@ -315,7 +315,7 @@ def drop_triggers(db) -> None:
 
 
 def test_verify_reports_an_edited_log_entry_and_the_dropped_triggers(
-    kr: Keyring, vault_path: Path
+    kr: Custodian, vault_path: Path
 ) -> None:
     file_only(vault_path)
     kr.store_job(sample_job("j1"), actor="alice")
@@ -332,7 +332,7 @@ def test_verify_reports_an_edited_log_entry_and_the_dropped_triggers(
 
 
 def test_expect_head_detects_a_truncated_log_the_chain_cannot(
-    kr: Keyring, vault_path: Path
+    kr: Custodian, vault_path: Path
 ) -> None:
     file_only(vault_path)
     kr.store_job(sample_job("j1"), actor="alice")
@@ -368,9 +368,9 @@ def test_expect_head_detects_a_truncated_log_the_chain_cannot(
         lifecycle.verify(kr, expect_head="12")
 
 
-def test_verify_reports_structure_problems(kr: Keyring, vault_path: Path) -> None:
+def test_verify_reports_structure_problems(kr: Custodian, vault_path: Path) -> None:
     chunky = sample_job("j1", content=b"x" * 5000)
-    small = Keyring.open(vault_path, chunk_size=1024)
+    small = Custodian.open(vault_path, chunk_size=1024)
     small.store_job(chunky, actor="alice")
     small.close()
     kr.store_job(sample_job("j2"), actor="alice")
@@ -407,7 +407,7 @@ def test_verify_reports_structure_problems(kr: Keyring, vault_path: Path) -> Non
     assert report.deep_skipped == 1  # j2: nobody holds it now
 
 
-def test_verify_deep_catches_an_edited_count(kr: Keyring, vault_path: Path) -> None:
+def test_verify_deep_catches_an_edited_count(kr: Custodian, vault_path: Path) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     with raw_db(vault_path) as db:
         db.execute("UPDATE jobs SET entity_count = 1 WHERE job_id = 'j1'")
@@ -420,7 +420,7 @@ def test_verify_deep_catches_an_edited_count(kr: Keyring, vault_path: Path) -> N
 # --------------------------------------------------------------------------- backup
 
 
-def test_backup_refuses_to_overwrite_and_is_private(kr: Keyring, tmp_path: Path) -> None:
+def test_backup_refuses_to_overwrite_and_is_private(kr: Custodian, tmp_path: Path) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     dest = tmp_path / "b.db"
     done = lifecycle.backup(kr, dest, actor="alice")
@@ -429,12 +429,12 @@ def test_backup_refuses_to_overwrite_and_is_private(kr: Keyring, tmp_path: Path)
     assert kr.log_entries()[-1].action == "backup"
     with pytest.raises(VaultExists):
         lifecycle.backup(kr, dest, actor="alice")
-    with Keyring.open(dest) as copy:
+    with Custodian.open(dest) as copy:
         assert copy.unlock("alice", PASSPHRASE).open_job("j1") == sample_job("j1")
 
 
 def test_backup_under_concurrent_writes_opens_and_verifies(
-    kr: Keyring, vault_path: Path, tmp_path: Path
+    kr: Custodian, vault_path: Path, tmp_path: Path
 ) -> None:
     stop = threading.Event()
     written: list[int] = []
@@ -442,7 +442,7 @@ def test_backup_under_concurrent_writes_opens_and_verifies(
 
     def writer() -> None:
         try:
-            with Keyring.open(vault_path) as other:
+            with Custodian.open(vault_path) as other:
                 n = 0
                 while not stop.is_set() and n < 3000:
                     other.store_job(sample_job(f"w{n}"), actor="alice")
@@ -470,7 +470,7 @@ def test_backup_under_concurrent_writes_opens_and_verifies(
     assert not errors, errors
     assert any(after > before for before, after in during), during  # writes went on meanwhile
     for dest, (before, _after) in zip(copies, during):
-        with Keyring.open(dest) as copy:
+        with Custodian.open(dest) as copy:
             jobs = copy.list_jobs()
             assert before <= len(jobs) <= len(written)
             session = copy.unlock("alice", PASSPHRASE)
@@ -479,7 +479,7 @@ def test_backup_under_concurrent_writes_opens_and_verifies(
             assert report.deep_checked == len(jobs)
 
 
-def test_backup_of_a_damaged_copy_is_an_integrity_error(kr: Keyring, tmp_path: Path) -> None:
+def test_backup_of_a_damaged_copy_is_an_integrity_error(kr: Custodian, tmp_path: Path) -> None:
     file_only(kr.path)
     # A source whose log chain is broken gives a copy that does not verify.
     kr.store_job(sample_job("j1"), actor="alice")
@@ -490,7 +490,7 @@ def test_backup_of_a_damaged_copy_is_an_integrity_error(kr: Keyring, tmp_path: P
         lifecycle.backup(kr, tmp_path / "b.db", actor="alice")
 
 
-def test_erase_replaced_job_row_keeps_times(kr: Keyring) -> None:
+def test_erase_replaced_job_row_keeps_times(kr: Custodian) -> None:
     kr.store_job(sample_job("j1"), actor="alice")
     before = kr.get_job("j1")
     lifecycle.erase(kr, ["j1"], actor="alice")

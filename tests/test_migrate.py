@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import PASSPHRASE, new_vault, sample_job
+from custody_kit import PASSPHRASE, new_vault, sample_job
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.lifecycle import erase
 from vault.store import Store, rows_digest
 
@@ -58,14 +58,14 @@ def test_round_trip_both_ways_keeps_every_row(tmp_path: Path, pg_url: str) -> No
                     env=ENV)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "7 seal(s) checked" in result.stderr
-    with Keyring.open(tmp_path / "d.db") as kr:
+    with Custodian.open(tmp_path / "d.db") as kr:
         assert kr.log_entries()[-1].action == "verify-deep"
-    with Keyring.open(back) as kr:
+    with Custodian.open(back) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         assert session.open_job("job-3").content == sample_job("job-3").content
         assert kr.get_job("job-0").status == "erased"
     # The copy is a working vault: it takes new jobs after the copied ones.
-    with Keyring.open(pg_url) as kr:
+    with Custodian.open(pg_url) as kr:
         assert kr.store_job(sample_job("job-new"), actor="alice")
         kr.verify_chain()
 
@@ -98,9 +98,9 @@ def test_a_killed_migrate_resumes(tmp_path: Path, pg_url: str) -> None:
     expected = filled(src, jobs=120)
     script = (
         "import sys, time\n"
-        "from vault.keyring import Keyring\n"
+        "from vault.custody import Custodian\n"
         "from vault.lifecycle import migrate\n"
-        "with Keyring.open(sys.argv[1]) as kr:\n"
+        "with Custodian.open(sys.argv[1]) as kr:\n"
         "    migrate(kr, sys.argv[2], batch=5, on_jobs=lambda n: (print(n, flush=True),"
         " time.sleep(0.05)))\n"
     )

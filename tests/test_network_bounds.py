@@ -28,8 +28,8 @@ from vault import archive
 from vault.archive import PollPolicy, RunOptions
 from vault.client import QuestaClient, RetryPolicy
 from vault.client._body import loads
+from vault.custody import Custodian, KdfParams
 from vault.errors import ResponseTooLarge, ServerError
-from vault.keyring import KdfParams, Keyring
 from vault.simulator import SimulatorConfig, run_simulator
 
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -166,30 +166,30 @@ def test_blocking_client_abandons_a_stalled_request(hostile: Any, mode: str) -> 
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> Iterator[Keyring]:
+def custodian(tmp_path: Path) -> Iterator[Custodian]:
     fast = KdfParams("argon2id", 8192, 1, 1, unsafe=True)
-    with Keyring.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as kr:
+    with Custodian.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as kr:
         yield kr
 
 
 @pytest.mark.parametrize("mode", STALLS)
 def test_the_runs_timeout_bounds_requests_in_flight(
-    hostile: Any, keyring: Keyring, mode: str
+    hostile: Any, custodian: Custodian, mode: str
 ) -> None:
     """The reported case: a 30 s request timeout and five retries, but ``--timeout 1``."""
     server = hostile(mode)
-    keyring.record_pending(JOB, file_type="csv", source="upload", submitted_at=time.time(),
+    custodian.record_pending(JOB, file_type="csv", source="upload", submitted_at=time.time(),
                            filename=None, options=None, actor="t", api_url=server.url)  # fmt: skip
     options = RunOptions(actor="t", timeout=1.0, poll=PollPolicy(0.01, 1.5, 0.05))
     started = time.monotonic()
     with QuestaClient(server.url, timeout=30.0) as client:
-        [outcome] = archive.sync(client, keyring, options).outcomes
+        [outcome] = archive.sync(client, custodian, options).outcomes
     elapsed = time.monotonic() - started
     assert outcome.outcome == "timeout"
     assert outcome.detail.startswith("no answer from 127.0.0.1:")
     assert "left pending" in outcome.detail
     assert elapsed < 1.0 + 1.0 + MARGIN  # the timeout, the 1 s grace, a margin
-    assert keyring.get_job(JOB).status == "pending"  # type: ignore[union-attr]
+    assert custodian.get_job(JOB).status == "pending"  # type: ignore[union-attr]
 
 
 def test_cli_fetch_timeout_against_a_silent_server(hostile: Any, isolated_env: Path) -> None:
@@ -314,7 +314,7 @@ def test_upload_streams_the_file_and_a_retry_reads_it_again(hostile: Any, tmp_pa
 
 
 def test_submit_of_an_unreadable_file_fails_that_file_only(
-    tmp_path: Path, keyring: Keyring
+    tmp_path: Path, custodian: Custodian
 ) -> None:
 
     good, gone = tmp_path / "a.pdf", tmp_path / "b.pdf"
@@ -324,6 +324,6 @@ def test_submit_of_an_unreadable_file_fails_that_file_only(
     gone.unlink()  # vanishes between the check and the upload
     with run_simulator(SimulatorConfig(processing_time=0.0)) as sim:
         with QuestaClient(sim.url) as client:
-            outcomes = archive.submit(client, keyring, files, RunOptions(actor="t", wait=False))
+            outcomes = archive.submit(client, custodian, files, RunOptions(actor="t", wait=False))
     assert [o.outcome for o in outcomes] == ["pending", "error"]
     assert "cannot read the file" in outcomes[1].detail

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
+from custody_kit import PASSPHRASE, new_vault, sample_job
 from fpdf import FPDF
-from keyring_kit import PASSPHRASE, new_vault, sample_job
 from office_kit import docx_runs, docx_text, make_docx, make_pdf, make_shared_xlsx, xlsx_values
 
+from vault.custody import Custodian
 from vault.documents import ZipLimits
 from vault.errors import UnsafeDocument
-from vault.keyring import Keyring
 from vault.models import JobContent
 from vault.placeholders import invert_map
 from vault.restore._office import restore_package
@@ -37,8 +37,8 @@ XLSX = make_shared_xlsx({"S": [["[PERSON_NAME_1]"]]})
 
 @pytest.fixture
 def vault(isolated_env: Path) -> Path:
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(sample_job(JOB, mapping=MAP), actor="alice")
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(sample_job(JOB, mapping=MAP), actor="alice")
     return isolated_env
 
 
@@ -184,8 +184,8 @@ def test_bad_documents_are_one_line_errors_and_write_nothing(
     assert "Ann Smith" not in result.output
     assert not out.exists()
     assert sorted(p.name for p in work.iterdir()) == [name]  # no temporary file left
-    with Keyring.open(vault) as keyring:
-        assert keyring.log_entries(action="restore") == []
+    with Custodian.open(vault) as custodian:
+        assert custodian.log_entries(action="restore") == []
 
 
 @pytest.mark.parametrize(
@@ -298,8 +298,8 @@ def test_a_jobs_own_document_round_trips_through_simulator_and_restore(
         job_id="job-doc", status="archived", file_type=file_type, created_at=1.0,
         content=done.content, mapping=done.mapping, entity_count=done.entity_count,
     )  # fmt: skip
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(job, actor="alice")
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(job, actor="alice")
     out = tmp_path / {"docx": "a.docx", "excel": "a.xlsx", "pdf": "a.txt"}[file_type]
     result = invoke(["restore", "-j", "job-doc", "-o", str(out)], env=ENV)
     assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import PASSPHRASE, new_vault, sample_job
+from custody_kit import PASSPHRASE, new_vault, sample_job
 
 JOB = "job-a"
 ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
@@ -23,8 +23,8 @@ VICTIM = b"the victim's own bytes\n"
 
 @pytest.fixture
 def vault(isolated_env: Path) -> Path:
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(
             sample_job(JOB, mapping={"John Doe": "[PERSON_NAME_1]"}, content=b"[PERSON_NAME_1]\n"),
             actor="alice",
         )

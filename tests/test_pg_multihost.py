@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from conftest import FAST_KDF, invoke
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.simulator import SimulatorConfig, run_simulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,8 +28,8 @@ JOBS = 40
 
 HOLD_A_WRITE = """
 import sys, time
-from vault.keyring import Keyring
-with Keyring.open(sys.argv[1]) as kr, kr.store.write():
+from vault.custody import Custodian
+with Custodian.open(sys.argv[1]) as kr, kr.store.write():
     kr.store.set_meta("half-written", "by a process about to be killed")
     print("holding", flush=True)
     time.sleep(120)
@@ -60,7 +60,7 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
         api = {**env, "QUESTA_API_URL": sim.url}
         submitted = invoke(["submit", "--no-wait", "--concurrency", "8", *files], env=api)
         assert submitted.exit_code == 0, submitted.output
-        with Keyring.open(pg_url) as kr:
+        with Custodian.open(pg_url) as kr:
             issued = {j.job_id for j in kr.pending_jobs()}
         assert len(issued) == JOBS
 
@@ -125,7 +125,7 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
     assert results[2][0] == -signal.SIGKILL
     assert reader_codes and all(code == 0 for code, _ in reader_codes), reader_codes
 
-    with Keyring.open(pg_url) as kr:
+    with Custodian.open(pg_url) as kr:
         jobs = {j.job_id: j.status for j in kr.list_jobs()}
         assert set(jobs) == issued  # nothing lost, nothing extra
         assert Counter(jobs.values()) == Counter({"archived": JOBS})

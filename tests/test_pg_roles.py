@@ -9,11 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import FAST, PASSPHRASE, sample_job
+from custody_kit import FAST, PASSPHRASE, sample_job
 from pg_server import SUPERUSER, PostgresServer
 
+from vault.custody import Custodian
 from vault.errors import StoreError
-from vault.keyring import Keyring
 from vault.lifecycle import erase, verify
 
 TEAM_MD = (Path(__file__).resolve().parent.parent / "docs" / "team.md").read_text("utf-8")
@@ -37,7 +37,7 @@ def team(pg_server: PostgresServer) -> dict[str, str]:
         pg_server.ensure_role(role)
     admin = pg_server.fresh_database(owner="questa_admin")
     assert invoke(["--vault", admin, "init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
-    with Keyring.open(admin) as kr:
+    with Custodian.open(admin) as kr:
         kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
         kr.store_job(sample_job("job-0"), actor="alice")
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -50,7 +50,7 @@ def test_the_docs_create_the_database_as_the_admin() -> None:
 
 
 def test_the_archiver_archives_and_can_do_nothing_else(team: dict[str, str]) -> None:
-    with Keyring.open(team["questa_archiver"]) as kr:
+    with Custodian.open(team["questa_archiver"]) as kr:
         assert kr.record_pending(
             "job-p", file_type="csv", source="upload", submitted_at=1.0, filename="a.csv",
             options=None, actor="cron",
@@ -69,7 +69,7 @@ def test_the_archiver_archives_and_can_do_nothing_else(team: dict[str, str]) -> 
             kr.store._exec("UPDATE access_log SET action = 'x'")
         with pytest.raises(StoreError, match="role may not"), kr.store.write():
             kr.store._exec("DELETE FROM blobs WHERE job_id = 'job-0'")
-    with Keyring.open(team["questa_admin"]) as kr:
+    with Custodian.open(team["questa_admin"]) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         assert session.open_job("job-p").content == sample_job("job-p").content
         assert verify(kr, session=session).ok
@@ -94,7 +94,7 @@ def test_the_analyst_reads_and_logs_and_can_do_nothing_else(team: dict[str, str]
         assert result.exit_code == 1, (args, result.output)
         assert message in result.stderr, (args, result.stderr)
         assert result.stderr.count("\n") == 1
-    with Keyring.open(team["questa_analyst"]) as kr:
+    with Custodian.open(team["questa_analyst"]) as kr:
         with pytest.raises(StoreError, match="role may not"):
             kr.store_job(sample_job("job-9"), actor="bob")
         session = kr.unlock("bob", PASSPHRASE)
@@ -104,7 +104,7 @@ def test_the_analyst_reads_and_logs_and_can_do_nothing_else(team: dict[str, str]
 
 
 def test_the_admin_erases_and_vacuums(team: dict[str, str]) -> None:
-    with Keyring.open(team["questa_admin"]) as kr:
+    with Custodian.open(team["questa_admin"]) as kr:
         [done] = erase(kr, ["job-0"], actor="alice")
         assert done.blobs_deleted > 0
         kr.store.vacuum()

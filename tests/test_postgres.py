@@ -10,11 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import FAST, PASSPHRASE, new_vault, sample_job
+from custody_kit import FAST, PASSPHRASE, new_vault, sample_job
 from pg_server import PASSWORD_ROLE, SUPERUSER, PostgresServer
 
+from vault.custody import Custodian
 from vault.errors import StoreError, VaultAccessDenied, VaultNotFound
-from vault.keyring import Keyring
 from vault.lifecycle import backup, verify
 from vault.store import MIGRATIONS, DatabaseUrl, Store
 from vault.store._pg_schema import postgres_migration, postgres_statements
@@ -76,7 +76,7 @@ def test_reopen_round_trip_and_backup_to_a_file(pg_url: str, tmp_path: Path) -> 
         head = kr.log_head()
         done = backup(kr, tmp_path / "copy.db", actor="alice")
         assert done.head == head
-    with Keyring.open(tmp_path / "copy.db") as copy:
+    with Custodian.open(tmp_path / "copy.db") as copy:
         session = copy.unlock("alice", PASSPHRASE)
         assert session.open_job("job-1").content == sample_job("job-1").content
         assert verify(copy, session=session).ok
@@ -89,7 +89,7 @@ def test_concurrent_writers_never_fork_the_chain(pg_url: str) -> None:
 
     def work(n: int) -> None:
         try:
-            with Keyring.open(pg_url) as kr:
+            with Custodian.open(pg_url) as kr:
                 for i in range(10):
                     kr.store_job(sample_job(f"job-{n}-{i}"), actor=f"host{n}")
         except BaseException as exc:  # reported below
@@ -101,7 +101,7 @@ def test_concurrent_writers_never_fork_the_chain(pg_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    with Keyring.open(pg_url) as kr:
+    with Custodian.open(pg_url) as kr:
         seq, _ = kr.verify_chain()
         entries = kr.log_entries()
         assert [e.seq for e in entries] == list(range(1, seq + 1))
@@ -147,7 +147,7 @@ def test_wrong_credentials_are_exit_4(pg_server: PostgresServer, pg_url: str) ->
     new_vault(pg_url).close()
     url = pg_url.replace("user=vault_admin", "user=mallory")
     with pytest.raises(VaultAccessDenied):
-        Keyring.open(url)
+        Custodian.open(url)
     result = invoke(["--vault", url, "audit"])
     assert result.exit_code == 4, result.output
     assert result.stderr.count("\n") == 1
@@ -172,7 +172,7 @@ def test_a_database_that_is_not_a_vault_is_refused_and_left_alone(pg_url: str) -
 
 def test_an_empty_database_is_no_vault_yet(pg_url: str) -> None:
     with pytest.raises(VaultNotFound, match="run questa-vault init"):
-        Keyring.open(pg_url)
+        Custodian.open(pg_url)
 
 
 def test_a_schema_from_a_newer_version_is_refused(pg_url: str) -> None:
@@ -182,7 +182,7 @@ def test_a_schema_from_a_newer_version_is_refused(pg_url: str) -> None:
             "INSERT INTO schema_migrations (id, name, applied_at) VALUES (999, 'm999_future', 0)"
         )
     with pytest.raises(StoreError, match="newer or different version"):
-        Keyring.open(pg_url)
+        Custodian.open(pg_url)
 
 
 def test_init_twice_is_refused(pg_url: str) -> None:
@@ -202,7 +202,7 @@ def test_a_connection_lost_mid_transaction_writes_nothing(pg_url: str) -> None:
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
             store.set_meta("second", "statement")
-    with Keyring.open(pg_url) as kr:
+    with Custodian.open(pg_url) as kr:
         assert kr.store.get_meta("half") is None
         assert kr.log_head() == before
 
@@ -210,7 +210,7 @@ def test_a_connection_lost_mid_transaction_writes_nothing(pg_url: str) -> None:
 def test_the_cli_works_on_a_postgresql_vault(pg_url: str, tmp_path: Path) -> None:
     env = {**ENV, "QUESTA_VAULT": pg_url}
     assert invoke(["init", "--user", "alice", *FAST_KDF], env=env).exit_code == 0
-    with Keyring.open(pg_url) as kr:
+    with Custodian.open(pg_url) as kr:
         kr.store_job(sample_job("job-1"), actor="alice")
         kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
     for args in (

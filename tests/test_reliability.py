@@ -49,7 +49,7 @@ from typing import Any
 import pytest
 from conftest import FAST_KDF, invoke
 
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.models import JobContent
 from vault.simulator import SimulatorConfig, run_simulator
 
@@ -92,7 +92,7 @@ def verify(vault: Path, *, deep: bool = False) -> None:
 
 def fetch_log(vault: Path) -> Counter[str]:
     """Jobs stored, by their ``fetch`` log entries (store_job writes exactly one per job)."""
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         return Counter(e.job_id for e in kr.log_entries(action="fetch") if e.job_id)
 
 
@@ -303,7 +303,7 @@ def test_every_fault_at_once_two_processes_200_jobs(tmp_path: Path) -> None:
     assert final[0][0] in (0, 3)
     assert set(outcomes) == issued  # the first sync saw every pending job of both processes
 
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         vault_jobs = {j.job_id: j for j in kr.list_jobs()}
         session = kr.unlock("alice", PASS)
         stored_files = {
@@ -426,7 +426,7 @@ def test_fetch_killed_at_random_points_leaves_no_half_archived_job(
         done = stored(ids)
         interrupted += killed and 0 < done < per_round
         verify(vault, deep=True)  # every stored job decrypts and its seal holds
-        with Keyring.open(vault) as kr:
+        with Custodian.open(vault) as kr:
             statuses = {j: kr.get_job(j) for j in ids}
         assert {s.status for s in statuses.values() if s is not None} <= {"archived"}
         assert sum(s is not None for s in statuses.values()) == done
@@ -448,7 +448,7 @@ def test_restore_killed_at_random_points_leaves_no_partial_output(tmp_path: Path
     init_vault(vault)
     mapping = {f"Original Person {i} Surname-{i * 7919}": f"[PERSON_NAME_{i}]"
                for i in range(1, 2001)}  # fmt: skip
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.store_job(
             JobContent(job_id="job-kill", status="archived", file_type="text", created_at=1.0,
                        entity_count=len(mapping), content=b"[PERSON_NAME_1]\n", mapping=mapping),
@@ -496,7 +496,7 @@ def test_restore_killed_at_random_points_leaves_no_partial_output(tmp_path: Path
         return False
 
     def restores() -> int:
-        with Keyring.open(vault) as kr:
+        with Custodian.open(vault) as kr:
             return len(kr.log_entries(action="restore"))
 
     # Calibrate: the whole run, and the part after the temporary file appears.

@@ -25,8 +25,8 @@ from vault.audit import (
     report_to_dict,
     table_lines,
 )
+from vault.custody._jobs import job_info
 from vault.errors import InputError
-from vault.keyring._jobs import job_info
 from vault.models import JobContent, JobInfo
 
 
@@ -387,15 +387,15 @@ def test_iso_time() -> None:
 
 
 @pytest.fixture
-def mixed_keyring(vault_location):
-    from keyring_kit import StepClock, new_vault, sample_job
+def mixed_custodian(vault_location):
+    from custody_kit import StepClock, new_vault, sample_job
 
-    from vault.keyring import Keyring
+    from vault.custody import Custodian
 
     path = vault_location  # a SQLite file, then a PostgreSQL database
     new_vault(path).close()
     clock = StepClock(start=ts("2024-05-01T00:00:00"), step=DAY)
-    kr = Keyring.open(path, clock=clock)
+    kr = Custodian.open(path, clock=clock)
     kr.store_job(sample_job("a"), actor="alice")
     kr.store_job(sample_job("b", mapping={"x@y.z": "[EMAIL_ADDRESS_1]"}), actor="alice")
     kr.store_job(replace(sample_job("c", mapping={}), file_type="text"), actor="alice")
@@ -431,11 +431,11 @@ DAY = 86400.0
         AuditQuery(statuses=("expired",)),
     ],
 )
-def test_summarize_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery) -> None:
+def test_summarize_in_sqlite_equals_build_audit(mixed_custodian, query: AuditQuery) -> None:
     from vault.audit import summarize
 
-    expected = build_audit(mixed_keyring.list_jobs(), query).totals
-    fast = summarize(mixed_keyring.store, query)
+    expected = build_audit(mixed_custodian.list_jobs(), query).totals
+    fast = summarize(mixed_custodian.store, query)
     assert fast.jobs == () and fast.query == query
     assert fast.totals == expected
     assert expected.jobs > 0  # every query here selects something
@@ -454,23 +454,23 @@ def test_summarize_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery
         AuditQuery(until=ts("2024-05-01T00:00:01"), file_types=("csv", "text")),
     ],
 )
-def test_load_audit_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuery) -> None:
+def test_load_audit_in_sqlite_equals_build_audit(mixed_custodian, query: AuditQuery) -> None:
     """Filters and order pushed into SQLite, JobInfo built by the store's fast path: the same
-    report (jobs, their order, recipients, counts) as filtering the keyring's list in Python."""
+    report (jobs, their order, recipients, counts) as filtering the custodian's list in Python."""
     from vault.audit import load_audit
 
-    expected = build_audit(mixed_keyring.list_jobs(), query)
-    fast = load_audit(mixed_keyring.store, query)
+    expected = build_audit(mixed_custodian.list_jobs(), query)
+    fast = load_audit(mixed_custodian.store, query)
     assert fast == expected
     assert [j.job_id for j in fast.jobs] == [j.job_id for j in expected.jobs]
     assert expected.jobs  # every query here selects something
-    rows = {r.job_id: r for r in mixed_keyring.store.list_jobs()}
-    recipients = mixed_keyring.store.recipients()
+    rows = {r.job_id: r for r in mixed_custodian.store.list_jobs()}
+    recipients = mixed_custodian.store.recipients()
     for job in fast.jobs:  # the old row-by-row construction gives equal JobInfo
         assert job == job_info(rows[job.job_id], recipients.get(job.job_id, ()))
     from vault.audit import list_audit, table_lines
 
-    listing = list_audit(mixed_keyring.store, query)  # the lean rows `audit` lists
+    listing = list_audit(mixed_custodian.store, query)  # the lean rows `audit` lists
     assert listing.totals == expected.totals
     assert [dict(zip(r._fields, r, strict=True)) for r in listing.jobs] == [
         vars(j) for j in expected.jobs
@@ -480,5 +480,5 @@ def test_load_audit_in_sqlite_equals_build_audit(mixed_keyring, query: AuditQuer
     assert csv_rows(listing) == csv_rows(expected)
     assert report_to_dict(listing) == report_to_dict(expected)
     assert any(r.recipients for r in listing.jobs)  # so the next check can fail
-    bare = list_audit(mixed_keyring.store, query, recipients=False)
+    bare = list_audit(mixed_custodian.store, query, recipients=False)
     assert [r._replace(recipients=()) for r in listing.jobs] == list(bare.jobs)

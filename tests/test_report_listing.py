@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from custody_kit import FAST
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keyring_kit import FAST
 
 from vault.audit import (
     AuditQuery,
@@ -28,7 +28,7 @@ from vault.audit import (
     report_to_dict,
     table_lines,
 )
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.models import FILE_TYPES, JOB_STATUSES
 
 PROPERTY = settings(
@@ -64,7 +64,7 @@ def ordinary(store: Any, query: AuditQuery, fmt: str) -> str:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A vault with users alice, bob and "Zoë \\"q\\"" (no jobs), copied for each example."""
     path = tmp_path_factory.mktemp("listing") / "template.db"
-    with Keyring.create(path, user="alice", passphrase="p", kdf=FAST) as kr:
+    with Custodian.create(path, user="alice", passphrase="p", kdf=FAST) as kr:
         kr.add_user("bob", passphrase="p", kdf=FAST, actor="alice")
     conn = sqlite3.connect(path)
     with conn:  # a name the CLI would refuse, as a damaged or foreign vault may hold
@@ -194,7 +194,7 @@ def check_same(path: Path, query: AuditQuery) -> dict[str, bool]:
     """For each format: the fast text equals the ordinary text (when the ordinary path can
     render at all); returns which formats took the fast path."""
     taken = {}
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         for fmt in FORMATS:
             fast = fast_listing(kr.store, query, fmt)
             try:
@@ -251,7 +251,7 @@ def test_a_damaged_row_is_refused_as_before(
     with conn:
         conn.execute(f"UPDATE jobs SET {column} = {value} WHERE job_id = ?", ("b" * 32,))
     conn.close()
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         assert fast_listing(kr.store, AuditQuery(), fmt) is None
     result = cli_invoke(["--vault", str(path), "audit", "--format", fmt])
     assert result.exit_code == 5, result.output
@@ -271,7 +271,7 @@ def test_cli_prints_the_fast_listing(
         for n in range(5)
     ]  # fmt: skip
     path = vault_with(template, tmp_path, jobs)
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         fast = fast_listing(kr.store, AuditQuery(), fmt)
         assert fast is not None
         assert fast == ordinary(kr.store, AuditQuery(), fmt)
@@ -296,7 +296,7 @@ def test_a_value_that_needs_quoting_or_escaping(
         "file_size": 1, "key_version": 1, "grants": [("alice", 1)],
     }  # fmt: skip
     path = vault_with(template, tmp_path, [job, {**job, "job_id": "b" * 32, column: value}])
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         fast = fast_listing(kr.store, AuditQuery(), fmt)
         if fast is not None:
             assert fast == ordinary(kr.store, AuditQuery(), fmt)

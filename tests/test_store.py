@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from keyring_kit import PASSPHRASE, new_vault, raw_db, sample_job
+from custody_kit import PASSPHRASE, new_vault, raw_db, sample_job
 
+from vault.custody import Custodian
 from vault.errors import StoreError, VaultExists, VaultNotFound
-from vault.keyring import Keyring
 from vault.models import JOB_INFO_FIELDS, JOB_META_FIELDS
 from vault.store import SIDECARS, JobRow, Store, UserRow
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
@@ -258,7 +258,7 @@ def test_backup_is_a_consistent_0600_copy(tmp_path: Path) -> None:
         with pytest.raises(VaultExists):
             kr.store.backup(tmp_path / "copy.db")
     assert _mode(tmp_path / "copy.db") == 0o600
-    with Keyring.open(tmp_path / "copy.db") as copy:
+    with Custodian.open(tmp_path / "copy.db") as copy:
         assert copy.unlock("alice", PASSPHRASE).open_job("job-1") == sample_job()
         assert copy.verify_chain() == copy.log_head()
 
@@ -268,12 +268,12 @@ def test_backup_is_a_consistent_0600_copy(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.models import JobContent
 
 path, prefix, count, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 mapping = {f"original {i} of {prefix}": f"[PERSON_NAME_{i}]" for i in range(1, 200)}
-with Keyring.open(Path(path), chunk_size=64 * 1024) as kr:
+with Custodian.open(Path(path), chunk_size=64 * 1024) as kr:
     for n in range(count):
         job = JobContent(f"{prefix}-{n}", "archived", "csv", 1.0, 199,
                          bytes([n % 256]) * size, mapping)
@@ -292,7 +292,7 @@ def _writer(path: Path, prefix: str, count: int, size: int) -> subprocess.Popen[
 
 
 def _check_every_job_whole(path: Path, expected_size: int) -> int:
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         assert kr.store.integrity_check() == []
         assert kr.verify_chain() == kr.log_head()
         session = kr.unlock("alice", PASSPHRASE)

@@ -116,7 +116,7 @@ FAST = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
 
 def make_vault(path: Path) -> None:
     with Vault.create(path, user="alice", passphrase="correct horse", kdf=FAST) as v:
-        v.keyring.store_job(
+        v.custodian.store_job(
             JobContent(
                 job_id="job-1",
                 status="archived",

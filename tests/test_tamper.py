@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
-from keyring_kit import (
+from custody_kit import (
     FAST,
     ORIGINALS,
     PASSPHRASE,
@@ -20,9 +20,9 @@ from keyring_kit import (
     vault_bytes,
 )
 
+from vault.custody import Custodian
+from vault.custody._envelope import SEALED_FIELDS
 from vault.errors import IntegrityError, StoreError
-from vault.keyring import Keyring
-from vault.keyring._envelope import SEALED_FIELDS
 from vault.models import SubmitOptions
 from vault.store._rows import JOB_COLUMNS
 
@@ -217,7 +217,7 @@ def vault_path(tmp_path: Path) -> Path:
 def test_tampering_is_detected_on_every_read(vault_path: Path, case: str) -> None:
     with raw_db(vault_path) as db:
         CASES[case](db)
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         with pytest.raises(IntegrityError) as info:
             session.open_job("job-1")
@@ -247,7 +247,7 @@ def test_an_edit_of_any_sealed_column_is_detected(vault_path: Path, column: str)
     value = _SEALED_EDITS.get(column, f"COALESCE({column}, 0) + 1")
     with raw_db(vault_path) as db:
         db.execute(f"UPDATE jobs SET {column} = {value} WHERE job_id = 'job-1'")
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         with pytest.raises(IntegrityError):
             session.open_map("job-1")
@@ -291,7 +291,7 @@ def test_tampering_gives_exit_5_through_the_cli_and_no_output(
     assert result.stderr.startswith("questa-vault: ")
     assert not out.exists()
     assert list(tmp_path.glob("out.csv*")) == []
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         assert kr.log_entries(action="export") == []
 
 
@@ -306,7 +306,7 @@ def test_untampered_export_through_the_cli_works(vault_path: Path, tmp_path: Pat
 
 
 def test_log_entry_edited_or_deleted_breaks_the_chain(vault_path: Path) -> None:
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         head = kr.verify_chain()
         assert head == kr.log_head()
     with raw_db(vault_path) as db:
@@ -319,13 +319,13 @@ def test_log_entry_edited_or_deleted_breaks_the_chain(vault_path: Path) -> None:
         ("DELETE FROM access_log WHERE seq = 3", "entry 3 is missing"),
     ):
         copy = vault_path.with_name(f"copy-{len(message)}.db")
-        with Keyring.open(vault_path) as kr:
+        with Custodian.open(vault_path) as kr:
             kr.store.backup(copy)
         with raw_db(copy) as db:
             db.execute("DROP TRIGGER access_log_no_update")
             db.execute("DROP TRIGGER access_log_no_delete")
             db.execute(sql)
-        with Keyring.open(copy) as kr, pytest.raises(IntegrityError, match=message):
+        with Custodian.open(copy) as kr, pytest.raises(IntegrityError, match=message):
             kr.verify_chain()
 
 
@@ -368,7 +368,7 @@ def test_a_release_whose_log_entry_cannot_be_written_releases_nothing(
             "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log "
             "BEGIN SELECT RAISE(ABORT, 'no space left'); END"
         )
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         head = kr.log_head()
         session = kr.unlock("alice", PASSPHRASE)
         with pytest.raises(StoreError):
@@ -435,7 +435,7 @@ def test_api_and_cli_exports_log_the_same_documented_field(
         ["--vault", str(vault_path), "--user", "alice", "export", "job-1", "-o", target],
         env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE},
     )
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         data = Unlocked(kr.unlock("alice", PASSPHRASE)).export("job-1")
         entries = kr.log_entries(action="export")
     assert [dict(e.counts) for e in entries] == [{"file_bytes": len(data)}] * 2
@@ -447,7 +447,7 @@ def test_a_store_whose_log_entry_fails_leaves_no_job(vault_path: Path) -> None:
             "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log "
             "BEGIN SELECT RAISE(ABORT, 'no space left'); END"
         )
-    with Keyring.open(vault_path) as kr:
+    with Custodian.open(vault_path) as kr:
         with pytest.raises(StoreError):
             kr.store_job(sample_job("job-3"), actor="cron")
         assert kr.get_job("job-3") is None

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
+from custody_kit import PASSPHRASE, new_vault, sample_job
 from hypothesis import given
 from hypothesis import strategies as st
-from keyring_kit import PASSPHRASE, new_vault, sample_job
 
 from vault.cli._terminal import InertStream, inert, inert_json, inert_lines, inert_text
 
@@ -76,10 +76,10 @@ def hostile_vault(isolated_env: Path) -> Path:
     mapping = {f"orig{n}": f"[{label}EVIL_{n}]" for n, label in enumerate(HOSTILE, 1)}
     mapping["=formula"] = "[=SUM(A1)_90]"
     mapping["@formula"] = "[@cmd_91]"
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(sample_job("job-a", mapping=mapping, filename="\x1b]0;x\x07a.csv"),
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(sample_job("job-a", mapping=mapping, filename="\x1b]0;x\x07a.csv"),
                           actor="alice")  # fmt: skip
-        keyring.store_job(
+        custodian.store_job(
             sample_job("job-f", status="failed", error="boom \x1b[2J\u202e\x07", mapping={}),
             actor="alice",
         )
@@ -154,8 +154,8 @@ def _run_on_pty(args: list[str], env: dict[str, str]) -> bytes:
 
 @pytest.fixture
 def original_vault(isolated_env: Path, tmp_path: Path) -> tuple[Path, Path]:
-    with new_vault(isolated_env) as keyring:
-        keyring.store_job(
+    with new_vault(isolated_env) as custodian:
+        custodian.store_job(
             sample_job("job-o", mapping={"Mal\x1b]52;c;aGk=\x07lory\u202e": "[PERSON_NAME_1]"}),
             actor="alice",
         )

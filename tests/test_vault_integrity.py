@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST_KDF, invoke
-from keyring_kit import FAST, ORIGINALS, PASSPHRASE, new_vault, raw_db, sample_job, vault_bytes
+from custody_kit import FAST, ORIGINALS, PASSPHRASE, new_vault, raw_db, sample_job, vault_bytes
 
 from vault.crypto import KdfParams
+from vault.custody import Custodian
 from vault.errors import InputError, IntegrityError, WrongPassphrase
-from vault.keyring import Keyring
 from vault.lifecycle import erase, verify
 from vault.models import SubmitOptions
 
@@ -50,7 +50,7 @@ def vault(isolated_env: Path) -> Path:
 
 
 def state_findings(path: Path) -> list[str]:
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         return [f.message for f in verify(kr).findings]
 
 
@@ -108,7 +108,7 @@ def test_a_planted_grant_is_reported_and_never_sealed_to(vault: Path, plant: Att
     before = vault_bytes(vault)
     # the next legitimate revoke must not seal the fresh key to the planted holder: it is
     # refused (exit 5), or, where bob holds no grant row any more, changes nothing
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         alice = kr.unlock("alice", PASSPHRASE)
         with pytest.raises(IntegrityError):
             alice.open_map("j1")  # every read of the job fails closed too
@@ -140,9 +140,9 @@ def test_the_seal_authenticates_the_holders_even_when_the_log_is_forged_too(vaul
     # proves order, not authorship) still fails the seal, which only a holder can compute.
     with raw_db(vault) as db:
         _plant_random(db)
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         # the attacker can run our code too: a chained entry recording her as a holder
-        from vault.keyring import _log, _state
+        from vault.custody import _log, _state
 
         facts = _state.job_facts(kr.store.get_job("j1"), _state.holders(kr.store, "j1"))
         with kr.store.write():
@@ -159,7 +159,7 @@ def test_the_seal_authenticates_the_holders_even_when_the_log_is_forged_too(vaul
             )
     # verify without a key: the holders changed but the seal did not
     assert any("without a new seal" in m for m in state_findings(vault))
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         with pytest.raises(IntegrityError, match="holders"):
             session.open_map("j1")
@@ -170,7 +170,7 @@ def test_the_seal_authenticates_the_holders_even_when_the_log_is_forged_too(vaul
 
 
 def test_grant_and_revoke_re_seal_the_holders(vault: Path) -> None:
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         alice = kr.unlock("alice", PASSPHRASE)
         seal = kr.store.get_job("j1").seal
         assert alice.grant("mallory", ["j1"]) == ["j1"]
@@ -198,7 +198,7 @@ def test_a_grant_planted_between_submit_and_fetch_is_not_archived_over(isolated_
         db.execute(
             "INSERT INTO grants VALUES ('p1', ?, 1, ?, 0)", (_uid(db, "mallory"), os.urandom(81))
         )
-    with Keyring.open(isolated_env) as kr, pytest.raises(IntegrityError, match="grants"):
+    with Custodian.open(isolated_env) as kr, pytest.raises(IntegrityError, match="grants"):
         kr.store_job(sample_job("p1"), actor="alice")
 
 
@@ -278,18 +278,18 @@ def test_an_archived_job_is_never_replaced_from_a_hostile_server(
         args = ["--user", "alice", command, "--api-url", url]
         result = invoke([*args, "j1"] if command == "fetch" else args, env=ENV)
     assert result.exit_code == 5, result.output
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert not kr.log_entries(action="fetch", job_id="j1")[1:]  # archived once, only
     # nothing of the attacker's map is in the vault (it never got stored)
     assert invoke(["--user", "alice", "export", "j1", "-o", "-"], env=ENV).exit_code in (1, 5)
 
 
 def test_an_erased_job_is_never_re_created(vault: Path) -> None:
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         erase(kr, ["j1"], actor="alice")
     with raw_db(vault) as db:
         db.execute("DELETE FROM jobs WHERE job_id = 'j1'")
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         with pytest.raises(IntegrityError, match="missing from the vault"):
             kr.store_job(
                 sample_job("j1", mapping={"Attacker Chosen": "[PERSON_NAME_1]"}), actor="x"
@@ -311,7 +311,7 @@ def test_an_erased_job_is_never_re_created(vault: Path) -> None:
 
 
 def test_a_fresh_vault_and_an_old_one_verify_clean(vault: Path, tmp_path: Path) -> None:
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         alice = kr.unlock("alice", PASSPHRASE)
         alice.grant("mallory", ["j2"])
         alice.revoke("bob", ["j1"])
@@ -325,7 +325,7 @@ def test_a_fresh_vault_and_an_old_one_verify_clean(vault: Path, tmp_path: Path) 
     assert state_findings(vault) == []
     old = tmp_path / "old.db"
     shutil.copy(Path(__file__).parent / "vectors" / "vault-v1.db", old)
-    with Keyring.open(old) as kr:
+    with Custodian.open(old) as kr:
         assert verify(kr).findings == ()
 
 
@@ -350,10 +350,10 @@ def test_rows_rolled_back_from_an_older_copy_are_caught(
     vault: Path, tmp_path: Path, change: str
 ) -> None:
     old = tmp_path / "older-copy.db"
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         kr.store.checkpoint()
     shutil.copy(vault, old)
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         if change == "erase":
             erase(kr, ["j1"], actor="alice")
         else:
@@ -434,14 +434,14 @@ def test_nothing_is_released_unless_the_log_head_holds(
     with raw_db(vault) as db:
         attack(db)
     args = [a.format(out=out, input=source) for a in release]
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         entries = len(kr.store.log_rows())
     result = invoke(["--user", "alice", *args], env=ENV)
     assert result.exit_code == 5, result.output
     assert result.stderr.count("\n") == 1
     assert not out.exists()
     assert not any(o in result.stdout for o in ORIGINALS)
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert len(kr.store.log_rows()) == entries  # no release was logged
 
 
@@ -449,7 +449,7 @@ def test_nothing_is_released_unless_the_log_head_holds(
 def test_the_python_api_releases_nothing_unless_the_head_holds(vault: Path, attack: Attack) -> None:
     with raw_db(vault) as db:
         attack(db)
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         for read in (session.open_map, session.open_file, session.open_job, session.open_details):
             with pytest.raises(IntegrityError):
@@ -512,7 +512,7 @@ def test_init_refuses_a_weak_kdf_without_the_switch_and_shows_it_with(isolated_e
     checked = invoke(["verify"], env=ENV)
     assert checked.exit_code == 0
     assert "note:" in checked.stdout and "below the floor" in checked.stdout
-    with Keyring.open(isolated_env) as kr:
+    with Custodian.open(isolated_env) as kr:
         assert kr.log_entries(action="user-add")[0].facts["kdf_unsafe"] == 1
 
 
@@ -532,7 +532,7 @@ def test_an_edited_kdf_record_is_tampering_not_a_wrong_passphrase(vault: Path, e
     with raw_db(vault) as db:
         db.execute(edit + " WHERE name = 'alice'")
     start = time.perf_counter()
-    with Keyring.open(vault) as kr, pytest.raises(IntegrityError, match="key-derivation"):
+    with Custodian.open(vault) as kr, pytest.raises(IntegrityError, match="key-derivation"):
         kr.unlock("alice", PASSPHRASE)
     assert time.perf_counter() - start < 0.5  # refused before any derivation
     result = invoke(["--user", "alice", "export", "j1", "-o", "-"], env=ENV)
@@ -541,7 +541,7 @@ def test_an_edited_kdf_record_is_tampering_not_a_wrong_passphrase(vault: Path, e
 
 
 def test_a_wrong_passphrase_is_still_exit_4(vault: Path) -> None:
-    with Keyring.open(vault) as kr, pytest.raises(WrongPassphrase):
+    with Custodian.open(vault) as kr, pytest.raises(WrongPassphrase):
         kr.unlock("alice", "not it")
     result = invoke(
         ["--user", "alice", "export", "j1", "-o", "-"], env={"QUESTA_VAULT_PASSPHRASE": "x"}
@@ -592,7 +592,7 @@ def test_revoke_all_also_disables_and_keep_enabled_warns(vault: Path) -> None:
     result = invoke(["--user", "alice", "revoke", "bob", "--all"], env=ENV)
     assert result.exit_code == 0, result.output
     assert "disabled bob: no new job is sealed to bob" in result.stderr
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert not next(u for u in kr.list_users() if u.name == "bob").enabled
         kr.store_job(sample_job("j3"), actor="alice")
         assert "bob" not in kr.get_job("j3").recipients
@@ -618,7 +618,7 @@ def test_a_user_re_enabled_by_a_raw_edit_is_caught(vault: Path) -> None:
     denied = invoke(["--user", "bob", "export", "j2", "-o", "-"], env=ENV)
     assert denied.exit_code == 5 and denied.stdout == ""
     # and a job archived now is not sealed to the re-enabled user
-    with Keyring.open(vault) as kr:
+    with Custodian.open(vault) as kr:
         assert any(
             p.message.startswith("the access log says user bob") for p in kr.state_problems()
         )

@@ -31,8 +31,8 @@ import vault.audit as report
 import vault.crypto as crypto
 import vault.restore as restore
 from vault.audit import AuditQuery, AuditReport, load_audit
+from vault.custody import Custodian, Session
 from vault.errors import InputError, NoGrant
-from vault.keyring import Keyring, Session
 from vault.models import FetchOutcome, JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.placeholders import Resolver, invert_map, merge_resolvers
 from vault.restore import AtomicOutput
@@ -54,14 +54,14 @@ __all__ = ["Unlocked", "Vault"]
 class Vault:
     """An open vault. No secret is held: archive and audit freely; ``unlock`` to read."""
 
-    def __init__(self, keyring: Keyring) -> None:
-        self._keyring = keyring
+    def __init__(self, custodian: Custodian) -> None:
+        self._custodian = custodian
 
     @classmethod
     def open(cls, path: str | Path) -> Vault:
         """Open an existing vault: a SQLite file path or a ``postgresql://`` URL without a
         password (``VaultNotFound`` when there is none)."""
-        return cls(Keyring.open(path))
+        return cls(Custodian.open(path))
 
     @classmethod
     def create(
@@ -69,18 +69,18 @@ class Vault:
     ) -> Vault:
         """Create a new vault with its first user, in a new SQLite file or an empty
         PostgreSQL database (``VaultExists`` if a vault is there)."""
-        keyring = Keyring.create(
+        custodian = Custodian.create(
             path, user=user, passphrase=passphrase, kdf=kdf or crypto.default_kdf()
         )
-        return cls(keyring)
+        return cls(custodian)
 
     @property
-    def keyring(self) -> Keyring:
-        """The underlying keyring, for the operations the facade does not wrap."""
-        return self._keyring
+    def custodian(self) -> Custodian:
+        """The underlying custodian, for the operations the facade does not wrap."""
+        return self._custodian
 
     def close(self) -> None:
-        self._keyring.close()
+        self._custodian.close()
 
     def __enter__(self) -> Vault:
         return self
@@ -105,7 +105,7 @@ class Vault:
     ) -> list[FetchOutcome]:
         """Poll each job until it finishes and archive it; one outcome per job, in order."""
         run = options or archive.RunOptions(actor=actor)
-        return archive.fetch(client, self._keyring, job_ids, run, on_outcome=on_outcome)
+        return archive.fetch(client, self._custodian, job_ids, run, on_outcome=on_outcome)
 
     def submit(
         self,
@@ -122,7 +122,7 @@ class Vault:
         run = options or archive.RunOptions(actor=actor)
         return archive.submit(
             client,
-            self._keyring,
+            self._custodian,
             files,
             run,
             submit_options or SubmitOptions(),
@@ -133,25 +133,25 @@ class Vault:
         self, client: QuestaClient, *, actor: str = "api", options: RunOptions | None = None
     ) -> SyncReport:
         """Fetch every pending job; report expiry warnings."""
-        return archive.sync(client, self._keyring, options or archive.RunOptions(actor=actor))
+        return archive.sync(client, self._custodian, options or archive.RunOptions(actor=actor))
 
     # -- auditing: no secret -----------------------------------------------------------------
     def jobs(self, *, status: str | None = None) -> list[JobInfo]:
-        return self._keyring.list_jobs(status=status)
+        return self._custodian.list_jobs(status=status)
 
     def audit(self, query: AuditQuery | None = None) -> AuditReport:
-        return load_audit(self._keyring.store, query)
+        return load_audit(self._custodian.store, query)
 
     def log(self) -> list[LogEntry]:
-        return self._keyring.log_entries()
+        return self._custodian.log_entries()
 
     def users(self) -> list[UserInfo]:
-        return self._keyring.list_users()
+        return self._custodian.list_users()
 
     # -- reading: an unlocked user -------------------------------------------------------------
     def unlock(self, user: str, passphrase: str) -> Unlocked:
         """One key derivation; the returned view reads every job the user holds a grant for."""
-        return Unlocked(self._keyring.unlock(user, passphrase))
+        return Unlocked(self._custodian.unlock(user, passphrase))
 
 
 class Unlocked:

@@ -8,7 +8,7 @@ Messages never contain an original (PII) value: name the job and the placeholder
 
     VaultError                      exit 1
     ├── InputError                  bad input file, unsupported type, bad option value
-    │   ├── MissingExtra            an optional extra (simulator, keyring) is not installed
+    │   ├── MissingExtra            an optional extra (simulator, custodian) is not installed
     │   ├── ConfigError             the config file or a setting is invalid or missing
     │   ├── OutputExists            refusing to replace a file (no --force, or its own input)
     │   ├── UnsupportedFormat       e.g. writing a restored PDF

@@ -85,7 +85,7 @@ class JobContent:
 # A job's metadata is defined once, here: ``JobMeta`` holds the plaintext fields every view of a
 # job shares, ``JobInfo`` adds what a reader sees (the recipients), the store's ``JobRow`` adds
 # what only the table holds (chunk count, seal, update time). The store derives its column list
-# and converters from these annotations, the keyring derives the seal's fields from the
+# and converters from these annotations, the custodian derives the seal's fields from the
 # ``seal`` metadata below, the audit its JSON keys: a new field is added in one place.
 #
 # ``metadata={"seal": ...}``: the name a field has in the seal's message, or ``None`` for a field

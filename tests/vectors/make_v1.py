@@ -16,10 +16,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from keyring_kit import DeterministicRandom, StepClock  # noqa: E402
+from custody_kit import DeterministicRandom, StepClock  # noqa: E402
 
 from vault import crypto  # noqa: E402
-from vault.keyring import KdfParams, Keyring  # noqa: E402
+from vault.custody import Custodian, KdfParams  # noqa: E402
 from vault.models import JobContent, SubmitOptions  # noqa: E402
 
 FAST = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
@@ -169,7 +169,7 @@ def make_vault(path: Path) -> dict[str, object]:
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         name.unlink(missing_ok=True)
     random = DeterministicRandom(b"questa-vault v1 vault vector")
-    kr = Keyring.create(
+    kr = Custodian.create(
         path,
         user="alice",
         passphrase="vector passphrase",

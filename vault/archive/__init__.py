@@ -1,8 +1,8 @@
 """Fetch, submit and sync (tier L4): archive every finished job before the service forgets it.
 
 The orchestration is handed its collaborators: a ``QuestaClient`` (its asyncio twin does the
-network work) and an ``ArchiveTarget`` (the keyring, or any object with the same methods).
-Archiving needs no secret: the keyring seals new jobs to its users' public keys.
+network work) and an ``ArchiveTarget`` (the custodian, or any object with the same methods).
+Archiving needs no secret: the custodian seals new jobs to its users' public keys.
 
 Layout: ``_run`` (one job's poll-and-archive loop, the run's limits), ``_fetch`` (fetch,
 sync), ``_submit`` (checking inputs, submit), ``_expiry`` (the expiry estimate).
@@ -15,7 +15,7 @@ Design choices:
   so ``sync`` can finish it later.
 - A job is recorded pending the moment the server accepts its upload, before anything else,
   so a crash after the upload loses nothing.
-- Storing is one keyring transaction per job, idempotent: two processes archiving the same job
+- Storing is one custodian transaction per job, idempotent: two processes archiving the same job
   store it once, and the loser reports "already-archived".
 - 401/403 stop the whole run at once (every other job would fail the same way); any other
   per-job problem becomes that job's outcome.

@@ -29,7 +29,7 @@ REQUEST_GRACE = 1.0  # a request may overrun the run's timeout by this much, no 
 
 
 class ArchiveTarget(Protocol):
-    """What the orchestration needs from the vault (``vault.keyring.Keyring`` provides it)."""
+    """What the orchestration needs from the vault (``vault.custody.Custodian`` provides it)."""
 
     def record_pending(
         self,

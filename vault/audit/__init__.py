@@ -1,7 +1,7 @@
 """Audit views: entity counts per job, per type and per status, without a key.
 
 Everything here but ``summarize`` is pure: it works on ``JobInfo`` lists (the plaintext
-metadata the keyring keeps for audit on purpose) and, for the deep cross-check, on one
+metadata the custodian keeps for audit on purpose) and, for the deep cross-check, on one
 decrypted ``JobContent`` at a time. ``summarize`` asks the store for the same totals added up
 inside SQLite, so a totals-only audit of a large vault builds no object per job. The CLI
 fetches the rows and renders; a pipeline can call the same functions.

@@ -90,7 +90,7 @@ def build_audit(jobs: Iterable[JobInfo], query: AuditQuery | None = None) -> Aud
 
 
 def load_audit(store: Store, query: AuditQuery | None = None) -> AuditReport:
-    """``build_audit(keyring.list_jobs(), query)`` with the filters and the order applied
+    """``build_audit(custodian.list_jobs(), query)`` with the filters and the order applied
     inside SQLite (the store builds only the selected ``JobInfo``): what ``audit`` lists."""
     q = query or AuditQuery()
     selected = store.job_infos(

@@ -33,7 +33,7 @@ from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, Va
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from vault.keyring import Keyring
+    from vault.custody import Custodian
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,9 +129,9 @@ def is_dash(path: Path | str | None) -> bool:
     return path is not None and str(path) == "-"
 
 
-def erased_message(keyring: Keyring, job_id: str) -> str:
+def erased_message(custodian: Custodian, job_id: str) -> str:
     """ "job X was erased on TIME (by USER)": from the access log's erase entry."""
-    entries = keyring.log_entries(action="erase", job_id=job_id)
+    entries = custodian.log_entries(action="erase", job_id=job_id)
     if not entries:
         return f"job {job_id} was erased; its map and file no longer exist"
     last = entries[-1]

@@ -20,18 +20,18 @@ from vault.config import default_vault_path, vault_location
 from vault.errors import AmbiguousJob
 
 if TYPE_CHECKING:
-    from vault.keyring import Keyring
+    from vault.custody import Custodian
 
 MIN_PREFIX = 4
 _SHOWN = 5
 
 
-def resolve_job(keyring: Keyring, text: str) -> str:
+def resolve_job(custodian: Custodian, text: str) -> str:
     """The full id for ``text``: itself when a job has exactly that id, else the one job whose
     id starts with it. Unknown text comes back unchanged (the caller reports it)."""
-    if len(text) < MIN_PREFIX or keyring.get_job(text) is not None:
+    if len(text) < MIN_PREFIX or custodian.get_job(text) is not None:
         return text
-    matches = keyring.store.job_ids_with_prefix(text, limit=_SHOWN + 1)
+    matches = custodian.store.job_ids_with_prefix(text, limit=_SHOWN + 1)
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -44,8 +44,8 @@ def resolve_job(keyring: Keyring, text: str) -> str:
     )
 
 
-def resolve_jobs(keyring: Keyring, texts: Iterable[str]) -> list[str]:
-    return [resolve_job(keyring, t) for t in texts]
+def resolve_jobs(custodian: Custodian, texts: Iterable[str]) -> list[str]:
+    return [resolve_job(custodian, t) for t in texts]
 
 
 # --------------------------------------------------------------------------- shell completion
@@ -54,17 +54,17 @@ COMPLETION_LIMIT = 200  # candidates offered at most; a shell shows more than th
 
 
 def _complete(
-    ctx: click.Context, incomplete: str, candidates: Callable[[Keyring], list[str]]
+    ctx: click.Context, incomplete: str, candidates: Callable[[Custodian], list[str]]
 ) -> list[CompletionItem]:
     """Candidates from the vault the command line names; nothing on any error (no vault, a
     database that cannot be reached, ...). Opening a vault needs no secret, so nothing asks."""
-    from vault.keyring import Keyring  # the store loads on a tab press, not with the CLI
+    from vault.custody import Custodian  # the store loads on a tab press, not with the CLI
 
     try:
         given = ctx.find_root().params.get("vault_path")
         path = vault_location(given) if given else default_vault_path()
-        with Keyring.open(path) as keyring:
-            found = candidates(keyring)
+        with Custodian.open(path) as custodian:
+            found = candidates(custodian)
     except Exception:  # a tab press never prints a traceback or an error
         return []
     return [CompletionItem(c) for c in found if c.startswith(incomplete)][:COMPLETION_LIMIT]

@@ -139,12 +139,12 @@ def _client(
 SHOWN_PENDING = 10  # job ids named in the one-line message; the rest are counted
 
 
-def _pending_ids(keyring: Any) -> list[str]:
-    return [info.job_id for info in keyring.pending_jobs()]
+def _pending_ids(custodian: Any) -> list[str]:
+    return [info.job_id for info in custodian.pending_jobs()]
 
 
 @contextmanager
-def pending_on_interrupt(keyring: Any, which: Callable[[list[str]], list[str]]) -> Iterator[None]:
+def pending_on_interrupt(custodian: Any, which: Callable[[list[str]], list[str]]) -> Iterator[None]:
     """Turn Ctrl-C during a run into ``Interrupted`` (exit 130) naming the jobs of this run
     that stay pending: ``which`` picks them from every job pending in the vault afterwards.
 
@@ -154,7 +154,7 @@ def pending_on_interrupt(keyring: Any, which: Callable[[list[str]], list[str]]) 
         yield
     except KeyboardInterrupt:
         try:
-            left = which(_pending_ids(keyring))
+            left = which(_pending_ids(custodian))
         except VaultError:  # the vault cannot say: the plain message, still exit 130
             raise Interrupted(
                 "interrupted; `questa-vault sync` archives the jobs left pending"
@@ -328,19 +328,19 @@ def _submit_checked(
     as_json: bool,
 ) -> None:
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
-    with open_vault(ctx) as keyring, client:
+    with open_vault(ctx) as custodian, client:
         run = RunOptions(
-            actor=acting_user(ctx, keyring),
+            actor=acting_user(ctx, custodian),
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
         )
-        before = set(_pending_ids(keyring))
-        new_only = pending_on_interrupt(keyring, lambda now: [j for j in now if j not in before])
+        before = set(_pending_ids(custodian))
+        new_only = pending_on_interrupt(custodian, lambda now: [j for j in now if j not in before])
         with new_only, Reporter(ctx, len(checked), as_json=as_json, label="submitting") as report:
             outcomes = submit(
                 client,
-                keyring,
+                custodian,
                 checked,
                 run,
                 options,
@@ -409,9 +409,9 @@ def fetch_command(
     for job_id in job_ids:
         check_job_id(job_id)
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
-    with open_vault(ctx) as keyring, client:
+    with open_vault(ctx) as custodian, client:
         run = RunOptions(
-            actor=acting_user(ctx, keyring),
+            actor=acting_user(ctx, custodian),
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
@@ -420,9 +420,9 @@ def fetch_command(
         )
         distinct = len(set(job_ids))
         asked = list(dict.fromkeys(job_ids))
-        named = pending_on_interrupt(keyring, lambda now: [j for j in asked if j in set(now)])
+        named = pending_on_interrupt(custodian, lambda now: [j for j in asked if j in set(now)])
         with named, Reporter(ctx, distinct, as_json=as_json, label="fetching") as report:
-            outcomes = fetch(client, keyring, job_ids, run, on_outcome=report.fetched)
+            outcomes = fetch(client, custodian, job_ids, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
             {
@@ -472,19 +472,19 @@ def sync_command(
       */10 * * * *  questa-vault -q sync --timeout 300
     """
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
-    with open_vault(ctx) as keyring, client:
+    with open_vault(ctx) as custodian, client:
         run = RunOptions(
-            actor=acting_user(ctx, keyring),
+            actor=acting_user(ctx, custodian),
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
             here=here,
             expire_missing=expire_missing,
         )
-        total = len(keyring.pending_jobs())
-        every = pending_on_interrupt(keyring, lambda now: now)
+        total = len(custodian.pending_jobs())
+        every = pending_on_interrupt(custodian, lambda now: now)
         with every, Reporter(ctx, total, as_json=as_json, label="syncing") as report:
-            result = sync(client, keyring, run, on_outcome=report.fetched)
+            result = sync(client, custodian, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
             {

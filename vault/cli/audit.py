@@ -37,7 +37,7 @@ from vault.audit import (
 from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
 from vault.cli._terminal import echo, inert_json, inert_lines
 from vault.cli.users import open_vault, unlock
-from vault.keyring import Keyring
+from vault.custody import Custodian
 from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
 from vault.restore import AtomicOutput
 
@@ -190,7 +190,9 @@ def audit_command(
         ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
 
 
-def _log_for(kr: Keyring, report: AuditListing | AuditReport, query: AuditQuery) -> list[LogEntry]:
+def _log_for(
+    kr: Custodian, report: AuditListing | AuditReport, query: AuditQuery
+) -> list[LogEntry]:
     """The access-log entries the audit's filters select: the same time window; with a status
     or type filter, only entries about the selected jobs."""
     entries = kr.log_entries(since=query.since, until=query.until)

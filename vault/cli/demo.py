@@ -19,8 +19,8 @@ import click
 
 from vault.cli._app import AppContext, cli, color, pass_app, simulator_extra
 from vault.cli._terminal import echo
+from vault.custody import Custodian
 from vault.errors import InputError
-from vault.keyring import Keyring
 
 # Realistic but invented people (no real person's data).
 _CSV = (
@@ -63,8 +63,8 @@ class _Demo:
         cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
 
     def jobs_by_type(self) -> dict[str, str]:
-        with Keyring.open(self.vault) as keyring:
-            return {job.file_type: job.job_id for job in keyring.list_jobs(status="archived")}
+        with Custodian.open(self.vault) as custodian:
+            return {job.file_type: job.job_id for job in custodian.list_jobs(status="archived")}
 
 
 def _llm_answer(anonymized: str) -> str:

@@ -17,8 +17,8 @@ from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
 from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.config import vault_location
+from vault.custody import Custodian
 from vault.errors import InputError, IntegrityError, StoreError, VaultNotFound
-from vault.keyring import Keyring
 from vault.lifecycle import (
     backup,
     erase,
@@ -370,7 +370,7 @@ def migrate_command(ctx: AppContext, source: str, dest: str, deep: bool, as_json
       questa-vault migrate 'postgresql://admin@db.internal/questa' restore-test.db --deep
     """
     src, dst = vault_location(source), vault_location(dest)  # both refused before any connect
-    with Keyring.open(src) as kr:
+    with Custodian.open(src) as kr:
         done = migrate(
             kr,
             dst,

@@ -33,8 +33,8 @@ from vault.cli._jobref import complete_job_ids, resolve_job, resolve_jobs
 from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
+from vault.custody import Custodian
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
-from vault.keyring import Keyring
 from vault.restore import (
     FORMATS,
     UNSUPPORTED,
@@ -77,13 +77,13 @@ def _is_pipe(stream: BinaryIO) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _check_jobs(keyring: Keyring, job_ids: list[str]) -> None:
+def _check_jobs(custodian: Custodian, job_ids: list[str]) -> None:
     for job_id in job_ids:
-        info = keyring.get_job(job_id)
+        info = custodian.get_job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
         if info.status == "erased":
-            raise UnknownJob(erased_message(keyring, job_id))
+            raise UnknownJob(erased_message(custodian, job_id))
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: nothing was archived for it")
 
@@ -265,14 +265,14 @@ def restore_command(
         raise click.UsageError("--json needs -o FILE: stdout carries the restored text")
     if is_dash(report_path) and (output is None or is_dash(output)):
         raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
-    with _input_stream(input_path) as given, open_vault(ctx) as keyring:
-        job_ids = list(dict.fromkeys(resolve_jobs(keyring, job_ids)))
+    with _input_stream(input_path) as given, open_vault(ctx) as custodian:
+        job_ids = list(dict.fromkeys(resolve_jobs(custodian, job_ids)))
         if prefer is not None:
-            prefer = resolve_job(keyring, prefer)
-        _check_jobs(keyring, job_ids)
+            prefer = resolve_job(custodian, prefer)
+        _check_jobs(custodian, job_ids)
         name = None if input_path is None or str(input_path) == "-" else input_path.name
         if given is None:
-            info = keyring.get_job(job_ids[0])
+            info = custodian.get_job(job_ids[0])
             job_format = _JOB_FORMATS.get(info.file_type) if info is not None else None
             if job_format is None:
                 raise UnsupportedFormat(UNSUPPORTED)
@@ -292,7 +292,7 @@ def restore_command(
         stdout = terminal_safe(sys.stdout.buffer, raw=raw)
         target: Path | BinaryIO = stdout if to_stdout or output is None else output
         total = None if input_path is None or given is sys.stdin.buffer else _size(given)
-        unlocked = unlock(ctx, keyring)
+        unlocked = unlock(ctx, custodian)
         if given is sys.stdin.buffer and to_stdout and _is_pipe(given):
             # A streamed answer: written as soon as it is safe, so it appears as it arrives.
             report = unlocked.restore_live(

@@ -31,12 +31,12 @@ from vault.cli._app import (
 from vault.cli._harden import harden_process
 from vault.cli._jobref import complete_users
 from vault.cli._terminal import echo
+from vault.custody import Custodian
 from vault.errors import InputError, StoreError, UnknownUser, VaultExists
-from vault.keyring import Keyring
 
 if TYPE_CHECKING:
     from vault.crypto import KdfParams
-    from vault.keyring import Session
+    from vault.custody import Session
     from vault.models import UserInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,9 +47,9 @@ NEW_PASSPHRASE_ENV = "QUESTA_VAULT_NEW_PASSPHRASE"  # noqa: S105  (a variable na
 # --------------------------------------------------------------------------- shared helpers
 
 
-def open_vault(ctx: AppContext) -> Keyring:
+def open_vault(ctx: AppContext) -> Custodian:
     """The vault at ``--vault`` (``VaultNotFound``: "no vault at PATH: run questa-vault init")."""
-    return Keyring.open(ctx.vault_path)
+    return Custodian.open(ctx.vault_path)
 
 
 def login_name() -> str:
@@ -60,18 +60,18 @@ def login_name() -> str:
         return "unknown"
 
 
-def acting_user(ctx: AppContext, keyring: Keyring) -> str:
+def acting_user(ctx: AppContext, custodian: Custodian) -> str:
     """``--user``, else the vault's only enabled user, else the login name."""
-    return ctx.user or keyring.default_user() or login_name()
+    return ctx.user or custodian.default_user() or login_name()
 
 
-def reading_user(ctx: AppContext, keyring: Keyring) -> str:
+def reading_user(ctx: AppContext, custodian: Custodian) -> str:
     """The user to unlock: ``--user``, else the only enabled user, else the login name when
     it is a user; otherwise an error that lists the users and says how to choose one."""
-    user = acting_user(ctx, keyring)
-    if ctx.user is not None or keyring.default_user() is not None:
+    user = acting_user(ctx, custodian)
+    if ctx.user is not None or custodian.default_user() is not None:
         return user
-    enabled = [u.name for u in keyring.list_users() if u.enabled]
+    enabled = [u.name for u in custodian.list_users() if u.enabled]
     if user in enabled:
         return user
     more = f" and {len(enabled) - 10} more" if len(enabled) > 10 else ""
@@ -82,10 +82,12 @@ def reading_user(ctx: AppContext, keyring: Keyring) -> str:
     )
 
 
-def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Session:
+def unlock_session(
+    ctx: AppContext, custodian: Custodian, *, key_file: Path | None = None
+) -> Session:
     """Unlock the reading user (``reading_user``) with the passphrase (or with a ``keygen``
     key file, given here or as the global ``--key-file``)."""
-    user = reading_user(ctx, keyring)
+    user = reading_user(ctx, custodian)
     key_file = key_file or ctx.key_file
     harden_process()  # before any secret is read: no core dump holds the key or originals
     if key_file is not None:
@@ -93,14 +95,14 @@ def unlock_session(ctx: AppContext, keyring: Keyring, *, key_file: Path | None =
             data = key_file.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read key file {key_file}: {exc.strerror}") from exc
-        return keyring.unlock_with_key(user, data)
-    return keyring.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}", user=user))
+        return custodian.unlock_with_key(user, data)
+    return custodian.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}", user=user))
 
 
-def unlock(ctx: AppContext, keyring: Keyring, *, key_file: Path | None = None) -> Unlocked:
+def unlock(ctx: AppContext, custodian: Custodian, *, key_file: Path | None = None) -> Unlocked:
     """The acting user unlocked as the API's ``Unlocked``: what every command that releases
     plaintext (restore, export, show --reveal, audit --deep) goes through."""
-    return Unlocked(unlock_session(ctx, keyring, key_file=key_file))
+    return Unlocked(unlock_session(ctx, custodian, key_file=key_file))
 
 
 def kdf_options(func: F) -> F:
@@ -176,7 +178,7 @@ def init_command(
     if isinstance(ctx.vault_path, Path) and ctx.vault_path.exists():
         raise VaultExists(f"a vault already exists at {ctx.vault_path}; refusing to overwrite it")
     passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
-    with Keyring.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:
+    with Custodian.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:
         [info] = [u for u in kr.list_users() if u.name == user]
         if as_json:
             emit_json({"vault": str(kr.path), "vault_id": kr.vault_id, "user": _user_json(info)})

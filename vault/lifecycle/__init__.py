@@ -1,9 +1,9 @@
 """Lifecycle of archived jobs: grant, revoke, erase, verify, backup.
 
-Orchestration over the keyring (L3) and its store (L2); the cryptography stays in the keyring.
+Orchestration over the custodian (L3) and its store (L2); the cryptography stays in the custodian.
 ``Session.grant`` and ``Session.revoke`` do the key work (revoke re-keys each affected job in
 one transaction); this module chooses the jobs (``--all``), refuses a revoke that would leave a
-job without a reader unless forced, and adds what the keyring does not offer itself:
+job without a reader unless forced, and adds what the custodian does not offer itself:
 
 - ``erase``: crypto-shredding. In one transaction per call it deletes the jobs' grants (the
   sealed DEKs) and ciphertexts, keeps a tombstone row (status ``erased``; counts and times stay

@@ -8,20 +8,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from vault.custody import Custodian, Session
 from vault.errors import InputError, NoGrant, UnknownJob, UnknownUser
-from vault.keyring import Keyring, Session
 from vault.models import JobInfo
 
 # ---------------------------------------------------------------------------------------------
 # Choosing jobs
 
 
-def live_jobs(keyring: Keyring) -> list[JobInfo]:
+def live_jobs(custodian: Custodian) -> list[JobInfo]:
     """Every job that is not erased."""
-    return [j for j in keyring.list_jobs() if j.status != "erased"]
+    return [j for j in custodian.list_jobs() if j.status != "erased"]
 
 
-def known_jobs(keyring: Keyring, job_ids: Iterable[str]) -> list[JobInfo]:
+def known_jobs(custodian: Custodian, job_ids: Iterable[str]) -> list[JobInfo]:
     """The named jobs, in the order given (duplicates dropped); ``UnknownJob`` for any that
     the vault does not hold."""
     out: list[JobInfo] = []
@@ -30,7 +30,7 @@ def known_jobs(keyring: Keyring, job_ids: Iterable[str]) -> list[JobInfo]:
         if job_id in seen:
             continue
         seen.add(job_id)
-        job = keyring.get_job(job_id)
+        job = custodian.get_job(job_id)
         if job is None:
             raise UnknownJob(f"no job {job_id} in this vault")
         out.append(job)
@@ -59,16 +59,16 @@ def older_than(jobs: Iterable[JobInfo], days: float, *, now: float) -> list[JobI
 
 
 def grant(
-    keyring: Keyring, session: Session, user: str, job_ids: Sequence[str] | None
+    custodian: Custodian, session: Session, user: str, job_ids: Sequence[str] | None
 ) -> list[str]:
     """Share jobs with ``user``; ``None`` means every live job the session's user can read.
 
     Returns the jobs newly granted (jobs ``user`` already holds are left alone).
     """
     if job_ids is None:
-        ids = [j.job_id for j in live_jobs(keyring) if session.user in j.recipients]
+        ids = [j.job_id for j in live_jobs(custodian) if session.user in j.recipients]
     else:
-        ids = [j.job_id for j in known_jobs(keyring, job_ids)]
+        ids = [j.job_id for j in known_jobs(custodian, job_ids)]
     if not ids:
         return []
     return session.grant(user, ids)
@@ -85,13 +85,13 @@ class RevokePlan:
 
 
 def plan_revoke(
-    keyring: Keyring, actor: str, user: str, job_ids: Sequence[str] | None
+    custodian: Custodian, actor: str, user: str, job_ids: Sequence[str] | None
 ) -> RevokePlan:
     """Which jobs a revoke of ``user`` touches; ``None`` means all of the user's jobs."""
-    if user not in {u.name for u in keyring.list_users()}:
+    if user not in {u.name for u in custodian.list_users()}:
         raise UnknownUser(f"no user {user} in this vault")
-    jobs = live_jobs(keyring) if job_ids is None else known_jobs(keyring, job_ids)
-    store = keyring.store
+    jobs = live_jobs(custodian) if job_ids is None else known_jobs(custodian, job_ids)
+    store = custodian.store
     held: list[str] = []
     orphaned: list[str] = []
     blocked: list[str] = []

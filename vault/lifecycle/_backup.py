@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault.custody import Custodian
 from vault.errors import IntegrityError, VaultError
-from vault.keyring import Keyring
 
 
 @dataclass(frozen=True)
@@ -18,16 +18,16 @@ class Backup:
     head: tuple[int, str]  # the log head the copy holds
 
 
-def backup(keyring: Keyring, path: Path, *, actor: str) -> Backup:
+def backup(custodian: Custodian, path: Path, *, actor: str) -> Backup:
     """A consistent online copy at ``path`` (``VaultExists`` if it exists), then verified to
     open with its log chain intact, then logged in the source vault."""
     dest = Path(path)
-    keyring.store.backup(dest)
+    custodian.store.backup(dest)
     try:
-        with Keyring.open(dest) as copy:
+        with Custodian.open(dest) as copy:
             head = copy.verify_chain()
     except VaultError as exc:
         raise IntegrityError(f"the backup at {dest} does not verify: {exc}") from exc
     size = dest.stat().st_size
-    keyring.record(actor, "backup", None, {"log_entries": head[0], "bytes": size})
+    custodian.record(actor, "backup", None, {"log_entries": head[0], "bytes": size})
     return Backup(dest, size, head)

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from vault.custody import Custodian
 from vault.errors import StoreError
-from vault.keyring import Keyring
 from vault.lifecycle._access import known_jobs
 from vault.store import Store
 
@@ -25,7 +25,7 @@ class Erased:
 
 
 def erase(
-    keyring: Keyring,
+    custodian: Custodian,
     job_ids: Sequence[str],
     *,
     actor: str,
@@ -39,8 +39,8 @@ def erase(
     process holds a read transaction), the erase stays committed and ``StoreError`` says to
     erase any of the jobs again by id once no other process uses the vault.
     """
-    store = keyring.store
-    jobs = known_jobs(keyring, job_ids)
+    store = custodian.store
+    jobs = known_jobs(custodian, job_ids)
     done: list[Erased] = []
     with store.write():
         for info in jobs:
@@ -50,7 +50,7 @@ def erase(
             grants = store.delete_grants(row.job_id)
             blobs = store.delete_blobs(row.job_id)
             store.put_job(replace(row, status="erased", seal=None, updated_at=clock()))
-            keyring.record(
+            custodian.record(
                 actor,
                 "erase",
                 row.job_id,

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault.custody import Custodian, Session
 from vault.errors import InputError, IntegrityError, VaultNotFound
-from vault.keyring import Keyring, Session
 from vault.lifecycle._verify import verify
 from vault.store import Location, Store, copy_rows, rows_digest, vault_location
 
@@ -45,10 +45,10 @@ def _open_or_create(location: Location) -> Store:
 
 
 def migrate(
-    source: Keyring,
+    source: Custodian,
     dest: Location | str,
     *,
-    unlock: Callable[[Keyring], Session] | None = None,
+    unlock: Callable[[Custodian], Session] | None = None,
     batch: int = 200,
     on_jobs: Callable[[int], None] | None = None,
 ) -> Migrated:
@@ -69,7 +69,7 @@ def migrate(
             )
     finally:
         target.close()
-    with Keyring.open(where) as copy:
+    with Custodian.open(where) as copy:
         head = copy.verify_chain()  # IntegrityError names the first entry that does not fit
         if head[0] and (head[0], head[1]) not in {
             (e.seq, e.entry_hash) for e in source.log_entries()

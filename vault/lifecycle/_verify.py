@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from vault.custody import Custodian, Session, parse_head
 from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, StoreError
-from vault.keyring import Keyring, Session, parse_head
 from vault.models import JobInfo, LogEntry
 from vault.store import Store
 
@@ -36,7 +36,7 @@ class VerifyReport:
 
 
 def verify(
-    keyring: Keyring,
+    custodian: Custodian,
     *,
     session: Session | None = None,
     expect_head: str | None = None,
@@ -47,7 +47,7 @@ def verify(
     of its own, and the other checks still run.
     """
     expected = parse_head(expect_head) if expect_head is not None else None
-    store = keyring.store
+    store = custodian.store
     findings: list[Finding] = []
 
     def attempt(check: str, run: Callable[[], list[Finding]]) -> None:
@@ -60,7 +60,7 @@ def verify(
     attempt("schema", lambda: [Finding("schema", p) for p in store.schema_problems()])
 
     def check_chain() -> list[Finding]:
-        keyring.verify_chain()  # IntegrityError names the first entry that does not fit
+        custodian.verify_chain()  # IntegrityError names the first entry that does not fit
         return []
 
     attempt("log", check_chain)
@@ -69,8 +69,8 @@ def verify(
 
     def read_log() -> list[Finding]:
         nonlocal head
-        entries.extend(keyring.log_entries())
-        head = keyring.log_head()
+        entries.extend(custodian.log_entries())
+        head = custodian.log_head()
         if expected is None:
             return []
         return _head_findings(expected, {e.seq: e.entry_hash for e in entries}, head)
@@ -79,18 +79,18 @@ def verify(
     jobs: list[JobInfo] = []
 
     def check_structure() -> list[Finding]:
-        jobs.extend(keyring.list_jobs())
+        jobs.extend(custodian.list_jobs())
         return _structure_findings(store, jobs)
 
     attempt("structure", check_structure)
     attempt(
         "state",
-        lambda: [Finding("state", p.message, p.job_id) for p in keyring.state_problems()],
+        lambda: [Finding("state", p.message, p.job_id) for p in custodian.state_problems()],
     )
     notes = tuple(
         f"user {u.name} has key-derivation settings below the floor (unsafe: for tests and "
         "demos only; `passwd` sets new ones)"
-        for u in keyring.list_users()
+        for u in custodian.list_users()
         if u.unsafe_kdf
     )
     deep_checked = deep_skipped = 0
@@ -115,7 +115,7 @@ def verify(
 
         def log_deep() -> list[Finding]:
             counts = {"jobs": deep_checked, "findings": len(deep)}
-            keyring.record(user, "verify-deep", None, counts)
+            custodian.record(user, "verify-deep", None, counts)
             return []
 
         attempt("log", log_deep)

@@ -3,7 +3,7 @@
 
 The only part of questa-vault that imports ``sqlite3`` (the standard library's; no wrapper, so
 opening a vault costs no more than SQLite itself) or ``psycopg``. It knows tables and rows, not
-cryptography: the keyring (L3) decides what the bytes in the rows mean. The layers:
+cryptography: the custodian (L3) decides what the bytes in the rows mean. The layers:
 ``_database`` (the backend-neutral database object: connection, transactions, migrations) with
 ``_sqlite`` and ``_postgres`` under it; ``_store`` and ``_audit`` (the queries); ``_copy``
 (moving rows between vaults). See ``docs/storage.md``.

@@ -1,5 +1,5 @@
 """The backend-neutral database object: one open vault database (SQLite file or PostgreSQL
-database), its transactions and its schema. The query classes (``Store``) and the keyring only
+database), its transactions and its schema. The query classes (``Store``) and the custodian only
 ever talk to this interface; ``_sqlite`` and ``_postgres`` implement it.
 
 Design choices:

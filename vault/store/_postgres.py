@@ -213,7 +213,7 @@ class PostgresDatabase(Database):
             fresh.close()
 
     def drop_schema(self) -> None:
-        """Remove every object the migrations made (after a failed ``Keyring.create``)."""
+        """Remove every object the migrations made (after a failed ``Custodian.create``)."""
         with self._lock, contextlib.suppress(psycopg.Error):
             if self._depth:
                 self._rollback()

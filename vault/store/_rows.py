@@ -1,4 +1,4 @@
-"""Frozen rows the store hands to the keyring: one dataclass per table, no raw dicts; the
+"""Frozen rows the store hands to the custodian: one dataclass per table, no raw dicts; the
 jobs table's columns and converters, derived from ``JobRow``; and the one reader of the JSON
 counts columns (``jobs.entity_counts``, ``access_log.counts``)."""
 

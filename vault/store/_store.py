@@ -1,7 +1,7 @@
-"""Row access: one method per thing the keyring reads or writes, rows as frozen dataclasses.
+"""Row access: one method per thing the custodian reads or writes, rows as frozen dataclasses.
 
 Every mutating method runs inside the caller's ``write()`` transaction (the database refuses
-otherwise); the keyring decides what the bytes in the rows mean. The SQL is shared by both
+otherwise); the custodian decides what the bytes in the rows mean. The SQL is shared by both
 backends (``_database``); ``Store.create``/``Store.open`` pick the backend from the location:
 a path is a SQLite file, a ``postgresql://`` URL a PostgreSQL database.
 """

@@ -1,4 +1,4 @@
-"""The keyring on real SQLite files: users, unlocking, storing and reading jobs, metadata,
+"""The custodian on real SQLite files: users, unlocking, storing and reading jobs, metadata,
 grants and revocation, the access log, and the committed version-1 vault."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from keyring_kit import (
+from custody_kit import (
     FAST,
     ORIGINALS,
     PASSPHRASE,
@@ -22,6 +22,7 @@ from keyring_kit import (
 )
 
 from vault import crypto, lifecycle
+from vault.custody import Custodian, KdfParams, analyse_map
 from vault.errors import (
     AccessDenied,
     InputError,
@@ -34,17 +35,16 @@ from vault.errors import (
     VaultNotFound,
     WrongPassphrase,
 )
-from vault.keyring import KdfParams, Keyring, analyse_map
 from vault.models import SubmitOptions
 
 VECTORS = Path(__file__).parent / "vectors"
 
 
 @pytest.fixture
-def kr(vault_location) -> Keyring:
-    keyring = new_vault(vault_location, chunk_size=16)
-    yield keyring
-    keyring.close()
+def kr(vault_location) -> Custodian:
+    custodian = new_vault(vault_location, chunk_size=16)
+    yield custodian
+    custodian.close()
 
 
 # --------------------------------------------------------------------------- create / open
@@ -54,20 +54,20 @@ def test_create_refuses_an_existing_file_and_leaves_it_alone(tmp_path: Path) -> 
     path = tmp_path / "v.db"
     path.write_bytes(b"precious")
     with pytest.raises(VaultExists, match="refusing to overwrite"):
-        Keyring.create(path, user="alice", passphrase="pw", kdf=FAST)
+        Custodian.create(path, user="alice", passphrase="pw", kdf=FAST)
     assert path.read_bytes() == b"precious"
 
 
 def test_bad_kdf_parameters_leave_no_file(tmp_path: Path) -> None:
     path = tmp_path / "v.db"
     with pytest.raises(InputError):
-        Keyring.create(path, user="alice", passphrase="pw", kdf=KdfParams(memory_kib=2**30))
+        Custodian.create(path, user="alice", passphrase="pw", kdf=KdfParams(memory_kib=2**30))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
 
 
 def test_open_a_missing_vault_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(VaultNotFound) as info:
-        Keyring.open(tmp_path / "none.db")
+        Custodian.open(tmp_path / "none.db")
     assert str(info.value) == f"no vault at {tmp_path / 'none.db'}: run questa-vault init"
 
 
@@ -75,7 +75,7 @@ def test_reopen_keeps_vault_id_users_and_jobs(tmp_path: Path) -> None:
     with new_vault(tmp_path / "v.db") as kr:
         vault_id = kr.vault_id
         kr.store_job(sample_job(), actor="alice")
-    with Keyring.open(tmp_path / "v.db") as kr:
+    with Custodian.open(tmp_path / "v.db") as kr:
         assert kr.vault_id == vault_id
         assert [u.name for u in kr.list_users()] == ["alice"]
         assert kr.unlock("alice", PASSPHRASE).open_map("job-1")[ORIGINALS[0]] == "[PERSON_NAME_1]"
@@ -84,7 +84,7 @@ def test_reopen_keeps_vault_id_users_and_jobs(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- users
 
 
-def test_users_add_list_disable_and_default(kr: Keyring) -> None:
+def test_users_add_list_disable_and_default(kr: Custodian) -> None:
     assert kr.default_user() == "alice"
     kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
     private, public = crypto.generate_keypair()
@@ -104,12 +104,12 @@ def test_users_add_list_disable_and_default(kr: Keyring) -> None:
 
 
 @pytest.mark.parametrize("name", ["", " bob", "bob smith", "-x", "a" * 65, "b\u00f6b", "x\n"])
-def test_user_names_are_plain(kr: Keyring, name: str) -> None:
+def test_user_names_are_plain(kr: Custodian, name: str) -> None:
     with pytest.raises(InputError):
         kr.add_user(name, passphrase="pw", kdf=FAST, actor="alice")
 
 
-def test_duplicate_user_is_refused(kr: Keyring) -> None:
+def test_duplicate_user_is_refused(kr: Custodian) -> None:
     with pytest.raises(InputError, match="already exists"):
         kr.add_user("alice", passphrase="pw", kdf=FAST, actor="alice")
 
@@ -124,7 +124,7 @@ def test_duplicate_user_is_refused(kr: Keyring) -> None:
     ],
 )
 def test_unlock_failures_are_access_denied(
-    kr: Keyring, setup: str | None, user: str, passphrase: str, error: type
+    kr: Custodian, setup: str | None, user: str, passphrase: str, error: type
 ) -> None:
     kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
     kr.add_public_user("carol", crypto.generate_keypair()[1], actor="alice")
@@ -136,7 +136,7 @@ def test_unlock_failures_are_access_denied(
     assert passphrase not in str(info.value)
 
 
-def test_unlock_with_key_file(kr: Keyring) -> None:
+def test_unlock_with_key_file(kr: Custodian) -> None:
     private, public = crypto.generate_keypair()
     kr.add_public_user("recovery", public, actor="alice")
     kr.store_job(sample_job(), actor="alice")
@@ -149,7 +149,7 @@ def test_unlock_with_key_file(kr: Keyring) -> None:
 
 def test_one_key_derivation_per_unlock_not_per_job(tmp_path: Path) -> None:
     slow = KdfParams(memory_kib=65536, passes=3, lanes=4)
-    with Keyring.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=slow) as kr:
+    with Custodian.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=slow) as kr:
         for i in range(20):
             kr.store_job(sample_job(f"job-{i}"), actor="alice")
         start = time.process_time()
@@ -163,7 +163,7 @@ def test_one_key_derivation_per_unlock_not_per_job(tmp_path: Path) -> None:
     assert reading < derivation
 
 
-def test_change_passphrase(kr: Keyring) -> None:
+def test_change_passphrase(kr: Custodian) -> None:
     kr.store_job(sample_job(), actor="alice")
     kr.unlock("alice", PASSPHRASE).change_passphrase("new pw", FAST)
     with pytest.raises(WrongPassphrase):
@@ -172,7 +172,7 @@ def test_change_passphrase(kr: Keyring) -> None:
     assert kr.log_entries(action="passwd")[0].user == "alice"
 
 
-def test_stored_kdf_parameters_above_the_caps_are_refused(kr: Keyring) -> None:
+def test_stored_kdf_parameters_above_the_caps_are_refused(kr: Custodian) -> None:
     with raw_db(kr.path) as db:
         db.execute("UPDATE users SET kdf_memory_kib = ? WHERE name = 'alice'", (2**40,))
     start = time.perf_counter()
@@ -185,7 +185,7 @@ def test_stored_kdf_parameters_above_the_caps_are_refused(kr: Keyring) -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 100])
-def test_store_and_read_round_trip_across_chunk_sizes(kr: Keyring, size: int) -> None:
+def test_store_and_read_round_trip_across_chunk_sizes(kr: Custodian, size: int) -> None:
     data = bytes(range(256)) * (size // 256 + 1)
     job = sample_job(content=data[:size], filename="r\u00e9sum\u00e9.csv")
     assert kr.store_job(job, actor="alice") is True
@@ -199,7 +199,7 @@ def test_store_and_read_round_trip_across_chunk_sizes(kr: Keyring, size: int) ->
     assert dict(session.open_map("job-1")) == dict(job.mapping)
 
 
-def test_map_with_any_text_round_trips(kr: Keyring) -> None:
+def test_map_with_any_text_round_trips(kr: Custodian) -> None:
     mapping = {
         "a\ud800b": "[X_1]",  # a lone surrogate, as JSON from a server may carry
         "\u00e9\u4e2d\U0001f600": "[my label_2]",
@@ -210,14 +210,14 @@ def test_map_with_any_text_round_trips(kr: Keyring) -> None:
     assert dict(kr.unlock("alice", PASSPHRASE).open_map("job-1")) == mapping
 
 
-def test_store_twice_stores_once(kr: Keyring) -> None:
+def test_store_twice_stores_once(kr: Custodian) -> None:
     assert kr.store_job(sample_job(), actor="alice") is True
     assert kr.store_job(sample_job(content=b"other"), actor="alice") is False
     assert kr.unlock("alice", PASSPHRASE).open_file("job-1") == sample_job().content
     assert len(kr.log_entries(action="fetch")) == 1
 
 
-def test_failed_job_keeps_its_error_encrypted(kr: Keyring) -> None:
+def test_failed_job_keeps_its_error_encrypted(kr: Custodian) -> None:
     kr.store_job(sample_job(status="failed", mapping={}, error="boom for X"), actor="alice")
     session = kr.unlock("alice", PASSPHRASE)
     content = session.open_job("job-1")
@@ -226,7 +226,7 @@ def test_failed_job_keeps_its_error_encrypted(kr: Keyring) -> None:
         session.open_file("job-1")
 
 
-def test_pending_then_archived_keeps_filename_and_options(kr: Keyring) -> None:
+def test_pending_then_archived_keeps_filename_and_options(kr: Custodian) -> None:
     options = SubmitOptions("PERSON_NAME", 3, (("Phoenix project", "PROJECT"),))
     assert kr.record_pending(
         "job-1",
@@ -258,7 +258,7 @@ def test_pending_then_archived_keeps_filename_and_options(kr: Keyring) -> None:
     assert kr.pending_jobs() == []
 
 
-def test_a_user_added_after_submission_reads_the_job_but_not_its_options(kr: Keyring) -> None:
+def test_a_user_added_after_submission_reads_the_job_but_not_its_options(kr: Custodian) -> None:
     kr.record_pending(
         "job-1",
         file_type="csv",
@@ -277,7 +277,7 @@ def test_a_user_added_after_submission_reads_the_job_but_not_its_options(kr: Key
     assert kr.unlock("bob", "bob pw").open_job("job-1").filename == "customers.csv"
 
 
-def test_mark_expired_only_touches_pending_jobs(kr: Keyring) -> None:
+def test_mark_expired_only_touches_pending_jobs(kr: Custodian) -> None:
     kr.record_pending(
         "job-1",
         file_type="pdf",
@@ -300,7 +300,7 @@ def test_mark_expired_only_touches_pending_jobs(kr: Keyring) -> None:
     assert kr.unlock("alice", PASSPHRASE).open_map("job-1")
 
 
-def test_new_jobs_are_sealed_to_every_enabled_user_only(kr: Keyring) -> None:
+def test_new_jobs_are_sealed_to_every_enabled_user_only(kr: Custodian) -> None:
     kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
     kr.add_user("carol", passphrase="carol pw", kdf=FAST, actor="alice")
     kr.disable_user("carol", actor="alice")
@@ -310,7 +310,7 @@ def test_new_jobs_are_sealed_to_every_enabled_user_only(kr: Keyring) -> None:
     assert kr.unlock("bob", "bob pw").open_map("job-1")
 
 
-def test_unknown_and_ungranted_jobs(kr: Keyring) -> None:
+def test_unknown_and_ungranted_jobs(kr: Custodian) -> None:
     kr.store_job(sample_job(), actor="alice")
     kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
     with pytest.raises(UnknownJob):
@@ -323,7 +323,7 @@ def test_unknown_and_ungranted_jobs(kr: Keyring) -> None:
 def test_store_needs_no_secret_and_reads_need_a_grant(tmp_path: Path) -> None:
     path = tmp_path / "v.db"
     new_vault(path).close()
-    with Keyring.open(path) as kr:  # a fetch host: no passphrase anywhere
+    with Custodian.open(path) as kr:  # a fetch host: no passphrase anywhere
         assert kr.store_job(sample_job(), actor="cron")
         assert kr.log_entries(action="fetch")[0].user == "cron"
 
@@ -353,7 +353,7 @@ def test_map_analysis(mapping: dict, counts: dict, shared: int, lookalikes: int)
     assert (stats.shared_placeholders, stats.placeholder_like_originals) == (shared, lookalikes)
 
 
-def test_plaintext_metadata_is_readable_without_a_key(kr: Keyring) -> None:
+def test_plaintext_metadata_is_readable_without_a_key(kr: Custodian) -> None:
     mapping = {"John": "[PERSON_NAME_1]", "john": "[PERSON_NAME_1]", "[Z_9]": "[ODD_2]"}
     kr.store_job(sample_job(mapping=mapping), actor="alice")
     info = kr.get_job("job-1")
@@ -367,7 +367,7 @@ def test_plaintext_metadata_is_readable_without_a_key(kr: Keyring) -> None:
 # --------------------------------------------------------------------------- grant / revoke
 
 
-def test_grant_shares_existing_jobs(kr: Keyring) -> None:
+def test_grant_shares_existing_jobs(kr: Custodian) -> None:
     kr.store_job(sample_job(), actor="alice")
     kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
     alice = kr.unlock("alice", PASSPHRASE)
@@ -380,7 +380,7 @@ def test_grant_shares_existing_jobs(kr: Keyring) -> None:
         alice.grant("nobody", ["job-1"])
 
 
-def test_revoke_rekeys_so_a_kept_dek_no_longer_opens_anything(kr: Keyring) -> None:
+def test_revoke_rekeys_so_a_kept_dek_no_longer_opens_anything(kr: Custodian) -> None:
     bob_private, bob_public = crypto.generate_keypair()
     kr.add_public_user("bob", bob_public, actor="alice")
     kr.store_job(sample_job(), actor="alice")
@@ -414,7 +414,7 @@ def test_revoke_rekeys_so_a_kept_dek_no_longer_opens_anything(kr: Keyring) -> No
     assert kr.log_entries(action="revoke")[0].subject == "bob"
 
 
-def test_revoke_refuses_to_leave_a_job_unreadable_unless_forced(kr: Keyring) -> None:
+def test_revoke_refuses_to_leave_a_job_unreadable_unless_forced(kr: Custodian) -> None:
     kr.store_job(sample_job(), actor="alice")
     alice = kr.unlock("alice", PASSPHRASE)
     with pytest.raises(InputError, match="no reader"):
@@ -425,7 +425,7 @@ def test_revoke_refuses_to_leave_a_job_unreadable_unless_forced(kr: Keyring) -> 
         alice.open_map("job-1")
 
 
-def test_revoke_of_several_jobs_is_one_transaction(kr: Keyring) -> None:
+def test_revoke_of_several_jobs_is_one_transaction(kr: Custodian) -> None:
     kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
     kr.store_job(sample_job("job-1"), actor="alice")
     kr.store_job(sample_job("job-2"), actor="alice")
@@ -438,7 +438,7 @@ def test_revoke_of_several_jobs_is_one_transaction(kr: Keyring) -> None:
     assert info is not None and info.key_version == 1 and info.recipients == ("alice", "bob")
 
 
-def _submitted_before_carol(kr: Keyring) -> SubmitOptions:
+def _submitted_before_carol(kr: Custodian) -> SubmitOptions:
     """job-1 submitted while alice and bob were the users (file name and options under key
     version 1), carol added, then the job archived (map and file under version 2)."""
     options = SubmitOptions("PERSON_NAME", 3, (("Phoenix project", "PROJECT"),))
@@ -457,7 +457,7 @@ def _submitted_before_carol(kr: Keyring) -> SubmitOptions:
     return options
 
 
-def _layout(kr: Keyring) -> tuple[dict[str, int], dict[int, list[str]]]:
+def _layout(kr: Custodian) -> tuple[dict[str, int], dict[int, list[str]]]:
     blobs = {b.field: b.key_version for b in kr.store.blobs("job-1")}
     grants: dict[int, list[str]] = {}
     for g in kr.store.grants("job-1"):
@@ -465,7 +465,7 @@ def _layout(kr: Keyring) -> tuple[dict[str, int], dict[int, list[str]]]:
     return blobs, grants
 
 
-def test_revoke_gives_no_remaining_holder_a_field_they_were_never_granted(kr: Keyring) -> None:
+def test_revoke_gives_no_remaining_holder_a_field_they_were_never_granted(kr: Custodian) -> None:
     options = _submitted_before_carol(kr)
     carol = kr.unlock("carol", "carol pw")
     assert carol.open_job("job-1").filename is None
@@ -488,7 +488,7 @@ def test_revoke_gives_no_remaining_holder_a_field_they_were_never_granted(kr: Ke
     assert carol.open_job("job-1").filename == "customers.csv"
 
 
-def test_revoke_keeps_the_dek_of_a_key_version_the_user_never_held(kr: Keyring) -> None:
+def test_revoke_keeps_the_dek_of_a_key_version_the_user_never_held(kr: Custodian) -> None:
     _submitted_before_carol(kr)
     before = {b.field: b.data for b in kr.store.blobs("job-1")}
     alice = kr.unlock("alice", PASSPHRASE)
@@ -505,7 +505,7 @@ def test_revoke_keeps_the_dek_of_a_key_version_the_user_never_held(kr: Keyring) 
     assert lifecycle.verify(kr, session=alice).ok
 
 
-def test_revoke_refuses_to_orphan_an_older_key_version_unless_forced(kr: Keyring) -> None:
+def test_revoke_refuses_to_orphan_an_older_key_version_unless_forced(kr: Custodian) -> None:
     _submitted_before_carol(kr)
     kr.unlock("alice", PASSPHRASE).revoke("alice", ["job-1"])  # bob alone holds the file name
     plan = lifecycle.plan_revoke(kr, "bob", "bob", ["job-1"])
@@ -521,7 +521,7 @@ def test_revoke_refuses_to_orphan_an_older_key_version_unless_forced(kr: Keyring
 # --------------------------------------------------------------------------- access log
 
 
-def test_every_key_and_user_change_and_store_is_logged(kr: Keyring) -> None:
+def test_every_key_and_user_change_and_store_is_logged(kr: Custodian) -> None:
     kr.add_user("bob", passphrase="pw", kdf=FAST, actor="alice")
     kr.record_pending(
         "job-1",
@@ -556,7 +556,7 @@ def test_every_key_and_user_change_and_store_is_logged(kr: Keyring) -> None:
     assert kr.log_head()[0] == 7
 
 
-def test_release_writes_one_entry_per_job_with_per_job_counts(kr: Keyring) -> None:
+def test_release_writes_one_entry_per_job_with_per_job_counts(kr: Custodian) -> None:
     for job in ("job-1", "job-2"):
         kr.store_job(sample_job(job), actor="alice")
     session = kr.unlock("alice", PASSPHRASE)
@@ -570,7 +570,7 @@ def test_release_writes_one_entry_per_job_with_per_job_counts(kr: Keyring) -> No
     assert kr.log_entries(job_id="job-2", action="restore") == [entries[1]]
 
 
-def test_a_release_that_cannot_be_logged_raises_and_logs_nothing(kr: Keyring) -> None:
+def test_a_release_that_cannot_be_logged_raises_and_logs_nothing(kr: Custodian) -> None:
     kr.store_job(sample_job(), actor="alice")
     session = kr.unlock("alice", PASSPHRASE)
     head = kr.log_head()
@@ -583,7 +583,7 @@ def test_a_release_that_cannot_be_logged_raises_and_logs_nothing(kr: Keyring) ->
 
 def test_log_filters(tmp_path: Path) -> None:
     clock = StepClock(start=1000.0, step=10.0)
-    with Keyring.create(
+    with Custodian.create(
         tmp_path / "v.db", user="alice", passphrase="pw", kdf=FAST, clock=clock
     ) as kr:
         kr.store_job(sample_job("job-1"), actor="cron")
@@ -607,7 +607,7 @@ def test_version_1_vault_still_opens(tmp_path: Path) -> None:
     expected = json.loads((VECTORS / "v1.json").read_text())["vault"]
     path = tmp_path / "v1.db"
     shutil.copyfile(VECTORS / expected["file"], path)
-    with Keyring.open(path) as kr:
+    with Custodian.open(path) as kr:
         assert kr.verify_chain() == tuple(expected["log_head"])
         for user, passphrase in expected["users"].items():
             session = kr.unlock(user, passphrase)
@@ -630,7 +630,7 @@ def test_version_1_vault_still_opens(tmp_path: Path) -> None:
 def test_deterministic_random_gives_identical_vaults(tmp_path: Path) -> None:
     heads = []
     for name in ("a.db", "b.db"):
-        with Keyring.create(
+        with Custodian.create(
             tmp_path / name,
             user="alice",
             passphrase="pw",

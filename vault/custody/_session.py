@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import vault.crypto as crypto
+from vault.custody import _envelope as env
+from vault.custody import _jobs, _log, _state, _users
 from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled
-from vault.keyring import _envelope as env
-from vault.keyring import _jobs, _log, _state, _users
 from vault.models import JobContent, LogEntry
 from vault.store import BlobRow, GrantRow, JobRow, Store
 
@@ -31,7 +31,7 @@ class _Opened:
 
 
 class Session:
-    """An unlocked user of one open keyring. Made by ``Keyring.unlock``."""
+    """An unlocked user of one open custodian. Made by ``Custodian.unlock``."""
 
     def __init__(
         self,

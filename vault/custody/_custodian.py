@@ -1,4 +1,4 @@
-"""``Keyring``: an open vault that holds no secret.
+"""``Custodian``: keeps an open vault's records (users, jobs, grants, log); holds no secret.
 
 Everything here works with public keys only: creating users, recording pending jobs, storing
 finished jobs (each in one ``BEGIN IMMEDIATE`` transaction together with its log entry, so a
@@ -18,6 +18,9 @@ from pathlib import Path
 
 import vault.crypto as crypto
 from vault.config import CHUNK_SIZE
+from vault.custody import _envelope as env
+from vault.custody import _jobs, _log, _state, _users
+from vault.custody._session import Session
 from vault.errors import (
     AccessDenied,
     InputError,
@@ -26,17 +29,17 @@ from vault.errors import (
     UserDisabled,
     VaultExists,
 )
-from vault.keyring import _envelope as env
-from vault.keyring import _jobs, _log, _state, _users
-from vault.keyring._session import Session
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.store import BlobRow, JobRow, Location, Store, UserRow, vault_location
 
 Clock = Callable[[], float]
 
 
-class Keyring:
-    """An open vault. ``Keyring.create`` / ``Keyring.open``; close it or use ``with``."""
+class Custodian:
+    """The records of an open vault, kept under their keys and logged.
+
+    ``Custodian.create`` / ``Custodian.open``; close it or use ``with``. ``vault.Vault`` wraps
+    it for callers."""
 
     def __init__(
         self,
@@ -71,7 +74,7 @@ class Keyring:
         clock: Clock = time.time,
         random: crypto.Random = os.urandom,
         chunk_size: int = CHUNK_SIZE,
-    ) -> Keyring:
+    ) -> Custodian:
         """Create a vault with its first user; ``VaultExists`` if ``path`` exists.
 
         The key is derived before the file is created, so bad parameters leave no file.
@@ -118,7 +121,7 @@ class Keyring:
         clock: Clock = time.time,
         random: crypto.Random = os.urandom,
         chunk_size: int = CHUNK_SIZE,
-    ) -> Keyring:
+    ) -> Custodian:
         """Open an existing vault; ``VaultNotFound`` ("no vault at PATH: run questa-vault init")."""
         store = Store.open(vault_location(path))
         try:
@@ -130,7 +133,7 @@ class Keyring:
     def close(self) -> None:
         self._store.close()
 
-    def __enter__(self) -> Keyring:
+    def __enter__(self) -> Custodian:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vault.keyring import KdfParams, Keyring
+from vault.custody import Custodian, KdfParams
 from vault.models import JobContent, SubmitOptions
 from vault.store import DatabaseUrl
 
@@ -82,8 +82,8 @@ def sample_job(
     )
 
 
-def new_vault(path: Path, *, user: str = "alice", chunk_size: int = 1024 * 1024) -> Keyring:
-    return Keyring.create(path, user=user, passphrase=PASSPHRASE, kdf=FAST, chunk_size=chunk_size)
+def new_vault(path: Path, *, user: str = "alice", chunk_size: int = 1024 * 1024) -> Custodian:
+    return Custodian.create(path, user=user, passphrase=PASSPHRASE, kdf=FAST, chunk_size=chunk_size)
 
 
 class _PgRaw:

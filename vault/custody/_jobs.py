@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import vault.crypto as crypto
+from vault.custody import _envelope as env
+from vault.custody import _state
 from vault.errors import InputError
-from vault.keyring import _envelope as env
-from vault.keyring import _state
 from vault.models import JOB_META_FIELDS, JobInfo
 from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
 

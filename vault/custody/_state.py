@@ -43,7 +43,7 @@ class Problem:
     job_id: str | None = None
 
 
-StateProblem = Problem  # exported as ``vault.keyring.StateProblem``
+StateProblem = Problem  # exported as ``vault.custody.StateProblem``
 
 
 # --------------------------------------------------------------------------- facts
