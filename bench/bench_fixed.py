@@ -52,9 +52,9 @@ print(json.dumps({
     "total_s": end - start,
     "import_cli_s": imported - start,
     "kdf_s": cumulative("crypto", "derive_kek"),
-    "map_decrypt_s": cumulative("custodian", "open_map"),
+    "map_decrypt_s": cumulative("custody", "open_map"),
     "restore_s": cumulative("restore", "restore_stream") or cumulative("restore", "restore_file"),
-    "log_release_s": cumulative("custodian", "release"),
+    "log_release_s": cumulative("custody", "release"),
 }))
 """
 

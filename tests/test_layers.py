@@ -24,7 +24,7 @@ TIERS: dict[str, int] = {
     "client": 2,
     "store": 2,
     "placeholders": 2,
-    "custodian": 3,
+    "custody": 3,
     "archive": 4,
     "restore": 4,
     "audit": 4,
