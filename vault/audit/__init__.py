@@ -28,6 +28,8 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "CSV_FIXED_COLUMNS": "vault.audit._render",
+        "Column": "vault.audit._table",
+        "Table": "vault.audit._table",
         "TEXT_FILE_TYPES": "vault.audit._crosscheck",
         "audit_time": "vault.audit._times",
         "build_audit": "vault.audit._totals",
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
         report_to_dict,
         table_lines,
     )
+    from vault.audit._table import Column, Table
     from vault.audit._times import audit_time, iso_time, parse_when, short_time
     from vault.audit._totals import (
         AuditListing,
@@ -98,7 +101,9 @@ __all__ = [
     "AuditQuery",
     "AuditReport",
     "AuditTotals",
+    "Column",
     "CrossCheck",
+    "Table",
     "audit_time",
     "build_audit",
     "cross_check",

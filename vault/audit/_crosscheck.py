@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vault.audit._render import _fit
+from vault.audit._table import Column, Table
 from vault.documents import document_texts
 from vault.errors import DocumentError
 from vault.models import JobContent
@@ -138,15 +138,22 @@ def cross_check_to_dict(check: CrossCheck) -> dict[str, Any]:
 def cross_check_lines(checks: Sequence[CrossCheck], *, width: int = 80) -> list[str]:
     """Human lines for the deep cross-check: one per job (fits ``width``), then the details of
     flagged jobs (full job ids and placeholder lists, not shortened)."""
-    lines = [f"{'JOB':<8} {'SERVER':>7} {'FOUND':>7}  RESULT"]
-    for c in checks:
-        if not c.checked:
-            result = f"not checked: {c.reason}"
-            lines.append(f"{c.job_id[:8]:<8} {c.entity_count:>7} {'-':>7}  {result}")
-        else:
-            result = ", ".join(c.flags) if c.flags else "ok"
-            lines.append(f"{c.job_id[:8]:<8} {c.entity_count:>7} {c.occurrences:>7}  {result}")
-    lines = [_fit(line, width) for line in lines]
+    table = Table(
+        (
+            Column("JOB", 8, cut=True),
+            Column("SERVER", 7, ">"),
+            Column("FOUND", 7, ">"),
+            Column("RESULT", gap="  "),
+        ),
+        width=width,
+    )
+    rows = (
+        (c.job_id, c.entity_count, "-", f"not checked: {c.reason}")
+        if not c.checked
+        else (c.job_id, c.entity_count, c.occurrences, ", ".join(c.flags) if c.flags else "ok")
+        for c in checks
+    )
+    lines = list(table.lines(rows))
     for c in checks:
         if c.missing_from_map:
             lines.append(f"{c.job_id}: not in the map: {' '.join(c.missing_from_map)}")

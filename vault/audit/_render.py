@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from itertools import repeat, starmap
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from vault.audit._table import Column, Table, fit
 from vault.audit._times import iso_time, short_time
 from vault.audit._totals import AuditListing, AuditReport, AuditTotals
 from vault.models import JOB_INFO_FIELDS, JobInfo
@@ -102,16 +104,12 @@ def csv_rows(report: AuditReport | AuditListing) -> list[list[str | int]]:
     return rows
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
 def _wrap(words: Sequence[str], width: int) -> list[str]:
     """Words joined by spaces into lines of at most ``width`` (a longer word is shortened)."""
     lines: list[str] = []
     current = ""
     for word in words:
-        word = _fit(word, width)
+        word = fit(word, width)
         if current and len(current) + 1 + len(word) > width:
             lines.append(current)
             current = word
@@ -122,8 +120,22 @@ def _wrap(words: Sequence[str], width: int) -> list[str]:
 
 
 TABLE_WIDTH = 80
-# The table's columns before COUNTS (``vault.store`` writes the same widths in SQL).
-TABLE_HEAD = f"{'JOB':<8} {'TYPE':<5} {'STATUS':<8} {'ARCHIVED (UTC)':<16} {'ENT':>5} {'MAP':>5} "
+# The job table (``vault.store`` writes the same widths in SQL): job id, type and status cut
+# to their width, the counts free, wrapped onto continuation lines.
+JOB_TABLE = Table(
+    (
+        Column("JOB", 8, cut=True),
+        Column("TYPE", 5, cut=True),
+        Column("STATUS", 8, cut=True),
+        Column("ARCHIVED (UTC)", 16),
+        Column("ENT", 5, ">"),
+        Column("MAP", 5, ">"),
+        Column("COUNTS"),
+    ),
+    width=TABLE_WIDTH,
+)
+# The table's columns before COUNTS.
+TABLE_HEAD = JOB_TABLE.heading()[: JOB_TABLE.indent]
 _by_count = itemgetter(1)
 
 
@@ -152,25 +164,26 @@ def table_lines(
     The job id is shortened to its first 8 characters (as ``jobs`` shows it); ``--format json``
     or ``csv`` give the full ids.
     """
+    table = JOB_TABLE if width == TABLE_WIDTH else replace(JOB_TABLE, width=width)
     lines: list[str] = []
     if include_jobs:
-        head = TABLE_HEAD
-        rest = max(width - len(head), 8)
-        lines.append(head + "COUNTS")
-        indent = " " * len(head)
-        append = lines.append
-        for job in report.jobs:
-            wrapped = count_lines(job.entity_counts, rest)
-            append(
-                f"{job.job_id[:8]:<8} {job.file_type[:5]:<5} {job.status[:8]:<8} "
-                f"{short_time(job.audit_time):<16} {job.entity_count:>5} {job.map_size:>5} "
-                + wrapped[0]
+        rest = max(width - table.indent, 8)
+        rows = (
+            (
+                job.job_id,
+                job.file_type,
+                job.status,
+                short_time(job.audit_time),
+                job.entity_count,
+                job.map_size,
+                job.entity_counts,
             )
-            if len(wrapped) > 1:
-                lines.extend(indent + more for more in wrapped[1:])
+            for job in report.jobs
+        )
+        lines.extend(table.lines(rows, wrap=lambda counts: count_lines(counts, rest)))
         lines.append("")
-    lines.extend(totals_lines(report.totals))
-    return [line if len(line) <= width else _fit(line, width) for line in lines]
+    lines.extend(fit(line, width) for line in totals_lines(report.totals))
+    return lines
 
 
 def totals_lines(t: AuditTotals) -> list[str]:
@@ -187,7 +200,7 @@ def totals_lines(t: AuditTotals) -> list[str]:
         lines.append("")
         lines.append(f"{'ENTITY TYPE':<40} {'COUNT':>10}")
         for name, count in t.by_entity_type.items():
-            lines.append(f"{_fit(name, 40):<40} {count:>10}")
+            lines.append(f"{fit(name, 40):<40} {count:>10}")
     return lines
 
 

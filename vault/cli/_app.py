@@ -13,7 +13,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from vault._version import __version__
+from vault.audit import Column, Table
 from vault.cli._harden import harden_process
 from vault.cli._jobref import complete_users
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
@@ -201,16 +202,12 @@ def read_secret(
             try:
                 text = sys.stdin.read()
             except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(
-                    f"cannot read the passphrase from stdin: {reason(exc)}"
-                ) from exc
+                raise InputError(f"cannot read the passphrase from stdin: {reason(exc)}") from exc
         else:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(
-                    f"cannot read passphrase file {path}: {reason(exc)}"
-                ) from exc
+                raise InputError(f"cannot read passphrase file {path}: {reason(exc)}") from exc
         secret = text.rstrip("\r\n")
     elif env is not None:
         secret = env
@@ -264,11 +261,24 @@ def utc_time(value: float | None) -> str:
 
 
 def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
-    """Print ``rows`` (the first is the heading) as left-aligned columns."""
+    """Print ``rows`` (the first is the heading) as left-aligned columns, each as wide as its
+    widest cell (``vault.audit.Table``, the one table printer)."""
     rows = [tuple(map(inert, row)) for row in rows]  # a cell never breaks or drives the terminal
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        echo(sep.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    printer = Table.sized([Column(heading, gap=sep) for heading in rows[0]], rows[1:])
+    echo_lines(printer.lines(rows[1:]))
+
+
+def echo_lines(lines: Iterable[str], *, batch: int = 4096) -> None:
+    """``echo`` each line, a batch of lines per write: a 100,000-row table streams out
+    without one write per line."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= batch:
+            echo("\n".join(chunk))
+            chunk.clear()
+    if chunk:
+        echo("\n".join(chunk))
 
 
 # The simulator extra's top-level modules: a missing one means the extra is not installed.

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import textwrap
 import time
+from collections.abc import Iterator
 
 import click
 
-from vault.audit import iso_time, parse_when, short_time
-from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.audit import Column, Table, iso_time, parse_when, short_time
+from vault.cli._app import AppContext, cli, echo_lines, emit_json, json_option, pass_app
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
 from vault.cli._terminal import echo, inert
 from vault.cli.users import open_vault
@@ -83,8 +84,8 @@ def log_command(
         emit_json([_entry_json(e) for e in entries])
         return
     # Fits 80 columns: one line per entry, its counts (if any) wrapped on indented lines below.
-    rows: list[tuple[str, ...]] = [("SEQ", "TIME (UTC)", "USER", "ACTION", "JOB / SUBJECT")]
-    counts_of: list[str] = [""]
+    rows: list[tuple[str, ...]] = []
+    counts_of: list[str] = []
     for e in entries:
         target = e.job_id or (f"user {e.subject}" if e.subject else "-")
         cells = (str(e.seq), short_time(e.time), e.user, e.action, target)
@@ -93,8 +94,15 @@ def log_command(
         if e.job_id and e.subject:  # grant/revoke: the user acted upon goes on the detail line
             details.insert(0, f"user={e.subject}")
         counts_of.append(" ".join(details))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row, counts in zip(rows, counts_of, strict=True):
-        echo(" ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    headings = ("SEQ", "TIME (UTC)", "USER", "ACTION", "JOB / SUBJECT")
+    printer = Table.sized([Column(h) for h in headings], rows)
+    echo_lines(_with_details(printer, rows, counts_of))
+
+
+def _with_details(printer: Table, rows: list[tuple[str, ...]], details: list[str]) -> Iterator[str]:
+    """The table's lines, each entry's counts wrapped on indented lines below it."""
+    yield printer.heading()
+    for row, counts in zip(rows, details, strict=True):
+        yield printer.line(row)
         for line in textwrap.wrap(counts, width=74):
-            echo(f"      {line}")
+            yield f"      {line}"
