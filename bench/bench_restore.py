@@ -116,8 +116,12 @@ def timed(func: Callable[[], object], repeat: int = 3, *, fresh: Path | None = N
 
 
 def restore_file(src: Path, dst: Path, resolver: Resolver, **options: object) -> None:
+    """Restore a file as the CLI does, including the report figures the CLI computes on every
+    run (the access log's counts per type, the summary with the count of unused entries)."""
     with src.open("rb") as fin, dst.open("wb") as fout:
-        restore_stream(fin, fout, resolver, RestoreOptions(**options))  # type: ignore[arg-type]
+        report = restore_stream(fin, fout, resolver, RestoreOptions(**options))  # type: ignore[arg-type]
+    report.log_counts()
+    report.summary()
 
 
 def exact_matching_strategy(text: str, deanonymizer_mapping: dict[str, dict[str, str]]) -> str:

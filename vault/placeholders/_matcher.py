@@ -57,10 +57,11 @@ Escape = Callable[[str], str]
 class Tally:
     """What one run found; filled in by ``Matcher``, read by the report."""
 
-    counts: Counter[str] = field(default_factory=Counter)  # placeholder -> times restored
-    # original -> times restored, for bulk callers when every original has one placeholder:
-    # counting the looked-up originals (the map's own objects, hashes cached, compared by
-    # identity) is several times cheaper than counting freshly split placeholder strings.
+    # placeholder -> times restored; only placeholders of the map (the report's count of
+    # unused entries relies on it)
+    counts: Counter[str] = field(default_factory=Counter)
+    # original -> times restored, for callers that count the originals they looked up (when
+    # every original has one placeholder); turned into placeholders by ``restored_counts``
     by_original: Counter[str | None] = field(default_factory=Counter)
     repaired: int = 0
     unresolved: list[tuple[str, int, Reason]] = field(default_factory=list)  # (text, offset, why)
@@ -93,6 +94,7 @@ class Matcher:
         candidate = re.compile(rf"(\[[^\[\]\n]{{1,{self._inner}}}\])")
         self._split = candidate.split
         self._candidates = candidate.finditer
+        self._candidate_at = candidate.match
         # Escaped originals per escape function; raw lookups use the resolver's own mapping.
         self._tables: dict[Escape, dict[str, str]] = {}
         self._listed = 0
@@ -122,7 +124,7 @@ class Matcher:
         before a number, an escaped candidate, or a bracket of any kind closing after a number."""
         return (
             ("_" in text and self._number_after_underscore(text) is not None)
-            or "\\\x00" in text
+            or ("\\" in text and "\\\x00" in text)
             or (
                 any(c in text for c in _OPENING_CHARS)
                 and self._bracket_around_number(text) is not None
@@ -219,10 +221,9 @@ class Matcher:
         except KeyError:
             values = list(map(table.get, tokens))
         else:
-            if escape is None and self.resolver.unique_originals:
-                self.tally.by_original.update(values)  # see Tally.by_original
-            else:
-                self.tally.counts.update(tokens)
+            # The tokens were just hashed by the lookup and sit together in memory: counting
+            # them costs less than counting the map's originals, scattered over a large map.
+            self.tally.counts.update(tokens)
             return cast(list[str], values)
         counts = self.tally.counts
         filled: list[str] = []
@@ -250,7 +251,8 @@ class Matcher:
         parts: list[str] = self._split(text)
         mangled = self._maybe_mangled(text if len(parts) == 1 else "\x00".join(parts[0::2]))
         crossing = not mangled and self._crossing(buffer, start, cut)
-        if self.lenient and (mangled or crossing or (self.links and "](" in text)):
+        links = self.links and _has_link_mark(text)
+        if self.lenient and (mangled or crossing or links):
             return self._lenient_span(buffer, start, cut, base, escape)
         if len(parts) > 1:
             offset = base + start
@@ -263,7 +265,7 @@ class Matcher:
 
             tokens = parts[1::2]
             parts[1::2] = self.lookup(tokens, offset_of, escape)
-            if self.links and "](" in text:
+            if links:
                 originals = self._originals
                 at = start
                 for i, part in enumerate(parts):
@@ -279,10 +281,33 @@ class Matcher:
         return text, cut
 
     def _crossing(self, buffer: str, start: int, cut: int) -> bool:
-        """Whether a mangled token may begin before ``cut`` and end after it."""
-        if cut >= len(buffer):
+        """Whether a mangled token may begin before ``cut`` and end after it.
+
+        The zone looked at is ``max_span`` characters either side of ``cut``, widened so that
+        its edges never cut a candidate in two: the tail of a cut candidate (``..._12]``) would
+        look like a mangled token and send every run through the lenient scanner (whose index
+        costs a pass over the whole map), while the whole candidate is skipped by the split.
+        A candidate still unfinished at the end of the buffer is left out of the zone, unless a
+        backslash before it could make it part of a Markdown-escaped token that begins before
+        ``cut`` (the only mangled form holding a ``[`` after its first character)."""
+        n = len(buffer)
+        if cut >= n:
             return False
-        zone = self._split(buffer[max(start, cut - self.max_span) : cut + self.max_span])
+        lo, hi = max(start, cut - self.max_span), min(n, cut + self.max_span)
+        reach = self._inner + 2  # the longest candidate
+        j = buffer.rfind("[", max(start, lo - reach), lo)
+        if j != -1:
+            inside = self._candidate_at(buffer, j)
+            if inside is not None and inside.end() > lo:
+                lo = j
+        j = buffer.rfind("[", max(lo, hi - reach), hi)
+        if j != -1 and buffer.find("]", j, hi) == -1:
+            whole = self._candidate_at(buffer, j)
+            if whole is not None:
+                hi = whole.end()
+            elif hi == n and "\n" not in buffer[j:hi] and buffer[j - 1 : j] != "\\":
+                hi = j  # unfinished at the end of the buffer: whole in the next region
+        zone = self._split(buffer[lo:hi])
         return self._maybe_mangled("\x00".join(zone[0::2]))
 
     def _report_mangled(
@@ -489,6 +514,15 @@ class Matcher:
 
 
 _OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
+
+
+def _has_link_mark(text: str) -> bool:
+    """Whether ``text`` holds ``](`` (a Markdown link after a bracketed text). A search for
+    one character runs at memchr speed; one for two characters is tens of times slower, so the
+    rare ``(`` is looked for first."""
+    return "(" in text and "](" in text
+
+
 _SHAPE_PREFIX = re.compile(r"\[(?:[A-Za-z][A-Za-z0-9_]*)?")
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import accumulate, compress, count, repeat
-from operator import is_
+from operator import is_, is_not
 from typing import cast
 
 from vault.placeholders import Matcher
@@ -127,10 +127,8 @@ class CsvProcessor:
         matcher = self.matcher
         originals = matcher.originals
         values: list[str | None] = list(map(originals.get, mids))
-        if matcher.unique_originals:
-            matcher.count_originals(values)
-        else:
-            matcher.count_restored(filter(originals.__contains__, mids))
+        # the hits, counted by their (just hashed) placeholder strings
+        matcher.count_restored(compress(mids, map(is_not, values, repeat(None))))
         # Misses: quoted fields (restored inside when they hold a '[') and unknown candidates.
         for i in compress(count(), map(is_, values, repeat(None))):
             m = mids[i]

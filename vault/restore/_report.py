@@ -7,8 +7,9 @@ text; originals are only counted.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import filterfalse
 from typing import Any
 
@@ -36,7 +37,12 @@ class UnresolvedPlaceholder:
 
 @dataclass(frozen=True)
 class RestoreReport:
-    """The outcome of one restore; ``to_dict`` is the ``--report`` JSON."""
+    """The outcome of one restore; ``to_dict`` is the ``--report`` JSON.
+
+    Built from the counts of what was restored: the totals per type and the list of unused map
+    entries are computed when first read (``unused_count`` never lists them), so a run over a
+    large map pays for the entries it used, not for the whole map.
+    """
 
     format: str
     encoding: str
@@ -44,12 +50,11 @@ class RestoreReport:
     lenient: bool
     found: int
     restored: int
-    restored_by_type: Mapping[str, int]
+    restored_counts: Mapping[str, int]  # placeholder -> times restored (placeholders only)
     repaired: int
     unresolved_count: int
     unresolved_by_reason: Mapping[str, int]
     unresolved: tuple[UnresolvedPlaceholder, ...]  # the first ones, with positions
-    unused: tuple[str, ...]  # map placeholders never seen in the input
     problems: tuple[MapProblem, ...]
     format_reason: str = ""  # how the format was decided ("by content: ...", "given ...")
     neutralized: int = 0  # CSV cells prefixed with ' (--neutralize-formulas)
@@ -57,6 +62,24 @@ class RestoreReport:
     bytes_in: int = 0
     bytes_out: int = 0
     warnings: tuple[str, ...] = ()  # e.g. a DOCX/XLSX with macros (copied, never run)
+    # the map's placeholders in map order (a keys view: never an original), for ``unused``
+    map_placeholders: Collection[str] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def restored_by_type(self) -> Mapping[str, int]:
+        """Times restored per type (label), from the counts of the placeholders used."""
+        return by_type(self.restored_counts)
+
+    @cached_property
+    def unused(self) -> tuple[str, ...]:
+        """Map placeholders never seen in the input, in the map's order."""
+        return tuple(filterfalse(self.restored_counts.__contains__, self.map_placeholders))
+
+    @property
+    def unused_count(self) -> int:
+        """How many map placeholders were never seen, without listing them (the counts hold
+        placeholders of the map only: ``Tally.counts``)."""
+        return len(self.map_placeholders) - len(self.restored_counts)
 
     @property
     def unknown(self) -> int:
@@ -140,8 +163,9 @@ class RestoreReport:
                     f"{plural(mangled, 'placeholder')} written in a mangled form: "
                     "try --lenient to repair them"
                 )
-        if self.unused:
-            lines.append(f"{plural(len(self.unused), 'map entry', 'map entries')} not used")
+        unused = self.unused_count
+        if unused:
+            lines.append(f"{plural(unused, 'map entry', 'map entries')} not used")
         lines.extend(f"map problem: {p.describe()}" for p in self.problems)
         if self.neutralized:
             cells = plural(self.neutralized, "cell")
@@ -157,17 +181,30 @@ def plural(count: int, singular: str, many: str | None = None) -> str:
 def by_type(counts: Mapping[str, int]) -> dict[str, int]:
     """Restored counts per placeholder -> per type (`[PERSON_NAME_1]` counts as PERSON_NAME)."""
     totals: dict[str, int] = {}
-    # The labels of well-formed placeholders in one C-level pass; any other shape one by one.
-    labels = _LABEL.findall("\n".join(counts))
+    get = totals.get
+    joined = "\n".join(counts) + "\n"
+    if joined.count("\n") != len(counts):  # a line break inside a placeholder
+        labels = list(map(placeholder_type, counts))
+    elif _PLAIN.fullmatch(joined):
+        # Every placeholder is `[LABEL_N]` with a label of letters and underscores: without
+        # its digits it reads `[LABEL_]`, one string per type, all made in one C-level pass.
+        kinds = joined.translate(_NO_DIGITS).split("\n")  # and "" after the last "\n"
+        for kind, n in zip(kinds, counts.values(), strict=False):
+            totals[kind] = get(kind, 0) + n
+        return {kind[1:-2]: n for kind, n in totals.items()}
+    else:
+        # The labels of well-formed placeholders in one C-level pass; others one by one.
+        labels = _LABEL.findall(joined)
     if len(labels) != len(counts):
         labels = list(map(placeholder_type, counts))
-    get = totals.get
     for kind, n in zip(labels, counts.values(), strict=True):
         totals[kind] = get(kind, 0) + n
     return totals
 
 
-_LABEL = re.compile(r"^\[([^\n]*?)_\d+\]$", re.MULTILINE)
+_LABEL = re.compile(r"^\[([^\n]*)_\d+\]$", re.MULTILINE)
+_PLAIN = re.compile(r"(?:\[[A-Za-z_]+_[0-9]+\]\n)*")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def report_of(
@@ -185,7 +222,7 @@ def report_of(
     warnings: tuple[str, ...] = (),
 ) -> RestoreReport:
     """The report of one run over ``matcher``: every format builds it here, from the counts of
-    what was restored (so the unused placeholders cost one pass over the map's originals)."""
+    what was restored (per type and unused are derived from them when first read)."""
     counts = matcher.restored_counts()
     restored = sum(counts.values())
     return RestoreReport(
@@ -196,16 +233,16 @@ def report_of(
         lenient=matcher.lenient,
         found=restored + tally.unresolved_count,
         restored=restored,
-        restored_by_type=by_type(counts),
+        restored_counts=counts,
         repaired=tally.repaired,
         unresolved_count=tally.unresolved_count,
         unresolved_by_reason=dict(tally.reasons),
         unresolved=tuple(unresolved),
-        unused=tuple(filterfalse(counts.__contains__, matcher.resolver.originals)),
         problems=matcher.problems,
         neutralized=neutralized,
         quoted=quoted,
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         warnings=warnings,
+        map_placeholders=matcher.resolver.originals.keys(),
     )

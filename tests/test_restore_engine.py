@@ -1,0 +1,164 @@
+"""The restore engine's fast paths give what the plain paths give: outputs, reports, positions.
+
+Every speed rule in ``docs/restore.md`` ("Performance") is checked here against a slower form of
+the same computation over random inputs: texts made of placeholders, near misses and the mangled
+forms strict mode reports, cut by random read sizes (so that every chunk edge falls everywhere),
+restored whole and in pieces; the report's per-type totals against ``placeholder_type`` one by
+one; the count of unused entries against the list.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vault.placeholders import _matcher, invert_map, placeholder_type
+from vault.restore import RestoreOptions, restore_bytes, restore_text
+from vault.restore._report import by_type
+
+MAP = {
+    "John Doe": "[PERSON_NAME_1]",
+    "Jane Roe": "[PERSON_NAME_12]",
+    "Zoë Ünal": "[PERSON_NAME_3]",
+    "a@b.example": "[EMAIL_ADDRESS_4]",
+    "Main St 1": "[ADDRESS_5]",
+    'Say "hi", \\ ok': "[NOTE_6]",
+    "": "[EMPTY_7]",
+}
+RESOLVER = invert_map(MAP, "job-1")
+
+# Pieces of text that matter at a chunk edge: hits, near misses, every mangled form strict mode
+# reports (bare, other brackets, escapes, wraps, padding), links, multibyte characters, CRLF.
+FRAGMENTS = [
+    *MAP.values(),
+    "[PERSON_NAME_99]",
+    "[Your Name]",
+    "PERSON_NAME_1",
+    "person_name_12",
+    "<PERSON_NAME_1>",
+    "{EMAIL_ADDRESS_4}",
+    "［PERSON_NAME_3］",
+    "&#91;PERSON_NAME_1&#93;",
+    "\\[PERSON_NAME_12\\]",
+    "\\[PERSON_NAME_1]",
+    "[ PERSON_NAME_1 ]",
+    "[PERSON_NAME_\n1]",
+    "[PERSON\r\nNAME_1]",
+    "PERSON_NAME_\n12",
+    "[PERSON_NAME_1](mailto:x@y.example)",
+    "[PERSON_NAME_1](",
+    "](",
+    "[",
+    "]",
+    "_1",
+    "\\",
+    "x" * 40,
+    "é",
+    "€",
+    "𝄞",
+    "\r\n",
+    "\n",
+    " ",
+    "word",
+    "file_2.txt",
+]
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    pieces = draw(st.lists(st.sampled_from(FRAGMENTS), max_size=60))
+    filler = draw(st.integers(0, 400))
+    # long stretches of plain text move the cuts (max_span from the end of each read) around
+    return ("lorem ipsum " * (filler // 12)).join(
+        ["".join(pieces[i : i + 7]) for i in range(0, len(pieces), 7)] or [""]
+    )
+
+
+def _restore(data: bytes, chunk: int, lenient: bool) -> tuple[bytes, dict[str, object]]:
+    options = RestoreOptions(format="text", lenient=lenient, chunk_size=chunk)
+    out, report = restore_bytes(data, RESOLVER, options)
+    return out, report.to_dict()
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts(), st.integers(1, 700), st.booleans())
+def test_read_sizes_change_neither_output_nor_report(text: str, chunk: int, lenient: bool) -> None:
+    data = text.encode("utf-8")
+    whole = _restore(data, 1 << 20, lenient)
+    assert _restore(data, chunk, lenient) == whole
+    # restore_text goes straight to the matcher: the same again
+    out, report = restore_text(text, RESOLVER, lenient=lenient)
+    assert (out.encode("utf-8"), report.to_dict()) == whole
+
+
+def test_a_chunk_edge_inside_a_placeholder_never_wakes_the_lenient_scanner() -> None:
+    """A strict run over text with nothing mangled never builds the lenient index (a pass over
+    the whole map), wherever the reads cut the placeholders."""
+    big = {f"Person {i}": f"[PERSON_NAME_{i}]" for i in range(1, 2001)}
+    resolver = invert_map(big, "big")
+    rng = random.Random(7)
+    words = ["the", "report", "of", *big.values()]
+    text = " ".join(rng.choice(words) for _ in range(30_000))
+    for chunk in (997, 4096, 65_536):
+        built: list[int] = []
+        original = _matcher.Matcher._report_mangled
+
+        def spy(self: _matcher.Matcher, *args: object, **kwargs: object) -> None:
+            built.append(1)
+            original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        _matcher.Matcher._report_mangled = spy  # type: ignore[method-assign]
+        try:
+            out, report = restore_bytes(
+                text.encode(), resolver, RestoreOptions(format="text", chunk_size=chunk)
+            )
+        finally:
+            _matcher.Matcher._report_mangled = original  # type: ignore[method-assign]
+        assert built == [], f"read size {chunk}: the lenient scanner ran on clean text"
+        assert report.unresolved_count == 0
+        assert b"[PERSON_NAME_" not in out
+
+
+keys = st.text(alphabet="[]Ab_1²١ \n", max_size=12) | st.builds(
+    "[{}_{}]".format, st.sampled_from(["A", "PERSON_NAME", "_", "x_", "A1"]), st.integers(0, 999)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(keys, st.integers(1, 5), max_size=12))
+def test_per_type_totals_equal_placeholder_type_one_by_one(counts: dict[str, int]) -> None:
+    expected: dict[str, int] = {}
+    for placeholder, n in counts.items():
+        kind = placeholder_type(placeholder)
+        expected[kind] = expected.get(kind, 0) + n
+    got = by_type(counts)
+    assert got == expected
+    assert list(got) == list(expected)  # first-seen order, as before
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts(), st.booleans())
+def test_unused_count_is_the_length_of_the_unused_list(text: str, lenient: bool) -> None:
+    _, report = restore_text(text, RESOLVER, lenient=lenient)
+    assert report.unused_count == len(report.unused)
+    assert list(report.unused) == [p for p in RESOLVER.originals if p not in report.restored_counts]
+    summary = "\n".join(report.summary())
+    if report.unused:
+        assert f"{len(report.unused)} map entr" in summary
+    else:
+        assert "not used" not in summary
+
+
+def test_report_figures_are_built_when_first_read() -> None:
+    big = {f"Person {i}": f"[PERSON_NAME_{i}]" for i in range(1, 5001)}
+    _, report = restore_text("[PERSON_NAME_7] and [PERSON_NAME_7]", invert_map(big, "b"))
+    assert "unused" not in report.__dict__ and "restored_by_type" not in report.__dict__
+    assert report.unused_count == 4999
+    assert "unused" not in report.__dict__  # counted without listing
+    assert report.restored_by_type == {"PERSON_NAME": 2}
+    assert len(report.unused) == 4999 and report.unused[0] == "[PERSON_NAME_1]"
+    assert "Person" not in repr(report)  # the map's keys view is not shown
+    assert io.StringIO(str(report.to_dict())).read().count("Person") == 0
