@@ -162,3 +162,52 @@ def test_report_figures_are_built_when_first_read() -> None:
     assert len(report.unused) == 4999 and report.unused[0] == "[PERSON_NAME_1]"
     assert "Person" not in repr(report)  # the map's keys view is not shown
     assert io.StringIO(str(report.to_dict())).read().count("Person") == 0
+
+
+# -- CSV: the record path's split in two steps ---------------------------------------------------
+
+CSV_ALPHABET = ['"', '""', ",", ";", "\t", "\r\n", "\n", "\r", "[", "]", "a", " ", "é", "x" * 30]
+
+
+@st.composite
+def csv_texts(draw: st.DrawFn) -> str:
+    pieces = draw(
+        st.lists(st.sampled_from([*CSV_ALPHABET, *MAP.values(), '"[NOTE_6], x"']), max_size=80)
+    )
+    return "".join(pieces)
+
+
+@settings(max_examples=400, deadline=None)
+@given(csv_texts(), st.sampled_from([",", ";", "\t"]), st.sampled_from(['"', "'"]))
+def test_csv_split_in_two_steps_equals_one_split_with_both_alternatives(
+    text: str, delimiter: str, quote: str
+) -> None:
+    import re
+
+    from vault.placeholders import Matcher
+    from vault.restore._csvfmt import CsvProcessor
+    from vault.restore._formats import CsvDialect
+
+    text = text.replace('"', quote)
+    processor = CsvProcessor(
+        Matcher(RESOLVER, links=False), CsvDialect(delimiter, quote), neutralize=False
+    )
+    seps = re.escape(delimiter) + r"\r\n"
+    qe = re.escape(quote)
+    width = processor.matcher.candidate_length
+    one = re.compile(
+        rf"({qe}(?<![^{seps}]{qe})(?:[^{qe}]++|{qe}{qe})*+{qe}|\[[^\[\]\r\n{qe}]{{1,{width}}}\])"
+    )
+    assert processor._split(text) == one.split(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(csv_texts(), st.integers(1, 64))
+def test_csv_read_sizes_change_neither_output_nor_report(text: str, chunk: int) -> None:
+    data = text.encode("utf-8")
+    options = RestoreOptions(format="csv", chunk_size=1 << 20)
+    whole, report = restore_bytes(data, RESOLVER, options)
+    small = RestoreOptions(format="csv", chunk_size=chunk)
+    out, report_small = restore_bytes(data, RESOLVER, small)
+    assert out == whole
+    assert report_small.to_dict() == report.to_dict()
