@@ -23,7 +23,7 @@ lenient restores identically.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,6 +81,7 @@ LINK_STARTS = (
     "(./",
     "(../",
 )
+_LINK_FIRST = "".join({s[0] for s in LINK_STARTS})
 is_link = re.compile("|".join(re.escape(s) for s in LINK_STARTS), re.IGNORECASE).match
 
 
@@ -169,6 +170,36 @@ class LenientScanner:
             else None
         )
         self._shape = re.compile(r"\[([A-Za-z][A-Za-z0-9_]*)_(\d{1,18})\]").fullmatch
+        # Streaming (``hold_starts``, ``quiet``): where a token may begin, found in the
+        # lower-cased text by one regex whose branches each begin with a literal character (an
+        # opener, or the first letter of a label's first word at a word start), so the regex
+        # engine skips every other character in C. Only for ASCII first words; otherwise every
+        # word start is examined (``starts``).
+        self._begins: Callable[[str], Iterator[re.Match[str]]] | None = None
+        self._begin: Callable[[str], re.Match[str] | None] = _ALWAYS
+        # A "]" in a label would let a key run past a bracket (see ``could_start``).
+        self._bracket_free = not any("]" in k for k in self._keys)
+        # What a bare token can hold, lower-cased: label characters, digits, separators.
+        allowed = {*"".join(self._keys), *"0123456789_ \\\r\n"}
+        self._foreign = re.compile(
+            "[^" + "".join(re.escape(c) for c in sorted(allowed)) + "]"
+        ).search
+        if (
+            self._first_words is not None
+            and all(w.isascii() for w in firsts)
+            and self._bracket_free  # see ``could_start``: a "]" settles a "[" token
+        ):
+            branches = [re.escape(c) for c in _OPENING]
+            ordered = sorted(firsts, key=len, reverse=True)
+            for word in ordered:  # a whole first word at a word start
+                head = re.escape(word[0])
+                branches.append(rf"{head}(?<!{_WORDY}{head}){re.escape(word[1:])}(?![^\W_])")
+            for word in ordered:  # the beginning of one, at the end
+                head = re.escape(word[0])
+                rest = "".join(f"(?:{re.escape(c)}" for c in word[1:]) + ")?" * (len(word) - 1)
+                branches.append(rf"{head}(?<!{_WORDY}{head}){rest}\Z")
+            begins = re.compile("|".join(branches))
+            self._begins, self._begin = begins.finditer, begins.search
 
     # -- the scan -------------------------------------------------------------------------------
     def scan(self, text: str, start: int, limit: int) -> list[Edit]:
@@ -275,8 +306,51 @@ class LenientScanner:
             if not _word_before(text, m.start()) or text[m.start()] in "[［&\\<{"
         ]
 
+    def hold_starts(self, text: str, lo: int) -> list[int]:
+        """The starts in ``text[lo:]`` where more text could still begin a token: a subset of
+        ``starts(text, lo, len(text))`` that holds every start for which ``could_start`` is
+        true (openers, words that are a label's whole first word, the last word when it is the
+        beginning of one)."""
+        found = self._maybe_starts(text, lo)
+        if found is None:
+            return self.starts(text, lo, len(text))
+        return [
+            at
+            for at in found
+            if _START.match(text, at) is not None
+            and (not _word_before(text, at) or text[at] in _OPENING)
+        ]
+
+    def quiet(self, text: str) -> bool:
+        """Whether no token can begin in ``text``, whatever text follows: no opener, no label's
+        first word at a word start, no last word that may become one. Restoring such text
+        (strict or lenient) changes and reports nothing. A cheap test for streaming (two calls
+        in C); the caller makes sure that no token can begin before ``text`` (nothing held,
+        and the text before does not end with a backslash)."""
+        low = text.lower()
+        return self._begin(low) is None and len(low) == len(text)
+
+    def _maybe_starts(self, text: str, lo: int) -> list[int] | None:
+        """Candidates for ``hold_starts`` (more than needed, never fewer), in order; None when
+        this quick search cannot tell (non-ASCII label words, a backslash escape nearby, text
+        whose lower-case form has another length)."""
+        begins = self._begins
+        if begins is None or "\\" in text[max(lo - 2, 0) : lo]:
+            return None
+        low = text[lo:].lower()
+        if len(low) != len(text) - lo or "\\" in low:
+            return None  # a JSON escape ("\\n") may glue a start to a letter
+        return [lo + m.start() for m in begins(low)]
+
     def could_start(self, tail: str) -> bool:
         """Whether more text after ``tail`` could make it the start of a token."""
+        if tail[:1] == "[" and self._bracket_free:
+            # Decided by the first "]" once a character other than "(" follows it: no
+            # closer or link destination can begin there, and no label key holds a "]".
+            close = tail.find("]")
+            after = tail[close + 1 : close + 2]
+            if close != -1 and after and after not in _LINK_FIRST:
+                return False
         if self._first_words is not None and tail[:1] not in _OPENING:
             # quick answer for a word of prose: it must begin a label's first word
             word = _WORD(tail)
@@ -289,6 +363,10 @@ class LenientScanner:
                 return True
             if low not in self._whole_first_words:
                 return False
+        if tail[:1] not in _OPENING:  # no opener begins here
+            if self._foreign(tail.lower()) is not None:
+                return False  # a character no label, number or separator holds
+            return self._could_continue(tail, closing=False)
         for opener in OPENERS:
             low = tail[: len(opener)].lower()
             if opener.startswith(low) and len(low) < len(opener):
@@ -320,9 +398,13 @@ class LenientScanner:
 
 
 _OPENING = "[［&\\<{"
+_ALWAYS = re.compile("").search  # no quick search: any text may hold a start
+# A word character that is not CJK: glued before a letter, it keeps a token from starting there.
+_WORDY = r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 _WORD = re.compile(r"[^\W_]*").match
-_STARTS = re.compile(
+_START = re.compile(
     r"[\[［&\\<{]|(?:(?<!\w)|(?<=\\[ntr])|(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]))"
     r"[^\W\d_]"
-).finditer
+)
+_STARTS = _START.finditer
 _CLOSER_START = re.compile(r"[ \t\u00a0]*(?=\\(?!_)|[\]］>}&])").search

@@ -430,18 +430,32 @@ class Matcher:
         which must hold back no more than that."""
         scanner = self._scanner
         n = len(buffer)
-        for at in scanner.starts(buffer, max(start, n - self.max_span), n):
+        for at in scanner.hold_starts(buffer, max(start, n - self.max_span)):
             if scanner.could_start(buffer[at:]) or (
                 buffer[at] == "[" and self._could_be_placeholder(buffer[at:])
             ):
                 return at
         return n
 
+    def split(self, text: str) -> list[str]:
+        """``text`` cut around its bracketed candidates: text, candidate, text, ..."""
+        return self._split(text)
+
+    @functools.cached_property
+    def quiet(self) -> Callable[[str], bool]:
+        """``quiet(text)``: whether nothing can begin a placeholder in ``text``, whatever
+        follows (no bracket of any kind, no label word), so restoring it changes and reports
+        nothing and ``safe_end`` would hold nothing of it back. A cheap test, for streaming;
+        the text before ``text`` must be released (nothing held back)."""
+        return self._scanner.quiet
+
     def _could_be_placeholder(self, tail: str) -> bool:
         close = tail.find("]")
         if close != -1:  # whole: only a Markdown link after it may still matter
-            return tail[: close + 1] in self._originals and any(
-                k.startswith(tail[close + 1 :]) for k in LINK_STARTS
+            return (
+                len(tail) - close - 1 <= _LINK_START_MAX
+                and tail[: close + 1] in self._originals
+                and any(k.startswith(tail[close + 1 :]) for k in LINK_STARTS)
             )
         if "\n" in tail:
             return False
@@ -513,6 +527,7 @@ class Matcher:
         return list(filterfalse(self.restored_counts().__contains__, self._originals))
 
 
+_LINK_START_MAX = max(map(len, LINK_STARTS))  # "]" + a longer text starts no link
 _OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
 
 
