@@ -56,9 +56,8 @@ def same_report(streamed: RestoreReport, whole: RestoreReport) -> bool:
     the order of the per-type counts. (The per-reason counts are in the order each reason was
     first met, which is not text order in a whole restore either.)"""
     fields = {"format_reason": "", "bytes_in": 0, "bytes_out": 0}
-    return dataclasses.replace(streamed, **fields) == dataclasses.replace(
-        whole, **fields
-    ) and list(streamed.restored_by_type) == list(whole.restored_by_type)
+    same = dataclasses.replace(streamed, **fields) == dataclasses.replace(whole, **fields)
+    return same and list(streamed.restored_by_type) == list(whole.restored_by_type)
 
 
 # Words and pieces that exercise the streaming fast paths: label words whole, cut and inside
