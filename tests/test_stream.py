@@ -151,6 +151,18 @@ def test_text_that_cannot_start_a_placeholder_is_returned_at_once() -> None:
     assert restorer.report.restored == 1
 
 
+def test_the_documented_hold_back_table_is_what_feed_does() -> None:
+    doc = (DOC.parent / "restore.md").read_text(encoding="utf-8")
+    table = doc.split("| `feed(...)` | returns | why |\n|---|---|---|\n", 1)[1].split("\n\n")[0]
+    rows = [re.findall(r"`([^`]*)`", line)[:2] for line in table.splitlines()]
+    assert len(rows) == 6
+    for lenient in (False, True):
+        restorer = StreamRestorer(
+            invert_map({"John Doe": "[PERSON_NAME_1]"}, "job"), lenient=lenient
+        )
+        assert [restorer.feed(fed) for fed, _ in rows] == [shown for _, shown in rows]
+
+
 @given(st.text(alphabet="abc ,.!?\n", max_size=40))
 def test_prose_without_label_letters_is_never_held(text: str) -> None:
     mapping = {"x": "[PERSON_NAME_1]"}
