@@ -61,7 +61,7 @@ printf 'Maria Garcia wrote to maria.garcia@example.org.\n' >"$work/note.txt"
 "$qv" config set api_url "$url"
 "$qv" -q submit "$work/note.txt" --json >"$work/submit.json"
 job="$("$work/plain/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["job_id"])' "$work/submit.json")"
-"$qv" --passphrase-file "$work/pass" -q restore -j "$job" -o "$work/restored.txt"
+"$qv" --passphrase-file "$work/pass" -q restore -j "$job" -o "$work/restored.txt" </dev/null
 cmp "$work/note.txt" "$work/restored.txt"
 "$qv" audit --summary >/dev/null
 "$qv" verify >/dev/null

@@ -49,7 +49,7 @@ def vault(isolated_env: Path) -> Path:
 
 def page(args: list[str], tmp_path: Path) -> str:
     out = tmp_path / "audit.html"
-    result = invoke(["audit", *args, "--html", str(out)])
+    result = invoke(["audit", *args, "--html", str(out), "--force"])  # one page per call
     assert result.exit_code == 0, result.output
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     return out.read_text(encoding="utf-8")
@@ -225,3 +225,26 @@ def test_chromium_loads_the_page_and_draws_the_charts(vault: Path, tmp_path: Pat
     for hex_colour in PALETTE[:3]:
         rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
         assert colours[rgb] > 500, (hex_colour, colours[rgb])
+
+
+def test_chromium_paints_every_series_in_its_own_colour(isolated_env: Path, tmp_path: Path) -> None:
+    """More entity types than the palette has colours: the legend and the bars still give
+    each type its own colour, and the browser paints each of them."""
+    types = [f"TYPE_{chr(65 + i)}" for i in range(16)]
+    mapping = {f"original {i}": f"[{name}_1]" for i, name in enumerate(types)}
+    with Custodian.create(isolated_env, user="alice", passphrase=PASSPHRASE, kdf=FAST) as kr:
+        kr.store_job(sample_job("job-many", mapping=mapping), actor="alice")
+    page([], tmp_path)
+    url = (tmp_path / "audit.html").as_uri()
+    dom = browse(url, tmp_path, "--dump-dom")
+    assert dom.returncode == 0 and console_messages(dom.stderr) == []
+    figure = dom.stdout.split('data-chart="entities-over-time"')[1].split("</figure>")[0]
+    legend = re.findall(r'<i style="background:\s*(#[0-9a-f]{6})', figure)
+    assert len(legend) == len(types) == len(set(legend)), legend
+    shot = tmp_path / "many.png"
+    proc = browse(url, tmp_path, f"--screenshot={shot}", "--window-size=860,1100")
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    colours = Counter(png_pixels(shot.read_bytes())[2])
+    for hex_colour in legend:
+        rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        assert colours[rgb] >= 60, (hex_colour, colours[rgb])  # swatch and bar painted

@@ -638,3 +638,19 @@ def test_submit_stdin_checks_the_data_under_its_name(
         + "\n"
     )
     assert sim.state.request_counts() == {}
+
+
+def test_custom_entities_from_stdin(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "report.pdf").write_bytes(OPAQUE)
+    result = run(
+        ["submit", str(tmp_path / "report.pdf"), "--custom-entities", "@-"],
+        env,
+        input='{"Phoenix": "PROJECT"}',
+    )
+    assert result.exit_code == 0, result.output
+    job = job_ids(result.stdout)[0]
+    assert json.loads(run(["show", job, "--json"], env).stdout)["entity_counts"] == {"PROJECT": 1}
+    bad = run(["submit", str(tmp_path / "report.pdf"), "--custom-entities", "@-"], env, input="[{]")
+    assert bad.exit_code == 1 and "--custom-entities is not valid JSON" in bad.stderr
+    both = run(["submit", "-", "--name", "a.txt", "--custom-entities", "@-"], env, input="x")
+    assert both.exit_code == 2 and "cannot both read '-'" in both.stderr

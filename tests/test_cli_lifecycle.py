@@ -473,7 +473,7 @@ def test_verify_exit_5_when_the_file_is_not_a_database_any_more(vault: Path) -> 
     vault.write_bytes(bytes(data))
     result = invoke(["verify"])
     assert result.exit_code == 5
-    assert "the vault does not verify: the vault file is damaged" in result.stderr
+    assert f"the vault does not verify: {vault} is damaged or not a questa-vault" in result.stderr
 
 
 def test_verify_without_a_vault_is_exit_1(tmp_path: Path) -> None:

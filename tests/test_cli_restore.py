@@ -345,3 +345,13 @@ def test_docs_section_exists() -> None:
     section = text.split("\n## restore\n", 1)[1].split("\n## ", 1)[0]
     for option in ("--lenient", "--prefer", "--report", "--allow-unresolved", "--encoding"):
         assert option in section
+
+
+@pytest.mark.parametrize("undo", ["--no-lenient", "--strict"])
+def test_a_lenient_file_default_is_undone_for_one_run(vault: Path, undo: str) -> None:
+    assert invoke(["config", "set", "restore.lenient", "true"]).exit_code == 0
+    mangled = b"hi [person_name_1]"
+    lenient = invoke(["restore", "-", "-j", JOB_A], input=mangled, env=ENV)
+    assert (lenient.exit_code, lenient.stdout) == (0, "hi John Doe")
+    strict = invoke(["restore", "-", "-j", JOB_A, undo], input=mangled, env=ENV)
+    assert (strict.exit_code, strict.stdout) == (3, "hi [person_name_1]")

@@ -445,6 +445,17 @@ def test_offline_recovery_key_unlocks_through_key_file(tmp_path: Path, isolated_
     )
     assert restored.exit_code == 0, restored.output
     assert restored.stdout == "Ann Lee"
+    out = tmp_path / "r.txt"
+    piped = invoke(
+        ["--user", "recovery", "--key-file", "-", "export", "job-r", "-o", str(out), "--raw"],
+        input=key.read_bytes(),
+    )
+    assert piped.exit_code == 0, piped.output  # the key from stdin (export: anonymized file)
+    both = invoke(
+        ["--user", "recovery", "--key-file", "-", "restore", "-", "-j", "job-r"],
+        input=key.read_bytes(),
+    )
+    assert both.exit_code == 2 and "cannot both read '-'" in both.stderr
     other = tmp_path / "other.key"
     assert invoke(["keygen", "-o", str(other)]).exit_code == 0
     wrong = invoke(

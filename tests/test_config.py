@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from conftest import FAST_KDF, invoke
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vault.cli._app import cli
+from vault.cli._defaults import command_defaults, commands, configurable, expected, option_key
 from vault.cli._settings import Settings, dumps, load
 from vault.config import HOSTED_DEMO_URL
 from vault.simulator import SimulatorConfig, run_simulator
@@ -50,7 +53,7 @@ def test_set_writes_0600_atomically_and_show_reads_it_back() -> None:
     assert data == {
         "api_url": "http://127.0.0.1:9",
         "defaults": {
-            "audit": {"statuses": ["archived", "failed"]},
+            "audit": {"status": ["archived", "failed"]},
             "restore": {"lenient": True},
             "submit": {"timeout": 300.0},
             "user": {"add": {"kdf_memory": 9000}},
@@ -69,8 +72,15 @@ def test_set_writes_0600_atomically_and_show_reads_it_back() -> None:
         (["nonsense", "1"], "unknown setting 'nonsense'"),
         (["submit.bogus", "1"], "submit has no option 'bogus'"),
         (["nocommand.timeout", "1"], "unknown command 'nocommand'"),
-        (["submit.timeout", "soon"], "timeout:"),
-        (["audit.status", "shredded"], "statuses:"),
+        (["submit.timeout", "soon"], "submit.timeout must be a number >= 0"),
+        (["submit.timeout", "-5"], "submit.timeout must be a number >= 0"),
+        (["submit.request-timeout", "0"], "must be a number > 0"),
+        (["audit.status", "shredded"], "audit.status must be a list, each one of pending,"),
+        (["audit.statuses", "archived"], "the option is --status: use 'status'"),
+        (["jobs.as_json", "true"], "the option is --json: use 'json'"),
+        (["restore.force", "true"], "restore --force is given on the command line only"),
+        (["erase.older-than", "1"], "erase --older-than is given on the command line only"),
+        (["config.show.json", "true"], "unknown command 'config show'"),
         (["api_url", "ftp://x"], "http:// or https://"),
         (["api_url", "not a url"], "http:// or https://"),
         (["keyring", "maybe"], "true or false"),
@@ -96,10 +106,9 @@ def test_set_needs_a_value_or_unset() -> None:
         ("colour = 'blue'", "unknown setting 'colour'"),
         ("api_url = 3", "api_url must be a non-empty string"),
         ("keyring = 'yes'", "keyring must be true or false"),
-        ("[defaults.submit]\ntimeout = {a = {b = 1}}\n", None),
         ("[defaults]\nsubmit = 1\n", "defaults.submit must be a table"),
         ("[submit]\ntimeout = 1\n", "unknown setting 'submit'"),
-        ("[defaults.submit]\ntimeout = [1, 2]\n", "must be a string, number, boolean or list"),
+        ("[defaults.submit]\ntimeout = [[1]]\n", "must be a string, number, boolean or a list"),
     ],
 )
 def test_a_broken_file_is_a_one_line_error_and_config_still_runs(
@@ -288,3 +297,166 @@ def test_regression_a_user_setting_beside_user_command_defaults(vaults: dict[str
     assert listed.exit_code == 0, listed.output
     assert [u["name"] for u in json.loads(listed.stdout)] == ["file"]  # the file's --json default
     assert invoke(["config", "set", "--unset", "user"]).exit_code == 0
+
+
+# --- every per-command default, checked against the command tree ------------------------------
+
+
+def _configurable() -> list[tuple[str, click.Option]]:
+    found = []
+    for path, command in commands(cli):
+        for param in command.params:
+            if isinstance(param, click.Option) and configurable(path, param):
+                found.append((path, param))
+    return found
+
+
+CONFIGURABLE = _configurable()
+_IDS = [f"{path.replace(' ', '.')}.{option_key(p)}" for path, p in CONFIGURABLE]
+
+
+def _kind(param: click.Option) -> str:
+    if param.is_flag and not param.count:
+        return "bool"
+    if isinstance(param.type, click.types.IntParamType):
+        return "int"
+    if isinstance(param.type, click.types.FloatParamType):
+        return "float"
+    return "str"
+
+
+_WRONG_TOML = {"bool": '"yes"', "int": '"many"', "float": "true", "str": "5"}
+_WRONG_TEXT = {"bool": "perhaps", "int": "many", "float": "soon"}
+
+
+def _valid(param: click.Option) -> Any:
+    kind = param.type
+    if param.is_flag and not param.count:
+        value: Any = True
+    elif isinstance(kind, click.Choice):
+        value = str(kind.choices[0])
+    elif isinstance(kind, click.IntRange | click.FloatRange):
+        low = kind.min if kind.min is not None else 1
+        value = low + 1 if kind.min_open else low
+    elif isinstance(kind, click.types.IntParamType):
+        value = 1
+    elif isinstance(kind, click.types.FloatParamType):
+        value = 1.5
+    else:
+        value = "x"
+    return [value] if param.multiple else value
+
+
+def test_the_documented_keys_exist_and_parameter_names_are_not_keys() -> None:
+    keys = set(_IDS)
+    assert {"restore.lenient", "audit.status", "jobs.json", "submit.timeout"} <= keys
+    assert {"user.add.kdf_memory", "submit.no_wait", "restore.allow_unresolved"} <= keys
+    assert not {k for k in keys if k.endswith((".as_json", ".statuses"))}
+    assert not {k for k in keys if k.endswith((".force", ".unsafe_kdf", ".deep", ".output"))}
+
+
+@pytest.mark.parametrize(("command", "param"), CONFIGURABLE, ids=_IDS)
+def test_every_default_with_a_wrong_type_is_one_line_naming_key_file_and_type(
+    command: str, param: click.Option
+) -> None:
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    dotted, key = command.replace(" ", "."), option_key(param)
+    wrong = _WRONG_TOML[_kind(param)]
+    if param.multiple:
+        wrong = "[5]"
+    path.write_text(f"[defaults.{dotted}]\n{key} = {wrong}\n", encoding="utf-8")
+    for args in ([*command.split(" "), "--help"], [command.split(" ")[0], "--help"]):
+        result = invoke(args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr == (
+            f"questa-vault: config file {path}: defaults.{dotted}.{key} must be {expected(param)}\n"
+        )
+    # The right type is accepted and reaches the option's parameter.
+    valid = _valid(param)
+    text = dumps(Settings(path=path, exists=True, commands={command: {key: valid}}))
+    path.write_text(text, encoding="utf-8")
+    top, *rest = command.split(" ")
+    node = command_defaults(load(path), cli, top)
+    for part in rest:
+        node = node[part]
+    assert node[param.name] == valid
+    # config set: the same key, as text, checked with the option's own type.
+    path.unlink()
+    if _kind(param) in _WRONG_TEXT or isinstance(param.type, click.Choice):
+        result = invoke(["config", "set", f"{dotted}.{key}", _WRONG_TEXT.get(_kind(param), "zz")])
+        assert result.exit_code == 1
+        assert result.stderr == f"questa-vault: {dotted}.{key} must be {expected(param)}\n"
+        assert not path.exists()
+
+
+def test_every_boolean_the_file_can_set_has_a_negative_flag() -> None:
+    """A file default must be undoable for one run: --lenient has --no-lenient (and
+    --strict). A new boolean option needs a negative form or a place in COMMAND_LINE_ONLY."""
+    missing = [
+        f"{path} {param.opts[-1]}"
+        for path, param in CONFIGURABLE
+        if param.is_flag and not param.count and not param.secondary_opts
+    ]
+    assert missing == []
+
+
+def test_a_value_that_looks_like_an_option_is_a_value() -> None:
+    result = invoke(["config", "set", "submit.start-index", "-1"])
+    assert result.exit_code == 1
+    assert result.stderr == "questa-vault: submit.start-index must be an integer >= 0\n"
+    assert not config_file().exists()
+    assert invoke(["config", "set", "submit.start-index", "-0"]).exit_code == 0
+    assert invoke(["config", "set", "simulate.host", "--weird"]).exit_code == 0
+    data = tomllib.loads(config_file().read_text(encoding="utf-8"))["defaults"]
+    assert data == {"submit": {"start_index": 0}, "simulate": {"host": "--weird"}}
+
+
+def test_a_file_default_is_undone_by_the_negative_flag(vaults: dict[str, Path]) -> None:
+    env: dict[str, str | None] = {"QUESTA_VAULT": str(vaults["file"])}
+    assert invoke(["config", "set", "user.list.json", "yes"]).exit_code == 0
+    listed = invoke(["user", "list"], env=env)  # type: ignore[arg-type]
+    assert json.loads(listed.stdout)[0]["name"] == "file"
+    table = invoke(["user", "list", "--no-json"], env=env)  # type: ignore[arg-type]
+    assert table.exit_code == 0 and not table.stdout.startswith("[")
+
+
+def test_a_wrong_default_is_fixed_with_config_set() -> None:
+    """A file that parses keeps working for `config`: set --unset removes the wrong key."""
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text('api_url = "http://127.0.0.1:9"\n[defaults.submit]\ntimeout = -1\n')
+    assert "defaults.submit.timeout must be a number >= 0" in invoke(["submit", "x"]).stderr
+    assert invoke(["config", "show"]).exit_code == 1
+    assert invoke(["config", "set", "--unset", "submit.timeout"]).exit_code == 0
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"api_url": "http://127.0.0.1:9"}
+    assert invoke(["config", "show"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[defaults.submit]\ntimeout = {a = {b = 1}}\n",
+        "[defaults.nosuch]\nx = 1\n",
+        "[defaults.config]\njson = true\n",
+    ],
+)
+def test_a_table_that_names_no_command_is_refused(text: str) -> None:
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    result = invoke(["submit", "x"])
+    assert result.exit_code == 1 and "names no command that takes defaults" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_misspelt_command_table_stops_every_command() -> None:
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("[defaults.restor]\nlenient = true\n", encoding="utf-8")
+    result = invoke(["jobs"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"questa-vault: config file {path}: [defaults.restor] names no command that takes "
+        "defaults\n"
+    )

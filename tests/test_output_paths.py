@@ -46,7 +46,7 @@ REPLACING: dict[str, Callable[[Path, Path], list[str]]] = {
                                         str(t / "r.txt"), "--report", str(out),
                                         "--allow-unresolved"],
     "export -o": lambda out, t: ["export", JOB, "-o", str(out), "--force"],
-    "audit --html": lambda out, t: ["audit", "--html", str(out)],
+    "audit --html": lambda out, t: ["audit", "--html", str(out), "--force"],
 }  # fmt: skip
 EXCLUSIVE: dict[str, Callable[[Path, Path], list[str]]] = {
     "backup": lambda out, t: ["backup", str(out)],

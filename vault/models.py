@@ -30,6 +30,28 @@ REMOTE_STATUSES: tuple[str, ...] = ("queued", "processing", "completed", "failed
 JobStatus = Literal["pending", "archived", "failed", "expired", "erased"]
 JOB_STATUSES: tuple[str, ...] = ("pending", "archived", "failed", "expired", "erased")
 
+# Every action the access log records (``log --action`` offers exactly these). An entry with
+# another action is refused where it is written (``custody._log.append``), so a new action
+# cannot be forgotten here.
+LOG_ACTIONS: tuple[str, ...] = (
+    "init",
+    "user-add",
+    "user-disable",
+    "passwd",
+    "submit",
+    "fetch",
+    "expire",
+    "grant",
+    "revoke",
+    "erase",
+    "restore",
+    "export",
+    "show",
+    "audit-deep",
+    "verify-deep",
+    "backup",
+)
+
 
 @dataclass(frozen=True)
 class RemoteJob:

@@ -14,6 +14,8 @@ so a test (or a reader of the source) can check what was drawn.
 
 from __future__ import annotations
 
+import colorsys
+import functools
 import html
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -62,7 +64,26 @@ def _e(text: object) -> str:
 
 
 def _color(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
+    """Series ``index``'s colour: the palette, then colours spread around the hue circle at
+    three lightnesses (golden-angle steps), each different from every earlier one, so a chart
+    with many entity types never shows two series alike."""
+    return series_colours(index + 1)[index]
+
+
+@functools.cache
+def series_colours(count: int) -> tuple[str, ...]:
+    """The first ``count`` series colours, all different."""
+    colours = list(PALETTE[:count])
+    step = 0
+    while len(colours) < count:
+        hue = (step * 0.381966) % 1.0  # the golden angle, as a fraction of the circle
+        lightness = (0.38, 0.52, 0.66)[step % 3]
+        red, green, blue = colorsys.hls_to_rgb(hue, lightness, 0.7)
+        colour = f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}"
+        if colour not in colours:
+            colours.append(colour)
+        step += 1
+    return tuple(colours)
 
 
 def _entered(job: JobInfo | JobListRow) -> float | None:

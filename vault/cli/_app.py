@@ -23,6 +23,7 @@ import click
 
 from vault._version import __version__
 from vault.audit import Column, Table
+from vault.cli._defaults import check_command_names, command_defaults, root_defaults
 from vault.cli._harden import harden_process
 from vault.cli._jobref import complete_users
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
@@ -130,6 +131,35 @@ def is_dash(path: Path | str | None) -> bool:
     return path is not None and str(path) == "-"
 
 
+def read_stdin_secret(what: str) -> bytes:
+    """A secret given as ``-``: the bytes on standard input. A terminal is refused, since what
+    is typed there echoes (a prompt, which does not, is what leaving the option out gives)."""
+    if sys.stdin.isatty():
+        raise InputError(
+            f"{what} -: standard input is a terminal, where a secret would echo; pipe it in "
+            "(or use a file)"
+        )
+    try:
+        return sys.stdin.buffer.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} from stdin: {reason(exc)}") from exc
+
+
+def refuse_dash(why: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback for a file option (or argument) that cannot be standard input or
+    output: ``-`` is a one-line usage error saying why, never a file named ``-``."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        values = value if isinstance(value, tuple | list) else (value,)
+        if any(is_dash(v) for v in values):
+            shown = param.opts[-1] if isinstance(param, click.Option) else param.human_readable_name
+            raise click.UsageError(f"{shown} cannot be '-' (standard input/output): {why}")
+        return value
+
+    check.refuses_dash = True  # type: ignore[attr-defined]  # read by tests/test_cli_dash.py
+    return check
+
+
 def erased_message(custodian: Custodian, job_id: str) -> str:
     """ "job X was erased on TIME (by USER)": from the access log's erase entry."""
     entries = custodian.log_entries(action="erase", job_id=job_id)
@@ -200,7 +230,7 @@ def read_secret(
     if path is not None:
         if is_dash(path):
             try:
-                text = sys.stdin.read()
+                text = read_stdin_secret("--passphrase-file").decode("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(f"cannot read the passphrase from stdin: {reason(exc)}") from exc
         else:
@@ -243,9 +273,9 @@ pass_app = click.make_pass_decorator(AppContext)
 
 def json_option(func: F) -> F:
     """``--json``: machine-readable output with stable keys."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")(
-        func
-    )
+    return click.option(
+        "--json/--no-json", "as_json", default=False, help="Print JSON with stable keys."
+    )(func)
 
 
 def emit_json(data: Any) -> None:
@@ -339,7 +369,7 @@ def read_token(ctx: AppContext, token_file: Path | None, api_url: str) -> str | 
         try:
             if is_dash(token_file):
                 ctx.claim_stdin("--token-file")
-                token = sys.stdin.read().strip()
+                token = read_stdin_secret("--token-file").decode("utf-8").strip()
             else:
                 token = token_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
@@ -375,6 +405,7 @@ COMMANDS: dict[str, str] = {  # in workflow order: `--help` lists them so
     "erase": "vault.cli.lifecycle",
     "verify": "vault.cli.lifecycle",
     "backup": "vault.cli.lifecycle",
+    "migrate": "vault.cli.lifecycle",
     "simulate": "vault.cli.simulate",
     "demo": "vault.cli.demo",
 }
@@ -425,9 +456,9 @@ class LazyGroup(click.Group):
 )
 @click.option(
     "--key-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Unlock a --public-key user with this private key file (made by keygen) instead of "
-    "a passphrase.",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Unlock a --public-key user with this private key file (made by keygen; '-' for "
+    "stdin) instead of a passphrase.",
 )
 @click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and results.")
@@ -452,6 +483,19 @@ def cli(
     _run.verbose = verbose
     if _run.settings_error is not None and ctx.invoked_subcommand != "config":
         raise _run.settings_error
+    name = ctx.invoked_subcommand
+    if _run.settings is not None and name is not None and name != "config":
+        # The command's own defaults, checked now that it is known (the sub-context reads
+        # them from here when click creates it, after this callback).
+        ctx.default_map = {
+            **(ctx.default_map or {}),
+            name: command_defaults(_run.settings, cli, name),
+        }
+    if is_dash(vault_path):
+        raise click.UsageError(
+            "--vault cannot be '-' (standard input/output): a vault is a file or a "
+            "postgresql:// URL"
+        )
     ctx.obj = AppContext(
         vault_path=vault_location(vault_path) if vault_path else default_vault_path(),
         user=acting_user,
@@ -468,11 +512,13 @@ def run(argv: list[str] | None = None) -> int:
     # Decided by the parsed option, not by argv text: "-j -v" or a file named "-v" is no -v.
     _run.verbose = 0
     _run.settings, _run.settings_error = None, None
+    default_map: dict[str, Any] | None = None
     try:
         _run.settings = load(config_path(os.environ))
+        check_command_names(_run.settings, COMMANDS)
+        default_map = root_defaults(_run.settings)
     except ConfigError as exc:  # only `config` runs with a broken file (to show or fix it)
         _run.settings_error = exc
-    default_map = _run.settings.default_map() if _run.settings is not None else None
     try:
         cli.main(
             args=argv, prog_name="questa-vault", standalone_mode=False, default_map=default_map
@@ -482,6 +528,11 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         echo("questa-vault: aborted", err=True)
         return EXIT_ERROR
+    except click.UsageError as exc:  # one line, like every other error; exit 2
+        where = exc.ctx.command_path if exc.ctx is not None else "questa-vault"
+        message = inert(exc.format_message()).rstrip(".")
+        echo(f"questa-vault: {message} (see '{where} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

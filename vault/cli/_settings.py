@@ -14,6 +14,7 @@ Layout (every key optional)::
     keyring = true            # passphrase and API token from the OS keyring (extra `keyring`)
 
     [defaults.submit]         # per-command defaults: a table per command, keys = option names
+                              # as documented (--json: json); checked in cli/_defaults.py
     timeout = 300
     [defaults.restore]
     lenient = true
@@ -44,7 +45,8 @@ from vault.errors import ConfigError
 
 CONFIG_ENV = "QUESTA_VAULT_CONFIG"
 
-Value = str | int | float | bool | list[str]
+Scalar = str | int | float | bool
+Value = Scalar | list[str] | list[Scalar]
 
 # The top-level settings: name -> (help, the click parameter it feeds, environment variable).
 GLOBAL_KEYS: dict[str, tuple[str, str, str | None]] = {
@@ -82,26 +84,6 @@ class Settings:
     exists: bool
     values: Mapping[str, Value] = field(default_factory=dict)
     commands: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
-
-    def default_map(self) -> dict[str, Any]:
-        """click's ``default_map`` for the root group: the group's own options, then a nested
-        map per command (api_url and token_file copied into the commands that take them)."""
-        root: dict[str, Any] = {}
-        for key, value in self.values.items():
-            param = GLOBAL_KEYS[key][1]
-            if key in ("vault", "user"):
-                root[param] = value
-        for name in {*API_COMMANDS, *self.commands}:
-            node = root
-            parts = name.split(" ")
-            for part in parts:
-                node = node.setdefault(part, {})
-            if name in API_COMMANDS:
-                for key in ("api_url", "token_file"):
-                    if key in self.values:
-                        node[key] = self.values[key]
-            node.update(self.commands.get(name, {}))
-        return root
 
     @property
     def keyring(self) -> bool:
@@ -156,10 +138,11 @@ def _tables(
 def _scalar(path: Path, where: str, value: Any) -> Value:
     if isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
+    if isinstance(value, list) and all(isinstance(v, bool | int | float | str) for v in value):
+        return list(value)  # the option's own type checks the items (cli/_defaults.py)
     raise ConfigError(
-        f"config file {path}: {where} must be a string, number, boolean or list of strings"
+        f"config file {path}: {DEFAULTS}.{where} must be a string, number, boolean or a list "
+        "of them"
     )
 
 
@@ -170,6 +153,8 @@ def _global_value(path: Path, key: str, value: Any) -> Value:
         return value
     if not isinstance(value, str) or not value:
         raise ConfigError(f"config file {path}: {key} must be a non-empty string")
+    if key in _PATH_KEYS and value == "-":
+        raise ConfigError(f"config file {path}: {key} cannot be '-': name a file")
     if key in _PATH_KEYS and not is_database_url(value):  # `vault` may be a PostgreSQL URL
         return str(Path(value).expanduser())
     return value
@@ -239,7 +224,7 @@ def _toml(value: Value) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_string(v) for v in value) + "]"
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return _string(value)
 
 

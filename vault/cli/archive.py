@@ -50,6 +50,7 @@ from vault.cli._outcomes import (
     finish,
     warn,
 )
+from vault.cli._terminal import reason
 from vault.cli.users import acting_user, open_vault
 from vault.client import DEFAULT_MAX_RESPONSE, QuestaClient, check_job_id
 from vault.client import DEFAULT_TIMEOUT as REQUEST_TIMEOUT
@@ -94,10 +95,13 @@ def run_options(func: F) -> F:
         default=DEFAULT_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
-        help="Stop waiting after this long; unfinished jobs stay pending for sync.",
+        help="Stop waiting after this long (0: ask once); unfinished jobs stay pending for "
+        "sync.",
     )(func)
     func = click.option(
-        "--no-wait", is_flag=True, help="Do not wait for jobs still processing (they stay pending)."
+        "--no-wait/--wait",
+        default=False,
+        help="Do not wait for jobs still processing (they stay pending).",
     )(func)
     return func
 
@@ -105,14 +109,14 @@ def run_options(func: F) -> F:
 def server_options(func: F) -> F:
     """``--here`` and ``--expire-missing`` for fetch and sync (which server decides expiry)."""
     func = click.option(
-        "--expire-missing",
-        is_flag=True,
+        "--expire-missing/--no-expire-missing",
+        default=False,
         help="Mark pending jobs the server does not know as expired at once, even within the "
         "retention period or at a server they were not submitted to.",
     )(func)
     func = click.option(
-        "--here",
-        is_flag=True,
+        "--here/--no-here",
+        default=False,
         help="Poll every job at --api-url instead of the server each job was submitted to.",
     )(func)
     return func
@@ -221,16 +225,27 @@ def spooled_stdin(ctx: AppContext, name: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def parse_custom_entities(value: str | None) -> tuple[tuple[str, str], ...]:
-    """``--custom-entities``: JSON text, or ``@FILE`` holding it (see ``custom_entities``)."""
+def parse_custom_entities(ctx: AppContext, value: str | None) -> tuple[tuple[str, str], ...]:
+    """``--custom-entities``: JSON text, or ``@FILE`` holding it, ``@-`` standard input
+    (see ``custom_entities``)."""
     if value is None:
         return ()
     text = value
-    if value.startswith("@"):
+    if value == "@-":
+        ctx.claim_stdin("--custom-entities @-")
+        if sys.stdin.isatty():
+            raise InputError("--custom-entities @-: standard input is a terminal; pipe it in")
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read --custom-entities from stdin: {reason(exc)}") from exc
+    elif value.startswith("@"):
         try:
             text = Path(value[1:]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read --custom-entities file {value[1:]}") from exc
+            raise InputError(
+                f"cannot read --custom-entities file {value[1:]}: {reason(exc)}"
+            ) from exc
     return custom_entities(text, name="--custom-entities")
 
 
@@ -260,7 +275,8 @@ def parse_custom_entities(value: str | None) -> tuple[tuple[str, str], ...]:
     "--custom-entities",
     "custom",
     metavar="JSON|@FILE",
-    help='Extra phrases: [{"original": "Phoenix", "placeholder": "PROJECT"}] or @file.json.',
+    help='Extra phrases: [{"original": "Phoenix", "placeholder": "PROJECT"}], or @file.json, '
+    "or @- for stdin.",
 )
 @run_options
 @api_options
@@ -297,10 +313,12 @@ def submit_command(
     """
     require_api_url(api_url)  # before any file is read
     name = check_stdin_name(stdin_name, files)
+    if name is not None:
+        ctx.claim_stdin("submit -")  # before --custom-entities @- could read it
     options = SubmitOptions(
         entities=entities.strip() if entities and entities.strip() else None,
         start_index=start_index,
-        custom_entities=parse_custom_entities(custom),
+        custom_entities=parse_custom_entities(ctx, custom),
     )
     with contextlib.ExitStack() as stack:
         labels: dict[Path, str] = {}

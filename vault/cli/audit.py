@@ -34,7 +34,15 @@ from vault.audit import (
     summarize,
     table_lines,
 )
-from vault.cli._app import AppContext, cli, is_dash, json_option, pass_app
+from vault.cli._app import (
+    AppContext,
+    check_output,
+    cli,
+    force_option,
+    is_dash,
+    json_option,
+    pass_app,
+)
 from vault.cli._terminal import echo, inert_json, inert_lines
 from vault.cli.users import open_vault, unlock
 from vault.custody import Custodian
@@ -84,7 +92,7 @@ def _gc_paused() -> Iterator[None]:
     show_default=True,
     help="Output format.",
 )
-@click.option("--summary", is_flag=True, help="Totals only, no line per job.")
+@click.option("--summary/--no-summary", default=False, help="Totals only, no line per job.")
 @click.option(
     "--html",
     "html_path",
@@ -98,6 +106,7 @@ def _gc_paused() -> Iterator[None]:
     help="Also decrypt each archived job and cross-check its placeholders (needs the "
     "passphrase; logged).",
 )
+@force_option
 @json_option
 @pass_app
 @_gc_paused()
@@ -111,6 +120,7 @@ def audit_command(
     summary: bool,
     html_path: Path | None,
     deep: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Entity counts per job, per entity type and per status, without a key.
@@ -134,6 +144,7 @@ def audit_command(
     """
     if html_path is not None and (deep or summary):
         raise click.UsageError("--html does not go with --deep or --summary")
+    check_output(ctx, html_path, force=force)  # before any work; again at the rename
     fmt = "json" if as_json else fmt
     now = time.time()
     query = AuditQuery(
@@ -170,7 +181,7 @@ def audit_command(
         if deep:
             checks = unlock(ctx, kr).cross_check(report.jobs)  # logged before shown
     if html_path is not None:
-        _write_page(ctx, html_path, page)
+        _write_page(ctx, html_path, page, force=force)
         if is_dash(html_path):
             return
     if fmt == "json":
@@ -202,11 +213,12 @@ def _log_for(
     return [e for e in entries if e.job_id in selected]
 
 
-def _write_page(ctx: AppContext, path: Path, page: str) -> None:
-    """Standard output for ``-``; else the file, atomically, mode 0600."""
+def _write_page(ctx: AppContext, path: Path, page: str, *, force: bool) -> None:
+    """Standard output for ``-``; else the file, atomically, mode 0600, replacing an existing
+    one only with --force (a symlink itself, never the file it points to)."""
     data = page.encode("utf-8")
     destination: Path | BinaryIO = sys.stdout.buffer if is_dash(path) else path
-    with AtomicOutput(destination) as out:
+    with AtomicOutput(destination, replace=force) as out:
         out.file.write(data)
         out.commit()
     if not is_dash(path):

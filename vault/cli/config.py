@@ -11,6 +11,14 @@ from urllib.parse import urlsplit
 import click
 
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table
+from vault.cli._defaults import (
+    check_all,
+    expected,
+    find_command,
+    find_option,
+    option_key,
+    text_value,
+)
 from vault.cli._settings import (
     GLOBAL_KEYS,
     Settings,
@@ -65,6 +73,7 @@ def config_show(click_ctx: click.Context, as_json: bool) -> None:
       questa-vault config show --json
     """
     settings = load(config_path(os.environ))  # a broken file: its one-line error
+    check_all(settings, cli)  # so are wrong per-command defaults
     root = click_ctx.find_root()
     rows = [_effective(root, settings, key) for key in GLOBAL_KEYS]
     commands = {name: dict(table) for name, table in sorted(settings.commands.items())}
@@ -114,7 +123,9 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-@config_group.command("set")
+# A VALUE may start with "-" (`config set submit.start-index -1` is then refused by the
+# option's range, not taken for an unknown flag).
+@config_group.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value", required=False)
 @click.option("--unset", is_flag=True, help="Remove KEY from the file instead.")
@@ -142,7 +153,7 @@ def config_set(ctx: AppContext, key: str, value: str | None, unset: bool) -> Non
         checked = None if value is None else _global(key, value)
     else:
         command, name, param = _command_option(key)
-        checked = None if value is None else _option_value(param, value)
+        checked = None if value is None else _option_value(key, param, value)
     save(with_value(settings, command, name, checked))
     ctx.say(f"{'removed' if unset else 'set'} {key} in {settings.path}")
 
@@ -168,6 +179,8 @@ def _global(key: str, value: str) -> Value:
         check_url(value)  # a PostgreSQL URL, never with a password in it
         return value
     if key in ("vault", "token_file"):
+        if value == "-":
+            raise ConfigError(f"{key} cannot be '-' in the settings file: name a file")
         return str(Path(value).expanduser().absolute())
     return value
 
@@ -182,47 +195,28 @@ def _boolean(key: str, value: str) -> bool:
 
 
 def _command_option(key: str) -> tuple[str, str, click.Option]:
-    """``submit.timeout`` -> ("submit", "timeout", the option); unknown ones are refused."""
+    """``submit.timeout`` -> ("submit", "timeout", the option), stored under the option's
+    documented name (``audit.status``, ``jobs.json``); unknown and command-line-only options
+    are refused."""
     *path, option = key.split(".")
     if not path:
         raise ConfigError(
             f"unknown setting {key!r}: use one of {', '.join(GLOBAL_KEYS)} or COMMAND.OPTION"
         )
-    command: click.Command = cli
-    ctx = click.Context(cli)
-    for part in path:
-        sub = command.get_command(ctx, part) if isinstance(command, click.Group) else None
-        if sub is None:
-            raise ConfigError(f"unknown command {' '.join(path)!r} in {key!r}")
-        command = sub
-    wanted = option.lstrip("-").replace("-", "_")
-    for param in command.params:
-        if not isinstance(param, click.Option) or param.hidden or param.name is None:
-            continue
-        spelled = {o.lstrip("-").replace("-", "_") for o in param.opts if o.startswith("--")}
-        if wanted == param.name or wanted in spelled:
-            if param.name in ("help", "version"):
-                break
-            # Stored under the parameter's name: the key click's default_map looks up.
-            return " ".join(path), param.name, param
-    raise ConfigError(f"{' '.join(path)} has no option {option!r}")
+    command_path = " ".join(path)
+    command = find_command(cli, command_path)
+    if command is None or path[0] == "config":
+        raise ConfigError(f"unknown command {command_path!r} in {key!r}")
+    param = find_option(command_path, command, option)
+    return command_path, option_key(param), param
 
 
-def _option_value(param: click.Option, value: str) -> Value:
+def _option_value(key: str, param: click.Option, value: str) -> Value:
     """Convert and check ``value`` with the option's own type; store it as TOML can."""
-    if param.is_flag and not param.count:
-        return _boolean(param.name or "flag", value)
-    parts = [p.strip() for p in value.split(",")] if param.multiple else [value]
-    converted: list[str | int | float | bool] = []
-    for part in parts:
-        try:
-            item = param.type.convert(part, param, None)
-        except click.BadParameter as exc:
-            raise ConfigError(f"{param.name}: {exc.message}") from exc
-        converted.append(item if isinstance(item, bool | int | float) else str(item))
-    if param.multiple:
-        return [str(item) for item in converted]
-    return converted[0]
+    try:
+        return text_value(param, value)
+    except ValueError:
+        raise ConfigError(f"{key} must be {expected(param)}") from None
 
 
 cli.add_command(config_group)

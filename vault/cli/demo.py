@@ -9,15 +9,18 @@ before it runs. Everything is removed afterwards. Key derivation uses fast setti
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import re
 import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import click
 
-from vault.cli._app import AppContext, cli, color, pass_app, simulator_extra
+from vault.cli._app import AppContext, cli, color, pass_app, refuse_dash, simulator_extra
 from vault.cli._terminal import echo
 from vault.custody import Custodian
 from vault.errors import InputError
@@ -60,7 +63,13 @@ class _Demo:
         shown = [a if not a.startswith(str(self.workdir)) else Path(a).name for a in args]
         click.secho("  $ questa-vault " + shlex.join(shown), fg="cyan", color=color())
         argv = ["--vault", str(self.vault), "--passphrase-file", str(self.secret), *args]
-        cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
+        # As typed at a terminal: whatever the demo's own stdin holds is not an answer.
+        with open(os.devnull, "rb") as nothing:
+            saved, sys.stdin = sys.stdin, io.TextIOWrapper(nothing)
+            try:
+                cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
+            finally:
+                sys.stdin = saved
 
     def jobs_by_type(self) -> dict[str, str]:
         with Custodian.open(self.vault) as custodian:
@@ -92,6 +101,7 @@ def _llm_answer(anonymized: str) -> str:
     "--keep",
     "keep",
     type=click.Path(path_type=Path, file_okay=False),
+    callback=refuse_dash("it names a new directory"),
     help="Keep the vault and files in this new directory instead of deleting them.",
 )
 @pass_app

@@ -181,7 +181,7 @@ def _details(content: JobContent) -> dict[str, Any]:
     help="Write here ('-' for stdout); default: JOB_ID.EXT in the current directory. An "
     "existing file only with --force (keeping its mode), never the vault itself.",
 )
-@click.option("--raw", is_flag=True, help=RAW_HELP)
+@click.option("--raw/--no-raw", default=False, help=RAW_HELP)
 @force_option
 @pass_app
 def export_command(

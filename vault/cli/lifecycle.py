@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app
+from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, refuse_dash
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
 from vault.cli.users import acting_user, open_vault, unlock_session
@@ -266,7 +266,11 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
     except StoreError as exc:
         # A file SQLite cannot open as a vault at all is verify's worst finding (exit 5);
         # a missing file or a busy vault stays an ordinary error.
-        if isinstance(exc, VaultNotFound) or "busy" in str(exc):
+        # So does a path that is no file (a directory, a device) or cannot be read.
+        no_file = isinstance(ctx.vault_path, Path) and not ctx.vault_path.is_file()
+        if isinstance(exc, VaultNotFound) or "busy" in str(exc) or no_file:
+            raise
+        if str(exc).startswith("cannot open the vault"):
             raise
         raise IntegrityError(f"the vault does not verify: {exc}") from exc
     with kr:
@@ -317,7 +321,14 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
 
 
 @cli.command("backup")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    callback=refuse_dash(
+        "the copy is reopened and its log chain checked after writing, which needs a file; "
+        "write one, then send it on"
+    ),
+)
 @json_option
 @pass_app
 def backup_command(ctx: AppContext, path: Path, as_json: bool) -> None:
@@ -345,8 +356,8 @@ def backup_command(ctx: AppContext, path: Path, as_json: bool) -> None:
 
 
 @cli.command("migrate")
-@click.argument("source")
-@click.argument("dest")
+@click.argument("source", callback=refuse_dash("a vault is a file or a postgresql:// URL"))
+@click.argument("dest", callback=refuse_dash("a vault is a file or a postgresql:// URL"))
 @click.option(
     "--deep",
     is_flag=True,

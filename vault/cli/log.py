@@ -17,7 +17,7 @@ from vault.cli._app import AppContext, cli, echo_lines, emit_json, json_option, 
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
 from vault.cli._terminal import echo, inert
 from vault.cli.users import open_vault
-from vault.models import LogEntry
+from vault.models import LOG_ACTIONS, LogEntry
 
 # --------------------------------------------------------------------------- log
 
@@ -39,7 +39,12 @@ def _entry_json(e: LogEntry) -> dict[str, object]:
 
 @cli.command("log")
 @click.option("--user", "user", shell_complete=complete_users, help="Only entries by this user.")
-@click.option("--action", help="Only this action (fetch, submit, restore, export, grant, ...).")
+@click.option(
+    "--action",
+    type=click.Choice(LOG_ACTIONS),
+    metavar="ACTION",
+    help=f"Only this action: {', '.join(LOG_ACTIONS)}.",
+)
 @click.option(
     "--job", "job_id", shell_complete=complete_job_ids, help="Only entries about this job."
 )

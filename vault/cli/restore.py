@@ -149,6 +149,19 @@ def _text_output(output: Path | None) -> str | None:
     return None
 
 
+def _data_on_stdin(ctx: AppContext) -> bool:
+    """Standard input is a pipe, a socket or a redirected file that nothing else of this run
+    reads: a user who typed `cat answer | restore -j JOB` means that answer, not the job's own
+    file. A terminal or /dev/null is no data."""
+    if is_dash(ctx.passphrase_file) or is_dash(ctx.key_file):
+        return False
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False  # no real descriptor (an embedding program's stream)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
+
+
 @cli.command("restore")
 @click.argument(
     "input_path",
@@ -181,7 +194,13 @@ def _text_output(output: Path | None) -> str | None:
     show_default=True,
     help="Input format; auto decides by extension, then by content.",
 )
-@click.option("--lenient", is_flag=True, help="Also repair placeholders an LLM has mangled.")
+@click.option(
+    "--lenient/--no-lenient",
+    " /--strict",
+    default=False,
+    help="Also repair placeholders an LLM has mangled (--no-lenient, --strict: exact matches "
+    "only, undoing a settings-file default).",
+)
 @click.option(
     "--prefer",
     metavar="JOB",
@@ -195,12 +214,14 @@ def _text_output(output: Path | None) -> str | None:
     help="Write the full report here as JSON (mode 0600; '-': stdout, with -o FILE).",
 )
 @click.option(
-    "--allow-unresolved", is_flag=True, help="Exit 0 even when placeholders are left unresolved."
+    "--allow-unresolved/--no-allow-unresolved",
+    default=False,
+    help="Exit 0 even when placeholders are left unresolved.",
 )
-@click.option("--raw", is_flag=True, help=RAW_HELP)
+@click.option("--raw/--no-raw", default=False, help=RAW_HELP)
 @click.option(
-    "--neutralize-formulas",
-    is_flag=True,
+    "--neutralize-formulas/--no-neutralize-formulas",
+    default=False,
     help="CSV and XLSX: prefix restored cells starting with = + - @ TAB CR with '.",
 )
 @click.option(
@@ -239,7 +260,8 @@ def restore_command(
     --lenient also repairs case, missing brackets, spaces, Markdown escapes and full-width
     brackets. Text, Markdown, CSV/TSV (every byte outside restored fields kept), JSON, JSON
     Lines, DOCX and XLSX (in place, formatting kept), PDF (to text only: -o FILE.txt or --to
-    text). Without INPUT, the job's own archived file is restored. A summary goes to stderr;
+    text). Without INPUT, the job's own archived file is restored (data
+    piped without '-' is refused, not ignored). A summary goes to stderr;
     exit 3 when placeholders are left unresolved (unless --allow-unresolved).
 
     \b
@@ -254,6 +276,11 @@ def restore_command(
         check_job_id(prefer)
     if input_path is None and len(job_ids) != 1:
         raise click.UsageError("without INPUT, give exactly one job (-j JOB): its file is restored")
+    if input_path is None and _data_on_stdin(ctx):
+        raise click.UsageError(
+            "standard input holds data but no INPUT was named: pass '-' to restore it, or "
+            "redirect stdin from /dev/null to restore the job's own archived file"
+        )
     delimiter = _char(delimiter, "delimiter")
     quotechar = _char(quotechar, "quotechar")
 

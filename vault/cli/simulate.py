@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vault.cli._app import AppContext, cli, pass_app, simulator_extra
+from vault.cli._app import (
+    AppContext,
+    cli,
+    is_dash,
+    pass_app,
+    read_stdin_secret,
+    simulator_extra,
+)
 from vault.cli._terminal import echo, reason
 from vault.config import RETENTION_SECONDS
 from vault.errors import InputError
@@ -35,14 +42,17 @@ def read_sim_tokens(token_file: Path | None) -> tuple[str, ...]:
     skipped), else env QUESTA_SIM_TOKENS (separated by commas or whitespace), else none."""
     if token_file is not None:
         try:
-            text = token_file.read_text(encoding="utf-8")
+            if is_dash(token_file):
+                text = read_stdin_secret("--token-file").decode("utf-8")
+            else:
+                text = token_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read token file {token_file}: {reason(exc)}") from exc
         tokens = tuple(
             line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
         )
         if not tokens:
-            raise InputError(f"no token in {token_file}")
+            raise InputError(f"no token in {'stdin' if is_dash(token_file) else token_file}")
         return tokens
     return tuple(t for t in re.split(r"[\s,]+", os.environ.get(TOKENS_ENV, "")) if t)
 
@@ -61,8 +71,9 @@ _RATE = click.FloatRange(0.0, 1.0)
 )
 @click.option(
     "--token-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help=f"Accepted bearer tokens, one per line (else env {TOKENS_ENV}; none: no auth).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help=f"Accepted bearer tokens, one per line, '-' for stdin (else env {TOKENS_ENV}; none: "
+    "no auth).",
 )
 @click.option(
     "--processing-time",

@@ -25,14 +25,16 @@ from vault.cli._app import (
     json_option,
     pass_app,
     read_secret,
+    read_stdin_secret,
+    refuse_dash,
     table,
     utc_time,
 )
 from vault.cli._harden import harden_process
 from vault.cli._jobref import complete_users
-from vault.cli._terminal import echo
+from vault.cli._terminal import echo, reason
 from vault.custody import Custodian
-from vault.errors import InputError, StoreError, UnknownUser, VaultExists
+from vault.errors import InputError, StoreError, UnknownUser
 
 if TYPE_CHECKING:
     from vault.crypto import KdfParams
@@ -91,10 +93,14 @@ def unlock_session(
     key_file = key_file or ctx.key_file
     harden_process()  # before any secret is read: no core dump holds the key or originals
     if key_file is not None:
-        try:
-            data = key_file.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read key file {key_file}: {exc.strerror}") from exc
+        if is_dash(key_file):
+            ctx.claim_stdin("--key-file")
+            data = read_stdin_secret("--key-file")
+        else:
+            try:
+                data = key_file.read_bytes()
+            except OSError as exc:
+                raise InputError(f"cannot read key file {key_file}: {reason(exc)}") from exc
         return custodian.unlock_with_key(user, data)
     return custodian.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}", user=user))
 
@@ -175,8 +181,7 @@ def init_command(
     """
     user = name or ctx.user or login_name()
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
-    if isinstance(ctx.vault_path, Path) and ctx.vault_path.exists():
-        raise VaultExists(f"a vault already exists at {ctx.vault_path}; refusing to overwrite it")
+    Custodian.check_new(ctx.vault_path)  # before the passphrase is asked for
     passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
     with Custodian.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:
         [info] = [u for u in kr.list_users() if u.name == user]
@@ -332,7 +337,11 @@ def user_disable(ctx: AppContext, name: str, as_json: bool) -> None:
     "--output",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Private key file to write (mode 0600; never overwritten).",
+    callback=refuse_dash(
+        "stdout carries the public key, and a private key belongs in a 0600 file, not in a "
+        "pipe, a terminal's scrollback or a log"
+    ),
+    help="Private key file to write (mode 0600; never overwritten; not '-').",
 )
 @json_option
 @pass_app

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 import vault.crypto as crypto
 from vault.config import CHUNK_SIZE
@@ -27,7 +26,6 @@ from vault.errors import (
     StoreError,
     UnknownUser,
     UserDisabled,
-    VaultExists,
 )
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.store import BlobRow, JobRow, Location, Store, UserRow, vault_location
@@ -63,6 +61,12 @@ class Custodian:
 
     # ----------------------------------------------------------------- lifetime
 
+    @staticmethod
+    def check_new(path: Location | str) -> None:
+        """Refuse a location ``create`` would refuse (a vault or another file already there,
+        a directory) before any secret is asked for or key derived."""
+        Store.check_new(path)
+
     @classmethod
     def create(
         cls,
@@ -81,8 +85,7 @@ class Custodian:
         """
         _users.check_name(user)
         where = vault_location(path)
-        if isinstance(where, Path) and where.exists():
-            raise VaultExists(f"a vault already exists at {path}; refusing to overwrite it")
+        Store.check_new(where)  # before the key derivation: an existing file is never touched
         vault_id = random(16).hex()
         key = _users.make_key(
             vault_id=vault_id, name=user, passphrase=passphrase, kdf=kdf, random=random

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError
-from vault.models import LogEntry
+from vault.models import LOG_ACTIONS, LogEntry
 from vault.store import LogRow, Store
 
 MAX_ACTION_LENGTH = 40
@@ -34,6 +34,8 @@ def append(
     entry carries ``facts`` (the state it leaves behind; ``{}`` when there is none)."""
     if not action or len(action) > MAX_ACTION_LENGTH:
         raise InputError("an access-log action must be 1 to 40 characters")
+    if action not in LOG_ACTIONS:
+        raise InputError(f"unknown access-log action {action!r} (known: {', '.join(LOG_ACTIONS)})")
     clean = {str(k): int(v) for k, v in counts.items()}
     state: dict[str, str | int] = dict(facts or {})
     last = store.last_log()

@@ -85,6 +85,12 @@ def _check_is_vault(path: Path) -> None:
         raise store_error(exc) from exc
     try:
         _check_schema(path, conn)
+    except IntegrityError:
+        raise
+    except StoreError as exc:
+        if "not a database" not in str(exc):
+            raise
+        raise StoreError(f"{path} is damaged or not a questa-vault database") from exc
     finally:
         conn.close()
 
@@ -103,6 +109,62 @@ def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
         raise not_a_vault
 
 
+def check_new_file(path: Path) -> None:
+    """Refuse a place a new vault file cannot go, each case in its own words: a vault already
+    there (``VaultExists``), a directory, or another file (never overwritten)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create a vault at {path}: {exc.strerror}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise StoreError(
+            f"{path} is a directory: give the path of the new vault file "
+            f"(such as {path / 'vault.db'})"
+        )
+    try:
+        _check_is_vault(path)
+    except StoreError:
+        raise VaultExists(
+            f"{path} exists and is not a questa-vault database; refusing to overwrite it"
+        ) from None
+    raise VaultExists(f"a vault already exists at {path}; refusing to overwrite it")
+
+
+def check_existing_file(path: Path) -> None:
+    """Before opening: one clear line for a path that holds no vault file (``VaultNotFound``
+    when nothing is there, naming a missing directory; ``StoreError`` for a directory, a
+    special file or one that cannot be read)."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        parent = path.parent
+        if parent.exists() and not parent.is_dir():
+            raise VaultNotFound(
+                f"no vault at {path}: {parent} is a file, not a directory"
+            ) from None
+        if not parent.is_dir():
+            raise VaultNotFound(
+                f"no vault at {path}: the directory {parent} does not exist "
+                "(questa-vault init creates a new vault and its directory)"
+            ) from None
+        raise VaultNotFound(f"no vault at {path}: run questa-vault init") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open the vault {path}: {exc.strerror}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise StoreError(
+            f"{path} is a directory, not a vault file: give the vault file's path "
+            "(--vault, QUESTA_VAULT or `vault` in the settings file)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{path} is not a regular file, so not a vault")
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        raise StoreError(f"cannot open the vault {path}: {exc.strerror}") from exc
+
+
 class SqliteDatabase(Database):
     """An open vault file."""
 
@@ -119,10 +181,11 @@ class SqliteDatabase(Database):
     def create(cls, path: Path) -> Self:
         """Create a new vault file (mode 0600) with the current schema; ``VaultExists``."""
         path = Path(path)
+        check_new_file(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError as exc:
+        except FileExistsError as exc:  # appeared since the check
             raise VaultExists(
                 f"a vault already exists at {path}; refusing to overwrite it"
             ) from exc
@@ -142,8 +205,7 @@ class SqliteDatabase(Database):
     def open(cls, path: Path) -> Self:
         """Open an existing vault and bring its schema up to date; ``VaultNotFound``."""
         path = Path(path)
-        if not path.is_file():
-            raise VaultNotFound(f"no vault at {path}: run questa-vault init")
+        check_existing_file(path)
         return cls._connect(path, new=False)
 
     @classmethod

@@ -32,7 +32,7 @@ from vault.store._rows import (
     job_from_sql,
     job_to_sql,
 )
-from vault.store._sqlite import SqliteDatabase
+from vault.store._sqlite import SqliteDatabase, check_new_file
 
 if TYPE_CHECKING:
     from vault.store._postgres import PostgresDatabase
@@ -87,6 +87,14 @@ class Store(AuditQueries, ListingQueries):  # both extend StoreBase
         if isinstance(where, DatabaseUrl):
             return cls(_postgres().create(where))
         return cls(SqliteDatabase.create(where))
+
+    @staticmethod
+    def check_new(location: Location | str) -> None:
+        """Refuse, before any work, a file location where ``create`` would fail: a vault or
+        another file already there, a directory (a database is checked by ``create``)."""
+        where = vault_location(location)
+        if not isinstance(where, DatabaseUrl):
+            check_new_file(where)
 
     @classmethod
     def open(cls, location: Location | str) -> Store:
