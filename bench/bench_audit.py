@@ -185,7 +185,7 @@ def library(path: Path, jobs: int) -> Callable[[], object]:
 def summary(path: Path, jobs: int) -> Callable[[], object]:
     def go() -> object:
         with Custodian.open(path) as kr:
-            report = summarize(kr.store)
+            report = summarize(kr.db)
         if report.totals.jobs != jobs:
             raise SystemExit(f"audit saw {report.totals.jobs} jobs, expected {jobs}")
         return report
@@ -207,7 +207,7 @@ def cli(path: Path, *args: str) -> Callable[[], object]:
 def ordinary(path: Path, fmt: str) -> bytes:
     """The listing through the ordinary renderers, as ``vault/cli/audit.py`` writes it."""
     with Custodian.open(path) as kr:
-        listing = list_audit(kr.store, recipients=fmt == "json")
+        listing = list_audit(kr.db, recipients=fmt == "json")
     if fmt == "table":
         return ("\n".join(table_lines(listing)) + "\n").encode()
     if fmt == "csv":

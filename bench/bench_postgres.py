@@ -203,11 +203,13 @@ def main() -> int:
             url = server.fresh_database()
             fill_audit(url, args.audit_jobs)
             with Custodian.open(url) as kr:
-                library = best_of(args.repeat, lambda: summarize(kr.store, AuditQuery()))
+                library = best_of(args.repeat, lambda: summarize(kr.db, AuditQuery()))
+
             def cli() -> None:
                 with quiet():
                     if run(["--vault", url, "audit", "--summary"]) != 0:
                         raise SystemExit("audit --summary failed")
+
             command = best_of(args.repeat, cli)
             out["audit_summary_pg_s"] = {"library": stats(library), "cli": stats(command)}
     finally:

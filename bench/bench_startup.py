@@ -90,7 +90,7 @@ def main() -> None:
         vault = Path(tmp) / "vault.db"
         job = build_vault(vault, args.jobs)
         with Custodian.open(vault) as kr:
-            user = kr.store.get_user("bench")
+            user = kr.db.users.get("bench")
         assert user is not None and user.kdf_salt is not None
         params = default_kdf()
         source = Path(tmp) / "answer.txt"

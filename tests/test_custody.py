@@ -458,9 +458,9 @@ def _submitted_before_carol(kr: Custodian) -> SubmitOptions:
 
 
 def _layout(kr: Custodian) -> tuple[dict[str, int], dict[int, list[str]]]:
-    blobs = {b.field: b.key_version for b in kr.store.blobs("job-1")}
+    blobs = {b.field: b.key_version for b in kr.db.blobs.of_job("job-1")}
     grants: dict[int, list[str]] = {}
-    for g in kr.store.grants("job-1"):
+    for g in kr.db.grants.of_job("job-1"):
         grants.setdefault(g.key_version, []).append(g.user)
     return blobs, grants
 
@@ -490,14 +490,14 @@ def test_revoke_gives_no_remaining_holder_a_field_they_were_never_granted(kr: Cu
 
 def test_revoke_keeps_the_dek_of_a_key_version_the_user_never_held(kr: Custodian) -> None:
     _submitted_before_carol(kr)
-    before = {b.field: b.data for b in kr.store.blobs("job-1")}
+    before = {b.field: b.data for b in kr.db.blobs.of_job("job-1")}
     alice = kr.unlock("alice", PASSPHRASE)
     assert alice.revoke("carol", ["job-1"]) == ["job-1"]
     assert _layout(kr) == (
         {"filename": 1, "options": 1, "map": 3, "file": 3},
         {1: ["alice", "bob"], 3: ["alice", "bob"]},
     )
-    after = {b.field: b.data for b in kr.store.blobs("job-1")}
+    after = {b.field: b.data for b in kr.db.blobs.of_job("job-1")}
     assert after["filename"] == before["filename"] and after["map"] != before["map"]
     assert kr.unlock("bob", "bob pw").open_job("job-1").filename == "customers.csv"
     with pytest.raises(NoGrant):

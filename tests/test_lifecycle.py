@@ -17,6 +17,7 @@ from custody_kit import FAST, ORIGINALS, PASSPHRASE, StepClock, new_vault, raw_d
 from custody_kit import vault_bytes as all_vault_bytes
 
 import vault.crypto as crypto
+import vault.store as store
 from vault import lifecycle
 from vault.custody import Custodian
 from vault.errors import (
@@ -63,8 +64,9 @@ def add_key_user(kr: Custodian, name: str) -> bytes:
 def secret_bytes(kr: Custodian, job_id: str) -> list[bytes]:
     """16-byte windows of every sealed DEK and every ciphertext the vault holds for a job
     (windows, because SQLite splits a large value across overflow pages)."""
-    store = kr.store
-    whole = [g.sealed_dek for g in store.grants(job_id)] + [b.data for b in store.blobs(job_id)]
+    db = kr.db
+    whole = [g.sealed_dek for g in db.grants.of_job(job_id)]
+    whole += [b.data for b in db.blobs.of_job(job_id)]
     return [data[i : i + 16] for data in whole for i in range(1, max(len(data) - 16, 2), 997)]
 
 
@@ -99,11 +101,11 @@ def test_grant_all_takes_every_live_job_the_granter_reads(kr: Custodian) -> None
 def test_revoked_users_old_dek_opens_nothing_current(kr: Custodian) -> None:
     private = add_key_user(kr, "mallory")
     kr.store_job(sample_job("j1"), actor="alice")  # sealed to alice, bob and mallory
-    old_grant = kr.store.grants("j1", "mallory")[0]
+    old_grant = kr.db.grants.of_job("j1", "mallory")[0]
     info = crypto.dek_info(kr.vault_id, "j1", "mallory", old_grant.key_version)
     old_dek = crypto.open_dek(old_grant.sealed_dek, private, info)
     old_keys = crypto.job_keys(old_dek)
-    old_map = kr.store.blobs("j1", "map")[0]
+    old_map = kr.db.blobs.of_job("j1", "map")[0]
     aad = crypto.blob_aad(kr.vault_id, "j1", old_map.key_version, "map", 0, True)
     crypto.decrypt_blob(old_keys.blob_key, old_map.data, aad)  # the kept key works today
 
@@ -115,10 +117,10 @@ def test_revoked_users_old_dek_opens_nothing_current(kr: Custodian) -> None:
     job = kr.get_job("j1")
     assert job is not None and job.key_version == old_grant.key_version + 1
     assert "mallory" not in job.recipients
-    assert kr.store.grants("j1", "mallory") == []
-    for blob in kr.store.blobs("j1"):
+    assert kr.db.grants.of_job("j1", "mallory") == []
+    for blob in kr.db.blobs.of_job("j1"):
         assert blob.key_version == job.key_version
-        final = blob.idx == len(kr.store.blobs("j1", blob.field)) - 1
+        final = blob.idx == len(kr.db.blobs.of_job("j1", blob.field)) - 1
         for version in (blob.key_version, old_grant.key_version):
             aad = crypto.blob_aad(kr.vault_id, "j1", version, blob.field, blob.idx, final)
             with pytest.raises(IntegrityError):
@@ -184,7 +186,7 @@ def test_erase_leaves_no_original_and_no_wrapped_key_in_any_vault_file(
     secrets = secret_bytes(kr, "j1")
     assert len(secrets) >= 4
     if checkpointed:
-        kr.store.checkpoint()
+        store.checkpoint(kr.db)
         assert os.path.getsize(f"{vault_path}-wal") == 0
     data = all_vault_bytes(vault_path)
     found = sum(1 for s in secrets if s in data)
@@ -268,9 +270,9 @@ def test_erase_pending_job_drops_its_encrypted_file_name(kr: Custodian) -> None:
         options=None,
         actor="alice",
     )
-    assert kr.store.blobs("p1")
+    assert kr.db.blobs.of_job("p1")
     lifecycle.erase(kr, ["p1"], actor="alice")
-    assert kr.store.blobs("p1") == [] and kr.store.grants("p1") == []
+    assert kr.db.blobs.of_job("p1") == [] and kr.db.grants.of_job("p1") == []
 
 
 def test_older_than_counts_from_the_audit_time(tmp_path: Path) -> None:
@@ -375,7 +377,7 @@ def test_verify_reports_structure_problems(kr: Custodian, vault_path: Path) -> N
     small.close()
     kr.store_job(sample_job("j2"), actor="alice")
     kr.store_job(sample_job("j3"), actor="alice")
-    j3_blob = kr.store.blobs("j3", "map")[0]
+    j3_blob = kr.db.blobs.of_job("j3", "map")[0]
     lifecycle.erase(kr, ["j3"], actor="alice")
     with raw_db(vault_path) as db:
         db.execute("DELETE FROM blobs WHERE job_id = 'j1' AND field = 'file' AND idx = 2")

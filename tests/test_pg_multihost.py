@@ -29,8 +29,8 @@ JOBS = 40
 HOLD_A_WRITE = """
 import sys, time
 from vault.custody import Custodian
-with Custodian.open(sys.argv[1]) as kr, kr.store.write():
-    kr.store.set_meta("half-written", "by a process about to be killed")
+with Custodian.open(sys.argv[1]) as kr, kr.db.write():
+    kr.db.meta.set("half-written", "by a process about to be killed")
     print("holding", flush=True)
     time.sleep(120)
 """
@@ -133,7 +133,7 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
         assert fetched == Counter(dict.fromkeys(issued, 1))  # each archived exactly once
         seq, _ = kr.verify_chain()
         assert [e.seq for e in kr.log_entries()] == list(range(1, seq + 1))  # one chain
-        assert kr.store.get_meta("half-written") is None  # the killed transaction left nothing
+        assert kr.db.meta.get("half-written") is None  # the killed transaction left nothing
         assert any(e.action == "audit-deep" for e in kr.log_entries())
     deep = invoke(["--user", "alice", "verify", "--deep"], env=env)
     assert deep.exit_code == 0, deep.output

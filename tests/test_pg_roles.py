@@ -12,6 +12,7 @@ from conftest import FAST_KDF, invoke
 from custody_kit import FAST, PASSPHRASE, sample_job
 from pg_server import SUPERUSER, PostgresServer
 
+import vault.store as store
 from vault.custody import Custodian
 from vault.errors import StoreError
 from vault.lifecycle import erase, verify
@@ -65,10 +66,10 @@ def test_the_archiver_archives_and_can_do_nothing_else(team: dict[str, str]) -> 
             erase(kr, ["job-1"], actor="cron")
         with pytest.raises(StoreError, match="role may not"):
             kr.disable_user("bob", actor="cron")
-        with pytest.raises(StoreError, match="role may not"), kr.store.write():
-            kr.store._exec("UPDATE access_log SET action = 'x'")
-        with pytest.raises(StoreError, match="role may not"), kr.store.write():
-            kr.store._exec("DELETE FROM blobs WHERE job_id = 'job-0'")
+        with pytest.raises(StoreError, match="role may not"), kr.db.write():
+            kr.db.execute("UPDATE access_log SET action = 'x'")
+        with pytest.raises(StoreError, match="role may not"), kr.db.write():
+            kr.db.execute("DELETE FROM blobs WHERE job_id = 'job-0'")
     with Custodian.open(team["questa_admin"]) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         assert session.open_job("job-p").content == sample_job("job-p").content
@@ -107,7 +108,7 @@ def test_the_admin_erases_and_vacuums(team: dict[str, str]) -> None:
     with Custodian.open(team["questa_admin"]) as kr:
         [done] = erase(kr, ["job-0"], actor="alice")
         assert done.blobs_deleted > 0
-        kr.store.vacuum()
+        store.vacuum(kr.db)
         assert verify(kr).ok
 
 

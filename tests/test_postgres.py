@@ -16,7 +16,7 @@ from pg_server import PASSWORD_ROLE, SUPERUSER, PostgresServer
 from vault.custody import Custodian
 from vault.errors import StoreError, VaultAccessDenied, VaultNotFound
 from vault.lifecycle import backup, verify
-from vault.store import MIGRATIONS, DatabaseUrl, Store
+from vault.store import MIGRATIONS, DatabaseUrl, open_database
 from vault.store._pg_schema import postgres_migration, postgres_statements
 
 ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
@@ -42,8 +42,8 @@ def test_an_untranslatable_statement_fails_loudly(sql: str) -> None:
 
 def test_the_schema_matches_the_migrations(pg_url: str) -> None:
     with new_vault(pg_url) as kr:
-        assert kr.store.schema_problems() == []
-        assert kr.store.migrations() == [name for name, _ in MIGRATIONS]
+        assert kr.db.schema_problems() == []
+        assert kr.db.migrations() == [name for name, _ in MIGRATIONS]
         assert verify(kr).ok
 
 
@@ -51,7 +51,7 @@ def test_a_dropped_trigger_is_a_schema_finding(pg_url: str) -> None:
     with new_vault(pg_url) as kr:
         with psycopg.connect(pg_url) as conn:
             conn.execute("DROP TRIGGER access_log_no_update ON access_log")
-        assert "trigger access_log_no_update is missing or disabled" in kr.store.schema_problems()
+        assert "trigger access_log_no_update is missing or disabled" in kr.db.schema_problems()
 
 
 @pytest.mark.parametrize(
@@ -195,15 +195,15 @@ def test_init_twice_is_refused(pg_url: str) -> None:
 def test_a_connection_lost_mid_transaction_writes_nothing(pg_url: str) -> None:
     with new_vault(pg_url) as kr:
         before = kr.log_head()
-        store = kr.store
-        with pytest.raises(StoreError, match="connection"), store.write():
-            store.set_meta("half", "written")
-            pid = store._query("SELECT pg_backend_pid()")[0][0]
+        db = kr.db
+        with pytest.raises(StoreError, match="connection"), db.write():
+            db.meta.set("half", "written")
+            pid = db.query("SELECT pg_backend_pid()")[0][0]
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            store.set_meta("second", "statement")
+            db.meta.set("second", "statement")
     with Custodian.open(pg_url) as kr:
-        assert kr.store.get_meta("half") is None
+        assert kr.db.meta.get("half") is None
         assert kr.log_head() == before
 
 
@@ -224,13 +224,13 @@ def test_the_cli_works_on_a_postgresql_vault(pg_url: str, tmp_path: Path) -> Non
     ):
         result = invoke(args, env=env)
         assert result.exit_code == 0, (args, result.output)
-    assert isinstance(Store.open(DatabaseUrl(pg_url)).path, DatabaseUrl)
+    assert isinstance(open_database(DatabaseUrl(pg_url)).location, DatabaseUrl)
 
 
 def test_a_connection_dropped_between_commands_is_opened_again(pg_url: str) -> None:
     with new_vault(pg_url) as kr:
         for round_ in range(3):
-            pid = kr.store._query("SELECT pg_backend_pid()")[0][0]
+            pid = kr.db.query("SELECT pg_backend_pid()")[0][0]
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
             assert kr.store_job(sample_job(f"job-{round_}"), actor="alice")

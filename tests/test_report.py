@@ -409,8 +409,8 @@ def mixed_custodian(vault_location):
         filename=None, options=None, actor="alice",
     )  # fmt: skip
     kr.mark_expired("f", actor="alice")
-    with kr.store.write():
-        kr.store.put_job(replace(kr.store.get_job("b"), status="erased", seal=None))
+    with kr.db.write():
+        kr.db.jobs.put(replace(kr.db.jobs.get("b"), status="erased", seal=None))
     yield kr
     kr.close()
 
@@ -435,7 +435,7 @@ def test_summarize_in_sqlite_equals_build_audit(mixed_custodian, query: AuditQue
     from vault.audit import summarize
 
     expected = build_audit(mixed_custodian.list_jobs(), query).totals
-    fast = summarize(mixed_custodian.store, query)
+    fast = summarize(mixed_custodian.db, query)
     assert fast.jobs == () and fast.query == query
     assert fast.totals == expected
     assert expected.jobs > 0  # every query here selects something
@@ -460,17 +460,17 @@ def test_load_audit_in_sqlite_equals_build_audit(mixed_custodian, query: AuditQu
     from vault.audit import load_audit
 
     expected = build_audit(mixed_custodian.list_jobs(), query)
-    fast = load_audit(mixed_custodian.store, query)
+    fast = load_audit(mixed_custodian.db, query)
     assert fast == expected
     assert [j.job_id for j in fast.jobs] == [j.job_id for j in expected.jobs]
     assert expected.jobs  # every query here selects something
-    rows = {r.job_id: r for r in mixed_custodian.store.list_jobs()}
-    recipients = mixed_custodian.store.recipients()
+    rows = {r.job_id: r for r in mixed_custodian.db.jobs.all()}
+    recipients = mixed_custodian.db.jobs.recipients()
     for job in fast.jobs:  # the old row-by-row construction gives equal JobInfo
         assert job == job_info(rows[job.job_id], recipients.get(job.job_id, ()))
     from vault.audit import list_audit, table_lines
 
-    listing = list_audit(mixed_custodian.store, query)  # the lean rows `audit` lists
+    listing = list_audit(mixed_custodian.db, query)  # the lean rows `audit` lists
     assert listing.totals == expected.totals
     assert [dict(zip(r._fields, r, strict=True)) for r in listing.jobs] == [
         vars(j) for j in expected.jobs
@@ -480,5 +480,5 @@ def test_load_audit_in_sqlite_equals_build_audit(mixed_custodian, query: AuditQu
     assert csv_rows(listing) == csv_rows(expected)
     assert report_to_dict(listing) == report_to_dict(expected)
     assert any(r.recipients for r in listing.jobs)  # so the next check can fail
-    bare = list_audit(mixed_custodian.store, query, recipients=False)
+    bare = list_audit(mixed_custodian.db, query, recipients=False)
     assert [r._replace(recipients=()) for r in listing.jobs] == list(bare.jobs)

@@ -46,9 +46,9 @@ COLUMNS = (
 FORMATS = ("table", "csv", "json")
 
 
-def ordinary(store: Any, query: AuditQuery, fmt: str) -> str:
+def ordinary(db: Any, query: AuditQuery, fmt: str) -> str:
     """What ``audit --format fmt`` prints through the ordinary renderers (vault/cli/audit.py)."""
-    listing = list_audit(store, query, recipients=fmt == "json")
+    listing = list_audit(db, query, recipients=fmt == "json")
     if fmt == "table":
         return "\n".join(table_lines(listing)) + "\n"
     if fmt == "csv":
@@ -196,9 +196,9 @@ def check_same(path: Path, query: AuditQuery) -> dict[str, bool]:
     taken = {}
     with Custodian.open(path) as kr:
         for fmt in FORMATS:
-            fast = fast_listing(kr.store, query, fmt)
+            fast = fast_listing(kr.db, query, fmt)
             try:
-                expected = ordinary(kr.store, query, fmt)
+                expected = ordinary(kr.db, query, fmt)
             except Exception as exc:  # the ordinary path refuses a damaged vault
                 assert fast is None, f"{fmt}: fast path wrote a listing the ordinary one refuses"
                 taken[fmt] = False
@@ -252,7 +252,7 @@ def test_a_damaged_row_is_refused_as_before(
         conn.execute(f"UPDATE jobs SET {column} = {value} WHERE job_id = ?", ("b" * 32,))
     conn.close()
     with Custodian.open(path) as kr:
-        assert fast_listing(kr.store, AuditQuery(), fmt) is None
+        assert fast_listing(kr.db, AuditQuery(), fmt) is None
     result = cli_invoke(["--vault", str(path), "audit", "--format", fmt])
     assert result.exit_code == 5, result.output
     assert "aaaaaaaa" not in result.stdout
@@ -272,9 +272,9 @@ def test_cli_prints_the_fast_listing(
     ]  # fmt: skip
     path = vault_with(template, tmp_path, jobs)
     with Custodian.open(path) as kr:
-        fast = fast_listing(kr.store, AuditQuery(), fmt)
+        fast = fast_listing(kr.db, AuditQuery(), fmt)
         assert fast is not None
-        assert fast == ordinary(kr.store, AuditQuery(), fmt)
+        assert fast == ordinary(kr.db, AuditQuery(), fmt)
     result = cli_invoke(["--vault", str(path), "audit", "--format", fmt])
     assert result.exit_code == 0, result.output
     assert result.stdout == fast
@@ -297,6 +297,6 @@ def test_a_value_that_needs_quoting_or_escaping(
     }  # fmt: skip
     path = vault_with(template, tmp_path, [job, {**job, "job_id": "b" * 32, column: value}])
     with Custodian.open(path) as kr:
-        fast = fast_listing(kr.store, AuditQuery(), fmt)
+        fast = fast_listing(kr.db, AuditQuery(), fmt)
         if fast is not None:
-            assert fast == ordinary(kr.store, AuditQuery(), fmt)
+            assert fast == ordinary(kr.db, AuditQuery(), fmt)

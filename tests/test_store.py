@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from custody_kit import PASSPHRASE, new_vault, raw_db, sample_job
 
+import vault.store as store
 from vault.custody import Custodian
 from vault.errors import StoreError, VaultExists, VaultNotFound
 from vault.models import JOB_INFO_FIELDS, JOB_META_FIELDS
-from vault.store import SIDECARS, JobRow, Store, UserRow
+from vault.store import SIDECARS, Database, JobRow, UserRow, create_database, open_database
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 from vault.store._rows import JOB_COLUMNS
 
@@ -29,8 +30,8 @@ def _mode(path: Path | str) -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store.create(tmp_path / "s.db")
+def db(tmp_path: Path) -> Database:
+    s = create_database(tmp_path / "s.db")
     yield s
     s.close()
 
@@ -49,18 +50,18 @@ def test_file_and_sidecars_are_created_0600_whatever_the_umask(tmp_path: Path) -
     assert _mode(path.parent) & 0o077 == 0
 
 
-def test_create_refuses_an_existing_vault(store: Store) -> None:
+def test_create_refuses_an_existing_vault(db: Database) -> None:
     with pytest.raises(VaultExists):
-        Store.create(store.path)
+        create_database(db.location)
 
 
 def test_open_missing_and_foreign_files(tmp_path: Path) -> None:
     with pytest.raises(VaultNotFound, match=r"no vault at .*: run questa-vault init"):
-        Store.open(tmp_path / "missing.db")
+        open_database(tmp_path / "missing.db")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 200)
     with pytest.raises(StoreError, match="not a questa-vault database"):
-        Store.open(junk)
+        open_database(junk)
 
 
 @pytest.mark.parametrize("setup", ["empty", "other schema"])
@@ -75,7 +76,7 @@ def test_other_sqlite_files_are_refused_and_left_unchanged(tmp_path: Path, setup
         conn.close()
     before = path.read_bytes()
     with pytest.raises(StoreError, match="not a questa-vault database"):
-        Store.open(path)
+        open_database(path)
     assert path.read_bytes() == before
 
 
@@ -108,18 +109,18 @@ def test_a_foreign_file_with_a_migrations_table_is_left_unchanged(
     conn.close()
     before = path.read_bytes()
     with pytest.raises(StoreError) as info:
-        Store.open(path)
+        open_database(path)
     assert str(info.value) == f"{path} is not a questa-vault database"
     assert path.read_bytes() == before
     assert not Path(f"{path}-wal").exists() or journal == "wal"
-    with sqlite3.connect(str(path)) as db:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    with sqlite3.connect(str(path)) as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "users" not in tables and "jobs" not in tables
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == journal
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == journal
 
 
-def test_every_connection_sets_the_safety_pragmas(store: Store) -> None:
-    assert store.pragmas() == {
+def test_every_connection_sets_the_safety_pragmas(db: Database) -> None:
+    assert db.settings() == {
         "journal_mode": "wal",
         "synchronous": 2,  # FULL
         "busy_timeout": 30_000,
@@ -131,41 +132,41 @@ def test_every_connection_sets_the_safety_pragmas(store: Store) -> None:
 KNOWN = [name for name, _ in MIGRATIONS]
 
 
-def test_migrations_run_once_and_are_recorded(store: Store) -> None:
+def test_migrations_run_once_and_are_recorded(db: Database) -> None:
     assert KNOWN[:3] == ["m001_initial", "m002_job_api_url", "m003_log_facts"]
-    assert store.migrations() == KNOWN
-    store.close()
-    with Store.open(store.path) as again:
+    assert db.migrations() == KNOWN
+    db.close()
+    with open_database(db.location) as again:
         assert again.migrations() == KNOWN
-    with raw_db(store.path) as db:
-        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(KNOWN)
+    with raw_db(db.location) as raw:
+        assert raw.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(KNOWN)
 
 
 def test_a_vault_of_the_first_schema_is_migrated_in_place(tmp_path: Path) -> None:
     """A vault written before m002 gains the api_url column; its jobs have no URL."""
     path = tmp_path / "old.db"
-    with raw_db(path) as db:
-        db.execute(MIGRATIONS_TABLE)
+    with raw_db(path) as raw:
+        raw.execute(MIGRATIONS_TABLE)
         for sql in MIGRATIONS[0][1]:
-            db.execute(sql)
-        db.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', 0)")
-        db.execute("INSERT INTO jobs (job_id, status, file_type, source, updated_at) "
+            raw.execute(sql)
+        raw.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', 0)")
+        raw.execute("INSERT INTO jobs (job_id, status, file_type, source, updated_at) "
                    "VALUES ('old-job', 'pending', 'csv', 'upload', 0)")  # fmt: skip
-    with Store.open(path) as store:
-        assert store.migrations() == KNOWN
-        assert store.get_job("old-job").api_url is None  # type: ignore[union-attr]
-        assert store.schema_problems() == []
+    with open_database(path) as db:
+        assert db.migrations() == KNOWN
+        assert db.jobs.get("old-job").api_url is None  # type: ignore[union-attr]
+        assert db.schema_problems() == []
 
 
-def test_the_jobs_table_has_exactly_the_columns_of_the_one_job_definition(store: Store) -> None:
-    with raw_db(store.path) as db:
-        columns = [r[1] for r in db.execute("PRAGMA table_info(jobs)")]
+def test_the_jobs_table_has_exactly_the_columns_of_the_one_job_definition(db: Database) -> None:
+    with raw_db(db.location) as raw:
+        columns = [r[1] for r in raw.execute("PRAGMA table_info(jobs)")]
     assert sorted(columns) == sorted(JOB_COLUMNS)
     assert set(JOB_META_FIELDS) <= set(JOB_COLUMNS)
     assert set(JOB_INFO_FIELDS) - set(JOB_META_FIELDS) == {"recipients"}
 
 
-def test_a_job_row_survives_the_round_trip_through_sql(store: Store) -> None:
+def test_a_job_row_survives_the_round_trip_through_sql(db: Database) -> None:
     row = JobRow(
         job_id="j",
         status="archived",
@@ -178,48 +179,48 @@ def test_a_job_row_survives_the_round_trip_through_sql(store: Store) -> None:
         chunk_count=3,
         updated_at=2.0,
     )
-    with store.write():
-        store.put_job(row)
-    assert store.get_job("j") == row
-    assert store.list_jobs() == [row]
+    with db.write():
+        db.jobs.put(row)
+    assert db.jobs.get("j") == row
+    assert db.jobs.all() == [row]
 
 
-def test_a_vault_from_a_newer_version_is_refused(store: Store) -> None:
-    store.close()
-    with raw_db(store.path) as db:
-        db.execute("INSERT INTO schema_migrations VALUES (?, 'm999_future', 0)", (len(KNOWN) + 1,))
+def test_a_vault_from_a_newer_version_is_refused(db: Database) -> None:
+    db.close()
+    with raw_db(db.location) as raw:
+        raw.execute("INSERT INTO schema_migrations VALUES (?, 'm999_future', 0)", (len(KNOWN) + 1,))
     with pytest.raises(StoreError, match="newer"):
-        Store.open(store.path)
+        open_database(db.location)
 
 
 def _user(name: str) -> UserRow:
     return UserRow(0, name, True, 1.0, b"k" * 32, None, None, None, None, None, None)
 
 
-def test_writes_outside_a_transaction_are_refused(store: Store) -> None:
+def test_writes_outside_a_transaction_are_refused(db: Database) -> None:
     with pytest.raises(StoreError, match="outside a write transaction"):
-        store.insert_user(_user("alice"))
-    with store.read(), pytest.raises(StoreError, match="outside a write transaction"):
-        store.insert_user(_user("alice"))
-    with store.read(), pytest.raises(StoreError, match="inside a read snapshot"), store.write():
+        db.users.insert(_user("alice"))
+    with db.read(), pytest.raises(StoreError, match="outside a write transaction"):
+        db.users.insert(_user("alice"))
+    with db.read(), pytest.raises(StoreError, match="inside a read snapshot"), db.write():
         pass
-    assert store.list_users() == []
+    assert db.users.all() == []
 
 
-def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.write():
-        store.insert_user(_user("alice"))
+def test_a_failed_transaction_leaves_nothing(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.write():
+        db.users.insert(_user("alice"))
         raise RuntimeError("boom")
-    assert store.list_users() == []
-    with store.write():
-        store.insert_user(_user("alice"))
-    assert [u.name for u in store.list_users()] == ["alice"]
+    assert db.users.all() == []
+    with db.write():
+        db.users.insert(_user("alice"))
+    assert [u.name for u in db.users.all()] == ["alice"]
 
 
-def test_write_takes_the_write_lock_at_begin(store: Store) -> None:
-    other = sqlite3.connect(str(store.path), isolation_level=None, timeout=0.05)
+def test_write_takes_the_write_lock_at_begin(db: Database) -> None:
+    other = sqlite3.connect(str(db.location), isolation_level=None, timeout=0.05)
     try:
-        with store.write():
+        with db.write():
             # BEGIN IMMEDIATE: the lock is held before the first write statement
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
@@ -229,14 +230,14 @@ def test_write_takes_the_write_lock_at_begin(store: Store) -> None:
         other.close()
 
 
-def test_a_writer_waits_for_another_instead_of_failing(store: Store) -> None:
-    holder = sqlite3.connect(str(store.path), isolation_level=None, check_same_thread=False)
+def test_a_writer_waits_for_another_instead_of_failing(db: Database) -> None:
+    holder = sqlite3.connect(str(db.location), isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
     release.start()
     start = time.monotonic()
-    with store.write():
-        store.insert_user(_user("alice"))
+    with db.write():
+        db.users.insert(_user("alice"))
     assert time.monotonic() - start >= 0.3
     release.join()
     holder.close()
@@ -246,17 +247,17 @@ def test_checkpoint_empties_the_wal(tmp_path: Path) -> None:
     with new_vault(tmp_path / "v.db") as kr:
         kr.store_job(sample_job(), actor="alice")
         assert Path(f"{kr.path}-wal").stat().st_size > 0
-        kr.store.checkpoint()
+        store.checkpoint(kr.db)
         assert Path(f"{kr.path}-wal").stat().st_size == 0
-        assert kr.store.integrity_check() == []
+        assert kr.db.integrity_check() == []
 
 
 def test_backup_is_a_consistent_0600_copy(tmp_path: Path) -> None:
     with new_vault(tmp_path / "v.db") as kr:
         kr.store_job(sample_job(), actor="alice")  # still in the WAL, not the main file
-        kr.store.backup(tmp_path / "copy.db")
+        store.backup(kr.db, tmp_path / "copy.db")
         with pytest.raises(VaultExists):
-            kr.store.backup(tmp_path / "copy.db")
+            store.backup(kr.db, tmp_path / "copy.db")
     assert _mode(tmp_path / "copy.db") == 0o600
     with Custodian.open(tmp_path / "copy.db") as copy:
         assert copy.unlock("alice", PASSPHRASE).open_job("job-1") == sample_job()
@@ -293,7 +294,7 @@ def _writer(path: Path, prefix: str, count: int, size: int) -> subprocess.Popen[
 
 def _check_every_job_whole(path: Path, expected_size: int) -> int:
     with Custodian.open(path) as kr:
-        assert kr.store.integrity_check() == []
+        assert kr.db.integrity_check() == []
         assert kr.verify_chain() == kr.log_head()
         session = kr.unlock("alice", PASSPHRASE)
         jobs = kr.list_jobs()
@@ -331,9 +332,9 @@ def test_a_writer_killed_mid_store_leaves_no_partial_job(tmp_path: Path) -> None
     assert writer.returncode == -signal.SIGKILL
     stored = _check_every_job_whole(path, 600_000)
     assert stored >= 3
-    with raw_db(path) as db:  # no orphan rows of an unfinished job
+    with raw_db(path) as raw:  # no orphan rows of an unfinished job
         assert (
-            db.execute(
+            raw.execute(
                 "SELECT count(*) FROM blobs WHERE job_id NOT IN (SELECT job_id FROM jobs)"
             ).fetchone()[0]
             == 0

@@ -20,6 +20,7 @@ from custody_kit import (
     vault_bytes,
 )
 
+import vault.store as store
 from vault.custody import Custodian
 from vault.custody._envelope import SEALED_FIELDS
 from vault.errors import IntegrityError, StoreError
@@ -320,7 +321,7 @@ def test_log_entry_edited_or_deleted_breaks_the_chain(vault_path: Path) -> None:
     ):
         copy = vault_path.with_name(f"copy-{len(message)}.db")
         with Custodian.open(vault_path) as kr:
-            kr.store.backup(copy)
+            store.backup(kr.db, copy)
         with raw_db(copy) as db:
             db.execute("DROP TRIGGER access_log_no_update")
             db.execute("DROP TRIGGER access_log_no_delete")
@@ -351,7 +352,7 @@ def test_stolen_files_hold_no_original(tmp_path: Path) -> None:
         # while open: the WAL holds the newest pages
         assert Path(f"{path}-wal").stat().st_size > 0
         blob = vault_bytes(path)
-        kr.store.checkpoint()
+        store.checkpoint(kr.db)
     blob += vault_bytes(path)
     assert len(blob) > 50_000
     for needle in (*ORIGINALS, PASSPHRASE):

@@ -24,6 +24,7 @@ import pytest
 from conftest import FAST_KDF, invoke
 from custody_kit import FAST, ORIGINALS, PASSPHRASE, new_vault, raw_db, sample_job, vault_bytes
 
+import vault.store as store
 from vault.crypto import KdfParams
 from vault.custody import Custodian
 from vault.errors import InputError, IntegrityError, WrongPassphrase
@@ -144,10 +145,10 @@ def test_the_seal_authenticates_the_holders_even_when_the_log_is_forged_too(vaul
         # the attacker can run our code too: a chained entry recording her as a holder
         from vault.custody import _log, _state
 
-        facts = _state.job_facts(kr.store.get_job("j1"), _state.holders(kr.store, "j1"))
-        with kr.store.write():
+        facts = _state.job_facts(kr.db.jobs.get("j1"), _state.holders(kr.db, "j1"))
+        with kr.db.write():
             _log.append(
-                kr.store,
+                kr.db,
                 vault_id=kr.vault_id,
                 time=0.0,
                 user="mallory",
@@ -172,12 +173,12 @@ def test_the_seal_authenticates_the_holders_even_when_the_log_is_forged_too(vaul
 def test_grant_and_revoke_re_seal_the_holders(vault: Path) -> None:
     with Custodian.open(vault) as kr:
         alice = kr.unlock("alice", PASSPHRASE)
-        seal = kr.store.get_job("j1").seal
+        seal = kr.db.jobs.get("j1").seal
         assert alice.grant("mallory", ["j1"]) == ["j1"]
-        assert kr.store.get_job("j1").seal != seal  # re-sealed over the new holder set
+        assert kr.db.jobs.get("j1").seal != seal  # re-sealed over the new holder set
         assert kr.unlock("mallory", PASSPHRASE).open_map("j1")
         alice.revoke("mallory", ["j1"])
-        assert kr.store.get_job("j1").seal[0] == 2
+        assert kr.db.jobs.get("j1").seal[0] == 2
     assert state_findings(vault) == []
 
 
@@ -351,7 +352,7 @@ def test_rows_rolled_back_from_an_older_copy_are_caught(
 ) -> None:
     old = tmp_path / "older-copy.db"
     with Custodian.open(vault) as kr:
-        kr.store.checkpoint()
+        store.checkpoint(kr.db)
     shutil.copy(vault, old)
     with Custodian.open(vault) as kr:
         if change == "erase":
@@ -435,14 +436,14 @@ def test_nothing_is_released_unless_the_log_head_holds(
         attack(db)
     args = [a.format(out=out, input=source) for a in release]
     with Custodian.open(vault) as kr:
-        entries = len(kr.store.log_rows())
+        entries = len(kr.db.log.rows())
     result = invoke(["--user", "alice", *args], env=ENV)
     assert result.exit_code == 5, result.output
     assert result.stderr.count("\n") == 1
     assert not out.exists()
     assert not any(o in result.stdout for o in ORIGINALS)
     with Custodian.open(vault) as kr:
-        assert len(kr.store.log_rows()) == entries  # no release was logged
+        assert len(kr.db.log.rows()) == entries  # no release was logged
 
 
 @pytest.mark.parametrize("attack", HEADS.values(), ids=HEADS.keys())

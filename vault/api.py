@@ -140,7 +140,7 @@ class Vault:
         return self._custodian.list_jobs(status=status)
 
     def audit(self, query: AuditQuery | None = None) -> AuditReport:
-        return load_audit(self._custodian.store, query)
+        return load_audit(self._custodian.db, query)
 
     def log(self) -> list[LogEntry]:
         return self._custodian.log_entries()

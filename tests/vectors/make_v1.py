@@ -18,6 +18,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from custody_kit import DeterministicRandom, StepClock  # noqa: E402
 
+import vault.store as store  # noqa: E402
 from vault import crypto  # noqa: E402
 from vault.custody import Custodian, KdfParams  # noqa: E402
 from vault.models import JobContent, SubmitOptions  # noqa: E402
@@ -204,7 +205,7 @@ def make_vault(path: Path) -> dict[str, object]:
         actor="alice",
     )
     head = kr.log_head()
-    kr.store.checkpoint()
+    store.checkpoint(kr.db)
     kr.close()
     conn = sqlite3.connect(str(path))
     conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to commit

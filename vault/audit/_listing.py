@@ -3,7 +3,7 @@
 ``table_lines``, ``csv_rows`` and ``report_to_dict`` define what a listing looks like; for a
 100,000-job vault they cost several times what SQLite needs to produce the same columns. This
 module writes the same bytes from one SELECT that filters, orders and formats the fixed
-columns inside SQLite (``Store.listing_rows``); Python only joins the pieces and formats what
+columns inside SQLite (``db.audit.listing_rows``); Python only joins the pieces and formats what
 SQLite would write differently: each distinct ``entity_counts`` text is parsed once (with the
 same parser as the ordinary path), and the JSON times are written by Python.
 
@@ -36,7 +36,7 @@ from vault.audit._render import (
 from vault.audit._totals import AuditListing, AuditQuery, AuditTotals, _sorted_counts
 from vault.errors import IntegrityError, StoreError
 from vault.models import JOB_STATUSES
-from vault.store import JobTotalsRow, ListingKind, ListingRows, Store
+from vault.store import Database, JobTotalsRow, ListingKind, ListingRows
 
 # The C scanner behind ``json.loads`` (as ``vault.store`` parses the counts column).
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -50,7 +50,7 @@ _CONTROL = bytes(range(32)) + b"\x7f"
 _INT64 = 2**63
 
 
-def fast_listing(store: Store, query: AuditQuery, fmt: str) -> str | None:
+def fast_listing(db: Database, query: AuditQuery, fmt: str) -> str | None:
     """The whole ``audit --format fmt`` listing as the CLI prints it (``table``, ``csv`` or
     ``json``, every job), or None when the ordinary renderers must write it."""
     kind: ListingKind
@@ -69,11 +69,11 @@ def fast_listing(store: Store, query: AuditQuery, fmt: str) -> str | None:
         "file_types": query.file_types,
     }
     try:
-        with store.read():  # one snapshot
+        with db.read():  # one snapshot
             if kind == "csv":
-                return _csv(store, filters)
-            rows = store.listing_rows(kind, **filters)
-            recipients = store.listing_recipients() if kind == "json" else []
+                return _csv(db, filters)
+            rows = db.audit.listing_rows(kind, **filters)
+            recipients = db.audit.listing_recipients() if kind == "json" else []
     except (StoreError, IntegrityError):
         return None  # the ordinary path reads the same rows and reports the problem
     counts_at = rows.kinds.index("counts")
@@ -143,10 +143,10 @@ def _plain(text: str, punct: bytes) -> bool:
     return not rest or rest.isalnum()
 
 
-def _csv(store: Store, filters: Mapping[str, Any]) -> str | None:
+def _csv(db: Database, filters: Mapping[str, Any]) -> str | None:
     """The CSV listing: the counts columns too come from SQLite (``json_extract``), once the
     counts texts are known to be plain: integers in SQLite's range, no name twice."""
-    parsed = _parse_counts(set(store.listing_counts(**filters)))
+    parsed = _parse_counts(set(db.audit.listing_counts(**filters)))
     if parsed is None:
         return None
     dicts = list(parsed.values())
@@ -165,7 +165,7 @@ def _csv(store: Store, filters: Mapping[str, Any]) -> str | None:
     types = sorted(names)
     if not all(map(_PLAIN_NAME.match, types)):
         return None
-    fixed = [row[0] for row in store.listing_rows("csv", types=types, **filters).rows]
+    fixed = [row[0] for row in db.audit.listing_rows("csv", types=types, **filters).rows]
     if None in fixed:
         return None
     body = "\n".join(fixed)

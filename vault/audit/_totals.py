@@ -10,7 +10,7 @@ from operator import attrgetter
 from vault.audit._times import audit_time
 from vault.errors import InputError
 from vault.models import JOB_STATUSES, JobInfo
-from vault.store import AuditTotalsRows, JobListRow, Store
+from vault.store import AuditTotalsRows, Database, JobListRow
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,11 @@ def build_audit(jobs: Iterable[JobInfo], query: AuditQuery | None = None) -> Aud
     return _report(q, selected)
 
 
-def load_audit(store: Store, query: AuditQuery | None = None) -> AuditReport:
+def load_audit(db: Database, query: AuditQuery | None = None) -> AuditReport:
     """``build_audit(custodian.list_jobs(), query)`` with the filters and the order applied
     inside SQLite (the store builds only the selected ``JobInfo``): what ``audit`` lists."""
     q = query or AuditQuery()
-    selected = store.job_infos(
+    selected = db.audit.job_infos(
         since=q.since,
         until=q.until,
         statuses=q.statuses,
@@ -104,12 +104,12 @@ def load_audit(store: Store, query: AuditQuery | None = None) -> AuditReport:
 
 
 def list_audit(
-    store: Store, query: AuditQuery | None = None, *, recipients: bool = True
+    db: Database, query: AuditQuery | None = None, *, recipients: bool = True
 ) -> AuditListing:
     """``load_audit`` with lean rows; with ``recipients=False`` (a listing that does not show
     them) every job's ``recipients`` is empty and the grants are not read."""
     q = query or AuditQuery()
-    selected = store.job_rows(
+    selected = db.audit.job_rows(
         since=q.since,
         until=q.until,
         statuses=q.statuses,
@@ -150,11 +150,11 @@ def _totals(selected: Sequence[JobInfo] | Sequence[JobListRow]) -> AuditTotals:
     )
 
 
-def summarize(store: Store, query: AuditQuery | None = None) -> AuditReport:
+def summarize(db: Database, query: AuditQuery | None = None) -> AuditReport:
     """The totals of ``build_audit`` added up inside SQLite, without a row per job (the
     report's ``jobs`` is empty): what ``audit --summary`` shows, fast on large vaults."""
     q = query or AuditQuery()
-    rows = store.audit_totals(
+    rows = db.audit.audit_totals(
         since=q.since, until=q.until, statuses=q.statuses, file_types=q.file_types
     )
     return AuditReport(query=q, jobs=(), totals=totals_from_rows(rows))

@@ -31,7 +31,7 @@ def resolve_job(custodian: Custodian, text: str) -> str:
     id starts with it. Unknown text comes back unchanged (the caller reports it)."""
     if len(text) < MIN_PREFIX or custodian.get_job(text) is not None:
         return text
-    matches = custodian.store.job_ids_with_prefix(text, limit=_SHOWN + 1)
+    matches = custodian.db.jobs.ids_with_prefix(text, limit=_SHOWN + 1)
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -77,7 +77,7 @@ def complete_job_ids(
     return _complete(
         ctx,
         incomplete,
-        lambda k: k.store.job_ids_with_prefix(incomplete, limit=COMPLETION_LIMIT),
+        lambda k: k.db.jobs.ids_with_prefix(incomplete, limit=COMPLETION_LIMIT),
     )
 
 

@@ -157,7 +157,7 @@ def audit_command(
     with open_vault(ctx) as kr:
         if not summary and not deep and html_path is None:
             # Every job: formatted inside SQLite when the rows allow (the same bytes).
-            text = fast_listing(kr.store, query, fmt)
+            text = fast_listing(kr.db, query, fmt)
             if text is not None:
                 shown = {"json": inert_json, "table": inert_lines}.get(fmt)
                 click.echo(shown(text) if shown is not None else text, nl=False)
@@ -167,9 +167,9 @@ def audit_command(
         # recipients are shown (JSON) or used (--deep).
         summing = summary and not deep
         report = (
-            summarize(kr.store, query)
+            summarize(kr.db, query)
             if summing
-            else list_audit(kr.store, query, recipients=fmt == "json" or deep)
+            else list_audit(kr.db, query, recipients=fmt == "json" or deep)
         )
         if html_path is not None:
             page = views.html_report(

@@ -28,7 +28,17 @@ from vault.errors import (
     UserDisabled,
 )
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
-from vault.store import BlobRow, JobRow, Location, Store, UserRow, vault_location
+from vault.store import (
+    BlobRow,
+    Database,
+    JobRow,
+    Location,
+    UserRow,
+    check_new_location,
+    create_database,
+    open_database,
+    vault_location,
+)
 
 Clock = Callable[[], float]
 
@@ -41,20 +51,20 @@ class Custodian:
 
     def __init__(
         self,
-        store: Store,
+        db: Database,
         *,
         clock: Clock = time.time,
         random: crypto.Random = os.urandom,
         chunk_size: int = CHUNK_SIZE,
     ) -> None:
-        vault_id = store.get_meta("vault_id")
+        vault_id = db.meta.get("vault_id")
         if vault_id is None:
-            raise StoreError(f"{store.path} is not a questa-vault vault (no vault id)")
+            raise StoreError(f"{db.location} is not a questa-vault vault (no vault id)")
         if chunk_size < 1:
             raise InputError("the chunk size must be positive")
         self.vault_id = vault_id
-        self.path = store.path
-        self._store = store
+        self.path = db.location
+        self._db = db
         self._clock = clock
         self._random = random
         self._chunk_size = chunk_size
@@ -65,7 +75,7 @@ class Custodian:
     def check_new(path: Location | str) -> None:
         """Refuse a location ``create`` would refuse (a vault or another file already there,
         a directory) before any secret is asked for or key derived."""
-        Store.check_new(path)
+        check_new_location(path)
 
     @classmethod
     def create(
@@ -85,23 +95,23 @@ class Custodian:
         """
         _users.check_name(user)
         where = vault_location(path)
-        Store.check_new(where)  # before the key derivation: an existing file is never touched
+        check_new_location(where)  # before the key derivation: an existing file is never touched
         vault_id = random(16).hex()
         key = _users.make_key(
             vault_id=vault_id, name=user, passphrase=passphrase, kdf=kdf, random=random
         )
-        store = Store.create(where)
+        db = create_database(where)
         try:
             now = clock()
-            with store.write():
-                store.set_meta("vault_id", vault_id)
-                store.set_meta("created_at", repr(now))
-                store.set_meta("format", str(crypto.FORMAT_V1))
+            with db.write():
+                db.meta.set("vault_id", vault_id)
+                db.meta.set("created_at", repr(now))
+                db.meta.set("format", str(crypto.FORMAT_V1))
                 row = _users.user_row(user, key, now)
-                store.insert_user(row)
+                db.users.insert(row)
                 for action in ("init", "user-add"):
                     _log.append(
-                        store,
+                        db,
                         vault_id=vault_id,
                         time=now,
                         user=user,
@@ -111,9 +121,9 @@ class Custodian:
                         subject=user,
                         facts=_state.user_facts(row, unsafe=kdf.below_floor()),
                     )
-            return cls(store, clock=clock, random=random, chunk_size=chunk_size)
+            return cls(db, clock=clock, random=random, chunk_size=chunk_size)
         except BaseException:
-            store.discard()
+            db.discard()
             raise
 
     @classmethod
@@ -126,15 +136,15 @@ class Custodian:
         chunk_size: int = CHUNK_SIZE,
     ) -> Custodian:
         """Open an existing vault; ``VaultNotFound`` ("no vault at PATH: run questa-vault init")."""
-        store = Store.open(vault_location(path))
+        db = open_database(vault_location(path))
         try:
-            return cls(store, clock=clock, random=random, chunk_size=chunk_size)
+            return cls(db, clock=clock, random=random, chunk_size=chunk_size)
         except BaseException:
-            store.close()
+            db.close()
             raise
 
     def close(self) -> None:
-        self._store.close()
+        self._db.close()
 
     def __enter__(self) -> Custodian:
         return self
@@ -143,9 +153,9 @@ class Custodian:
         self.close()
 
     @property
-    def store(self) -> Store:
-        """The underlying store (for lifecycle maintenance and tests)."""
-        return self._store
+    def db(self) -> Database:
+        """The vault's database (for lifecycle maintenance and tests)."""
+        return self._db
 
     # ----------------------------------------------------------------- users
 
@@ -157,7 +167,7 @@ class Custodian:
         New jobs are sealed to the user; existing jobs need a ``grant``.
         """
         _users.check_name(name)
-        if self._store.get_user(name) is not None:
+        if self._db.users.get(name) is not None:
             raise InputError(f"user {name} already exists")
         key = _users.make_key(
             vault_id=self.vault_id, name=name, passphrase=passphrase, kdf=kdf, random=self._random
@@ -174,12 +184,12 @@ class Custodian:
         return self._insert_user(row, actor, unsafe=False)
 
     def _insert_user(self, row: UserRow, actor: str, *, unsafe: bool) -> UserInfo:
-        with self._store.write():
-            if self._store.get_user(row.name) is not None:
+        with self._db.write():
+            if self._db.users.get(row.name) is not None:
                 raise InputError(f"user {row.name} already exists")
             # Never re-create a user the log knows (added before, deleted by hand).
-            _state.check_user_absent(self._store, row.name)
-            self._store.insert_user(row)
+            _state.check_user_absent(self._db, row.name)
+            self._db.users.insert(row)
             self._append(
                 actor,
                 "user-add",
@@ -192,25 +202,25 @@ class Custodian:
         return _users.user_info(row)
 
     def list_users(self) -> list[UserInfo]:
-        return [_users.user_info(r) for r in self._store.list_users()]
+        return [_users.user_info(r) for r in self._db.users.all()]
 
     def disable_user(self, name: str, *, actor: str) -> None:
         """Stop sealing new jobs to ``name`` and refuse its unlock; its grants stay until a
         ``revoke``. Refuses to disable the last enabled user (``InputError``)."""
-        with self._store.write():
-            row = self._store.get_user(name)
+        with self._db.write():
+            row = self._db.users.get(name)
             if row is None:
                 raise UnknownUser(f"no user {name} in this vault")
             if not row.enabled:
                 return
-            if sum(1 for u in self._store.list_users() if u.enabled) <= 1:
+            if sum(1 for u in self._db.users.all() if u.enabled) <= 1:
                 raise InputError(f"user {name} is the last enabled user; add another first")
-            self._store.set_user_enabled(name, False)
+            self._db.users.set_enabled(name, False)
             self._append(actor, "user-disable", None, {}, subject=name)
 
     def default_user(self) -> str | None:
         """The only enabled user, else ``None`` (the CLI then uses the login name)."""
-        enabled = [u.name for u in self._store.list_users() if u.enabled]
+        enabled = [u.name for u in self._db.users.all() if u.enabled]
         return enabled[0] if len(enabled) == 1 else None
 
     def unlock(self, name: str, passphrase: str) -> Session:
@@ -221,7 +231,7 @@ class Custodian:
                 f"user {name} keeps the private key outside this vault; "
                 "unlock with its key file (--key-file)"
             )
-        facts = _state.user_key_facts(self._store, name)
+        facts = _state.user_key_facts(self._db, name)
         # Settings below the floor open only if the vault recorded them as accepted so.
         unsafe_ok = facts is None or facts.get("kdf_unsafe") == 1
         private_key = _users.open_key(
@@ -238,19 +248,19 @@ class Custodian:
         return self._session(name, private_key)
 
     def _enabled_user(self, name: str) -> UserRow:
-        row = self._store.get_user(name)
+        row = self._db.users.get(name)
         if row is None:
             raise UnknownUser(f"no user {name} in this vault")
         if not row.enabled:
             raise UserDisabled(f"user {name} is disabled")
         # The row must be what the log recorded (not re-enabled, key and KDF not edited):
         # an edited record is tampering (exit 5), never a wrong passphrase.
-        _state.check_user(self._store, row)
+        _state.check_user(self._db, row)
         return row
 
     def _session(self, name: str, private_key: bytes) -> Session:
         return Session(
-            store=self._store,
+            db=self._db,
             vault_id=self.vault_id,
             user=name,
             private_key=private_key,
@@ -283,11 +293,11 @@ class Custodian:
             fields[env.FIELD_FILENAME] = env.encode_text(filename)
         if options is not None:
             fields[env.FIELD_OPTIONS] = env.encode_options(options)
-        with self._store.write():
-            if self._store.get_job(job_id) is not None:
+        with self._db.write():
+            if self._db.jobs.get(job_id) is not None:
                 return False
             # Never re-create a job the log knows (archived, erased, or deleted by hand).
-            _state.check_job(self._store, job_id)
+            _state.check_job(self._db, job_id)
             now = self._clock()
             row = JobRow(
                 job_id=job_id,
@@ -323,13 +333,13 @@ class Custodian:
             fields[env.FIELD_FILENAME] = env.encode_text(content.filename)
         if content.options is not None:
             fields[env.FIELD_OPTIONS] = env.encode_options(content.options)
-        with self._store.write():
-            existing = self._store.get_job(content.job_id)
+        with self._db.write():
+            existing = self._db.jobs.get(content.job_id)
             if existing is not None and existing.status not in ("pending", "expired"):
                 return False
             # Archiving never overwrites or re-creates a job the log says was archived or
             # erased, nor one whose rows differ from what the log recorded (IntegrityError).
-            _state.check_job(self._store, content.job_id)
+            _state.check_job(self._db, content.job_id)
             now = self._clock()
             row = replace(
                 existing
@@ -355,7 +365,7 @@ class Custodian:
             )
             if api_url is not None:
                 row = replace(row, api_url=api_url)
-            keep = self._store.blobs(content.job_id) if existing else []
+            keep = self._db.blobs.of_job(content.job_id) if existing else []
             row = self._write_key_version(row, fields, keep=keep, now=now)
             counts = {
                 "map_entries": len(content.mapping),
@@ -374,14 +384,13 @@ class Custodian:
         # the file gets nothing (and ``verify`` reports them).
         recipients = [
             u
-            for u in self._store.list_users()
-            if u.enabled
-            and not _state.user_problems(u.name, u, self._store.log_rows(subject=u.name))
+            for u in self._db.users.all()
+            if u.enabled and not _state.user_problems(u.name, u, self._db.log.rows(subject=u.name))
         ]
         if not recipients:
             raise InputError("the vault has no enabled user to seal the job to")
         return _jobs.write_key_version(
-            self._store,
+            self._db,
             vault_id=self.vault_id,
             row=row,
             fields=fields,
@@ -394,27 +403,27 @@ class Custodian:
 
     def mark_expired(self, job_id: str, *, actor: str) -> None:
         """A pending job the server no longer knows becomes ``expired`` (no-op otherwise)."""
-        with self._store.write():
-            job = self._store.get_job(job_id)
+        with self._db.write():
+            job = self._db.jobs.get(job_id)
             if job is None or job.status != "pending":
                 return
             now = self._clock()
-            self._store.set_job_status(job_id, "expired", now)
+            self._db.jobs.set_status(job_id, "expired", now)
             facts = self._job_facts(replace(job, status="expired"))
             self._append(actor, "expire", job_id, {}, now=now, facts=facts)
 
     # ----------------------------------------------------------------- metadata
 
     def get_job(self, job_id: str) -> JobInfo | None:
-        row = self._store.get_job(job_id)
+        row = self._db.jobs.get(job_id)
         if row is None:
             return None
-        return _jobs.job_info(row, self._store.recipients(job_id).get(job_id, ()))
+        return _jobs.job_info(row, self._db.jobs.recipients(job_id).get(job_id, ()))
 
     def list_jobs(self, *, status: str | None = None) -> list[JobInfo]:
         """Every job (or those in ``status``) in the order first stored; the store builds the
         ``JobInfo`` straight from one lean query (100,000 jobs in a fraction of a second)."""
-        return self._store.job_infos(statuses=() if status is None else (status,))
+        return self._db.audit.job_infos(statuses=() if status is None else (status,))
 
     def pending_jobs(self) -> list[JobInfo]:
         return self.list_jobs(status="pending")
@@ -431,30 +440,28 @@ class Custodian:
         until: float | None = None,
     ) -> list[LogEntry]:
         """Entries in order; ``since`` inclusive, ``until`` exclusive (Unix seconds)."""
-        rows = self._store.log_rows(
-            user=user, action=action, job_id=job_id, since=since, until=until
-        )
+        rows = self._db.log.rows(user=user, action=action, job_id=job_id, since=since, until=until)
         return [_log.to_entry(r) for r in rows]
 
     def log_head(self) -> tuple[int, str]:
         """``(seq, entry_hash)`` of the newest entry; ``(0, 64 zeros)`` for an empty log."""
-        last = self._store.last_log()
+        last = self._db.log.last()
         return (0, crypto.GENESIS_HASH) if last is None else (last.seq, last.entry_hash)
 
     def verify_chain(self) -> tuple[int, str]:
         """Recompute the log's hash chain; its head, or ``IntegrityError``."""
-        with self._store.read():
-            return _log.verify_chain(self._store, self.vault_id)
+        with self._db.read():
+            return _log.verify_chain(self._db, self.vault_id)
 
     def state_problems(self) -> list[_state.Problem]:
         """How the jobs and users disagree with the access log (no key needed): a job
         archived twice or re-created after an erase, rows rolled back, a grant row outside
         the recorded holders, a disabled user enabled again, edited key settings."""
-        with self._store.read():
-            return _state.vault_problems(self._store)
+        with self._db.read():
+            return _state.vault_problems(self._db)
 
     def _job_facts(self, row: JobRow) -> dict[str, str | int]:
-        return _state.job_facts(row, _state.holders(self._store, row.job_id))
+        return _state.job_facts(row, _state.holders(self._db, row.job_id))
 
     def record(
         self,
@@ -466,7 +473,7 @@ class Custodian:
         subject: str | None = None,
     ) -> LogEntry:
         """Append one entry for an event that needs no key (e.g. ``backup``)."""
-        with self._store.write():
+        with self._db.write():
             return self._append(actor, action, job_id, counts or {}, subject=subject)
 
     def _append(
@@ -481,7 +488,7 @@ class Custodian:
         facts: Mapping[str, str | int] | None = None,
     ) -> LogEntry:
         return _log.append(
-            self._store,
+            self._db,
             vault_id=self.vault_id,
             time=self._clock() if now is None else now,
             user=actor,

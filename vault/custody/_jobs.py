@@ -15,7 +15,7 @@ from vault.custody import _envelope as env
 from vault.custody import _state
 from vault.errors import InputError
 from vault.models import JOB_META_FIELDS, JobInfo
-from vault.store import BlobRow, GrantRow, JobRow, Store, UserRow
+from vault.store import BlobRow, Database, GrantRow, JobRow, UserRow
 
 MAX_JOB_ID_LENGTH = 200
 
@@ -29,7 +29,7 @@ NewKeyVersion = tuple[Mapping[str, bytes], Sequence[UserRow]]  # fields, recipie
 
 
 def write_key_version(
-    store: Store,
+    db: Database,
     *,
     vault_id: str,
     row: JobRow,
@@ -44,7 +44,7 @@ def write_key_version(
     ``recipients``, keep the blobs of ``keep`` whose field is not rewritten, re-seal, and write
     the row, blobs and grants; grants of versions no blob uses any more are deleted."""
     return write_key_versions(
-        store,
+        db,
         vault_id=vault_id,
         row=row,
         key_versions=[(fields, recipients)],
@@ -56,7 +56,7 @@ def write_key_version(
 
 
 def write_key_versions(
-    store: Store,
+    db: Database,
     *,
     vault_id: str,
     row: JobRow,
@@ -115,30 +115,30 @@ def write_key_versions(
     # in this transaction would be refused where the database lets an archiver update only
     # pending jobs (PostgreSQL roles, docs/team.md).
     live = {versions[-1], *(b.key_version for b in blobs)}
-    users = {u.name: u for u in store.list_users()}
-    kept = [(g.key_version, g.user) for g in store.grants(row.job_id) if g.key_version in live]
+    users = {u.name: u for u in db.users.all()}
+    kept = [(g.key_version, g.user) for g in db.grants.of_job(row.job_id) if g.key_version in live]
     holders = _state.holders_of([*kept, *((g.key_version, g.user) for g in sealed)], users)
     message = env.seal_message(vault_id, row, blobs, _state.seal_holders(holders))
     row = replace(row, seal=crypto.compute_seal(seal_key, message, crypto.SEAL_V2))
-    store.put_job(row)
-    store.delete_blobs(row.job_id)
-    store.insert_blobs(blobs)
+    db.jobs.put(row)
+    db.blobs.delete(row.job_id)
+    db.blobs.insert(blobs)
     for grant in sealed:
-        store.insert_grant(grant)
-    store.prune_grants(row.job_id, sorted(live))
+        db.grants.insert(grant)
+    db.grants.prune(row.job_id, sorted(live))
     return row
 
 
 def reseal(
-    store: Store, *, vault_id: str, row: JobRow, seal_key: bytes, blobs: Sequence[BlobRow]
+    db: Database, *, vault_id: str, row: JobRow, seal_key: bytes, blobs: Sequence[BlobRow]
 ) -> JobRow:
     """Seal ``row`` over ``blobs`` and the job's grants as they are in the store now, write
     the row, and return it (inside the caller's write transaction)."""
     message = env.seal_message(
-        vault_id, row, blobs, _state.seal_holders(_state.holders(store, row.job_id))
+        vault_id, row, blobs, _state.seal_holders(_state.holders(db, row.job_id))
     )
     row = replace(row, seal=crypto.compute_seal(seal_key, message, crypto.SEAL_V2))
-    store.put_job(row)
+    db.jobs.put(row)
     return row
 
 

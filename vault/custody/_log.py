@@ -13,13 +13,13 @@ from collections.abc import Mapping
 import vault.crypto as crypto
 from vault.errors import InputError, IntegrityError
 from vault.models import LOG_ACTIONS, LogEntry
-from vault.store import LogRow, Store
+from vault.store import Database, LogRow
 
 MAX_ACTION_LENGTH = 40
 
 
 def append(
-    store: Store,
+    db: Database,
     *,
     vault_id: str,
     time: float,
@@ -30,7 +30,7 @@ def append(
     subject: str | None = None,
     facts: Mapping[str, str | int] | None = None,
 ) -> LogEntry:
-    """Add one entry at the head of the chain (call inside ``store.write()``). Every new
+    """Add one entry at the head of the chain (call inside ``db.write()``). Every new
     entry carries ``facts`` (the state it leaves behind; ``{}`` when there is none)."""
     if not action or len(action) > MAX_ACTION_LENGTH:
         raise InputError("an access-log action must be 1 to 40 characters")
@@ -38,7 +38,7 @@ def append(
         raise InputError(f"unknown access-log action {action!r} (known: {', '.join(LOG_ACTIONS)})")
     clean = {str(k): int(v) for k, v in counts.items()}
     state: dict[str, str | int] = dict(facts or {})
-    last = store.last_log()
+    last = db.log.last()
     seq = 1 if last is None else last.seq + 1
     prev = crypto.GENESIS_HASH if last is None else last.entry_hash
     entry_hash = crypto.log_entry_hash(
@@ -54,7 +54,7 @@ def append(
         facts=state,
     )
     row = LogRow(seq, time, user, action, job_id, clean, prev, entry_hash, subject, state)
-    store.insert_log(row)
+    db.log.append(row)
     return to_entry(row)
 
 
@@ -73,12 +73,12 @@ def to_entry(row: LogRow) -> LogEntry:
     )
 
 
-def verify_chain(store: Store, vault_id: str) -> tuple[int, str]:
+def verify_chain(db: Database, vault_id: str) -> tuple[int, str]:
     """Recompute the whole chain; its head ``(seq, hash)``, or ``IntegrityError`` naming the
     first entry that does not fit (edited, deleted, inserted or reordered)."""
     prev = crypto.GENESIS_HASH
     expected_seq = 1
-    for row in store.log_rows():
+    for row in db.log.rows():
         if row.seq != expected_seq:
             raise IntegrityError(
                 f"access log: entry {expected_seq} is missing (next entry is {row.seq})"

@@ -21,7 +21,7 @@ from vault.custody import _envelope as env
 from vault.custody import _jobs, _log, _state, _users
 from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled
 from vault.models import JobContent, LogEntry
-from vault.store import BlobRow, GrantRow, JobRow, Store
+from vault.store import BlobRow, Database, GrantRow, JobRow
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Session:
     def __init__(
         self,
         *,
-        store: Store,
+        db: Database,
         vault_id: str,
         user: str,
         private_key: bytes,
@@ -46,7 +46,7 @@ class Session:
     ) -> None:
         self.user = user
         self.vault_id = vault_id
-        self._store = store
+        self._db = db
         self._private_key = private_key
         self._clock = clock
         self._random = random
@@ -110,15 +110,15 @@ class Session:
         )
 
     def _open(self, job_id: str, wanted: Sequence[str], *, require: Sequence[str]) -> _Opened:
-        store = self._store
-        with store.read():
+        db = self._db
+        with db.read():
             job = self._readable_job(job_id)
             # Nothing leaves unless the log's head holds and the job is what its log says.
-            _state.check_head(store, self.vault_id)
-            _state.check_job(store, job_id)
-            grants = store.grants(job_id, self.user)
-            blobs = store.blobs(job_id)
-            holders = _state.holders(store, job_id)
+            _state.check_head(db, self.vault_id)
+            _state.check_job(db, job_id)
+            grants = db.grants.of_job(job_id, self.user)
+            blobs = db.blobs.of_job(job_id)
+            holders = _state.holders(db, job_id)
         self._check_structure(job, blobs)
         deks = self._deks(job, grants)
         current = deks.get(job.key_version)
@@ -205,13 +205,13 @@ class Session:
             raise InputError("a release names at least one job")
         now = self._clock()
         entries: list[LogEntry] = []
-        with self._store.write():
-            _state.check_head(self._store, self.vault_id)
+        with self._db.write():
+            _state.check_head(self._db, self.vault_id)
             for job_id in job_ids:
                 job_counts = (per_job or {}).get(job_id, counts or {})
                 entries.append(
                     _log.append(
-                        self._store,
+                        self._db,
                         vault_id=self.vault_id,
                         time=now,
                         user=self.user,
@@ -231,32 +231,32 @@ class Session:
         """
         granted: list[str] = []
         now = self._clock()
-        with self._store.write():
-            target = self._store.get_user(user)
+        with self._db.write():
+            target = self._db.users.get(user)
             if target is None:
                 raise UnknownUser(f"no user {user} in this vault")
             if not target.enabled:
                 raise UserDisabled(f"user {user} is disabled")
             for job_id in job_ids:
                 job = self._readable_job(job_id)
-                deks = self._deks(job, self._store.grants(job_id, self.user))
+                deks = self._deks(job, self._db.grants.of_job(job_id, self.user))
                 if job.key_version not in deks:
                     raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
                 # Authenticate the job (seal, holders, log) before adding to its holders.
                 self._open(job_id, (), require=())
-                have = {g.key_version for g in self._store.grants(job_id, user)}
+                have = {g.key_version for g in self._db.grants.of_job(job_id, user)}
                 missing = sorted(set(deks) - have)
                 for version in missing:
                     info = crypto.dek_info(self.vault_id, job_id, user, version)
                     sealed = crypto.seal_dek(deks[version], target.public_key, info)
-                    self._store.insert_grant(GrantRow(job_id, user, version, sealed, now))
+                    self._db.grants.insert(GrantRow(job_id, user, version, sealed, now))
                 if missing:
                     job = _jobs.reseal(
-                        self._store,
+                        self._db,
                         vault_id=self.vault_id,
                         row=job,
                         seal_key=crypto.job_keys(deks[job.key_version]).seal_key,
-                        blobs=self._store.blobs(job_id),
+                        blobs=self._db.blobs.of_job(job_id),
                     )
                     granted.append(job_id)
                     self._log(
@@ -288,18 +288,18 @@ class Session:
         """
         rekeyed: list[str] = []
         now = self._clock()
-        with self._store.write():
-            target = self._store.get_user(user)
+        with self._db.write():
+            target = self._db.users.get(user)
             if target is None:
                 raise UnknownUser(f"no user {user} in this vault")
             if disable and target.enabled:
-                if sum(1 for u in self._store.list_users() if u.enabled) <= 1:
+                if sum(1 for u in self._db.users.all() if u.enabled) <= 1:
                     raise InputError(f"user {user} is the last enabled user; add another first")
-                self._store.set_user_enabled(user, False)
+                self._db.users.set_enabled(user, False)
                 self._log("user-disable", None, {}, now, user)
             for job_id in job_ids:
                 job = self._readable_job(job_id)
-                grants = self._store.grants(job_id)
+                grants = self._db.grants.of_job(job_id)
                 if not any(g.user == user for g in grants):
                     continue
                 versions = sorted(
@@ -326,7 +326,7 @@ class Session:
         return rekeyed
 
     def _rekey(self, job: JobRow, holders: Mapping[int, set[str]], now: float) -> JobRow:
-        blobs = self._store.blobs(job.job_id)
+        blobs = self._db.blobs.of_job(job.job_id)
         version_of = {b.field: b.key_version for b in blobs}
         wanted = [f for f in env.FIELDS if version_of.get(f) in holders]
         opened = self._open(job.job_id, wanted, require=())
@@ -334,7 +334,7 @@ class Session:
             raise NoGrant(
                 f"user {self.user} cannot re-key job {job.job_id}: it lacks an older key version"
             )
-        users = {u.name: u for u in self._store.list_users()}
+        users = {u.name: u for u in self._db.users.all()}
         key_versions: list[_jobs.NewKeyVersion] = [
             (
                 {f: opened.fields[f] for f in wanted if version_of[f] == version},
@@ -343,7 +343,7 @@ class Session:
             for version, names in sorted(holders.items())
         ]
         return _jobs.write_key_versions(
-            self._store,
+            self._db,
             vault_id=self.vault_id,
             row=job,
             key_versions=key_versions,
@@ -354,10 +354,10 @@ class Session:
         )
 
     def _job_facts(self, job: JobRow) -> dict[str, str | int]:
-        return _state.job_facts(job, _state.holders(self._store, job.job_id))
+        return _state.job_facts(job, _state.holders(self._db, job.job_id))
 
     def _readable_job(self, job_id: str) -> JobRow:
-        job = self._store.get_job(job_id)
+        job = self._db.jobs.get(job_id)
         if job is None:
             raise UnknownJob(f"no job {job_id} in this vault")
         if job.status == "erased":
@@ -377,8 +377,8 @@ class Session:
             private_key=self._private_key,
         )
         now = self._clock()
-        with self._store.write():
-            self._store.update_user_key(
+        with self._db.write():
+            self._db.users.update_key(
                 self.user,
                 wrapped_key=new.wrapped_key,
                 kdf_algorithm=kdf.algorithm,
@@ -388,7 +388,7 @@ class Session:
                 kdf_salt=new.salt,
                 changed_at=now,
             )
-            row = self._store.get_user(self.user)
+            row = self._db.users.get(self.user)
             if row is None:
                 raise UnknownUser(f"no user {self.user} in this vault")
             facts = _state.user_facts(row, unsafe=kdf.below_floor())
@@ -405,7 +405,7 @@ class Session:
         facts: Mapping[str, str | int] | None = None,
     ) -> None:
         _log.append(
-            self._store,
+            self._db,
             vault_id=self.vault_id,
             time=now,
             user=self.user,

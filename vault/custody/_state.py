@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import vault.crypto as crypto
 from vault.errors import IntegrityError
-from vault.store import JobRow, LogRow, Store, UserRow
+from vault.store import Database, JobRow, LogRow, UserRow
 
 # Log actions that change a job's rows (reads such as restore or export do not).
 JOB_ACTIONS = frozenset({"submit", "fetch", "expire", "grant", "revoke", "erase"})
@@ -49,10 +49,10 @@ StateProblem = Problem  # exported as ``vault.custody.StateProblem``
 # --------------------------------------------------------------------------- facts
 
 
-def holders(store: Store, job_id: str) -> list[Holder]:
+def holders(db: Database, job_id: str) -> list[Holder]:
     """Every grant of the job as ``(key version, user, fingerprint)``, sorted."""
-    users = {u.name: u for u in store.list_users()}
-    return holders_of([(g.key_version, g.user) for g in store.grants(job_id)], users)
+    users = {u.name: u for u in db.users.all()}
+    return holders_of([(g.key_version, g.user) for g in db.grants.of_job(job_id)], users)
 
 
 def holders_of(grants: Iterable[tuple[int, str]], users: Mapping[str, UserRow]) -> list[Holder]:
@@ -110,15 +110,15 @@ def user_facts(user: UserRow, *, unsafe: bool) -> dict[str, str | int]:
 # --------------------------------------------------------------------------- head
 
 
-def check_head(store: Store, vault_id: str) -> None:
+def check_head(db: Database, vault_id: str) -> None:
     """``IntegrityError`` unless the newest log entry hashes correctly, follows the entry
     before it, and the triggers that keep the log append-only are in place. Reads two rows
     and the two triggers: cheap enough before every release."""
-    last = store.last_log()
+    last = db.log.last()
     if last is None:
         raise IntegrityError("the access log is empty: refusing to release anything")
     if last.seq > 1:
-        before = store.log_entry(last.seq - 1)
+        before = db.log.entry(last.seq - 1)
         expected_prev = None if before is None else before.entry_hash
     else:
         expected_prev = crypto.GENESIS_HASH
@@ -142,7 +142,7 @@ def check_head(store: Store, vault_id: str) -> None:
     )
     if not crypto.constant_time_equal(recomputed.encode(), last.entry_hash.encode()):
         raise IntegrityError(f"access log: entry {last.seq} was altered; refusing to release")
-    if not store.log_guarded():
+    if not db.log_guarded():
         raise IntegrityError(
             "the access log's append-only triggers are missing or altered; refusing to release"
         )
@@ -242,12 +242,12 @@ def _version(facts: Mapping[str, str | int]) -> int:
     return value if isinstance(value, int) else 0
 
 
-def check_job(store: Store, job_id: str) -> None:
+def check_job(db: Database, job_id: str) -> None:
     """``IntegrityError`` (the first problem) unless the job's rows match its log entries:
     one indexed read of its entries, its row and its grants (before every release, and
     before archiving over a pending job)."""
     problems = job_problems(
-        job_id, store.get_job(job_id), store.log_rows(job_id=job_id), holders(store, job_id)
+        job_id, db.jobs.get(job_id), db.log.rows(job_id=job_id), holders(db, job_id)
     )
     if problems:
         raise IntegrityError(problems[0].message)
@@ -295,28 +295,28 @@ def _about(entry: LogRow) -> str | None:
     return entry.subject if entry.subject is not None else entry.user
 
 
-def user_key_facts(store: Store, name: str) -> Mapping[str, str | int] | None:
+def user_key_facts(db: Database, name: str) -> Mapping[str, str | int] | None:
     """The facts of the user's newest ``user-add``/``passwd`` entry (``None``: none recorded,
     a vault from before facts existed)."""
     keyed = [
         e
-        for e in store.log_rows(subject=name)
+        for e in db.log.rows(subject=name)
         if e.action in ("user-add", "passwd") and e.facts is not None
     ]
     return keyed[-1].facts if keyed else None
 
 
-def check_user(store: Store, row: UserRow) -> None:
+def check_user(db: Database, row: UserRow) -> None:
     """``IntegrityError`` unless the user's row matches its log entries (before unlocking)."""
-    entries = [e for e in store.log_rows(subject=row.name) if e.action in USER_ACTIONS]
+    entries = [e for e in db.log.rows(subject=row.name) if e.action in USER_ACTIONS]
     problems = user_problems(row.name, row, entries)
     if problems:
         raise IntegrityError(problems[0].message)
 
 
-def check_user_absent(store: Store, name: str) -> None:
+def check_user_absent(db: Database, name: str) -> None:
     """``IntegrityError`` if the log already knows a user ``name`` (whose row is gone)."""
-    if any(e.action == "user-add" for e in store.log_rows(subject=name)):
+    if any(e.action == "user-add" for e in db.log.rows(subject=name)):
         raise IntegrityError(
             f"user {name} is in the access log but missing from the vault: its row was deleted"
         )
@@ -325,21 +325,21 @@ def check_user_absent(store: Store, name: str) -> None:
 # --------------------------------------------------------------------------- the whole vault
 
 
-def vault_problems(store: Store) -> list[Problem]:
+def vault_problems(db: Database) -> list[Problem]:
     """Every job and user checked against the whole log (``verify``; no key needed)."""
     by_job: dict[str, list[LogRow]] = {}
     by_user: dict[str, list[LogRow]] = {}
-    for entry in store.log_rows():
+    for entry in db.log.rows():
         if entry.job_id is not None and entry.action in JOB_ACTIONS:
             by_job.setdefault(entry.job_id, []).append(entry)
         if entry.action in USER_ACTIONS:
             about = _about(entry)
             if about is not None:
                 by_user.setdefault(about, []).append(entry)
-    users = {u.name: u for u in store.list_users()}
-    jobs = {j.job_id: j for j in store.list_jobs()}
+    users = {u.name: u for u in db.users.all()}
+    jobs = {j.job_id: j for j in db.jobs.all()}
     grants: dict[str, list[Holder]] = {}
-    for job_id, name, version in store.grant_layout():
+    for job_id, name, version in db.grants.layout():
         user = users.get(name)
         fp = crypto.fingerprint(user.public_key) if user is not None else "?"
         grants.setdefault(job_id, []).append((version, name, fp))

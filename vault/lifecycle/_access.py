@@ -91,7 +91,7 @@ def plan_revoke(
     if user not in {u.name for u in custodian.list_users()}:
         raise UnknownUser(f"no user {user} in this vault")
     jobs = live_jobs(custodian) if job_ids is None else known_jobs(custodian, job_ids)
-    store = custodian.store
+    db = custodian.db
     held: list[str] = []
     orphaned: list[str] = []
     blocked: list[str] = []
@@ -101,7 +101,7 @@ def plan_revoke(
                 raise UnknownJob(f"job {job.job_id} was erased")
             continue
         # Any key version counts: an older grant still opens the fields of that version.
-        grants = store.grants(job.job_id)
+        grants = db.grants.of_job(job.job_id)
         versions = {g.key_version for g in grants if g.user == user}
         if not versions:
             continue

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vault.custody import Custodian
 from vault.errors import IntegrityError, VaultError
+from vault.store import backup as backup_database
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ def backup(custodian: Custodian, path: Path, *, actor: str) -> Backup:
     """A consistent online copy at ``path`` (``VaultExists`` if it exists), then verified to
     open with its log chain intact, then logged in the source vault."""
     dest = Path(path)
-    custodian.store.backup(dest)
+    backup_database(custodian.db, dest)
     try:
         with Custodian.open(dest) as copy:
             head = copy.verify_chain()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from vault.custody import Custodian
 from vault.errors import StoreError
 from vault.lifecycle._access import known_jobs
-from vault.store import Store
+from vault.store import Database, checkpoint
 
 Clock = Callable[[], float]
 
@@ -39,17 +39,17 @@ def erase(
     process holds a read transaction), the erase stays committed and ``StoreError`` says to
     erase any of the jobs again by id once no other process uses the vault.
     """
-    store = custodian.store
+    db = custodian.db
     jobs = known_jobs(custodian, job_ids)
     done: list[Erased] = []
-    with store.write():
+    with db.write():
         for info in jobs:
-            row = store.get_job(info.job_id)
+            row = db.jobs.get(info.job_id)
             if row is None or row.status == "erased":
                 continue
-            grants = store.delete_grants(row.job_id)
-            blobs = store.delete_blobs(row.job_id)
-            store.put_job(replace(row, status="erased", seal=None, updated_at=clock()))
+            grants = db.grants.delete(row.job_id)
+            blobs = db.blobs.delete(row.job_id)
+            db.jobs.put(replace(row, status="erased", seal=None, updated_at=clock()))
             custodian.record(
                 actor,
                 "erase",
@@ -63,13 +63,13 @@ def erase(
             )
             done.append(Erased(row.job_id, grants, blobs))
     if jobs:
-        _checkpoint(store)
+        _checkpoint(db)
     return done
 
 
-def _checkpoint(store: Store) -> None:
+def _checkpoint(db: Database) -> None:
     try:
-        store.checkpoint()
+        checkpoint(db)
     except StoreError as exc:
         raise StoreError(
             "the jobs are erased, but the write-ahead log could not be emptied because "

@@ -22,7 +22,15 @@ from pathlib import Path
 from vault.custody import Custodian, Session
 from vault.errors import InputError, IntegrityError, VaultNotFound
 from vault.lifecycle._verify import verify
-from vault.store import Location, Store, copy_rows, rows_digest, vault_location
+from vault.store import (
+    Database,
+    Location,
+    copy_rows,
+    create_database,
+    open_database,
+    rows_digest,
+    vault_location,
+)
 
 
 @dataclass(frozen=True)
@@ -33,15 +41,15 @@ class Migrated:
     deep_checked: int  # jobs decrypted and seal-checked (0 without a session)
 
 
-def _open_or_create(location: Location) -> Store:
+def _open_or_create(location: Location) -> Database:
     if isinstance(location, Path) and not location.exists():
-        return Store.create(location)
+        return create_database(location)
     try:
-        return Store.open(location)
+        return open_database(location)
     except VaultNotFound:
         if isinstance(location, Path):
             raise
-        return Store.create(location)  # an empty database
+        return create_database(location)  # an empty database
 
 
 def migrate(
@@ -58,10 +66,10 @@ def migrate(
         raise InputError("the source and the destination are the same vault")
     target = _open_or_create(where)
     try:
-        other = target.get_meta("vault_id")
+        other = target.meta.get("vault_id")
         if other is not None and other != source.vault_id:
             raise InputError(f"{where} holds a different vault; refusing to mix them")
-        expected = copy_rows(source.store, target, batch=batch, on_jobs=on_jobs)
+        expected = copy_rows(source.db, target, batch=batch, on_jobs=on_jobs)
         if rows_digest(target) != expected:
             raise IntegrityError(
                 f"the copy at {where} differs from the source (was the destination changed "

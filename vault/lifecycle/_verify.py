@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from vault.custody import Custodian, Session, parse_head
 from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, StoreError
 from vault.models import JobInfo, LogEntry
-from vault.store import Store
+from vault.store import Database
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def verify(
     of its own, and the other checks still run.
     """
     expected = parse_head(expect_head) if expect_head is not None else None
-    store = custodian.store
+    db = custodian.db
     findings: list[Finding] = []
 
     def attempt(check: str, run: Callable[[], list[Finding]]) -> None:
@@ -56,8 +56,8 @@ def verify(
         except (StoreError, IntegrityError) as exc:
             findings.append(Finding(check, str(exc)))
 
-    attempt("database", lambda: [Finding("database", p) for p in store.integrity_check()])
-    attempt("schema", lambda: [Finding("schema", p) for p in store.schema_problems()])
+    attempt("database", lambda: [Finding("database", p) for p in db.integrity_check()])
+    attempt("schema", lambda: [Finding("schema", p) for p in db.schema_problems()])
 
     def check_chain() -> list[Finding]:
         custodian.verify_chain()  # IntegrityError names the first entry that does not fit
@@ -80,7 +80,7 @@ def verify(
 
     def check_structure() -> list[Finding]:
         jobs.extend(custodian.list_jobs())
-        return _structure_findings(store, jobs)
+        return _structure_findings(db, jobs)
 
     attempt("structure", check_structure)
     attempt(
@@ -155,12 +155,12 @@ def _head_findings(
     return []
 
 
-def _structure_findings(store: Store, jobs: Sequence[JobInfo]) -> list[Finding]:
+def _structure_findings(db: Database, jobs: Sequence[JobInfo]) -> list[Finding]:
     layout: dict[str, dict[str, list[tuple[int, int]]]] = {}
-    for job_id, field, idx, version in store.blob_layout():
+    for job_id, field, idx, version in db.blobs.layout():
         layout.setdefault(job_id, {}).setdefault(field, []).append((idx, version))
     grant_versions: dict[str, set[int]] = {}
-    for job_id, _user, version in store.grant_layout():
+    for job_id, _user, version in db.grants.layout():
         grant_versions.setdefault(job_id, set()).add(version)
     known = {j.job_id for j in jobs}
     findings: list[Finding] = []

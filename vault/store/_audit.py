@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from vault.errors import IntegrityError
 from vault.models import JOB_INFO_FIELDS, JobInfo, JobStatus
-from vault.store._base import StoreBase
+from vault.store._base import Queries
 from vault.store._rows import counts_column
 
 AUDIT_TIME_SQL = "COALESCE(archived_at, fetched_at, submitted_at, created_at)"
@@ -110,7 +110,7 @@ if [(f.name, f.type) for f in fields(JobInfo)] != _LIST_ROW_TYPES:
     raise ImportError("JobListRow and JobInfo have different fields")
 
 
-class AuditQueries(StoreBase):
+class AuditQueries(Queries):
     """The store's aggregated, read-only audit queries."""
 
     def job_infos(

@@ -1,20 +1,23 @@
-"""``StoreBase``: what the query classes share: the open ``Database`` and its statements.
+"""``Queries``: what the query objects (``db.users``, ``db.jobs``, ``db.grants``, ``db.blobs``,
+``db.log``, ``db.meta``, ``db.audit``) share: the open ``Database`` and its statements.
 
-``Store`` (rows) and ``AuditQueries`` (aggregates) build on it; they write SQL once, in the
-subset both backends accept, and ask ``dialect`` where the engines differ in substance.
+They write SQL once, in the subset both backends accept, and ask ``dialect`` where the
+engines differ in substance. Every mutating statement runs inside the caller's
+``db.write()`` (the database refuses otherwise).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vault.store._database import Database, Dialect
+if TYPE_CHECKING:  # the database builds its query objects: imported for the types only
+    from vault.store._database import Database, Dialect
 
 
-class StoreBase:
-    """An open vault database and the statement helpers of the query classes."""
+class Queries:
+    """The queries of one part of the vault, over an open ``Database``."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -22,10 +25,6 @@ class StoreBase:
     @property
     def dialect(self) -> Dialect:
         return self.db.dialect
-
-    def write(self) -> AbstractContextManager[None]:
-        """One write transaction (one writer per vault); nested calls join."""
-        return self.db.write()
 
     def read(self) -> AbstractContextManager[None]:
         """A consistent snapshot for several reads; joins an open transaction."""

@@ -1,4 +1,4 @@
-"""Copying a vault's rows between two stores, whatever their backends: the logical export
+"""Copying a vault's rows between two databases, whatever their backends: the logical export
 behind ``backup`` of a PostgreSQL vault and behind ``migrate``.
 
 Every table the migrations make is copied column for column (the layout comes from the
@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable
 
 from vault.errors import StoreError
-from vault.store._base import StoreBase
+from vault.store._database import Database
 from vault.store._sqlite import Layout, expected_layout
 
 # Parents before children (foreign keys); the log last, after everything it speaks of.
@@ -44,8 +44,8 @@ def _upsert(layout: Layout, table: str) -> str:
 
 
 def copy_rows(
-    src: StoreBase,
-    dst: StoreBase,
+    src: Database,
+    dst: Database,
     *,
     batch: int = 200,
     on_jobs: Callable[[int], None] | None = None,
@@ -59,48 +59,46 @@ def copy_rows(
         raise StoreError(f"internal: no copy order for tables {sorted(unknown)}")
     with src.read():
         for table in ("vault_meta", "users"):
-            rows = src._query(f"SELECT {_columns(layout, table)} FROM {table}")
+            rows = src.query(f"SELECT {_columns(layout, table)} FROM {table}")
             with dst.write():
-                dst._exec_many(_upsert(layout, table), rows)
-        job_ids = [str(r[0]) for r in src._query("SELECT job_id FROM jobs ORDER BY rowid")]
+                dst.execute_many(_upsert(layout, table), rows)
+        job_ids = [str(r[0]) for r in src.query("SELECT job_id FROM jobs ORDER BY rowid")]
         for start in range(0, len(job_ids), batch):
             chunk = job_ids[start : start + batch]
             marks = ", ".join("?" * len(chunk))
             with dst.write():
                 for table in ("jobs", "grants", "blobs"):
-                    rows = src._query(
+                    rows = src.query(
                         f"SELECT {_columns(layout, table)} FROM {table} "
                         f"WHERE job_id IN ({marks})"
                         + (" ORDER BY rowid" if table == "jobs" else ""),
                         chunk,
                     )
                     if table != "jobs":  # a job's rows of an older key version are gone
-                        dst._exec(f"DELETE FROM {table} WHERE job_id IN ({marks})", chunk)
-                    dst._exec_many(_upsert(layout, table), rows)
+                        dst.execute(f"DELETE FROM {table} WHERE job_id IN ({marks})", chunk)
+                    dst.execute_many(_upsert(layout, table), rows)
             if on_jobs is not None:
                 on_jobs(min(start + batch, len(job_ids)))
-        rows = src._query(f"SELECT {_columns(layout, 'access_log')} FROM access_log ORDER BY seq")
+        rows = src.query(f"SELECT {_columns(layout, 'access_log')} FROM access_log ORDER BY seq")
         for start in range(0, len(rows), 5000):
             with dst.write():
-                dst._exec_many(_upsert(layout, "access_log"), rows[start : start + 5000])
+                dst.execute_many(_upsert(layout, "access_log"), rows[start : start + 5000])
         return rows_digest(src)
 
 
-def rows_digest(store: StoreBase) -> str:
+def rows_digest(db: Database) -> str:
     """SHA-256 over every row of every copied table, in primary-key order, values typed
     (bytes, text, integer, real, NULL), so two vaults holding the same rows agree whatever
     their backend."""
     layout = expected_layout()
     digest = hashlib.sha256()
-    with store.read():
+    with db.read():
         for table in _ORDER:
             if table not in layout.tables:
                 continue
             order = ", ".join(f'"{k}"' for k in layout.keys[table])
             digest.update(f"\x00table {table}\x00".encode())
-            for row in store._query(
-                f"SELECT {_columns(layout, table)} FROM {table} ORDER BY {order}"
-            ):
+            for row in db.query(f"SELECT {_columns(layout, table)} FROM {table} ORDER BY {order}"):
                 digest.update(repr(tuple(_typed(v) for v in row)).encode())
     return digest.hexdigest()
 

@@ -1,6 +1,14 @@
 """The backend-neutral database object: one open vault database (SQLite file or PostgreSQL
-database), its transactions and its schema. The query classes (``Store``) and the custodian only
-ever talk to this interface; ``_sqlite`` and ``_postgres`` implement it.
+database), its transactions, its schema, and its query objects, one per part of the vault:
+
+    db = open_database(location)          # or create_database; vault.store._open
+    with db.write():                      # one transaction, one writer per vault
+        db.jobs.put(row); db.blobs.insert(blobs); db.grants.insert(grant); db.log.append(entry)
+    db.users.get(name); db.meta.get("vault_id"); db.audit.audit_totals(...)
+
+The custodian and the lifecycle only ever talk to this interface; ``_sqlite`` and ``_postgres``
+implement its backend hooks. Maintenance (checkpoint, vacuum, backup) lives in
+``_maintenance``, on top of ``maintenance_statement``.
 
 Design choices:
 
@@ -31,8 +39,20 @@ from typing import Any, Literal
 
 from vault.config import DatabaseUrl
 from vault.errors import StoreError
+from vault.store._audit import AuditQueries
+from vault.store._grants import Grants
+from vault.store._jobs import Blobs, Jobs
+from vault.store._listing import ListingQueries
+from vault.store._log import AccessLog
+from vault.store._meta import Meta
+from vault.store._users import Users
 
 Dialect = Literal["sqlite", "postgresql"]
+
+
+class Audit(AuditQueries, ListingQueries):
+    """``db.audit``: the read-only aggregates (``_audit``) and listings (``_listing``) behind
+    ``vault.audit``."""
 
 
 class Database(ABC):
@@ -45,6 +65,13 @@ class Database(ABC):
         self._lock = threading.RLock()
         self._depth = 0  # nesting of write()/read()
         self._writing = False  # the open transaction is a write
+        self.meta = Meta(self)
+        self.users = Users(self)
+        self.jobs = Jobs(self)
+        self.blobs = Blobs(self)
+        self.grants = Grants(self)
+        self.log = AccessLog(self)
+        self.audit = Audit(self)
 
     # ----------------------------------------------------------------- backend hooks
 
@@ -94,14 +121,6 @@ class Database(ABC):
     @abstractmethod
     def discard(self) -> None:
         """Close and remove the vault this process has just created (a failed ``init``)."""
-
-    @abstractmethod
-    def checkpoint(self) -> None:
-        """After an erase: leave no shredded byte where the engine can reclaim it."""
-
-    @abstractmethod
-    def vacuum(self) -> None:
-        """Rebuild the storage so freed space leaves it."""
 
     @abstractmethod
     def settings(self) -> dict[str, int | str]:
@@ -182,6 +201,14 @@ class Database(ABC):
                 raise StoreError("internal: a write outside a write transaction")
             if rows:
                 self._change_many(sql, rows)
+
+    def maintenance_statement(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one statement that must not run inside a transaction (a checkpoint, VACUUM);
+        its rows. Refused inside ``write()``/``read()``."""
+        with self._lock:
+            if self._depth:
+                raise StoreError("internal: maintenance inside a transaction")
+            return self._fetch(sql, ())
 
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""

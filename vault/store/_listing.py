@@ -20,7 +20,7 @@ from typing import Any, Literal
 from vault.errors import StoreError
 from vault.models import JOB_INFO_FIELDS, JobInfo
 from vault.store._audit import AUDIT_TIME_SQL, JobTotalsRow, _where
-from vault.store._base import StoreBase
+from vault.store._base import Queries
 
 ListingKind = Literal["table", "csv", "json"]
 
@@ -174,7 +174,7 @@ class ListingRows:
     groups: tuple[JobTotalsRow, ...]
 
 
-class ListingQueries(StoreBase):
+class ListingQueries(Queries):
     """The audit listing's formatting SELECT and the reads it needs besides. Call them inside
     one ``read()`` for one snapshot. SQLite only (its ``strftime``, ``printf``, ``typeof``):
     on another backend each raises ``StoreError`` and the listing goes the ordinary way."""

@@ -312,21 +312,6 @@ class PostgresDatabase(Database):
 
     # ----------------------------------------------------------------- maintenance
 
-    def checkpoint(self) -> None:
-        """Vacuum the tables erase shreds in, so dead row versions are reclaimed (the table
-        owner may; docs/team.md says what WAL and backups still hold)."""
-        with self._lock:
-            if self._depth:
-                raise StoreError("internal: checkpoint inside a transaction")
-            self._run("VACUUM grants, blobs, jobs")
-
-    def vacuum(self) -> None:
-        """``VACUUM FULL``: rewrite the tables so freed space leaves their files."""
-        with self._lock:
-            if self._depth:
-                raise StoreError("internal: vacuum inside a transaction")
-            self._run("VACUUM FULL")
-
     def integrity_check(self) -> list[str]:
         """PostgreSQL checks its pages itself (checksums, WAL); nothing to add here."""
         self.query("SELECT 1")

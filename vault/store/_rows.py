@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from vault.errors import IntegrityError
 from vault.models import NOT_SEALED, JobMeta
@@ -161,3 +161,21 @@ def facts_column(text: Any) -> Mapping[str, str | int] | None:
     ):
         raise IntegrityError("a facts column of the access log has the wrong shape")
     return data
+
+
+R = TypeVar("R")
+
+
+def checked(what: str) -> Callable[[Callable[[Sequence[Any]], R]], Callable[[Sequence[Any]], R]]:
+    """A row whose values have the wrong types (a damaged page) is an ``IntegrityError``."""
+
+    def decorate(convert: Callable[[Sequence[Any]], R]) -> Callable[[Sequence[Any]], R]:
+        def wrapper(r: Sequence[Any]) -> R:
+            try:
+                return convert(r)
+            except (TypeError, ValueError) as exc:
+                raise IntegrityError(f"the vault holds a damaged {what} row") from exc
+
+        return wrapper
+
+    return decorate

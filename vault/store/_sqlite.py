@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import sqlite3
 import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,62 +351,20 @@ class SqliteDatabase(Database):
     # ----------------------------------------------------------------- maintenance
 
     @_translated
-    def checkpoint(self) -> None:
-        """Copy the WAL into the main file and truncate it to zero bytes."""
-        with self._lock:
-            if self._depth:
-                raise StoreError("internal: checkpoint inside a transaction")
-            row = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if row is not None and int(row[0]) != 0:
-                raise StoreError("the vault is busy: the write-ahead log could not be emptied")
-
-    @_translated
-    def vacuum(self) -> None:
-        """Rebuild the file so freed pages leave it."""
-        with self._lock:
-            if self._depth:
-                raise StoreError("internal: vacuum inside a transaction")
-            self._conn.execute("VACUUM")
-
-    @_translated
     def integrity_check(self) -> list[str]:
         """SQLite's own page-level check; an empty list when the file is sound."""
         rows = self.query("PRAGMA integrity_check")
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems
 
-    def backup(self, dest: Path) -> None:
-        """A consistent online copy through the SQLite backup API (dest created 0600).
-
-        The copy is made in a private directory (0700) beside ``dest`` and linked into place
-        only when complete: SQLite's journal and WAL sidecars then live where nobody else
-        can plant a link, and ``link`` never follows or replaces anything at ``dest``."""
-        dest = Path(dest)
-        if os.path.lexists(dest):
-            raise VaultExists(f"{dest} already exists; refusing to overwrite it")
+    def copy_to(self, target: sqlite3.Connection) -> None:
+        """Copy the whole database into ``target`` through the SQLite backup API (a
+        consistent online copy; ``_maintenance.backup``)."""
         try:
-            work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        except OSError as exc:
-            raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
-        copy = work / "backup.db"
-        try:
-            os.close(os.open(copy, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            target = sqlite3.connect(str(copy), isolation_level=None)
-            try:
-                with self._lock:
-                    self._conn.backup(target)
-                target.execute("PRAGMA journal_mode = WAL")
-            finally:
-                target.close()  # the last connection: the WAL is checkpointed and removed
-            os.link(copy, dest)
-        except FileExistsError as exc:
-            raise VaultExists(f"{dest} already exists; refusing to overwrite it") from exc
+            with self._lock:
+                self._conn.backup(target)
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
-        except OSError as exc:
-            raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     # ----------------------------------------------------------------- verify support
 

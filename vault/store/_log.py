@@ -1,0 +1,89 @@
+"""``db.log``: the access log's rows (append-only; the custodian computes the hash chain)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from vault.store._base import Queries
+from vault.store._rows import LogRow, checked, counts_column, facts_column
+
+# ``user`` is quoted: PostgreSQL reserves the word (SQLite accepts the quotes too).
+_COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject, facts'
+
+
+class AccessLog(Queries):
+    """The access log's rows, by sequence number. Rows are only ever added: the database's
+    triggers (and on PostgreSQL its privileges) refuse an UPDATE or DELETE."""
+
+    def last(self) -> LogRow | None:
+        """The head of the log; None when it is empty."""
+        rows = self._query(f"SELECT {_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1")
+        return _log(rows[0]) if rows else None
+
+    def append(self, row: LogRow) -> None:
+        self._exec(
+            f"INSERT INTO access_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.seq,
+                row.time,
+                row.user,
+                row.action,
+                row.job_id,
+                json.dumps(dict(row.counts), sort_keys=True),
+                row.prev_hash,
+                row.entry_hash,
+                row.subject,
+                None if row.facts is None else json.dumps(dict(row.facts), sort_keys=True),
+            ),
+        )
+
+    def rows(
+        self,
+        *,
+        user: str | None = None,
+        action: str | None = None,
+        job_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        subject: str | None = None,
+    ) -> list[LogRow]:
+        """The entries matching every given filter, in order (``since`` inclusive, ``until``
+        exclusive)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, op, value in (
+            ('"user"', "=", user),
+            ("action", "=", action),
+            ("job_id", "=", job_id),
+            ("subject", "=", subject),
+            ("time", ">=", since),
+            ("time", "<", until),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT {_COLUMNS} FROM access_log{where} ORDER BY seq", params)
+        return [_log(r) for r in rows]
+
+    def entry(self, seq: int) -> LogRow | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM access_log WHERE seq = ?", (seq,))
+        return _log(rows[0]) if rows else None
+
+
+@checked("access log")
+def _log(r: Sequence[Any]) -> LogRow:
+    return LogRow(
+        seq=int(r[0]),
+        time=float(r[1]),
+        user=str(r[2]),
+        action=str(r[3]),
+        job_id=r[4],
+        counts=counts_column(r[5]),
+        prev_hash=str(r[6]),
+        entry_hash=str(r[7]),
+        subject=r[8],
+        facts=facts_column(r[9]),
+    )
