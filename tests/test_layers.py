@@ -121,3 +121,16 @@ def test_simulator_imports_only_tier_zero() -> None:
             parts = name.split(".")
             if parts[0] == "vault" and len(parts) > 1 and parts[1] != "simulator":
                 assert TIERS[parts[1]] == 0, f"{path.name} imports {name}"
+
+
+def test_the_command_line_reaches_the_vault_through_the_facade() -> None:
+    """Only ``vault.Vault`` is the vault: no command opens the custodian or the store itself
+    (15.2, 15.3); ``_common.open_vault`` hands every command a ``Vault``."""
+    below = {"custody", "store"}
+    problems = [
+        f"cli/{path.name} imports {name}"
+        for path in PACKAGE.joinpath("cli").rglob("*.py")
+        for name in _imports(path)
+        if name.split(".")[:2][-1] in below and name.startswith("vault.")
+    ]
+    assert not problems, problems

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 import vault.archive as archive
 import vault.audit as report
 import vault.crypto as crypto
+import vault.lifecycle as lifecycle
 import vault.restore as restore
 from vault.audit import AuditQuery, AuditReport, load_audit
 from vault.custody import Custodian, Session
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
     from vault.audit import CrossCheck
     from vault.client import QuestaClient
+    from vault.config import Location
     from vault.crypto import KdfParams
+    from vault.lifecycle import Backup, Erased, Migrated, RevokePlan, VerifyReport
     from vault.restore import RestoreOptions, RestoreReport, StreamRestorer
     from vault.store import JobListRow
 
@@ -58,14 +61,20 @@ class Vault:
         self._custodian = custodian
 
     @classmethod
-    def open(cls, path: str | Path) -> Vault:
+    def open(cls, path: Location | str) -> Vault:
         """Open an existing vault: a SQLite file path or a ``postgresql://`` URL without a
         password (``VaultNotFound`` when there is none)."""
         return cls(Custodian.open(path))
 
+    @staticmethod
+    def check_new(path: Location | str) -> None:
+        """Refuse a location ``create`` would refuse (a vault or another file already there, a
+        directory) before any secret is asked for or key derived."""
+        Custodian.check_new(path)
+
     @classmethod
     def create(
-        cls, path: str | Path, *, user: str, passphrase: str, kdf: KdfParams | None = None
+        cls, path: Location | str, *, user: str, passphrase: str, kdf: KdfParams | None = None
     ) -> Vault:
         """Create a new vault with its first user, in a new SQLite file or an empty
         PostgreSQL database (``VaultExists`` if a vault is there)."""
@@ -76,8 +85,17 @@ class Vault:
 
     @property
     def custodian(self) -> Custodian:
-        """The underlying custodian, for the operations the facade does not wrap."""
+        """The custodian of the vault's records, for the operations the facade does not wrap."""
         return self._custodian
+
+    @property
+    def path(self) -> Location:
+        """Where the vault is: a SQLite file or a ``postgresql://`` URL."""
+        return self._custodian.path
+
+    @property
+    def vault_id(self) -> str:
+        return self._custodian.vault_id
 
     def close(self) -> None:
         self._custodian.close()
@@ -139,19 +157,112 @@ class Vault:
     def jobs(self, *, status: str | None = None) -> list[JobInfo]:
         return self._custodian.list_jobs(status=status)
 
+    def job(self, job_id: str) -> JobInfo | None:
+        """One job's metadata (``None`` when the vault has no such job)."""
+        return self._custodian.get_job(job_id)
+
+    def known_jobs(self, job_ids: Iterable[str]) -> list[JobInfo]:
+        """The named jobs in the order given (duplicates dropped); ``UnknownJob`` otherwise."""
+        return lifecycle.known_jobs(self._custodian, job_ids)
+
+    def job_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Up to ``limit`` job ids starting with ``prefix``, in id order (short ids)."""
+        return self._custodian.db.jobs.ids_with_prefix(prefix, limit=limit)
+
     def audit(self, query: AuditQuery | None = None) -> AuditReport:
         return load_audit(self._custodian.db, query)
 
-    def log(self) -> list[LogEntry]:
-        return self._custodian.log_entries()
+    def log(
+        self,
+        *,
+        user: str | None = None,
+        action: str | None = None,
+        job_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[LogEntry]:
+        """Access-log entries in order; ``since`` inclusive, ``until`` exclusive (Unix seconds)."""
+        return self._custodian.log_entries(
+            user=user, action=action, job_id=job_id, since=since, until=until
+        )
 
+    def log_head(self) -> tuple[int, str]:
+        """The log's newest entry as ``(seq, hash)``; ``(0, 64 zeros)`` when empty."""
+        return self._custodian.log_head()
+
+    def verify(
+        self, unlocked: Unlocked | None = None, *, expect_head: str | None = None
+    ) -> VerifyReport:
+        """Every check (database, schema, log chain, structure; with ``unlocked`` also every
+        seal that user can open); findings instead of stopping at the first."""
+        session = unlocked.session if unlocked is not None else None
+        return lifecycle.verify(self._custodian, session=session, expect_head=expect_head)
+
+    # -- users: no secret but the new user's -------------------------------------------------
     def users(self) -> list[UserInfo]:
         return self._custodian.list_users()
 
-    # -- reading: an unlocked user -------------------------------------------------------------
+    def default_user(self) -> str | None:
+        """The only enabled user, else ``None``."""
+        return self._custodian.default_user()
+
+    def add_user(
+        self, name: str, *, passphrase: str, kdf: KdfParams | None = None, actor: str = "api"
+    ) -> UserInfo:
+        """A user whose private key is kept here, wrapped under ``passphrase``."""
+        return self._custodian.add_user(
+            name, passphrase=passphrase, kdf=kdf or crypto.default_kdf(), actor=actor
+        )
+
+    def add_public_user(self, name: str, public_key: bytes, *, actor: str = "api") -> UserInfo:
+        """A user known by public key only (raw 32 bytes or PEM, as ``keygen`` prints it)."""
+        return self._custodian.add_public_user(name, public_key, actor=actor)
+
+    def disable_user(self, name: str, *, actor: str = "api") -> None:
+        """No new job is sealed to ``name`` and they cannot unlock (refuses the last one)."""
+        self._custodian.disable_user(name, actor=actor)
+
+    # -- erase and backup: no secret ---------------------------------------------------------
+    def erase(self, job_ids: Sequence[str], *, actor: str = "api") -> list[Erased]:
+        """Crypto-shred the jobs (grants and ciphertexts deleted, a tombstone kept, logged)."""
+        return lifecycle.erase(self._custodian, job_ids, actor=actor)
+
+    def backup(self, path: Path, *, actor: str = "api") -> Backup:
+        """A verified copy in a new SQLite file (mode 0600); logged."""
+        return lifecycle.backup(self._custodian, path, actor=actor)
+
+    def migrate(
+        self, dest: Location | str, *, unlock: Callable[[Vault], Unlocked] | None = None
+    ) -> Migrated:
+        """Copy the vault into ``dest`` (a new, empty or partly copied vault; resumable) and
+        verify the copy; with ``unlock`` (given the copy) also every seal that user can open."""
+        opener = (lambda copy: unlock(Vault(copy)).session) if unlock is not None else None
+        return lifecycle.migrate(self._custodian, dest, unlock=opener)
+
+    # -- reading and sharing: an unlocked user -----------------------------------------------
     def unlock(self, user: str, passphrase: str) -> Unlocked:
         """One key derivation; the returned view reads every job the user holds a grant for."""
         return Unlocked(self._custodian.unlock(user, passphrase))
+
+    def unlock_with_key(self, user: str, private_key_pem: bytes) -> Unlocked:
+        """Unlock with a ``keygen`` private key file's contents instead of a passphrase."""
+        return Unlocked(self._custodian.unlock_with_key(user, private_key_pem))
+
+    def grant(self, unlocked: Unlocked, user: str, job_ids: Sequence[str] | None) -> list[str]:
+        """Seal the unlocked user's keys of ``job_ids`` (``None``: every live job they can
+        read) to ``user`` too; the jobs newly granted, each logged."""
+        return lifecycle.grant(self._custodian, unlocked.session, user, job_ids)
+
+    def plan_revoke(self, actor: str, user: str, job_ids: Sequence[str] | None) -> RevokePlan:
+        """What a revoke of ``user`` would touch (``None``: all their jobs), before any change."""
+        return lifecycle.plan_revoke(self._custodian, actor, user, job_ids)
+
+    def revoke(
+        self, unlocked: Unlocked, plan: RevokePlan, *, force: bool = False, disable: bool = False
+    ) -> list[str]:
+        """Drop the plan's grants and re-key each job in one transaction (``InputError`` when
+        a job would lose its last reader, unless ``force``)."""
+        return lifecycle.revoke(unlocked.session, plan, force=force, disable=disable)
 
 
 class Unlocked:
@@ -170,6 +281,10 @@ class Unlocked:
     @property
     def session(self) -> Session:
         return self._session
+
+    def change_passphrase(self, new_passphrase: str, kdf: KdfParams | None = None) -> None:
+        """Wrap this user's private key under a new passphrase (logged as ``passwd``)."""
+        self._session.change_passphrase(new_passphrase, kdf or crypto.default_kdf())
 
     # -- the one release path ------------------------------------------------------------------
     def _released(self, action: str, compute: Callable[[], tuple[T, PerJob]]) -> T:

@@ -35,7 +35,7 @@ from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, Va
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from vault.custody import Custodian
+    from vault.api import Vault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,9 +160,9 @@ def refuse_dash(why: str) -> Callable[[click.Context, click.Parameter, Any], Any
     return check
 
 
-def erased_message(custodian: Custodian, job_id: str) -> str:
+def erased_message(vault: Vault, job_id: str) -> str:
     """ "job X was erased on TIME (by USER)": from the access log's erase entry."""
-    entries = custodian.log_entries(action="erase", job_id=job_id)
+    entries = vault.log(action="erase", job_id=job_id)
     if not entries:
         return f"job {job_id} was erased; its map and file no longer exist"
     last = entries[-1]

@@ -20,18 +20,18 @@ from vault.config import default_vault_path, vault_location
 from vault.errors import AmbiguousJob
 
 if TYPE_CHECKING:
-    from vault.custody import Custodian
+    from vault.api import Vault
 
 MIN_PREFIX = 4
 _SHOWN = 5
 
 
-def resolve_job(custodian: Custodian, text: str) -> str:
+def resolve_job(vault: Vault, text: str) -> str:
     """The full id for ``text``: itself when a job has exactly that id, else the one job whose
     id starts with it. Unknown text comes back unchanged (the caller reports it)."""
-    if len(text) < MIN_PREFIX or custodian.get_job(text) is not None:
+    if len(text) < MIN_PREFIX or vault.job(text) is not None:
         return text
-    matches = custodian.db.jobs.ids_with_prefix(text, limit=_SHOWN + 1)
+    matches = vault.job_ids_with_prefix(text, limit=_SHOWN + 1)
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -44,8 +44,8 @@ def resolve_job(custodian: Custodian, text: str) -> str:
     )
 
 
-def resolve_jobs(custodian: Custodian, texts: Iterable[str]) -> list[str]:
-    return [resolve_job(custodian, t) for t in texts]
+def resolve_jobs(vault: Vault, texts: Iterable[str]) -> list[str]:
+    return [resolve_job(vault, t) for t in texts]
 
 
 # --------------------------------------------------------------------------- shell completion
@@ -54,17 +54,17 @@ COMPLETION_LIMIT = 200  # candidates offered at most; a shell shows more than th
 
 
 def _complete(
-    ctx: click.Context, incomplete: str, candidates: Callable[[Custodian], list[str]]
+    ctx: click.Context, incomplete: str, candidates: Callable[[Vault], list[str]]
 ) -> list[CompletionItem]:
     """Candidates from the vault the command line names; nothing on any error (no vault, a
     database that cannot be reached, ...). Opening a vault needs no secret, so nothing asks."""
-    from vault.custody import Custodian  # the store loads on a tab press, not with the CLI
+    from vault.api import Vault  # the store loads on a tab press, not with the CLI
 
     try:
         given = ctx.find_root().params.get("vault_path")
         path = vault_location(given) if given else default_vault_path()
-        with Custodian.open(path) as custodian:
-            found = candidates(custodian)
+        with Vault.open(path) as vault:
+            found = candidates(vault)
     except Exception:  # a tab press never prints a traceback or an error
         return []
     return [CompletionItem(c) for c in found if c.startswith(incomplete)][:COMPLETION_LIMIT]
@@ -77,7 +77,7 @@ def complete_job_ids(
     return _complete(
         ctx,
         incomplete,
-        lambda k: k.db.jobs.ids_with_prefix(incomplete, limit=COMPLETION_LIMIT),
+        lambda v: v.job_ids_with_prefix(incomplete, limit=COMPLETION_LIMIT),
     )
 
 
@@ -85,4 +85,4 @@ def complete_users(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """User names of the vault (enabled or not: ``log --user`` asks about old ones too)."""
-    return _complete(ctx, incomplete, lambda k: sorted(u.name for u in k.list_users()))
+    return _complete(ctx, incomplete, lambda v: sorted(u.name for u in v.users()))

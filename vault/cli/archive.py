@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -42,6 +42,7 @@ from vault.cli._app import (
     read_token,
     require_api_url,
 )
+from vault.cli._common import acting_user, open_vault
 from vault.cli._jobref import complete_job_ids
 from vault.cli._outcomes import (
     Reporter,
@@ -51,11 +52,13 @@ from vault.cli._outcomes import (
     warn,
 )
 from vault.cli._terminal import reason
-from vault.cli.users import acting_user, open_vault
 from vault.client import DEFAULT_MAX_RESPONSE, QuestaClient, check_job_id
 from vault.client import DEFAULT_TIMEOUT as REQUEST_TIMEOUT
 from vault.errors import InputError, Interrupted, VaultError
 from vault.models import SubmitOptions
+
+if TYPE_CHECKING:
+    from vault.api import Vault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,12 +146,12 @@ def _client(
 SHOWN_PENDING = 10  # job ids named in the one-line message; the rest are counted
 
 
-def _pending_ids(custodian: Any) -> list[str]:
-    return [info.job_id for info in custodian.pending_jobs()]
+def _pending_ids(vault: Vault) -> list[str]:
+    return [info.job_id for info in vault.jobs(status="pending")]
 
 
 @contextmanager
-def pending_on_interrupt(custodian: Any, which: Callable[[list[str]], list[str]]) -> Iterator[None]:
+def pending_on_interrupt(vault: Vault, which: Callable[[list[str]], list[str]]) -> Iterator[None]:
     """Turn Ctrl-C during a run into ``Interrupted`` (exit 130) naming the jobs of this run
     that stay pending: ``which`` picks them from every job pending in the vault afterwards.
 
@@ -158,7 +161,7 @@ def pending_on_interrupt(custodian: Any, which: Callable[[list[str]], list[str]]
         yield
     except KeyboardInterrupt:
         try:
-            left = which(_pending_ids(custodian))
+            left = which(_pending_ids(vault))
         except VaultError:  # the vault cannot say: the plain message, still exit 130
             raise Interrupted(
                 "interrupted; `questa-vault sync` archives the jobs left pending"
@@ -346,19 +349,19 @@ def _submit_checked(
     as_json: bool,
 ) -> None:
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
-    with open_vault(ctx) as custodian, client:
+    with open_vault(ctx) as vault, client:
         run = RunOptions(
-            actor=acting_user(ctx, custodian),
+            actor=acting_user(ctx, vault),
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
         )
-        before = set(_pending_ids(custodian))
-        new_only = pending_on_interrupt(custodian, lambda now: [j for j in now if j not in before])
+        before = set(_pending_ids(vault))
+        new_only = pending_on_interrupt(vault, lambda now: [j for j in now if j not in before])
         with new_only, Reporter(ctx, len(checked), as_json=as_json, label="submitting") as report:
             outcomes = submit(
                 client,
-                custodian,
+                vault.custodian,
                 checked,
                 run,
                 options,
@@ -427,9 +430,9 @@ def fetch_command(
     for job_id in job_ids:
         check_job_id(job_id)
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
-    with open_vault(ctx) as custodian, client:
+    with open_vault(ctx) as vault, client:
         run = RunOptions(
-            actor=acting_user(ctx, custodian),
+            actor=acting_user(ctx, vault),
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
@@ -438,9 +441,9 @@ def fetch_command(
         )
         distinct = len(set(job_ids))
         asked = list(dict.fromkeys(job_ids))
-        named = pending_on_interrupt(custodian, lambda now: [j for j in asked if j in set(now)])
+        named = pending_on_interrupt(vault, lambda now: [j for j in asked if j in set(now)])
         with named, Reporter(ctx, distinct, as_json=as_json, label="fetching") as report:
-            outcomes = fetch(client, custodian, job_ids, run, on_outcome=report.fetched)
+            outcomes = fetch(client, vault.custodian, job_ids, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
             {
@@ -490,19 +493,19 @@ def sync_command(
       */10 * * * *  questa-vault -q sync --timeout 300
     """
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
-    with open_vault(ctx) as custodian, client:
+    with open_vault(ctx) as vault, client:
         run = RunOptions(
-            actor=acting_user(ctx, custodian),
+            actor=acting_user(ctx, vault),
             wait=not no_wait,
             timeout=timeout,
             concurrency=concurrency,
             here=here,
             expire_missing=expire_missing,
         )
-        total = len(custodian.pending_jobs())
-        every = pending_on_interrupt(custodian, lambda now: now)
+        total = len(vault.jobs(status="pending"))
+        every = pending_on_interrupt(vault, lambda now: now)
         with every, Reporter(ctx, total, as_json=as_json, label="syncing") as report:
-            result = sync(client, custodian, run, on_outcome=report.fetched)
+            result = sync(client, vault.custodian, run, on_outcome=report.fetched)
     if as_json:
         emit_json(
             {

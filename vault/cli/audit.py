@@ -43,13 +43,13 @@ from vault.cli._app import (
     json_option,
     pass_app,
 )
+from vault.cli._common import open_vault, unlock
 from vault.cli._terminal import echo, inert_json, inert_lines
-from vault.cli.users import open_vault, unlock
-from vault.custody import Custodian
 from vault.models import FILE_TYPES, JOB_STATUSES, LogEntry
 from vault.restore import AtomicOutput
 
 if TYPE_CHECKING:
+    from vault.api import Vault
     from vault.audit import CrossCheck
 
 
@@ -154,10 +154,10 @@ def audit_command(
         file_types=file_types,
     )
     checks: list[CrossCheck] = []
-    with open_vault(ctx) as kr:
+    with open_vault(ctx) as vault:
         if not summary and not deep and html_path is None:
             # Every job: formatted inside SQLite when the rows allow (the same bytes).
-            text = fast_listing(kr.db, query, fmt)
+            text = fast_listing(vault.custodian.db, query, fmt)
             if text is not None:
                 shown = {"json": inert_json, "table": inert_lines}.get(fmt)
                 click.echo(shown(text) if shown is not None else text, nl=False)
@@ -167,19 +167,19 @@ def audit_command(
         # recipients are shown (JSON) or used (--deep).
         summing = summary and not deep
         report = (
-            summarize(kr.db, query)
+            summarize(vault.custodian.db, query)
             if summing
-            else list_audit(kr.db, query, recipients=fmt == "json" or deep)
+            else list_audit(vault.custodian.db, query, recipients=fmt == "json" or deep)
         )
         if html_path is not None:
             page = views.html_report(
                 report,
-                _log_for(kr, report, query),
+                _log_for(vault, report, query),
                 vault_name=ctx.vault_path.name,
                 generated_at=now,
             )
         if deep:
-            checks = unlock(ctx, kr).cross_check(report.jobs)  # logged before shown
+            checks = unlock(ctx, vault).cross_check(report.jobs)  # logged before shown
     if html_path is not None:
         _write_page(ctx, html_path, page, force=force)
         if is_dash(html_path):
@@ -201,12 +201,10 @@ def audit_command(
         ctx.say(f"cross-checked {len(checks)} job(s); {flagged} flagged")
 
 
-def _log_for(
-    kr: Custodian, report: AuditListing | AuditReport, query: AuditQuery
-) -> list[LogEntry]:
+def _log_for(vault: Vault, report: AuditListing | AuditReport, query: AuditQuery) -> list[LogEntry]:
     """The access-log entries the audit's filters select: the same time window; with a status
     or type filter, only entries about the selected jobs."""
-    entries = kr.log_entries(since=query.since, until=query.until)
+    entries = vault.log(since=query.since, until=query.until)
     if not (query.statuses or query.file_types):
         return entries
     selected = {job.job_id for job in report.jobs}

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import click
 
+from vault.api import Vault
 from vault.cli._app import AppContext, cli, color, pass_app, refuse_dash, simulator_extra
 from vault.cli._terminal import echo
-from vault.custody import Custodian
 from vault.errors import InputError
 
 # Realistic but invented people (no real person's data).
@@ -72,8 +72,8 @@ class _Demo:
                 sys.stdin = saved
 
     def jobs_by_type(self) -> dict[str, str]:
-        with Custodian.open(self.vault) as custodian:
-            return {job.file_type: job.job_id for job in custodian.list_jobs(status="archived")}
+        with Vault.open(self.vault) as vault:
+            return {job.file_type: job.job_id for job in vault.jobs(status="archived")}
 
 
 def _llm_answer(anonymized: str) -> str:

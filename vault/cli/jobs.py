@@ -27,9 +27,9 @@ from vault.cli._app import (
     table,
     utc_time,
 )
+from vault.cli._common import open_vault, unlock
 from vault.cli._jobref import complete_job_ids, resolve_job
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
-from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
 from vault.errors import InputError, UnknownJob
 from vault.models import EXTENSIONS, JOB_STATUSES, JobContent, JobInfo
@@ -56,8 +56,8 @@ def jobs_command(ctx: AppContext, status: str | None, as_json: bool) -> None:
     Example:
       questa-vault jobs --status pending
     """
-    with open_vault(ctx) as custodian:
-        infos = custodian.list_jobs(status=status)
+    with open_vault(ctx) as vault:
+        infos = vault.jobs(status=status)
     if as_json:
         emit_json([job_json(i) for i in infos])
         return
@@ -94,13 +94,13 @@ def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> N
       questa-vault show 550e8400-e29b-41d4-a716-446655440000 --json
     """
     details: dict[str, Any] | None = None
-    with open_vault(ctx) as custodian:
-        job_id = resolve_job(custodian, job_id)
-        info = custodian.get_job(job_id)
+    with open_vault(ctx) as vault:
+        job_id = resolve_job(vault, job_id)
+        info = vault.job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
         if reveal:  # logged as `show` before anything is printed
-            details = _details(unlock(ctx, custodian).reveal(job_id))
+            details = _details(unlock(ctx, vault).reveal(job_id))
     if as_json:
         emit_json(job_json(info) | ({"details": details} if details is not None else {}))
         return
@@ -198,13 +198,13 @@ def export_command(
       questa-vault export 550e8400-e29b-41d4-a716-446655440000 -o contract.anon.pdf
     """
     check_job_id(job_id)
-    with open_vault(ctx) as custodian:
-        job_id = resolve_job(custodian, job_id)
-        info = custodian.get_job(job_id)
+    with open_vault(ctx) as vault:
+        job_id = resolve_job(vault, job_id)
+        info = vault.job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
         if info.status == "erased":
-            raise UnknownJob(erased_message(custodian, job_id))
+            raise UnknownJob(erased_message(vault, job_id))
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: only archived jobs have a file")
         to_stdout = output is not None and str(output) == "-"
@@ -212,7 +212,7 @@ def export_command(
         check_output(ctx, target, force=force)  # before the passphrase is asked
         stdout = terminal_safe(sys.stdout.buffer, raw=raw)
         destination: Path | BinaryIO = stdout if to_stdout else target
-        written = unlock(ctx, custodian).export_to(job_id, destination, replace=force)
+        written = unlock(ctx, vault).export_to(job_id, destination, replace=force)
     if to_stdout:
         return
     ctx.say(f"exported job {job_id} to {target} ({written} bytes)")

@@ -1,7 +1,7 @@
-"""Lifecycle commands: ``grant``, ``revoke``, ``erase``, ``verify``, ``backup`` (``audit`` is in
-``report.py``).
+"""Lifecycle commands: ``grant``, ``revoke``, ``erase``, ``verify``, ``backup``, ``migrate``
+(``audit`` is in ``audit.py``).
 
-Adapters only: parse, call ``vault.lifecycle``, render. ``erase``, ``verify`` (without
+Adapters only: parse, call ``vault.Vault``, render. ``erase``, ``verify`` (without
 ``--deep``) and ``backup`` need no passphrase.
 """
 
@@ -12,25 +12,14 @@ from pathlib import Path
 
 import click
 
+from vault.api import Vault
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, refuse_dash
+from vault.cli._common import acting_user, open_vault, unlock
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
-from vault.cli.users import acting_user, open_vault, unlock_session
 from vault.config import vault_location
-from vault.custody import Custodian
 from vault.errors import InputError, IntegrityError, StoreError, VaultNotFound
-from vault.lifecycle import (
-    backup,
-    erase,
-    grant,
-    known_jobs,
-    live_jobs,
-    migrate,
-    older_than,
-    plan_revoke,
-    revoke,
-    verify,
-)
+from vault.lifecycle import older_than
 
 
 def _one_selection(job_ids: tuple[str, ...], all_jobs: bool, what: str) -> None:
@@ -69,9 +58,9 @@ def grant_command(
       questa-vault --user alice grant bob --all
     """
     _one_selection(job_ids, all_jobs, "grant")
-    with open_vault(ctx) as kr:
-        session = unlock_session(ctx, kr)
-        granted = grant(kr, session, user, None if all_jobs else resolve_jobs(kr, job_ids))
+    with open_vault(ctx) as vault:
+        chosen = None if all_jobs else resolve_jobs(vault, job_ids)
+        granted = vault.grant(unlock(ctx, vault), user, chosen)
     if as_json:
         emit_json({"user": user, "granted": granted})
         return
@@ -136,12 +125,11 @@ def revoke_command(
     if keep_enabled and not all_jobs:
         raise InputError("--keep-enabled goes with --all")
     disable = all_jobs and not keep_enabled
-    with open_vault(ctx) as kr:
-        chosen = None if all_jobs else resolve_jobs(kr, job_ids)
-        plan = plan_revoke(kr, acting_user(ctx, kr), user, chosen)
-        session = unlock_session(ctx, kr)
-        rekeyed = revoke(session, plan, force=force, disable=disable)
-        enabled = any(u.name == user and u.enabled for u in kr.list_users())
+    with open_vault(ctx) as vault:
+        chosen = None if all_jobs else resolve_jobs(vault, job_ids)
+        plan = vault.plan_revoke(acting_user(ctx, vault), user, chosen)
+        rekeyed = vault.revoke(unlock(ctx, vault), plan, force=force, disable=disable)
+        enabled = any(u.name == user and u.enabled for u in vault.users())
     unreadable = [j for j in plan.orphaned if j in rekeyed]
     if as_json:
         emit_json({"user": user, "rekeyed": rekeyed, "unreadable": unreadable, "enabled": enabled})
@@ -192,12 +180,12 @@ def erase_command(
     """
     if bool(job_ids) == (days is not None):
         raise click.UsageError("give the jobs to erase: JOB_ID... or --older-than DAYS")
-    with open_vault(ctx) as kr:
-        actor = acting_user(ctx, kr)
+    with open_vault(ctx) as vault:
+        actor = acting_user(ctx, vault)
         if days is not None:
-            jobs = older_than(live_jobs(kr), days, now=time.time())
+            jobs = older_than(vault.jobs(), days, now=time.time())
         else:
-            jobs = known_jobs(kr, tuple(resolve_jobs(kr, job_ids)))
+            jobs = vault.known_jobs(resolve_jobs(vault, job_ids))
         skipped = [j.job_id for j in jobs if j.status == "erased"]
         targets = [j.job_id for j in jobs if j.status != "erased"]
         for job_id in skipped:
@@ -213,7 +201,7 @@ def erase_command(
             )
         # Already-erased jobs go in too: erasing them again empties a WAL an earlier
         # erase could not (another process was reading).
-        done = erase(kr, [j.job_id for j in jobs], actor=actor) if jobs else []
+        done = vault.erase([j.job_id for j in jobs], actor=actor) if jobs else []
     if as_json:
         emit_json(
             {
@@ -262,7 +250,7 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
       questa-vault verify --deep --expect-head "$(cat head.txt)"
     """
     try:
-        kr = open_vault(ctx)
+        vault = open_vault(ctx)
     except StoreError as exc:
         # A file SQLite cannot open as a vault at all is verify's worst finding (exit 5);
         # a missing file or a busy vault stays an ordinary error.
@@ -273,9 +261,9 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
         if str(exc).startswith("cannot open the vault"):
             raise
         raise IntegrityError(f"the vault does not verify: {exc}") from exc
-    with kr:
-        session = unlock_session(ctx, kr) if deep else None
-        report = verify(kr, session=session, expect_head=expect_head)
+    with vault:
+        unlocked = unlock(ctx, vault) if deep else None
+        report = vault.verify(unlocked, expect_head=expect_head)
     head = f"{report.head[0]}:{report.head[1]}"
     if as_json:
         emit_json(
@@ -342,8 +330,8 @@ def backup_command(ctx: AppContext, path: Path, as_json: bool) -> None:
     Example:
       questa-vault backup /mnt/backups/vault-2026-05-31.db
     """
-    with open_vault(ctx) as kr:
-        done = backup(kr, path, actor=acting_user(ctx, kr))
+    with open_vault(ctx) as vault:
+        done = vault.backup(path, actor=acting_user(ctx, vault))
     head = f"{done.head[0]}:{done.head[1]}"
     if as_json:
         emit_json({"path": str(done.path), "bytes": done.size, "head": head})
@@ -381,12 +369,8 @@ def migrate_command(ctx: AppContext, source: str, dest: str, deep: bool, as_json
       questa-vault migrate 'postgresql://admin@db.internal/questa' restore-test.db --deep
     """
     src, dst = vault_location(source), vault_location(dest)  # both refused before any connect
-    with Custodian.open(src) as kr:
-        done = migrate(
-            kr,
-            dst,
-            unlock=(lambda copy: unlock_session(ctx, copy)) if deep else None,
-        )
+    with Vault.open(src) as vault:
+        done = vault.migrate(dst, unlock=(lambda copy: unlock(ctx, copy)) if deep else None)
     head = f"{done.head[0]}:{done.head[1]}"
     if as_json:
         emit_json(

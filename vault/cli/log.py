@@ -14,9 +14,9 @@ import click
 
 from vault.audit import Column, Table, iso_time, parse_when, short_time
 from vault.cli._app import AppContext, cli, echo_lines, emit_json, json_option, pass_app
+from vault.cli._common import open_vault
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
 from vault.cli._terminal import echo, inert
-from vault.cli.users import open_vault
 from vault.models import LOG_ACTIONS, LogEntry
 
 # --------------------------------------------------------------------------- log
@@ -77,14 +77,14 @@ def log_command(
     now = time.time()
     start = None if since is None else parse_when(since, now=now)
     end = None if until is None else parse_when(until, now=now, end=True)
-    with open_vault(ctx) as kr:
+    with open_vault(ctx) as vault:
         if head:
-            seq, digest = kr.log_head()
+            seq, digest = vault.log_head()
             echo(f"{seq}:{digest}")
             return
         if job_id is not None:
-            job_id = resolve_job(kr, job_id)
-        entries = kr.log_entries(user=user, action=action, job_id=job_id, since=start, until=end)
+            job_id = resolve_job(vault, job_id)
+        entries = vault.log(user=user, action=action, job_id=job_id, since=start, until=end)
     if as_json:
         emit_json([_entry_json(e) for e in entries])
         return

@@ -15,7 +15,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -29,11 +29,10 @@ from vault.cli._app import (
     json_option,
     pass_app,
 )
+from vault.cli._common import open_vault, unlock
 from vault.cli._jobref import complete_job_ids, resolve_job, resolve_jobs
 from vault.cli._terminal import RAW_HELP, terminal_safe
-from vault.cli.users import open_vault, unlock
 from vault.client import check_job_id
-from vault.custody import Custodian
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
 from vault.restore import (
     FORMATS,
@@ -43,6 +42,9 @@ from vault.restore import (
     RestoreReport,
     plural,
 )
+
+if TYPE_CHECKING:
+    from vault.api import Vault
 
 _BAR_FROM = 32 * 1024 * 1024  # inputs from this size show a progress bar on a terminal
 
@@ -77,13 +79,13 @@ def _is_pipe(stream: BinaryIO) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _check_jobs(custodian: Custodian, job_ids: list[str]) -> None:
+def _check_jobs(vault: Vault, job_ids: list[str]) -> None:
     for job_id in job_ids:
-        info = custodian.get_job(job_id)
+        info = vault.job(job_id)
         if info is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
         if info.status == "erased":
-            raise UnknownJob(erased_message(custodian, job_id))
+            raise UnknownJob(erased_message(vault, job_id))
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: nothing was archived for it")
 
@@ -292,14 +294,14 @@ def restore_command(
         raise click.UsageError("--json needs -o FILE: stdout carries the restored text")
     if is_dash(report_path) and (output is None or is_dash(output)):
         raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
-    with _input_stream(input_path) as given, open_vault(ctx) as custodian:
-        job_ids = list(dict.fromkeys(resolve_jobs(custodian, job_ids)))
+    with _input_stream(input_path) as given, open_vault(ctx) as vault:
+        job_ids = list(dict.fromkeys(resolve_jobs(vault, job_ids)))
         if prefer is not None:
-            prefer = resolve_job(custodian, prefer)
-        _check_jobs(custodian, job_ids)
+            prefer = resolve_job(vault, prefer)
+        _check_jobs(vault, job_ids)
         name = None if input_path is None or str(input_path) == "-" else input_path.name
         if given is None:
-            info = custodian.get_job(job_ids[0])
+            info = vault.job(job_ids[0])
             job_format = _JOB_FORMATS.get(info.file_type) if info is not None else None
             if job_format is None:
                 raise UnsupportedFormat(UNSUPPORTED)
@@ -319,7 +321,7 @@ def restore_command(
         stdout = terminal_safe(sys.stdout.buffer, raw=raw)
         target: Path | BinaryIO = stdout if to_stdout or output is None else output
         total = None if input_path is None or given is sys.stdin.buffer else _size(given)
-        unlocked = unlock(ctx, custodian)
+        unlocked = unlock(ctx, vault)
         if given is sys.stdin.buffer and to_stdout and _is_pipe(given):
             # A streamed answer: written as soon as it is safe, so it appears as it arrives.
             report = unlocked.restore_live(

@@ -23,8 +23,8 @@ from vault.cli._app import (
     read_secret,
     require_api_url,
 )
+from vault.cli._common import open_vault, reading_user
 from vault.cli._secrets import delete_secret, passphrase_entry, set_secret, token_entry
-from vault.cli.users import open_vault, reading_user
 from vault.errors import InputError
 
 _KINDS = click.Choice(["passphrase", "token"])
@@ -80,10 +80,10 @@ def secret_set(
         set_secret(token_entry(url), secret)
         ctx.say(f"stored the API token for {url} in the OS keyring")
         return
-    with open_vault(ctx) as custodian:
-        user = reading_user(ctx, custodian)
+    with open_vault(ctx) as vault:
+        user = reading_user(ctx, vault)
         secret = _read(source, f"Passphrase for {user}")
-        custodian.unlock(user, secret)  # WrongPassphrase (exit 4): nothing is stored
+        vault.unlock(user, secret)  # WrongPassphrase (exit 4): nothing is stored
     set_secret(passphrase_entry(str(ctx.vault_path), user), secret)
     ctx.say(f"stored the passphrase of {user} for {ctx.vault_path} in the OS keyring")
 
@@ -112,8 +112,8 @@ def secret_delete(ctx: AppContext, kind: str, api_url: str | None, token_file: P
         url = require_api_url(api_url)
         entry, what = token_entry(url), f"the API token for {url}"
     else:
-        with open_vault(ctx) as custodian:
-            user = reading_user(ctx, custodian)
+        with open_vault(ctx) as vault:
+            user = reading_user(ctx, vault)
         entry, what = passphrase_entry(str(ctx.vault_path), user), f"the passphrase of {user}"
     if delete_secret(entry):
         ctx.say(f"removed {what} from the OS keyring")

@@ -1,22 +1,18 @@
 """Commands that manage the vault and who can read it: ``init``, ``user``, ``keygen``,
-``passwd``; and the helpers every reading command shares (``open_vault``, ``acting_user``,
-``unlock_session``), so no command repeats how a vault is opened or a user unlocked.
+``passwd`` (the helpers they share with other commands are in ``_common``).
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 import vault.crypto as crypto  # a lazy package: only keygen and init need cryptography
-from vault.api import Unlocked
+from vault.api import Vault
 from vault.cli._app import (
     AppContext,
     cli,
@@ -25,132 +21,19 @@ from vault.cli._app import (
     json_option,
     pass_app,
     read_secret,
-    read_stdin_secret,
     refuse_dash,
     table,
     utc_time,
 )
-from vault.cli._harden import harden_process
+from vault.cli._common import acting_user, kdf_options, kdf_params, login_name, open_vault, unlock
 from vault.cli._jobref import complete_users
-from vault.cli._terminal import echo, reason
-from vault.custody import Custodian
-from vault.errors import InputError, StoreError, UnknownUser
+from vault.cli._terminal import echo
+from vault.errors import InputError, StoreError
 
 if TYPE_CHECKING:
-    from vault.crypto import KdfParams
-    from vault.custody import Session
     from vault.models import UserInfo
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 NEW_PASSPHRASE_ENV = "QUESTA_VAULT_NEW_PASSPHRASE"  # noqa: S105  (a variable name)
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def open_vault(ctx: AppContext) -> Custodian:
-    """The vault at ``--vault`` (``VaultNotFound``: "no vault at PATH: run questa-vault init")."""
-    return Custodian.open(ctx.vault_path)
-
-
-def login_name() -> str:
-    """The operating-system login name (the last fallback for ``--user``)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
-
-
-def acting_user(ctx: AppContext, custodian: Custodian) -> str:
-    """``--user``, else the vault's only enabled user, else the login name."""
-    return ctx.user or custodian.default_user() or login_name()
-
-
-def reading_user(ctx: AppContext, custodian: Custodian) -> str:
-    """The user to unlock: ``--user``, else the only enabled user, else the login name when
-    it is a user; otherwise an error that lists the users and says how to choose one."""
-    user = acting_user(ctx, custodian)
-    if ctx.user is not None or custodian.default_user() is not None:
-        return user
-    enabled = [u.name for u in custodian.list_users() if u.enabled]
-    if user in enabled:
-        return user
-    more = f" and {len(enabled) - 10} more" if len(enabled) > 10 else ""
-    shown = ", ".join(enabled[:10]) + more
-    raise UnknownUser(
-        f"this vault has {len(enabled)} users ({shown}) and none was chosen: add "
-        "--user NAME, set QUESTA_VAULT_USER, or run questa-vault config set user NAME"
-    )
-
-
-def unlock_session(
-    ctx: AppContext, custodian: Custodian, *, key_file: Path | None = None
-) -> Session:
-    """Unlock the reading user (``reading_user``) with the passphrase (or with a ``keygen``
-    key file, given here or as the global ``--key-file``)."""
-    user = reading_user(ctx, custodian)
-    key_file = key_file or ctx.key_file
-    harden_process()  # before any secret is read: no core dump holds the key or originals
-    if key_file is not None:
-        if is_dash(key_file):
-            ctx.claim_stdin("--key-file")
-            data = read_stdin_secret("--key-file")
-        else:
-            try:
-                data = key_file.read_bytes()
-            except OSError as exc:
-                raise InputError(f"cannot read key file {key_file}: {reason(exc)}") from exc
-        return custodian.unlock_with_key(user, data)
-    return custodian.unlock(user, ctx.passphrase(prompt=f"Passphrase for {user}", user=user))
-
-
-def unlock(ctx: AppContext, custodian: Custodian, *, key_file: Path | None = None) -> Unlocked:
-    """The acting user unlocked as the API's ``Unlocked``: what every command that releases
-    plaintext (restore, export, show --reveal, audit --deep) goes through."""
-    return Unlocked(unlock_session(ctx, custodian, key_file=key_file))
-
-
-def kdf_options(func: F) -> F:
-    """``--kdf-memory``, ``--kdf-passes``, ``--kdf-lanes`` (Argon2id cost of a new key) and
-    ``--unsafe-kdf`` (accept a cost below the floor: tests and demos only)."""
-    func = click.option(
-        "--unsafe-kdf",
-        is_flag=True,
-        help="Accept KDF settings below the floor (tests and demos only; recorded in the vault "
-        "and shown by `user list`).",
-    )(func)
-    func = click.option("--kdf-lanes", type=int, help="Argon2id lanes (parallelism) [default: 4].")(
-        func
-    )
-    func = click.option("--kdf-passes", type=int, help="Argon2id passes [default: 3].")(func)
-    func = click.option(
-        "--kdf-memory", type=int, metavar="KIB", help="Argon2id memory in KiB [default: 65536]."
-    )(func)
-    return func
-
-
-def kdf_params(
-    memory: int | None, passes: int | None, lanes: int | None, unsafe: bool = False
-) -> KdfParams:
-    """The KDF options as parameters (checked against the floor and the ceilings before any
-    work; below the floor only with ``unsafe``)."""
-    if memory is None and passes is None and lanes is None:
-        params = crypto.default_kdf()
-    elif crypto.argon2_available():
-        base = crypto.KdfParams()
-        params = crypto.KdfParams(
-            "argon2id",
-            memory if memory is not None else base.memory_kib,
-            passes if passes is not None else base.passes,
-            lanes if lanes is not None else base.lanes,
-        )
-    else:  # scrypt: N is a power of two, one pass
-        n = 1 << max(1, (memory or 2**17).bit_length() - 1)
-        params = crypto.KdfParams("scrypt", n, 1, lanes or 1)
-    params = replace(params, unsafe=unsafe)
-    params.check()
-    return params
 
 
 # --------------------------------------------------------------------------- init
@@ -181,13 +64,13 @@ def init_command(
     """
     user = name or ctx.user or login_name()
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
-    Custodian.check_new(ctx.vault_path)  # before the passphrase is asked for
+    Vault.check_new(ctx.vault_path)  # before the passphrase is asked for
     passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
-    with Custodian.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as kr:
-        [info] = [u for u in kr.list_users() if u.name == user]
+    with Vault.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as v:
+        [info] = [u for u in v.users() if u.name == user]
         if as_json:
-            emit_json({"vault": str(kr.path), "vault_id": kr.vault_id, "user": _user_json(info)})
-        ctx.say(f"created vault {kr.path} with user {user}")
+            emit_json({"vault": str(v.path), "vault_id": v.vault_id, "user": _user_json(info)})
+        ctx.say(f"created vault {v.path} with user {user}")
 
 
 # --------------------------------------------------------------------------- user
@@ -250,8 +133,8 @@ def user_add(
     """
     if public_key is not None and new_passphrase_file is not None:
         raise click.UsageError("--public-key and --new-passphrase-file do not go together")
-    with open_vault(ctx) as kr:
-        actor = acting_user(ctx, kr)
+    with open_vault(ctx) as v:
+        actor = acting_user(ctx, v)
         if public_key is not None:
             try:
                 if is_dash(public_key):
@@ -261,13 +144,13 @@ def user_add(
                     data = public_key.read_bytes()
             except OSError as exc:
                 raise InputError(f"cannot read {public_key}: {exc.strerror}") from exc
-            info = kr.add_public_user(name, data, actor=actor)
+            info = v.add_public_user(name, data, actor=actor)
         else:
             params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
             passphrase = _new_passphrase(
                 ctx, new_passphrase_file, prompt=f"Passphrase for new user {name}"
             )
-            info = kr.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
+            info = v.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
     if as_json:
         emit_json(_user_json(info))
     ctx.say(f"added user {info.name} (key {info.fingerprint})")
@@ -283,8 +166,8 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
     Example:
       questa-vault user list --json
     """
-    with open_vault(ctx) as kr:
-        users = kr.list_users()
+    with open_vault(ctx) as v:
+        users = v.users()
     if as_json:
         emit_json([_user_json(u) for u in users])
         return
@@ -320,9 +203,9 @@ def user_disable(ctx: AppContext, name: str, as_json: bool) -> None:
     Example:
       questa-vault user disable bob
     """
-    with open_vault(ctx) as kr:
-        kr.disable_user(name, actor=acting_user(ctx, kr))
-        [info] = [u for u in kr.list_users() if u.name == name]
+    with open_vault(ctx) as v:
+        v.disable_user(name, actor=acting_user(ctx, v))
+        [info] = [u for u in v.users() if u.name == name]
     if as_json:
         emit_json(_user_json(info))
     ctx.say(f"disabled user {name}")
@@ -403,13 +286,13 @@ def passwd_command(
       questa-vault --user alice passwd
     """
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
-    with open_vault(ctx) as kr:
-        session = unlock_session(ctx, kr)
+    with open_vault(ctx) as v:
+        unlocked = unlock(ctx, v)
         new = _new_passphrase(ctx, new_passphrase_file)
-        session.change_passphrase(new, params)
+        unlocked.change_passphrase(new, params)
     if as_json:
-        emit_json({"user": session.user, "changed": True, "kdf": params.algorithm})
-    ctx.say(f"changed the passphrase of {session.user}")
+        emit_json({"user": unlocked.user, "changed": True, "kdf": params.algorithm})
+    ctx.say(f"changed the passphrase of {unlocked.user}")
 
 
 def _user_json(u: UserInfo) -> dict[str, object]:
@@ -449,14 +332,3 @@ def _new_passphrase(ctx: AppContext, path: Path | None, *, prompt: str = "New pa
 
 for _command in (init_command, user_group, keygen_command, passwd_command):
     cli.add_command(_command)
-
-__all__ = [
-    "acting_user",
-    "kdf_options",
-    "kdf_params",
-    "login_name",
-    "open_vault",
-    "reading_user",
-    "unlock",
-    "unlock_session",
-]

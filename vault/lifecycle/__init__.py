@@ -25,19 +25,47 @@ Nothing here prints; results are frozen dataclasses, errors ``VaultError`` subcl
 
 from __future__ import annotations
 
-from vault.lifecycle._access import (
-    RevokePlan,
-    grant,
-    known_jobs,
-    live_jobs,
-    older_than,
-    plan_revoke,
-    revoke,
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# Imported on first use (see vault._lazy): opening a vault for ``jobs`` loads none of this.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "RevokePlan": "vault.lifecycle._access",
+        "grant": "vault.lifecycle._access",
+        "known_jobs": "vault.lifecycle._access",
+        "live_jobs": "vault.lifecycle._access",
+        "older_than": "vault.lifecycle._access",
+        "plan_revoke": "vault.lifecycle._access",
+        "revoke": "vault.lifecycle._access",
+        "Backup": "vault.lifecycle._backup",
+        "backup": "vault.lifecycle._backup",
+        "Erased": "vault.lifecycle._erase",
+        "erase": "vault.lifecycle._erase",
+        "Migrated": "vault.lifecycle._migrate",
+        "migrate": "vault.lifecycle._migrate",
+        "Finding": "vault.lifecycle._verify",
+        "VerifyReport": "vault.lifecycle._verify",
+        "verify": "vault.lifecycle._verify",
+    },
 )
-from vault.lifecycle._backup import Backup, backup
-from vault.lifecycle._erase import Erased, erase
-from vault.lifecycle._migrate import Migrated, migrate
-from vault.lifecycle._verify import Finding, VerifyReport, verify
+
+if TYPE_CHECKING:
+    from vault.lifecycle._access import (
+        RevokePlan,
+        grant,
+        known_jobs,
+        live_jobs,
+        older_than,
+        plan_revoke,
+        revoke,
+    )
+    from vault.lifecycle._backup import Backup, backup
+    from vault.lifecycle._erase import Erased, erase
+    from vault.lifecycle._migrate import Migrated, migrate
+    from vault.lifecycle._verify import Finding, VerifyReport, verify
 
 __all__ = [
     "Backup",
