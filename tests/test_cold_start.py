@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from custody_kit import new_vault, sample_job
+from custody_kit import PASSPHRASE, new_vault, sample_job
 
 import vault
 import vault.archive
@@ -20,12 +21,42 @@ import vault.audit
 import vault.client
 import vault.crypto
 import vault.custody
+import vault.lifecycle
+import vault.placeholders
 import vault.restore
 
 NETWORK = {"httpx", "asyncio", "anyio", "h11", "httpcore"}
 HEAVY = NETWORK | {"sqlite_utils", "sqlite3", "cryptography", "rich"}
-# What reading metadata (jobs, show, log, audit --summary) needs none of.
-METADATA_FREE = {"sqlite_utils", "cryptography", "defusedxml", "pypdf"}
+# What reading metadata (jobs, show, log, audit --summary) needs none of: besides the
+# network stack, cryptography, the document readers, the placeholder matcher (it compiles its
+# patterns at import), lifecycle, the settings file's parser when there is no file,
+# the prompt's terminal module and the process hardening's ctypes.
+METADATA_FREE = {
+    "sqlite_utils",
+    "cryptography",
+    "defusedxml",
+    "pypdf",
+    "vault.placeholders._matcher",
+    "vault.placeholders._lenient",
+    "vault.lifecycle._verify",
+    "vault.lifecycle._migrate",
+    "tomllib",
+    "termios",
+    "ctypes",
+}
+# What restoring a text answer needs none of: the network stack, the document readers (zip,
+# XML, PDF), cryptography's key-file serialization (PEM, SSH, PKCS#12), rich without a
+# terminal.
+RESTORE_TEXT_FREE = {
+    "vault.documents",
+    "vault.restore._containers",
+    "zipfile",
+    "defusedxml",
+    "pypdf",
+    "cryptography.hazmat.primitives.serialization",
+    "rich",
+    "vault.lifecycle._verify",
+}
 
 _PROBE = """
 import json, sys
@@ -37,19 +68,20 @@ if args is None:
 else:
     from vault.cli import run
     code = run(args)
-loaded = sorted({name.split(".")[0] for name in sys.modules})
+loaded = sorted(set(sys.modules) | {name.split(".")[0] for name in sys.modules})
 with open(out, "w") as f:
     json.dump({"code": code, "loaded": loaded}, f)
 """
 
 
-def _loaded(tmp_path: Path, args: list[str] | None) -> set[str]:
+def _loaded(tmp_path: Path, args: list[str] | None, env: dict[str, str] | None = None) -> set[str]:
     out = tmp_path / "probe.json"
     subprocess.run(
         [sys.executable, "-c", _PROBE, str(out), json.dumps(args)],
         check=True,
         capture_output=True,
         timeout=60,
+        env=env,
     )
     result = json.loads(out.read_text())
     assert result["code"] == 0
@@ -75,6 +107,23 @@ def test_metadata_commands_load_no_network_stack(tmp_path: Path, args: list[str]
     assert not heavy, f"{args} loaded {sorted(heavy)}"
 
 
+def test_restoring_a_text_answer_loads_no_document_reader_or_key_file_code(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "vault.db"
+    with new_vault(path) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+    answer = tmp_path / "answer.txt"
+    answer.write_text("Dear [PERSON_NAME_1], noted.\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTA_")}
+    env["QUESTA_VAULT_PASSPHRASE"] = PASSPHRASE
+    args = ["--vault", str(path), "restore", str(answer), "-j", "job-1", "-o", str(tmp_path / "o")]
+    loaded = _loaded(tmp_path, args, env)
+    assert "vault.restore._engine" in loaded  # the probe did restore
+    heavy = loaded & (NETWORK | RESTORE_TEXT_FREE)
+    assert not heavy, f"restore of text loaded {sorted(heavy)}"
+
+
 def _type_checking_names(package: ModuleType) -> set[str]:
     """Names imported under ``if TYPE_CHECKING:`` in the package's ``__init__``."""
     tree = ast.parse(Path(str(package.__file__)).read_text(encoding="utf-8"))
@@ -89,7 +138,17 @@ def _type_checking_names(package: ModuleType) -> set[str]:
 
 @pytest.mark.parametrize(
     "package",
-    [vault, vault.client, vault.archive, vault.crypto, vault.custody, vault.audit, vault.restore],
+    [
+        vault,
+        vault.client,
+        vault.archive,
+        vault.crypto,
+        vault.custody,
+        vault.audit,
+        vault.restore,
+        vault.lifecycle,
+        vault.placeholders,
+    ],
     ids=lambda p: p.__name__,
 )
 def test_lazy_exports_match_all_and_the_type_checking_imports(package: ModuleType) -> None:

@@ -24,27 +24,27 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-# Lazy packages: asyncio and httpx load with the first archive run, the restore engine with
-# the first restore, the document readers with the first cross-check.
+# Lazy packages: asyncio and httpx load with the first archive run, the restore engine and
+# the placeholder matcher with the first restore, the document readers with the first
+# cross-check, the audit views with the first audit, lifecycle with its first operation.
 import vault.archive as archive
 import vault.audit as report
 import vault.crypto as crypto
 import vault.lifecycle as lifecycle
+import vault.placeholders as placeholders
 import vault.restore as restore
-from vault.audit import AuditQuery, AuditReport, load_audit
 from vault.custody import Custodian, Session
 from vault.errors import InputError, NoGrant
 from vault.models import FetchOutcome, JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
-from vault.placeholders import Resolver, invert_map, merge_resolvers
-from vault.restore import AtomicOutput
 
 if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
-    from vault.audit import CrossCheck
+    from vault.audit import AuditQuery, AuditReport, CrossCheck
     from vault.client import QuestaClient
     from vault.config import Location
     from vault.crypto import KdfParams
     from vault.lifecycle import Backup, Erased, Migrated, RevokePlan, VerifyReport
+    from vault.placeholders import Resolver
     from vault.restore import RestoreOptions, RestoreReport, StreamRestorer
     from vault.store import JobListRow
 
@@ -170,7 +170,7 @@ class Vault:
         return self._custodian.db.jobs.ids_with_prefix(prefix, limit=limit)
 
     def audit(self, query: AuditQuery | None = None) -> AuditReport:
-        return load_audit(self._custodian.db, query)
+        return report.load_audit(self._custodian.db, query)
 
     def log(
         self,
@@ -307,7 +307,7 @@ class Unlocked:
         """``_released`` for a result written to ``dst``: computed into an unnamed temporary
         file, linked into place (or copied to the stream) only after the log is committed.
         With ``replace=False`` an existing ``dst`` is refused (``OutputExists``), atomically."""
-        with AtomicOutput(dst, replace=replace) as out:
+        with restore.AtomicOutput(dst, replace=replace) as out:
             result = self._released(action, lambda: compute(out.file))
             out.commit()
         return result
@@ -315,8 +315,8 @@ class Unlocked:
     # -- restore -------------------------------------------------------------------------------
     def resolver(self, jobs: Sequence[str], *, prefer: str | None = None) -> Resolver:
         """The merged placeholder -> original lookup of ``jobs`` (collisions raise)."""
-        return merge_resolvers(
-            [invert_map(self._session.open_map(j), j) for j in jobs], prefer=prefer
+        return placeholders.merge_resolvers(
+            [placeholders.invert_map(self._session.open_map(j), j) for j in jobs], prefer=prefer
         )
 
     def restore_stream(

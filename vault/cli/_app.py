@@ -8,7 +8,6 @@ live here too, so no command repeats them.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import importlib
 import json
 import os
@@ -246,6 +245,8 @@ def read_secret(
             raise InputError(
                 "a passphrase is needed: set QUESTA_VAULT_PASSPHRASE or use --passphrase-file"
             )
+        import getpass  # a prompt only (cold start: it loads termios)
+
         secret = getpass.getpass(f"{prompt}: ")
         while confirm and getpass.getpass(f"{prompt} (again): ") != secret:
             echo("The two passphrases differ; try again.", err=True)

@@ -6,7 +6,6 @@ is opened or a user unlocked.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +33,8 @@ def open_vault(ctx: AppContext) -> Vault:
 
 def login_name() -> str:
     """The operating-system login name (the last fallback for ``--user``)."""
+    import getpass  # only when no user is named (cold start: it loads termios)
+
     try:
         return getpass.getuser()
     except (OSError, KeyError):

@@ -6,12 +6,12 @@ limit to zero (soft and hard, so the process cannot raise it again) and, on Linu
 process non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``), which also keeps other processes of
 the same user from attaching a debugger or reading its memory through ``/proc``. Where the
 OS offers neither, nothing happens: hardening is best effort and never an error.
+``ctypes`` and ``resource`` load when a command hardens, not with every command (cold start).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import sys
 
 PR_SET_DUMPABLE = 4
@@ -28,6 +28,8 @@ def harden_process() -> None:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if sys.platform.startswith("linux"):
+        import ctypes
+
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -37,6 +39,8 @@ def is_dumpable() -> bool | None:
     """Whether the process may dump core (Linux); ``None`` where it cannot be asked."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
     except (OSError, AttributeError):

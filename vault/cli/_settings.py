@@ -33,8 +33,6 @@ import contextlib
 import math
 import os
 import re
-import tempfile
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +96,8 @@ def load(path: Path) -> Settings:
         return Settings(path=path, exists=False)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    import tomllib  # only when there is a file: most runs have none (cold start)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -189,6 +189,8 @@ def dumps(settings: Settings) -> str:
 
 def save(settings: Settings) -> None:
     """Write atomically: a 0600 temporary file in the same directory, fsync, rename."""
+    import tempfile  # only `config set` writes (cold start)
+
     path = settings.path
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -7,10 +7,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, hpke, serialization
+from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -29,6 +29,9 @@ from vault.crypto._formats import (
     canonical,
 )
 from vault.errors import InputError, IntegrityError, WrongPassphrase
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 try:  # Argon2id needs cryptography >= 44 built against OpenSSL >= 3.2
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id as _Argon2id
@@ -202,8 +205,19 @@ def fingerprint(public_key: bytes) -> str:
     return hashlib.sha256(b"questa-vault/x25519:" + public_key).hexdigest()[:16]
 
 
+@cache
+def _serialization() -> ModuleType:
+    """cryptography's key serialization (PEM), loaded by the commands that read or write a
+    key file only: it pulls in SSH and PKCS#12 support, a third of cryptography's import
+    time, which a restore (raw keys only) does not need."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
+
+
 def private_key_pem(private_key: bytes) -> bytes:
     """PKCS#8 PEM of a raw private key (unencrypted: the file itself is kept 0600, offline)."""
+    serialization = _serialization()
     return _load_private(private_key).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -213,6 +227,7 @@ def private_key_pem(private_key: bytes) -> bytes:
 
 def public_key_pem(public_key: bytes) -> bytes:
     """SubjectPublicKeyInfo PEM of a raw public key."""
+    serialization = _serialization()
     return _load_public(public_key).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -221,7 +236,7 @@ def public_key_pem(public_key: bytes) -> bytes:
 def load_private_key_pem(data: bytes) -> bytes:
     """The raw X25519 private key from a PKCS#8 PEM file; ``InputError`` otherwise."""
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = _serialization().load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InputError("not an unencrypted X25519 private key in PEM form") from exc
     if not isinstance(key, X25519PrivateKey):
@@ -232,7 +247,7 @@ def load_private_key_pem(data: bytes) -> bytes:
 def load_public_key(data: bytes) -> bytes:
     """The raw X25519 public key from a PEM file (as ``keygen`` prints); ``InputError`` else."""
     try:
-        key = serialization.load_pem_public_key(data.strip())
+        key = _serialization().load_pem_public_key(data.strip())
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InputError("not an X25519 public key in PEM form") from exc
     if not isinstance(key, X25519PublicKey):
@@ -253,13 +268,11 @@ def _load_public(raw: bytes) -> X25519PublicKey:
 
 
 def _raw_private(key: X25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    return key.private_bytes_raw()
 
 
 def _raw_public(key: X25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key.public_bytes_raw()
 
 
 # --------------------------------------------------------------------------- data keys

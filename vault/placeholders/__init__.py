@@ -8,25 +8,53 @@ lenient, with counts and unresolved positions in a ``Tally``. See ``docs/restore
 
 from __future__ import annotations
 
-from vault.placeholders._matcher import (
-    MAX_LISTED,
-    MIN_CANDIDATE,
-    SHAPE,
-    Escape,
-    Matcher,
-    Reason,
-    Tally,
-    labels_of,
-    line_column,
+from typing import TYPE_CHECKING
+
+from vault._lazy import lazy_exports
+
+# Imported on first use (see vault._lazy): the matcher compiles its patterns at import, which
+# only a restore needs, not every command that opens a vault.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Escape": "vault.placeholders._matcher",
+        "MAX_LISTED": "vault.placeholders._matcher",
+        "MIN_CANDIDATE": "vault.placeholders._matcher",
+        "Matcher": "vault.placeholders._matcher",
+        "Reason": "vault.placeholders._matcher",
+        "SHAPE": "vault.placeholders._matcher",
+        "Tally": "vault.placeholders._matcher",
+        "labels_of": "vault.placeholders._matcher",
+        "line_column": "vault.placeholders._matcher",
+        "MapProblem": "vault.placeholders._resolver",
+        "ProblemKind": "vault.placeholders._resolver",
+        "Resolver": "vault.placeholders._resolver",
+        "invert_map": "vault.placeholders._resolver",
+        "merge_resolvers": "vault.placeholders._resolver",
+        "placeholder_type": "vault.placeholders._resolver",
+    },
 )
-from vault.placeholders._resolver import (
-    MapProblem,
-    ProblemKind,
-    Resolver,
-    invert_map,
-    merge_resolvers,
-    placeholder_type,
-)
+
+if TYPE_CHECKING:
+    from vault.placeholders._matcher import (
+        MAX_LISTED,
+        MIN_CANDIDATE,
+        SHAPE,
+        Escape,
+        Matcher,
+        Reason,
+        Tally,
+        labels_of,
+        line_column,
+    )
+    from vault.placeholders._resolver import (
+        MapProblem,
+        ProblemKind,
+        Resolver,
+        invert_map,
+        merge_resolvers,
+        placeholder_type,
+    )
 
 __all__ = [
     "MAX_LISTED",

@@ -18,7 +18,6 @@ from typing import BinaryIO, Protocol, cast
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
 from vault.restore._codec import Decoder, Encoder, pick_encoding
-from vault.restore._containers import restore_document
 from vault.restore._csvfmt import CsvProcessor
 from vault.restore._formats import (
     FORMATS,
@@ -220,6 +219,9 @@ def restore_stream(
     head = read(src, size)
     kind = document_kind(options.name, head, options.format)
     if kind is not None:
+        # Documents only: the zip, XML and PDF readers stay unloaded for text (cold start).
+        from vault.restore._containers import restore_document
+
         return restore_document(
             src,
             head,
