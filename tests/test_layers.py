@@ -4,7 +4,10 @@ and each third-party library enters through its one module."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 import vault
 
@@ -134,3 +137,24 @@ def test_the_command_line_reaches_the_vault_through_the_facade() -> None:
         if name.split(".")[:2][-1] in below and name.startswith("vault.")
     ]
     assert not problems, problems
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name"),
+    [
+        (r"\bgenerations?\b", "key version"),
+        (r"\bvault\.keyring\b|\bKeyring\b", "the custodian (vault.custody.Custodian)"),
+    ],
+)
+def test_one_name_per_concept(pattern: str, name: str) -> None:
+    """A retired name stays retired in the code, the messages and the docs (15.3). The OS
+    keyring of ``secret set`` is another thing and keeps its name."""
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *root.joinpath("docs").glob("*.md"), root / "README.md"]
+    hits = [
+        f"{path.relative_to(root)}:{n}"
+        for path in files
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(pattern, line)
+    ]
+    assert not hits, f"say {name!r} instead: {hits}"
