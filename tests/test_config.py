@@ -386,7 +386,9 @@ def test_every_default_with_a_wrong_type_is_one_line_naming_key_file_and_type(
     if _kind(param) in _WRONG_TEXT or isinstance(param.type, click.Choice):
         result = invoke(["config", "set", f"{dotted}.{key}", _WRONG_TEXT.get(_kind(param), "zz")])
         assert result.exit_code == 1
-        assert result.stderr == f"questa-vault: {dotted}.{key} must be {expected(param)}\n"
+        assert result.stderr == (
+            f"questa-vault: {dotted}.{key} must be {expected(param)}; {path} is unchanged\n"
+        )
         assert not path.exists()
 
 
@@ -404,7 +406,9 @@ def test_every_boolean_the_file_can_set_has_a_negative_flag() -> None:
 def test_a_value_that_looks_like_an_option_is_a_value() -> None:
     result = invoke(["config", "set", "submit.start-index", "-1"])
     assert result.exit_code == 1
-    assert result.stderr == "questa-vault: submit.start-index must be an integer >= 0\n"
+    assert result.stderr == (
+        f"questa-vault: submit.start-index must be an integer >= 0; {config_file()} is unchanged\n"
+    )
     assert not config_file().exists()
     assert invoke(["config", "set", "submit.start-index", "-0"]).exit_code == 0
     assert invoke(["config", "set", "simulate.host", "--weird"]).exit_code == 0

@@ -148,12 +148,15 @@ def config_set(ctx: AppContext, key: str, value: str | None, unset: bool) -> Non
     settings = load(config_path(os.environ))
     if value is not None and not _utf8(value):
         raise ConfigError("the value is not valid UTF-8")
-    if key in GLOBAL_KEYS:
-        command, name = None, key
-        checked = None if value is None else _global(key, value)
-    else:
-        command, name, param = _command_option(key)
-        checked = None if value is None else _option_value(key, param, value)
+    try:
+        if key in GLOBAL_KEYS:
+            command, name = None, key
+            checked = None if value is None else _global(key, value)
+        else:
+            command, name, param = _command_option(key)
+            checked = None if value is None else _option_value(key, param, value)
+    except ConfigError as exc:  # the key, what it must be, and the file left as it was
+        raise ConfigError(f"{exc}; {settings.path} is unchanged") from exc
     save(with_value(settings, command, name, checked))
     ctx.say(f"{'removed' if unset else 'set'} {key} in {settings.path}")
 
