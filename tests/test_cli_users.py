@@ -482,3 +482,11 @@ def test_user_add_public_key_from_stdin_refuses_garbage(vault: Path, data: str) 
     result = invoke(["user", "add", "x", "--public-key", "-"], input=data)
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
     assert [u["name"] for u in json.loads(invoke(["user", "list", "--json"]).stdout)] == ["alice"]
+
+
+@pytest.mark.parametrize("how", [[], ["--public-key", "-"]])
+def test_an_existing_user_is_named_before_any_secret_or_key_is_read(
+    vault: Path, how: list[str]
+) -> None:
+    result = invoke(["user", "add", "alice", *how, *FAST_KDF], env=PW, input="not read")
+    assert (result.exit_code, result.stderr) == (1, "questa-vault: user alice already exists\n")
