@@ -135,7 +135,10 @@ def config_set(ctx: AppContext, key: str, value: str | None, unset: bool) -> Non
 
     KEY is a top-level setting (api_url, token_file, vault, user, keyring) or COMMAND.OPTION
     for a per-command default, such as submit.timeout, restore.lenient or user.add.kdf_memory.
-    The value is checked as the option itself would check it.
+    KEY uses the option's name as --help shows it (audit.status, jobs.json). The value is
+    checked as the option itself would check it; a VALUE starting with '-' is a value.
+    Options that name one run's objects or weaken a safeguard (--force, -o, -j, --deep, ...)
+    are command-line only.
 
     \b
     Example:
