@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from vault.audit._render import (
@@ -29,7 +30,7 @@ from vault.audit._render import (
     TABLE_HEAD,
     TABLE_WIDTH,
     count_lines,
-    json_document,
+    json_document_parts,
     report_to_dict,
     table_lines,
 )
@@ -50,7 +51,7 @@ _CONTROL = bytes(range(32)) + b"\x7f"
 _INT64 = 2**63
 
 
-def fast_listing(db: Database, query: AuditQuery, fmt: str) -> str | None:
+def fast_listing(db: Database, query: AuditQuery, fmt: str) -> list[str] | None:
     """The whole ``audit --format fmt`` listing as the CLI prints it (``table``, ``csv`` or
     ``json``, every job), or None when the ordinary renderers must write it."""
     kind: ListingKind
@@ -73,11 +74,10 @@ def fast_listing(db: Database, query: AuditQuery, fmt: str) -> str | None:
             if kind == "csv":
                 return _csv(db, filters)
             rows = db.audit.listing_rows(kind, **filters)
-            recipients = db.audit.listing_recipients() if kind == "json" else []
     except (StoreError, IntegrityError):
         return None  # the ordinary path reads the same rows and reports the problem
-    counts_at = rows.kinds.index("counts")
-    uses = Counter(row[counts_at] for row in rows.rows)
+    # The counts text is the last column of every kind of row.
+    uses = Counter(map(itemgetter(-1), rows.rows))
     parsed = _parse_counts(uses)
     if parsed is None:
         return None
@@ -85,7 +85,7 @@ def fast_listing(db: Database, query: AuditQuery, fmt: str) -> str | None:
     listing = AuditListing(query=query, jobs=(), totals=totals)
     if kind == "table":
         return _table(rows, parsed, listing)
-    return _json(rows, parsed, recipients, listing)
+    return _json(rows, parsed, listing)
 
 
 def _parse_counts(uses: Collection[str]) -> dict[str, dict[str, int]] | None:
@@ -143,7 +143,7 @@ def _plain(text: str, punct: bytes) -> bool:
     return not rest or rest.isalnum()
 
 
-def _csv(db: Database, filters: Mapping[str, Any]) -> str | None:
+def _csv(db: Database, filters: Mapping[str, Any]) -> list[str] | None:
     """The CSV listing: the counts columns too come from SQLite (``json_extract``), once the
     counts texts are known to be plain: integers in SQLite's range, no name twice."""
     parsed = _parse_counts(set(db.audit.listing_counts(**filters)))
@@ -165,28 +165,27 @@ def _csv(db: Database, filters: Mapping[str, Any]) -> str | None:
     types = sorted(names)
     if not all(map(_PLAIN_NAME.match, types)):
         return None
-    fixed = [row[0] for row in db.audit.listing_rows("csv", types=types, **filters).rows]
-    if None in fixed:
+    body, jobs, lines = db.audit.listing_csv(types, **filters)
+    if lines != jobs:  # a line SQLite could not write
         return None
-    body = "\n".join(fixed)
     # As many columns as the header, one line a job (a line break inside a value needs
     # quoting), nothing else that needs quoting, no cell starting with "-".
     if (
         not _plain(body, _CSV_PUNCT + b"\n")
-        or body.count("\n") != max(len(fixed) - 1, 0)
-        or body.count(",") != (len(CSV_FIXED_COLUMNS) + len(types) - 1) * len(fixed)
+        or body.count("\n") != max(jobs - 1, 0)
+        or body.count(",") != (len(CSV_FIXED_COLUMNS) + len(types) - 1) * jobs
         or ",-" in body
         or "\n-" in body
         or body.startswith("-")
     ):
         return None
     header = ",".join([*CSV_FIXED_COLUMNS, *types])
-    return header + "\n" + body + ("\n" if body else "")
+    return [header + "\n", body, "\n" if body else ""]
 
 
 def _table(
     rows: ListingRows, parsed: Mapping[str, Mapping[str, int]], listing: AuditListing
-) -> str | None:
+) -> list[str] | None:
     head = TABLE_HEAD
     rest = max(TABLE_WIDTH - len(head), 8)
     indent = "\n" + " " * len(head)
@@ -196,61 +195,43 @@ def _table(
     fixed = [row[0] for row in rows.rows]
     if None in fixed or not _plain("".join(fixed), _TABLE_PUNCT):
         return None
-    lines = [head + "COUNTS", *(line + words[text] for line, text in rows.rows), ""]
-    lines += table_lines(listing, include_jobs=False)
-    return "\n".join(lines) + "\n"
+    body = "\n".join([line + words[text] for line, text in rows.rows])
+    totals = "\n".join(table_lines(listing, include_jobs=False))
+    return [head + "COUNTS\n", body, "\n" if body else "", "\n" + totals + "\n"]
 
 
 def _json(
     rows: ListingRows,
     parsed: Mapping[str, Mapping[str, int]],
-    grants: Sequence[tuple[Any, Any]],
     listing: AuditListing,
-) -> str | None:
-    # Most stored texts are already what the JSON shows (the store writes them sorted, with
-    # the encoder's separators): if all are, one encoding of all of them in C says so.
+) -> list[str] | None:
+    # The counts texts go in verbatim: only if each is what the encoder writes (the store
+    # writes them sorted, with the encoder's separators), which one encoding of all of them
+    # in C says.
     sorted_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, sort_keys=True)
-    if sorted_encode.encode(list(parsed.values())) == "[" + ", ".join(parsed) + "]":
-        counts = {text: text for text in parsed}
-    else:
-        counts = {text: _encode(dict(sorted(c.items()))) for text, c in parsed.items()}
-    held: dict[str, list[str]] = {}
-    for key, name in grants:  # by name, as the recipients are listed
-        names = held.get(key)
-        if names is None:
-            held[key] = [name]
-        else:
-            names.append(name)
-    # Encoded once per distinct list of names (most jobs share theirs).
-    encoded = {names: _encode(list(names)) for names in set(map(tuple, held.values()))}
-    recipients = {key: encoded[tuple(names)] for key, names in held.items()}
-    if None in recipients or any(None in row for row in rows.rows):
+    if sorted_encode.encode(list(parsed.values())) != "[" + ", ".join(parsed) + "]":
         return None
-    texts = [i for i, kind in enumerate(rows.kinds) if kind == "text"]
-    heads = "".join(row[i] for row in rows.rows for i in texts) + "".join(encoded.values())
-    # No escape in any text value: no backslash, quote or control character (the SELECT
-    # already made a row with a double quote in a text column NULL).
-    if "\\" in heads or not _printable(heads):
+    if None in map(itemgetter(0), rows.rows):  # a row SQLite could not write
         return None
-    # Each row's columns in order: the text as it is, a time as str writes it (a float as
-    # repr, as the JSON encoder does; the SELECT let through finite numbers only, or "null"),
-    # the counts and the recipients as encoded above.
-    kinds = rows.kinds
-    c = kinds.index("counts")
-    r = kinds.index("recipients")
-    if kinds.count("counts") != 1 or kinds.count("recipients") != 1 or c > r:
+    body = ",\n    ".join(map(rows.template.__mod__, rows.rows))
+    # No escape anywhere (the SELECT made a row with a double quote in a text column NULL,
+    # and wrote one in a user's name as a backslash): no backslash and, but for the line
+    # breaks between jobs (one fewer than the jobs), no control character.
+    if "\\" in body or body.count("\n") != max(len(rows.rows) - 1, 0) or not _printable_lines(body):
         return None
-    template = "%s" * len(kinds)
-    get = recipients.get
-    items = [
-        template % (*row[:c], counts[row[c]], *row[c + 1 : r], get(row[r], "[]"), *row[r + 1 :])
-        for row in rows.rows
-    ]
     data = report_to_dict(listing, include_jobs=False)
-    return json_document(data, {"jobs": items}) + "\n"
+    return [*json_document_parts(data, {"jobs": [body] if rows.rows else []}), "\n"]
 
 
 def _printable(text: str) -> bool:
     if text.isascii():
         return len(text.encode("ascii").translate(None, _CONTROL)) == len(text)
     return text.isprintable()
+
+
+def _printable_lines(text: str) -> bool:
+    """``_printable`` but for line breaks."""
+    if text.isascii():
+        deleted = len(text) - len(text.encode("ascii").translate(None, _CONTROL))
+        return deleted == text.count("\n")
+    return all(map(str.isprintable, text.split("\n")))

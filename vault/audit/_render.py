@@ -208,13 +208,17 @@ def json_document(data: dict[str, Any], lists: Mapping[str, Sequence[str]]) -> s
     """The report as JSON text (``indent=2``), with each element of ``lists`` (already
     encoded, one per line) appended after ``data``'s keys: the same JSON, readable, and
     several times faster for 100,000 jobs than indenting every job."""
-    text = json.dumps(data, indent=2, ensure_ascii=False)[: -len("\n}")]
-    parts = [text]
+    return "".join(json_document_parts(data, lists))
+
+
+def json_document_parts(data: dict[str, Any], lists: Mapping[str, Sequence[str]]) -> list[str]:
+    """``json_document`` in pieces (joined, the same text), so a large listing is written
+    without copying it into one string first."""
+    parts = [json.dumps(data, indent=2, ensure_ascii=False)[: -len("\n}")]]
     for key, items in lists.items():
         if not items:
             parts.append(f',\n  "{key}": []')
             continue
-        body = ",\n    ".join(items)
-        parts.append(f',\n  "{key}": [\n    {body}\n  ]')
+        parts += [f',\n  "{key}": [\n    ', ",\n    ".join(items), "\n  ]"]
     parts.append("\n}")
-    return "".join(parts)
+    return parts

@@ -157,10 +157,15 @@ def audit_command(
     with open_vault(ctx) as vault:
         if not summary and not deep and html_path is None:
             # Every job: formatted inside SQLite when the rows allow (the same bytes).
-            text = fast_listing(vault.custodian.db, query, fmt)
-            if text is not None:
-                shown = {"json": inert_json, "table": inert_lines}.get(fmt)
-                click.echo(shown(text) if shown is not None else text, nl=False)
+            parts = fast_listing(vault.custodian.db, query, fmt)
+            if parts is not None:
+                # Written as it is, piece by piece (no copy of the whole listing): the fast
+                # path holds nothing inert_lines or inert_json would escape (it declines
+                # otherwise).
+                sys.stdout.flush()
+                for part in parts:
+                    sys.stdout.buffer.write(part.encode("utf-8"))
+                sys.stdout.buffer.flush()
                 return
         # Totals only: added up inside SQLite, no object per job. Else the store filters,
         # orders and builds the selected jobs as lean rows, reading the grants only when the

@@ -43,16 +43,6 @@ def _time(column: str, fmt: str, unknown: str) -> str:
     )
 
 
-def _json_time(column: str) -> str:
-    """``column`` for the JSON line: the number itself (Python writes it), ``null`` when NULL,
-    NULL when not a finite number of sane size."""
-    return (
-        f"CASE WHEN {column} IS NULL THEN 'null' "
-        f"WHEN typeof({column}) IN ('real', 'integer') AND {column} BETWEEN -1e18 AND 1e18 "
-        f"THEN {column} END"
-    )
-
-
 # Each JobInfo field's SQL type test and how the JSON line writes it, by its annotation (the
 # one definition in ``vault.models``); a field of another annotation makes the JSON listing go
 # the ordinary way (``_json_select``), and is not type-checked here.
@@ -112,55 +102,74 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _json_select(fields: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
-    """The JSON line's SELECT list, the keys of ``show --json`` in the order of ``fields``
-    (``JobInfo``'s), and what each selected column is: ``text`` (JSON written by SQLite),
-    ``time`` (a number or "null", written by Python), ``counts`` (the counts text, which Python
-    writes canonically) or ``recipients`` (the key of ``listing_recipients``). None for a
-    field this module does not know (then the listing goes the ordinary way)."""
-    columns: list[str] = []
-    kinds: list[str] = []
-    text: list[str] = []  # SQL pieces of the current text column
+# The users holding a grant at the job's key version, by name, as a JSON array; ``[]`` for
+# none. A double quote in a name is written as a backslash, which no listing the caller
+# accepts holds (JSON would need an escape there): it then declines.
+_RECIPIENTS = (
+    "IFNULL((SELECT '[' || group_concat('\"' || replace(name, '\"', '\\') || '\"', ', ') || ']' "
+    "FROM (SELECT u.name AS name FROM grants AS g JOIN users AS u ON u.id = g.user_id "
+    "WHERE g.job_id = jobs.job_id AND g.key_version = jobs.key_version ORDER BY u.name)), '[]')"
+)
 
-    def slot(expression: str, kind: str) -> None:
-        columns.append(" || ".join(text) if text else "''")
-        kinds.append("text")
-        text.clear()
-        columns.append(expression)
-        kinds.append(kind)
+
+def _json_select(fields: Sequence[str]) -> tuple[str, str] | None:
+    """The JSON line's SELECT list (the keys of ``show --json`` in the order of ``fields``,
+    ``JobInfo``'s) and the Python template that joins a row's columns into the line.
+
+    SQLite writes everything with ``printf`` except the times: a float is written by Python
+    (``%s`` is its ``repr``, as the JSON encoder writes it; SQLite would round it), so each
+    time is a column of its own, a number or the text ``null``. The counts text goes in
+    verbatim (the caller checks that every one is what the encoder writes) and again as the
+    last column, which the template consumes without writing (``%.0s``). The first column is
+    NULL when a value cannot be written this way (wrong type, a double quote in a text, a
+    time out of range). None for a field this module does not know."""
+    columns: list[str] = []
+    fmt: list[str] = []  # printf format and arguments of the current text column
+    args: list[str] = []
+    ranges: list[str] = []
+
+    def close() -> None:
+        format_sql = _sql_text("".join(fmt))
+        columns.append(f"printf({', '.join([format_sql, *args])})")
+        fmt.clear()
+        args.clear()
 
     for n, name in enumerate(fields):
         key = ("{" if n == 0 else ", ") + f'"{name}": '
         kind = _FIELD_KINDS.get(name)
         if kind == "text":
-            text += [_sql_text(key + '"'), name, _sql_text('"')]
+            fmt.append(key + '"%s"')
+            args.append(name)
         elif kind == "text?":
-            text += [_sql_text(key), f"IFNULL('\"' || {name} || '\"', 'null')"]
-        elif kind == "int":
-            text += [_sql_text(key), name]
+            fmt.append(key + "%s")
+            args.append(f"IFNULL('\"' || {name} || '\"', 'null')")
+        elif kind in ("int", "counts"):
+            fmt.append(key + "%s")
+            args.append(name)
         elif kind == "time":
-            text.append(_sql_text(key))
-            slot(_json_time(name), "time")
-        elif kind == "counts":
-            text.append(_sql_text(key))
-            slot(name, "counts")
+            fmt.append(key)
+            close()
+            columns.append(f"IFNULL({name}, 'null')")
+            ranges.append(f"IFNULL({name} BETWEEN -1e18 AND 1e18, 1)")
         elif kind == "recipients":
-            text.append(_sql_text(key))
-            slot("job_id || ' ' || key_version", "recipients")
+            fmt.append(key + "%s")
+            args.append(_RECIPIENTS)
         else:
             return None
-    text.append(_sql_text("}"))
-    columns.append(" || ".join(text))
-    kinds.append("text")
-    columns[0] = f"CASE WHEN {_ROW_TYPES} AND {_JSON_PLAIN} THEN {columns[0]} END"
-    return ", ".join(columns), tuple(kinds)
+    fmt.append("}")
+    close()
+    checks = " AND ".join([_ROW_TYPES, _JSON_PLAIN, *ranges])
+    columns[0] = f"CASE WHEN {checks} THEN {columns[0]} END"
+    columns.append("entity_counts")
+    return ", ".join(columns), "%s" * (len(columns) - 1) + "%.0s"
 
 
-_JSON = _json_select(JOB_INFO_FIELDS)
-_SELECTS: dict[str, tuple[str, tuple[str, ...]] | None] = {
-    "csv": (f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END", ("text",)),
-    "table": (f"CASE WHEN {_ROW_TYPES} THEN {_TABLE_LINE} END, entity_counts", ("text", "counts")),
-    "json": _JSON,
+_CSV_SELECT = f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END"
+_CSV_COUNT = " || ',' || IFNULL(json_extract(entity_counts, ?), 0)"
+_SELECTS: dict[str, tuple[str, str] | None] = {
+    "csv": (_CSV_SELECT, "%s"),
+    "table": (f"CASE WHEN {_ROW_TYPES} THEN {_TABLE_LINE} END, entity_counts", "%s%.0s"),
+    "json": _json_select(JOB_INFO_FIELDS),
 }
 
 
@@ -170,7 +179,7 @@ class ListingRows:
     id), and the totals per (status, file type) of the same jobs."""
 
     rows: list[tuple[Any, ...]]
-    kinds: tuple[str, ...]  # what each column of a row is (``_json_select``)
+    template: str  # joins a row's columns into its line (``_json_select``)
     groups: tuple[JobTotalsRow, ...]
 
 
@@ -194,17 +203,16 @@ class ListingQueries(Queries):
 
         ``csv``: (line without the newline,), one count column per name of ``types`` (which
         must be plain names: letters, digits, ``_``). ``table``: (line up to COUNTS, counts
-        text). ``json``: see ``_json_select``.
+        text). ``json``: see ``_json_select``; ``ListingRows.template % row`` is the line.
         """
         where, params = _where(since, until, statuses, file_types)
         order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
         chosen = _SELECTS[kind]
         if chosen is None:
             raise StoreError(f"internal: no {kind} listing for these job fields")
-        select, kinds = chosen
+        select, template = chosen
         if kind == "csv":
-            count = " || ',' || IFNULL(json_extract(entity_counts, ?), 0)"
-            select = select.format(counts=count * len(types))
+            select = select.format(counts=_CSV_COUNT * len(types))
             params = [f'$."{name}"' for name in types] + params
         sql = f"SELECT {select} FROM jobs{where} ORDER BY {order}"
         groups_sql = (
@@ -214,7 +222,30 @@ class ListingQueries(Queries):
         with self.read():
             rows = self._rows(sql, params)
             groups = self._rows(groups_sql, params[len(types) if kind == "csv" else 0 :])
-        return ListingRows(rows=rows, kinds=kinds, groups=tuple(JobTotalsRow(*g) for g in groups))
+        groups_rows = tuple(JobTotalsRow(*g) for g in groups)
+        return ListingRows(rows=rows, template=template, groups=groups_rows)
+
+    def listing_csv(
+        self,
+        types: Sequence[str],
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+    ) -> tuple[str, int, int]:
+        """The CSV listing's lines (``listing_rows("csv")``) joined by line breaks inside
+        SQLite, one string instead of a Python object per job; with the number of jobs and
+        of lines (fewer when a line is NULL, which ``group_concat`` skips)."""
+        select = _CSV_SELECT.format(counts=_CSV_COUNT * len(types))
+        where, params = _where(since, until, statuses, file_types)
+        order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
+        ((body, jobs, lines),) = self._rows(
+            f"SELECT IFNULL(group_concat(line, char(10)), ''), count(*), count(line) FROM "
+            f"(SELECT {select} AS line FROM jobs{where} ORDER BY {order})",
+            [f'$."{name}"' for name in types] + params,
+        )
+        return str(body), int(jobs), int(lines)
 
     def listing_counts(
         self,
@@ -227,15 +258,6 @@ class ListingQueries(Queries):
         """The ``entity_counts`` text of each selected job (no order)."""
         where, params = _where(since, until, statuses, file_types)
         return [r[0] for r in self._rows(f"SELECT entity_counts FROM jobs{where}", params)]
-
-    def listing_recipients(self) -> list[tuple[Any, Any]]:
-        """(``job_id key_version``, user name) of every grant, by name: the recipients key of
-        ``listing_rows("json")``."""
-        return self._rows(
-            "SELECT g.job_id || ' ' || g.key_version, u.name FROM grants AS g "
-            "JOIN users AS u ON u.id = g.user_id ORDER BY u.name",
-            [],
-        )
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if self.dialect != "sqlite":
