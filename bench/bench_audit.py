@@ -39,6 +39,7 @@ import random
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -268,6 +269,16 @@ def listing_vs_shell(path: Path, jobs: int, repeat: int, tmp: Path) -> list[dict
             "limit": LISTING_LIMIT,
         }
         if shell is not None:
+            # Each round's ratio (the two processes ran one after the other): min / median /
+            # max, so a noisy round shows; "met" only if met in every round.
+            rounds = sorted(o[1] / b[1] for o, b in zip(ours, base, strict=True))
+            row.update(
+                round_ratios=rounds,
+                ratio_min=rounds[0],
+                ratio_median=statistics.median(rounds),
+                ratio_max=rounds[-1],
+                load=os.getloadavg(),
+            )
             # The ratio is of CPU time (user + system of each process): on a shared machine
             # the wall time of a short process is mostly waiting for a core. Wall is reported.
             row.update(
@@ -339,7 +350,10 @@ def main() -> None:
             failed = failed or verdict == "SLOW"
             shell_part = (
                 f"sqlite3 shell {row['shell_s']:.3f} s ({row['shell_cpu_s']:.3f} s CPU); "
-                f"CPU ratio {ratio:.2f} (wall {row['wall_ratio']:.2f}), limit {LISTING_LIMIT}"
+                f"CPU ratio {ratio:.2f} (wall {row['wall_ratio']:.2f}), limit {LISTING_LIMIT}; "
+                f"per round min/median/max {row['ratio_min']:.2f}/{row['ratio_median']:.2f}/"
+                f"{row['ratio_max']:.2f} over {len(row['round_ratios'])} (load "
+                + "/".join(f"{x:.1f}" for x in row["load"]) + ")"
                 if ratio is not None else "sqlite3 shell missing"
             )  # fmt: skip
             say(
