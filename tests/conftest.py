@@ -77,7 +77,19 @@ def pg_server() -> Iterator[PostgresServer]:
     try:
         yield server
     finally:
+        _PG_CPU.append(server.cpu_seconds())
         server.stop()
+
+
+_PG_CPU: list[float | None] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The throwaway server's CPU time: the cost of the PostgreSQL variants beyond the test
+    process itself (its backends are not children of pytest)."""
+    for seconds in _PG_CPU:
+        if seconds is not None:
+            terminalreporter.write_line(f"PostgreSQL test server CPU: {seconds:.1f} s")
 
 
 @pytest.fixture
@@ -96,6 +108,49 @@ def vault_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str
     if request.param == "sqlite":
         return tmp_path / "vault.db"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def cli_vault(vault_location: Path | str, monkeypatch: pytest.MonkeyPatch) -> Path | str:
+    """The vault the CLI opens (``QUESTA_VAULT``), once per backend (``vault_location``): a CLI
+    test that touches a vault takes this (or a fixture built on it) instead of
+    ``isolated_env``. A test that needs the SQLite file itself (its bytes, modes, sidecars,
+    a second ``sqlite3`` connection) is marked ``sqlite_only("why")``: its PostgreSQL
+    variant is not collected (``pytest_collection_modifyitems`` below).
+
+    CLI test files on both backends: test_cli_users, test_cli_lifecycle, test_cli_archive,
+    test_cli_restore, test_cli_restore_stream. SQLite only, on purpose: test_cli_outputs
+    (modes of output files and of the vault file's sidecars), test_cli_conventions (prompts,
+    help and exit-code conventions; the one init in it is prompt handling) and
+    test_cli_errors (no vault). The PostgreSQL-specific CLI cases (credentials, roles,
+    lost connections, migrate, several hosts) are in test_postgres, test_pg_roles,
+    test_migrate and test_pg_multihost."""
+    monkeypatch.setenv("QUESTA_VAULT", str(vault_location))
+    return vault_location
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): a backend-parametrized test that needs the SQLite file itself; "
+        "its PostgreSQL variant is deselected",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the PostgreSQL variant of every ``sqlite_only`` test (the reason is required)."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None and not (marker.args and str(marker.args[0]).strip()):
+            raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("vault_location") if callspec is not None else None
+        (dropped if marker is not None and backend == "postgresql" else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @dataclass

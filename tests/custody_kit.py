@@ -123,3 +123,14 @@ def vault_bytes(path: Path) -> bytes:
         if name.exists():
             out += name.read_bytes()
     return out
+
+
+def vault_snapshot(location: Path | str) -> bytes | str:
+    """What "left unchanged" compares: a SQLite vault file's bytes, a PostgreSQL vault's
+    ``rows_digest`` (every row of every table)."""
+    if isinstance(location, Path):
+        return location.read_bytes()
+    from vault.store import open_database, rows_digest
+
+    with open_database(location) as db:
+        return rows_digest(db)

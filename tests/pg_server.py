@@ -117,6 +117,17 @@ class PostgresServer:
                   "-t", "60", "start")  # fmt: skip
         return self
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server has used so far (the postmaster, and every backend and worker
+        it has reaped), from /proc; None where that cannot be read."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        return sum(int(v) for v in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import FAST_KDF, invoke
+from custody_kit import raw_db
 
 from vault.custody import Custodian
 from vault.simulator import SimulatorConfig, run_simulator
@@ -37,8 +37,9 @@ def sim() -> Iterator[Any]:
 
 
 @pytest.fixture
-def env(sim: Any, isolated_env: Path) -> dict[str, str]:
-    """A vault with user alice, the API URL and the passphrase in the environment."""
+def env(sim: Any, cli_vault: Path | str) -> dict[str, str]:
+    """A vault with user alice (once per backend), the API URL and the passphrase in the
+    environment."""
     values = {"QUESTA_API_URL": sim.url, "QUESTA_VAULT_PASSPHRASE": PASS}
     result = invoke(["init", "--user", "alice", *FAST_KDF], env=values)
     assert result.exit_code == 0, result.output
@@ -53,7 +54,7 @@ def job_ids(stdout: str) -> list[str]:
     return [line.split()[1] for line in stdout.splitlines() if line.strip()]
 
 
-def custodian(vault: Path) -> Custodian:
+def custodian(vault: Path | str) -> Custodian:
     return Custodian.open(vault)
 
 
@@ -74,7 +75,7 @@ OPAQUE = b"%PDF-1.4 opaque bytes \x00\xff Phoenix"
     ],
 )
 def test_submit_then_export_every_file_type(
-    env: dict[str, str], tmp_path: Path, isolated_env: Path,
+    env: dict[str, str], tmp_path: Path, cli_vault: Path | str,
     name: str, data: bytes, file_type: str, exported: bytes,
 ) -> None:  # fmt: skip
     (tmp_path / name).write_bytes(data)
@@ -101,7 +102,7 @@ def test_submit_then_export_every_file_type(
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == exported
     assert out.stat().st_mode & 0o777 == 0o600
-    with custodian(isolated_env) as kr:
+    with custodian(cli_vault) as kr:
         actions = [e.action for e in kr.log_entries(job_id=job)]
     assert actions == ["submit", "fetch", "export"]
 
@@ -219,7 +220,7 @@ def test_fetch_refuses_a_malformed_job_id(env: dict[str, str], sim: Any) -> None
     ],
 )
 def test_token_from_env_or_file(
-    isolated_env: Path, tmp_path: Path, token: str | None, expected: str | None
+    cli_vault: Path | str, tmp_path: Path, token: str | None, expected: str | None
 ) -> None:
     with run_simulator(SimulatorConfig(tokens=("t0k",), processing_time=0)) as secured:
         job = secured.submit("csv", CSV)
@@ -258,7 +259,7 @@ def test_a_non_ascii_token_is_a_one_line_error(
     assert sim.state.request_counts() == {}
 
 
-def test_timeout_leaves_pending_and_warns_near_expiry(isolated_env: Path) -> None:
+def test_timeout_leaves_pending_and_warns_near_expiry(cli_vault: Path | str) -> None:
     with run_simulator(SimulatorConfig(processing_time=60)) as slow:
         values = {"QUESTA_API_URL": slow.url, "QUESTA_VAULT_PASSPHRASE": PASS}
         assert invoke(["init", *FAST_KDF], env=values).exit_code == 0
@@ -266,10 +267,10 @@ def test_timeout_leaves_pending_and_warns_near_expiry(isolated_env: Path) -> Non
         result = run(["fetch", job, "--timeout", "0.3"], values)
         assert result.exit_code == 3
         assert result.stdout.startswith(f"timeout          {job}  queued, 0% done after 0.3 s")
-        con = sqlite3.connect(isolated_env)  # pretend it was submitted 55 minutes ago
-        con.execute("UPDATE jobs SET submitted_at = ? WHERE job_id = ?", (time.time() - 3300, job))
-        con.commit()
-        con.close()
+        with raw_db(cli_vault) as con:  # pretend it was submitted 55 minutes ago
+            con.execute(
+                "UPDATE jobs SET submitted_at = ? WHERE job_id = ?", (time.time() - 3300, job)
+            )
         synced = run(["sync", "--no-wait", "--json"], values)
     assert synced.exit_code == 0
     report = json.loads(synced.stdout)
@@ -330,7 +331,7 @@ def test_export_default_name_stdout_and_refusals(
     wrong = run(["export", job, "-o", "denied.xlsx"], {**env, "QUESTA_VAULT_PASSPHRASE": "nope"})
     assert wrong.exit_code == 4 and not (work / "denied.xlsx").exists()
     assert [p.name for p in work.iterdir()] == [f"{job}.xlsx"]  # no temporary left over
-    with custodian(Path(os.environ["QUESTA_VAULT"])) as kr:
+    with custodian(os.environ["QUESTA_VAULT"]) as kr:
         exports = kr.log_entries(action="export")
     assert [(e.job_id, dict(e.counts)) for e in exports] == [
         (job, {"file_bytes": len(OPAQUE)}),
@@ -351,7 +352,7 @@ def test_export_of_a_job_without_a_file(env: dict[str, str], sim: Any) -> None:
 # --- processes -------------------------------------------------------------------------------
 
 
-def cli_process(args: list[str], vault: Path, url: str) -> subprocess.Popen[str]:
+def cli_process(args: list[str], vault: Path | str, url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTA_")}
     env.update(QUESTA_VAULT=str(vault), QUESTA_API_URL=url, PYTHONPATH=str(REPO))
     return subprocess.Popen(
@@ -360,24 +361,25 @@ def cli_process(args: list[str], vault: Path, url: str) -> subprocess.Popen[str]
     )  # fmt: skip
 
 
-def fetch_counts(vault: Path) -> Counter[str]:
+def fetch_counts(vault: Path | str) -> Counter[str]:
     with custodian(vault) as kr:
         return Counter(e.job_id for e in kr.log_entries(action="fetch") if e.job_id)
 
 
+@pytest.mark.sqlite_only("separate CLI processes on one PostgreSQL vault: test_pg_multihost.py")
 def test_fetch_killed_midway_then_rerun_archives_each_job_once(
-    env: dict[str, str], isolated_env: Path
+    env: dict[str, str], cli_vault: Path | str
 ) -> None:
     config = SimulatorConfig(processing_time=0, latency=0.03)
     with run_simulator(config) as sim:
         ids = [sim.submit("csv", CSV) for _ in range(120)]
-        child = cli_process(["fetch", "--concurrency", "2", *ids], isolated_env, sim.url)
+        child = cli_process(["fetch", "--concurrency", "2", *ids], cli_vault, sim.url)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and sum(fetch_counts(isolated_env).values()) < 10:
+        while time.monotonic() < deadline and sum(fetch_counts(cli_vault).values()) < 10:
             time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        first = fetch_counts(isolated_env)
+        first = fetch_counts(cli_vault)
         assert 10 <= sum(first.values()) < 120, "the kill came too late to test anything"
 
         result = run(["fetch", *ids], {**env, "QUESTA_API_URL": sim.url})
@@ -385,21 +387,22 @@ def test_fetch_killed_midway_then_rerun_archives_each_job_once(
     outcomes = Counter(line.split()[0] for line in result.stdout.splitlines())
     assert outcomes["already-archived"] >= sum(first.values())
     assert outcomes["archived"] + outcomes["already-archived"] == 120
-    assert fetch_counts(isolated_env) == Counter({job: 1 for job in ids})
-    with custodian(isolated_env) as kr:
+    assert fetch_counts(cli_vault) == Counter({job: 1 for job in ids})
+    with custodian(cli_vault) as kr:
         assert {j.status for j in kr.list_jobs()} == {"archived"}
         kr.verify_chain()
 
 
-def test_two_syncs_at_once_store_each_job_once(env: dict[str, str], isolated_env: Path) -> None:
+@pytest.mark.sqlite_only("separate CLI processes on one PostgreSQL vault: test_pg_multihost.py")
+def test_two_syncs_at_once_store_each_job_once(env: dict[str, str], cli_vault: Path | str) -> None:
     config = SimulatorConfig(processing_time=0, latency=0.1)
     with run_simulator(config) as sim:
         ids = [sim.submit("csv", CSV) for _ in range(40)]
-        with custodian(isolated_env) as kr:
+        with custodian(cli_vault) as kr:
             for job in ids:
                 kr.record_pending(job, file_type="csv", source="upload", submitted_at=time.time(),
                                   filename=None, options=None, actor="test")  # fmt: skip
-        procs = [cli_process(["sync", "--json"], isolated_env, sim.url) for _ in range(2)]
+        procs = [cli_process(["sync", "--json"], cli_vault, sim.url) for _ in range(2)]
         outputs = [p.communicate(timeout=60) for p in procs]
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
@@ -412,7 +415,7 @@ def test_two_syncs_at_once_store_each_job_once(env: dict[str, str], isolated_env
     assert archived == Counter({job: 1 for job in ids})
     others = {j["outcome"] for r in reports for j in r["jobs"] if j["outcome"] != "archived"}
     assert others <= {"already-archived"}
-    assert fetch_counts(isolated_env) == Counter({job: 1 for job in ids})
+    assert fetch_counts(cli_vault) == Counter({job: 1 for job in ids})
 
 
 # --- docs ------------------------------------------------------------------------------------
@@ -494,9 +497,10 @@ def polls(sim: Any) -> int:
     return sim.state.request_counts().get("GET /anonymize/status/{job_id}", 0)
 
 
+@pytest.mark.sqlite_only("signal handling in a child process; no backend-specific step")
 @pytest.mark.parametrize("command", ["fetch", "sync", "submit"])
 def test_ctrl_c_exits_130_naming_the_jobs_left_pending(
-    command: str, isolated_env: Path, tmp_path: Path
+    command: str, cli_vault: Path | str, tmp_path: Path
 ) -> None:
     with run_simulator(SimulatorConfig(processing_time=600)) as slow:
         values = {"QUESTA_API_URL": slow.url, "QUESTA_VAULT_PASSPHRASE": PASS}
@@ -512,7 +516,7 @@ def test_ctrl_c_exits_130_naming_the_jobs_left_pending(
             "sync": ["sync"],
             "submit": ["submit", str(files[0])],
         }[command]
-        child = cli_process(args, isolated_env, slow.url)
+        child = cli_process(args, cli_vault, slow.url)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and polls(slow) < (1 if command == "submit" else 2):
             time.sleep(0.05)
@@ -521,7 +525,7 @@ def test_ctrl_c_exits_130_naming_the_jobs_left_pending(
     assert child.returncode == 130, stderr
     [line] = stderr.splitlines()
     assert "Traceback" not in stderr and stdout == ""
-    with custodian(isolated_env) as kr:
+    with custodian(cli_vault) as kr:
         pending = [j.job_id for j in kr.pending_jobs()]
     if command == "submit":
         [new] = [j for j in pending if j not in old]

@@ -27,13 +27,13 @@ T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z
 
 
 @pytest.fixture
-def vault(isolated_env: Path) -> Path:
-    """A vault with users alice and bob (same passphrase) and no job."""
+def vault(cli_vault: Path | str) -> Path | str:
+    """A vault with users alice and bob (same passphrase) and no job, once per backend."""
     result = invoke(["init", "--user", "alice", *FAST_KDF], env=ENV)
     assert result.exit_code == 0, result.output
-    with Custodian.open(isolated_env) as kr:
+    with Custodian.open(cli_vault) as kr:
         kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
-    return isolated_env
+    return cli_vault
 
 
 def store(path: Path, *jobs, clock=None) -> None:
@@ -359,6 +359,7 @@ def test_erase_asks_first(vault: Path) -> None:
     assert "job j1 is already erased" in again.stderr and "nothing to erase" in again.stderr
 
 
+@pytest.mark.sqlite_only("SQLite's -wal file and a second sqlite3 reader (PG: test_postgres.py)")
 def test_erase_again_empties_the_wal_a_reader_blocked(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -427,6 +428,7 @@ def test_verify_ok_and_expect_head(vault: Path) -> None:
     assert data["head"] == head
 
 
+@pytest.mark.sqlite_only("SQLite trigger DDL (PostgreSQL's: test_postgres.py, test_pg_roles.py)")
 def test_verify_exit_5_on_a_log_entry_edited_with_triggers_dropped(vault: Path) -> None:
     store(vault, sample_job("j1"))
     with raw_db(vault) as db:
@@ -443,6 +445,7 @@ def test_verify_exit_5_on_a_log_entry_edited_with_triggers_dropped(vault: Path) 
     assert sorted(f["check"] for f in data["findings"]) == ["log", "schema"]
 
 
+@pytest.mark.sqlite_only("re-creates the trigger from sqlite_master; PostgreSQL: test_postgres.py")
 def test_verify_expect_head_detects_a_truncated_log(vault: Path) -> None:
     store(vault, sample_job("j1"), sample_job("j2"))
     head = invoke(["log", "--head"]).stdout.strip()
@@ -467,6 +470,7 @@ def test_verify_expect_head_detects_a_truncated_log(vault: Path) -> None:
     ) in result.stdout
 
 
+@pytest.mark.sqlite_only("damages the SQLite file's header bytes")
 def test_verify_exit_5_when_the_file_is_not_a_database_any_more(vault: Path) -> None:
     data = bytearray(vault.read_bytes())
     data[:16] = b"X" * 16

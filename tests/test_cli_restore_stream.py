@@ -26,10 +26,10 @@ ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
 
 
 @pytest.fixture
-def vault(isolated_env: Path) -> Path:
-    with new_vault(isolated_env) as custodian:
+def vault(cli_vault: Path | str) -> Path | str:
+    with new_vault(cli_vault) as custodian:
         custodian.store_job(sample_job(JOB, mapping=MAP), actor="alice")
-    return isolated_env
+    return cli_vault
 
 
 def read_until(fd: int, expected: bytes, timeout: float = 20.0) -> bytes:

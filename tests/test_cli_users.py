@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST_KDF, invoke
-from custody_kit import sample_job
+from custody_kit import sample_job, vault_snapshot
 
 from vault import crypto
 from vault.custody import Custodian
@@ -26,10 +26,11 @@ def _mode(path: Path) -> int:
 
 
 @pytest.fixture
-def vault(isolated_env: Path) -> Path:
+def vault(cli_vault: Path | str) -> Path | str:
+    """A vault with user alice, once per backend (``cli_vault``)."""
     result = invoke(["init", "--user", "alice", *FAST_KDF], env=PW)
     assert result.exit_code == 0, result.output
-    return isolated_env
+    return cli_vault
 
 
 # --------------------------------------------------------------------------- init
@@ -58,14 +59,14 @@ def test_init_takes_the_global_user_or_the_login_name(isolated_env: Path) -> Non
         assert kr.default_user() == "carol"
 
 
-def test_init_refuses_to_overwrite(vault: Path) -> None:
-    before = vault.read_bytes()
+def test_init_refuses_to_overwrite(vault: Path | str) -> None:
+    before = vault_snapshot(vault)
     result = invoke(["init", "--user", "mallory", *FAST_KDF], env=PW)
     assert result.exit_code == 1
     assert result.stderr == (
         f"questa-vault: a vault already exists at {vault}; refusing to overwrite it\n"
     )
-    assert vault.read_bytes() == before
+    assert vault_snapshot(vault) == before
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,8 @@ def vacuum(db: Database) -> None:
 def backup(db: Database, dest: Path) -> None:
     """A consistent copy of ``db`` into the new SQLite file ``dest`` (0600; ``VaultExists``)."""
     dest = Path(dest)
+    if os.path.lexists(dest):  # the same refusal whatever the backend
+        raise VaultExists(f"{dest} already exists; refusing to overwrite it")
     if isinstance(db, SqliteDatabase):
         _file_backup(db, dest)
         return
@@ -63,8 +65,6 @@ def _file_backup(db: SqliteDatabase, dest: Path) -> None:
     beside ``dest`` and linked into place only when complete: SQLite's journal and WAL
     sidecars then live where nobody else can plant a link, and ``link`` never follows or
     replaces anything at ``dest``."""
-    if os.path.lexists(dest):
-        raise VaultExists(f"{dest} already exists; refusing to overwrite it")
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     except OSError as exc:
