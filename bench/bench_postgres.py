@@ -63,7 +63,9 @@ def stats(values: list[float]) -> dict[str, float]:
 
 @contextlib.contextmanager
 def quiet():  # type: ignore[no-untyped-def]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    # Text streams with a binary buffer beneath, as a real stdout has (restore writes bytes).
+    out, err = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(io.BytesIO())
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         yield
 
 

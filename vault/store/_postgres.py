@@ -157,28 +157,35 @@ class PostgresDatabase(Database):
         return db
 
     def _check_is_vault(self) -> list[str]:
-        """The vault's tables; ``VaultNotFound`` (empty) or ``StoreError`` (not a vault)."""
-        found = self.tables()
-        tables = set(found)
+        """The applied migrations; ``VaultNotFound`` (no table) or ``StoreError`` (not a
+        vault). Two round trips: the catalogue (tables, and the columns of the migrations
+        table), then the migrations themselves (every open pays these)."""
+        found = self.query(
+            "SELECT c.relname, CASE WHEN c.relname = 'schema_migrations' THEN "
+            "(SELECT string_agg(a.attname::text, ',' ORDER BY a.attnum) FROM pg_attribute a "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+        )
+        tables = {str(r[0]): r[1] for r in found}
         if not tables:
             raise VaultNotFound(f"no vault at {self.url}: run questa-vault init")
         not_a_vault = StoreError(f"{self.url} is not a questa-vault database")
-        if not {"schema_migrations", "vault_meta"} <= tables:
+        if not {"schema_migrations", "vault_meta"} <= set(tables):
             raise not_a_vault
-        columns = self._columns().get("schema_migrations", [])
-        if columns[:3] != ["id", "name", "applied_at"]:
+        if str(tables["schema_migrations"] or "").split(",")[:3] != ["id", "name", "applied_at"]:
             raise not_a_vault
-        first = self.query("SELECT name FROM schema_migrations ORDER BY id LIMIT 1")
-        if not first or first[0][0] != MIGRATIONS[0][0]:
+        applied = self.migrations()
+        if not applied or applied[0] != MIGRATIONS[0][0]:
             raise not_a_vault
-        return found
+        return applied
 
-    def _migrate(self, tables: list[str] | None = None) -> None:
+    def _migrate(self, applied: list[str] | None = None) -> None:
+        """Apply the migrations this vault lacks (``applied``: what ``_check_is_vault``
+        read; None for a new vault)."""
         known = [name for name, _ in MIGRATIONS]
-        if "schema_migrations" in (self.tables() if tables is None else tables):
-            applied = self.migrations()
-            if applied == known:
-                return  # the usual case: no write transaction, so read-only roles can open
+        if applied is not None and applied == known:
+            return  # the usual case: no write transaction, so read-only roles can open
         with self.write():
             if "schema_migrations" not in self.tables():
                 for sql in postgres_statements(MIGRATIONS_TABLE):

@@ -431,8 +431,11 @@ class Layout:
     triggers: frozenset[str]
 
 
+@functools.cache
 def expected_layout() -> Layout:
-    """The layout of a fresh database with every migration applied (for other backends)."""
+    """The layout of a fresh database with every migration applied (for other backends).
+    Computed once per process (an in-memory database: milliseconds, and PostgreSQL asks
+    before every release); callers only read it."""
     conn = sqlite3.connect(":memory:")
     try:
         conn.execute(MIGRATIONS_TABLE)
