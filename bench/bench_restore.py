@@ -203,17 +203,23 @@ def minimal_restore(src: Path, dst: Path, table: dict[bytes, bytes]) -> None:
 
 
 def interleaved(
-    variants: dict[str, Callable[[], object]], runs: int, fresh: Path | None = None
+    variants: dict[str, Callable[[], object]],
+    runs: int,
+    fresh: Path | None = None,
+    *,
+    measure: bool = False,
 ) -> dict[str, list[float]]:
-    """Wall times of each variant over ``runs`` rounds, the variants taking turns in each."""
+    """Wall times of each variant over ``runs`` rounds, the variants taking turns in each
+    (``measure``: each variant returns its own time in seconds)."""
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(runs):
         for name, func in variants.items():
             if fresh is not None:
                 fresh.unlink(missing_ok=True)
             start = time.perf_counter()
-            func()
-            times[name].append(time.perf_counter() - start)
+            took = func()
+            elapsed = time.perf_counter() - start
+            times[name].append(took if measure and isinstance(took, float) else elapsed)
     return times
 
 
@@ -442,14 +448,23 @@ def main() -> int:
                 restorer = StreamRestorer(resolver, lenient=lenient_stream)  # noqa: B023
                 streamed.append("".join(map(restorer.feed, chunks)) + restorer.close())  # noqa: B023
 
-            times = interleaved({"whole": whole, "chunked": chunked}, runs)
+            # Each run times each variant as the best of 3 back-to-back calls (tens of ms
+            # each), so that one preemption on a shared machine does not decide a run.
+            times = interleaved(
+                {
+                    "whole": lambda: timed(whole),  # noqa: B023
+                    "chunked": lambda: timed(chunked),  # noqa: B023
+                },
+                runs,
+                measure=True,
+            )
             stream_ratios = [c / w for w, c in zip(times["whole"], times["chunked"])]
             per_chunk = [t / len(chunks) * 1e6 for t in times["chunked"]]
             same_stream = len(set(streamed)) == 1
             results.append(
                 (
                     f"streaming{mode}: {len(answer) / 1000:.0f} kB answer in {len(chunks):,} "
-                    "chunks of 5 words vs fed whole",
+                    "chunks of 5 words vs fed whole (each run: best of 3)",
                     f"{statistics.median(stream_ratios):.2f}x the time (min/median/max "
                     f"{spread(stream_ratios)}; {spread(per_chunk, '{:.1f}')} us per chunk; "
                     "limit 2x)",

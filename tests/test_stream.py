@@ -85,6 +85,7 @@ def test_stream_equals_whole_restore_for_every_chunking(case, cuts, lenient) -> 
     restorer, out, _ = stream_with(text, cuts, mapping, lenient)
     assert out == whole
     assert same_report(restorer.report, report)
+    assert (restorer.report.bytes_in, restorer.report.bytes_out) == (len(text), len(out))
 
 
 @given(stream_cases(), st.booleans())
@@ -120,6 +121,31 @@ def test_regression_quiet_needs_the_quick_search() -> None:
     restorer = StreamRestorer(invert_map(mapping, "job"))
     assert restorer.feed("[") == ""
     assert restorer.feed("城市_1] ok") + restorer.close() == "Rome ok"
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+@pytest.mark.parametrize(
+    "text",
+    ["[PERSON_NAME_10  ]", "< person name 10 >", "{PERSON_NAME_10\t} x", "[PERSON_NAME_10 ]"],
+)
+def test_regression_padding_before_a_closer_not_yet_streamed(text: str, lenient: bool) -> None:
+    # Found by the one-character property: padding after a whole token released the token
+    # before its closer arrived, so lenient streamed "[John Doe  ]" where a whole restore
+    # repairs the padded form (and strict lost its "mangled" report).
+    mapping = {"John Doe": "[PERSON_NAME_10]"}
+    whole, report = restore_text(text, invert_map(mapping, "job"), lenient=lenient)
+    restorer, out, _ = stream_with(text, list(range(len(text))), mapping, lenient)
+    assert out == whole
+    assert same_report(restorer.report, report)
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_regression_an_empty_chunk_without_the_quick_search(lenient: bool) -> None:
+    # Found by the chunking property: with a label that is not ASCII (no quick search) an
+    # empty chunk made the fast path index an empty string.
+    restorer = StreamRestorer(invert_map({"Rome": "[城市_1]"}, "job"), lenient=lenient)
+    assert [restorer.feed(piece) for piece in ["", "a [城市_1] b", ""]] == ["", "a Rome b", ""]
+    assert restorer.close() == ""
 
 
 @pytest.mark.parametrize("lenient", [False, True])

@@ -59,7 +59,8 @@ def _alternation(words: Iterable[str]) -> str:
 
 _OPEN = _alternation(OPENERS)
 _CLOSE = _alternation(CLOSERS)
-_PAD = r"[ \t\u00a0]{0,8}"
+_PAD_MAX = 8
+_PAD = rf"[ \t\u00a0]{{0,{_PAD_MAX}}}"
 # A separator inside a token as written: underscore (maybe Markdown-escaped), space, line wrap.
 _SEP_NORM = re.compile(r"(?:\\?_|[ ])?\r?\n|\\_|[ ]")
 _RUNS = re.compile(r"__+")
@@ -177,6 +178,12 @@ class LenientScanner:
         # word start is examined (``starts``).
         self._begins: Callable[[str], Iterator[re.Match[str]]] | None = None
         self._begin: Callable[[str], re.Match[str] | None] = _ALWAYS
+        # words quiet on their own (``quiet``): anywhere, and also as the last word
+        self._inner_words: set[str] = set()
+        self._last_words: set[str] = set()
+        self._plain: Callable[[str], Iterator[re.Match[str]]] = _ALWAYS_ALL
+        self._ending: Callable[[str, int], re.Match[str] | None] = _ALWAYS
+        self._tail = max((len(w) for w in firsts), default=0) + 1  # a last word that matters
         # A "]" in a label would let a key run past a bracket (see ``could_start``).
         self._bracket_free = not any("]" in k for k in self._keys)
         # What a bare token can hold, lower-cased: label characters, digits, separators.
@@ -189,17 +196,25 @@ class LenientScanner:
             and all(w.isascii() for w in firsts)
             and self._bracket_free  # see ``could_start``: a "]" settles a "[" token
         ):
-            branches = [re.escape(c) for c in _OPENING]
+            branches = [re.escape(c) for c in (*_OPENING, "\x00")]  # NUL: never quiet
             ordered = sorted(firsts, key=len, reverse=True)
             for word in ordered:  # a whole first word at a word start
                 head = re.escape(word[0])
                 branches.append(rf"{head}(?<!{_WORDY}{head}){re.escape(word[1:])}(?![^\W_])")
+            prefixes = []
             for word in ordered:  # the beginning of one, at the end
                 head = re.escape(word[0])
                 rest = "".join(f"(?:{re.escape(c)}" for c in word[1:]) + ")?" * (len(word) - 1)
-                branches.append(rf"{head}(?<!{_WORDY}{head}){rest}\Z")
-            begins = re.compile("|".join(branches))
-            self._begins, self._begin = begins.finditer, begins.search
+                prefixes.append(rf"{head}(?<!{_WORDY}{head}){rest}\Z")
+            # A closed strict candidate followed by anything but "(" is taken whole first:
+            # nothing inside it can begin a token then (see ``could_start``).
+            # (Every branch begins with a literal character, so that the regex engine skips the
+            # others in C; a closed candidate is told from a lone "[" by its length.)
+            closed = rf"\[[^\[\]\n]{{1,{inner}}}\](?=[^(])"
+            plain = re.compile("|".join([closed, *branches]))
+            self._begin, self._plain = plain.search, plain.finditer
+            self._ending = re.compile("|".join(prefixes)).search
+            self._begins = re.compile("|".join(branches + prefixes)).finditer
 
     # -- the scan -------------------------------------------------------------------------------
     def scan(self, text: str, start: int, limit: int) -> list[Edit]:
@@ -324,11 +339,72 @@ class LenientScanner:
     def quiet(self, text: str) -> bool:
         """Whether no token can begin in ``text``, whatever text follows: no opener, no label's
         first word at a word start, no last word that may become one. Restoring such text
-        (strict or lenient) changes and reports nothing. A cheap test for streaming (two calls
-        in C); the caller makes sure that no token can begin before ``text`` (nothing held,
-        and the text before does not end with a backslash)."""
+        (strict or lenient) changes and reports nothing. A cheap test for streaming; the caller
+        makes sure that no token can begin before ``text`` (nothing held, and the text before
+        does not end with a backslash).
+
+        Words (between white space) found quiet on their own are remembered: a text made of
+        such words is quiet, since white space is never part of a token's beginning and a word
+        quiet on its own is quiet anywhere (as the last word of a text it must also not be
+        the beginning of a label's first word: "or" may become "organization"). Answers
+        repeat their words, so most texts cost a split and a set test."""
+        words = text.split()
+        if self._inner_words.issuperset(words) and (
+            not text[-1:].isalnum() or words[-1] in self._last_words
+        ):
+            return True
+        return self.searched_quiet(text, words)
+
+    @property
+    def known_words(self) -> tuple[set[str], set[str]]:
+        """The words ``quiet`` knows: quiet anywhere, and also as a text's last word (for a
+        caller that runs the first test of ``quiet`` itself, then ``searched_quiet``)."""
+        return self._inner_words, self._last_words
+
+    def searched_quiet(self, text: str, words: list[str]) -> bool:
+        """``quiet`` after the test on known words failed (``words``: ``text.split()``)."""
+        if not self._searched_quiet(text):
+            return False
+        if len(self._inner_words) < _SAFE_WORDS:
+            for word in words:
+                if self._searched_quiet(word, last=False):
+                    self._inner_words.add(word)
+                    if self._searched_quiet(word):
+                        self._last_words.add(word)
+        return True
+
+    def unknown_words(self, text: str) -> set[str]:
+        """The words of ``text`` (between white space) not known to be quiet on their own."""
+        return set(text.split()).difference(self._inner_words)
+
+    def _searched_quiet(self, text: str, *, last: bool = True) -> bool:
         low = text.lower()
-        return self._begin(low) is None and len(low) == len(text)
+        if self._begin(low) is not None or len(low) != len(text):
+            return False
+        # the last word may be the beginning of a label's first word (a separate, short search)
+        return (
+            not last
+            or not low[-1:].isalnum()
+            or self._ending(low, max(len(low) - self._tail, 0)) is None
+        )
+
+    def plain(self, text: str) -> list[tuple[int, int]] | None:
+        """Where ``text`` holds closed strict candidates, when nothing else in it can begin a
+        token: like ``quiet`` around candidates that are each followed by a character other
+        than "(" (so none is Markdown link text and nothing inside one can begin a token).
+        None when something else may begin one. Same precondition as ``quiet``."""
+        low = text.lower()
+        if len(low) != len(text):
+            return None
+        spans = []
+        for found in self._plain(low):
+            start, end = found.span()
+            if end - start <= 1 or low[start] != "[":
+                return None
+            spans.append((start, end))
+        if low[-1:].isalnum() and self._ending(low, max(len(low) - self._tail, 0)) is not None:
+            return None
+        return spans
 
     def _maybe_starts(self, text: str, lo: int) -> list[int] | None:
         """Candidates for ``hold_starts`` (more than needed, never fewer), in order; None when
@@ -378,6 +454,9 @@ class LenientScanner:
 
     def _could_continue(self, rest: str, *, closing: bool) -> bool:
         if closing:
+            inner = rest.rstrip(" \t\u00a0")
+            if 0 < len(rest) - len(inner) <= _PAD_MAX and self._complete(inner):
+                return True  # padding after a whole token: its closer may follow
             closer = _CLOSER_START(rest)
             if closer is not None:
                 tail = rest[closer.end() :].lower()
@@ -398,7 +477,9 @@ class LenientScanner:
 
 
 _OPENING = "[［&\\<{"
+_SAFE_WORDS = 50_000  # most quiet words remembered per scanner
 _ALWAYS = re.compile("").search  # no quick search: any text may hold a start
+_ALWAYS_ALL = re.compile("").finditer
 # A word character that is not CJK: glued before a letter, it keeps a token from starting there.
 _WORDY = r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 _WORD = re.compile(r"[^\W_]*").match

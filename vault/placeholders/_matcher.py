@@ -437,10 +437,6 @@ class Matcher:
                 return at
         return n
 
-    def split(self, text: str) -> list[str]:
-        """``text`` cut around its bracketed candidates: text, candidate, text, ..."""
-        return self._split(text)
-
     @functools.cached_property
     def quiet(self) -> Callable[[str], bool]:
         """``quiet(text)``: whether nothing can begin a placeholder in ``text``, whatever
@@ -448,6 +444,30 @@ class Matcher:
         nothing and ``safe_end`` would hold nothing of it back. A cheap test, for streaming;
         the text before ``text`` must be released (nothing held back)."""
         return self._scanner.quiet
+
+    @functools.cached_property
+    def known_words(self) -> tuple[set[str], set[str]]:
+        """The words ``quiet`` has found quiet on their own: anywhere, and also last."""
+        return self._scanner.known_words
+
+    @functools.cached_property
+    def searched_quiet(self) -> Callable[[str, list[str]], bool]:
+        """``searched_quiet(text, text.split())``: ``quiet`` for a caller that tested the
+        known words itself."""
+        return self._scanner.searched_quiet
+
+    @functools.cached_property
+    def unknown_words(self) -> Callable[[str], set[str]]:
+        """``unknown_words(text)``: the words of ``text`` (between white space) not yet known
+        to be ``quiet`` on their own (learnt by ``quiet``)."""
+        return self._scanner.unknown_words
+
+    @functools.cached_property
+    def plain(self) -> Callable[[str], list[tuple[int, int]] | None]:
+        """``plain(text)``: the spans of the bracketed candidates in ``text`` when the text
+        around them is ``quiet`` and none of them is followed by "(" or ends the text (then
+        nothing can be held back or reported but those candidates); None otherwise."""
+        return self._scanner.plain
 
     def _could_be_placeholder(self, tail: str) -> bool:
         close = tail.find("]")

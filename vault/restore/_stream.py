@@ -6,10 +6,18 @@ change) a placeholder (``Matcher.safe_end``), so at most the longest possible pl
 prefix is held back; ``close()`` returns the rest. ``on_first`` is called once, before the first
 restored text is returned (the access-log entry is committed there), and an exception from it
 releases nothing.
+
+Speed: most chunks of an answer hold no bracket and no label word. When nothing is held back,
+such a chunk is returned after one regex search (``Matcher.quiet``), and a chunk of such text
+around whole placeholders after one more pass (``Matcher.plain``); the placeholders restored
+that way are counted in one go before anything else is counted or reported, so the counts keep
+the text's order. Only other chunks take the general way (``safe_end`` + ``restore_region``),
+as do chunks longer than ``_SMALL``, where the general way is cheaper per character.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from vault.errors import InputError
@@ -17,6 +25,7 @@ from vault.placeholders import Matcher, Reason, Resolver
 from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
 _CONTEXT = 2  # characters kept before the next start (a bare token's boundary looks back)
+_SMALL = 512  # longest chunk tried on the fast paths (their tests cost more per character)
 
 
 def _no_offset(i: int) -> int:  # every token is in the map: never asked
@@ -34,32 +43,83 @@ class StreamRestorer:
         on_first: Callable[[], None] | None = None,
     ) -> None:
         self._matcher = Matcher(resolver, lenient=lenient)
-        self._quiet = self._matcher.quiet
+        self._inner, self._last = self._matcher.known_words
+        self._searched_quiet = self._matcher.searched_quiet
+        self._plain = self._matcher.plain
+        self._unknown = self._matcher.unknown_words
+        inner = self._matcher.candidate_length
+        self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").fullmatch
+        self._candidates: set[str] = set()  # placeholders of the map seen to be candidates
         self._originals = self._matcher.originals
         self._on_first = on_first
-        self._buffer = ""
-        self._start = 0  # where the unreleased text begins in the buffer
-        self._base = 0  # absolute offset of buffer[0]
+        self._buffer = ""  # context already released, then what is held back
+        self._start = 0  # where the held-back text begins in the buffer
+        self._fed = 0  # characters fed so far: the buffer ends there
+        self._free = True  # nothing held back, not closed
+        self._closed = False
         self._lines = 0  # LF characters released before the buffer
         self._line_start = 0  # absolute offset of the current line's start
         self._found: list[UnresolvedPlaceholder] = []
-        self._chars_out = 0
-        self._closed = False
-        self._report: RestoreReport | None = None
+        self._delta = 0  # output minus input characters, over what was released
+        self._pending: list[str] = []  # placeholders restored by the fast path, not yet counted
 
     def feed(self, text: str) -> str:
         """Restored text that is safe to show now (maybe empty)."""
+        if self._free and _CONTEXT <= len(text) <= _SMALL:
+            # Nothing held back, and (``quiet``) nothing in the chunk can begin a placeholder;
+            # a held-back backslash never leaves the text before it ending in one. A NUL makes
+            # no chunk quiet: the general way refuses it.
+            words = text.split()  # ``Matcher.quiet``, its first test written out
+            if (
+                self._inner.issuperset(words)
+                and (not text[-1].isalnum() or words[-1] in self._last)
+            ) or self._searched_quiet(text, words):
+                newline = text.rfind("\n")
+                if newline != -1:
+                    self._lines += text.count("\n")
+                    self._line_start = self._fed + newline + 1
+                self._fed += len(text)
+                self._buffer = text[-_CONTEXT:]
+                self._start = _CONTEXT
+                if self._on_first is not None:
+                    self._first()
+                return text
+            out = self._one_placeholder(text) if text[-1].isspace() else None
+            if out is None:
+                out = self._exact_only(text)
+            if out is not None:
+                return self._pass(text, out)
+        return self._feed(text)
+
+    def _one_placeholder(self, text: str) -> str | None:
+        """``text`` restored when all its words but one are known quiet words (``quiet``)
+        and that one is a placeholder of the map; ``text`` ends with white space, so the
+        placeholder is no Markdown link text. None otherwise.
+
+        Each occurrence of the placeholder in ``text`` is then one of its words (every other
+        word is quiet, so holds no bracket), and one ``str.replace`` restores them all."""
+        odd = self._unknown(text)
+        if len(odd) != 1:
+            return None
+        token = odd.pop()
+        value = self._originals.get(token)
+        if value is None:
+            return None
+        if token not in self._candidates:
+            if self._candidate(token) is None:
+                return None
+            self._candidates.add(token)
+        self._pending += [token] * text.count(token)
+        return text.replace(token, value)
+
+    def _feed(self, text: str) -> str:
         if self._closed:
             raise InputError("the stream was already closed")
         if "\x00" in text:
             raise InputError("the stream holds a NUL character: not text")
+        self._count()
+        self._fed += len(text)
         held = self._buffer
-        if self._start == len(held):  # nothing held back: first the common cases
-            if self._quiet(text):
-                return self._pass(held, text, text)
-            out = self._exact_only(text)
-            if out is not None:
-                return self._pass(held, text, out)
         buffer = held + text if held else text
         return self._release(buffer, self._matcher.safe_end(buffer, self._start))
 
@@ -67,8 +127,10 @@ class StreamRestorer:
         """The rest of the restored text; afterwards ``report`` holds the counts."""
         if self._closed:
             raise InputError("the stream was already closed")
+        self._count()
         out = self._release(self._buffer, len(self._buffer))
         self._closed = True
+        self._free = False
         return out
 
     async def restore(self, chunks: AsyncIterable[str]) -> AsyncIterator[str]:
@@ -83,88 +145,97 @@ class StreamRestorer:
 
     def _exact_only(self, text: str) -> str | None:
         """``text`` restored when it is plain text around whole placeholders of the map, none
-        of them Markdown link text: nothing in it to hold back or report. None otherwise.
+        of them Markdown link text (``Matcher.plain``): nothing in it to hold back or
+        report. None otherwise."""
+        spans = self._plain(text)
+        if not spans:
+            return None
+        tokens = [text[start:end] for start, end in spans]
+        originals = self._originals
+        if not all(map(originals.__contains__, tokens)):
+            return None
+        values = list(map(originals.__getitem__, tokens))
+        self._pending += tokens  # counted in one go (``_count``)
+        pieces = []
+        last = 0
+        for (start, end), value in zip(spans, values, strict=True):
+            pieces.append(text[last:start])
+            pieces.append(value)
+            last = end
+        pieces.append(text[last:])
+        return "".join(pieces)
 
-        Plain means ``quiet``: no bracket of any kind and no label word outside the
-        placeholders. A start inside a closed placeholder cannot begin a token once a
-        character other than "(" follows the "]", so the chunk must not end with one."""
-        parts = self._matcher.split(text)
-        if len(parts) == 1 or not parts[-1] or "](" in text:
-            return None
-        tokens = parts[1::2]
-        if not all(map(self._originals.__contains__, tokens)):
-            return None
-        if not self._quiet("\x00".join(parts[0::2])):  # NUL: a word boundary, never in a feed
-            return None
-        if self._matcher.lenient:  # counted as the lenient scan counts exact placeholders
-            self._matcher.count_restored(tokens)
-            parts[1::2] = map(self._originals.__getitem__, tokens)
-        else:
-            parts[1::2] = self._matcher.lookup(tokens, _no_offset)
-        return "".join(parts)
+    def _count(self) -> None:
+        """Count the placeholders the fast path restored, in text order and as the matcher
+        counts them; called before the matcher counts anything else and before a report."""
+        if self._pending:
+            if self._matcher.lenient:  # as the lenient scan counts exact placeholders
+                self._matcher.count_restored(self._pending)
+            else:
+                self._matcher.lookup(self._pending, _no_offset)
+            self._pending = []
 
-    def _pass(self, held: str, text: str, out: str) -> str:
+    def _pass(self, text: str, out: str) -> str:
         """Release all of ``text`` (nothing was held) as ``out``; count its lines."""
         newline = text.rfind("\n")
         if newline != -1:
             self._lines += text.count("\n")
-            self._line_start = self._base + len(held) + newline + 1
-        if len(text) >= _CONTEXT:
-            self._base += len(held) + len(text) - _CONTEXT
-            self._buffer = text[-_CONTEXT:]
-            self._start = _CONTEXT
-        else:
-            buffer = held + text
-            keep = max(len(buffer) - _CONTEXT, 0)
-            self._buffer = buffer[keep:]
-            self._base += keep
-            self._start = len(buffer) - keep
-        if out:
-            if self._on_first is not None:
-                on_first, self._on_first = self._on_first, None
-                on_first()
-            self._chars_out += len(out)
+            self._line_start = self._fed + newline + 1
+        self._fed += len(text)
+        self._buffer = text[-_CONTEXT:]
+        self._start = _CONTEXT
+        self._delta += len(out) - len(text)
+        if out and self._on_first is not None:
+            self._first()
         return out
 
+    def _first(self) -> None:
+        on_first, self._on_first = self._on_first, None
+        if on_first is not None:
+            on_first()
+
     def _release(self, buffer: str, end: int) -> str:
+        """Restore and release ``buffer[start:end]`` (``buffer`` ends at ``_fed``)."""
         matcher = self._matcher
         tally = matcher.tally
         listed = len(tally.unresolved)
-        out, end = matcher.restore_region(buffer, self._start, end, self._base)
-        self._place(buffer, end, tally.unresolved[listed:])
+        start = self._start
+        base = self._fed - len(buffer)
+        out, end = matcher.restore_region(buffer, start, end, base)
+        self._place(buffer, base, end, tally.unresolved[listed:])
         keep = max(end - _CONTEXT, 0)
         self._buffer = buffer[keep:]
-        self._base += keep
         self._start = end - keep
-        if out:
-            if self._on_first is not None:
-                on_first, self._on_first = self._on_first, None
-                on_first()
-            self._chars_out += len(out)
+        self._free = end == len(buffer)
+        self._delta += len(out) - (end - start)
+        if out and self._on_first is not None:
+            self._first()
         return out
 
-    def _place(self, buffer: str, end: int, new: list[tuple[str, int, Reason]]) -> None:
+    def _place(self, buffer: str, base: int, end: int, new: list[tuple[str, int, Reason]]) -> None:
         """Line and column of newly unresolved placeholders; count lines released."""
         for text, offset, reason in new:
-            rel = offset - self._base
+            rel = offset - base
             line = self._lines + buffer.count("\n", self._start, rel) + 1
             newline = buffer.rfind("\n", 0, rel)
-            start = self._base + newline + 1 if newline != -1 else self._line_start
+            start = base + newline + 1 if newline != -1 else self._line_start
             self._found.append(UnresolvedPlaceholder(text, line, offset - start + 1, reason))
         self._lines += buffer.count("\n", self._start, end)
         newline = buffer.rfind("\n", self._start, end)
         if newline != -1:
-            self._line_start = self._base + newline + 1
+            self._line_start = base + newline + 1
 
     @property
     def report(self) -> RestoreReport:
         """What the stream restored so far (complete after ``close``)."""
+        self._count()
+        held = 0 if self._closed else len(self._buffer) - self._start
         return report_of(
             self._matcher,
             self._matcher.tally,
             self._found,
             format="text",
             format_reason="a text stream",
-            bytes_in=self._base + len(self._buffer),  # every character fed
-            bytes_out=self._chars_out,
+            bytes_in=self._fed,
+            bytes_out=self._fed - held + self._delta,
         )
