@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,6 +93,21 @@ def test_read_sizes_change_neither_output_nor_report(text: str, chunk: int, leni
     # restore_text goes straight to the matcher: the same again
     out, report = restore_text(text, RESOLVER, lenient=lenient)
     assert (out.encode("utf-8"), report.to_dict()) == whole
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 100, 1 << 20])
+def test_regression_a_mangled_token_across_reads_is_reported_once(chunk: int) -> None:
+    """Found by the property above: read one byte at a time, strict mode reported
+    ``<PERSON_NAME_1>`` with the region it crossed, then the bare ``PERSON_NAME_1`` inside it
+    again with the next region (whose scan started inside the token)."""
+    text = "]\r\n<PERSON_NAME_1>[PERSON_NAME_1]é" + "lorem ipsum " * 30 + "[PERSON_NAME_1]"
+    out, report = restore_bytes(
+        text.encode(), RESOLVER, RestoreOptions(format="text", chunk_size=chunk)
+    )
+    assert [(u.placeholder, u.line, u.column) for u in report.unresolved] == [
+        ("<PERSON_NAME_1>", 2, 1)
+    ]
+    assert out.count(b"John Doe") == 2
 
 
 def test_a_chunk_edge_inside_a_placeholder_never_wakes_the_lenient_scanner() -> None:

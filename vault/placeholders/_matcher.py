@@ -98,6 +98,11 @@ class Matcher:
         # Escaped originals per escape function; raw lookups use the resolver's own mapping.
         self._tables: dict[Escape, dict[str, str]] = {}
         self._listed = 0
+        # Where the last strict scan for mangled forms stopped (absolute offsets): a token that
+        # crosses a region's end is reported with that region, and the next region's scan
+        # starts after it, as one scan over the whole text would (never inside it).
+        self._scanned_from = 0
+        self._scanned_to = 0
         self.problems: tuple[MapProblem, ...] = resolver.problems
         if lenient:
             clashes = self._index[1]
@@ -318,7 +323,13 @@ class Matcher:
         listed = min(self._listed, len(tally.unresolved))  # this call's, in text order
         # Strict candidates report what is repairable in them themselves (``_miss``).
         spans = [m.span() for m in self._candidates(buffer, start, cut + self.max_span)]
-        for edit in self._scanner.scan(buffer, start, cut):
+        if base + start < self._scanned_from:
+            self._scanned_to = 0  # an unrelated text (offsets went back): no earlier scan
+        self._scanned_from = base + start
+        edits = self._scanner.scan(buffer, max(start, self._scanned_to - base), cut)
+        if edits:
+            self._scanned_to = max(self._scanned_to, base + edits[-1].end)
+        for edit in edits:
             if crossing and edit.end <= cut:
                 continue
             i = bisect_left(spans, (edit.end, -1)) - 1

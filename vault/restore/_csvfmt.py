@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import accumulate, compress, count, repeat
-from operator import is_, is_not
+from operator import is_, is_not, not_
 from typing import cast
 
 from vault.placeholders import Matcher
@@ -57,11 +57,12 @@ class CsvProcessor:
         self._last_sep = re.compile(rf"[{seps}](?=[^{seps}]*\Z)").search
         self._first_sep = re.compile(rf"[{seps}]").search
         originals = matcher.originals
-        specials = (dialect.delimiter, q, "\r", "\n")
-        self._needs_quotes = frozenset(
-            p for p, o in originals.items() if any(c in o for c in specials)
-        )
-        self._empty = frozenset(p for p, o in originals.items() if not o)
+        # which originals need quotes, or are empty: one C-level pass over the map each
+        # (a Python loop per entry cost more than restoring a few MB)
+        values = list(originals.values())
+        special = re.compile(f"[{re.escape(dialect.delimiter + q)}\r\n]").search
+        self._needs_quotes = frozenset(compress(originals, map(special, values)))
+        self._empty = frozenset(compress(originals, map(not_, values)))
         self._checked = self._needs_quotes | self._empty
 
     @property
@@ -127,8 +128,10 @@ class CsvProcessor:
         matcher = self.matcher
         originals = matcher.originals
         values: list[str | None] = list(map(originals.get, mids))
-        # the hits, counted by their (just hashed) placeholder strings
-        matcher.count_restored(compress(mids, map(is_not, values, repeat(None))))
+        if matcher.unique_originals:
+            matcher.count_originals(values)  # the whole list, misses (None) too: no filtering
+        else:
+            matcher.count_restored(compress(mids, map(is_not, values, repeat(None))))
         # Misses: quoted fields (restored inside when they hold a '[') and unknown candidates.
         for i in compress(count(), map(is_, values, repeat(None))):
             m = mids[i]

@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import PurePath
 from typing import Literal
 
@@ -238,9 +239,10 @@ def _rows(sample: str, complete: bool, delimiter: str) -> list[int]:
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[:cut] if cut != -1 else ""
     try:
-        return [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row][
-            :200
-        ]
+        # the first 200 rows only (the reader is lazy; non-strict, it raises only for a field
+        # over its size limit, which a sample cannot hold)
+        rows = csv.reader(io.StringIO(sample), delimiter=delimiter)
+        return list(islice((len(row) for row in rows if row), 200))
     except csv.Error:
         return []
 
