@@ -374,7 +374,10 @@ class LenientScanner:
         return True
 
     def unknown_words(self, text: str) -> set[str]:
-        """The words of ``text`` (between white space) not known to be quiet on their own."""
+        """The words of ``text`` (between white space) not known to be quiet on their own;
+        without the quick search nothing is known (and "" is added: never a single word)."""
+        if self._begins is None:
+            return {"", *text.split()}
         return set(text.split()).difference(self._inner_words)
 
     def _searched_quiet(self, text: str, *, last: bool = True) -> bool:
