@@ -39,7 +39,7 @@ from vault.models import FetchOutcome, JobContent, JobInfo, LogEntry, SubmitOpti
 
 if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
-    from vault.audit import AuditQuery, AuditReport, CrossCheck
+    from vault.audit import AuditListing, AuditQuery, AuditReport, CrossCheck
     from vault.client import QuestaClient
     from vault.config import Location
     from vault.crypto import KdfParams
@@ -171,6 +171,23 @@ class Vault:
 
     def audit(self, query: AuditQuery | None = None) -> AuditReport:
         return report.load_audit(self._custodian.db, query)
+
+    def audit_summary(self, query: AuditQuery | None = None) -> AuditReport:
+        """``audit``'s totals added up inside the database (``jobs`` empty): fast on large
+        vaults."""
+        return report.summarize(self._custodian.db, query)
+
+    def audit_listing(
+        self, query: AuditQuery | None = None, *, recipients: bool = True
+    ) -> AuditListing:
+        """``audit`` with lean rows; ``recipients=False`` leaves them empty (no grant read)."""
+        return report.list_audit(self._custodian.db, query, recipients=recipients)
+
+    def audit_text(self, query: AuditQuery, fmt: str) -> list[str] | None:
+        """The whole listing in ``fmt`` (``table``, ``csv``, ``json``) formatted inside the
+        database, in pieces whose concatenation is what ``audit --format`` prints; ``None``
+        when it cannot be."""
+        return report.fast_listing(self._custodian.db, query, fmt)
 
     def log(
         self,

@@ -26,12 +26,9 @@ from vault.audit import (
     AuditReport,
     csv_rows,
     csv_text,
-    fast_listing,
     json_document,
-    list_audit,
     parse_when,
     report_to_dict,
-    summarize,
     table_lines,
 )
 from vault.cli._app import (
@@ -157,7 +154,7 @@ def audit_command(
     with open_vault(ctx) as vault:
         if not summary and not deep and html_path is None:
             # Every job: formatted inside SQLite when the rows allow (the same bytes).
-            parts = fast_listing(vault.custodian.db, query, fmt)
+            parts = vault.audit_text(query, fmt)
             if parts is not None:
                 # Written as it is, piece by piece (no copy of the whole listing): the fast
                 # path holds nothing inert_lines or inert_json would escape (it declines
@@ -172,9 +169,9 @@ def audit_command(
         # recipients are shown (JSON) or used (--deep).
         summing = summary and not deep
         report = (
-            summarize(vault.custodian.db, query)
+            vault.audit_summary(query)
             if summing
-            else list_audit(vault.custodian.db, query, recipients=fmt == "json" or deep)
+            else vault.audit_listing(query, recipients=fmt == "json" or deep)
         )
         if html_path is not None:
             page = views.html_report(
