@@ -1,16 +1,22 @@
 """Benchmark: archiving completed jobs from the simulator at the default concurrency.
 
-    .venv/bin/python bench/bench_fetch.py [--jobs N] [--latency SECONDS] [--quick]
+    .venv/bin/python bench/bench_fetch.py [--jobs N] [--latency SECONDS] [--runs R] [--quick]
+                                         [--profile] [--json]
 
 Starts the simulator in its own process (so it does not share this process's interpreter
 lock, as a remote service would not) with ``--latency`` seconds added to every request,
-creates N completed CSV jobs through real uploads (not timed), then times
-``archive.fetch`` of all of them into a fresh vault (real file, WAL, synchronous=FULL, one
-transaction per job). Prints jobs per second and the ratio to the ideal
-``jobs x latency / concurrency`` (one status request per job; 1.0 would mean no overhead at
-all), and the ratio to plain httpx GETs of the same statuses at the same concurrency in the
-same run (the floor of the network part). Targets: 1,000 jobs at 50 ms in under 15 s on 2
-cores; within 1.25x of the plain GETs.
+creates N completed CSV jobs through real uploads (not timed), then, in each of ``--runs``
+rounds, times ``archive.fetch`` of all of them into a fresh vault (real file, WAL,
+synchronous=FULL, group commit) and plain httpx GETs of the same statuses at the same
+concurrency, alternating which goes first (the service keeps a job an hour and does not
+delete it when fetched, so every round fetches the same jobs). Prints per round the ratio
+(issue 17.5: fetch within 1.25x of the plain GETs, in every round), min / median / max over
+the rounds with the load average, jobs per second and the ratio to the ideal
+``jobs x latency / concurrency``. Targets: 1,000 jobs at 50 ms in under 15 s on 2 cores;
+within 1.25x of the plain GETs.
+
+``--profile`` adds a wall-clock breakdown of one more fetch (status requests, validation,
+vault writes, commits: measured by wrapping those calls) and its cProfile (top entries).
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import asyncio
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -70,9 +78,9 @@ async def create_jobs(client: QuestaClient, count: int) -> list[str]:
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-async def plain_gets(url: str, ids: list[str], concurrency: int) -> float:
+async def plain_gets(url: str, ids: list[str], concurrency: int) -> tuple[float, float]:
     """The baseline: plain httpx GETs of the same statuses at the same concurrency, the body
-    read and nothing else (no validation, no decoding, no storing). Wall seconds."""
+    read and nothing else (no validation, no decoding, no storing). Wall and CPU seconds."""
     limit = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=url) as http:
 
@@ -81,9 +89,106 @@ async def plain_gets(url: str, ids: list[str], concurrency: int) -> float:
                 response = await http.get(f"/anonymize/status/{job_id}")
                 response.raise_for_status()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(j) for j in ids))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
+
+
+def fetch_once(client: QuestaClient, ids: list[str], tmp: Path, n: int, concurrency: int
+               ) -> dict[str, float]:  # fmt: skip
+    """One timed fetch of ``ids`` into a fresh vault: wall and CPU seconds, jobs archived."""
+    path = tmp / f"vault-{n}.db"
+    with Custodian.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
+        pass
+    with Custodian.open(path) as keyring:
+        options = RunOptions(actor="bench", concurrency=concurrency)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        outcomes = fetch(client, keyring, ids, options)
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+        archived = sum(1 for o in outcomes if o.outcome == "archived")
+        stored = len(keyring.list_jobs(status="archived"))
+    return {"wall_s": wall, "cpu_s": cpu, "archived": archived, "stored": stored}
+
+
+def profile_once(client: QuestaClient, ids: list[str], tmp: Path, concurrency: int) -> str:
+    """A wall-clock breakdown of one fetch (time inside each wrapped call, summed over the
+    jobs: network calls overlap, so those sums exceed the wall time) and its cProfile."""
+    import cProfile
+    import io
+    import pstats
+    from collections import Counter
+
+    import vault.archive._writer as writer_module
+    import vault.client._http as http_module
+    import vault.custody._custodian as custodian_module
+    import vault.store._sqlite as sqlite_module
+
+    calls: Counter[str] = Counter()
+
+    def timed(name: str, func: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t0
+                calls[name] += 1
+
+        return wrapper
+
+    def atimed(name: str, func: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t0
+                calls[name] += 1
+
+        return wrapper
+
+    patches = [
+        (http_module.AsyncQuestaClient, "status",
+         "status request, answer read (awaited; overlaps)"),
+        (http_module._Settings, "finish", "JSON parse + validation (event loop)"),
+        (writer_module.Writer, "_commit", "vault writes of a batch (worker thread)"),
+        (custodian_module.Custodian, "store_job", "store_job: encrypt, seal, insert (worker)"),
+        (getattr(sqlite_module, "SqliteDatabase", None), "_commit",
+         "COMMIT incl. fsync (worker)"),
+    ]  # fmt: skip
+    # (internal names: a wrapper whose target was renamed is left out, not an error)
+    patches = [p for p in patches if p[0] is not None and p[1] in vars(p[0])]
+    spent = dict.fromkeys((label for _, _, label in patches), 0.0)
+    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]
+    for owner, name, label in patches:
+        original = vars(owner)[name]
+        if isinstance(original, staticmethod):
+            setattr(owner, name, staticmethod(timed(label, original.__func__)))
+        elif asyncio.iscoroutinefunction(original):
+            setattr(owner, name, atimed(label, original))
+        else:
+            setattr(owner, name, timed(label, original))
+    profiler = cProfile.Profile()
+    try:
+        profiler.enable()
+        result = fetch_once(client, ids, tmp, 999, concurrency)
+        profiler.disable()
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+    lines = [f"profile: one more fetch, wall {result['wall_s']:.2f} s, "
+             f"CPU {result['cpu_s']:.2f} s (under cProfile and the wrappers)"]  # fmt: skip
+    for _, _, label in patches:
+        lines.append(f"  {label:<50} {spent[label]:8.3f} s in {calls[label]} calls")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    lines.append(out.getvalue())
+    return "\n".join(lines)
+
+
+def load() -> float:
+    return os.getloadavg()[0]
 
 
 def main() -> None:
@@ -91,59 +196,85 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument("--runs", type=int, default=1, help="interleaved rounds (default 1)")
     parser.add_argument("--quick", action="store_true", help="100 jobs (a smoke run)")
+    parser.add_argument("--profile", action="store_true", help="breakdown and cProfile")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = parser.parse_args()
     jobs = 100 if args.quick else args.jobs
 
+    rounds: list[dict[str, float]] = []
+    profile = ""
     proc, url = start_simulator(args.latency)
     try:
         with QuestaClient(url) as client, tempfile.TemporaryDirectory() as tmp:
             ids = asyncio.run(create_jobs(client, jobs))
-            path = Path(tmp) / "vault.db"
-            with Custodian.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
-                pass
-            baseline = asyncio.run(plain_gets(url, ids, args.concurrency))
-            with Custodian.open(path) as custodian:
-                options = RunOptions(actor="bench", concurrency=args.concurrency)
-                wall0, cpu0 = time.perf_counter(), time.process_time()
-                outcomes = fetch(client, custodian, ids, options)
-                wall = time.perf_counter() - wall0
-                cpu = time.process_time() - cpu0
-                archived = sum(1 for o in outcomes if o.outcome == "archived")
-                stored = len(custodian.list_jobs(status="archived"))
+            asyncio.run(plain_gets(url, ids[:50], args.concurrency))  # warm both sides once
+            for n in range(max(args.runs, 1)):
+                before = load()
+                if n % 2:  # alternate which goes first
+                    got = fetch_once(client, ids, Path(tmp), n, args.concurrency)
+                    baseline, base_cpu = asyncio.run(plain_gets(url, ids, args.concurrency))
+                else:
+                    baseline, base_cpu = asyncio.run(plain_gets(url, ids, args.concurrency))
+                    got = fetch_once(client, ids, Path(tmp), n, args.concurrency)
+                got.update(httpx_s=baseline, httpx_cpu_s=base_cpu, ratio_to_httpx=got["wall_s"] / baseline,
+                           load_start=before, load_end=load())  # fmt: skip
+                rounds.append(got)
+                if not args.json:
+                    print(f"round {n + 1}: fetch {got['wall_s']:.2f} s (CPU {got['cpu_s']:.2f} s),"
+                          f" plain GETs {baseline:.2f} s (CPU {base_cpu:.2f} s), ratio {got['ratio_to_httpx']:.2f}, "
+                          f"load {before:.1f}->{got['load_end']:.1f}", flush=True)  # fmt: skip
+            if args.profile:
+                profile = profile_once(client, ids, Path(tmp), args.concurrency)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
+    ratios = sorted(r["ratio_to_httpx"] for r in rounds)
+    middle = sorted(rounds, key=lambda r: r["ratio_to_httpx"])[len(rounds) // 2]
+    archived = min(int(r["archived"]) for r in rounds)
+    met = all(r <= TARGET_RATIO for r in ratios)
+    loads = [r["load_start"] for r in rounds] + [rounds[-1]["load_end"]]
     ideal = jobs * args.latency / args.concurrency
+    wall = middle["wall_s"]
+    summary = (
+        f"ratio to plain httpx GETs over {len(rounds)} interleaved round(s): "
+        f"min {ratios[0]:.2f} / median {statistics.median(ratios):.2f} / max "
+        f"{ratios[-1]:.2f} (target <= {TARGET_RATIO} in every round) "
+        f"[{'met' if met else 'MISSED'}]; load average {min(loads):.1f}-{max(loads):.1f}"
+    )
     if args.json:
         print(json.dumps({
             "jobs": jobs, "latency_s": args.latency, "concurrency": args.concurrency,
-            "archived": archived, "stored": stored, "wall_s": wall, "cpu_s": cpu,
-            "ideal_s": ideal, "per_1000_s": wall * 1000 / jobs, "target_s": TARGET_SECONDS,
-            "httpx_s": baseline, "ratio_to_httpx": wall / baseline,
+            "archived": archived, "stored": int(middle["stored"]), "wall_s": wall,
+            "cpu_s": middle["cpu_s"], "ideal_s": ideal, "per_1000_s": wall * 1000 / jobs,
+            "target_s": TARGET_SECONDS, "httpx_s": middle["httpx_s"],
+            "ratio_to_httpx": middle["ratio_to_httpx"], "ratio_min": ratios[0],
+            "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1],
+            "target_ratio": TARGET_RATIO, "met_every_round": met, "rounds": rounds,
+            "summary": summary,
         }))  # fmt: skip
         if archived != jobs:
             raise SystemExit(f"only {archived} of {jobs} jobs archived")
         return
     print(f"fetch: {jobs} completed jobs, {args.latency * 1000:.0f} ms latency per request, "
-          f"concurrency {args.concurrency}")  # fmt: skip
-    print(f"  archived: {archived} (in the vault: {stored})")
-    print(f"  wall: {wall:.2f} s ({jobs / wall:.0f} jobs/s); CPU in this process {cpu:.2f} s "
-          f"({cpu / jobs * 1000:.1f} ms per job)")  # fmt: skip
+          f"concurrency {args.concurrency}; the median round:")  # fmt: skip
+    print(f"  archived: {archived} (in the vault: {int(middle['stored'])})")
+    print(f"  wall: {wall:.2f} s ({jobs / wall:.0f} jobs/s); CPU in this process "
+          f"{middle['cpu_s']:.2f} s ({middle['cpu_s'] / jobs * 1000:.1f} ms per job)")  # fmt: skip
     print(
         f"  ideal (jobs x latency / concurrency): {ideal:.2f} s; ratio to ideal {wall / ideal:.2f}"
     )
-    print(
-        f"  plain httpx GETs of the same statuses: {baseline:.2f} s; ratio {wall / baseline:.2f} "
-        f"(target <= {TARGET_RATIO}) [{'ok' if wall / baseline <= TARGET_RATIO else 'MISSED'}]"
-    )
+    print(f"  plain httpx GETs of the same statuses: {middle['httpx_s']:.2f} s")
+    print(f"  issue 17.5: {summary}")
     scaled = wall * 1000 / jobs
     verdict = "ok" if scaled < TARGET_SECONDS else "SLOW"
     print(
         f"  target: 1,000 jobs in < {TARGET_SECONDS:.0f} s -> {scaled:.2f} s per 1,000 [{verdict}]"
     )
+    if profile:
+        print(profile)
     if archived != jobs:
         raise SystemExit(f"only {archived} of {jobs} jobs archived")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from vault.archive._expiry import ExpiryWarning, estimated_expiry
 from vault.archive._run import ArchiveTarget, JobRun, RunOptions, run_all, unique_ids
+from vault.archive._writer import Writer
 from vault.client import QuestaClient
 from vault.config import EXPIRY_WARNING_SECONDS
 from vault.errors import InputError
@@ -46,6 +47,7 @@ async def fetch_async(
     limit = asyncio.Semaphore(options.concurrency)
     deadline = options.clock() + options.timeout
     async with contextlib.AsyncExitStack() as stack:
+        writer = await stack.enter_async_context(Writer(target))  # left last: after the clients
         runs: dict[str, JobRun] = {}
         problems: dict[str, str] = {}
         for url in by_server:
@@ -63,6 +65,7 @@ async def fetch_async(
                 deadline=deadline,
                 servers=servers,
                 foreign=url != client.base_url,
+                writer=writer,
             )
         where = {job_id: url for url, group in by_server.items() for job_id in group}
 

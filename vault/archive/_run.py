@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from vault.archive._writer import Writer
 from vault.client import EXPIRED_HINT, AsyncQuestaClient, check_job_id
 from vault.config import RETENTION_SECONDS
 from vault.errors import (
@@ -29,7 +30,11 @@ REQUEST_GRACE = 1.0  # a request may overrun the run's timeout by this much, no 
 
 
 class ArchiveTarget(Protocol):
-    """What the orchestration needs from the vault (``vault.custody.Custodian`` provides it)."""
+    """What the orchestration needs from the vault (``vault.custody.Custodian`` provides it).
+
+    A target may also offer ``batch()``, a context manager that makes the writes inside it
+    one transaction (``Custodian.batch``); the run's ``Writer`` then commits several jobs at
+    once. Without it every write is its own transaction."""
 
     def record_pending(
         self,
@@ -122,9 +127,13 @@ class JobRun:
         deadline: float | None = None,
         servers: dict[str, str] | None = None,
         foreign: bool = False,
+        writer: Writer | None = None,
     ) -> None:
         self.aclient = aclient
         self.target = target
+        # Every vault write of the run goes through the one writer (group commit, off the
+        # event loop's thread: see ``_writer``).
+        self.writer = writer or Writer(target)
         self.options = options
         self.limit = limit or asyncio.Semaphore(options.concurrency)
         self.deadline = options.clock() + options.timeout if deadline is None else deadline
@@ -162,7 +171,7 @@ class JobRun:
             except TimeoutError:
                 return self._cut_off(job_id, known)
             except JobNotFound:
-                return self._not_found(job_id, known)
+                return await self._not_found(job_id, known)
             except ApiAuthError as exc:
                 if not self.foreign:
                     raise
@@ -175,10 +184,10 @@ class JobRun:
             except ApiError as exc:
                 return FetchOutcome(job_id, "error", _short(exc, job_id))
             if remote.status in ("completed", "failed"):
-                return self._store(remote, known)
+                return await self._store(remote, known)
             remaining = self.deadline - self.options.clock()
             if not self.options.wait or remaining <= 0:
-                return self._still_running(remote, known)
+                return await self._still_running(remote, known)
             await self.options.sleep(min(interval, remaining))
             interval = min(self.options.poll.cap, interval * self.options.poll.factor)
 
@@ -196,7 +205,7 @@ class JobRun:
         recorded = self.servers.get(job_id)
         return recorded is None or recorded == self.aclient.base_url
 
-    def _not_found(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
+    async def _not_found(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
         if known is None:
             return FetchOutcome(job_id, "expired", EXPIRED_HINT)
         host = self.aclient.host
@@ -209,8 +218,9 @@ class JobRun:
         why = self._keep_pending(job_id, known)
         if why is not None:
             return FetchOutcome(job_id, "not-found", f"not found at this server ({host}); {why}")
+        actor = self.options.actor
         try:
-            self.target.mark_expired(job_id, actor=self.options.actor)
+            await self.writer.write(lambda: self.target.mark_expired(job_id, actor=actor))
         except VaultError as exc:
             return FetchOutcome(job_id, "error", _short(exc, job_id))
         if self.options.expire_missing:
@@ -239,7 +249,7 @@ class JobRun:
             )
         return None
 
-    def _store(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
+    async def _store(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
         completed = remote.status == "completed"
         content = JobContent(
             job_id=remote.job_id,
@@ -252,9 +262,10 @@ class JobRun:
             error=None if completed else (remote.error or ""),
             source="upload",
         )
+        actor, url = self.options.actor, self.aclient.base_url
         try:
-            stored = self.target.store_job(
-                content, actor=self.options.actor, api_url=self.aclient.base_url
+            stored = await self.writer.write(
+                lambda: self.target.store_job(content, actor=actor, api_url=url)
             )
         except IntegrityError:
             raise  # the vault disagrees with its own log: stop the whole run (exit 5)
@@ -275,19 +286,22 @@ class JobRun:
             "the server reports the job failed; its message is archived encrypted",
         )
 
-    def _still_running(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
+    async def _still_running(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:
         job_id = remote.job_id
         if known is None:  # first met here: remember it so that sync finishes it later
+            actor, url = self.options.actor, self.aclient.base_url
             try:
-                self.target.record_pending(
-                    job_id,
-                    file_type=remote.file_type,
-                    source="upload",
-                    submitted_at=remote.created_at,
-                    filename=None,
-                    options=None,
-                    actor=self.options.actor,
-                    api_url=self.aclient.base_url,
+                await self.writer.write(
+                    lambda: self.target.record_pending(
+                        job_id,
+                        file_type=remote.file_type,
+                        source="upload",
+                        submitted_at=remote.created_at,
+                        filename=None,
+                        options=None,
+                        actor=actor,
+                        api_url=url,
+                    )
                 )
             except VaultError as exc:
                 return FetchOutcome(job_id, "error", _short(exc, job_id))

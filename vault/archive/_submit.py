@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.archive._run import ArchiveTarget, JobRun, RunOptions, describe, run_all
+from vault.archive._writer import Writer
 from vault.client import QuestaClient
 from vault.errors import ApiAuthError, ApiError, InputError, VaultError
 from vault.models import FetchOutcomeKind, JobContent, SubmitOptions, TextResult
@@ -145,8 +146,8 @@ async def submit_async(
     on_upload: Callable[[Path, int, int], None] | None = None,
 ) -> list[SubmitOutcome]:
     """``submit`` as a coroutine."""
-    async with client.aio() as aclient:
-        run = JobRun(aclient, target, options)
+    async with Writer(target) as writer, client.aio() as aclient:
+        run = JobRun(aclient, target, options, writer=writer)
 
         async def one(item: SubmitFile) -> SubmitOutcome:
             progress = None
@@ -201,19 +202,22 @@ async def _submit_one(
     except (OSError, UnicodeDecodeError) as exc:
         return SubmitOutcome(name, None, "error", f"cannot read it: {type(exc).__name__}")
 
+    submitted_at, url = run.options.now(), run.aclient.base_url
     try:  # pending first: from here on a crash loses nothing the service still holds
-        run.target.record_pending(
-            job_id,
-            file_type=item.file_type,
-            source="text" if is_text else "upload",
-            submitted_at=run.options.now(),
-            filename=item.path.name,
-            options=submit,
-            actor=run.options.actor,
-            api_url=run.aclient.base_url,
+        await run.writer.write(
+            lambda: run.target.record_pending(
+                job_id,
+                file_type=item.file_type,
+                source="text" if is_text else "upload",
+                submitted_at=submitted_at,
+                filename=item.path.name,
+                options=submit,
+                actor=run.options.actor,
+                api_url=url,
+            )
         )
         if text_result is not None:
-            return _store_text(run, item, submit, job_id, text_result)
+            return await _store_text(run, item, submit, job_id, text_result)
     except VaultError as exc:
         return SubmitOutcome(name, job_id, "error", f"accepted but not recorded: {exc}")
 
@@ -223,26 +227,24 @@ async def _submit_one(
     return SubmitOutcome(name, job_id, outcome.outcome, outcome.detail)
 
 
-def _store_text(
+async def _store_text(
     run: JobRun, item: SubmitFile, submit: SubmitOptions, job_id: str, result: TextResult
 ) -> SubmitOutcome:
     content = result.anonymized_text.encode("utf-8")
-    stored = run.target.store_job(
-        JobContent(
-            job_id=job_id,
-            status="archived",
-            file_type="text",
-            created_at=run.options.now(),
-            entity_count=result.entities,
-            content=content,
-            mapping=result.mapping,
-            filename=item.path.name,
-            options=submit,
-            source="text",
-        ),
-        actor=run.options.actor,
-        api_url=run.aclient.base_url,
+    job = JobContent(
+        job_id=job_id,
+        status="archived",
+        file_type="text",
+        created_at=run.options.now(),
+        entity_count=result.entities,
+        content=content,
+        mapping=result.mapping,
+        filename=item.path.name,
+        options=submit,
+        source="text",
     )
+    actor, url = run.options.actor, run.aclient.base_url
+    stored = await run.writer.write(lambda: run.target.store_job(job, actor=actor, api_url=url))
     detail = describe("text", len(content), len(result.mapping), result.entities)
     return SubmitOutcome(
         item.label or str(item.path), job_id, "archived" if stored else "already-archived", detail

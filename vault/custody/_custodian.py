@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
 
 import vault.crypto as crypto
@@ -312,6 +313,12 @@ class Custodian:
             row = self._write_key_version(row, fields, keep=[], now=now)
             self._append(actor, "submit", job_id, {}, now=now, facts=self._job_facts(row))
         return True
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Several archive writes (``store_job``, ``record_pending``, ``mark_expired``) in one
+        transaction, so they share one commit: each call joins it, and any exception out of
+        the block rolls back all of them. The fetch's group commit (``vault.archive``) uses it."""
+        return self._store.write()
 
     def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool:
         """Archive a finished job (status ``archived`` or ``failed``) in one transaction
