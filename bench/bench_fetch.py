@@ -218,13 +218,14 @@ def main() -> None:
                 else:
                     baseline, base_cpu = asyncio.run(plain_gets(url, ids, args.concurrency))
                     got = fetch_once(client, ids, Path(tmp), n, args.concurrency)
-                got.update(httpx_s=baseline, httpx_cpu_s=base_cpu, ratio_to_httpx=got["wall_s"] / baseline,
-                           load_start=before, load_end=load())  # fmt: skip
+                got.update(httpx_s=baseline, httpx_cpu_s=base_cpu, load_start=before,
+                           ratio_to_httpx=got["wall_s"] / baseline, load_end=load())  # fmt: skip
                 rounds.append(got)
                 if not args.json:
                     print(f"round {n + 1}: fetch {got['wall_s']:.2f} s (CPU {got['cpu_s']:.2f} s),"
-                          f" plain GETs {baseline:.2f} s (CPU {base_cpu:.2f} s), ratio {got['ratio_to_httpx']:.2f}, "
-                          f"load {before:.1f}->{got['load_end']:.1f}", flush=True)  # fmt: skip
+                          f" plain GETs {baseline:.2f} s (CPU {base_cpu:.2f} s), ratio "
+                          f"{got['ratio_to_httpx']:.2f}, load {before:.1f}->{got['load_end']:.1f}",
+                          flush=True)  # fmt: skip
             if args.profile:
                 profile = profile_once(client, ids, Path(tmp), args.concurrency)
     finally:
