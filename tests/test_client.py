@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import random
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -28,7 +29,7 @@ from vault.errors import (
     RateLimited,
     ServerError,
 )
-from vault.models import SubmitOptions
+from vault.models import RemoteJob, SubmitOptions
 
 JOB = "550e8400-e29b-41d4-a716-446655440000"
 SECRET = "Jane Q. Secretperson"  # an original value: must never appear in any error
@@ -549,3 +550,55 @@ def test_sync_only_transport_cannot_serve_asyncio() -> None:
 
     with pytest.raises(InputError, match="cannot serve the asyncio client"):
         QuestaClient("http://q.test", transport=SyncOnly()).aio()
+
+
+# --- the blocking client is a thin wrapper over the asyncio one ------------------------------
+
+
+def test_blocking_calls_share_one_connection_pool_and_refuse_a_running_loop() -> None:
+    rec = Recorder(ok(completed()))
+    with make_client(rec) as client:
+        client.status(JOB)
+        client.status(JOB)
+        pool = client._blocking  # the asyncio client underneath, made on first use
+        client.status(JOB)
+        assert client._blocking is pool and len(rec.requests) == 3
+
+        async def inside_a_loop() -> None:
+            client.status(JOB)
+
+        with pytest.raises(InputError, match=r"inside a running event loop: use \.aio\(\)"):
+            asyncio.run(inside_a_loop())
+    assert client._blocking is None  # closed with the client
+
+
+def test_an_answer_is_never_formatted_by_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's ``asyncio.Runner`` formats its main task's repr (result included) when it
+    restores the SIGINT handler: the blocking client must not hand the answer over as the
+    task's result, or a large file (and the map's originals) would be copied into a string
+    (this was a 16 MiB result costing 6.7 times its size)."""
+    formatted: list[str] = []
+
+    def counting_repr(self: RemoteJob) -> str:
+        formatted.append(self.job_id)
+        return "RemoteJob(...)"
+
+    monkeypatch.setattr(RemoteJob, "__repr__", counting_repr)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a program
+    try:
+        with make_client(Recorder(ok(completed()))) as client:
+            assert client.status(JOB).status == "completed"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert formatted == []
+
+    async def as_a_task_result() -> RemoteJob:  # the check is not vacuous: a plain run does
+        async with client.aio() as aclient:
+            return await aclient.status(JOB)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        asyncio.run(as_a_task_result())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert formatted and set(formatted) == {JOB}

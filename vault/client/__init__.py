@@ -1,11 +1,12 @@
 """The client of the Questa anonymization API (tier L2; the only part of `vault` importing httpx).
 
-    QuestaClient        blocking calls; ``.aio()`` makes the asyncio twin
-    AsyncQuestaClient   the same calls as coroutines, for concurrent polling
+    AsyncQuestaClient   the calls as coroutines, for concurrent polling
+    QuestaClient        the same calls, blocking (a thin wrapper running the asyncio client);
+                        ``.aio()`` makes the asyncio twin
     RetryPolicy         bounds on retries and waits
 
 Layout: ``_calls`` (the endpoints as data), ``_validate`` (every answer is checked before it is
-returned), ``_retry`` (backoff, Retry-After, error translation), ``_http`` (the two clients).
+returned), ``_retry`` (backoff, Retry-After, error translation), ``_http`` (the asyncio client and its blocking wrapper).
 No httpx type or exception leaves this package except the optional injected transport.
 """
 

@@ -1,7 +1,7 @@
 """Reading an answer's body: bounded in size, and a large base64 result decoded in place.
 
-- ``read_body`` / ``aread_body`` read the (decoded) body in chunks into one ``bytearray`` and
-  stop with ``ResponseTooLarge`` the moment it passes the limit, so a hostile or broken server
+- ``aread_body`` reads the (decoded) body in chunks into one ``bytearray`` and
+  stops with ``ResponseTooLarge`` the moment it passes the limit, so a hostile or broken server
   cannot make the client hold more than the limit (a compressed body counts decompressed).
 - ``loads`` parses JSON. A status answer carries the job's file as one base64 string; parsed
   the ordinary way it exists as body bytes, decoded text, the string value and the decoded
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,15 +82,6 @@ class _Body:
     def done(self) -> bytearray:
         del self.data[self.filled :]  # less than promised (httpx refuses that anyway)
         return self.data
-
-
-def read_body(
-    chunks: Iterator[bytes], limit: int, what: str, expected: int | None = None
-) -> bytearray:
-    body = _Body(limit, what, expected)
-    for chunk in chunks:
-        body.add(chunk)
-    return body.done()
 
 
 async def aread_body(

@@ -1,10 +1,11 @@
-"""The two clients: ``QuestaClient`` (blocking) and ``AsyncQuestaClient`` (asyncio).
+"""The clients: ``AsyncQuestaClient`` (asyncio) does the work; ``QuestaClient`` (blocking) is a
+thin wrapper that runs its calls on a private event loop.
 
-Both send the same ``Call`` objects through the same retry bookkeeping; only the waiting and the
-httpx client differ. The outside world is injected: the transport (``httpx.MockTransport`` in
-tests), the sleep function, the monotonic clock that bounds retries, and the random source of the
-jitter. ``QuestaClient.aio()`` makes the async twin with the same settings, which is what the
-archive's concurrent fetch uses.
+One request path: the same ``Call`` objects, retry bookkeeping, overall deadline
+(``asyncio.timeout``) and size limit serve both. The outside world is injected: the transport
+(``httpx.MockTransport`` in tests; it must serve asyncio), the sleep function, the monotonic
+clock that bounds retries, and the random source of the jitter. ``QuestaClient.aio()`` makes
+the async twin with the same settings, which is what the archive's concurrent fetch uses.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from vault.client._body import (
     aread_body,
     expected_size,
     loads,
-    read_body,
 )
 from vault.client._calls import (
     Call,
@@ -173,11 +173,18 @@ class _Settings:
 
 
 class QuestaClient:
-    """Blocking client of the Questa anonymization API.
+    """Blocking client of the Questa anonymization API: a thin wrapper over
+    ``AsyncQuestaClient``, whose calls it runs to completion on a private event loop (one
+    connection pool for the client's life). It is also what the archive's runs are handed:
+    they use ``.aio()``, the asyncio twin with the same settings. From async code, use
+    ``.aio()`` (or ``AsyncQuestaClient``) directly: a blocking call inside a running event
+    loop raises ``InputError``.
 
     ``token=None`` sends no Authorization header (self-hosted). Errors are ``ApiError``
     subclasses: ``ApiAuthError`` (401/403, at once), ``JobNotFound`` (404 on a status call),
     ``RateLimited`` and ``ServerError`` (after bounded retries), ``MalformedResponse``.
+    ``sleep`` replaces the waits between retries of the blocking calls (tests), ``async_sleep``
+    those of the asyncio twin.
     """
 
     def __init__(
@@ -188,7 +195,7 @@ class QuestaClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: Transport | None = None,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -204,9 +211,12 @@ class QuestaClient:
             rng=rng,
             max_response=max_response,
         )
+        _check_async_transport(transport)
         self._sleep = sleep
         self._async_sleep = async_sleep
-        self._http: httpx.Client | None = None
+        self._runner: asyncio.Runner | None = None
+        self._blocking: AsyncQuestaClient | None = None
+        self._lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -225,100 +235,62 @@ class QuestaClient:
         other._settings = self._settings.at(base_url)
         other._sleep = self._sleep
         other._async_sleep = self._async_sleep
-        other._http = None
+        other._runner = None
+        other._blocking = None
+        other._lock = threading.Lock()
         return other
 
-    def aio(self) -> AsyncQuestaClient:
+    def aio(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> AsyncQuestaClient:
         """The asyncio twin with the same URL, token, transport, retries, clock and sleep."""
         s = self._settings
-        if s.transport is not None and not isinstance(s.transport, httpx.AsyncBaseTransport):
-            raise InputError("the injected transport cannot serve the asyncio client")
-        return AsyncQuestaClient(
-            s.base_url,
-            s.token,
-            timeout=s.timeout,
-            transport=s.transport,
-            retry=s.retry,
-            sleep=self._async_sleep,
-            clock=s.clock,
-            rng=s.rng,
-            max_response=s.max_response,
-        )
+        client = AsyncQuestaClient.__new__(AsyncQuestaClient)
+        client._settings = s
+        client._sleep = sleep or self._async_sleep
+        client._http = None
+        return client
 
-    def _client(self) -> httpx.Client:
-        if self._http is None:
-            s = self._settings
-            transport = s.transport
-            if transport is not None and not isinstance(transport, httpx.BaseTransport):
-                raise InputError("the injected transport cannot serve the blocking client")
-            self._http = httpx.Client(
-                base_url=s.base_url, headers=s.headers(), timeout=s.timeout, transport=transport
+    def _run(self, call: Call[T]) -> T:
+        """Run one call on the private event loop (created on first use)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise InputError(
+                "a blocking QuestaClient call inside a running event loop: use .aio() there"
             )
-        return self._http
+        with self._lock:
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            if self._blocking is None:
+                blocking_sleep = self._sleep
+                if blocking_sleep is None:
+                    self._blocking = self.aio(asyncio.sleep)
+                else:
 
-    def _attempt(self, http: httpx.Client, call: Call[T]) -> tuple[httpx.Response, bytearray]:
-        """One request and its body, within the size limit and one overall deadline (the
-        timeout). httpx's timeouts bound each read, not the whole, so the request runs in a
-        daemon thread: when the deadline passes the caller gets ``httpx.ReadTimeout`` at once
-        and the connection pool is dropped (closed in the background), so the stalled
-        connection is never reused."""
-        s = self._settings
-        box: dict[str, Any] = {}
-        done = threading.Event()
+                    async def wait(seconds: float) -> None:
+                        blocking_sleep(seconds)
 
-        def work() -> None:
-            try:
-                with contextlib.ExitStack() as stack:
-                    args = s.request_args(call, stack)
-                    with http.stream(call.method, call.path, **args) as response:
-                        size = expected_size(response.headers)
-                        chunks = response.iter_bytes()
-                        box["body"] = read_body(chunks, s.max_response, call.what, size)
-                box["response"] = response
-            except BaseException as exc:  # handed to the caller's thread below
-                box["error"] = exc
-            finally:
-                done.set()
+                    self._blocking = self.aio(wait)
+            # The answer comes back through a box, not as the task's result: on Python 3.11
+            # ``Runner.run`` formats its main task's repr when it restores the SIGINT handler,
+            # and that would copy a large result (and the map's originals) into a string.
+            box: list[T] = []
+            blocking = self._blocking
 
-        threading.Thread(target=work, name="questa-request", daemon=True).start()
-        if not done.wait(s.timeout):
-            self._abandon(http)
-            raise httpx.ReadTimeout(f"no complete answer within {s.timeout:g} s")
-        if "error" in box:
-            raise box["error"]
-        return box["response"], box["body"]
+            async def into_box() -> None:
+                box.append(await blocking._send(call))
 
-    def _abandon(self, http: httpx.Client) -> None:
-        if self._http is http:
-            self._http = None
-        threading.Thread(target=http.close, name="questa-close", daemon=True).start()
-
-    def _send(self, call: Call[T]) -> T:
-        http = self._client()
-        attempts = self._settings.attempts(call)
-        while True:
-            try:
-                response, body = self._attempt(http, call)
-            except httpx.TransportError as exc:
-                self._sleep(attempts.after_error(exc))
-                continue
-            except httpx.RequestError as exc:  # e.g. a body that does not decode
-                raise undecodable(call.what, exc) from exc
-            except OSError as exc:  # the upload cannot be read
-                raise unreadable(call, exc) from exc
-            ok = 200 <= response.status_code < 300
-            delay = attempts.after_response(response if ok else _Settings.with_body(response, body))
-            if delay is None:
-                return self._settings.finish(call, body)
-            self._sleep(delay)
+            self._runner.run(into_box())
+            return box[0]
 
     def status(self, job_id: str) -> RemoteJob:
         """The validated state of a job (``GET /anonymize/status/{job_id}``)."""
-        return self._send(status_call(job_id))
+        return self._run(status_call(job_id))
 
     def anonymize_text(self, text: str, options: SubmitOptions | None = None) -> TextResult:
         """Anonymize text synchronously (``POST /anonymize/text``)."""
-        return self._send(text_call(text, options))
+        return self._run(text_call(text, options))
 
     def upload(
         self,
@@ -332,20 +304,27 @@ class QuestaClient:
         """Start a job for a pdf, docx, csv or excel file; return the server's job id. A file
         is streamed from disk (re-opened for each retry); ``on_progress(sent, total)``
         follows the bytes read for sending."""
-        return self._send(upload_call(source, file_type, filename, options, on_progress))
+        return self._run(upload_call(source, file_type, filename, options, on_progress))
 
     def entities(self) -> tuple[str, ...]:
         """The entity type names the service detects."""
-        return self._send(entities_call())
+        return self._run(entities_call())
 
     def health(self) -> None:
         """Return when ``GET /health`` answers 2xx; raise ``ApiError`` otherwise."""
-        self._send(health_call())
+        self._run(health_call())
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        with self._lock:
+            runner, blocking = self._runner, self._blocking
+            self._runner = self._blocking = None
+            if runner is None:
+                return
+            try:
+                if blocking is not None:
+                    runner.run(blocking.aclose())
+            finally:
+                runner.close()
 
     def __enter__(self) -> QuestaClient:
         return self
@@ -357,6 +336,15 @@ class QuestaClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _check_async_transport(transport: Transport | None) -> httpx.AsyncBaseTransport | None:
+    if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+        raise InputError(
+            "the injected transport cannot serve the asyncio client (on which the blocking "
+            "client runs too)"
+        )
+    return transport
 
 
 class AsyncQuestaClient:
@@ -388,6 +376,7 @@ class AsyncQuestaClient:
             rng=rng,
             max_response=max_response,
         )
+        _check_async_transport(transport)
         self._sleep = sleep
         self._http: httpx.AsyncClient | None = None
 
@@ -403,14 +392,11 @@ class AsyncQuestaClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             s = self._settings
-            transport = s.transport
-            if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-                raise InputError("the injected transport cannot serve the asyncio client")
             self._http = httpx.AsyncClient(
                 base_url=s.base_url,
                 headers=s.headers(),
                 timeout=s.timeout,
-                transport=transport,
+                transport=_check_async_transport(s.transport),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
             )
         return self._http
