@@ -47,6 +47,7 @@ class Writer:
         self._max_batch = max_batch
         self._queue: list[_Item] = []
         self._drain: asyncio.Task[None] | None = None
+        self._warm: asyncio.Future[None] | None = None
 
     async def write(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (one vault write) in the next batch; its result once committed."""
@@ -101,12 +102,27 @@ class Writer:
             return False, exc
 
     async def __aenter__(self) -> Writer:
+        # While the first requests are in flight, load what storing a job needs (the
+        # cryptography library: a few hundred ms on a cold start), so that the first batch
+        # does not take that long and gather every job answered meanwhile.
+        self._warm = asyncio.get_running_loop().run_in_executor(None, _warm_up)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._warm is not None:
+            with contextlib.suppress(Exception):
+                await self._warm
         drain = self._drain
         if drain is not None and not drain.done():
             # Let the batch in flight commit before the caller may close the target.
             # (A cancellation of the caller still propagates; the thread finishes regardless.)
             with contextlib.suppress(Exception):
                 await asyncio.shield(drain)
+
+
+def _warm_up() -> None:
+    """Import the primitives ``store_job`` uses (``vault.crypto`` loads them on first use)."""
+    import vault.crypto as crypto
+
+    for name in ("new_dek", "seal_dek", "job_keys", "compute_seal", "canonical"):
+        getattr(crypto, name, None)
