@@ -100,14 +100,14 @@ def fetch_once(client: QuestaClient, ids: list[str], tmp: Path, n: int, concurre
     path = tmp / f"vault-{n}.db"
     with Custodian.create(path, user="bench", passphrase="bench", kdf=FAST_KDF):
         pass
-    with Custodian.open(path) as keyring:
+    with Custodian.open(path) as custodian:
         options = RunOptions(actor="bench", concurrency=concurrency)
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        outcomes = fetch(client, keyring, ids, options)
+        outcomes = fetch(client, custodian, ids, options)
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         archived = sum(1 for o in outcomes if o.outcome == "archived")
-        stored = len(keyring.list_jobs(status="archived"))
+        stored = len(custodian.list_jobs(status="archived"))
     return {"wall_s": wall, "cpu_s": cpu, "archived": archived, "stored": stored}
 
 

@@ -24,8 +24,8 @@ from vault import archive
 from vault.archive import PollPolicy, RunOptions
 from vault.archive._writer import Writer
 from vault.client import QuestaClient
-from vault.errors import IntegrityError, VaultError
 from vault.custody import Custodian, KdfParams
+from vault.errors import IntegrityError, VaultError
 from vault.models import JobContent
 from vault.simulator import SimulatorConfig, run_simulator
 
@@ -200,7 +200,7 @@ def job(job_id: str) -> JobContent:
     )  # fmt: skip
 
 
-def test_keyring_batch_stores_many_jobs_in_one_commit_and_one_failure_alone(
+def test_custodian_batch_stores_many_jobs_in_one_commit_and_one_failure_alone(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "vault.db"
@@ -251,7 +251,7 @@ def test_keyring_batch_stores_many_jobs_in_one_commit_and_one_failure_alone(
             assert session.open_job(job_id).mapping == {"John Doe": "[PERSON_NAME_1]"}
 
 
-def test_fetch_into_the_real_keyring_commits_fewer_times_than_jobs(tmp_path: Path) -> None:
+def test_fetch_into_the_real_custodian_commits_fewer_times_than_jobs(tmp_path: Path) -> None:
     config = SimulatorConfig(processing_time=0.0, seed=3, latency=0.02)
     with run_simulator(config) as sim, QuestaClient(sim.url) as client:
         ids = [sim.submit("csv", CSV) for _ in range(40)]

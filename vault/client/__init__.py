@@ -6,7 +6,8 @@
     RetryPolicy         bounds on retries and waits
 
 Layout: ``_calls`` (the endpoints as data), ``_validate`` (every answer is checked before it is
-returned), ``_retry`` (backoff, Retry-After, error translation), ``_http`` (the asyncio client and its blocking wrapper).
+returned), ``_retry`` (backoff, Retry-After, error translation), ``_http`` (the asyncio client
+and its blocking wrapper).
 No httpx type or exception leaves this package except the optional injected transport.
 """
 
