@@ -602,3 +602,48 @@ def test_an_answer_is_never_formatted_by_the_event_loop(monkeypatch: pytest.Monk
     finally:
         signal.signal(signal.SIGINT, previous)
     assert formatted and set(formatted) == {JOB}
+
+
+def test_no_import_is_retried_per_request_on_the_real_network_stack() -> None:
+    """httpcore runs ``import sniffio`` on every request and, with sniffio missing, retried
+    the failed import each time (about 10% of a fetch's CPU); sniffio is a dependency now.
+    Any module looked up while requests run would show up here."""
+    import importlib.abc
+    import sys
+
+    from vault.simulator import SimulatorConfig, run_simulator
+
+    looked_up: list[str] = []
+    hidden: set[str] = set()
+
+    class Recorder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+            looked_up.append(name)
+            if name in hidden:  # what a missing module looks like
+                raise ImportError(name)
+
+    with run_simulator(SimulatorConfig(processing_time=0)) as sim:
+        with QuestaClient(sim.url) as blocking:
+            job = blocking.upload(b"name\nJohn Doe\n", "csv")
+
+        async def poll(warm: bool) -> None:
+            async with AsyncQuestaClient(sim.url) as client:
+                if warm:
+                    await client.status(job)  # the first request may load what it needs
+                sys.meta_path.insert(0, Recorder())
+                try:
+                    for _ in range(5):
+                        await client.status(job)
+                finally:
+                    del sys.meta_path[0]
+
+        asyncio.run(poll(warm=True))
+        assert looked_up == []
+
+        hidden.add("sniffio")  # the check is not vacuous: without sniffio, every request asks
+        saved = sys.modules.pop("sniffio")
+        try:
+            asyncio.run(poll(warm=False))
+        finally:
+            sys.modules["sniffio"] = saved
+        assert looked_up.count("sniffio") >= 5
