@@ -189,6 +189,30 @@ def test_an_integrity_error_reaches_its_writer() -> None:
         run(main())
 
 
+def test_a_write_that_breaks_the_writer_fails_every_waiter_instead_of_hanging() -> None:
+    target = Transactional()
+
+    class Broken(BaseException):
+        pass
+
+    def breaks() -> None:
+        raise Broken
+
+    def fine() -> None:
+        target.data["x"] = 1
+
+    results: list[Any] = []
+
+    async def main() -> None:
+        async with Writer(target) as writer:
+            both = asyncio.gather(writer.write(breaks), writer.write(fine), return_exceptions=True)
+            results.extend(await asyncio.wait_for(both, timeout=10))  # not forever
+
+    with contextlib.suppress(Broken):
+        run(main())
+    assert len(results) == 2 and all(isinstance(r, Broken) for r in results)
+
+
 # --- the real custodian ------------------------------------------------------------------------
 
 

@@ -402,7 +402,12 @@ def test_two_syncs_at_once_store_each_job_once(env: dict[str, str], cli_vault: P
             for job in ids:
                 kr.record_pending(job, file_type="csv", source="upload", submitted_at=time.time(),
                                   filename=None, options=None, actor="test")  # fmt: skip
-        procs = [cli_process(["sync", "--json"], cli_vault, sim.url) for _ in range(2)]
+        # At concurrency 4 a sync takes about 10 x 0.1 s on the network: long enough for the
+        # two processes to overlap even when one starts much later on a loaded machine.
+        procs = [
+            cli_process(["sync", "--json", "--concurrency", "4"], cli_vault, sim.url)
+            for _ in range(2)
+        ]
         outputs = [p.communicate(timeout=60) for p in procs]
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err

@@ -400,11 +400,13 @@ def test_fetch_killed_at_random_points_leaves_no_half_archived_job(
         log = fetch_log(vault)
         return sum(1 for j in ids if log[j])
 
-    # Calibrate: how long a whole run takes, and how long after its first stored job.
+    # Calibrate: how long a whole run takes, how long after its first stored job, and how long
+    # its storing lasts (first to last stored job: several jobs may share one commit).
     ids = [fetch_sim.submit("csv", csv) for _ in range(per_round)]
     start = time.monotonic()
     proc = child(ids)
     first = wait_until(lambda: stored(ids) > 0, proc, 30)
+    storing = wait_until(lambda: stored(ids) == per_round, proc, 30)
     proc.communicate(timeout=60)
     total = time.monotonic() - start
     assert proc.returncode == 0 and stored(ids) == per_round
@@ -419,10 +421,10 @@ def test_fetch_killed_at_random_points_leaves_no_half_archived_job(
             killed = kill_after(proc, rng.uniform(0, total))
         else:  # somewhere while jobs are being stored
             wait_until(lambda: stored(ids) > 0, proc, 30)
-            # Aim inside the calibrated storing window (first stored job to exit), which is
+            # Aim inside the calibrated storing window (first to last stored job), which is
             # short next to start-up and unlock: a delay drawn from the whole run mostly lands
             # after the child has finished.
-            killed = kill_after(proc, rng.uniform(0, max((total - first) * 0.8, 0.02)))
+            killed = kill_after(proc, rng.uniform(0, max(storing * 0.8, 0.005)))
         done = stored(ids)
         interrupted += killed and 0 < done < per_round
         verify(vault, deep=True)  # every stored job decrypts and its seal holds

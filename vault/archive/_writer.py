@@ -63,7 +63,18 @@ class Writer:
             del self._queue[: self._max_batch]
             # The thread finishes its transaction even if this task is cancelled meanwhile
             # (a run stopped by ApiAuthError or Ctrl-C): asyncio.run waits for it.
-            results = await asyncio.to_thread(self._commit, [fn for fn, _ in batch])
+            try:
+                results = await asyncio.to_thread(self._commit, [fn for fn, _ in batch])
+            except BaseException as exc:  # cancelled, or broken beyond one write: nobody waits
+                for _, future in [*batch, *self._queue]:  # forever for an answer
+                    if future.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
+                self._queue.clear()
+                raise
             for (_, future), (ok, value) in zip(batch, results, strict=True):
                 if future.done():  # its job was cancelled
                     continue
