@@ -318,7 +318,7 @@ class Custodian:
         """Several archive writes (``store_job``, ``record_pending``, ``mark_expired``) in one
         transaction, so they share one commit: each call joins it, and any exception out of
         the block rolls back all of them. The fetch's group commit (``vault.archive``) uses it."""
-        return self._store.write()
+        return self._db.write()
 
     def store_job(self, content: JobContent, *, actor: str, api_url: str | None = None) -> bool:
         """Archive a finished job (status ``archived`` or ``failed``) in one transaction
