@@ -373,12 +373,12 @@ class LenientScanner:
                         self._last_words.add(word)
         return True
 
-    def unknown_words(self, text: str) -> set[str]:
-        """The words of ``text`` (between white space) not known to be quiet on their own;
+    def unknown_words(self, words: list[str]) -> set[str]:
+        """Those of ``words`` (a text's ``split()``) not known to be quiet on their own;
         without the quick search nothing is known (and "" is added: never a single word)."""
         if self._begins is None:
-            return {"", *text.split()}
-        return set(text.split()).difference(self._inner_words)
+            return {"", *words}
+        return set(words).difference(self._inner_words)
 
     def _searched_quiet(self, text: str, *, last: bool = True) -> bool:
         low = text.lower()

@@ -468,9 +468,9 @@ class Matcher:
         return self._scanner.searched_quiet
 
     @functools.cached_property
-    def unknown_words(self) -> Callable[[str], set[str]]:
-        """``unknown_words(text)``: the words of ``text`` (between white space) not yet known
-        to be ``quiet`` on their own (learnt by ``quiet``)."""
+    def unknown_words(self) -> Callable[[list[str]], set[str]]:
+        """``unknown_words(text.split())``: the words of a text not yet known to be ``quiet``
+        on their own (learnt by ``quiet``)."""
         return self._scanner.unknown_words
 
     @functools.cached_property

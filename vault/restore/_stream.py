@@ -70,35 +70,41 @@ class StreamRestorer:
             # a held-back backslash never leaves the text before it ending in one. A NUL makes
             # no chunk quiet: the general way refuses it.
             words = text.split()  # ``Matcher.quiet``, its first test written out
-            if (
-                self._inner.issuperset(words)
-                and (not text[-1].isalnum() or words[-1] in self._last)
-            ) or self._searched_quiet(text, words):
-                newline = text.rfind("\n")
-                if newline != -1:
-                    self._lines += text.count("\n")
-                    self._line_start = self._fed + newline + 1
-                self._fed += len(text)
-                self._buffer = text[-_CONTEXT:]
-                self._start = _CONTEXT
-                if self._on_first is not None:
-                    self._first()
-                return text
-            out = self._one_placeholder(text) if text[-1].isspace() else None
-            if out is None:
-                out = self._exact_only(text)
+            if self._inner.issuperset(words):
+                if not text[-1].isalnum() or words[-1] in self._last:
+                    return self._pass_quiet(text)
+            elif text[-1].isspace():  # before the regex: a chunk with one placeholder
+                out = self._one_placeholder(text, words)
+                if out is not None:
+                    return self._pass(text, out)
+            if self._searched_quiet(text, words):
+                return self._pass_quiet(text)
+            out = self._exact_only(text)
             if out is not None:
                 return self._pass(text, out)
         return self._feed(text)
 
-    def _one_placeholder(self, text: str) -> str | None:
+    def _pass_quiet(self, text: str) -> str:
+        """Release all of ``text``, unchanged (nothing was held); count its lines."""
+        newline = text.rfind("\n")
+        if newline != -1:
+            self._lines += text.count("\n")
+            self._line_start = self._fed + newline + 1
+        self._fed += len(text)
+        self._buffer = text[-_CONTEXT:]
+        self._start = _CONTEXT
+        if self._on_first is not None:
+            self._first()
+        return text
+
+    def _one_placeholder(self, text: str, words: list[str]) -> str | None:
         """``text`` restored when all its words but one are known quiet words (``quiet``)
         and that one is a placeholder of the map; ``text`` ends with white space, so the
         placeholder is no Markdown link text. None otherwise.
 
         Each occurrence of the placeholder in ``text`` is then one of its words (every other
         word is quiet, so holds no bracket), and one ``str.replace`` restores them all."""
-        odd = self._unknown(text)
+        odd = self._unknown(words)
         if len(odd) != 1:
             return None
         token = odd.pop()
