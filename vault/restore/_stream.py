@@ -65,14 +65,24 @@ class StreamRestorer:
 
     def feed(self, text: str) -> str:
         """Restored text that is safe to show now (maybe empty)."""
-        if self._free and _CONTEXT <= len(text) <= _SMALL:
+        if self._free and 2 <= len(text) <= 512:  # _CONTEXT, _SMALL
             # Nothing held back, and (``quiet``) nothing in the chunk can begin a placeholder;
             # a held-back backslash never leaves the text before it ending in one. A NUL makes
             # no chunk quiet: the general way refuses it.
             words = text.split()  # ``Matcher.quiet``, its first test written out
             if self._inner.issuperset(words):
                 if not text[-1].isalnum() or words[-1] in self._last:
-                    return self._pass_quiet(text)
+                    # ``_pass_quiet``, written out: this is most chunks
+                    newline = text.rfind("\n")
+                    if newline != -1:
+                        self._lines += text.count("\n")
+                        self._line_start = self._fed + newline + 1
+                    self._fed += len(text)
+                    self._buffer = text[-2:]
+                    self._start = 2  # _CONTEXT
+                    if self._on_first is not None:
+                        self._first()
+                    return text
             elif text[-1].isspace():  # before the regex: a chunk with one placeholder
                 out = self._one_placeholder(text, words)
                 if out is not None:
