@@ -309,3 +309,18 @@ def test_a_value_that_needs_quoting_or_escaping(
         fast = fast_text(kr.db, AuditQuery(), fmt)
         if fast is not None:
             assert fast == ordinary(kr.db, AuditQuery(), fmt)
+
+
+@pytest.mark.parametrize("when", [-1.5, -0.5, -1.0, 0.0])
+def test_regression_a_pending_job_with_a_time_before_1970(
+    template: Path, tmp_path: Path, when: float
+) -> None:
+    """Found by the property above (random run): a pending job whose archive time is just before
+    the epoch printed 1969-12-31 23:59 on one path and a blank on the other."""
+    job = {
+        "job_id": "b" * 32, "status": "pending", "file_type": "csv", "source": "upload",
+        "created_at": when, "submitted_at": when, "fetched_at": when, "archived_at": when,
+        "expires_at": when, "entity_count": 0, "map_size": 0, "entity_counts": "{}",
+        "file_size": 0, "key_version": 1, "api_url": None, "grants": [],
+    }  # fmt: skip
+    check_same(vault_with(template, tmp_path, [job]), AuditQuery())

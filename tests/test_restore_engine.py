@@ -248,3 +248,14 @@ def test_csv_read_sizes_change_neither_output_nor_report(text: str, chunk: int) 
     out, report_small = restore_bytes(data, RESOLVER, small)
     assert out == whole
     assert report_small.to_dict() == report.to_dict()
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 7, 64, 1 << 20])
+def test_regression_bracket_debris_after_a_mangled_token_is_not_a_second_token(chunk: int) -> None:
+    """Found by the read-size property: read whole, the text below once reported a second,
+    overlapping mangled token at 1:2 (found 3) where 3-byte reads reported one (found 2)."""
+    text = "<PERSON_NAME_1>](](]([" + "x" * 80 + "lorem ipsum " * 11 + "[PERSON_NAME_1]"
+    data = text.encode("utf-8")
+    whole = _restore(data, 1 << 20, False)
+    assert _restore(data, chunk, False) == whole
+    assert whole[1]["found"] == 2

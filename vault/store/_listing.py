@@ -90,6 +90,8 @@ _CSV_LINE = " || ',' || ".join(
 # column make the line NULL (the Python table would shorten the whole line instead).
 _TABLE_LINE = (
     "CASE WHEN entity_count BETWEEN -9999 AND 99999 AND map_size BETWEEN -9999 AND 99999 "
+    # printf writes a NULL argument as nothing: a time it cannot write must decline the line
+    f"AND ({AUDIT_TIME_SQL} IS NULL OR ({AUDIT_TIME_SQL} >= 0 AND {AUDIT_TIME_SQL} < {_MAX_TIME})) "
     "THEN printf('%-8.8s %-5.5s %-8.8s %-16s %5d %5d ', job_id, file_type, status, "
     + _time(AUDIT_TIME_SQL, "%Y-%m-%d %H:%M", "-")
     + ", entity_count, map_size) END"
