@@ -61,8 +61,9 @@ class RemoteJob:
     status: RemoteStatus
     progress: int
     file_type: str
-    result: bytes | None
-    mapping: Mapping[str, str]  # original -> placeholder, as the server sends it
+    # The result and the map never appear in a repr (a traceback or a log line would leak them).
+    result: bytes | None = field(repr=False)
+    mapping: Mapping[str, str] = field(repr=False)  # original -> placeholder, as sent
     entity_count: int
     error: str | None
     created_at: float
@@ -72,8 +73,8 @@ class RemoteJob:
 class TextResult:
     """A validated answer of ``POST /anonymize/text``."""
 
-    anonymized_text: str
-    mapping: Mapping[str, str]  # original -> placeholder
+    anonymized_text: str = field(repr=False)
+    mapping: Mapping[str, str] = field(repr=False)  # original -> placeholder
     entities: int
 
 
@@ -83,7 +84,8 @@ class SubmitOptions:
 
     entities: str | None = None
     start_index: int = 0
-    custom_entities: tuple[tuple[str, str], ...] = ()  # (original, placeholder label)
+    # (original, placeholder label): never in a repr
+    custom_entities: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,12 @@ class JobContent:
     file_type: str
     created_at: float | None
     entity_count: int = 0
-    # Secret (encrypted) fields:
-    content: bytes | None = None
-    mapping: Mapping[str, str] = field(default_factory=dict)  # original -> placeholder
-    error: str | None = None
-    filename: str | None = None
-    options: SubmitOptions | None = None
+    # Secret (encrypted) fields, never in a repr:
+    content: bytes | None = field(default=None, repr=False)
+    mapping: Mapping[str, str] = field(default_factory=dict, repr=False)  # original -> placeholder
+    error: str | None = field(default=None, repr=False)
+    filename: str | None = field(default=None, repr=False)
+    options: SubmitOptions | None = field(default=None, repr=False)
     source: Literal["upload", "text"] = "upload"
 
 

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, TypeVar, cast
 from urllib.parse import quote
@@ -90,8 +90,9 @@ class _ProgressFile(io.RawIOBase):
 class Upload:
     """The file part of an upload: bytes in memory, or a path opened afresh per attempt."""
 
-    source: Path | bytes
-    filename: str
+    # The original file (submit uploads it before anonymization): never in a repr.
+    source: Path | bytes = field(repr=False)
+    filename: str = field(repr=False)
     content_type: str
     on_progress: Callable[[int, int], None] | None = None
 

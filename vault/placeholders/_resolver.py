@@ -47,7 +47,7 @@ class MapProblem:
 class Resolver:
     """Placeholder -> original for one job or several merged jobs."""
 
-    originals: Mapping[str, str]
+    originals: Mapping[str, str] = field(repr=False)  # never in a repr (tracebacks, logs)
     job_ids: tuple[str, ...]
     ambiguous: frozenset[str] = frozenset()
     problems: tuple[MapProblem, ...] = ()
