@@ -365,7 +365,7 @@ def test_log_table_json_filters_and_head(vault: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["log"], ["audit"]])
-@pytest.mark.parametrize("when", ["yesterday", "30", "30 days", "2026-13-01", "", "-1d"])
+@pytest.mark.parametrize("when", ["tomorrow", "30", "30 days", "2026-13-01", "", "-1d"])
 def test_log_and_audit_reject_the_same_bad_times(
     vault: Path, command: list[str], when: str
 ) -> None:
@@ -375,8 +375,8 @@ def test_log_and_audit_reject_the_same_bad_times(
 
 
 @pytest.mark.parametrize(
-    "when", ["30d", "12h", "2w", "45m", "2026-05-31", "2026-05-31T09:00", "2026-05-31T09:00+02:00",
-             "1700000000", "1700000000.5"],
+    "when", ["30d", "12h", "2w", "45m", "today", "yesterday", "now", "2026-05-31",
+             "2026-05-31T09:00", "2026-05-31T09:00+02:00", "1700000000", "1700000000.5"],
 )  # fmt: skip
 def test_log_and_audit_share_one_time_grammar(vault: Path, when: str) -> None:
     for command in (["log", "--json"], ["audit", "--format", "json"]):
@@ -393,6 +393,25 @@ def test_a_whole_day_until_includes_that_day_in_log_and_audit(vault: Path) -> No
     assert json.loads(invoke(["log", "--json", "--since", today, "--until", today]).stdout)
     jobs = json.loads(invoke(["audit", "--format", "json", "--until", today]).stdout)["jobs"]
     assert jobs
+
+
+def test_log_says_when_nothing_matches_and_flags_an_unknown_user(vault: Path) -> None:
+    with Custodian.open(vault) as kr:
+        kr.store_job(sample_job("job-1"), actor="cron")  # an actor that is not a vault user
+    none = invoke(["log", "--since", "2999-01-01"])
+    assert (none.exit_code, none.stdout, none.stderr) == (0, "", "no log entries match\n")
+    assert invoke(["log", "--json", "--since", "2999-01-01"]).stdout.strip() == "[]"
+    typo = invoke(["log", "--user", "alcie"])
+    assert typo.exit_code == 1
+    assert typo.stderr == (
+        "questa-vault: no user 'alcie' in this vault and no log entry by it "
+        "(see 'questa-vault users')\n"
+    )
+    cron = invoke(["log", "--json", "--user", "cron"])
+    assert [e["action"] for e in json.loads(cron.stdout)] == ["fetch"]
+    # A vault user with no entries matching the other filters is not an error.
+    quiet = invoke(["log", "--user", "alice", "--action", "erase"])
+    assert (quiet.exit_code, quiet.stderr) == (0, "no log entries match\n")
 
 
 # --------------------------------------------------------------------------- help

@@ -81,13 +81,24 @@ NOW = ts("2024-06-01T00:00:00")
         ("45m", False, NOW - 45 * 60),
         ("1714521600", False, ts("2024-05-01T00:00:00")),
         ("1714521600.5", True, ts("2024-05-01T00:00:00") + 0.5),
+        ("now", False, NOW),
+        ("today", False, ts("2024-06-01T00:00:00")),
+        ("Today", True, ts("2024-06-02T00:00:00")),
+        ("yesterday", False, ts("2024-05-31T00:00:00")),
+        ("yesterday", True, ts("2024-06-01T00:00:00")),
     ],
 )
 def test_parse_when(text: str, end: bool, expected: float) -> None:
     assert parse_when(text, now=NOW, end=end) == expected
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "30y", "", "-5d"])
+def test_today_and_yesterday_are_whole_utc_days_at_any_time_of_day() -> None:
+    late = ts("2024-06-01T23:59:59")
+    assert parse_when("today", now=late) == ts("2024-06-01T00:00:00")
+    assert parse_when("yesterday", now=late, end=True) == ts("2024-06-01T00:00:00")
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "2024-13-01", "30y", "", "-5d", "last week"])
 def test_parse_when_rejects(text: str) -> None:
     with pytest.raises(InputError, match="cannot read the time"):
         parse_when(text, now=NOW)

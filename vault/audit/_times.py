@@ -17,12 +17,19 @@ _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def parse_when(text: str, *, now: float, end: bool = False) -> float:
     """Unix seconds for an ISO date or datetime (UTC unless it says otherwise), a relative
-    time (``30d``, ``12h``, ``2w``, ``45m`` before ``now``), or Unix seconds (9+ digits).
+    time (``30d``, ``12h``, ``2w``, ``45m`` before ``now``), ``today``/``yesterday`` (whole
+    UTC days, like a date), ``now``, or Unix seconds (9+ digits).
 
     With ``end=True`` a date without a time means the end of that day (the next midnight), so
-    ``--until 2024-05-31`` includes the 31st.
+    ``--until 2024-05-31`` includes the 31st, and ``--until yesterday`` stops at today's midnight.
     """
     value = text.strip()
+    word = value.lower()
+    if word == "now":
+        return now
+    if word in ("today", "yesterday"):
+        midnight = math.floor(now / 86400) * 86400 - (86400 if word == "yesterday" else 0)
+        return float(midnight + (86400 if end else 0))
     rel = _RELATIVE.match(value)
     if rel:
         return now - int(rel.group(1)) * _UNIT_SECONDS[rel.group(2)]
@@ -37,7 +44,7 @@ def parse_when(text: str, *, now: float, end: bool = False) -> float:
     except ValueError as exc:
         raise InputError(
             f"cannot read the time {text!r}: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM], "
-            "a relative time like 30d, 12h, 2w, 45m, or Unix seconds"
+            "a relative time like 30d, 12h, 2w, 45m, today, yesterday, now, or Unix seconds"
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -123,9 +123,9 @@ def audit_command(
     """Entity counts per job, per entity type and per status, without a key.
 
     WHEN is a date (2026-05-01, UTC), a date and time (2026-05-01T09:00, UTC unless an offset
-    is given), a relative time (30d, 12h, 2w, 45m ago) or Unix seconds. A job's time is when
-    it was archived (else fetched, submitted or created). --until with a date alone includes
-    that whole day.
+    is given), a relative time (30d, 12h, 2w, 45m ago), today, yesterday, now, or Unix
+    seconds. A job's time is when it was archived (else fetched, submitted or created).
+    --until with a date alone (or today, yesterday) includes that whole day.
 
     --deep decrypts each archived job you hold a grant for and flags placeholders in the
     file that its map lacks, map entries the file never uses, and a server entity_count

@@ -17,6 +17,7 @@ from vault.cli._app import AppContext, cli, echo_lines, emit_json, json_option, 
 from vault.cli._common import open_vault
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
 from vault.cli._terminal import echo, inert
+from vault.errors import InputError
 from vault.models import LOG_ACTIONS, LogEntry
 
 # --------------------------------------------------------------------------- log
@@ -85,8 +86,18 @@ def log_command(
         if job_id is not None:
             job_id = resolve_job(vault, job_id)
         entries = vault.log(user=user, action=action, job_id=job_id, since=start, until=end)
+        if not entries and user is not None and user not in {u.name for u in vault.users()}:
+            # A typo would otherwise read as "this user did nothing". (An actor named through
+            # the Python API need not be a vault user: its entries still match above.)
+            raise InputError(
+                f"no user {user!r} in this vault and no log entry by it (see 'questa-vault users')"
+            )
     if as_json:
         emit_json([_entry_json(e) for e in entries])
+        return
+    if not entries:
+        filtered = any(x is not None for x in (user, action, job_id, since, until))
+        ctx.say("no log entries match" if filtered else "the log is empty")
         return
     # Fits 80 columns: one line per entry, its counts (if any) wrapped on indented lines below.
     rows: list[tuple[str, ...]] = []
