@@ -72,3 +72,40 @@ def test_the_version_is_written_in_one_place() -> None:
     project = tomllib.loads((DOC.parent.parent / "pyproject.toml").read_text())["project"]
     assert "version" not in project and "version" in project["dynamic"]
     assert importlib.metadata.version("questa-vault") == vault.__version__
+
+
+def test_the_logged_actor_is_decided_in_one_place() -> None:
+    """``actor=`` and ``RunOptions(actor=...)`` name the same thing: either fills the other,
+    and two different names are refused rather than one silently dropped from the log."""
+    import pytest
+
+    from vault import InputError, RunOptions
+
+    assert RunOptions().acting("alice").actor == "alice"
+    assert RunOptions(actor="alice", timeout=5).acting(None).actor == "alice"
+    assert RunOptions(actor="alice").acting("alice").actor == "alice"
+    assert RunOptions().acting(None).actor == "api"
+    with pytest.raises(InputError, match="differ"):
+        RunOptions(actor="mallory").acting("alice")
+
+
+def test_conflicting_actors_are_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    import pytest
+
+    from vault import InputError, KdfParams, QuestaClient, RunOptions, Vault
+
+    fast = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
+    answer = tmp_path / "a.txt"
+    answer.write_text("John Doe", encoding="utf-8")
+    # Nothing listens on this address: a request would fail differently.
+    client = QuestaClient("http://127.0.0.1:9")
+    with Vault.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as v:
+        before = v.log_head()
+        both = {"actor": "alice", "options": RunOptions(actor="mallory")}
+        with pytest.raises(InputError, match="differ"):
+            v.submit(client, [answer], **both)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="differ"):
+            v.fetch(client, ["job-1"], **both)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="differ"):
+            v.sync(client, **both)  # type: ignore[arg-type]
+        assert v.log_head() == before

@@ -405,7 +405,21 @@ def test_log_says_when_nothing_matches_and_flags_an_unknown_user(vault: Path) ->
     assert typo.exit_code == 1
     assert typo.stderr == (
         "questa-vault: no user 'alcie' in this vault and no log entry by it "
-        "(see 'questa-vault users')\n"
+        "(see 'questa-vault user list')\n"
+    )
+    assert invoke(["user", "list"]).exit_code == 0  # the command the message names exists
+    unknown = invoke(["log", "--job", "zzzz-no-such-job"])
+    assert (unknown.exit_code, unknown.stderr) == (
+        1,
+        "questa-vault: job zzzz-no-such-job is not in this vault\n",
+    )
+    inverted = invoke(["log", "--since", "today", "--until", "yesterday"])
+    assert (inverted.exit_code, inverted.stderr) == (
+        1,
+        "questa-vault: --since must be earlier than --until\n",
+    )
+    assert invoke(["audit", "--since", "today", "--until", "yesterday"]).stderr == (
+        inverted.stderr
     )
     cron = invoke(["log", "--json", "--user", "cron"])
     assert [e["action"] for e in json.loads(cron.stdout)] == ["fetch"]

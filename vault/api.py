@@ -117,12 +117,15 @@ class Vault:
         client: QuestaClient,
         job_ids: Iterable[str],
         *,
-        actor: str = "api",
+        actor: str | None = None,
         options: RunOptions | None = None,
         on_outcome: Callable[[FetchOutcome], None] | None = None,
     ) -> list[FetchOutcome]:
-        """Poll each job until it finishes and archive it; one outcome per job, in order."""
-        run = options or archive.RunOptions(actor=actor)
+        """Poll each job until it finishes and archive it; one outcome per job, in order.
+
+        The access log records ``actor`` (or ``options.actor``; "api" when neither is given;
+        both given and different is an ``InputError``)."""
+        run = (options or archive.RunOptions()).acting(actor)
         return archive.fetch(client, self._custodian, job_ids, run, on_outcome=on_outcome)
 
     def submit(
@@ -130,14 +133,15 @@ class Vault:
         client: QuestaClient,
         paths: Sequence[str | Path],
         *,
-        actor: str = "api",
+        actor: str | None = None,
         submit_options: SubmitOptions | None = None,
         options: RunOptions | None = None,
         on_outcome: Callable[[SubmitOutcome], None] | None = None,
     ) -> list[SubmitOutcome]:
-        """Upload files (text through the text endpoint), record them pending, then archive."""
+        """Upload files (text through the text endpoint), record them pending, then archive
+        (the actor as for ``fetch``)."""
+        run = (options or archive.RunOptions()).acting(actor)
         files: list[SubmitFile] = archive.check_files([Path(p) for p in paths])
-        run = options or archive.RunOptions(actor=actor)
         return archive.submit(
             client,
             self._custodian,
@@ -148,10 +152,11 @@ class Vault:
         )
 
     def sync(
-        self, client: QuestaClient, *, actor: str = "api", options: RunOptions | None = None
+        self, client: QuestaClient, *, actor: str | None = None, options: RunOptions | None = None
     ) -> SyncReport:
-        """Fetch every pending job; report expiry warnings."""
-        return archive.sync(client, self._custodian, options or archive.RunOptions(actor=actor))
+        """Fetch every pending job; report expiry warnings (the actor as for ``fetch``)."""
+        run = (options or archive.RunOptions()).acting(actor)
+        return archive.sync(client, self._custodian, run)
 
     # -- auditing: no secret -----------------------------------------------------------------
     def jobs(self, *, status: str | None = None) -> list[JobInfo]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from vault.archive._writer import Writer
@@ -69,9 +69,12 @@ class PollPolicy:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a fetch, submit or sync run behaves; the defaults suit the command line."""
+    """How a fetch, submit or sync run behaves; the defaults suit the command line.
 
-    actor: str
+    ``actor`` is the name the access log records; ``Vault.fetch/submit/sync(actor=...)`` fill
+    it in when it is left empty here (one place decides it: see ``vault.api``)."""
+
+    actor: str = ""
     wait: bool = True
     timeout: float = DEFAULT_TIMEOUT
     concurrency: int = DEFAULT_CONCURRENCY
@@ -91,6 +94,17 @@ class RunOptions:
             raise InputError("concurrency must be from 1 to 256")
         if not self.timeout >= 0:
             raise InputError("timeout must be a number of seconds >= 0")
+
+    def acting(self, actor: str | None) -> RunOptions:
+        """These options with the log's actor settled: ``actor`` fills an empty one; a
+        different name on both sides is an error (the access log must not record the wrong
+        one silently)."""
+        if actor is not None and self.actor and actor != self.actor:
+            raise InputError(
+                f"actor {actor!r} and RunOptions(actor={self.actor!r}) differ: give one of them"
+            )
+        name = self.actor or actor or "api"
+        return self if name == self.actor else replace(self, actor=name)
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -134,7 +148,7 @@ class JobRun:
         # Every vault write of the run goes through the one writer (group commit, off the
         # event loop's thread: see ``_writer``).
         self.writer = writer or Writer(target)
-        self.options = options
+        self.options = options.acting(None)  # an empty actor is logged as "api"
         self.limit = limit or asyncio.Semaphore(options.concurrency)
         self.deadline = options.clock() + options.timeout if deadline is None else deadline
         self.servers = servers if servers is not None else {}  # job id -> recorded API URL

@@ -17,7 +17,7 @@ from vault.cli._app import AppContext, cli, echo_lines, emit_json, json_option, 
 from vault.cli._common import open_vault
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
 from vault.cli._terminal import echo, inert
-from vault.errors import InputError
+from vault.errors import InputError, UnknownJob
 from vault.models import LOG_ACTIONS, LogEntry
 
 # --------------------------------------------------------------------------- log
@@ -78,6 +78,8 @@ def log_command(
     now = time.time()
     start = None if since is None else parse_when(since, now=now)
     end = None if until is None else parse_when(until, now=now, end=True)
+    if start is not None and end is not None and start >= end:
+        raise InputError("--since must be earlier than --until")  # as audit says it
     with open_vault(ctx) as vault:
         if head:
             seq, digest = vault.log_head()
@@ -86,11 +88,14 @@ def log_command(
         if job_id is not None:
             job_id = resolve_job(vault, job_id)
         entries = vault.log(user=user, action=action, job_id=job_id, since=start, until=end)
+        # A typo would otherwise read as "nothing happened". (An actor named through the
+        # Python API need not be a vault user: its entries still match above.)
+        if not entries and job_id is not None and vault.job(job_id) is None:
+            raise UnknownJob(f"job {job_id} is not in this vault")
         if not entries and user is not None and user not in {u.name for u in vault.users()}:
-            # A typo would otherwise read as "this user did nothing". (An actor named through
-            # the Python API need not be a vault user: its entries still match above.)
             raise InputError(
-                f"no user {user!r} in this vault and no log entry by it (see 'questa-vault users')"
+                f"no user {user!r} in this vault and no log entry by it "
+                "(see 'questa-vault user list')"
             )
     if as_json:
         emit_json([_entry_json(e) for e in entries])
