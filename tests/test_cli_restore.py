@@ -147,6 +147,29 @@ def test_report_file(vault: Path, tmp_path: Path) -> None:
         assert original not in text
 
 
+def test_every_output_refuses_an_existing_file_without_force(vault: Path, tmp_path: Path) -> None:
+    """--report is an output like -o: an existing file (or a link) is kept unless --force, and
+    the same path for both outputs is named as such."""
+    src = write(tmp_path, "a.txt", "[PERSON_NAME_1]\n")
+    out, kept, link = tmp_path / "out.txt", tmp_path / "kept.json", tmp_path / "link.json"
+    kept.write_text("keep\n")
+    link.symlink_to(kept)
+    for existing in (kept, link):
+        args = ["restore", str(src), "-j", JOB_A, "-o", str(out), "--report", str(existing)]
+        refused = invoke(args, env=ENV)
+        assert (refused.exit_code, refused.stderr) == (
+            1,
+            f"questa-vault: {existing} exists; --force replaces it\n",
+        )
+        assert kept.read_text() == "keep\n" and not out.exists()
+    both = invoke(["restore", str(src), "-j", JOB_A, "-o", str(out), "--report", str(out)], env=ENV)
+    assert both.exit_code == 1
+    assert both.stderr == f"questa-vault: {out} is given for two outputs; choose another\n"
+    args = ["restore", str(src), "-j", JOB_A, "-o", str(out), "--report", str(kept), "--force"]
+    assert invoke(args, env=ENV).exit_code == 0
+    assert json.loads(kept.read_text())["restored"] == 1
+
+
 @pytest.mark.parametrize(
     ("env", "needle"),
     [

@@ -186,13 +186,22 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output(
-    ctx: AppContext, output: Path | None, *, force: bool, inputs: Sequence[Path | None] = ()
+    ctx: AppContext,
+    output: Path | None,
+    *,
+    force: bool,
+    inputs: Sequence[Path | None] = (),
+    outputs: Sequence[Path | None] = (),
 ) -> None:
     """Before any work: refuse an output that is one of the command's inputs (the vault and its
-    companions, the secret files, ``inputs``) even with --force, and an existing file without
-    it. The output's own writer checks existence again at the rename, atomically."""
+    companions, the secret files, ``inputs``) or another of its ``outputs`` even with --force,
+    and an existing file without it. The output's own writer checks existence again at the
+    rename, atomically."""
     if output is None or is_dash(output):
         return
+    for other in outputs:
+        if other is not None and not is_dash(other) and _same_file(output, other):
+            raise OutputExists(f"{output} is given for two outputs; choose another")
     vault = ctx.vault_path
     vault_files = (
         [vault, vault.with_name(vault.name + "-wal"), vault.with_name(vault.name + "-shm")]

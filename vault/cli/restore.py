@@ -129,14 +129,14 @@ def _progress(ctx: AppContext, total: int | None) -> Iterator[Callable[[int], No
         yield lambda done: bar.update(task, completed=done)
 
 
-def _write_report(path: Path, report: RestoreReport) -> None:
+def _write_report(path: Path, report: RestoreReport, *, force: bool) -> None:
     """The report, written as every output is: a 0600 temporary file renamed into place, so a
-    symlink at ``path`` is replaced, never followed."""
+    symlink at ``path`` is replaced, never followed; an existing file only with --force."""
     data = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if is_dash(path):
         click.echo(data, nl=False)
         return
-    with AtomicOutput(path) as out:
+    with AtomicOutput(path, replace=force) as out:
         try:
             out.file.write(data.encode("utf-8"))
         except OSError as exc:
@@ -288,8 +288,8 @@ def restore_command(
 
     if is_dash(input_path):
         ctx.claim_stdin("INPUT")
-    check_output(ctx, output, force=force, inputs=[input_path, report_path])
-    check_output(ctx, report_path, force=True, inputs=[input_path, output])
+    check_output(ctx, output, force=force, inputs=[input_path], outputs=[report_path])
+    check_output(ctx, report_path, force=force, inputs=[input_path])
     if as_json and (output is None or is_dash(output) or is_dash(report_path)):
         raise click.UsageError("--json needs -o FILE: stdout carries the restored text")
     if is_dash(report_path) and (output is None or is_dash(output)):
@@ -346,7 +346,7 @@ def restore_command(
     for line in report.summary():
         ctx.say(line)
     if report_path is not None:
-        _write_report(report_path, report)
+        _write_report(report_path, report, force=force)
     if report.unresolved_count and not allow_unresolved:
         raise Incomplete(
             f"{plural(report.unresolved_count, 'placeholder')} left unresolved "
