@@ -174,3 +174,37 @@ def test_help_lists_commands_in_workflow_order() -> None:
     order = ["init", "config", "submit", "sync", "restore", "audit", "grant", "demo"]
     positions = [text.index(f"\n  {name} ") for name in order]
     assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["restore", "a.txt", "-j", "JOB", "--passphrase-file", "p"], "--passphrase-file"),
+        (["jobs", "--vault", "other.db"], "--vault"),
+        (["audit", "-v"], "-v"),
+        (["restore", "-", "-j", "JOB", "-q"], "-q"),
+        (["log", "--key-file", "k"], "--key-file"),
+    ],
+)
+def test_a_global_option_after_the_command_says_where_it_goes(args: list[str], hint: str) -> None:
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"questa-vault: {hint} is a global option: put it before the command (questa-vault {hint}"
+    )
+    assert result.stderr.count("\n") == 1
+    other = invoke(["jobs", "--zzz"])
+    assert other.stderr == (
+        "questa-vault: No such option '--zzz' (see 'questa-vault jobs --help')\n"
+    )
+
+
+def test_report_to_stdout_and_json_name_the_real_conflict(tmp_path: Path) -> None:
+    result = invoke(
+        ["restore", "-", "-j", "JOB", "-o", str(tmp_path / "o.txt"), "--report", "-", "--json"],
+        input="x",
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "questa-vault: --report - and --json both write to stdout: choose one"
+    )

@@ -517,6 +517,22 @@ def cli(
     )
 
 
+def _global_option_hint(exc: click.UsageError) -> str | None:
+    """For a global option written after the command (``restore ... --passphrase-file F``):
+    say where it goes instead of only "No such option"."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    name = exc.option_name
+    if not any(name in p.opts or name in p.secondary_opts for p in cli.params):
+        return None
+    command = exc.ctx.info_name or "COMMAND"
+    return (
+        f"{name} is a global option: put it before the command "
+        f"(questa-vault {name}{'' if name in ('-v', '-q', '--verbose', '--quiet') else ' ...'} "
+        f"{command} ...)"
+    )
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors become exit codes."""
     # Decided by the parsed option, not by argv text: "-j -v" or a file named "-v" is no -v.
@@ -541,7 +557,11 @@ def run(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:  # one line, like every other error; exit 2
         where = exc.ctx.command_path if exc.ctx is not None else "questa-vault"
         message = inert(exc.format_message()).rstrip(".")
-        echo(f"questa-vault: {message} (see '{where} --help')", err=True)
+        hint = _global_option_hint(exc)
+        if hint is not None:
+            echo(f"questa-vault: {hint}", err=True)
+        else:
+            echo(f"questa-vault: {message} (see '{where} --help')", err=True)
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()

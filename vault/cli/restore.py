@@ -290,7 +290,9 @@ def restore_command(
         ctx.claim_stdin("INPUT")
     check_output(ctx, output, force=force, inputs=[input_path], outputs=[report_path])
     check_output(ctx, report_path, force=force, inputs=[input_path])
-    if as_json and (output is None or is_dash(output) or is_dash(report_path)):
+    if as_json and is_dash(report_path):
+        raise click.UsageError("--report - and --json both write to stdout: choose one")
+    if as_json and (output is None or is_dash(output)):
         raise click.UsageError("--json needs -o FILE: stdout carries the restored text")
     if is_dash(report_path) and (output is None or is_dash(output)):
         raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
