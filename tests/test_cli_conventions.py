@@ -50,6 +50,31 @@ class _Terminal(io.StringIO):
         return True
 
 
+def test_init_asks_again_when_the_new_passphrase_is_empty(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_env: Path
+) -> None:
+    answers = iter(["", "a long enough phrase", "a long enough phrase"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    assert run(["init", "--user", "alice", *FAST_KDF]) == 0
+    assert "The passphrase is empty; try again." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("secret", "warned"), [("short pw", True), ("a phrase of words", False)])
+def test_a_short_new_passphrase_is_warned_about_never_printed(
+    isolated_env: Path, secret: str, warned: bool
+) -> None:
+    """Real KDF settings (no --unsafe-kdf, which silences the warning for tests and demos)."""
+    low = ["--kdf-memory", "19456", "--kdf-passes", "2", "--kdf-lanes", "1"]  # the floor
+    result = invoke(["init", "--user", "alice", *low], env={"QUESTA_VAULT_PASSPHRASE": secret})
+    assert result.exit_code == 0, result.output
+    assert ("warning: the new passphrase has only 8 characters" in result.stderr) is warned
+    assert secret not in result.output
+    env = {"QUESTA_VAULT_PASSPHRASE": secret, "QUESTA_VAULT_NEW_PASSPHRASE": "b"}
+    quiet = invoke(["user", "add", "bob", *FAST_KDF], env=env)
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr  # --unsafe-kdf: no warning
+
+
 def test_init_asks_again_when_the_passphrases_differ(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_env: Path
 ) -> None:

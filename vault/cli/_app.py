@@ -257,8 +257,14 @@ def read_secret(
         import getpass  # a prompt only (cold start: it loads termios)
 
         secret = getpass.getpass(f"{prompt}: ")
-        while confirm and getpass.getpass(f"{prompt} (again): ") != secret:
-            echo("The two passphrases differ; try again.", err=True)
+        while confirm and (not secret or getpass.getpass(f"{prompt} (again): ") != secret):
+            # a new passphrase: an empty one or a mismatch asks again
+            echo(
+                "The passphrase is empty; try again."
+                if not secret
+                else "The two passphrases differ; try again.",
+                err=True,
+            )
             secret = getpass.getpass(f"{prompt}: ")
     if not secret:
         raise InputError("the passphrase is empty")

@@ -65,7 +65,9 @@ def init_command(
     user = name or ctx.user or login_name()
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
     Vault.check_new(ctx.vault_path)  # before the passphrase is asked for
-    passphrase = ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}")
+    passphrase = _warn_if_short(
+        ctx, ctx.passphrase(confirm=True, prompt=f"New passphrase for {user}"), unsafe=unsafe_kdf
+    )
     with Vault.create(ctx.vault_path, user=user, passphrase=passphrase, kdf=params) as v:
         [info] = [u for u in v.users() if u.name == user]
         if as_json:
@@ -150,7 +152,10 @@ def user_add(
         else:
             params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
             passphrase = _new_passphrase(
-                ctx, new_passphrase_file, prompt=f"Passphrase for new user {name}"
+                ctx,
+                new_passphrase_file,
+                unsafe=unsafe_kdf,
+                prompt=f"Passphrase for new user {name}",
             )
             info = v.add_user(name, passphrase=passphrase, kdf=params, actor=actor)
     if as_json:
@@ -290,7 +295,7 @@ def passwd_command(
     params = kdf_params(kdf_memory, kdf_passes, kdf_lanes, unsafe_kdf)
     with open_vault(ctx) as v:
         unlocked = unlock(ctx, v)
-        new = _new_passphrase(ctx, new_passphrase_file)
+        new = _new_passphrase(ctx, new_passphrase_file, unsafe=unsafe_kdf)
         unlocked.change_passphrase(new, params)
     if as_json:
         emit_json({"user": unlocked.user, "changed": True, "kdf": params.algorithm})
@@ -309,7 +314,25 @@ def _user_json(u: UserInfo) -> dict[str, object]:
     }
 
 
-def _new_passphrase(ctx: AppContext, path: Path | None, *, prompt: str = "New passphrase") -> str:
+SHORT_PASSPHRASE = 12  # characters; below this a new passphrase gets a warning
+
+
+def _warn_if_short(ctx: AppContext, secret: str, *, unsafe: bool) -> str:
+    """A new passphrase, with a warning on stderr when it is short: the key derivation slows
+    guessing down, it cannot make a short passphrase safe. Never refused; no warning with
+    --unsafe-kdf (tests and demos, which accept weak settings on purpose)."""
+    if len(secret) < SHORT_PASSPHRASE and not unsafe:
+        ctx.say(
+            f"warning: the new passphrase has only {len(secret)} characters; anyone holding "
+            f"the vault file can try to guess it: use {SHORT_PASSPHRASE} or more "
+            "(a phrase of several words)"
+        )
+    return secret
+
+
+def _new_passphrase(
+    ctx: AppContext, path: Path | None, *, unsafe: bool, prompt: str = "New passphrase"
+) -> str:
     """A passphrase to set (``passwd``, ``user add``): ``--new-passphrase-file``, else env
     QUESTA_VAULT_NEW_PASSPHRASE, else a hidden prompt twice. Never QUESTA_VAULT_PASSPHRASE or
     the global ``--passphrase-file``: they hold the acting user's secret, and taking it
@@ -318,18 +341,18 @@ def _new_passphrase(ctx: AppContext, path: Path | None, *, prompt: str = "New pa
     if path is not None:
         if is_dash(path) and str(ctx.passphrase_file) == "-":
             raise click.UsageError("the current and the new passphrase cannot both come from stdin")
-        return read_secret(path, prompt=prompt)
+        return _warn_if_short(ctx, read_secret(path, prompt=prompt), unsafe=unsafe)
     value = os.environ.get(NEW_PASSPHRASE_ENV)
     if value is not None:
         if not value:
             raise InputError("the new passphrase is empty")
-        return value
+        return _warn_if_short(ctx, value, unsafe=unsafe)
     hint = f"give the new passphrase with --new-passphrase-file or {NEW_PASSPHRASE_ENV}"
     if os.environ.get("QUESTA_VAULT_PASSPHRASE") is not None:
         raise InputError(f"{hint}: the current passphrase is not reused for it")
     if not sys.stdin.isatty():
         raise InputError(f"{hint} (no terminal to ask it at)")
-    return read_secret(None, confirm=True, prompt=prompt)
+    return _warn_if_short(ctx, read_secret(None, confirm=True, prompt=prompt), unsafe=unsafe)
 
 
 for _command in (init_command, user_group, keygen_command, passwd_command):
