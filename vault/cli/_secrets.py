@@ -46,15 +46,16 @@ def get_secret(entry: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+NO_KEYRING = "no OS keyring is available on this machine (install and unlock one, or use a file)"
+
+
 def set_secret(entry: str, secret: str) -> None:
     library = _library()
     errors = importlib.import_module("keyring.errors")
     try:
         library.set_password(SERVICE, entry, secret)
     except errors.NoKeyringError as exc:
-        raise ConfigError(
-            "no OS keyring is available on this machine (install and unlock one, or use a file)"
-        ) from exc
+        raise ConfigError(NO_KEYRING) from exc
     except Exception as exc:
         raise ConfigError(f"the OS keyring refused the secret ({type(exc).__name__})") from exc
 
@@ -67,6 +68,8 @@ def delete_secret(entry: str) -> bool:
         library.delete_password(SERVICE, entry)
     except errors.PasswordDeleteError:
         return False
+    except errors.NoKeyringError as exc:
+        raise ConfigError(NO_KEYRING) from exc
     except Exception as exc:
         raise ConfigError(f"the OS keyring could not delete ({type(exc).__name__})") from exc
     return True

@@ -220,4 +220,9 @@ def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> 
     echo("")
     kept = f"kept in {keep}" if keep is not None else "the temporary vault is gone"
     echo(f"Done in {time.monotonic() - started:.1f} s; {kept}.")
+    if keep is not None:
+        echo(
+            f"Open the kept vault with: questa-vault --vault {keep / 'vault.db'} "
+            f"--passphrase-file {keep / 'passphrase.txt'} jobs"
+        )
     echo("Next: questa-vault init, then submit/fetch against your service (docs/quickstart.md).")

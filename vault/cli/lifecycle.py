@@ -322,9 +322,11 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
 def backup_command(ctx: AppContext, path: Path, as_json: bool) -> None:
     """Write a consistent copy of the vault to PATH while it stays in use.
 
-    Uses SQLite's online backup API (a plain file copy of a WAL database can miss committed
-    data). Refuses to overwrite PATH; the copy is created with mode 0600 and checked to open
-    with its log chain intact. Needs no passphrase; the copy is as protected as the vault.
+    A SQLite vault is copied with SQLite's online backup API (a plain file copy of a WAL
+    database can miss committed data); a PostgreSQL vault is exported into a new SQLite file
+    (a logical copy the tool verifies, and `migrate` brings back; docs/team.md).
+    Refuses to overwrite PATH; the copy is created with mode 0600 and checked to open with its
+    log chain intact. Needs no passphrase; the copy is as protected as the vault.
 
     \b
     Example:

@@ -161,7 +161,7 @@ class RestoreReport:
             if mangled:
                 lines.append(
                     f"{plural(mangled, 'placeholder')} written in a mangled form: "
-                    "try --lenient to repair them"
+                    f"try --lenient to repair {'it' if mangled == 1 else 'them'}"
                 )
         unused = self.unused_count
         if unused:
