@@ -44,7 +44,7 @@ REPLACING: dict[str, Callable[[Path, Path], list[str]]] = {
                                   "--allow-unresolved", "--force"],
     "restore --report": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o",
                                         str(t / "r.txt"), "--report", str(out),
-                                        "--allow-unresolved"],
+                                        "--allow-unresolved", "--force"],
     "export -o": lambda out, t: ["export", JOB, "-o", str(out), "--force"],
     "audit --html": lambda out, t: ["audit", "--html", str(out), "--force"],
 }  # fmt: skip
@@ -52,6 +52,11 @@ EXCLUSIVE: dict[str, Callable[[Path, Path], list[str]]] = {
     "backup": lambda out, t: ["backup", str(out)],
     "keygen -o": lambda out, t: ["keygen", "-o", str(out)],
     "init --vault": lambda out, t: ["--vault", str(out), "init", "--user", "bob", *FAST_KDF],
+    # without --force, a replacing output refuses like an exclusive one
+    "restore --report (no --force)": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o",
+                                                     str(t / "r.txt"), "--report", str(out)],
+    "restore -o (no --force)": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o", str(out)],
+    "export -o (no --force)": lambda out, t: ["export", JOB, "-o", str(out)],
 }
 
 
