@@ -113,3 +113,57 @@ def test_sqlite_sidecars_of_a_backup_are_not_followed(
     assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 1
     assert victim.read_bytes() == VICTIM
     assert link.is_symlink()
+
+
+# ----------------------------------------------------------------- devices, FIFOs, sockets
+
+
+def _special_nodes(tmp_path: Path) -> dict[str, Path]:
+    """Nodes an output must never replace: a FIFO, a Unix socket, links to them, and (as root,
+    which CI is) a private character device like /dev/null."""
+    import socket
+    import stat
+
+    nodes = {"fifo": tmp_path / "fifo"}
+    os.mkfifo(nodes["fifo"])
+    sock = socket.socket(socket.AF_UNIX)
+    nodes["socket"] = tmp_path / "sock"
+    sock.bind(str(nodes["socket"]))
+    sock.close()
+    if os.geteuid() == 0:
+        nodes["device"] = tmp_path / "null"
+        os.mknod(nodes["device"], 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    nodes["link to fifo"] = tmp_path / "link"
+    nodes["link to fifo"].symlink_to(nodes["fifo"])
+    return nodes
+
+
+@pytest.mark.parametrize("case", sorted(REPLACING))
+def test_a_device_fifo_or_socket_is_never_replaced_even_with_force(
+    vault: Path, tmp_path: Path, case: str
+) -> None:
+    if os.geteuid() != 0:
+        import warnings
+
+        warnings.warn("device-node case not run: mknod needs root (CI runs as root)", stacklevel=1)
+    for name, node in _special_nodes(tmp_path).items():
+        before = os.lstat(node)
+        result = invoke(REPLACING[case](node, tmp_path), env=ENV)
+        assert result.exit_code == 1, (name, result.output)
+        assert "never replaced" in result.stderr and result.stderr.count("\n") == 1, name
+        after = os.lstat(node)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), name
+
+
+def test_the_atomic_output_itself_refuses_a_special_node_at_commit(tmp_path: Path) -> None:
+    """The check runs again at the rename (a node put in place after the CLI's check)."""
+    from vault.errors import InputError
+    from vault.restore import AtomicOutput
+
+    target = tmp_path / "out"
+    with AtomicOutput(target, replace=True) as out:
+        out.file.write(b"John Doe")
+        os.mkfifo(target)
+        with pytest.raises(InputError, match="never replaced"):
+            out.commit()
+    assert not target.is_file()

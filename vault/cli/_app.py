@@ -219,6 +219,9 @@ def check_output(
             raise OutputExists(f"{output} is this command's own input; choose another output")
     if output.is_dir():
         raise InputError(f"{output} is a directory")
+    from vault.restore import refuse_special  # only output commands pay for it
+
+    refuse_special(output)  # a device, FIFO or socket: never, not even with --force
     if os.path.lexists(output) and not force:
         raise OutputExists(f"{output} exists; --force replaces it")
 

@@ -11,6 +11,11 @@ hard-linked to the destination name, which fails atomically when the name exists
 between a check and the rename). With ``replace=True`` an existing destination keeps its
 permission bits: the temporary file takes them just before the rename.
 
+A destination that exists and is not a regular file (a device such as ``/dev/null``, a FIFO,
+a socket), or a symlink to one (``/dev/stdout``), is refused even with ``replace=True``:
+renaming over it would replace a system node with a file of plaintext. Standard output is
+``-o -``.
+
 Where the system has ``O_TMPFILE`` (Linux), the temporary file has no name at all until
 ``commit()`` links it in: a process killed mid-write leaves no file behind, so no restored
 plaintext lingers on disk. Elsewhere a killed process may leave a hidden ``.NAME.*.part`` file
@@ -75,6 +80,7 @@ class AtomicOutput:
             self.file.flush()
             os.fsync(self.file.fileno())
             if self.destination is not None:
+                refuse_special(self.destination)
                 named = self._path if self._path is not None else self._link_in()
                 if self.replace:
                     _keep_mode(self.file.fileno(), self.destination)
@@ -136,6 +142,27 @@ class AtomicOutput:
         tb: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def refuse_special(destination: Path) -> None:
+    """``InputError`` when ``destination`` exists and is not a regular file, or is a symlink to
+    something that is not one (a device, FIFO, socket or directory): an output never replaces
+    such a node. A symlink to a regular file, or a dangling one, is replaced (not followed)."""
+    for follow in (False, True):
+        try:
+            mode = os.stat(destination, follow_symlinks=follow).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode):
+            continue
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise InputError(
+                f"{destination} is {what} (a device, pipe or socket is never replaced): "
+                "write to a regular file, or to standard output with -o -"
+            )
 
 
 def _keep_mode(fd: int, destination: Path) -> None:
