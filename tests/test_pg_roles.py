@@ -37,6 +37,10 @@ def team(pg_server: PostgresServer) -> dict[str, str]:
     for role in re.findall(r"CREATE ROLE (\w+) LOGIN", sql_block("roles")):
         pg_server.ensure_role(role)
     admin = pg_server.fresh_database(owner="questa_admin")
+    name = admin.split("?")[0].rsplit("/", 1)[1]
+    for statement in sql_block("database").split(";"):
+        if statement.strip() and "CREATE DATABASE" not in statement:
+            pg_server.admin(statement.replace(" questa ", f' "{name}" '))
     assert invoke(["--vault", admin, "init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
     with Custodian.open(admin) as kr:
         kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
@@ -119,3 +123,113 @@ def test_nobody_rewrites_the_log(team: dict[str, str], pg_server: PostgresServer
             with pytest.raises(psycopg.Error):
                 conn.execute("DELETE FROM access_log")
             conn.rollback()
+
+
+# ----------------------------------------------------------------- functions and search paths
+# A role that can fire a trigger must not be able to make its function use a relation of the
+# role's own: a TEMP table of the same name (pg_temp is searched first for relations unless
+# named last), in front of a vault table.
+
+SHADOW = """
+CREATE FUNCTION pg_temp.pwn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'shadow table used as %', current_user;
+END $$;
+"""
+
+
+def test_every_function_of_the_vault_fixes_its_search_path(team: dict[str, str]) -> None:
+    """The class: every function in the vault's schema (the migrations', PostgreSQL's extras,
+    the docs' own) runs with ``pg_catalog, pg_temp``, so a relation it names without a
+    schema cannot be a temporary one."""
+    with psycopg.connect(team["questa_admin"]) as conn:
+        rows = conn.execute(
+            "SELECT p.proname, p.proconfig FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace"
+        ).fetchall()
+    assert len(rows) >= 5
+    fixed = ["search_path=pg_catalog, pg_temp"]
+    assert {name: config for name, config in rows if config != fixed} == {}
+
+
+def test_the_docs_refuse_temporary_tables_to_the_roles(team: dict[str, str]) -> None:
+    for role in ("questa_archiver", "questa_analyst"):
+        with psycopg.connect(team[role]) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("CREATE TEMP TABLE jobs (job_id text)")
+
+
+# What each role may do that fires a trigger: (statement, None if it must succeed, else the
+# error it must fail with; never the shadow's).
+FIRING: dict[str, list[tuple[str, str | None]]] = {
+    "questa_archiver": [
+        ("UPDATE public.jobs SET updated_at = updated_at WHERE status = 'pending'", None),
+        ("DELETE FROM public.blobs WHERE job_id = 'job-0'", "only replaces what it is archiving"),
+        ("DELETE FROM public.grants WHERE job_id = 'job-0'", "only replaces what it is archiving"),
+        ("UPDATE public.jobs SET status = 'expired' WHERE job_id = 'job-0'", "only archives"),
+        ("INSERT INTO public.access_log (seq, time, \"user\", action, counts, prev_hash, "
+         "entry_hash) VALUES (1, 0, 'x', 'submit', '{}', 'x', 'x')", "does not follow its head"),
+    ],
+    "questa_analyst": [
+        ("INSERT INTO public.access_log (seq, time, \"user\", action, counts, prev_hash, "
+         "entry_hash) VALUES (1, 0, 'x', 'export', '{}', 'x', 'x')", "does not follow its head"),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", FIRING)
+def test_a_temporary_table_cannot_stand_in_for_a_vault_table(
+    team: dict[str, str], pg_server: PostgresServer, role: str
+) -> None:
+    """The attack of the review, for every table at once: with TEMPORARY granted back (the
+    docs revoke it; this tests the functions themselves), the role shadows every vault table
+    with a temporary one that holds rows to fool a guard and a trigger that fails loudly if
+    anything writes to it, then does everything it may that fires a trigger. No shadow is
+    used, the guards hold, and the role gained nothing."""
+    name = team[role].split("?")[0].rsplit("/", 1)[1]
+    pg_server.admin(f'GRANT TEMPORARY ON DATABASE "{name}" TO {role}')
+    with Custodian.open(team["questa_admin"]) as kr:
+        kr.record_pending(
+            "job-p", file_type="csv", source="upload", submitted_at=1.0, filename="a.csv",
+            options=None, actor="cron",
+        )  # fmt: skip
+        tables = kr.db.tables()
+        head_before = kr.verify_chain()
+    with psycopg.connect(team[role], autocommit=True) as conn:
+        conn.execute(SHADOW)
+        for table in tables:
+            conn.execute(f"CREATE TEMP TABLE {table} (LIKE public.{table})")
+            conn.execute(f"GRANT ALL ON pg_temp.{table} TO PUBLIC")
+            conn.execute(
+                f"CREATE TRIGGER pwn BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON "
+                f"pg_temp.{table} FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.pwn()"
+            )
+        # rows that would let the archiver's guard pass if it read them
+        conn.execute("ALTER TABLE pg_temp.jobs DISABLE TRIGGER pwn")
+        conn.execute("INSERT INTO pg_temp.jobs SELECT * FROM public.jobs")
+        conn.execute("UPDATE pg_temp.jobs SET status = 'pending'")
+        conn.execute("ALTER TABLE pg_temp.jobs ENABLE TRIGGER pwn")
+        for statement, refusal in FIRING[role]:
+            if refusal is None:
+                assert conn.execute(statement).rowcount == 1, statement
+                continue
+            with pytest.raises(psycopg.Error) as caught:
+                conn.execute(statement)
+            assert refusal in str(caught.value), (statement, str(caught.value))
+        for table in ("users", "access_log", "blobs", "grants"):
+            for privilege in ("INSERT", "DELETE"):
+                held = conn.execute(
+                    "SELECT has_table_privilege(%s, %s)", (f"public.{table}", privilege)
+                ).fetchone()
+                if (table, privilege) not in {("blobs", "INSERT"), ("grants", "INSERT"),
+                                              ("blobs", "DELETE"), ("grants", "DELETE"),
+                                              ("access_log", "INSERT")}:  # fmt: skip
+                    assert held == (False,), (table, privilege)
+    with Custodian.open(team["questa_admin"]) as kr:
+        assert kr.db.log_guarded()
+        assert kr.verify_chain() == head_before
+        assert (
+            kr.db.count("blobs")
+            and kr.db.query("SELECT count(*) FROM blobs WHERE job_id = 'job-0'")[0][0]
+        )
+        assert verify(kr).ok

@@ -14,17 +14,19 @@ from custody_kit import FAST, PASSPHRASE, new_vault, sample_job
 from pg_server import PASSWORD_ROLE, SUPERUSER, PostgresServer
 
 from vault.custody import Custodian
-from vault.errors import StoreError, VaultAccessDenied, VaultNotFound
+from vault.errors import IntegrityError, StoreError, VaultAccessDenied, VaultNotFound
 from vault.lifecycle import backup, verify
 from vault.store import MIGRATIONS, DatabaseUrl, open_database
 from vault.store._pg_schema import postgres_migration, postgres_statements
+from vault.store._postgres import PostgresDatabase
 
 ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
 
 
 def test_every_migration_translates() -> None:
     for _, statements in MIGRATIONS:
-        assert postgres_migration(statements)
+        for sql in statements:
+            assert postgres_migration([sql])
 
 
 @pytest.mark.parametrize(
@@ -47,11 +49,72 @@ def test_the_schema_matches_the_migrations(pg_url: str) -> None:
         assert verify(kr).ok
 
 
-def test_a_dropped_trigger_is_a_schema_finding(pg_url: str) -> None:
+NOOP = (
+    "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+    "SET search_path = pg_catalog, pg_temp AS $b$ BEGIN RETURN NEW; END $b$"
+)
+# Ways the owner could neutralise a guard of the log without dropping it; each must make the
+# check before every release fail and be a schema finding of verify.
+NEUTRALISED: dict[str, tuple[list[str], str]] = {
+    "dropped": (["DROP TRIGGER access_log_no_update ON access_log"],
+                "trigger access_log_no_update is missing"),
+    "disabled": (["ALTER TABLE access_log DISABLE TRIGGER access_log_no_delete"],
+                 "trigger access_log_no_delete is disabled or fires only on replicas"),
+    "replica only": (["ALTER TABLE access_log ENABLE REPLICA TRIGGER access_log_no_update"],
+                     "trigger access_log_no_update is disabled or fires only on replicas"),
+    "truncate guard disabled": (
+        ["ALTER TABLE access_log DISABLE TRIGGER access_log_no_delete_truncate"],
+        "trigger access_log_no_delete_truncate is disabled or fires only on replicas"),
+    "function body replaced": ([NOOP.format(name="access_log_no_update_fn")],
+                               "trigger access_log_no_update calls an altered function"),
+    "function runs as its owner": (["ALTER FUNCTION access_log_no_delete_fn() SECURITY DEFINER"],
+                                   "trigger access_log_no_delete calls an altered function"),
+    "function search path": (["ALTER FUNCTION access_log_chain_fn() SET search_path = public"],
+                             "trigger access_log_chain calls an altered function"),
+    "another function": (
+        [NOOP.format(name="public.noop"),
+         "CREATE OR REPLACE TRIGGER access_log_no_update BEFORE UPDATE ON access_log "
+         "FOR EACH ROW EXECUTE FUNCTION noop()"],
+        "trigger access_log_no_update calls an altered function"),
+    "never fires (WHEN)": (
+        ["CREATE OR REPLACE TRIGGER access_log_no_update BEFORE UPDATE ON access_log "
+         "FOR EACH ROW WHEN (false) EXECUTE FUNCTION access_log_no_update_fn()"],
+        "trigger access_log_no_update does not fire as defined"),
+    "one column only": (
+        ["CREATE OR REPLACE TRIGGER access_log_no_update BEFORE UPDATE OF seq ON access_log "
+         "FOR EACH ROW EXECUTE FUNCTION access_log_no_update_fn()"],
+        "trigger access_log_no_update does not fire as defined"),
+    "chain check dropped": (["DROP TRIGGER access_log_chain ON access_log"],
+                            "trigger access_log_chain is missing"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("sql, problem", NEUTRALISED.values(), ids=NEUTRALISED.keys())
+def test_a_neutralised_log_guard_stops_releases_and_fails_verify(
+    pg_url: str, sql: list[str], problem: str
+) -> None:
+    with new_vault(pg_url) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+        assert kr.db.log_guarded()
+        with psycopg.connect(pg_url) as conn:
+            for statement in sql:
+                conn.execute(statement)
+        assert not kr.db.log_guarded()
+        assert problem in kr.db.schema_problems()
+        assert not verify(kr).ok
+        session = kr.unlock("alice", PASSPHRASE)
+        with pytest.raises(IntegrityError, match="append-only triggers"):
+            session.open_job("job-1")
+
+
+def test_the_audit_trigger_is_checked_too(pg_url: str) -> None:
     with new_vault(pg_url) as kr:
         with psycopg.connect(pg_url) as conn:
-            conn.execute("DROP TRIGGER access_log_no_update ON access_log")
-        assert "trigger access_log_no_update is missing or disabled" in kr.db.schema_problems()
+            conn.execute("ALTER TABLE jobs ENABLE REPLICA TRIGGER jobs_audit_entity_counts")
+        assert kr.db.log_guarded()  # not a guard of the log
+        assert kr.db.schema_problems() == [
+            "trigger jobs_audit_entity_counts is disabled or fires only on replicas"
+        ]
 
 
 @pytest.mark.parametrize(
@@ -67,6 +130,44 @@ def test_the_access_log_is_append_only(pg_url: str, sql: str) -> None:
     with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.errors.RaiseException) as info:
         conn.execute(sql)
     assert "append-only" in str(info.value)
+
+
+OLD_AUDIT_FUNCTION = """
+CREATE OR REPLACE FUNCTION jobs_audit_entity_counts_fn() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $body$
+BEGIN
+    DELETE FROM audit_entity_counts WHERE job_id = NEW.job_id;
+    RETURN NULL;
+END $body$
+"""
+
+
+def test_opening_a_vault_of_before_migration_4_fixes_its_functions(pg_url: str) -> None:
+    """A vault made before migration 4 (the audit function looked its table up by search
+    path, no chain check) is brought up to date when its owner opens it; until then verify and
+    the check before every release report it."""
+    with new_vault(pg_url) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(OLD_AUDIT_FUNCTION)
+        conn.execute("DROP TRIGGER access_log_chain ON access_log")
+        conn.execute("DROP FUNCTION access_log_chain_fn()")
+        conn.execute("ALTER FUNCTION access_log_no_update_fn() RESET search_path")
+        conn.execute("DELETE FROM schema_migrations WHERE name = 'm004_postgres_guards'")
+    url = DatabaseUrl(pg_url)
+    db = PostgresDatabase(url, PostgresDatabase._connection(url))  # opened without migrating
+    try:
+        assert not db.log_guarded()
+        problems = db.schema_problems()
+        assert "trigger access_log_chain is missing" in problems
+        assert "trigger jobs_audit_entity_counts calls an altered function" in problems
+        assert "trigger access_log_no_update calls an altered function" in problems
+    finally:
+        db.close()
+    with Custodian.open(pg_url) as kr:
+        assert kr.db.schema_problems() == []
+        assert kr.db.log_guarded()
+        assert verify(kr).ok
 
 
 def test_reopen_round_trip_and_backup_to_a_file(pg_url: str, tmp_path: Path) -> None:

@@ -79,7 +79,13 @@ def copy_rows(
                     dst.execute_many(_upsert(layout, table), rows)
             if on_jobs is not None:
                 on_jobs(min(start + batch, len(job_ids)))
-        rows = src.query(f"SELECT {_columns(layout, 'access_log')} FROM access_log ORDER BY seq")
+        # Only the entries after the destination's head: the caller has made sure its log is a
+        # prefix of the source's, and PostgreSQL refuses an entry that does not follow the head.
+        head = int(dst.query("SELECT COALESCE(max(seq), 0) FROM access_log")[0][0])
+        rows = src.query(
+            f"SELECT {_columns(layout, 'access_log')} FROM access_log WHERE seq > ? ORDER BY seq",
+            (head,),
+        )
         for start in range(0, len(rows), 5000):
             with dst.write():
                 dst.execute_many(_upsert(layout, "access_log"), rows[start : start + 5000])

@@ -118,11 +118,19 @@ M003_LOG_FACTS: Sequence[str] = (
     "CREATE INDEX access_log_subject ON access_log (subject)",
 )
 
+# Nothing on SQLite. On PostgreSQL every migration also rebuilds the extras of
+# ``_pg_schema.postgres_extras``: this one brings existing vaults the version whose functions
+# name every relation with its schema and fix their search path (before it, a role that could
+# fire the audit trigger could make it run its own code as the vault's owner), and the check
+# that every new log entry follows the head of the chain.
+M004_POSTGRES_GUARDS: Sequence[str] = ()
+
 # (name, statements), in the order they apply. Append only.
 MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
     ("m001_initial", M001_INITIAL),
     ("m002_job_api_url", M002_JOB_API_URL),
     ("m003_log_facts", M003_LOG_FACTS),
+    ("m004_postgres_guards", M004_POSTGRES_GUARDS),
 )
 
 MIGRATIONS_TABLE = """

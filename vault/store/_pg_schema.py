@@ -26,7 +26,11 @@ The translation, statement by statement:
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vault.store._migrations import MIGRATIONS
 
 RESERVED_COLUMNS = frozenset({"user", "order", "group", "table", "default", "check", "limit"})
 
@@ -98,8 +102,8 @@ def postgres_statements(sql: str) -> list[str]:
         name, event, target, message = trigger.groups()
         function = f"{name}_fn"
         out = [
-            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$body$ BEGIN RAISE EXCEPTION '{message}'; END $body$",
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+            f"SET search_path = {SEARCH_PATH} AS $body${_raise_body(message)}$body$",
             f"CREATE TRIGGER {name} BEFORE {event.upper()} ON {target} "
             f"FOR EACH ROW EXECUTE FUNCTION {function}()",
         ]
@@ -115,46 +119,173 @@ def postgres_statements(sql: str) -> list[str]:
     raise NotImplementedError(f"no PostgreSQL translation for: {start}")
 
 
-# PostgreSQL only, beyond the migrations: per-type entity counts of every job, kept by a
-# trigger, so ``audit --summary`` adds up narrow rows instead of parsing a million JSON texts
-# (store/_audit.py). Derived data: rebuilt from ``jobs`` whenever it is (re)created, never
-# copied by ``migrate``; the function runs as its owner so the archiver needs no privilege
-# on the table. Created (or brought up to date) in the same transaction as the migrations.
+# Every function the schema makes runs with this search path, and names every relation with
+# its schema. Without it a role that can fire a trigger could put a TEMP table of the same
+# name in front of the real one (``pg_temp`` is searched first for relations unless named,
+# last, here) and have the function use it: with SECURITY DEFINER, as the vault's owner.
+SEARCH_PATH = "pg_catalog, pg_temp"
+# The advisory-lock class of a vault's writers (``_postgres``); the log's chain trigger takes
+# the same lock, so even a writer that forgot it cannot interleave with one that did not.
+LOCK_CLASS = zlib.crc32(b"questa-vault") & 0x7FFFFFFF
+GENESIS = "0" * 64  # the previous hash of the first log entry (``crypto.GENESIS_HASH``)
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A trigger the schema makes, as the catalogue must show it: the table, ``tgtype`` (the
+    bits of row/statement, before/after and the events), the function and the exact text of
+    its body, whether it runs as its owner."""
+
+    name: str
+    table: str
+    tgtype: int
+    function: str
+    body: str
+    security_definer: bool = False
+
+
+# tgtype bits (PostgreSQL's pg_trigger.h): ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16,
+# TRUNCATE 32.
+_TG_ROW, _TG_BEFORE, _TG_INSERT, _TG_DELETE, _TG_UPDATE, _TG_TRUNCATE = 1, 2, 4, 8, 16, 32
+_EVENT_BITS = {"INSERT": _TG_INSERT, "DELETE": _TG_DELETE, "UPDATE": _TG_UPDATE}
+
+
+def _raise_body(message: str) -> str:
+    return f" BEGIN RAISE EXCEPTION '{message}'; END "
+
+
+def _audit_body(s: str) -> str:
+    return f"""
+BEGIN
+    DELETE FROM {s}.audit_entity_counts WHERE job_id = NEW.job_id;
+    INSERT INTO {s}.audit_entity_counts
+    SELECT NEW.job_id, NEW.status, NEW.file_type,
+           COALESCE(NEW.archived_at, NEW.fetched_at, NEW.submitted_at, NEW.created_at),
+           e.key, e.value::bigint
+    FROM jsonb_each_text(NEW.entity_counts::jsonb) AS e;
+    RETURN NULL;
+END """
+
+
+CHAIN_REFUSED = "the access log refused an entry that does not follow its head"
+
+
+def _chain_body(s: str) -> str:
+    return f"""
+DECLARE
+    head_seq bigint;
+    head_hash text;
+BEGIN
+    PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(TG_TABLE_SCHEMA::text));
+    SELECT seq, entry_hash INTO head_seq, head_hash
+    FROM {s}.access_log ORDER BY seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        head_seq := 0;
+        head_hash := '{GENESIS}';
+    END IF;
+    IF NEW.seq IS DISTINCT FROM head_seq + 1 OR NEW.prev_hash IS DISTINCT FROM head_hash THEN
+        RAISE EXCEPTION '{CHAIN_REFUSED}' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END """
+
+
+def migration_guards() -> list[Guard]:
+    """The triggers the migrations' ``CREATE TRIGGER`` statements become (see the module
+    docstring), in the order they are made."""
+    out: list[Guard] = []
+    for _, statements in MIGRATIONS:
+        for sql in statements:
+            trigger = _TRIGGER.match(sql)
+            if not trigger:
+                continue
+            name, event, target, message = trigger.groups()
+            function, body = f"{name}_fn", _raise_body(message)
+            bits = _TG_ROW | _TG_BEFORE | _EVENT_BITS[event.upper()]
+            out.append(Guard(name, target, bits, function, body))
+            if event.upper() == "DELETE":
+                truncate = _TG_BEFORE | _TG_TRUNCATE
+                out.append(Guard(f"{name}_truncate", target, truncate, function, body))
+    return out
+
+
+def extra_guards(schema: str) -> list[Guard]:
+    """The triggers PostgreSQL has beyond the migrations (``postgres_extras``)."""
+    s = quote_ident(schema)
+    return [
+        Guard(
+            "access_log_chain", "access_log", _TG_ROW | _TG_BEFORE | _TG_INSERT,
+            "access_log_chain_fn", _chain_body(s),
+        ),
+        Guard(
+            "jobs_audit_entity_counts", "jobs", _TG_ROW | _TG_INSERT | _TG_UPDATE,
+            "jobs_audit_entity_counts_fn", _audit_body(s), security_definer=True,
+        ),
+    ]  # fmt: skip
+
+
+def guards(schema: str) -> list[Guard]:
+    """Every trigger of a current PostgreSQL vault, as ``verify`` and the check before every
+    release expect it."""
+    return [*migration_guards(), *extra_guards(schema)]
+
+
+# PostgreSQL only, beyond the migrations, made (or brought up to date) in the same transaction
+# as any migration, so a new version of them comes with a migration (``m004``):
+# - per-type entity counts of every job, kept by a trigger, so ``audit --summary`` adds up
+#   narrow rows instead of parsing a million JSON texts (store/_audit.py). Derived data:
+#   rebuilt from ``jobs`` whenever it is (re)created, never copied by ``migrate``; the function
+#   runs as its owner so the archiver needs no privilege on the table;
+# - a check that every new log entry follows the head (seq = head + 1, prev_hash = the head's
+#   hash), under the writers' lock: a role that may append (the archiver, an analyst) cannot
+#   append an entry off the chain, which would otherwise stop every release;
+# - every function's search path fixed (``SEARCH_PATH``), the append-only ones included.
 EXTRA_TABLES = frozenset({"audit_entity_counts"})
-EXTRA_TRIGGERS = frozenset({"jobs_audit_entity_counts"})
-POSTGRES_EXTRAS: Sequence[str] = (
-    """
-    CREATE TABLE IF NOT EXISTS audit_entity_counts (
-        job_id      TEXT COLLATE "C" NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
-        status      TEXT COLLATE "C" NOT NULL,
-        file_type   TEXT COLLATE "C" NOT NULL,
-        audit_time  DOUBLE PRECISION,
-        entity_type TEXT COLLATE "C" NOT NULL,
-        count       BIGINT NOT NULL,
-        PRIMARY KEY (job_id, entity_type)
-    )
-    """,
-    """
-    CREATE OR REPLACE FUNCTION jobs_audit_entity_counts_fn() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $body$
-    BEGIN
-        DELETE FROM audit_entity_counts WHERE job_id = NEW.job_id;
-        INSERT INTO audit_entity_counts
-        SELECT NEW.job_id, NEW.status, NEW.file_type,
-               COALESCE(NEW.archived_at, NEW.fetched_at, NEW.submitted_at, NEW.created_at),
-               e.key, e.value::bigint
-        FROM jsonb_each_text(NEW.entity_counts::jsonb) AS e;
-        RETURN NULL;
-    END $body$
-    """,
-    "DROP TRIGGER IF EXISTS jobs_audit_entity_counts ON jobs",
-    "CREATE TRIGGER jobs_audit_entity_counts AFTER INSERT OR UPDATE ON jobs "
-    "FOR EACH ROW EXECUTE FUNCTION jobs_audit_entity_counts_fn()",
-    "TRUNCATE audit_entity_counts",
-    "INSERT INTO audit_entity_counts SELECT j.job_id, j.status, j.file_type, "
-    "COALESCE(j.archived_at, j.fetched_at, j.submitted_at, j.created_at), e.key, "
-    "e.value::bigint FROM jobs j, jsonb_each_text(j.entity_counts::jsonb) AS e",
-)
+EXTRA_TRIGGERS = frozenset({"jobs_audit_entity_counts", "access_log_chain"})
+
+
+def postgres_extras(schema: str) -> list[str]:
+    """The statements making the extras in ``schema`` (the vault's, ``current_schema()``)."""
+    s = quote_ident(schema)
+    out = [
+        f"""
+        CREATE TABLE IF NOT EXISTS {s}.audit_entity_counts (
+            job_id      TEXT COLLATE "C" NOT NULL REFERENCES {s}.jobs (job_id) ON DELETE CASCADE,
+            status      TEXT COLLATE "C" NOT NULL,
+            file_type   TEXT COLLATE "C" NOT NULL,
+            audit_time  DOUBLE PRECISION,
+            entity_type TEXT COLLATE "C" NOT NULL,
+            count       BIGINT NOT NULL,
+            PRIMARY KEY (job_id, entity_type)
+        )
+        """
+    ]
+    for function in dict.fromkeys(g.function for g in migration_guards()):
+        out.append(f"ALTER FUNCTION {s}.{function}() SET search_path = {SEARCH_PATH}")
+    for guard in extra_guards(schema):
+        definer = " SECURITY DEFINER" if guard.security_definer else ""
+        out += [
+            f"CREATE OR REPLACE FUNCTION {s}.{guard.function}() RETURNS trigger "
+            f"LANGUAGE plpgsql{definer} SET search_path = {SEARCH_PATH} "
+            f"AS $body${guard.body}$body$",
+            f"DROP TRIGGER IF EXISTS {guard.name} ON {s}.{guard.table}",
+        ]
+    out += [
+        f"CREATE TRIGGER jobs_audit_entity_counts AFTER INSERT OR UPDATE ON {s}.jobs "
+        f"FOR EACH ROW EXECUTE FUNCTION {s}.jobs_audit_entity_counts_fn()",
+        f"CREATE TRIGGER access_log_chain BEFORE INSERT ON {s}.access_log "
+        f"FOR EACH ROW EXECUTE FUNCTION {s}.access_log_chain_fn()",
+        f"TRUNCATE {s}.audit_entity_counts",
+        f"INSERT INTO {s}.audit_entity_counts SELECT j.job_id, j.status, j.file_type, "
+        "COALESCE(j.archived_at, j.fetched_at, j.submitted_at, j.created_at), e.key, "
+        f"e.value::bigint FROM {s}.jobs j, jsonb_each_text(j.entity_counts::jsonb) AS e",
+    ]
+    return out
 
 
 def postgres_migration(statements: Sequence[str]) -> list[str]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import zlib
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Self
@@ -33,6 +32,7 @@ from psycopg import errors as pg_errors
 
 from vault.config import DatabaseUrl
 from vault.errors import (
+    IntegrityError,
     StoreError,
     VaultAccessDenied,
     VaultError,
@@ -42,9 +42,13 @@ from vault.errors import (
 from vault.store._database import Database
 from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 from vault.store._pg_schema import (
+    CHAIN_REFUSED,
     EXTRA_TABLES,
-    EXTRA_TRIGGERS,
-    POSTGRES_EXTRAS,
+    LOCK_CLASS,
+    SEARCH_PATH,
+    Guard,
+    guards,
+    postgres_extras,
     postgres_migration,
     postgres_statements,
 )
@@ -53,10 +57,21 @@ from vault.store._sqlite import expected_layout
 CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT_MS = 30_000
 # The advisory-lock key of a vault: a constant of ours mixed with the schema's name.
-_LOCK_CLASS = zlib.crc32(b"questa-vault") & 0x7FFFFFFF
 _BEGIN_WRITE = (
     "BEGIN ISOLATION LEVEL READ COMMITTED; "
-    f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, hashtext(current_schema()))"
+    f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, hashtext(current_schema()))"
+)
+# Every trigger of the vault's schema with its function, for comparing with ``guards``.
+_TRIGGERS_SQL = (
+    "SELECT current_schema(), t.tgname, c.relname, t.tgtype, t.tgenabled, p.proname, "
+    "pn.nspname, l.lanname, p.prosrc, p.prosecdef, array_to_string(p.proconfig, ';'), "
+    "p.proowner = c.relowner, "
+    "t.tgqual IS NULL AND t.tgnargs = 0 AND t.tgattr = ''::int2vector "
+    "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace "
+    "JOIN pg_language l ON l.oid = p.prolang "
+    "WHERE n.nspname = current_schema() AND NOT t.tgisinternal"
 )
 
 
@@ -75,6 +90,8 @@ def _error(exc: psycopg.Error, where: str) -> VaultError:
         return StoreError(f"the database role may not do this ({text})")
     if isinstance(exc, pg_errors.RaiseException) and "append-only" in text:
         return StoreError("the access log is append-only")
+    if isinstance(exc, pg_errors.CheckViolation) and CHAIN_REFUSED in text:
+        return IntegrityError(f"{CHAIN_REFUSED} (another writer, or a forged entry)")
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
         return StoreError("the vault is busy: another process held its lock for too long")
     if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
@@ -204,7 +221,8 @@ class PostgresDatabase(Database):
                     "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
                     (number, name, time.time() / 86400.0 + 2440587.5),  # a Julian day, as SQLite
                 )
-            for sql in POSTGRES_EXTRAS:  # after any migration of jobs: rebuilt to match
+            schema = str(self.query("SELECT current_schema()")[0][0])
+            for sql in postgres_extras(schema):  # after any migration: rebuilt to match
                 self._change(sql, ())
 
     def close(self) -> None:
@@ -324,20 +342,34 @@ class PostgresDatabase(Database):
         self.query("SELECT 1")
         return []
 
-    def _enabled_triggers(self) -> set[str]:
-        return {
-            str(r[0])
-            for r in self.query(
-                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
-                "AND t.tgenabled <> 'D'"
-            )
-        }
+    def _guard_problems(self, *, log_only: bool) -> list[str]:
+        """How the schema's triggers differ from ``guards``: missing, not firing in every
+        ordinary session (``tgenabled`` other than O or A: disabled, or ``ENABLE REPLICA``),
+        on another table or event, or calling a function that is not the one the schema made
+        (its body, language, search path, owner, SECURITY DEFINER). One catalogue read."""
+        rows = self.query(_TRIGGERS_SQL)
+        schema = str(rows[0][0]) if rows else str(self.query("SELECT current_schema()")[0][0])
+        found = {(str(r[1]), str(r[2])): r for r in rows}
+        problems: list[str] = []
+        for guard in guards(schema):
+            if log_only and guard.table != "access_log":
+                continue
+            row = found.get((guard.name, guard.table))
+            if row is None:
+                problems.append(f"trigger {guard.name} is missing")
+            elif str(row[4]) not in ("O", "A"):
+                problems.append(f"trigger {guard.name} is disabled or fires only on replicas")
+            elif int(row[3]) != guard.tgtype or not row[12]:
+                # another timing or event, a WHEN condition, a column list, arguments
+                problems.append(f"trigger {guard.name} does not fire as defined")
+            elif not _same_function(guard, schema, row):
+                problems.append(f"trigger {guard.name} calls an altered function")
+        return problems
 
     def log_guarded(self) -> bool:
-        """The append-only triggers exist and are enabled."""
-        return expected_layout().triggers <= self._enabled_triggers()
+        """The triggers that keep the access log append-only and chained are in place, enabled
+        for every session, and call the functions the schema made (one catalogue read)."""
+        return not self._guard_problems(log_only=True)
 
     def schema_problems(self) -> list[str]:
         """Missing or extra tables, columns, indexes and append-only triggers compared with
@@ -366,7 +398,18 @@ class PostgresDatabase(Database):
         }
         for index in sorted(layout.indexes - indexes):
             problems.append(f"index {index} is missing")
-        triggers = self._enabled_triggers()
-        for trigger in sorted((layout.triggers | EXTRA_TRIGGERS) - triggers):
-            problems.append(f"trigger {trigger} is missing or disabled")
+        problems += self._guard_problems(log_only=False)
         return problems
+
+
+def _same_function(guard: Guard, schema: str, row: tuple[Any, ...]) -> bool:
+    """Whether a ``_TRIGGERS_SQL`` row calls ``guard``'s function as the schema made it."""
+    return (
+        str(row[5]) == guard.function
+        and str(row[6]) == schema
+        and str(row[7]) == "plpgsql"
+        and str(row[8]) == guard.body
+        and bool(row[9]) == guard.security_definer
+        and str(row[10] or "") == f"search_path={SEARCH_PATH}"
+        and bool(row[11])
+    )
