@@ -268,6 +268,62 @@ def test_keygen_and_public_key_user(vault: Path, tmp_path: Path) -> None:
     assert listed[1]["has_private_key"] is False
 
 
+def test_disabling_the_only_reader_of_a_job_is_refused_unless_forced(vault: Path) -> None:
+    """Disabling cannot be undone: a typo must not leave jobs that nobody can read."""
+    assert invoke(["user", "add", "bob", *FAST_KDF], env={NEW: "bob pw"}).exit_code == 0
+    with Custodian.open(vault) as kr:
+        kr.store_job(sample_job("job-both"), actor="cron")  # sealed to alice and bob
+        kr.disable_user("bob", actor="alice")
+        kr.store_job(sample_job("job-alice"), actor="cron")  # alice alone
+    assert invoke(["user", "add", "carol", *FAST_KDF], env={NEW: "carol pw"}).exit_code == 0
+    refused = invoke(["--user", "carol", "user", "disable", "alice"])
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "questa-vault: user alice is the only enabled reader of 2 job(s) (job-alice, job-both): "
+        "disabled, nobody could read them again; grant them to another user first, or --force\n"
+    )
+    assert json.loads(invoke(["user", "list", "--json"]).stdout)[0]["enabled"] is True
+    again = invoke(["--user", "alice", "user", "disable", "bob"])
+    assert (again.exit_code, again.stderr) == (0, "user bob was already disabled\n")
+    forced = invoke(["--user", "carol", "user", "disable", "alice", "--force"])
+    assert (forced.exit_code, forced.stderr) == (0, "disabled user alice\n")
+
+
+def test_one_public_key_cannot_belong_to_two_users(vault: Path, tmp_path: Path) -> None:
+    """A revoke re-keys a job away from one user's key: a shared key would keep reading it."""
+    key = tmp_path / "k.key"
+    pub = tmp_path / "k.pub"
+    pub.write_text(invoke(["keygen", "-o", str(key)]).stdout)
+    assert invoke(["user", "add", "dupa", "--public-key", str(pub)]).exit_code == 0
+    twin = invoke(["user", "add", "dupb", "--public-key", str(pub)])
+    assert twin.exit_code == 1
+    assert re.fullmatch(
+        r"questa-vault: user dupa already has this public key \([0-9a-f]{16}\): each user needs "
+        r"a key of their own\n",
+        twin.stderr,
+    )
+    names = [u["name"] for u in json.loads(invoke(["user", "list", "--json"]).stdout)]
+    assert names == ["alice", "dupa"]
+
+
+def test_passwd_never_moves_an_offline_key_into_the_vault(vault: Path, tmp_path: Path) -> None:
+    key = tmp_path / "r.key"
+    pub = tmp_path / "r.pub"
+    pub.write_text(invoke(["keygen", "-o", str(key)]).stdout)
+    assert invoke(["user", "add", "recovery", "--public-key", str(pub)]).exit_code == 0
+    result = invoke(
+        ["--user", "recovery", "--key-file", str(key), "passwd", *FAST_KDF],
+        env={NEW: "a new passphrase"},
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "questa-vault: user recovery has no passphrase: its private key is kept offline "
+        "(added with --public-key), and passwd would store it in the vault\n"
+    )
+    listed = json.loads(invoke(["user", "list", "--json"]).stdout)
+    assert listed[1]["has_private_key"] is False
+
+
 def test_user_add_with_a_bad_public_key_file(vault: Path, tmp_path: Path) -> None:
     pub = tmp_path / "bad.pub"
     pub.write_text("hello")

@@ -240,9 +240,11 @@ class Vault:
         """A user known by public key only (raw 32 bytes or PEM, as ``keygen`` prints it)."""
         return self._custodian.add_public_user(name, public_key, actor=actor)
 
-    def disable_user(self, name: str, *, actor: str = "api") -> None:
-        """No new job is sealed to ``name`` and they cannot unlock (refuses the last one)."""
-        self._custodian.disable_user(name, actor=actor)
+    def disable_user(self, name: str, *, actor: str = "api", force: bool = False) -> bool:
+        """No new job is sealed to ``name`` and they cannot unlock; cannot be undone. Refuses
+        the last enabled user, and the only enabled reader of a job unless ``force``. False
+        when the user was already disabled."""
+        return self._custodian.disable_user(name, actor=actor, force=force)
 
     # -- erase and backup: no secret ---------------------------------------------------------
     def erase(self, job_ids: Sequence[str], *, actor: str = "api") -> list[Erased]:

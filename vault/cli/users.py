@@ -198,24 +198,30 @@ def user_list(ctx: AppContext, as_json: bool) -> None:
 
 @user_group.command("disable")
 @click.argument("name", shell_complete=complete_users)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also when NAME is the only enabled reader of a job (it becomes unreadable for good).",
+)
 @json_option
 @pass_app
-def user_disable(ctx: AppContext, name: str, as_json: bool) -> None:
-    """Disable a user: no new job is sealed to them and they cannot unlock.
+def user_disable(ctx: AppContext, name: str, force: bool, as_json: bool) -> None:
+    """Disable a user: no new job is sealed to them and they cannot unlock. Cannot be undone.
 
     Their grants stay in the vault (a disabled user cannot use them); `revoke` removes them
-    and re-keys the jobs.
+    and re-keys the jobs. Refused when NAME is the only enabled reader of a job (naming the
+    jobs: grant them to someone first), unless --force.
 
     \b
     Example:
       questa-vault user disable bob
     """
     with open_vault(ctx) as v:
-        v.disable_user(name, actor=acting_user(ctx, v))
+        changed = v.disable_user(name, actor=acting_user(ctx, v), force=force)
         [info] = [u for u in v.users() if u.name == name]
     if as_json:
         emit_json(_user_json(info))
-    ctx.say(f"disabled user {name}")
+    ctx.say(f"disabled user {name}" if changed else f"user {name} was already disabled")
 
 
 # --------------------------------------------------------------------------- keygen

@@ -190,6 +190,15 @@ class Custodian:
                 raise InputError(f"user {row.name} already exists")
             # Never re-create a user the log knows (added before, deleted by hand).
             _state.check_user_absent(self._db, row.name)
+            # One key, one person: a revoke re-keys a job away from one user's key, so a key
+            # shared by two users would keep opening what one of them was revoked from.
+            users = self._db.users.all()
+            twin = next((u.name for u in users if u.public_key == row.public_key), None)
+            if twin is not None:
+                raise InputError(
+                    f"user {twin} already has this public key "
+                    f"({crypto.fingerprint(row.public_key)}): each user needs a key of their own"
+                )
             self._db.users.insert(row)
             self._append(
                 actor,
@@ -205,19 +214,36 @@ class Custodian:
     def list_users(self) -> list[UserInfo]:
         return [_users.user_info(r) for r in self._db.users.all()]
 
-    def disable_user(self, name: str, *, actor: str) -> None:
+    def disable_user(self, name: str, *, actor: str, force: bool = False) -> bool:
         """Stop sealing new jobs to ``name`` and refuse its unlock; its grants stay until a
-        ``revoke``. Refuses to disable the last enabled user (``InputError``)."""
+        ``revoke``. Disabling cannot be undone. Refuses (``InputError``) to disable the last
+        enabled user, and, unless ``force``, a user who is the only enabled reader of a job
+        (the job would become unreadable for good). False when already disabled."""
         with self._db.write():
             row = self._db.users.get(name)
             if row is None:
                 raise UnknownUser(f"no user {name} in this vault")
             if not row.enabled:
-                return
-            if sum(1 for u in self._db.users.all() if u.enabled) <= 1:
+                return False
+            others = {u.name for u in self._db.users.all() if u.enabled and u.name != name}
+            if not others:
                 raise InputError(f"user {name} is the last enabled user; add another first")
+            if not force:
+                sole = sorted(
+                    job_id
+                    for job_id, readers in self._db.jobs.recipients().items()
+                    if name in readers and not others.intersection(readers)
+                )
+                if sole:
+                    shown = ", ".join(sole[:5]) + (", ..." if len(sole) > 5 else "")
+                    raise InputError(
+                        f"user {name} is the only enabled reader of {len(sole)} job(s) "
+                        f"({shown}): disabled, nobody could read them again; grant them to "
+                        "another user first, or --force"
+                    )
             self._db.users.set_enabled(name, False)
             self._append(actor, "user-disable", None, {}, subject=name)
+        return True
 
     def default_user(self) -> str | None:
         """The only enabled user, else ``None`` (the CLI then uses the login name)."""

@@ -367,7 +367,17 @@ class Session:
     # ----------------------------------------------------------------- own key
 
     def change_passphrase(self, new_passphrase: str, kdf: crypto.KdfParams) -> None:
-        """Re-wrap this user's private key under a new passphrase (new salt, given KDF)."""
+        """Re-wrap this user's private key under a new passphrase (new salt, given KDF).
+
+        Refused for a user whose private key is kept offline (added with a public key): a
+        passphrase would move that key into the vault, where a copy of the file could be
+        attacked offline."""
+        current = self._db.users.get(self.user)
+        if current is not None and current.wrapped_key is None:
+            raise InputError(
+                f"user {self.user} has no passphrase: its private key is kept offline "
+                "(added with --public-key), and passwd would store it in the vault"
+            )
         new = _users.make_key(
             vault_id=self.vault_id,
             name=self.user,
