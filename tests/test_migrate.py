@@ -53,13 +53,13 @@ def test_round_trip_both_ways_keeps_every_row(tmp_path: Path, pg_url: str) -> No
     result = invoke(["migrate", pg_url, str(back), "--json"])
     assert result.exit_code == 0, result.output
     assert digest(back) == expected
-    # --deep opens every job of the copy (and logs that it did, in the copy)
+    # --deep opens every job of the copy (and logs nothing there: see test_migrate_prefix)
     result = invoke(["--user", "alice", "migrate", pg_url, str(tmp_path / "d.db"), "--deep"],
                     env=ENV)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "7 seal(s) checked" in result.stderr
     with Custodian.open(tmp_path / "d.db") as kr:
-        assert kr.log_entries()[-1].action == "verify-deep"
+        assert kr.log_entries()[-1].action == "erase"
     with Custodian.open(back) as kr:
         session = kr.unlock("alice", PASSPHRASE)
         assert session.open_job("job-3").content == sample_job("job-3").content

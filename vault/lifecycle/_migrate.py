@@ -9,8 +9,15 @@ the user can open in the destination is decrypted and its seal checked as well.
 
 Idempotent and resumable: rows are upserted by primary key, jobs travel in batches, each batch
 one destination transaction, so a run that was killed leaves whole jobs and the next run
-converges on the source. A destination holding a different vault is refused before anything is
-written.
+converges on the source. Before anything is written the destination must be empty, or hold
+the same vault with a log that is a prefix of the source's (every entry it has is the source's
+entry of that number, hash for hash): a destination holding a different vault, or one used or
+newer than the source (an old backup migrated onto the live vault would otherwise write back
+erased jobs, revoked grants and old passphrases), is refused with nothing written.
+
+The deep check (``unlock``) is not logged in the copy: it releases nothing, and an entry the
+source does not have would make the copy no longer a prefix of it, so the next ``migrate``
+could not bring over the source's newer entries.
 """
 
 from __future__ import annotations
@@ -52,6 +59,24 @@ def _open_or_create(location: Location) -> Database:
         return create_database(location)  # an empty database
 
 
+def _check_prefix(source: Custodian, target: Database, where: str) -> None:
+    """``InputError`` unless every log entry of ``target`` is the source's entry of the same
+    number (hash for hash): only then is the destination an older (or partial) copy of the
+    source that the copy may bring up to date."""
+    own = target.query("SELECT seq, entry_hash FROM access_log")
+    if not own:
+        return
+    theirs = dict(source.db.query("SELECT seq, entry_hash FROM access_log"))
+    extra = sum(1 for seq, digest in own if theirs.get(seq) != digest)
+    if extra:
+        entries = "entry" if extra == 1 else "entries"
+        raise InputError(
+            f"{where} has {extra} log {entries} the source does not have (it was used since "
+            "it was copied, or it is newer than the source): nothing written; migrate into an "
+            "empty database, or from the vault that holds all of its entries"
+        )
+
+
 def migrate(
     source: Custodian,
     dest: Location | str,
@@ -69,6 +94,7 @@ def migrate(
         other = target.meta.get("vault_id")
         if other is not None and other != source.vault_id:
             raise InputError(f"{where} holds a different vault; refusing to mix them")
+        _check_prefix(source, target, str(where))
         expected = copy_rows(source.db, target, batch=batch, on_jobs=on_jobs)
         if rows_digest(target) != expected:
             raise IntegrityError(
@@ -84,7 +110,7 @@ def migrate(
         }:
             raise IntegrityError(f"the log of the copy at {where} is not the source's log")
         session = unlock(copy) if unlock is not None else None
-        report = verify(copy, session=session)
+        report = verify(copy, session=session, record=False)
         if not report.ok:
             first = report.findings[0]
             raise IntegrityError(

@@ -40,8 +40,10 @@ def verify(
     *,
     session: Session | None = None,
     expect_head: str | None = None,
+    record: bool = True,
 ) -> VerifyReport:
-    """Run every check and collect the findings (an empty tuple: all is well).
+    """Run every check and collect the findings (an empty tuple: all is well). With a
+    ``session`` the deep check is logged (``verify-deep``) unless ``record`` is False.
 
     A check that cannot run at all (the store fails, a row cannot be read) becomes a finding
     of its own, and the other checks still run.
@@ -118,7 +120,8 @@ def verify(
             custodian.record(user, "verify-deep", None, counts)
             return []
 
-        attempt("log", log_deep)
+        if record:
+            attempt("log", log_deep)
     return VerifyReport(
         findings=tuple(findings),
         jobs=len(jobs),
