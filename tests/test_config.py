@@ -464,3 +464,41 @@ def test_a_misspelt_command_table_stops_every_command() -> None:
         f"questa-vault: config file {path}: [defaults.restor] names no command that takes "
         "defaults\n"
     )
+
+
+CREDENTIAL_URLS = [
+    "http://user:pw@127.0.0.1:8765",
+    "https://token@api.example.com",
+    "https://api.example.com/?token=abc",
+    "https://api.example.com/#pw",
+]
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+def test_an_api_url_with_credentials_is_refused_everywhere(url: str, tmp_path: Path) -> None:
+    """The API URL is stored with every job and printed by show and audit: no secret in it."""
+    from vault import InputError, QuestaClient
+
+    configured = invoke(["config", "set", "api_url", url])
+    assert configured.exit_code == 1
+    assert "must not carry credentials" in configured.stderr
+    assert url not in configured.stderr  # the message never repeats the secret
+    given = tmp_path / "a.txt"
+    given.write_text("John Doe")
+    for args in (["submit", str(given)], ["fetch", "job-1"], ["sync"]):
+        result = invoke([*args, "--api-url", url])
+        assert result.exit_code == 1, (args, result.output)
+        assert "must not carry credentials" in result.stderr and url not in result.stderr
+    with pytest.raises(InputError, match="must not carry credentials"):
+        QuestaClient(url)
+
+
+def test_plain_http_to_another_host_is_warned_about_loopback_is_not(tmp_path: Path) -> None:
+    from vault.config import check_api_url
+
+    assert check_api_url("http://192.0.2.1:8765") is True
+    assert check_api_url("https://192.0.2.1") is False
+    for loopback in ("http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:9"):
+        assert check_api_url(loopback) is False
+    result = invoke(["sync", "--api-url", "http://192.0.2.1:9", "--timeout", "0"])
+    assert "warning: http://192.0.2.1 is not encrypted" in result.stderr

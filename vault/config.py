@@ -81,6 +81,29 @@ def is_database_url(text: str) -> bool:
     return bool(sep) and scheme.lower() in URL_SCHEMES
 
 
+def check_api_url(url: str) -> bool:
+    """``InputError`` unless ``url`` is an http(s) URL with a host and no credentials in it
+    (user:password@, or a query string: a token goes in --token-file, QUESTA_API_TOKEN or the
+    keyring, never into a URL that is stored with every job and printed by show and audit).
+    True when it sends in clear to another machine (http:// to a host that is not loopback)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        userinfo = parts.username is not None or parts.password is not None
+    except ValueError as exc:
+        raise InputError(f"the API URL is malformed ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise InputError("the API URL must start with http:// or https:// and name a host")
+    if userinfo or parts.query or parts.fragment:
+        raise InputError(
+            "the API URL must not carry credentials (user:password@ or a query string): it is "
+            "stored with every job and shown by show and audit; give the token with "
+            "--token-file, QUESTA_API_TOKEN or `questa-vault secret set token`"
+        )
+    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    return parts.scheme == "http" and not loopback
+
+
 def check_url(url: str) -> None:
     """``InputError`` unless ``url`` is a PostgreSQL URL without a password."""
     if not is_database_url(url):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -28,7 +29,13 @@ from vault.cli._jobref import complete_users
 from vault.cli._secrets import get_secret, passphrase_entry, token_entry
 from vault.cli._settings import Settings, config_path, load
 from vault.cli._terminal import echo, inert, inert_json, reason
-from vault.config import HOSTED_DEMO_URL, Location, default_vault_path, vault_location
+from vault.config import (
+    HOSTED_DEMO_URL,
+    Location,
+    check_api_url,
+    default_vault_path,
+    vault_location,
+)
 from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, VaultError
 
 if TYPE_CHECKING:
@@ -371,8 +378,16 @@ def api_options(func: F) -> F:
 
 def require_api_url(api_url: str | None) -> str:
     """The configured API URL; refuses (before anything is read or sent) when there is none,
-    so no customer file goes to a hosted service by default."""
+    so no customer file goes to a hosted service by default. A URL with credentials in it is
+    refused; plain http:// to another machine gets a warning."""
     if api_url:
+        if check_api_url(api_url):
+            host = urlsplit(api_url).hostname
+            echo(
+                f"warning: http://{host} is not encrypted: files, maps (every original) and "
+                "the token travel in clear; use https://",
+                err=True,
+            )
         return api_url
     raise ConfigError(
         "no Questa API URL is configured, so nothing was sent: choose your service with "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -29,8 +28,8 @@ from vault.cli._settings import (
     with_value,
 )
 from vault.cli._terminal import echo
-from vault.config import check_url, default_vault_path, is_database_url
-from vault.errors import ConfigError
+from vault.config import check_api_url, check_url, default_vault_path, is_database_url
+from vault.errors import ConfigError, InputError
 
 
 @click.group("config")
@@ -178,9 +177,10 @@ def _global(key: str, value: str) -> Value:
     if not value:
         raise ConfigError(f"{key} must not be empty")
     if key == "api_url":
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError("api_url must be an http:// or https:// URL with a host")
+        try:
+            check_api_url(value)
+        except InputError as exc:
+            raise ConfigError(f"api_url: {exc}") from exc
     if key == "vault" and is_database_url(value):
         check_url(value)  # a PostgreSQL URL, never with a password in it
         return value

@@ -39,6 +39,7 @@ from vault.client._calls import (
     upload_call,
 )
 from vault.client._retry import Attempts, RetryPolicy, undecodable, unreadable
+from vault.config import check_api_url
 from vault.errors import InputError, MalformedResponse
 from vault.models import RemoteJob, SubmitOptions, TextResult
 
@@ -87,6 +88,7 @@ class _Settings:
             raise InputError("the API URL is not a valid URL") from exc
         if url.scheme not in ("http", "https") or not url.host:
             raise InputError("the API URL must start with http:// or https:// and name a host")
+        check_api_url(base_url)  # no credentials in a URL stored with every job
         if token is not None:
             _check_token(token)
         self.base_url = base_url
