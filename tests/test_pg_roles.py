@@ -13,9 +13,10 @@ from custody_kit import FAST, PASSPHRASE, sample_job
 from pg_server import SUPERUSER, PostgresServer
 
 import vault.store as store
-from vault.custody import Custodian
+from vault.custody import Custodian, _log
 from vault.errors import StoreError
 from vault.lifecycle import erase, verify
+from vault.models import LOG_ACTIONS
 
 TEAM_MD = (Path(__file__).resolve().parent.parent / "docs" / "team.md").read_text("utf-8")
 ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
@@ -204,16 +205,17 @@ def test_a_temporary_table_cannot_stand_in_for_a_vault_table(
                 f"CREATE TRIGGER pwn BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON "
                 f"pg_temp.{table} FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.pwn()"
             )
-        # rows that would let the archiver's guard pass if it read them
-        conn.execute("ALTER TABLE pg_temp.jobs DISABLE TRIGGER pwn")
-        conn.execute("INSERT INTO pg_temp.jobs SELECT * FROM public.jobs")
-        conn.execute("UPDATE pg_temp.jobs SET status = 'pending'")
-        conn.execute("ALTER TABLE pg_temp.jobs ENABLE TRIGGER pwn")
         for statement, refusal in FIRING[role]:
             if refusal is None:
                 assert conn.execute(statement).rowcount == 1, statement
                 continue
-            with pytest.raises(psycopg.Error) as caught:
+            with pytest.raises(psycopg.Error) as caught, conn.transaction():
+                # rows that would let the archiver's guard pass if it read them: every job,
+                # pending, written by this very transaction (the guard's xmin test)
+                conn.execute("ALTER TABLE pg_temp.jobs DISABLE TRIGGER pwn")
+                conn.execute("INSERT INTO pg_temp.jobs SELECT * FROM public.jobs")
+                conn.execute("UPDATE pg_temp.jobs SET status = 'pending'")
+                conn.execute("ALTER TABLE pg_temp.jobs ENABLE TRIGGER pwn")
                 conn.execute(statement)
             assert refusal in str(caught.value), (statement, str(caught.value))
         for table in ("users", "access_log", "blobs", "grants"):
@@ -232,4 +234,83 @@ def test_a_temporary_table_cannot_stand_in_for_a_vault_table(
             kr.db.count("blobs")
             and kr.db.query("SELECT count(*) FROM blobs WHERE job_id = 'job-0'")[0][0]
         )
+        assert verify(kr).ok
+
+
+# ----------------------------------------------------------------- what each role may log
+ARCHIVING = {"submit", "fetch", "expire"}
+RELEASES = {"restore", "export", "show", "audit-deep", "verify-deep", "backup", "passwd"}
+MAY_LOG = {"questa_archiver": ARCHIVING, "questa_analyst": RELEASES}
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _try_log(url: str, action: str, *, user: str = "alice", subject: str | None = None) -> str:
+    """Append one correctly chained entry over the role's own connection (as a hostile host
+    could, with the tool's own code), then roll it back; 'ok' or the error."""
+    with Custodian.open(url) as kr:
+        try:
+            with kr.db.write():
+                _log.append(
+                    kr.db, vault_id=kr.vault_id, time=0.0, user=user, action=action,
+                    job_id=None, counts={}, subject=subject, facts={},
+                )  # fmt: skip
+                raise _RolledBack
+        except _RolledBack:
+            return "ok"
+        except StoreError as exc:
+            return str(exc)
+
+
+@pytest.mark.parametrize("role", MAY_LOG)
+def test_each_role_logs_only_the_actions_of_its_job(team: dict[str, str], role: str) -> None:
+    """The class of forged entries: every action the role's commands never write (a
+    user-disable of the admin, an erase, a grant...) is refused by the server, whatever the
+    entry says; the role's own actions are accepted."""
+    outcome = {action: _try_log(team[role], action, subject="alice") for action in LOG_ACTIONS}
+    assert {a for a, result in outcome.items() if result == "ok"} == MAY_LOG[role]
+    for action, result in outcome.items():
+        if action not in MAY_LOG[role]:
+            assert "role may not" in result, (action, result)
+    with Custodian.open(team["questa_admin"]) as kr:
+        assert verify(kr).ok
+
+
+def test_an_entry_off_the_chain_is_refused_for_every_role(team: dict[str, str]) -> None:
+    for role in ROLES:
+        with psycopg.connect(team[role]) as conn:
+            seq, digest = conn.execute(
+                "SELECT seq, entry_hash FROM access_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            for bad_seq, prev in ((seq + 1, "x"), (seq + 2, digest), (seq, digest)):
+                with pytest.raises(psycopg.Error) as caught:
+                    conn.execute(
+                        'INSERT INTO access_log (seq, time, "user", action, counts, prev_hash, '
+                        "entry_hash) VALUES (%s, 0, 'bob', 'export', '{}', %s, 'x')",
+                        (bad_seq, prev),
+                    )
+                conn.rollback()
+                assert "does not follow its head" in str(caught.value), (role, bad_seq)
+
+
+def test_an_analyst_with_a_role_of_their_own_acts_only_as_themselves(
+    team: dict[str, str], pg_server: PostgresServer
+) -> None:
+    pg_server.ensure_role("bob")
+    pg_server.admin("GRANT questa_analyst TO bob")
+    bob = team["questa_admin"].replace("user=questa_admin", "user=bob")
+    assert _try_log(bob, "export", user="bob") == "ok"
+    assert "role may not" in _try_log(bob, "export", user="alice")
+    assert "role may not" in _try_log(bob, "passwd", user="bob", subject="alice")
+    with psycopg.connect(bob) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE users SET kdf_passes = kdf_passes + 1 WHERE name = 'alice'")
+    env = {**ENV, "QUESTA_VAULT": bob, "QUESTA_VAULT_NEW_PASSPHRASE": "bob's new passphrase"}
+    result = invoke(["--user", "bob", "passwd"], env=env)
+    assert result.exit_code == 0, result.output
+    result = invoke(["--user", "bob", "export", "job-0", "-o", "-"], env={**env, **{
+        "QUESTA_VAULT_PASSPHRASE": "bob's new passphrase"}})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Custodian.open(team["questa_admin"]) as kr:
         assert verify(kr).ok
