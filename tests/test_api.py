@@ -109,3 +109,47 @@ def test_conflicting_actors_are_refused_before_anything_is_sent(tmp_path: Path) 
         with pytest.raises(InputError, match="differ"):
             v.sync(client, **both)  # type: ignore[arg-type]
         assert v.log_head() == before
+
+
+def test_the_api_reads_times_and_statuses_as_the_cli_does(tmp_path: Path) -> None:
+    """Vault.log took "30d" and compared it with numbers (nothing matched), and
+    Vault.jobs(status="bogus") answered []: both now read or refuse like log/audit."""
+    import time
+
+    import pytest
+
+    from vault import InputError, KdfParams, Vault
+    from vault.audit import parse_when
+
+    fast = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
+    with Vault.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as v:
+        everything = v.log()
+        assert len(everything) == 2
+        assert v.log(since="30d") == everything
+        assert v.log(since=time.time() - 60) == everything
+        assert v.log(until="2000-01-01") == []
+        assert v.log(since="today", until="today") == everything
+        for bad in ("soon", float("nan"), True, b"30d"):
+            with pytest.raises(InputError):
+                v.log(since=bad)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="earlier than"):
+            v.log(since="today", until="yesterday")
+        with pytest.raises(InputError, match="unknown status 'bogus'"):
+            v.jobs(status="bogus")
+        assert v.jobs(status="archived") == []
+    assert abs(parse_when("0m") - time.time()) < 5  # ``now`` defaults to this moment
+
+
+def test_no_control_character_enters_the_append_only_log(tmp_path: Path) -> None:
+    import pytest
+
+    from vault import InputError, KdfParams, Vault
+
+    fast = KdfParams(memory_kib=8192, passes=1, lanes=1, unsafe=True)
+    with Vault.create(tmp_path / "v.db", user="alice", passphrase="pw", kdf=fast) as v:
+        before = v.log_head()
+        for actor in ("evil\x1b]0;pwned\x07", "", "x" * 129, "tab\there"):
+            with pytest.raises(InputError, match="printable"):
+                v.add_public_user("bob", bytes(range(32)), actor=actor)
+        assert v.log_head() == before
+        assert [u.name for u in v.users()] == ["alice"]  # the whole write was rolled back

@@ -192,6 +192,15 @@ def test_fetch_archives_and_refetch_says_so(env: dict[str, str], sim: Any) -> No
     }  # fmt: skip
 
 
+def test_fetch_takes_a_short_id_as_every_command_does(env: dict[str, str], sim: Any) -> None:
+    job = sim.submit("csv", CSV)
+    assert run(["fetch", job], env).exit_code == 0
+    again = run(["fetch", "--json", job[:8]], env)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["jobs"][0]["job_id"] == job
+    assert json.loads(again.stdout)["jobs"][0]["outcome"] == "already-archived"
+
+
 def test_fetch_incomplete_exits_3(env: dict[str, str], sim: Any) -> None:
     good, failed = sim.submit("csv", CSV), sim.submit("pdf", OPAQUE)
     sim.state.fail(failed)

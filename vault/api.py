@@ -35,7 +35,15 @@ import vault.placeholders as placeholders
 import vault.restore as restore
 from vault.custody import Custodian, Session
 from vault.errors import InputError, NoGrant
-from vault.models import FetchOutcome, JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
+from vault.models import (
+    JOB_STATUSES,
+    FetchOutcome,
+    JobContent,
+    JobInfo,
+    LogEntry,
+    SubmitOptions,
+    UserInfo,
+)
 
 if TYPE_CHECKING:
     from vault.archive import RunOptions, SubmitFile, SubmitOutcome, SyncReport
@@ -160,6 +168,9 @@ class Vault:
 
     # -- auditing: no secret -----------------------------------------------------------------
     def jobs(self, *, status: str | None = None) -> list[JobInfo]:
+        """Every job's metadata, or those with ``status`` (``InputError`` for an unknown one)."""
+        if status is not None and status not in JOB_STATUSES:
+            raise InputError(f"unknown status {status!r}: choose from {', '.join(JOB_STATUSES)}")
         return self._custodian.list_jobs(status=status)
 
     def job(self, job_id: str) -> JobInfo | None:
@@ -200,12 +211,15 @@ class Vault:
         user: str | None = None,
         action: str | None = None,
         job_id: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
+        since: float | str | None = None,
+        until: float | str | None = None,
     ) -> list[LogEntry]:
-        """Access-log entries in order; ``since`` inclusive, ``until`` exclusive (Unix seconds)."""
+        """Access-log entries in order; ``since`` inclusive, ``until`` exclusive: Unix seconds,
+        or a time as ``log --since`` reads it (``"30d"``, ``"2026-05-01"``, ``"yesterday"``;
+        a whole-day ``until`` includes that day). Anything else is an ``InputError``."""
+        start, end = report.time_window(since, until)
         return self._custodian.log_entries(
-            user=user, action=action, job_id=job_id, since=since, until=until
+            user=user, action=action, job_id=job_id, since=start, until=end
         )
 
     def log_head(self) -> tuple[int, str]:

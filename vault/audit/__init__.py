@@ -46,6 +46,7 @@ __getattr__, __dir__ = lazy_exports(
         "list_audit": "vault.audit._totals",
         "load_audit": "vault.audit._totals",
         "parse_when": "vault.audit._times",
+        "time_window": "vault.audit._times",
         "placeholder_type": "vault.placeholders",
         "report_to_dict": "vault.audit._render",
         "short_time": "vault.audit._times",
@@ -80,7 +81,7 @@ if TYPE_CHECKING:
         table_lines,
     )
     from vault.audit._table import Column, Table
-    from vault.audit._times import audit_time, iso_time, parse_when, short_time
+    from vault.audit._times import audit_time, iso_time, parse_when, short_time, time_window
     from vault.audit._totals import (
         AuditListing,
         AuditQuery,
@@ -124,5 +125,6 @@ __all__ = [
     "short_time",
     "summarize",
     "table_lines",
+    "time_window",
     "totals_from_rows",
 ]

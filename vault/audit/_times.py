@@ -15,7 +15,31 @@ _SECONDS = re.compile(r"^\d{9,}(\.\d*)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_when(text: str, *, now: float, end: bool = False) -> float:
+def time_window(
+    since: float | str | None, until: float | str | None, *, now: float | None = None
+) -> tuple[float | None, float | None]:
+    """``(since, until)`` as Unix seconds from numbers or ``parse_when`` texts; ``InputError``
+    for anything else or for an empty window (the same rule as ``log`` and ``audit``)."""
+    moment = time.time() if now is None else now
+    out: list[float | None] = []
+    for value, end in ((since, False), (until, True)):
+        if value is None:
+            out.append(None)
+        elif isinstance(value, str):
+            out.append(parse_when(value, now=moment, end=end))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise InputError(f"cannot read the time {value!r}: give a finite number")
+            out.append(float(value))
+        else:
+            raise InputError(f"cannot read the time {value!r}: give Unix seconds or a text")
+    start, stop = out
+    if start is not None and stop is not None and start >= stop:
+        raise InputError("--since must be earlier than --until")
+    return start, stop
+
+
+def parse_when(text: str, *, now: float | None = None, end: bool = False) -> float:
     """Unix seconds for an ISO date or datetime (UTC unless it says otherwise), a relative
     time (``30d``, ``12h``, ``2w``, ``45m`` before ``now``), ``today``/``yesterday`` (whole
     UTC days, like a date), ``now``, or Unix seconds (9+ digits).
@@ -23,6 +47,8 @@ def parse_when(text: str, *, now: float, end: bool = False) -> float:
     With ``end=True`` a date without a time means the end of that day (the next midnight), so
     ``--until 2024-05-31`` includes the 31st, and ``--until yesterday`` stops at today's midnight.
     """
+    if now is None:
+        now = time.time()
     value = text.strip()
     word = value.lower()
     if word == "now":

@@ -43,7 +43,7 @@ from vault.cli._app import (
     require_api_url,
 )
 from vault.cli._common import acting_user, open_vault
-from vault.cli._jobref import complete_job_ids
+from vault.cli._jobref import complete_job_ids, resolve_jobs
 from vault.cli._outcomes import (
     Reporter,
     counts_of,
@@ -427,10 +427,12 @@ def fetch_command(
       questa-vault fetch 550e8400-e29b-41d4-a716-446655440000 --timeout 300
     """
     require_api_url(api_url)
-    for job_id in job_ids:
-        check_job_id(job_id)
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as vault, client:
+        # A short id (as audit prints it) names the vault's job, as in every other command.
+        job_ids = tuple(resolve_jobs(vault, job_ids))
+        for job_id in job_ids:
+            check_job_id(job_id)
         run = RunOptions(
             actor=acting_user(ctx, vault),
             wait=not no_wait,

@@ -16,6 +16,7 @@ from vault.models import LOG_ACTIONS, LogEntry
 from vault.store import Database, LogRow
 
 MAX_ACTION_LENGTH = 40
+MAX_USER_LENGTH = 128
 
 
 def append(
@@ -36,6 +37,12 @@ def append(
         raise InputError("an access-log action must be 1 to 40 characters")
     if action not in LOG_ACTIONS:
         raise InputError(f"unknown access-log action {action!r} (known: {', '.join(LOG_ACTIONS)})")
+    # The log is append-only for good: no control character (a terminal escape) gets in.
+    if not 1 <= len(user) <= MAX_USER_LENGTH or not user.isprintable():
+        raise InputError(
+            f"the acting user's name must be 1 to {MAX_USER_LENGTH} printable characters "
+            "(--user, QUESTA_VAULT_USER or the login name)"
+        )
     clean = {str(k): int(v) for k, v in counts.items()}
     state: dict[str, str | int] = dict(facts or {})
     last = db.log.last()
