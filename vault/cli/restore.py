@@ -151,17 +151,35 @@ def _text_output(output: Path | None) -> str | None:
     return None
 
 
-def _data_on_stdin(ctx: AppContext) -> bool:
-    """Standard input is a pipe, a socket or a redirected file that nothing else of this run
-    reads: a user who typed `cat answer | restore -j JOB` means that answer, not the job's own
-    file. A terminal or /dev/null is no data."""
+def _data_on_stdin(ctx: AppContext) -> str | None:
+    """What standard input holds when nothing else of this run reads it and no INPUT was
+    named, as words for the refusal; None when it is no data. A user who typed `cat answer |
+    restore -j JOB` means that answer, not the job's own file. A terminal, /dev/null, an empty
+    file and a pipe already at its end are no data; a pipe still open may yet carry an answer
+    (a model still writing), so it is named as such."""
     if is_dash(ctx.passphrase_file) or is_dash(ctx.key_file):
-        return False
+        return None
     try:
-        mode = os.fstat(sys.stdin.fileno()).st_mode
+        fd = sys.stdin.fileno()
+        info = os.fstat(fd)
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        return False  # no real descriptor (an embedding program's stream)
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
+        return None  # no real descriptor (an embedding program's stream)
+    if stat.S_ISREG(info.st_mode):
+        try:
+            left = info.st_size - os.lseek(fd, 0, os.SEEK_CUR)
+        except OSError:
+            left = info.st_size
+        return "holds data" if left > 0 else None
+    if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode)):
+        return None
+    import select
+
+    readable, _, _ = select.select([fd], [], [], 0)
+    if not readable:
+        return "is a pipe that is still open"
+    # Readable: data, or the end of the pipe. One byte tells; the command stops either way
+    # when it is data, so nothing the user meant is restored wrongly.
+    return "holds data" if os.read(fd, 1) else None
 
 
 @cli.command("restore")
@@ -278,10 +296,11 @@ def restore_command(
         check_job_id(prefer)
     if input_path is None and len(job_ids) != 1:
         raise click.UsageError("without INPUT, give exactly one job (-j JOB): its file is restored")
-    if input_path is None and _data_on_stdin(ctx):
+    stdin_holds = _data_on_stdin(ctx) if input_path is None else None
+    if stdin_holds is not None:
         raise click.UsageError(
-            "standard input holds data but no INPUT was named: pass '-' to restore it, or "
-            "redirect stdin from /dev/null to restore the job's own archived file"
+            f"standard input {stdin_holds} but no INPUT was named: pass '-' to restore what it "
+            "carries, or redirect stdin from /dev/null to restore the job's own archived file"
         )
     delimiter = _char(delimiter, "delimiter")
     quotechar = _char(quotechar, "quotechar")
