@@ -21,7 +21,7 @@ from office_kit import (
     xlsx_values,
 )
 
-from vault.errors import InputError, UnsupportedFormat
+from vault.errors import InputError, UnsafeDocument, UnsupportedFormat
 from vault.placeholders import invert_map
 from vault.restore import RestoreOptions, restore_bytes
 
@@ -252,6 +252,53 @@ def test_a_restored_pdf_is_refused_with_what_to_do() -> None:
         UnsupportedFormat, match=r"write the restored text instead with -o FILE.txt"
     ):
         restore(make_pdf("x [PERSON_NAME_1]"), "scan.pdf")
+
+
+def _shared_stream_pdf(mib: float, pages: int) -> bytes:
+    """A small file whose pages all draw one compressed content stream (a text bomb: the
+    extraction would cost about 1.5 s of CPU per MiB for every page)."""
+    import zlib
+
+    line = b"BT /F1 12 Tf 72 700 Td ([PERSON_NAME_1] " + b"a" * 60 + b") Tj ET\n"
+    packed = zlib.compress(line * int(mib * 2**20 / len(line)), 9)
+    kids = " ".join(f"{5 + i} 0 R" for i in range(pages))
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed
+        + b"\nendstream",
+    ]
+    page = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>")
+    objs += [page] * pages
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("mib", "pages"), [(1.0, 20), (3.0, 1)])
+def test_a_pdf_text_bomb_is_refused_before_any_text_is_extracted(mib: float, pages: int) -> None:
+    """Every page counted, shared stream or not: 20 pages x 1 MiB, or one 3 MiB page."""
+    import resource
+
+    data = _shared_stream_pdf(mib, pages)
+    assert len(data) < 64 * 1024
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    with pytest.raises(UnsafeDocument, match="possible PDF bomb"):
+        restore(data, "bomb.pdf", to="text")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_utime - before < 5  # not extracted
+
+
+def test_a_pdf_within_the_bounds_still_restores() -> None:
+    out, report = restore(_shared_stream_pdf(0.01, 3), "small.pdf", to="text")
+    assert report.restored > 0 and b"[PERSON_NAME_1]" not in out
 
 
 # ----------------------------------------------------------------------- any original, any part
