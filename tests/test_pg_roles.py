@@ -4,7 +4,9 @@ a real server, and each role can do exactly the commands the page gives it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,6 +19,7 @@ from vault.custody import Custodian, _log
 from vault.errors import StoreError
 from vault.lifecycle import erase, verify
 from vault.models import LOG_ACTIONS
+from vault.simulator import SimulatorConfig, run_simulator
 
 TEAM_MD = (Path(__file__).resolve().parent.parent / "docs" / "team.md").read_text("utf-8")
 ENV = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
@@ -314,3 +317,53 @@ def test_an_analyst_with_a_role_of_their_own_acts_only_as_themselves(
     assert result.exit_code == 0, result.output
     with Custodian.open(team["questa_admin"]) as kr:
         assert verify(kr).ok
+
+
+# ----------------------------------------------------------------- refused before anything is sent
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    with run_simulator(SimulatorConfig(processing_time=0.05, progress_steps=2)) as s:
+        yield s
+
+
+def test_a_role_that_may_not_archive_sends_and_polls_nothing(
+    team: dict[str, str], sim: Any, tmp_path: Path
+) -> None:
+    """submit, fetch and sync under the analyst role stop before the first request, one line,
+    exit 1 (the file would otherwise reach the service and its result be lost)."""
+    with Custodian.open(team["questa_admin"]) as kr:
+        kr.record_pending(
+            "job-p", file_type="csv", source="upload", submitted_at=1.0, filename="a.csv",
+            options=None, actor="cron", api_url=sim.url,
+        )  # fmt: skip
+    notes = tmp_path / "notes.txt"
+    notes.write_text("John Doe wrote this\n")
+    env = {**ENV, "QUESTA_VAULT": team["questa_analyst"], "QUESTA_API_URL": sim.url}
+    for args in (["submit", str(notes)], ["fetch", "job-p"], ["sync"]):
+        result = invoke(["--user", "bob", *args], env=env)
+        assert result.exit_code == 1, (args, result.output)
+        assert "may not archive (no INSERT on jobs, UPDATE on jobs" in result.stderr, args
+        assert result.stderr.count("\n") == 1, result.stderr
+    assert sim.state.request_counts() == {}
+    env["QUESTA_VAULT"] = team["questa_archiver"]
+    result = invoke(["--user", "cron", "submit", str(notes)], env=env)
+    assert result.exit_code == 0, result.output
+
+
+def test_before_the_grants_the_roles_are_told_to_run_them(pg_server: PostgresServer) -> None:
+    """After init (or a migrate into a new database) and before the grants block, every
+    command of the other roles says which step is missing."""
+    for role in ROLES:
+        pg_server.ensure_role(role)
+    admin = pg_server.fresh_database(owner="questa_admin")
+    assert invoke(["--vault", admin, "init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
+    for role in ("questa_archiver", "questa_analyst"):
+        url = admin.replace("user=questa_admin", f"user={role}")
+        for args in (["jobs"], ["sync"], ["log"]):
+            result = invoke(
+                ["--vault", url, *args], env={**ENV, "QUESTA_API_URL": "http://127.0.0.1:9"}
+            )
+            assert result.exit_code == 1, result.output
+            assert "run the grants of docs/team.md" in result.stderr, result.stderr

@@ -8,7 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vault.archive._expiry import ExpiryWarning, estimated_expiry
-from vault.archive._run import ArchiveTarget, JobRun, RunOptions, run_all, unique_ids
+from vault.archive._run import (
+    ArchiveTarget,
+    JobRun,
+    RunOptions,
+    may_archive,
+    run_all,
+    unique_ids,
+)
 from vault.archive._writer import Writer
 from vault.client import QuestaClient
 from vault.config import EXPIRY_WARNING_SECONDS
@@ -38,6 +45,8 @@ async def fetch_async(
 ) -> list[FetchOutcome]:
     """``fetch`` as a coroutine, for callers that already run an event loop."""
     ids = unique_ids(job_ids)
+    if ids:
+        may_archive(target)
     known = {job_id: target.get_job(job_id) for job_id in ids}
     servers = {j: info.api_url for j, info in known.items() if info and info.api_url}
     by_server: dict[str, list[str]] = {}

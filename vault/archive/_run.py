@@ -58,6 +58,14 @@ class ArchiveTarget(Protocol):
     def pending_jobs(self) -> list[JobInfo]: ...
 
 
+def may_archive(target: ArchiveTarget) -> None:
+    """The target's own check that it may archive (``Custodian.check_may_archive``), before
+    anything is sent or polled; a target without one is taken to be writable."""
+    check = getattr(target, "check_may_archive", None)
+    if check is not None:
+        check()
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     """Seconds between status polls: ``first``, then times ``factor``, at most ``cap``."""

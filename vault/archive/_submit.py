@@ -9,7 +9,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.archive._run import ArchiveTarget, JobRun, RunOptions, describe, run_all
+from vault.archive._run import (
+    ArchiveTarget,
+    JobRun,
+    RunOptions,
+    describe,
+    may_archive,
+    run_all,
+)
 from vault.archive._writer import Writer
 from vault.client import QuestaClient
 from vault.errors import ApiAuthError, ApiError, InputError, VaultError
@@ -146,6 +153,8 @@ async def submit_async(
     on_upload: Callable[[Path, int, int], None] | None = None,
 ) -> list[SubmitOutcome]:
     """``submit`` as a coroutine."""
+    if files:
+        may_archive(target)
     async with Writer(target) as writer, client.aio() as aclient:
         run = JobRun(aclient, target, options, writer=writer)
 

@@ -41,6 +41,17 @@ from vault.store import (
     vault_location,
 )
 
+# What archiving writes: a pending job's row, then the archived row over it, its blobs (the
+# old version's replaced), its grants, and the log entries.
+ARCHIVE_PRIVILEGES = (
+    ("jobs", "INSERT"),
+    ("jobs", "UPDATE"),
+    ("blobs", "INSERT"),
+    ("blobs", "DELETE"),
+    ("grants", "INSERT"),
+    ("access_log", "INSERT"),
+)
+
 Clock = Callable[[], float]
 
 
@@ -460,6 +471,18 @@ class Custodian:
 
     def pending_jobs(self) -> list[JobInfo]:
         return self.list_jobs(status="pending")
+
+    def check_may_archive(self) -> None:
+        """``StoreError`` unless the database lets this connection archive (add and archive
+        jobs, their blobs and grants, and log it): asked before anything is sent to the
+        service or polled, so a role that may not archive never uploads a file whose result
+        it could not keep. Nothing to ask of a SQLite file (opening it proved access)."""
+        missing = self._db.missing_privileges(ARCHIVE_PRIVILEGES)
+        if missing:
+            raise StoreError(
+                f"the database role may not archive (no {', '.join(missing)}): submit, fetch "
+                "and sync need the archiver or admin role (docs/team.md); nothing was sent"
+            )
 
     # ----------------------------------------------------------------- access log
 

@@ -122,6 +122,11 @@ class Database(ABC):
     def discard(self) -> None:
         """Close and remove the vault this process has just created (a failed ``init``)."""
 
+    def missing_privileges(self, wanted: Sequence[tuple[str, str]]) -> list[str]:
+        """Which ``(table, privilege)`` pairs the connection lacks, as ``PRIVILEGE on table``
+        (PostgreSQL's roles; a SQLite file has none: whoever opened it may write it)."""
+        return []
+
     @abstractmethod
     def settings(self) -> dict[str, int | str]:
         """The connection settings that matter for safety (for ``verify`` and tests)."""

@@ -180,11 +180,19 @@ class PostgresDatabase(Database):
         found = self.query(
             "SELECT c.relname, CASE WHEN c.relname = 'schema_migrations' THEN "
             "(SELECT string_agg(a.attname::text, ',' ORDER BY a.attnum) FROM pg_attribute a "
-            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END, "
+            "has_table_privilege(c.oid, 'SELECT') "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
         )
         tables = {str(r[0]): r[1] for r in found}
+        if any(str(r[0]) == "schema_migrations" and not r[2] for r in found):
+            # A vault whose tables this role may not read: the grants were never run here
+            # (after init, or after a migrate into a new database).
+            raise StoreError(
+                "the database role has no access to this vault's tables: run the grants of "
+                "docs/team.md (after init, and after migrate into a new database)"
+            )
         if not tables:
             raise VaultNotFound(f"no vault at {self.url}: run questa-vault init")
         not_a_vault = StoreError(f"{self.url} is not a questa-vault database")
@@ -250,6 +258,17 @@ class PostgresDatabase(Database):
                 "WHERE n.nspname = current_schema() AND p.proname LIKE '%\\_fn'"
             ).fetchall():
                 self._conn.execute(f'DROP FUNCTION IF EXISTS "{function}"()')
+
+    def missing_privileges(self, wanted: Sequence[tuple[str, str]]) -> list[str]:
+        if not wanted:
+            return []
+        values = ", ".join("(?, ?)" for _ in wanted)
+        rows = self.query(
+            f"SELECT v.t, v.p FROM (VALUES {values}) AS v(t, p) WHERE NOT "
+            "has_table_privilege(format('%I.%I', current_schema(), v.t), v.p)",
+            [x for pair in wanted for x in pair],
+        )
+        return [f"{p} on {t}" for t, p in rows]
 
     def settings(self) -> dict[str, int | str]:
         out: dict[str, int | str] = {}
