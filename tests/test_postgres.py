@@ -235,13 +235,62 @@ def test_a_url_with_a_password_is_refused_before_connecting(url: str, how: str) 
     assert "carries a password" in result.stderr and ".pgpass" in result.stderr
 
 
-def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
-    url = f"postgresql:///vault?host={tmp_path}/nowhere"
+# Any parameter whose name holds "password" is a secret: the client key's passphrase
+# (sslpassword) as much as the login's; refused wherever a vault URL comes from.
+SECRET_PARAMETERS = ["sslpassword", "SSLPASSWORD", "password", "Password", "newpassword"]
+
+
+@pytest.mark.parametrize("key", SECRET_PARAMETERS)
+@pytest.mark.parametrize("how", ["option", "env", "migrate"])
+def test_no_url_parameter_carrying_a_password_is_accepted(
+    key: str, how: str, tmp_path: Path
+) -> None:
+    url = f"postgresql:///vault?host={tmp_path}&{key}=s3cret-value"
+    if how == "option":
+        result = invoke(["--vault", url, "jobs"])
+    elif how == "env":
+        result = invoke(["jobs"], env={"QUESTA_VAULT": url})
+    else:
+        result = invoke(["migrate", str(tmp_path / "a.db"), url])
+    assert result.exit_code == 1, result.output
+    assert "s3cret-value" not in result.output
+    assert result.stderr.count("\n") == 1
+    assert f"carries a {'password' if key.lower() == 'password' else 'secret'}" in result.stderr
+
+
+def test_an_unreachable_server_is_one_line_and_shows_no_parameter_values(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql:///vault?host={tmp_path}/nowhere&options=-csearch_path%3Dhidden-value"
     result = invoke(["--vault", url, "audit"])
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("questa-vault: ")
+    assert result.stderr.startswith("questa-vault: cannot connect to the vault database ")
+    assert "options=***" in result.stderr and "hidden-value" not in result.stderr
+    assert "transaction" not in result.stderr
     assert result.stderr.count("\n") == 1
-    assert "connection" in result.stderr
+
+
+def test_a_database_with_tables_named_like_ours_is_not_a_vault(pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE TABLE schema_migrations (id bigint, name text, applied_at float)")
+        conn.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', 0)")
+        conn.execute("CREATE TABLE vault_meta (key text, value text)")
+    for args in (["jobs"], ["audit"], ["log"]):
+        result = invoke(["--vault", pg_url, *args])
+        assert result.exit_code == 1, result.output
+        assert "is not a questa-vault database" in result.stderr, result.stderr
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+
+
+def test_migrate_into_a_database_that_does_not_exist_says_create_it(
+    pg_url: str, tmp_path: Path
+) -> None:
+    new_vault(tmp_path / "a.db").close()
+    missing = pg_url.replace("/vault_", "/nodb_")
+    result = invoke(["migrate", str(tmp_path / "a.db"), missing])
+    assert result.exit_code == 1, result.output
+    assert "does not exist: create it first" in result.stderr
 
 
 def test_wrong_credentials_are_exit_4(pg_server: PostgresServer, pg_url: str) -> None:

@@ -52,9 +52,24 @@ CREDENTIALS_REFUSED = (
 )
 
 
+URL_PARAMETER_REFUSED = (
+    "the vault URL carries a secret ({key}); remove it and give it through libpq instead: a "
+    "service file (~/.pg_service.conf or PGSERVICEFILE, then postgresql:///?service=NAME)"
+)
+# Connection parameters whose values a message may show; any other is shown as ``***``.
+_SHOWN_PARAMETERS = frozenset(
+    {
+        "host", "hostaddr", "port", "dbname", "user", "service", "sslmode", "sslrootcert",
+        "sslcert", "sslkey", "sslcrl", "application_name", "connect_timeout",
+        "target_session_attrs", "gssencmode", "channel_binding", "require_auth", "passfile",
+    }
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DatabaseUrl:
-    """A PostgreSQL vault: a libpq connection URL without a password."""
+    """A PostgreSQL vault: a libpq connection URL without a password. ``url`` is what
+    connects; ``str()`` is what messages show (``redacted``)."""
 
     url: str
 
@@ -62,7 +77,21 @@ class DatabaseUrl:
         check_url(self.url)
 
     def __str__(self) -> str:
-        return self.url
+        return self.redacted
+
+    @property
+    def redacted(self) -> str:
+        """The URL with the value of every parameter not known to be harmless as ``***``:
+        secrets are refused on the way in, and this keeps any that libpq may add later out
+        of error messages too."""
+        parts = urlsplit(self.url)
+        netloc = parts.netloc.rpartition("@")
+        host = f"{netloc[0].partition(':')[0]}@{netloc[2]}" if netloc[1] else netloc[2]
+        query = "&".join(
+            f"{key}={value if key.lower() in _SHOWN_PARAMETERS else '***'}"
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        )
+        return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
 
     @property
     def name(self) -> str:
@@ -116,6 +145,9 @@ def check_url(url: str) -> None:
         raise InputError(f"the vault URL is malformed ({exc})") from exc
     if password is not None or any(key.lower() == "password" for key, _ in params):
         raise InputError(CREDENTIALS_REFUSED)
+    for key, _ in params:
+        if "password" in key.lower():  # sslpassword (the client key's passphrase), ...
+            raise InputError(URL_PARAMETER_REFUSED.format(key=key))
 
 
 def vault_location(value: str | Path | DatabaseUrl) -> Location:

@@ -31,6 +31,7 @@ from vault.errors import InputError, IntegrityError, VaultNotFound
 from vault.lifecycle._verify import verify
 from vault.store import (
     Database,
+    DatabaseUrl,
     Location,
     copy_rows,
     create_database,
@@ -48,6 +49,13 @@ class Migrated:
     deep_checked: int  # jobs decrypted and seal-checked (0 without a session)
 
 
+def _same(a: Location, b: Location) -> bool:
+    """The same vault location (URLs compared as given, not as shown)."""
+    if isinstance(a, DatabaseUrl) and isinstance(b, DatabaseUrl):
+        return a.url == b.url
+    return str(a) == str(b)
+
+
 def _open_or_create(location: Location) -> Database:
     if isinstance(location, Path) and not location.exists():
         return create_database(location)
@@ -56,7 +64,13 @@ def _open_or_create(location: Location) -> Database:
     except VaultNotFound:
         if isinstance(location, Path):
             raise
-        return create_database(location)  # an empty database
+        try:
+            return create_database(location)  # an empty database
+        except VaultNotFound as exc:
+            raise VaultNotFound(
+                f"the destination database {location} does not exist: create it first "
+                "(CREATE DATABASE name OWNER role; docs/team.md)"
+            ) from exc
 
 
 def _check_prefix(source: Custodian, target: Database, where: str) -> None:
@@ -87,7 +101,7 @@ def migrate(
 ) -> Migrated:
     """Copy ``source`` into ``dest`` (a new or partly copied vault) and verify the copy."""
     where = vault_location(dest)
-    if str(where) == str(source.path):
+    if _same(where, source.path):
         raise InputError("the source and the destination are the same vault")
     target = _open_or_create(where)
     try:

@@ -130,6 +130,13 @@ LOCK_CLASS = zlib.crc32(b"questa-vault") & 0x7FFFFFFF
 GENESIS = "0" * 64  # the previous hash of the first log entry (``crypto.GENESIS_HASH``)
 
 
+# The tables the first migration makes: a database without all of them is not a vault, even
+# with tables named like two of ours (read at every open, so taken from the text, cheaply).
+FIRST_TABLES = frozenset(
+    match.group(2) for sql in MIGRATIONS[0][1] if (match := _CREATE_TABLE.match(sql)) is not None
+)
+
+
 def quote_ident(name: str) -> str:
     """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'

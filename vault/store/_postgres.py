@@ -44,6 +44,7 @@ from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
 from vault.store._pg_schema import (
     CHAIN_REFUSED,
     EXTRA_TABLES,
+    FIRST_TABLES,
     LOCK_CLASS,
     SEARCH_PATH,
     Guard,
@@ -81,7 +82,7 @@ def _sql(text: str) -> str:
     return text.replace("%", "%%").replace("?", "%s").replace("AS BLOB)", "AS BYTEA)")
 
 
-def _error(exc: psycopg.Error, where: str) -> VaultError:
+def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> VaultError:
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     lines = (primary or str(exc)).strip().splitlines()
@@ -104,6 +105,8 @@ def _error(exc: psycopg.Error, where: str) -> VaultError:
             return VaultAccessDenied(f"the database server refused the credentials for {where}")
         if "does not exist" in lowered and "database" in lowered:
             return VaultNotFound(f"no vault at {where}: the database does not exist")
+        if connecting:
+            return StoreError(f"cannot connect to the vault database {where} ({text})")
         return StoreError(
             f"lost or could not open the connection to the vault database {where} ({text}); "
             "a transaction in progress was rolled back: run the command again"
@@ -139,7 +142,7 @@ class PostgresDatabase(Database):
                 f"SET lock_timeout = {LOCK_TIMEOUT_MS}; SET TIME ZONE 'UTC'; SET jit = off"
             )
         except psycopg.Error as exc:
-            raise _error(exc, str(url)) from exc
+            raise _error(exc, str(url), connecting=True) from exc
         return conn
 
     @classmethod
@@ -196,8 +199,8 @@ class PostgresDatabase(Database):
         if not tables:
             raise VaultNotFound(f"no vault at {self.url}: run questa-vault init")
         not_a_vault = StoreError(f"{self.url} is not a questa-vault database")
-        if not {"schema_migrations", "vault_meta"} <= set(tables):
-            raise not_a_vault
+        if not ({"schema_migrations", "vault_meta"} | FIRST_TABLES) <= set(tables):
+            raise not_a_vault  # (every table of the first migration, not just two names)
         if str(tables["schema_migrations"] or "").split(",")[:3] != ["id", "name", "applied_at"]:
             raise not_a_vault
         applied = self.migrations()
