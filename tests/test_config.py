@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from vault.cli._app import cli
 from vault.cli._defaults import command_defaults, commands, configurable, expected, option_key
 from vault.cli._settings import Settings, dumps, load
-from vault.config import HOSTED_DEMO_URL
+from vault.config import HOSTED_DEMO_URL, default_config_path, default_vault_path
 from vault.simulator import SimulatorConfig, run_simulator
 
 PASS = "correct horse battery staple"
@@ -30,6 +30,36 @@ def config_file() -> Path:
     result = invoke(["config", "path"])
     assert result.exit_code == 0
     return Path(result.stdout.strip())
+
+
+@pytest.mark.parametrize(
+    ("xdg", "home"),
+    [
+        (None, "/home/ann"),
+        ("/srv/xdg", "/home/ann"),
+        ("/srv/xdg/", "/home/ann/"),
+        ("relative/xdg", "/home/ann"),  # not absolute: ignored, as the XDG spec says
+        ("", "/home/ann"),
+        (None, "relative-home"),  # platformdirs itself then falls back to the password database
+    ],
+)
+def test_user_directories_are_the_ones_platformdirs_names(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str
+) -> None:
+    """On Linux the per-user directories are worked out without importing platformdirs
+    (cold start); they must stay exactly what platformdirs says."""
+    import platformdirs
+
+    monkeypatch.setenv("HOME", home)
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, xdg)
+    config = Path(platformdirs.user_config_dir("questa-vault", appauthor=False))
+    data = Path(platformdirs.user_data_dir("questa-vault", appauthor=False))
+    assert default_config_path() == config / "config.toml"
+    assert default_vault_path() == data / "vault.db"
 
 
 def test_path_is_in_the_user_config_dir_or_the_env_override(tmp_path: Path) -> None:

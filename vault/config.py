@@ -1,6 +1,7 @@
 """Paths and defaults: where the vault lives, and the tunable constants everyone shares.
 
-Nothing here reads the environment; the CLI does that and passes values in.
+Nothing here reads the environment except to find the per-user directories (as platformdirs
+would); the CLI reads the rest and passes values in.
 
 Where a vault lives: a SQLite file path, or a ``postgresql://`` URL. A URL never carries a
 password: credentials come from libpq's own mechanisms (the password file ``~/.pgpass`` or
@@ -13,6 +14,9 @@ history or in a process listing.
 
 from __future__ import annotations
 
+import os
+import posixpath
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -29,16 +33,33 @@ CHUNK_SIZE = 1024 * 1024
 
 def default_vault_path() -> Path:
     """The platform's user data directory, ``questa-vault/vault.db``."""
-    import platformdirs  # only when no --vault/QUESTA_VAULT is given: it costs a cold start
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "vault.db"
+    return _user_dir("XDG_DATA_HOME", ".local/share", "user_data_dir") / "vault.db"
 
 
 def default_config_path() -> Path:
     """The platform's user config directory, ``questa-vault/config.toml``."""
-    import platformdirs  # see default_vault_path
+    return _user_dir("XDG_CONFIG_HOME", ".config", "user_config_dir") / "config.toml"
 
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+def _user_dir(xdg_variable: str, under_home: str, platformdirs_name: str) -> Path:
+    """The per-user directory platformdirs names, without importing it on Linux.
+
+    Every command looks for its settings file, and platformdirs costs a cold start (it
+    imports ``tempfile``, ``shutil``, ``random``, ``bz2`` and ``lzma``), so on Linux its XDG
+    rule is applied here: the variable when it holds an absolute path, else the directory
+    under an absolute ``HOME``. Anything else (another platform, no usable ``HOME``) asks
+    platformdirs. A test holds the two to the same answers.
+    """
+    if sys.platform.startswith("linux"):
+        xdg = os.environ.get(xdg_variable, "")
+        if posixpath.isabs(xdg):
+            return Path(xdg) / APP_NAME
+        home = os.environ.get("HOME", "")
+        if posixpath.isabs(home):
+            return Path(home) / under_home / APP_NAME
+    import platformdirs
+
+    return Path(getattr(platformdirs, platformdirs_name)(APP_NAME, appauthor=False))
 
 
 # --------------------------------------------------------------------------- vault location

@@ -1,5 +1,12 @@
 """Keys: passphrase derivation and private-key wrapping, X25519 user keys, and job data keys
-sealed with HPKE."""
+sealed with HPKE.
+
+Cold start: raw X25519 keys are loaded through the same OpenSSL binding that cryptography's
+``X25519PrivateKey.from_private_bytes`` calls, after the same FIPS check, because that method
+first imports cryptography's whole OpenSSL backend (RSA, EC, padding: a quarter of a
+restore's start-up) just to ask whether X25519 is allowed. scrypt and PEM serialization load
+only when used.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from vault.crypto._formats import (
     FORMAT_V1,
@@ -37,6 +43,15 @@ try:  # Argon2id needs cryptography >= 44 built against OpenSSL >= 3.2
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id as _Argon2id
 except ImportError:  # pragma: no cover - depends on the platform's build
     _Argon2id = None  # type: ignore[assignment,misc]
+
+try:  # the binding behind X25519PrivateKey.from_private_bytes (see the module docstring)
+    from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
+
+    _X25519_RAW: Any = _rust_openssl.x25519
+    _FIPS_ENABLED = bool(_rust_openssl.is_fips_enabled())
+except (ImportError, AttributeError):  # pragma: no cover - another cryptography layout
+    _X25519_RAW = None
+    _FIPS_ENABLED = False
 
 _HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 
@@ -150,6 +165,8 @@ def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
             memory_cost=params.memory_kib,
         )
         return kdf.derive(secret)
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt  # the fallback KDF only
+
     return Scrypt(
         salt=salt, length=KEY_SIZE, n=params.memory_kib, r=SCRYPT_R, p=params.lanes
     ).derive(secret)
@@ -258,13 +275,19 @@ def load_public_key(data: bytes) -> bytes:
 def _load_private(raw: bytes) -> X25519PrivateKey:
     if len(raw) != X25519_SIZE:
         raise IntegrityError("a private key has the wrong length")
-    return X25519PrivateKey.from_private_bytes(raw)
+    if _X25519_RAW is None or _FIPS_ENABLED:  # the public path raises UnsupportedAlgorithm
+        return X25519PrivateKey.from_private_bytes(raw)
+    key: X25519PrivateKey = _X25519_RAW.from_private_bytes(raw)
+    return key
 
 
 def _load_public(raw: bytes) -> X25519PublicKey:
     if len(raw) != X25519_SIZE:
         raise IntegrityError("a public key has the wrong length")
-    return X25519PublicKey.from_public_bytes(raw)
+    if _X25519_RAW is None or _FIPS_ENABLED:
+        return X25519PublicKey.from_public_bytes(raw)
+    key: X25519PublicKey = _X25519_RAW.from_public_bytes(raw)
+    return key
 
 
 def _raw_private(key: X25519PrivateKey) -> bytes:
