@@ -24,6 +24,7 @@ import vault.custody
 import vault.lifecycle
 import vault.placeholders
 import vault.restore
+import vault.store
 
 NETWORK = {"httpx", "asyncio", "anyio", "h11", "httpcore"}
 HEAVY = NETWORK | {"sqlite_utils", "sqlite3", "cryptography", "rich"}
@@ -148,6 +149,7 @@ def _type_checking_names(package: ModuleType) -> set[str]:
         vault.restore,
         vault.lifecycle,
         vault.placeholders,
+        vault.store,
     ],
     ids=lambda p: p.__name__,
 )

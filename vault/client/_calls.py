@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Generic, TypeVar, cast
 from urllib.parse import quote
 
+from vault.client._jobid import check_job_id
 from vault.client._validate import (
-    check_job_id,
     parse_entities,
     parse_job_accepted,
     parse_status,

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from vault.client._body import Base64Span
-from vault.errors import InputError, MalformedResponse
+from vault.client._jobid import JOB_ID_RE
+from vault.errors import MalformedResponse
 from vault.models import REMOTE_STATUSES, RemoteJob, RemoteStatus, TextResult
 
 # A placeholder: square brackets around a label, an underscore and a whole number. Labels of
@@ -23,9 +24,6 @@ from vault.models import REMOTE_STATUSES, RemoteJob, RemoteStatus, TextResult
 # without brackets or line breaks.
 PLACEHOLDER_RE = re.compile(r"\[[^\[\]\r\n]+_[0-9]+\]")
 
-# Job ids travel in URL paths and become default file names on export, so only a conservative
-# alphabet is accepted, from the server and from the command line alike.
-JOB_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 # The server's file types; "xlsx" is accepted as a spelling of "excel".
 _SERVER_FILE_TYPES: Mapping[str, str] = {
@@ -35,15 +33,6 @@ _SERVER_FILE_TYPES: Mapping[str, str] = {
     "excel": "excel",
     "xlsx": "excel",
 }
-
-
-def check_job_id(job_id: str) -> str:
-    """Return ``job_id`` when it is a plausible job id, else raise ``InputError``."""
-    if not isinstance(job_id, str) or not JOB_ID_RE.fullmatch(job_id):
-        raise InputError(
-            "not a valid job id (letters, digits, '.', '_' and '-', at most 128 characters)"
-        )
-    return job_id
 
 
 def _field(where: str, name: str, problem: str) -> MalformedResponse:

@@ -20,15 +20,16 @@ Where the system has ``O_TMPFILE`` (Linux), the temporary file has no name at al
 ``commit()`` links it in: a process killed mid-write leaves no file behind, so no restored
 plaintext lingers on disk. Elsewhere a killed process may leave a hidden ``.NAME.*.part`` file
 (mode 0600), never a partial destination.
+
+``tempfile`` and ``shutil`` load only where they are used (standard output, no
+``O_TMPFILE``): with ``random``, ``bz2`` and ``lzma`` behind them they would cost every
+command that writes a file a cold start.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -50,8 +51,16 @@ class AtomicOutput:
         self.committed = False
         directory = self.destination.parent if self.destination is not None else None
         self._path: Path | None = None
-        fd = _unnamed(directory or Path(tempfile.gettempdir()))
+        if directory is None:
+            import tempfile
+
+            directory_or_tmp = Path(tempfile.gettempdir())
+        else:
+            directory_or_tmp = directory
+        fd = _unnamed(directory_or_tmp)
         if fd is None:
+            import tempfile
+
             try:
                 if self.destination is not None:
                     fd, name = tempfile.mkstemp(
@@ -99,6 +108,8 @@ class AtomicOutput:
                 self._path = None
                 _fsync_directory(self.destination.parent)
             elif self._stream is not None:
+                import shutil
+
                 self.file.seek(0)
                 shutil.copyfileobj(self.file, self._stream, 1 << 20)
                 self._stream.flush()
@@ -111,7 +122,7 @@ class AtomicOutput:
         the rename, so a name exists only for that instant)."""
         if self.destination is None:
             raise InputError("standard output needs no name")
-        name = f".{self.destination.name}.{secrets.token_hex(8)}.part"
+        name = f".{self.destination.name}.{os.urandom(8).hex()}.part"
         # A directory fd makes os.link use linkat(..., AT_SYMLINK_FOLLOW), which links the
         # file behind the /proc magic link rather than the link itself.
         directory = os.open(self.destination.parent, os.O_RDONLY | os.O_DIRECTORY)

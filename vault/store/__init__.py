@@ -14,22 +14,60 @@ vaults). See ``docs/storage.md``.
 
 from __future__ import annotations
 
-from vault.config import (
-    CREDENTIALS_REFUSED,
-    DatabaseUrl,
-    Location,
-    is_database_url,
-    vault_location,
-)
-from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
-from vault.store._copy import copy_rows, rows_digest
-from vault.store._database import Database
-from vault.store._listing import ListingKind, ListingRows
-from vault.store._maintenance import backup, checkpoint, vacuum
-from vault.store._migrations import MIGRATIONS
-from vault.store._open import check_new_location, create_database, open_database
-from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
-from vault.store._sqlite import BUSY_TIMEOUT_MS, SIDECARS
+import typing
+
+from vault._lazy import lazy_exports as _lazy_exports
+
+# Where each public name lives, imported on first use: a restore opens a vault and reads rows
+# but never loads the audit queries, the copier or the maintenance code (cold start).
+_WHERE = {
+    "BUSY_TIMEOUT_MS": "vault.store._sqlite",
+    "CREDENTIALS_REFUSED": "vault.config",
+    "MIGRATIONS": "vault.store._migrations",
+    "SIDECARS": "vault.store._sqlite",
+    "AuditTotalsRows": "vault.store._audit",
+    "BlobRow": "vault.store._rows",
+    "Database": "vault.store._database",
+    "DatabaseUrl": "vault.config",
+    "GrantRow": "vault.store._rows",
+    "JobListRow": "vault.store._audit",
+    "JobRow": "vault.store._rows",
+    "JobTotalsRow": "vault.store._audit",
+    "ListingKind": "vault.store._listing",
+    "ListingRows": "vault.store._listing",
+    "Location": "vault.config",
+    "LogRow": "vault.store._rows",
+    "UserRow": "vault.store._rows",
+    "backup": "vault.store._maintenance",
+    "check_new_location": "vault.store._open",
+    "checkpoint": "vault.store._maintenance",
+    "copy_rows": "vault.store._copy",
+    "create_database": "vault.store._open",
+    "is_database_url": "vault.config",
+    "open_database": "vault.store._open",
+    "rows_digest": "vault.store._copy",
+    "vacuum": "vault.store._maintenance",
+    "vault_location": "vault.config",
+}
+__getattr__, __dir__ = _lazy_exports(__name__, _WHERE)
+
+if typing.TYPE_CHECKING:
+    from vault.config import (
+        CREDENTIALS_REFUSED,
+        DatabaseUrl,
+        Location,
+        is_database_url,
+        vault_location,
+    )
+    from vault.store._audit import AuditTotalsRows, JobListRow, JobTotalsRow
+    from vault.store._copy import copy_rows, rows_digest
+    from vault.store._database import Database
+    from vault.store._listing import ListingKind, ListingRows
+    from vault.store._maintenance import backup, checkpoint, vacuum
+    from vault.store._migrations import MIGRATIONS
+    from vault.store._open import check_new_location, create_database, open_database
+    from vault.store._rows import BlobRow, GrantRow, JobRow, LogRow, UserRow
+    from vault.store._sqlite import BUSY_TIMEOUT_MS, SIDECARS
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

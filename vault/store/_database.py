@@ -31,28 +31,25 @@ Design choices:
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vault.config import DatabaseUrl
 from vault.errors import StoreError
-from vault.store._audit import AuditQueries
 from vault.store._grants import Grants
 from vault.store._jobs import Blobs, Jobs
-from vault.store._listing import ListingQueries
 from vault.store._log import AccessLog
 from vault.store._meta import Meta
 from vault.store._users import Users
 
+if TYPE_CHECKING:
+    from vault.store._audit_view import Audit
+
 Dialect = Literal["sqlite", "postgresql"]
-
-
-class Audit(AuditQueries, ListingQueries):
-    """``db.audit``: the read-only aggregates (``_audit``) and listings (``_listing``) behind
-    ``vault.audit``."""
 
 
 class Database(ABC):
@@ -71,7 +68,14 @@ class Database(ABC):
         self.blobs = Blobs(self)
         self.grants = Grants(self)
         self.log = AccessLog(self)
-        self.audit = Audit(self)
+
+    @functools.cached_property
+    def audit(self) -> Audit:
+        """``db.audit``: the read-only aggregates and listings behind ``vault.audit``, loaded
+        on first use (a restore never needs them: cold start)."""
+        from vault.store._audit_view import Audit
+
+        return Audit(self)
 
     # ----------------------------------------------------------------- backend hooks
 
