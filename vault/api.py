@@ -177,6 +177,11 @@ class Vault:
         """One job's metadata (``None`` when the vault has no such job)."""
         return self._custodian.get_job(job_id)
 
+    def job_status(self, job_id: str) -> str | None:
+        """One job's status (``None`` when the vault has no such job): cheaper than ``job``,
+        which also reads who holds it."""
+        return self._custodian.job_status(job_id)
+
     def known_jobs(self, job_ids: Iterable[str]) -> list[JobInfo]:
         """The named jobs in the order given (duplicates dropped); ``UnknownJob`` otherwise."""
         return lifecycle.known_jobs(self._custodian, job_ids)

@@ -49,9 +49,12 @@ def acting_user(ctx: AppContext, vault: Vault) -> str:
 def reading_user(ctx: AppContext, vault: Vault) -> str:
     """The user to unlock: ``--user``, else the only enabled user, else the login name when
     it is a user; otherwise an error that lists the users and says how to choose one."""
-    user = acting_user(ctx, vault)
-    if ctx.user is not None or vault.default_user() is not None:
-        return user
+    if ctx.user is not None:
+        return acting_user(ctx, vault)
+    default = vault.default_user()  # read once: it is a query
+    if default is not None:
+        return default
+    user = login_name()
     enabled = [u.name for u in vault.users() if u.enabled]
     if user in enabled:
         return user

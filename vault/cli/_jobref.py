@@ -29,7 +29,7 @@ _SHOWN = 5
 def resolve_job(vault: Vault, text: str) -> str:
     """The full id for ``text``: itself when a job has exactly that id, else the one job whose
     id starts with it. Unknown text comes back unchanged (the caller reports it)."""
-    if len(text) < MIN_PREFIX or vault.job(text) is not None:
+    if len(text) < MIN_PREFIX or vault.job_status(text) is not None:
         return text
     matches = vault.job_ids_with_prefix(text, limit=_SHOWN + 1)
     if len(matches) == 1:

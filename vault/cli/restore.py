@@ -81,13 +81,13 @@ def _is_pipe(stream: BinaryIO) -> bool:
 
 def _check_jobs(vault: Vault, job_ids: list[str]) -> None:
     for job_id in job_ids:
-        info = vault.job(job_id)
-        if info is None:
+        status = vault.job_status(job_id)
+        if status is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
-        if info.status == "erased":
+        if status == "erased":
             raise UnknownJob(erased_message(vault, job_id))
-        if info.status != "archived":
-            raise InputError(f"job {job_id} is {info.status}: nothing was archived for it")
+        if status != "archived":
+            raise InputError(f"job {job_id} is {status}: nothing was archived for it")
 
 
 @contextlib.contextmanager

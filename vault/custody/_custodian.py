@@ -34,6 +34,7 @@ from vault.store import (
     Database,
     JobRow,
     Location,
+    LogRow,
     UserRow,
     check_new_location,
     create_database,
@@ -263,13 +264,13 @@ class Custodian:
 
     def unlock(self, name: str, passphrase: str) -> Session:
         """One key derivation; ``UnknownUser``, ``UserDisabled``, ``WrongPassphrase``."""
-        row = self._enabled_user(name)
+        row, entries = self._enabled_user(name)
         if row.wrapped_key is None:
             raise AccessDenied(
                 f"user {name} keeps the private key outside this vault; "
                 "unlock with its key file (--key-file)"
             )
-        facts = _state.user_key_facts(self._db, name)
+        facts = _state.key_facts(entries)
         # Settings below the floor open only if the vault recorded them as accepted so.
         unsafe_ok = facts is None or facts.get("kdf_unsafe") == 1
         private_key = _users.open_key(
@@ -279,13 +280,14 @@ class Custodian:
 
     def unlock_with_key(self, name: str, private_key_pem: bytes) -> Session:
         """Unlock with the user's private key file (as ``keygen`` writes it)."""
-        row = self._enabled_user(name)
+        row, _ = self._enabled_user(name)
         private_key = crypto.load_private_key_pem(private_key_pem)
         if not crypto.constant_time_equal(crypto.public_key_of(private_key), row.public_key):
             raise AccessDenied(f"that key file does not belong to user {name}")
         return self._session(name, private_key)
 
-    def _enabled_user(self, name: str) -> UserRow:
+    def _enabled_user(self, name: str) -> tuple[UserRow, list[LogRow]]:
+        """The user's row, checked against the log, and the log's entries about the user."""
         row = self._db.users.get(name)
         if row is None:
             raise UnknownUser(f"no user {name} in this vault")
@@ -293,8 +295,7 @@ class Custodian:
             raise UserDisabled(f"user {name} is disabled")
         # The row must be what the log recorded (not re-enabled, key and KDF not edited):
         # an edited record is tampering (exit 5), never a wrong passphrase.
-        _state.check_user(self._db, row)
-        return row
+        return row, _state.check_user(self._db, row)
 
     def _session(self, name: str, private_key: bytes) -> Session:
         return Session(
@@ -463,6 +464,10 @@ class Custodian:
         if row is None:
             return None
         return _jobs.job_info(row, self._db.jobs.recipients(job_id).get(job_id, ()))
+
+    def job_status(self, job_id: str) -> str | None:
+        """The job's status, ``None`` when the vault has no such job (one narrow read)."""
+        return self._db.jobs.status(job_id)
 
     def list_jobs(self, *, status: str | None = None) -> list[JobInfo]:
         """Every job (or those in ``status``) in the order first stored; the store builds the

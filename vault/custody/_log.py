@@ -33,6 +33,36 @@ def append(
 ) -> LogEntry:
     """Add one entry at the head of the chain (call inside ``db.write()``). Every new
     entry carries ``facts`` (the state it leaves behind; ``{}`` when there is none)."""
+    row = append_after(
+        db,
+        db.log.last(),
+        vault_id=vault_id,
+        time=time,
+        user=user,
+        action=action,
+        job_id=job_id,
+        counts=counts,
+        subject=subject,
+        facts=facts,
+    )
+    return to_entry(row)
+
+
+def append_after(
+    db: Database,
+    last: LogRow | None,
+    *,
+    vault_id: str,
+    time: float,
+    user: str,
+    action: str,
+    job_id: str | None,
+    counts: Mapping[str, int],
+    subject: str | None = None,
+    facts: Mapping[str, str | int] | None = None,
+) -> LogRow:
+    """``append`` after ``last``, the head the caller has just read in this same write
+    transaction (a release reads it to check it; reading it twice is a wasted statement)."""
     if not action or len(action) > MAX_ACTION_LENGTH:
         raise InputError("an access-log action must be 1 to 40 characters")
     if action not in LOG_ACTIONS:
@@ -45,7 +75,6 @@ def append(
         )
     clean = {str(k): int(v) for k, v in counts.items()}
     state: dict[str, str | int] = dict(facts or {})
-    last = db.log.last()
     seq = 1 if last is None else last.seq + 1
     prev = crypto.GENESIS_HASH if last is None else last.entry_hash
     entry_hash = crypto.log_entry_hash(
@@ -62,7 +91,7 @@ def append(
     )
     row = LogRow(seq, time, user, action, job_id, clean, prev, entry_hash, subject, state)
     db.log.append(row)
-    return to_entry(row)
+    return row
 
 
 def to_entry(row: LogRow) -> LogEntry:

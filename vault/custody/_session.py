@@ -111,14 +111,17 @@ class Session:
 
     def _open(self, job_id: str, wanted: Sequence[str], *, require: Sequence[str]) -> _Opened:
         db = self._db
+        # One snapshot, each row read once: the job, the log's head (two rows) and its
+        # triggers, every grant with its holder's public key, the job's log entries, its blobs.
         with db.read():
             job = self._readable_job(job_id)
             # Nothing leaves unless the log's head holds and the job is what its log says.
             _state.check_head(db, self.vault_id)
-            _state.check_job(db, job_id)
-            grants = db.grants.of_job(job_id, self.user)
+            all_grants = db.grants.of_job_with_keys(job_id)
+            holders = _state.holders_with_keys(all_grants)
+            _state.check_job_rows(db, job_id, job, holders)
             blobs = db.blobs.of_job(job_id)
-            holders = _state.holders(db, job_id)
+        grants = [g for g, _ in all_grants if g.user == self.user]
         self._check_structure(job, blobs)
         deks = self._deks(job, grants)
         current = deks.get(job.key_version)
@@ -206,20 +209,20 @@ class Session:
         now = self._clock()
         entries: list[LogEntry] = []
         with self._db.write():
-            _state.check_head(self._db, self.vault_id)
+            last = _state.check_head(self._db, self.vault_id)
             for job_id in job_ids:
                 job_counts = (per_job or {}).get(job_id, counts or {})
-                entries.append(
-                    _log.append(
-                        self._db,
-                        vault_id=self.vault_id,
-                        time=now,
-                        user=self.user,
-                        action=action,
-                        job_id=job_id,
-                        counts=job_counts,
-                    )
+                last = _log.append_after(
+                    self._db,
+                    last,
+                    vault_id=self.vault_id,
+                    time=now,
+                    user=self.user,
+                    action=action,
+                    job_id=job_id,
+                    counts=job_counts,
                 )
+                entries.append(_log.to_entry(last))
         return entries
 
     # ----------------------------------------------------------------- sharing

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import vault.crypto as crypto
 from vault.errors import IntegrityError
-from vault.store import Database, JobRow, LogRow, UserRow
+from vault.store import Database, GrantRow, JobRow, LogRow, UserRow
 
 # Log actions that change a job's rows (reads such as restore or export do not).
 JOB_ACTIONS = frozenset({"submit", "fetch", "expire", "grant", "revoke", "erase"})
@@ -53,6 +53,12 @@ def holders(db: Database, job_id: str) -> list[Holder]:
     """Every grant of the job as ``(key version, user, fingerprint)``, sorted."""
     users = {u.name: u for u in db.users.all()}
     return holders_of([(g.key_version, g.user) for g in db.grants.of_job(job_id)], users)
+
+
+def holders_with_keys(grants: Iterable[tuple[GrantRow, bytes]]) -> list[Holder]:
+    """``holders`` from ``db.grants.of_job_with_keys`` (each grant with its user's public
+    key), without reading the users again."""
+    return sorted({(g.key_version, g.user, crypto.fingerprint(key)) for g, key in grants})
 
 
 def holders_of(grants: Iterable[tuple[int, str]], users: Mapping[str, UserRow]) -> list[Holder]:
@@ -110,15 +116,17 @@ def user_facts(user: UserRow, *, unsafe: bool) -> dict[str, str | int]:
 # --------------------------------------------------------------------------- head
 
 
-def check_head(db: Database, vault_id: str) -> None:
-    """``IntegrityError`` unless the newest log entry hashes correctly, follows the entry
-    before it, and the triggers that keep the log append-only are in place. Reads two rows
-    and the two triggers: cheap enough before every release."""
-    last = db.log.last()
-    if last is None:
+def check_head(db: Database, vault_id: str) -> LogRow:
+    """The newest log entry; ``IntegrityError`` unless it hashes correctly, follows the
+    entry before it, and the triggers that keep the log append-only are in place. Two
+    statements (the newest two rows, the triggers): cheap enough before every release."""
+    head = db.log.head()
+    if not head:
         raise IntegrityError("the access log is empty: refusing to release anything")
+    last = head[0]
     if last.seq > 1:
-        before = db.log.entry(last.seq - 1)
+        # The entry before must be seq - 1 itself: a gap (a deleted row) is no predecessor.
+        before = head[1] if len(head) > 1 and head[1].seq == last.seq - 1 else None
         expected_prev = None if before is None else before.entry_hash
     else:
         expected_prev = crypto.GENESIS_HASH
@@ -146,6 +154,7 @@ def check_head(db: Database, vault_id: str) -> None:
         raise IntegrityError(
             "the access log's append-only triggers are missing or altered; refusing to release"
         )
+    return last
 
 
 # --------------------------------------------------------------------------- jobs
@@ -244,11 +253,17 @@ def _version(facts: Mapping[str, str | int]) -> int:
 
 def check_job(db: Database, job_id: str) -> None:
     """``IntegrityError`` (the first problem) unless the job's rows match its log entries:
-    one indexed read of its entries, its row and its grants (before every release, and
-    before archiving over a pending job)."""
-    problems = job_problems(
-        job_id, db.jobs.get(job_id), db.log.rows(job_id=job_id), holders(db, job_id)
-    )
+    one indexed read of its entries, its row and its grants (before archiving over a pending
+    job)."""
+    check_job_rows(db, job_id, db.jobs.get(job_id), holders(db, job_id))
+
+
+def check_job_rows(
+    db: Database, job_id: str, row: JobRow | None, grants: Sequence[Holder]
+) -> None:
+    """``check_job`` for a caller that has just read the job's row and holders (before every
+    release): only the job's log entries are read, one indexed statement."""
+    problems = job_problems(job_id, row, db.log.rows(job_id=job_id), grants)
     if problems:
         raise IntegrityError(problems[0].message)
 
@@ -298,20 +313,23 @@ def _about(entry: LogRow) -> str | None:
 def user_key_facts(db: Database, name: str) -> Mapping[str, str | int] | None:
     """The facts of the user's newest ``user-add``/``passwd`` entry (``None``: none recorded,
     a vault from before facts existed)."""
-    keyed = [
-        e
-        for e in db.log.rows(subject=name)
-        if e.action in ("user-add", "passwd") and e.facts is not None
-    ]
+    return key_facts(db.log.rows(subject=name))
+
+
+def key_facts(entries: Sequence[LogRow]) -> Mapping[str, str | int] | None:
+    """``user_key_facts`` from the user's entries (``db.log.rows(subject=name)``)."""
+    keyed = [e for e in entries if e.action in ("user-add", "passwd") and e.facts is not None]
     return keyed[-1].facts if keyed else None
 
 
-def check_user(db: Database, row: UserRow) -> None:
-    """``IntegrityError`` unless the user's row matches its log entries (before unlocking)."""
-    entries = [e for e in db.log.rows(subject=row.name) if e.action in USER_ACTIONS]
-    problems = user_problems(row.name, row, entries)
+def check_user(db: Database, row: UserRow) -> list[LogRow]:
+    """``IntegrityError`` unless the user's row matches its log entries (before unlocking);
+    the entries about the user (``db.log.rows(subject=name)``), for ``key_facts``."""
+    entries = db.log.rows(subject=row.name)
+    problems = user_problems(row.name, row, [e for e in entries if e.action in USER_ACTIONS])
     if problems:
         raise IntegrityError(problems[0].message)
+    return entries
 
 
 def check_user_absent(db: Database, name: str) -> None:

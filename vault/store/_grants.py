@@ -38,6 +38,17 @@ class Grants(Queries):
         rows = self._query(sql + " ORDER BY g.key_version, u.name", params)
         return [_grant(r) for r in rows]
 
+    def of_job_with_keys(self, job_id: str) -> list[tuple[GrantRow, bytes]]:
+        """Every grant of the job with its user's public key, by key version and user name:
+        the holders and the reader's own grants in one statement."""
+        rows = self._query(
+            "SELECT g.job_id, u.name, g.key_version, CAST(g.sealed_dek AS BLOB), g.created_at, "
+            "CAST(u.public_key AS BLOB) FROM grants g JOIN users u ON u.id = g.user_id "
+            "WHERE g.job_id = ? ORDER BY g.key_version, u.name",
+            (job_id,),
+        )
+        return [_grant_and_key(r) for r in rows]
+
     def prune(self, job_id: str, keep_versions: Sequence[int]) -> int:
         """Delete the job's grants of every key version not in ``keep_versions``."""
         keep = sorted({int(v) for v in keep_versions})
@@ -73,3 +84,8 @@ def _grant(r: Sequence[Any]) -> GrantRow:
 @checked("grant")
 def _grant_place(r: Sequence[Any]) -> tuple[str, str, int]:
     return (str(r[0]), str(r[1]), int(r[2]))
+
+
+@checked("grant")
+def _grant_and_key(r: Sequence[Any]) -> tuple[GrantRow, bytes]:
+    return _grant(r), bytes(r[5])

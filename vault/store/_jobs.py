@@ -25,6 +25,12 @@ class Jobs(Queries):
         rows = self._query(f"SELECT {JOB_SELECT} FROM jobs WHERE job_id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
+    def status(self, job_id: str) -> str | None:
+        """The job's status alone (``None``: no such job): one narrow read for the checks a
+        command makes before it asks for a passphrase."""
+        rows = self._query("SELECT status FROM jobs WHERE job_id = ?", (job_id,))
+        return str(rows[0][0]) if rows else None
+
     def ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
         """Up to ``limit`` job ids starting with ``prefix``, in id order (short ids)."""
         rows = self._query(

@@ -8,7 +8,7 @@ append a new one. ``docs/storage.md`` describes every table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 JOB_STATUSES_SQL = "('pending', 'archived', 'failed', 'expired', 'erased')"
 
@@ -140,3 +140,14 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at REAL NOT NULL
 )
 """
+
+# The triggers that keep the access log append-only, as the migrations create them: name ->
+# the CREATE statement with its whitespace collapsed (the form in which SQLite's catalogue
+# holds it). Checked before every release, so taken from the migrations' text here rather
+# than by building a database in memory; a test holds it to the catalogue of a fresh vault.
+LOG_TRIGGERS: Mapping[str, str] = {
+    " ".join(sql.split()).split()[2]: " ".join(sql.split())
+    for _, statements in MIGRATIONS
+    for sql in statements
+    if " ".join(sql.split()).startswith("CREATE TRIGGER ")
+}

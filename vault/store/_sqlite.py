@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, Self, TypeVar
 
 from vault.errors import IntegrityError, StoreError, VaultExists, VaultNotFound
 from vault.store._database import Database
-from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
+from vault.store._migrations import LOG_TRIGGERS, MIGRATIONS, MIGRATIONS_TABLE
 
 BUSY_TIMEOUT_MS = 30_000
 SIDECARS = ("-wal", "-shm")
@@ -96,11 +96,16 @@ def _check_is_vault(path: Path) -> None:
 @_translated
 def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
     not_a_vault = StoreError(f"{path} is not a questa-vault database")
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not {"schema_migrations", "vault_meta"} <= tables:
+    # One statement for the catalogue: our two tables, and the columns of the migrations one.
+    found = conn.execute(
+        "SELECT name, CASE WHEN name = 'schema_migrations' THEN (SELECT group_concat(c, ',') "
+        "FROM (SELECT name AS c FROM pragma_table_info('schema_migrations') ORDER BY cid)) END "
+        "FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'vault_meta')"
+    ).fetchall()
+    tables = {str(r[0]): r[1] for r in found}
+    if not {"schema_migrations", "vault_meta"} <= set(tables):
         raise not_a_vault
-    columns = [r[1] for r in conn.execute("PRAGMA table_info(schema_migrations)")]
-    if columns != ["id", "name", "applied_at"]:
+    if tables["schema_migrations"] != "id,name,applied_at":
         raise not_a_vault
     first = conn.execute("SELECT name FROM schema_migrations ORDER BY id LIMIT 1").fetchone()
     if first is None or first[0] != MIGRATIONS[0][0]:
@@ -212,15 +217,19 @@ class SqliteDatabase(Database):
             # Before anything can write: the WAL pragma and the migrations change the file.
             _check_is_vault(path)
         try:
+            # The timeout is SQLite's busy timeout (no PRAGMA needed for it).
             conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+                str(path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
         store = cls(path, conn)
         try:
             store._configure()
-            store._migrate()
+            store._migrate(new=new)
             store._tighten_modes()
         except BaseException:
             conn.close()
@@ -230,7 +239,6 @@ class SqliteDatabase(Database):
     @_translated
     def _configure(self) -> None:
         c = self._conn
-        c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         mode = c.execute("PRAGMA journal_mode = WAL").fetchone()
         if mode is None or str(mode[0]).lower() != "wal":
             raise StoreError("the vault file cannot use write-ahead logging")
@@ -239,8 +247,16 @@ class SqliteDatabase(Database):
         c.execute("PRAGMA secure_delete = ON")
 
     @_translated
-    def _migrate(self) -> None:
+    def _migrate(self, *, new: bool) -> None:
         known = [name for name, _ in MIGRATIONS]
+        if not new:
+            # The usual case, one read and no write lock: nothing to apply. (A vault that
+            # lacks migrations, or has unknown ones, goes on to the locked path below.)
+            applied = [
+                r[0] for r in self._conn.execute("SELECT name FROM schema_migrations ORDER BY id")
+            ]
+            if applied == known:
+                return
         with self.write():
             self._conn.execute(MIGRATIONS_TABLE)
             applied = [
@@ -371,13 +387,14 @@ class SqliteDatabase(Database):
     def log_guarded(self) -> bool:
         """Whether both triggers that keep the access log append-only are in place as defined
         (two catalogue rows: cheap enough to ask before every release)."""
-        expected = _expected_schema()
-        names = ("access_log_no_update", "access_log_no_delete")
+        names = tuple(LOG_TRIGGERS)
+        marks = ", ".join("?" * len(names))
         rows = self.query(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)", names
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
+            names,
         )
         actual = {str(r[0]): _normalise_sql(r[1]) for r in rows}
-        return all(actual.get(n) == expected.get(("trigger", n)) for n in names)
+        return all(actual.get(n) == sql for n, sql in LOG_TRIGGERS.items())
 
     def schema_problems(self) -> list[str]:
         """How the file's schema differs from the one the migrations make (dropped triggers,
