@@ -26,10 +26,16 @@ MIN_PREFIX = 4
 _SHOWN = 5
 
 
-def resolve_job(vault: Vault, text: str) -> str:
+def resolve_job(vault: Vault, text: str, statuses: dict[str, str | None] | None = None) -> str:
     """The full id for ``text``: itself when a job has exactly that id, else the one job whose
-    id starts with it. Unknown text comes back unchanged (the caller reports it)."""
-    if len(text) < MIN_PREFIX or vault.job_status(text) is not None:
+    id starts with it. Unknown text comes back unchanged (the caller reports it). The status
+    read on the way goes into ``statuses`` (a caller that checks it next reads it once)."""
+    if len(text) < MIN_PREFIX:
+        return text
+    status = vault.job_status(text)
+    if statuses is not None:
+        statuses[text] = status
+    if status is not None:
         return text
     matches = vault.job_ids_with_prefix(text, limit=_SHOWN + 1)
     if len(matches) == 1:
@@ -44,8 +50,10 @@ def resolve_job(vault: Vault, text: str) -> str:
     )
 
 
-def resolve_jobs(vault: Vault, texts: Iterable[str]) -> list[str]:
-    return [resolve_job(vault, t) for t in texts]
+def resolve_jobs(
+    vault: Vault, texts: Iterable[str], statuses: dict[str, str | None] | None = None
+) -> list[str]:
+    return [resolve_job(vault, t, statuses) for t in texts]
 
 
 # --------------------------------------------------------------------------- shell completion

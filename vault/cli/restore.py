@@ -79,9 +79,9 @@ def _is_pipe(stream: BinaryIO) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _check_jobs(vault: Vault, job_ids: list[str]) -> None:
+def _check_jobs(vault: Vault, job_ids: list[str], statuses: dict[str, str | None]) -> None:
     for job_id in job_ids:
-        status = vault.job_status(job_id)
+        status = statuses[job_id] if job_id in statuses else vault.job_status(job_id)
         if status is None:
             raise UnknownJob(f"job {job_id} is not in this vault")
         if status == "erased":
@@ -316,10 +316,11 @@ def restore_command(
     if is_dash(report_path) and (output is None or is_dash(output)):
         raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
     with _input_stream(input_path) as given, open_vault(ctx) as vault:
-        job_ids = list(dict.fromkeys(resolve_jobs(vault, job_ids)))
+        statuses: dict[str, str | None] = {}
+        job_ids = list(dict.fromkeys(resolve_jobs(vault, job_ids, statuses)))
         if prefer is not None:
             prefer = resolve_job(vault, prefer)
-        _check_jobs(vault, job_ids)
+        _check_jobs(vault, job_ids, statuses)
         name = None if input_path is None or str(input_path) == "-" else input_path.name
         if given is None:
             info = vault.job(job_ids[0])

@@ -120,7 +120,7 @@ def check_head(db: Database, vault_id: str) -> LogRow:
     """The newest log entry; ``IntegrityError`` unless it hashes correctly, follows the
     entry before it, and the triggers that keep the log append-only are in place. Two
     statements (the newest two rows, the triggers): cheap enough before every release."""
-    head = db.log.head()
+    head, guarded = db.log.head_guarded()
     if not head:
         raise IntegrityError("the access log is empty: refusing to release anything")
     last = head[0]
@@ -150,7 +150,7 @@ def check_head(db: Database, vault_id: str) -> LogRow:
     )
     if not crypto.constant_time_equal(recomputed.encode(), last.entry_hash.encode()):
         raise IntegrityError(f"access log: entry {last.seq} was altered; refusing to release")
-    if not db.log_guarded():
+    if not guarded:
         raise IntegrityError(
             "the access log's append-only triggers are missing or altered; refusing to release"
         )
@@ -258,9 +258,7 @@ def check_job(db: Database, job_id: str) -> None:
     check_job_rows(db, job_id, db.jobs.get(job_id), holders(db, job_id))
 
 
-def check_job_rows(
-    db: Database, job_id: str, row: JobRow | None, grants: Sequence[Holder]
-) -> None:
+def check_job_rows(db: Database, job_id: str, row: JobRow | None, grants: Sequence[Holder]) -> None:
     """``check_job`` for a caller that has just read the job's row and holders (before every
     release): only the job's log entries are read, one indexed statement."""
     problems = job_problems(job_id, row, db.log.rows(job_id=job_id), grants)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vault.store._base import Queries
+from vault.store._migrations import LOG_TRIGGERS
 from vault.store._rows import LogRow, checked, counts_column, facts_column
 
 # ``user`` is quoted: PostgreSQL reserves the word (SQLite accepts the quotes too).
@@ -27,6 +28,24 @@ class AccessLog(Queries):
         statement); fewer when the log is shorter."""
         rows = self._query(f"SELECT {_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 2")
         return [_log(r) for r in rows]
+
+    def head_guarded(self) -> tuple[list[LogRow], bool]:
+        """``head()`` and ``db.log_guarded()`` (the append-only triggers in place), what the
+        check before every release reads. On PostgreSQL, where each statement is a round
+        trip, one statement answers both: the triggers are counted in a column."""
+        if self.dialect != "postgresql":
+            return self.head(), self.db.log_guarded()
+        names = sorted(LOG_TRIGGERS)
+        marks = ", ".join("?" * len(names))
+        rows = self._query(
+            f"SELECT {_COLUMNS}, (SELECT count(DISTINCT t.tgname) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' "
+            f"AND t.tgname IN ({marks})) FROM access_log ORDER BY seq DESC LIMIT 2",
+            names,
+        )
+        guarded = bool(rows) and int(rows[0][-1]) == len(names)
+        return [_log(r[:-1]) for r in rows], guarded
 
     def append(self, row: LogRow) -> None:
         self._exec(
