@@ -44,11 +44,32 @@ METADATA_FREE = {
     "tomllib",
     "termios",
     "ctypes",
+    # Found from the environment on Linux; tempfile, shutil, bz2 and lzma come with it.
+    "platformdirs",
+    "tempfile",
+    # The store's copier and maintenance (backup, migrate, vacuum) and the client's response
+    # validation load with the commands that use them.
+    "vault.store._copy",
+    "vault.store._maintenance",
+    "vault.client._validate",
 }
 # What restoring a text answer needs none of: the network stack, the document readers (zip,
-# XML, PDF), cryptography's key-file serialization (PEM, SSH, PKCS#12), rich without a
-# terminal.
+# XML, PDF), cryptography's key-file serialization (PEM, SSH, PKCS#12) and its OpenSSL
+# backend object (RSA, EC: raw X25519 keys load without it), rich without a terminal, the
+# lenient scanner in a strict restore, the audit queries, the per-user directories' library.
 RESTORE_TEXT_FREE = {
+    "cryptography.hazmat.backends",
+    "cryptography.hazmat.primitives.asymmetric.rsa",
+    "cryptography.hazmat.primitives.asymmetric.ec",
+    "cryptography.hazmat.primitives.kdf.scrypt",
+    "vault.placeholders._lenient",
+    "vault.store._audit",
+    "vault.store._listing",
+    "vault.store._copy",
+    "vault.store._maintenance",
+    "vault.client._validate",
+    "platformdirs",
+    "tempfile",
     "vault.documents",
     "vault.restore._containers",
     "zipfile",

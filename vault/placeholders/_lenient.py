@@ -27,30 +27,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-OPENERS = {
-    "[": "square",
-    "［": "square",
-    "&#91;": "square",
-    "&#x5b;": "square",
-    "&lbrack;": "square",
-    "&lsqb;": "square",
-    "\\[": "markdown",
-    "<": "angle",
-    "&lt;": "angle",
-    "{": "curly",
-}
-CLOSERS = {
-    "]": "square",
-    "］": "square",
-    "&#93;": "square",
-    "&#x5d;": "square",
-    "&rbrack;": "square",
-    "&rsqb;": "square",
-    "\\]": "markdown",
-    ">": "angle",
-    "&gt;": "angle",
-    "}": "curly",
-}
+from vault.placeholders._tokens import CLOSERS, LINK_STARTS, OPENERS, is_link, normalize
+
+_LINK_FIRST = "".join({s[0] for s in LINK_STARTS})
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -61,29 +40,11 @@ _OPEN = _alternation(OPENERS)
 _CLOSE = _alternation(CLOSERS)
 _PAD_MAX = 8
 _PAD = rf"[ \t\u00a0]{{0,{_PAD_MAX}}}"
-# A separator inside a token as written: underscore (maybe Markdown-escaped), space, line wrap.
-_SEP_NORM = re.compile(r"(?:\\?_|[ ])?\r?\n|\\_|[ ]")
-_RUNS = re.compile(r"__+")
 _CJK = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 )
 
 EditKind = Literal["exact", "repair", "unknown"]
-# A Markdown link destination after "](": a scheme, an anchor or a path (not "(2020)").
-LINK_STARTS = (
-    "(mailto:",
-    "(http:",
-    "(https:",
-    "(tel:",
-    "(ftp:",
-    "(www.",
-    "(#",
-    "(/",
-    "(./",
-    "(../",
-)
-_LINK_FIRST = "".join({s[0] for s in LINK_STARTS})
-is_link = re.compile("|".join(re.escape(s) for s in LINK_STARTS), re.IGNORECASE).match
 
 
 @dataclass(frozen=True)
@@ -95,14 +56,6 @@ class Edit:
     placeholder: str | None
     kind: EditKind
     link: bool = False  # a square-bracketed token right before "(": Markdown link text
-
-
-def normalize(token: str) -> str:
-    """The lenient key of a placeholder or token inside: lower case, one ``_`` for each run of
-    separators (so a line wrap next to an underscore counts once)."""
-    if " " not in token and "\\" not in token and "\n" not in token and "__" not in token:
-        return token.lower()
-    return _RUNS.sub("_", _SEP_NORM.sub("_", token)).lower()
 
 
 def _strip_brackets(placeholder: str) -> str:

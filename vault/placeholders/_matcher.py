@@ -28,17 +28,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate, filterfalse
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
-from vault.placeholders._lenient import (
-    CLOSERS,
-    LINK_STARTS,
-    OPENERS,
-    LenientScanner,
-    is_link,
-    normalize,
-)
 from vault.placeholders._resolver import MapProblem, Resolver, placeholder_type
+from vault.placeholders._tokens import CLOSERS, LINK_STARTS, OPENERS, is_link, normalize
+
+if TYPE_CHECKING:
+    from vault.placeholders._lenient import LenientScanner
 
 # The generic placeholder shape `[LABEL_N]`; bracketed text of this shape that is not in the map
 # is reported as unknown (an LLM invented or mangled it). `[Your Name]` or `[option1]` are not.
@@ -153,6 +149,10 @@ class Matcher:
 
     @functools.cached_property
     def _scanner(self) -> LenientScanner:
+        # The scanner's module compiles its patterns at import: loaded by the first restore
+        # that scans for mangled forms, not by every strict one (cold start).
+        from vault.placeholders._lenient import LenientScanner
+
         return LenientScanner(self._originals, self._index[0], self._labels, inner=self._inner)
 
     # -- lookups --------------------------------------------------------------------------------
