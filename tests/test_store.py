@@ -339,3 +339,28 @@ def test_a_writer_killed_mid_store_leaves_no_partial_job(tmp_path: Path) -> None
             ).fetchone()[0]
             == 0
         )
+
+
+def test_the_log_triggers_checked_before_release_are_the_ones_a_fresh_vault_has(
+    tmp_path: Path,
+) -> None:
+    """``LOG_TRIGGERS`` comes from the migrations' text (no database is built to compare with
+    before a release): it must be exactly what SQLite's catalogue holds for a new vault, and a
+    trigger dropped or redefined must fail the check."""
+    from vault.store._migrations import LOG_TRIGGERS
+
+    path = tmp_path / "vault.db"
+    db = create_database(path)
+    try:
+        rows = db.query("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        assert {str(n): " ".join(str(sql).split()) for n, sql in rows} == dict(LOG_TRIGGERS)
+        assert db.log_guarded()
+        with db.write():
+            db.execute("DROP TRIGGER access_log_no_delete")
+            db.execute(
+                "CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log "
+                "WHEN 0 BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END"
+            )
+        assert not db.log_guarded()
+    finally:
+        db.close()
