@@ -219,6 +219,12 @@ class Database(ABC):
                 raise StoreError("internal: maintenance inside a transaction")
             return self._fetch(sql, ())
 
+    def log_head_guarded(self, head_sql: str) -> tuple[list[tuple[Any, ...]], bool]:
+        """The rows of ``head_sql`` (a parameterless read of the log's head) and
+        ``log_guarded()``: what the check before every release reads. A backend where every
+        statement is a round trip answers both in one (``_postgres``)."""
+        return self.query(head_sql), self.log_guarded()
+
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""
         return [str(r[0]) for r in self.query("SELECT name FROM schema_migrations ORDER BY id")]

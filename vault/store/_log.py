@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from vault.store._base import Queries
-from vault.store._migrations import LOG_TRIGGERS
 from vault.store._rows import LogRow, checked, counts_column, facts_column
 
 # ``user`` is quoted: PostgreSQL reserves the word (SQLite accepts the quotes too).
 _COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject, facts'
+# The newest two entries, newest first (no parameter: see ``head_guarded``).
+_HEAD_SQL = f"SELECT {_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 2"
 
 
 class AccessLog(Queries):
@@ -26,26 +27,14 @@ class AccessLog(Queries):
     def head(self) -> list[LogRow]:
         """The newest two entries, newest first (what checking the head needs, in one
         statement); fewer when the log is shorter."""
-        rows = self._query(f"SELECT {_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 2")
-        return [_log(r) for r in rows]
+        return [_log(r) for r in self._query(_HEAD_SQL)]
 
     def head_guarded(self) -> tuple[list[LogRow], bool]:
-        """``head()`` and ``db.log_guarded()`` (the append-only triggers in place), what the
-        check before every release reads. On PostgreSQL, where each statement is a round
-        trip, one statement answers both: the triggers are counted in a column."""
-        if self.dialect != "postgresql":
-            return self.head(), self.db.log_guarded()
-        names = sorted(LOG_TRIGGERS)
-        marks = ", ".join("?" * len(names))
-        rows = self._query(
-            f"SELECT {_COLUMNS}, (SELECT count(DISTINCT t.tgname) FROM pg_trigger t "
-            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' "
-            f"AND t.tgname IN ({marks})) FROM access_log ORDER BY seq DESC LIMIT 2",
-            names,
-        )
-        guarded = bool(rows) and int(rows[0][-1]) == len(names)
-        return [_log(r[:-1]) for r in rows], guarded
+        """``head()`` and ``db.log_guarded()`` (the log's triggers in place as defined), what
+        the check before every release reads; one round trip on PostgreSQL
+        (``Database.log_head_guarded``)."""
+        rows, guarded = self.db.log_head_guarded(_HEAD_SQL)
+        return [_log(r) for r in rows], guarded
 
     def append(self, row: LogRow) -> None:
         self._exec(

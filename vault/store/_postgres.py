@@ -364,12 +364,16 @@ class PostgresDatabase(Database):
         self.query("SELECT 1")
         return []
 
-    def _guard_problems(self, *, log_only: bool) -> list[str]:
+    def _guard_problems(
+        self, *, log_only: bool, rows: list[tuple[Any, ...]] | None = None
+    ) -> list[str]:
         """How the schema's triggers differ from ``guards``: missing, not firing in every
         ordinary session (``tgenabled`` other than O or A: disabled, or ``ENABLE REPLICA``),
         on another table or event, or calling a function that is not the one the schema made
-        (its body, language, search path, owner, SECURITY DEFINER). One catalogue read."""
-        rows = self.query(_TRIGGERS_SQL)
+        (its body, language, search path, owner, SECURITY DEFINER). One catalogue read
+        (``rows``: that read, already made by ``log_head_guarded``)."""
+        if rows is None:
+            rows = self.query(_TRIGGERS_SQL)
         schema = str(rows[0][0]) if rows else str(self.query("SELECT current_schema()")[0][0])
         found = {(str(r[1]), str(r[2])): r for r in rows}
         problems: list[str] = []
@@ -392,6 +396,17 @@ class PostgresDatabase(Database):
         """The triggers that keep the access log append-only and chained are in place, enabled
         for every session, and call the functions the schema made (one catalogue read)."""
         return not self._guard_problems(log_only=True)
+
+    def log_head_guarded(self, head_sql: str) -> tuple[list[tuple[Any, ...]], bool]:
+        """The log head's rows and ``log_guarded()`` in one round trip: both statements take
+        no parameter, so they go as one simple query and come back as two result sets."""
+        with self._lock:
+            cursor = self._run(f"{head_sql}; {_TRIGGERS_SQL}")
+            head = [tuple(r) for r in cursor.fetchall()]
+            if not cursor.nextset():
+                raise StoreError("internal: the trigger catalogue read returned nothing")
+            triggers = [tuple(r) for r in cursor.fetchall()]
+        return head, not self._guard_problems(log_only=True, rows=triggers)
 
     def schema_problems(self) -> list[str]:
         """Missing or extra tables, columns, indexes and append-only triggers compared with
