@@ -257,6 +257,7 @@ def test_a_non_ascii_token_is_a_one_line_error(
 ) -> None:
     token = "tökén-secret"
     (tmp_path / "tok").write_text(token + "\n", encoding="utf-8")
+    (tmp_path / "tok").chmod(0o600)
     args = ["--token-file", str(tmp_path / "tok")] if source == "file" else []
     values = {**env, "QUESTA_API_TOKEN": token} if source == "env" else env
     result = run(["fetch", "550e8400-e29b-41d4-a716-446655440000", *args], values)

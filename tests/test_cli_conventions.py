@@ -233,3 +233,18 @@ def test_report_to_stdout_and_json_name_the_real_conflict(tmp_path: Path) -> Non
     assert result.stderr.startswith(
         "questa-vault: --report - and --json both write to stdout: choose one"
     )
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o660, 0o600, 0o400])
+def test_a_secret_file_open_to_others_is_warned_about(
+    isolated_env: Path, tmp_path: Path, mode: int
+) -> None:
+    """As ssh and libpq do: the secret is only as safe as its file (never refused)."""
+    secret = tmp_path / "pass.txt"
+    secret.write_text("alice pw\n")
+    secret.chmod(mode)
+    result = invoke(["--passphrase-file", str(secret), "init", "--user", "alice", *FAST_KDF])
+    assert result.exit_code == 0, result.output
+    warned = f"warning: {secret} is open to other users (mode {mode:04o}); it holds a secret"
+    assert (warned in result.stderr) is bool(mode & 0o077)
+    assert "alice pw" not in result.output

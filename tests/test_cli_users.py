@@ -340,6 +340,7 @@ def test_user_add_with_a_bad_public_key_file(vault: Path, tmp_path: Path) -> Non
 def test_passwd_changes_the_passphrase(vault: Path, tmp_path: Path) -> None:
     new = tmp_path / "new.txt"
     new.write_text("new pw\n")
+    new.chmod(0o600)  # a secret file as it should be (a shared one gets a warning)
     result = invoke(["passwd", "--new-passphrase-file", str(new), *FAST_KDF], env=PW)
     assert (result.exit_code, result.stderr) == (0, "changed the passphrase of alice\n")
     with Custodian.open(vault) as kr:

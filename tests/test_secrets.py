@@ -135,6 +135,7 @@ def test_without_the_extra_one_line_names_it(tmp_path: Path) -> None:
     )
     token = tmp_path / "t"
     token.write_text("x", encoding="utf-8")
+    token.chmod(0o600)
     proc = subprocess.run(
         [sys.executable, "-c", code, str(token)], capture_output=True, text=True, timeout=60
     )

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -256,6 +257,7 @@ def read_secret(
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(f"cannot read passphrase file {path}: {reason(exc)}") from exc
+            warn_if_shared(path)
         secret = text.rstrip("\r\n")
     elif env is not None:
         secret = env
@@ -279,6 +281,21 @@ def read_secret(
     if not secret:
         raise InputError("the passphrase is empty")
     return secret
+
+
+def warn_if_shared(path: Path) -> None:
+    """A warning on stderr when a secret file can be read or written by other users (as ssh
+    and libpq warn): the secret is only as safe as the file. Never refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o077 and stat.S_ISREG(mode):
+        echo(
+            f"warning: {path} is open to other users (mode {stat.S_IMODE(mode):04o}); "
+            f"it holds a secret: chmod 600 {path}",
+            err=True,
+        )
 
 
 def color() -> bool | None:
@@ -406,6 +423,7 @@ def read_token(ctx: AppContext, token_file: Path | None, api_url: str) -> str | 
                 token = read_stdin_secret("--token-file").decode("utf-8").strip()
             else:
                 token = token_file.read_text(encoding="utf-8").strip()
+                warn_if_shared(token_file)
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read token file {token_file}: {reason(exc)}") from exc
         return token or None

@@ -15,7 +15,7 @@ import click
 
 import vault.crypto as crypto  # a lazy package: only init, user add, passwd derive keys
 from vault.api import Unlocked, Vault
-from vault.cli._app import AppContext, is_dash, read_stdin_secret
+from vault.cli._app import AppContext, is_dash, read_stdin_secret, warn_if_shared
 from vault.cli._harden import harden_process
 from vault.cli._terminal import reason
 from vault.errors import InputError, UnknownUser
@@ -81,6 +81,7 @@ def unlock(ctx: AppContext, vault: Vault, *, key_file: Path | None = None) -> Un
         else:
             try:
                 data = key_file.read_bytes()
+                warn_if_shared(key_file)
             except OSError as exc:
                 raise InputError(f"cannot read key file {key_file}: {reason(exc)}") from exc
         return vault.unlock_with_key(user, data)
