@@ -98,8 +98,7 @@ def run_options(func: F) -> F:
         default=DEFAULT_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
-        help="Stop waiting after this long (0: ask once); unfinished jobs stay pending for "
-        "sync.",
+        help="Stop waiting after this long (0: ask once); unfinished jobs stay pending for sync.",
     )(func)
     func = click.option(
         "--no-wait/--wait",

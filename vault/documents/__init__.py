@@ -17,6 +17,8 @@ from vault.documents._ooxml import (
     Kind,
     Sheet,
     has_macros,
+    is_rels,
+    is_xml_member,
     kind_of,
     may_hold_inline_strings,
     quote_sheet,
@@ -24,11 +26,21 @@ from vault.documents._ooxml import (
     shared_strings_part,
     sheet_spec,
     sheets,
+    text_parts,
     word_location,
     word_parts,
 )
 from vault.documents._pdf import PDF_MAGIC, pdf_pages
-from vault.documents._xml import Edit, Group, PartResult, PartSpec, rewrite_part
+from vault.documents._xml import (
+    GROUP_BYTES,
+    Edit,
+    Group,
+    PartResult,
+    PartSpec,
+    may_hold_brackets,
+    rewrite_part,
+    scan_part,
+)
 from vault.documents._zip import (
     DEFAULT_LIMITS,
     OLE_MAGIC,
@@ -42,6 +54,7 @@ from vault.documents._zip import (
 __all__ = [
     "DEFAULT_LIMITS",
     "EXCEL_SPEC",
+    "GROUP_BYTES",
     "OLE_MAGIC",
     "PDF_MAGIC",
     "WORD_SPEC",
@@ -57,16 +70,21 @@ __all__ = [
     "ZipRewriter",
     "document_texts",
     "has_macros",
+    "is_rels",
+    "is_xml_member",
     "kind_of",
+    "may_hold_brackets",
     "may_hold_inline_strings",
     "pdf_pages",
     "quote_sheet",
     "refuse_ole",
     "rewrite_part",
+    "scan_part",
     "shared_string_cells",
     "shared_strings_part",
     "sheet_spec",
     "sheets",
+    "text_parts",
     "word_location",
     "word_parts",
 ]

@@ -31,7 +31,14 @@ def document_texts(data: bytes, name: str, limits: ZipLimits = DEFAULT_LIMITS) -
     texts: list[str] = []
 
     def collect(group: Group) -> None:
-        texts.append("".join(group.texts))
+        if len(group.segments) < 2 or max(group.segments) == 0:
+            texts.append("".join(group.texts))
+            return
+        # field codes, deleted text, text after a tab: never joined with the runs around them
+        for segment in range(max(group.segments) + 1):
+            texts.append(
+                "".join(t for t, s in zip(group.texts, group.segments, strict=True) if s == segment)
+            )
 
     if kind_of(zipped) == "docx":
         parts = [(part, WORD_SPEC) for part in word_parts(zipped)]

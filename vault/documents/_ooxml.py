@@ -36,10 +36,30 @@ _R = (
     "http://purl.oclc.org/ooxml/officeDocument/relationships",
 )
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_M = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/math",
+    "http://purl.oclc.org/ooxml/officeDocument/math",
+)
 
+# A paragraph's text elements: runs, field codes (``instrText``: a HYPERLINK field's target),
+# tracked deletions, deleted field codes, and equation runs (``m:t``). Each kind is its own
+# segment (see ``Group.segments``); a tab, line break or carriage return ends a segment.
 WORD_SPEC = PartSpec(
     groups=frozenset(f"{ns}}}p" for ns in _W),
-    texts=frozenset(f"{ns}}}t" for ns in _W),
+    texts=frozenset(
+        [f"{ns}}}{local}" for ns in _W for local in ("t", "instrText", "delText", "delInstrText")]
+        + [f"{ns}}}t" for ns in _M]
+    ),
+    breaks=frozenset(f"{ns}}}{local}" for ns in _W for local in ("tab", "br", "cr", "ptab")),
+)
+# Document properties (title, author, company, custom properties): every leaf element's text.
+PROPS_SPEC = PartSpec(groups=frozenset(), texts=frozenset(), leaves=True)
+# Excel's legacy comments (``xl/comments1.xml``): each comment's ``text`` is one string of runs,
+# as in shared strings.
+COMMENTS_SPEC = PartSpec(
+    groups=frozenset(f"{ns}}}text" for ns in _S),
+    texts=frozenset(f"{ns}}}t" for ns in _S),
+    skip=frozenset(f"{ns}}}rPh" for ns in _S),
 )
 EXCEL_SPEC = PartSpec(
     groups=frozenset(f"{ns}}}{local}" for ns in _S for local in ("si", "is")),
@@ -61,6 +81,11 @@ STRICT_SHEET_SPEC = PartSpec(
 )
 
 _WORD_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes|comments)\.xml\Z")
+_PROPS_PART = re.compile(r"docProps/(core|app|custom)\.xml\Z")
+_EXCEL_COMMENTS = re.compile(r"xl/(comments/)?comments?\d*\.xml\Z", re.IGNORECASE)
+_THREADED = re.compile(r"xl/threadedComments/[^/]+\.xml\Z", re.IGNORECASE)
+_RELS = re.compile(r"(.*/)?_rels/[^/]*\.rels\Z")
+_XML_MEMBER = re.compile(r".*\.(xml|rels|vml)\Z", re.IGNORECASE)
 _MACROS = re.compile(r"(^|/)vbaProject\.bin\Z|(^|/)vbaData\.xml\Z", re.IGNORECASE)
 
 
@@ -79,6 +104,30 @@ def has_macros(zipped: SafeZip) -> bool:
 
 def word_parts(zipped: SafeZip) -> list[str]:
     return [name for name in zipped.names() if _WORD_PART.match(name)]
+
+
+def text_parts(zipped: SafeZip, kind: Kind) -> dict[str, PartSpec]:
+    """The parts besides paragraphs and cells whose text is restored: document properties, and
+    in a workbook its comments (legacy and threaded)."""
+    found: dict[str, PartSpec] = {}
+    for name in zipped.names():
+        if _PROPS_PART.match(name):
+            found[name] = PROPS_SPEC
+        elif kind == "xlsx" and _EXCEL_COMMENTS.match(name):
+            found[name] = COMMENTS_SPEC
+        elif kind == "xlsx" and _THREADED.match(name):
+            found[name] = PROPS_SPEC
+    return found
+
+
+def is_rels(name: str) -> bool:
+    """A relationships part (``word/_rels/document.xml.rels``): hyperlink targets live there."""
+    return _RELS.match(name) is not None
+
+
+def is_xml_member(name: str) -> bool:
+    """A member that is XML (parts, relationships, legacy VML drawings)."""
+    return _XML_MEMBER.match(name) is not None
 
 
 @dataclass(frozen=True)

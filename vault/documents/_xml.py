@@ -40,6 +40,15 @@ class PartSpec:
     texts: frozenset[str]  # the text elements inside a group
     skip: frozenset[str] = frozenset()  # containers whose text elements do not count (rPh)
     cell: str | None = None  # the element whose ``r`` attribute locates a group (a cell)
+    # Elements inside a group that end a text as the reader sees it (a tab, a line break): a
+    # placeholder is never joined across one.
+    breaks: frozenset[str] = frozenset()
+    # Every element that holds only character data is a group of one text (document properties:
+    # ``dc:title``, ``vt:lpwstr``); ``groups`` and ``texts`` are then not used.
+    leaves: bool = False
+
+
+GROUP_BYTES = 16 << 20  # XML of one paragraph or string held at once, at most
 
 
 @dataclass
@@ -50,6 +59,11 @@ class Group:
     cell: str | None  # the enclosing cell's reference (``B7``), when the spec names one
     start: int = 0  # input offset of the group's start tag
     texts: list[str] = field(default_factory=list)
+    # Per text, which *segment* it belongs to: texts of one element kind (``w:t``, ``w:instrText``,
+    # ``w:delText``) between two breaks. A placeholder is only joined across one segment's texts.
+    segments: list[int] = field(default_factory=list)
+    _keys: dict[tuple[str, int], int] = field(default_factory=dict)
+    _breaks: int = 0
     _items: list[tuple[int, int, bool]] = field(default_factory=list)  # (start, end, preserve)
 
 
@@ -106,8 +120,12 @@ def parse(parser: expat.XMLParserType, chunk: bytes, final: bool, name: str) -> 
 
 
 class _Rewriter:
-    def __init__(self, spec: PartSpec, edit: Edit, out: IO[bytes] | None, name: str) -> None:
+    def __init__(
+        self, spec: PartSpec, edit: Edit, out: IO[bytes] | None, name: str, group_bytes: int
+    ) -> None:
         self.spec = spec
+        self.group_bytes = group_bytes
+        self.text_name = ""
         self.edit = edit
         self.out = out
         self.name = name
@@ -137,29 +155,55 @@ class _Rewriter:
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         spec = self.spec
         self.last = self.parser.CurrentByteIndex
-        if name == spec.cell:
+        if spec.leaves:
+            self._leaf(attrs)
+        elif name == spec.cell:
             self.cell = attrs.get("r")
         elif name in spec.groups:
             self.stack.append(Group(self.count, self.cell, self.last))
             self.count += 1
         elif name in spec.texts:
             if self.stack and not self.skipping:
+                self.text_name = name
                 self.text_start = self.last
                 self.text_preserve = attrs.get(_XML_SPACE) == "preserve"
                 self.parts = []
                 self.parser.CharacterDataHandler = self.parts.append
         elif name in spec.skip:
             self.skipping += 1
+        elif name in spec.breaks and self.stack:
+            self.stack[-1]._breaks += 1
+
+    def _leaf(self, attrs: dict[str, str]) -> None:
+        """Properties: each element is a group of its own text until a child element shows
+        that it is not a leaf (its character data is then not text)."""
+        if self.text_start >= 0:
+            self.stack.pop()
+        self.stack.append(Group(self.count, None, self.last))
+        self.count += 1
+        self.text_start = self.last
+        self.text_preserve = attrs.get(_XML_SPACE) == "preserve"
+        self.parts = []
+        self.parser.CharacterDataHandler = self.parts.append
+
+    def _close_text(self, group: Group) -> None:
+        parts = self.parts
+        group.texts.append(parts[0] if len(parts) == 1 else "".join(parts))
+        key = (self.text_name, group._breaks)
+        group.segments.append(group._keys.setdefault(key, len(group._keys)))
+        group._items.append((self.text_start, self.parser.CurrentByteIndex, self.text_preserve))
+        self.text_start = -1
+        self.parser.CharacterDataHandler = None
 
     def _end(self, name: str) -> None:
         spec = self.spec
-        if self.text_start >= 0 and name in spec.texts:
-            group = self.stack[-1]
-            parts = self.parts
-            group.texts.append(parts[0] if len(parts) == 1 else "".join(parts))
-            group._items.append((self.text_start, self.parser.CurrentByteIndex, self.text_preserve))
-            self.text_start = -1
-            self.parser.CharacterDataHandler = None
+        if spec.leaves:
+            if self.text_start >= 0:
+                group = self.stack.pop()
+                self._close_text(group)
+                self._finish(group)
+        elif self.text_start >= 0 and name in spec.texts:
+            self._close_text(self.stack[-1])
         elif name in spec.groups and self.stack:
             self._finish(self.stack.pop())
         elif name in spec.skip:
@@ -201,6 +245,11 @@ class _Rewriter:
         if self.out is not None:
             self.buf += chunk
         parse(self.parser, chunk, final, self.name)
+        if self.stack and self.parser.CurrentByteIndex - self.stack[0].start > self.group_bytes:
+            raise UnsafeDocument(
+                f"{self.name}: one paragraph or string is larger than "
+                f"{self.group_bytes >> 20} MiB of XML, which is refused (a hostile document?)"
+            )
         if final:
             self._flush(self.base + len(self.buf))
         else:
@@ -229,13 +278,21 @@ class _Rewriter:
 
 
 def rewrite_part(
-    chunks: Iterable[bytes], out: IO[bytes] | None, spec: PartSpec, edit: Edit, *, name: str
+    chunks: Iterable[bytes],
+    out: IO[bytes] | None,
+    spec: PartSpec,
+    edit: Edit,
+    *,
+    name: str,
+    group_bytes: int = GROUP_BYTES,
 ) -> PartResult:
     """Stream one part's bytes through ``edit``; write the result to ``out`` (None: only read).
 
-    ``name`` names the part in errors. Raises ``DocumentError`` / ``UnsafeDocument``.
+    ``name`` names the part in errors. Raises ``DocumentError`` / ``UnsafeDocument``, the latter
+    also for a group (paragraph, string) whose XML exceeds ``group_bytes``: memory holds one
+    group, so a hostile document with one huge paragraph is refused instead of held.
     """
-    rewriter = _Rewriter(spec, edit, out, name)
+    rewriter = _Rewriter(spec, edit, out, name, group_bytes)
     first = True
     for chunk in chunks:
         if first and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -244,3 +301,119 @@ def rewrite_part(
         rewriter.feed(chunk)
     rewriter.feed(b"", final=True)
     return rewriter.result
+
+
+# Bytes after which a part may hold a bracketed token: a bracket (also full-width), a character
+# reference, a percent-encoded bracket (URLs). Parts without any are not parsed by ``scan_part``.
+_MAYBE_BRACKET = re.compile(rb"\[|\xef\xbc\xbb|&#|%5[bB]")
+
+
+def may_hold_brackets(chunks: Iterable[bytes]) -> bool:
+    """Whether a part's bytes may hold a bracketed token (read at zlib speed, not parsed)."""
+    tail = b""
+    for chunk in chunks:
+        if _MAYBE_BRACKET.search(tail + chunk[:8]) or _MAYBE_BRACKET.search(chunk):
+            return True
+        tail = chunk[-8:]
+    return False
+
+
+def _local(name: str) -> str:
+    return name.rpartition("}")[2]
+
+
+class _Scanner:
+    """Hands every attribute value, and the character data outside ``spec``'s text elements, to
+    ``found(text, where)`` (``where``: the element's local name, ``name@attribute``)."""
+
+    def __init__(
+        self,
+        spec: PartSpec | None,
+        found: Callable[[str, str], None],
+        may: Callable[[str], bool],
+    ) -> None:
+        self.spec = spec
+        self.found = found
+        self.may = may
+        self.names: list[str] = []
+        self.parts: list[str] = []
+        self.cell = ""  # the latest cell reference seen (``c r="B7"``), to locate a formula
+        self.held = 0
+        self.groups = 0
+        self.skipping = 0
+        self.in_text = 0
+        parser = safe_parser()
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._data
+        self.parser = parser
+
+    def _data(self, text: str) -> None:
+        if not self.in_text:
+            self.parts.append(text)
+            self.held += len(text)
+            if self.held > GROUP_BYTES:
+                raise UnsafeDocument(
+                    f"one text is larger than {GROUP_BYTES >> 20} MiB, which is refused "
+                    "(a hostile document?)"
+                )
+
+    def _flush(self) -> None:
+        if self.parts:
+            text = "".join(self.parts)
+            self.parts.clear()
+            self.held = 0
+            if self.names and self.may(text):
+                where = _local(self.names[-1])
+                self.found(text, f"{where} of cell {self.cell}" if where == "f" else where)
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        self._flush()
+        local = _local(name)
+        if local == "c" and "r" in attrs:
+            self.cell = attrs["r"]
+        for key, value in attrs.items():
+            if self.may(value):
+                self.found(value, f"{local}@{_local(key)}")
+        self.names.append(name)
+        spec = self.spec
+        if spec is None:
+            return
+        if spec.leaves:
+            self.in_text = 1
+        elif name in spec.groups:
+            self.groups += 1
+        elif name in spec.skip:
+            self.skipping += 1
+        elif name in spec.texts and self.groups and not self.skipping:
+            self.in_text += 1
+
+    def _end(self, name: str) -> None:
+        self._flush()
+        self.names.pop()
+        spec = self.spec
+        if spec is None or spec.leaves:
+            return
+        if name in spec.groups:
+            self.groups -= 1
+        elif name in spec.skip:
+            self.skipping -= 1
+        elif name in spec.texts and self.in_text:
+            self.in_text -= 1
+
+
+def scan_part(
+    chunks: Iterable[bytes],
+    spec: PartSpec | None,
+    found: Callable[[str, str], None],
+    may: Callable[[str], bool],
+    *,
+    name: str,
+) -> None:
+    """Call ``found(text, where)`` for each attribute value and each piece of character data
+    outside the text elements ``spec`` rewrites (all of a part when ``spec`` is None) for which
+    ``may(text)`` holds: what a restore of the part leaves as it was."""
+    scanner = _Scanner(spec, found, may)
+    for chunk in chunks:
+        parse(scanner.parser, chunk, False, name)
+    parse(scanner.parser, b"", True, name)

@@ -44,8 +44,9 @@ MIN_CANDIDATE = 100  # inner length of the longest bracketed text considered a c
 MAX_LISTED = 1000  # unresolved occurrences kept with their position (all are counted)
 
 # unknown: not in any map; ambiguous: two originals; outside-string: JSON; mangled: a form that
-# --lenient repairs (reported by strict mode with that hint).
-Reason = Literal["unknown", "ambiguous", "outside-string", "mangled"]
+# --lenient repairs (reported by strict mode with that hint); outside-text: DOCX/XLSX, in a place
+# restore does not rewrite (an attribute, a formula, a part that is not text).
+Reason = Literal["unknown", "ambiguous", "outside-string", "mangled", "outside-text"]
 Escape = Callable[[str], str]
 
 

@@ -18,12 +18,19 @@ formula gets a leading ``'``. Unresolved placeholders are located as ``part para
 
 from __future__ import annotations
 
+import html
+import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import BinaryIO
+from urllib.parse import quote, unquote
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
 
 from vault.documents import (
     DEFAULT_LIMITS,
@@ -36,19 +43,24 @@ from vault.documents import (
     ZipLimits,
     ZipRewriter,
     has_macros,
+    is_rels,
+    is_xml_member,
     kind_of,
+    may_hold_brackets,
     may_hold_inline_strings,
     quote_sheet,
     rewrite_part,
+    scan_part,
     shared_string_cells,
     shared_strings_part,
     sheet_spec,
     sheets,
+    text_parts,
     word_location,
     word_parts,
 )
-from vault.errors import InputError
-from vault.placeholders import MAX_LISTED, Matcher, Resolver
+from vault.errors import DocumentError, InputError, UnsafeDocument
+from vault.placeholders import MAX_LISTED, Matcher, Reason, Resolver, Tally
 from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -77,41 +89,124 @@ class _Run:
         self.matcher.count_restored(self.hits.elements())
         self.hits.clear()
 
+    def probe(self, token: str, location: str) -> str | None:
+        """A candidate not in the map: its repair (lenient), or None; what the matcher reports
+        about it is listed at ``location`` (the matcher's own offsets do not apply here)."""
+        matcher = self.matcher
+        real = matcher.tally
+        scratch = Tally()
+        matcher.tally = scratch
+        try:
+            value = matcher.resolve_miss(token, 0)
+        finally:
+            matcher.tally = real
+        real.counts.update(scratch.counts)
+        real.repaired += scratch.repaired
+        for text, _, reason in scratch.unresolved:
+            self.unresolved(text, reason, location)
+        return None if value == token else value
+
+    def probe_quietly(self, token: str) -> str | None:
+        """A candidate's repair (lenient) counted as restored, or None; never reported here
+        (what stays is reported by the scan of the output)."""
+        matcher = self.matcher
+        real = matcher.tally
+        scratch = Tally()
+        matcher.tally = scratch
+        try:
+            value = matcher.resolve_miss(token, 0)
+        finally:
+            matcher.tally = real
+        if value == token:
+            return None
+        real.counts.update(scratch.counts)
+        real.repaired += scratch.repaired
+        return value
+
+    def may_hold(self, text: str) -> bool:
+        """Whether ``text`` may hold a candidate (a bracket, full-width too, or ``%5B``)."""
+        return "[" in text or "%5" in text or (self.matcher.lenient and "［" in text)
+
+    def unresolved(self, text: str, reason: Reason, location: str) -> None:
+        tally = self.matcher.tally
+        listed = len(tally.unresolved)
+        tally.add_unresolved(text, len(self.where), reason)
+        if len(tally.unresolved) > listed:
+            self.where.append(location)
+            self.shared_index.append(-1)
+
+    def left(self, token: str, location: str) -> None:
+        """A candidate that stays in the output where restore does not write: report it when it
+        is (or would be repaired into) a placeholder of the map, as the matcher reports others."""
+        if token in self.matcher.originals:
+            self.unresolved(token, "outside-text", location)
+            return
+        matcher = self.matcher
+        real = matcher.tally
+        scratch = Tally()
+        matcher.tally = scratch
+        try:
+            value = matcher.resolve_miss(token, 0)
+        finally:
+            matcher.tally = real
+        if value != token:  # lenient would repair it, but nothing here is rewritten
+            self.unresolved(token, "outside-text", location)
+            return
+        for text, _, reason in scratch.unresolved:
+            self.unresolved(text, reason, location)
+
     def edit_for(
         self, locate: Callable[[Group], str], shared: bool = False
     ) -> Callable[[Group], list[str] | None]:
-        matcher = self.matcher
-        originals = matcher.originals
-        tally = matcher.tally
+        originals = self.matcher.originals
         hits = self.hits
-        lenient = matcher.lenient
+        lenient = self.matcher.lenient
+        candidate = self.candidate
 
-        def edit(group: Group) -> list[str] | None:
-            joined = "".join(group.texts)
-            if "[" not in joined and not (lenient and "［" in joined):
-                return None
+        def replace(joined: str, group: Group) -> list[tuple[int, int, str]]:
             spans: list[tuple[int, int, str]] = []
-            for m in self.candidate.finditer(joined):
+            for m in candidate.finditer(joined):
                 token = m.group()
                 value = originals.get(token)
                 if value is None:
-                    listed = len(tally.unresolved)
-                    value = matcher.resolve_miss(token, len(self.where))
-                    if len(tally.unresolved) > listed:
-                        self.where.append(locate(group))
-                        self.shared_index.append(group.index if shared else -1)
-                    if value == token:
+                    listed = len(self.where)
+                    value = self.probe(token, locate(group))
+                    if shared:
+                        self.shared_index[listed:] = [group.index] * (len(self.where) - listed)
+                    if value is None:
                         continue
                 else:
                     hits[token] += 1
                 spans.append((m.start(), m.end(), value))
+            return spans
+
+        def edit_texts(texts: list[str], group: Group) -> list[str] | None:
+            joined = texts[0] if len(texts) == 1 else "".join(texts)
+            if "[" not in joined and not (lenient and "［" in joined):
+                return None
+            spans = replace(joined, group)
             if not spans:
                 return None
-            texts = (
-                [_fill(joined, spans)]
-                if len(group.texts) == 1
-                else distribute(joined, group.texts, spans)
-            )
+            return [_fill(joined, spans)] if len(texts) == 1 else distribute(joined, texts, spans)
+
+        def edit(group: Group) -> list[str] | None:
+            segments = group.segments
+            if len(segments) < 2 or max(segments) == 0:
+                texts = edit_texts(group.texts, group)
+            else:  # field codes, deleted text, text after a tab: each joined on its own
+                texts = list(group.texts)
+                changed = False
+                for segment in range(max(segments) + 1):
+                    at = [i for i, s in enumerate(segments) if s == segment]
+                    new = edit_texts([group.texts[i] for i in at], group)
+                    if new is not None:
+                        changed = True
+                        for i, text in zip(at, new, strict=True):
+                            texts[i] = text
+                if not changed:
+                    return None
+            if texts is None:
+                return None
             if self.neutralize and "".join(texts).startswith(FORMULA_START):
                 first = next(i for i, t in enumerate(texts) if t)
                 texts[first] = "'" + texts[first]
@@ -195,29 +290,42 @@ def restore_package(
         for sheet in sheet_list:
             if may_hold_inline_strings(zipped, sheet.part):
                 plans[sheet.part] = (sheet_spec(sheet), _cell_locator(sheet.name), False)
+    for part, spec in text_parts(zipped, kind).items():
+        plans[part] = (spec, _part_locator(part), False)
 
     writer = ZipRewriter(zipped, dst)
     for index, info in enumerate(zipped.infos):
-        plan = plans.get(info.filename)
+        part = info.filename
+        plan = plans.get(part)
         run.bytes_in += info.file_size
         if plan is None:
+            if is_rels(part):
+                rels = _restore_rels(zipped, part, run)
+                if rels is not None:
+                    writer.replace(index, io.BytesIO(rels))
+                    _scan(_bytes_chunks(rels), None, part, run, name)
+                    continue
             writer.copy(index)
+            if is_xml_member(part):
+                _scan(partial(zipped.chunks, part), None, part, run, name)
             continue
         spec, locate, shared = plan
         with tempfile.TemporaryFile() as scratch:
             result = rewrite_part(
-                zipped.chunks(info.filename),
+                zipped.chunks(part),
                 scratch,
                 spec,
                 run.edit_for(locate, shared),
-                name=f"{name}: {info.filename}",
+                name=f"{name}: {part}",
             )
             run.count()
             run.invalid += result.invalid_characters
             if result.changed_groups:
                 writer.replace(index, scratch)
+                _scan(partial(_file_chunks, scratch), spec, part, run, name)
             else:
                 writer.copy(index)
+                _scan(partial(zipped.chunks, part), spec, part, run, name)
     writer.finish()
 
     warnings: list[str] = []
@@ -231,6 +339,131 @@ def restore_package(
     if kind == "xlsx" and any(i >= 0 for i in run.shared_index):
         _cells_of_shared(zipped, sheet_list, run)
     return _report(kind, matcher, run, tuple(warnings), writer.offset)
+
+
+def _bytes_chunks(data: bytes) -> Callable[[], Iterator[bytes]]:
+    return lambda: iter((data,))
+
+
+def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
+    file.seek(0)
+    while data := file.read(1 << 20):
+        yield data
+
+
+def _scan(
+    chunks: Callable[[], Iterable[bytes]],
+    spec: PartSpec | None,
+    part: str,
+    run: _Run,
+    name: str,
+) -> None:
+    """Report the placeholders the output's ``part`` still holds outside the text restore
+    rewrites (attribute values, formulas, field results, parts restore does not read)."""
+    if not may_hold_brackets(chunks()):
+        return
+    candidate = run.candidate
+
+    def found(text: str, where: str) -> None:
+        location = f"{part} {where}"
+        for m in candidate.finditer(text):
+            run.left(m.group(), location)
+        if "%5" in text:  # a percent-encoded placeholder in a URL
+            for m in candidate.finditer(_unquote_brackets(text)):
+                run.left(m.group(), location)
+
+    scan_part(chunks(), spec, found, run.may_hold, name=f"{name}: {part}")
+
+
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _unquote_brackets(text: str) -> str:
+    """Only the percent-encoded placeholders of a URL decoded (a ``[`` written raw or as
+    ``%5B``), the rest left as written, so what is found is a whole token."""
+    return re.sub(r"%5[bB]([^%\[\]]*(?:%[0-9A-Fa-f]{2}[^%\[\]]*)*?)%5[dD]", _decoded, text)
+
+
+def _decoded(m: re.Match[str]) -> str:
+    return "[" + unquote(m.group(1)) + "]"
+
+
+# Characters a URL may hold as they are (RFC 3986 reserved and unreserved, and ``%``): an
+# original put into a link target keeps them, so an original that is itself a URL stays one;
+# everything else (space, non-ASCII as UTF-8, ``"<>\\^`{|}``) is percent-encoded.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_RELATIONSHIP = re.compile(r"<(?:[\w.-]+:)?Relationship\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+_ATTRIBUTE = re.compile(r"([\w.:-]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
+
+
+def _restore_rels(zipped: SafeZip, part: str, run: _Run) -> bytes | None:
+    """A relationships part with the placeholders of its external targets (hyperlinks)
+    restored, percent-encoded as a URL needs; None when nothing changes. Internal targets
+    (part names) are never changed; what is left is reported by the scan."""
+    data = zipped.read(part)
+    if not may_hold_brackets((data,)):
+        return None
+    try:
+        fromstring(data)  # refuses DTDs and entities before anything is used
+        text = data.decode("utf-8")
+    except DefusedXmlException as exc:
+        raise UnsafeDocument(
+            f"{zipped.name}: {part} holds a DTD or entities, which are refused"
+        ) from exc
+    except (ParseError, UnicodeDecodeError) as exc:
+        raise DocumentError(f"{zipped.name}: {part} is not well-formed UTF-8 XML") from exc
+    changed = False
+
+    def relationship(m: re.Match[str]) -> str:
+        nonlocal changed
+        tag = m.group()
+        attrs = {a.group(1): a for a in _ATTRIBUTE.finditer(tag)}
+        mode, target = attrs.get("TargetMode"), attrs.get("Target")
+        if mode is None or target is None or html.unescape(mode.group(2)[1:-1]) != "External":
+            return tag
+        quoted = target.group(2)
+        value = html.unescape(quoted[1:-1])
+        new = _restore_url(value, run, f"{part} Relationship@Target")
+        if new == value:
+            return tag
+        changed = True
+        escaped = (
+            new.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(quoted[0], "&quot;" if quoted[0] == '"' else "&apos;")
+        )
+        start, end = target.span(2)
+        return tag[:start] + quoted[0] + escaped + quoted[0] + tag[end:]
+
+    out = _RELATIONSHIP.sub(relationship, text)
+    return out.encode("utf-8") if changed else None
+
+
+def _restore_url(value: str, run: _Run, location: str) -> str:
+    decoded = _unquote_brackets(value) if "%5" in value else value
+    pieces: list[str] = []
+    pos = 0
+    for m in run.candidate.finditer(decoded):
+        token = m.group()
+        original = run.matcher.originals.get(token)
+        if original is None:
+            original = run.probe_quietly(token)
+            if original is None:
+                continue
+        else:
+            run.hits[token] += 1
+        pieces.append(decoded[pos : m.start()])
+        pieces.append(quote(original, safe=_URL_SAFE))
+        pos = m.end()
+    if not pieces:
+        return value
+    pieces.append(decoded[pos:])
+    run.count()
+    return "".join(pieces)
+
+
+def _part_locator(part: str) -> Callable[[Group], str]:
+    return lambda group: part
 
 
 def _word_locator(part: str) -> Callable[[Group], str]:

@@ -27,7 +27,9 @@ class UnresolvedPlaceholder:
     placeholder: str
     line: int
     column: int
-    reason: Reason  # "unknown" (not in any map), "ambiguous", "outside-string" (JSON), "mangled"
+    # "unknown" (not in any map), "ambiguous", "outside-string" (JSON), "mangled", "outside-text"
+    # (DOCX/XLSX: left where restore does not write, such as an attribute or a formula)
+    reason: Reason
     location: str = ""
 
     @property
