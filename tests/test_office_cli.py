@@ -93,6 +93,14 @@ PARAMETER_ENTITY = (
 )
 
 
+def one_paragraph(size: int) -> bytes:
+    """document.xml with one paragraph of ``size`` bytes of small runs (text that does not
+    compress past the zip-bomb ratio)."""
+    runs = "".join(f"<w:r><w:t>{i:08x}</w:t></w:r>" for i in range(0, size // 27 * 7919, 7919))
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    return f"<w:document {w}><w:body><w:p>{runs}</w:p></w:body></w:document>".encode()
+
+
 def encrypted_pdf() -> bytes:
     pdf = FPDF()
     pdf.set_font("Helvetica", size=12)
@@ -160,6 +168,11 @@ CASES = [
         "scan.pdf is not a readable PDF (corrupt or cut)",
     ),
     ("locked.pdf", encrypted_pdf(), "locked.pdf is password-protected"),
+    (
+        "huge.docx",
+        rebuild(DOCX, {"word/document.xml": one_paragraph(17 << 20)}),
+        "huge.docx: word/document.xml: one paragraph or string is larger than 16 MiB of XML",
+    ),
     (
         "old.doc",
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from office_kit import make_docx, make_shared_xlsx, make_xlsx
+from test_office_parts import linked_docx
 
 from vault.placeholders import invert_map
 from vault.restore import RestoreOptions, restore_bytes
@@ -23,6 +24,11 @@ from vault.simulator._detect import ENTITY_TYPES
 from vault.simulator._office import anonymize_package
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+LINK_MAP = {
+    "Zoë Smith": "[PERSON_NAME_1]",
+    "zoe@example.com": "[EMAIL_ADDRESS_2]",
+    "Al": "[PERSON_NAME_3]",
+}
 LINES = ["Contract of Project Nightjar with John Doe.", "Write to john.doe@example.com today."]
 
 
@@ -50,13 +56,24 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         restored, report = restore_bytes(anonymized.content, resolver, RestoreOptions(name=name))
         assert report.restored == 3 and report.complete
         (work / name).write_bytes(restored)
+    # a hyperlink target and the title, restored outside the runs (percent-encoded in the URL)
+    links, report = restore_bytes(
+        linked_docx("https://x.example/u/[PERSON_NAME_1]", "mailto:[EMAIL_ADDRESS_2]"),
+        invert_map(LINK_MAP, "job"),
+        RestoreOptions(name="links.docx"),
+    )
+    assert report.complete
+    (work / "links.docx").write_bytes(links)
+    sources["links.docx"] = links
     profile = (work / "profile").as_uri()
     subprocess.run(
         [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "html",
          "--outdir", str(work / "out"), *(str(work / n) for n in sources)],
         check=True, capture_output=True, timeout=180,
     )  # fmt: skip
-    return {name: _text((work / "out" / name).with_suffix(".html")) for name in sources}
+    rendered = {name: _text((work / "out" / name).with_suffix(".html")) for name in sources}
+    raw = (work / "out" / "links.html").read_text(encoding="utf-8", errors="replace")
+    return {**rendered, "links.html": html.unescape(raw)}
 
 
 def _text(path: Path) -> str:
@@ -75,3 +92,13 @@ def test_libreoffice_renders_the_restored_text(rendered: dict[str, str], name: s
         assert "7" in text
     if name == "shared.xlsx":
         assert "42" in text  # the formula still computes
+
+
+def test_libreoffice_follows_restored_links_and_shows_the_restored_title(
+    rendered: dict[str, str],
+) -> None:
+    page = rendered["links.html"]
+    assert 'href="https://x.example/u/Zo%C3%AB%20Smith"' in page
+    assert 'href="mailto:zoe@example.com"' in page
+    assert "Report on Zoë Smith" in page  # the title property
+    assert "PERSON_NAME" not in page and "EMAIL_ADDRESS" not in page

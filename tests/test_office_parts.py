@@ -11,15 +11,18 @@ import html
 import io
 import re
 import zipfile
+from pathlib import Path
 from urllib.parse import unquote
 
 import docx
 import pytest
+from conftest import invoke
 from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml.shared import OxmlElement, qn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from office_kit import make_docx, make_shared_xlsx
+from test_office_cli import ENV, JOB, vault  # noqa: F401 (the fixture)
 from test_office_restore import with_member
 
 from vault.documents import PartSpec, rewrite_part
@@ -274,3 +277,18 @@ def test_one_huge_paragraph_is_refused_not_held() -> None:
     with pytest.raises(UnsafeDocument, match="one paragraph or string is larger than 1 MiB"):
         rewrite_part(chunks(), io.BytesIO(), spec, lambda g: None, name="p", group_bytes=1 << 20)
     assert rewrite_part(chunks(), io.BytesIO(), spec, lambda g: None, name="p").changed_groups == 0
+
+
+@pytest.mark.usefixtures("vault")
+def test_the_cli_exits_3_naming_each_part_and_writes_the_rest(tmp_path: Path) -> None:
+    src = tmp_path / "a.docx"
+    data = with_member(
+        make_docx("Dear [PERSON_NAME_1]"), "customXml/item1.xml", b"<x y='[PERSON_NAME_1]'/>"
+    )
+    src.write_bytes(data)
+    out = tmp_path / "b.docx"
+    result = invoke(["restore", str(src), "-j", JOB, "-o", str(out)], env=ENV)
+    assert result.exit_code == 3, result.output
+    assert "[PERSON_NAME_1] at customXml/item1.xml x@y (outside-text)" in result.stderr
+    assert "Ann Smith" not in result.output
+    assert b"Ann Smith" in zipfile.ZipFile(out).read("word/document.xml")

@@ -17,7 +17,7 @@ from typing import Literal
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from vault.documents._xml import PartSpec, parse, safe_parser
+from vault.documents._xml import PartSpec, may_hold_brackets, parse, safe_parser
 from vault.documents._zip import SafeZip
 from vault.errors import DocumentError, UnsafeDocument
 
@@ -187,12 +187,23 @@ def shared_strings_part(zipped: SafeZip) -> str | None:
 
 def may_hold_inline_strings(zipped: SafeZip, part: str) -> bool:
     """Whether a sheet has inline strings at all (read at zlib speed, no XML parsing)."""
+    return sheet_markers(zipped, part)[0]
+
+
+def sheet_markers(zipped: SafeZip, part: str) -> tuple[bool, bool]:
+    """Whether a sheet may hold inline strings, and whether it may hold a bracketed token at
+    all (``may_hold_brackets``), in one read at zlib speed."""
     tail = b""
+    inline = brackets = False
     for chunk in zipped.chunks(part):
-        if b"inlineStr" in tail + chunk[:16] or b"inlineStr" in chunk:
-            return True
+        if not inline and (b"inlineStr" in tail + chunk[:16] or b"inlineStr" in chunk):
+            inline = True
+        if not brackets and may_hold_brackets((tail + chunk,)):
+            brackets = True
+        if inline and brackets:
+            break
         tail = chunk[-16:]
-    return False
+    return inline, brackets
 
 
 def quote_sheet(name: str) -> str:

@@ -64,6 +64,8 @@ class Group:
     segments: list[int] = field(default_factory=list)
     _keys: dict[tuple[str, int], int] = field(default_factory=dict)
     _breaks: int = 0
+    _last: tuple[str, int] = ("", -1)
+    _segment: int = 0
     _items: list[tuple[int, int, bool]] = field(default_factory=list)  # (start, end, preserve)
 
 
@@ -190,7 +192,10 @@ class _Rewriter:
         parts = self.parts
         group.texts.append(parts[0] if len(parts) == 1 else "".join(parts))
         key = (self.text_name, group._breaks)
-        group.segments.append(group._keys.setdefault(key, len(group._keys)))
+        if key != group._last:  # a new kind of text, or text after a break
+            group._last = key
+            group._segment = group._keys.setdefault(key, len(group._keys))
+        group.segments.append(group._segment)
         group._items.append((self.text_start, self.parser.CurrentByteIndex, self.text_preserve))
         self.text_start = -1
         self.parser.CharacterDataHandler = None

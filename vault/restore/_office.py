@@ -47,12 +47,12 @@ from vault.documents import (
     is_xml_member,
     kind_of,
     may_hold_brackets,
-    may_hold_inline_strings,
     quote_sheet,
     rewrite_part,
     scan_part,
     shared_string_cells,
     shared_strings_part,
+    sheet_markers,
     sheet_spec,
     sheets,
     text_parts,
@@ -280,6 +280,7 @@ def restore_package(
     run = _Run(matcher, neutralize_formulas, _candidate(matcher))
     plans: dict[str, tuple[PartSpec, Callable[[Group], str], bool]] = {}
     sheet_list = sheets(zipped) if kind == "xlsx" else []
+    unbracketed: set[str] = set()
     if kind == "docx":
         for part in word_parts(zipped):
             plans[part] = (WORD_SPEC, _word_locator(part), False)
@@ -288,8 +289,11 @@ def restore_package(
         if strings is not None:
             plans[strings] = (EXCEL_SPEC, _string_locator(strings), True)
         for sheet in sheet_list:
-            if may_hold_inline_strings(zipped, sheet.part):
+            inline, brackets = sheet_markers(zipped, sheet.part)
+            if inline:
                 plans[sheet.part] = (sheet_spec(sheet), _cell_locator(sheet.name), False)
+            elif not brackets:
+                unbracketed.add(sheet.part)  # copied, and nothing to scan: read once
     for part, spec in text_parts(zipped, kind).items():
         plans[part] = (spec, _part_locator(part), False)
 
@@ -306,7 +310,7 @@ def restore_package(
                     _scan(_bytes_chunks(rels), None, part, run, name)
                     continue
             writer.copy(index)
-            if is_xml_member(part):
+            if is_xml_member(part) and part not in unbracketed:
                 _scan(partial(zipped.chunks, part), None, part, run, name)
             continue
         spec, locate, shared = plan
