@@ -14,6 +14,12 @@ brackets), but not bare placeholders without brackets. Values stay text: a resto
 its string type, and with ``neutralize_formulas`` a cell whose restored text starts like a
 formula gets a leading ``'``. Unresolved placeholders are located as ``part paragraph N`` or
 ``Sheet1!B7``.
+
+Outside paragraphs and cells: document properties and Excel comments are restored as text,
+external hyperlink targets in ``_rels/*.rels`` with the original percent-encoded as a URL needs.
+Every other place (attributes, formulas, headers, unknown parts) is only scanned: each XML
+member of the output is searched, and each placeholder left there is reported as unresolved
+(``outside-text``) with its part, so nothing is left silently.
 """
 
 from __future__ import annotations
