@@ -248,3 +248,27 @@ def test_a_secret_file_open_to_others_is_warned_about(
     warned = f"warning: {secret} is open to other users (mode {mode:04o}); it holds a secret"
     assert (warned in result.stderr) is bool(mode & 0o077)
     assert "alice pw" not in result.output
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "-1"])
+def test_erase_older_than_takes_only_a_finite_number_of_days(days: str) -> None:
+    result = invoke(["erase", "--older-than", days, "--yes"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("questa-vault: Invalid value for '--older-than'")
+
+
+@pytest.mark.parametrize(
+    ("head", "says"),
+    [
+        ("3:abcd", "HASH is 64 hexadecimal characters, not 4"),
+        ("3:" + "z" * 64, "HASH is 64 hexadecimal characters"),
+        ("nonsense", "a log head looks like SEQ:HASH"),
+    ],
+)
+def test_a_malformed_expected_head_says_what_is_wrong(
+    isolated_env: Path, head: str, says: str
+) -> None:
+    assert invoke(["init", "--user", "alice", *FAST_KDF], env={"QUESTA_VAULT_PASSPHRASE": "pw"})
+    result = invoke(["verify", "--expect-head", head])
+    assert result.exit_code == 1
+    assert says in result.stderr and result.stderr.count("\n") == 1

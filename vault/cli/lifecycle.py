@@ -7,6 +7,7 @@ Adapters only: parse, call ``vault.Vault``, render. ``erase``, ``verify`` (witho
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -151,12 +152,20 @@ def revoke_command(
 # --------------------------------------------------------------------------- erase
 
 
+def _finite_days(value: float | None) -> float | None:
+    """``--older-than`` as a finite number of days (click's range lets NaN and inf through)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter("DAYS must be a finite number", param_hint="'--older-than'")
+    return value
+
+
 @cli.command("erase")
 @click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...", shell_complete=complete_job_ids)
 @click.option(
     "--older-than",
     "days",
     type=click.FloatRange(min=0),
+    callback=lambda ctx, param, value: _finite_days(value),
     metavar="DAYS",
     help="Every job that entered the vault more than DAYS days ago.",
 )

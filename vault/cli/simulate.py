@@ -193,6 +193,11 @@ def simulate(
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
         echo(f"Questa API simulator listening on {sim.url}")
+        if host not in ("127.0.0.1", "localhost", "::1") and not config.tokens:
+            app.say(
+                f"warning: listening on {host} without a token: anyone who can reach this "
+                "machine can submit files and read every map (use --token-file)"
+            )
         app.say(_summary(config))
         app.say(NAME_DETECTION_NOTE)
         app.say("Press Ctrl-C to stop.")

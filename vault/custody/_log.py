@@ -142,11 +142,14 @@ def verify_chain(db: Database, vault_id: str) -> tuple[int, str]:
 
 def parse_head(text: str) -> tuple[int, str]:
     """``SEQ:HASH`` as ``log --head`` prints it; ``InputError`` if malformed."""
+    shape = "a log head looks like SEQ:HASH (as printed by `log --head`)"
     seq_text, sep, digest = text.strip().partition(":")
-    if not sep or not seq_text.isdigit() or len(digest) != 64:
-        raise InputError("a log head looks like SEQ:HASH (as printed by `log --head`)")
+    if not sep or not seq_text.isdigit():
+        raise InputError(shape)
     try:
         bytes.fromhex(digest)
     except ValueError as exc:
-        raise InputError("a log head looks like SEQ:HASH (as printed by `log --head`)") from exc
+        raise InputError(f"{shape}: HASH is 64 hexadecimal characters") from exc
+    if len(digest) != 64:
+        raise InputError(f"{shape}: HASH is 64 hexadecimal characters, not {len(digest)}")
     return int(seq_text), digest.lower()
