@@ -86,6 +86,9 @@ NEUTRALISED: dict[str, tuple[list[str], str]] = {
         "trigger access_log_no_update does not fire as defined"),
     "chain check dropped": (["DROP TRIGGER access_log_chain ON access_log"],
                             "trigger access_log_chain is missing"),
+    "a rule": (["CREATE RULE quiet AS ON INSERT TO access_log WHERE NEW.action = 'export' "
+                "DO INSTEAD NOTHING"],
+               "table access_log has rules (they could rewrite or drop entries)"),
 }  # fmt: skip
 
 

@@ -36,5 +36,9 @@ class Queries:
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.db.execute(sql, params)
 
+    def _write_returning(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A mutating statement with ``RETURNING`` (inside ``db.write()``): its rows."""
+        return self.db.execute_returning(sql, params)
+
     def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.db.execute_many(sql, rows)

@@ -203,6 +203,13 @@ class Database(ABC):
                 raise StoreError("internal: a write outside a write transaction")
             return self._change(sql, params)
 
+    def execute_returning(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one mutating statement with ``RETURNING`` inside ``write()``; its rows."""
+        with self._lock:
+            if not self._writing:
+                raise StoreError("internal: a write outside a write transaction")
+            return self._fetch(sql, params)
+
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one mutating statement for many rows inside ``write()``."""
         with self._lock:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from vault.errors import IntegrityError
 from vault.store._base import Queries
 from vault.store._rows import LogRow, checked, counts_column, facts_column
 
@@ -37,21 +38,31 @@ class AccessLog(Queries):
         return [_log(r) for r in rows], guarded
 
     def append(self, row: LogRow) -> None:
-        self._exec(
-            f"INSERT INTO access_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                row.seq,
-                row.time,
-                row.user,
-                row.action,
-                row.job_id,
-                json.dumps(dict(row.counts), sort_keys=True),
-                row.prev_hash,
-                row.entry_hash,
-                row.subject,
-                None if row.facts is None else json.dumps(dict(row.facts), sort_keys=True),
-            ),
+        """Insert the entry and read back, in the same statement, what the table took:
+        ``IntegrityError`` unless it is exactly the entry (a trigger or rule that swallows or
+        changes a log entry would otherwise let a release go on unlogged)."""
+        values = (
+            row.seq,
+            row.time,
+            row.user,
+            row.action,
+            row.job_id,
+            json.dumps(dict(row.counts), sort_keys=True),
+            row.prev_hash,
+            row.entry_hash,
+            row.subject,
+            None if row.facts is None else json.dumps(dict(row.facts), sort_keys=True),
         )
+        stored = self._write_returning(
+            f"INSERT INTO access_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"RETURNING {_COLUMNS}",
+            values,
+        )
+        if [tuple(r) for r in stored] != [values]:
+            raise IntegrityError(
+                f"the access log did not record entry {row.seq} as written (a trigger or rule "
+                "dropped or changed it); nothing was released"
+            )
 
     def rows(
         self,

@@ -67,7 +67,8 @@ _TRIGGERS_SQL = (
     "SELECT current_schema(), t.tgname, c.relname, t.tgtype, t.tgenabled, p.proname, "
     "pn.nspname, l.lanname, p.prosrc, p.prosecdef, array_to_string(p.proconfig, ';'), "
     "p.proowner = c.relowner, "
-    "t.tgqual IS NULL AND t.tgnargs = 0 AND t.tgattr = ''::int2vector "
+    "t.tgqual IS NULL AND t.tgnargs = 0 AND t.tgattr = ''::int2vector, "
+    "(SELECT count(*) FROM pg_rewrite r WHERE r.ev_class = c.oid) "
     "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace "
@@ -377,6 +378,8 @@ class PostgresDatabase(Database):
         schema = str(rows[0][0]) if rows else str(self.query("SELECT current_schema()")[0][0])
         found = {(str(r[1]), str(r[2])): r for r in rows}
         problems: list[str] = []
+        if any(str(r[2]) == "access_log" and int(r[13]) for r in rows):
+            problems.append("table access_log has rules (they could rewrite or drop entries)")
         for guard in guards(schema):
             if log_only and guard.table != "access_log":
                 continue
