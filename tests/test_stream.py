@@ -141,6 +141,17 @@ def test_regression_padding_before_a_closer_not_yet_streamed(text: str, lenient:
     assert same_report(restorer.report, report)
 
 
+def test_regression_markdown_escaped_underscore_cut_after_its_backslash() -> None:
+    # Found by tests/test_restore_edges.py: "\\[PERSON\\" looked like an opener, a label word
+    # and the start of the closer "\\]" that could not close a whole token, so it was
+    # released; the backslash was the start of "\\_" and the rest came as a bare token.
+    text = "\\[PERSON\\_NAME\\_1\\]"
+    whole, _ = restore_text(text, invert_map(MAP, "job"), lenient=True)
+    assert whole == "John Doe"
+    for cut in range(len(text) + 1):
+        assert stream(text, [cut], MAP, True)[0] == whole, cut
+
+
 @pytest.mark.parametrize("lenient", [False, True])
 def test_regression_an_empty_chunk_without_the_quick_search(lenient: bool) -> None:
     # Found by the chunking property: with a label that is not ASCII (no quick search) an

@@ -416,10 +416,12 @@ class LenientScanner:
             closer = _CLOSER_START(rest)
             if closer is not None:
                 tail = rest[closer.end() :].lower()
-                if any(c.startswith(tail) for c in CLOSERS) or (
-                    tail[:1] == "]" and any(k.startswith(tail[1:]) for k in LINK_STARTS)
-                ):
-                    return self._complete(rest[: closer.start()])
+                if (
+                    any(c.startswith(tail) for c in CLOSERS)
+                    or (tail[:1] == "]" and any(k.startswith(tail[1:]) for k in LINK_STARTS))
+                ) and self._complete(rest[: closer.start()]):
+                    return True
+                # else a "\" may still begin "\_", a "&" may be text: the key decides
         key = normalize(rest.rstrip("\\\r"))  # a separator or escape may be half written
         if not key:
             return True

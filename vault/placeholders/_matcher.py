@@ -347,6 +347,12 @@ class Matcher:
         # open an unfinished candidate never splits one. The last `max_span` characters are
         # kept back too, so that a mangled token crossing the cut is seen whole (reported).
         end = len(buffer) - self.max_span
+        if end <= start:
+            # Nothing to restore yet. (A negative ``end`` must not reach ``rfind``, which
+            # reads it from the end of the buffer: a cut there kept less than ``max_span``
+            # back, so a lenient token such as ``\[PERSON_NAME_1\]`` cut after its
+            # backslash was restored from its "[" on, without its escapes.)
+            return start
         j = buffer.rfind("[", max(start, end - (self._inner + 2)), end)
         return end if j == -1 else j
 
