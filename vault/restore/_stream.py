@@ -7,12 +7,24 @@ prefix is held back; ``close()`` returns the rest. ``on_first`` is called once, 
 restored text is returned (the access-log entry is committed there), and an exception from it
 releases nothing.
 
-Speed: most chunks of an answer hold no bracket and no label word. When nothing is held back,
-such a chunk is returned after one regex search (``Matcher.quiet``), and a chunk of such text
-around whole placeholders after one more pass (``Matcher.plain``); the placeholders restored
-that way are counted in one go before anything else is counted or reported, so the counts keep
-the text's order. Only other chunks take the general way (``safe_end`` + ``restore_region``),
-as do chunks longer than ``_SMALL``, where the general way is cheaper per character.
+Speed: most chunks of an answer hold no bracket and no label word.
+
+- Strict mode changes only bracketed candidates, so when everything fed so far has been
+  returned, a chunk without ``[`` is returned as it is after one ``in`` test, and a chunk whose
+  every ``[`` begins a whole candidate (none of them Markdown link text) after one split and
+  dictionary lookups. Such chunks are kept (``_ahead``, at most ``_AHEAD`` characters) and run
+  through the matcher in one go later, for the counts and for what strict reports (unknown
+  and mangled forms, with line:column); the output the matcher gives for them is already
+  out (``_early``) and is not returned again. So the report is the whole restore's, and the
+  output is never held back for a form strict only reports.
+- Lenient mode: when nothing is held back, a chunk is returned after one regex search
+  (``Matcher.quiet``, words found quiet are remembered), and a chunk of such text around whole
+  placeholders after one more pass (``Matcher.plain``); the placeholders restored that way are
+  counted in one go before anything else is counted or reported, so the counts keep the
+  text's order.
+
+Other chunks take the general way (``safe_end`` + ``restore_region``), as do lenient chunks
+longer than ``_SMALL``, where the general way is cheaper per character.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_o
 
 _CONTEXT = 2  # characters kept before the next start (a bare token's boundary looks back)
 _SMALL = 512  # longest chunk tried on the fast paths (their tests cost more per character)
+_AHEAD = 1 << 16  # most characters returned by the strict fast path before the matcher runs
 
 
 def _no_offset(i: int) -> int:  # every token is in the map: never asked
@@ -43,10 +56,11 @@ class StreamRestorer:
         on_first: Callable[[], None] | None = None,
     ) -> None:
         self._matcher = Matcher(resolver, lenient=lenient)
-        self._inner, self._last = self._matcher.known_words
-        self._searched_quiet = self._matcher.searched_quiet
-        self._plain = self._matcher.plain
-        self._unknown = self._matcher.unknown_words
+        if lenient:  # (strict builds the lenient scanner only when a chunk needs it)
+            self._inner, self._last = self._matcher.known_words
+            self._searched_quiet = self._matcher.searched_quiet
+            self._plain = self._matcher.plain
+            self._unknown = self._matcher.unknown_words
         inner = self._matcher.candidate_length
         self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").fullmatch
         self._candidates: set[str] = set()  # placeholders of the map seen to be candidates
@@ -55,17 +69,38 @@ class StreamRestorer:
         self._buffer = ""  # context already released, then what is held back
         self._start = 0  # where the held-back text begins in the buffer
         self._fed = 0  # characters fed so far: the buffer ends there
-        self._free = True  # nothing held back, not closed
+        self._free = lenient  # lenient: nothing held back, not closed (strict: see _ahead)
         self._closed = False
         self._lines = 0  # LF characters released before the buffer
         self._line_start = 0  # absolute offset of the current line's start
         self._found: list[UnresolvedPlaceholder] = []
         self._delta = 0  # output minus input characters, over what was released
         self._pending: list[str] = []  # placeholders restored by the fast path, not yet counted
+        # Strict: chunks returned by the fast path, not yet seen by the matcher (None: the fast
+        # path is off: lenient mode, something not yet returned, the first chunk not yet out,
+        # closed); their output minus input characters; characters left before the matcher runs.
+        self._ahead: list[str] | None = None if lenient or on_first else []
+        self._ahead_delta = 0
+        self._room = _AHEAD
+        self._early = 0  # output already returned for input the matcher has not restored yet
+        self._returned_to = 0  # input offset: the output for all text before it was returned
+        self._split = re.compile(rf"(\[[^\[\]\n]{{1,{inner}}}\])").split
 
     def feed(self, text: str) -> str:
         """Restored text that is safe to show now (maybe empty)."""
-        if self._free and 2 <= len(text) <= 512:  # _CONTEXT, _SMALL
+        ahead = self._ahead
+        if ahead is not None and "\x00" not in text:  # strict, everything so far returned
+            if "[" not in text:  # nothing in it changes: returned as it is
+                ahead.append(text)
+                self._room -= len(text)
+                return text if self._room > 0 else text + self._feed("")
+            out = self._candidates_only(text)
+            if out is not None:
+                ahead.append(text)
+                self._ahead_delta += len(out) - len(text)
+                self._room -= len(text)
+                return out if self._room > 0 else out + self._feed("")
+        elif self._free and 2 <= len(text) <= 512:  # _CONTEXT, _SMALL
             # Nothing held back, and (``quiet``) nothing in the chunk can begin a placeholder;
             # a held-back backslash never leaves the text before it ending in one. A NUL makes
             # no chunk quiet: the general way refuses it.
@@ -128,12 +163,40 @@ class StreamRestorer:
         self._pending += [token] * text.count(token)
         return text.replace(token, value)
 
+    def _candidates_only(self, text: str) -> str | None:
+        """Strict: ``text`` restored when each of its ``[`` begins a whole candidate and none
+        is Markdown link text (no ``](`` in it, and text after the last one), so more text can
+        change none of it. None otherwise."""
+        parts = self._split(text)
+        if not parts[-1] or "](" in text or "[" in "".join(parts[0::2]):
+            return None
+        tokens = parts[1::2]
+        parts[1::2] = map(self._originals.get, tokens, tokens)  # strict leaves the others
+        return "".join(parts)
+
+    def _take_ahead(self, text: str) -> str:
+        """``text`` after the chunks the strict fast path returned (they go to the matcher
+        now); their output is counted as already returned."""
+        ahead = self._ahead
+        if ahead is None:
+            return text
+        self._ahead = None
+        if not ahead:
+            return text
+        returned = "".join(ahead)
+        self._early += len(returned) + self._ahead_delta
+        self._ahead_delta = 0
+        self._room = _AHEAD
+        self._returned_to = self._fed + len(returned)
+        return returned + text
+
     def _feed(self, text: str) -> str:
         if self._closed:
             raise InputError("the stream was already closed")
         if "\x00" in text:
             raise InputError("the stream holds a NUL character: not text")
         self._count()
+        text = self._take_ahead(text)
         self._fed += len(text)
         held = self._buffer
         buffer = held + text if held else text
@@ -144,9 +207,12 @@ class StreamRestorer:
         if self._closed:
             raise InputError("the stream was already closed")
         self._count()
-        out = self._release(self._buffer, len(self._buffer))
+        text = self._take_ahead("")
+        self._fed += len(text)
+        out = self._release(self._buffer + text, len(self._buffer) + len(text))
         self._closed = True
         self._free = False
+        self._ahead = None
         return out
 
     async def restore(self, chunks: AsyncIterable[str]) -> AsyncIterator[str]:
@@ -222,10 +288,29 @@ class StreamRestorer:
         keep = max(end - _CONTEXT, 0)
         self._buffer = buffer[keep:]
         self._start = end - keep
-        self._free = end == len(buffer)
         self._delta += len(out) - (end - start)
+        if self._early:  # the strict fast path returned the beginning of this already
+            if len(out) <= self._early:
+                self._early -= len(out)
+                out = ""
+            else:
+                out = out[self._early :]
+                self._early = 0
+        if matcher.lenient:
+            self._free = end == len(buffer)
+        else:
+            # Text without "[" after what was returned comes out as it is, whatever follows
+            # (every "[" before it is settled: it was returned); then the fast path is on.
+            self._returned_to = max(self._returned_to, base + end)
+            rest = buffer[self._returned_to - base :]
+            if "[" not in rest:
+                out += rest
+                self._early += len(rest)
+                self._returned_to = self._fed
         if out and self._on_first is not None:
             self._first()
+        if not matcher.lenient and self._returned_to == self._fed and self._on_first is None:
+            self._ahead = []
         return out
 
     def _place(self, buffer: str, base: int, end: int, new: list[tuple[str, int, Reason]]) -> None:
@@ -242,8 +327,17 @@ class StreamRestorer:
             self._line_start = base + newline + 1
 
     @property
+    def held_back(self) -> int:
+        """Characters fed whose output has not been returned yet."""
+        if self._matcher.lenient:
+            return 0 if self._closed else len(self._buffer) - self._start
+        return self._fed - self._returned_to if self._ahead is None else 0
+
+    @property
     def report(self) -> RestoreReport:
         """What the stream restored so far (complete after ``close``)."""
+        if self._ahead:
+            self._feed("")  # the matcher counts what the fast path returned (returns "")
         self._count()
         held = 0 if self._closed else len(self._buffer) - self._start
         return report_of(
@@ -253,5 +347,5 @@ class StreamRestorer:
             format="text",
             format_reason="a text stream",
             bytes_in=self._fed,
-            bytes_out=self._fed - held + self._delta,
+            bytes_out=self._fed - held + self._delta + self._early,
         )
