@@ -125,7 +125,23 @@ def _number(text: str) -> float:
 RESTORE_LINES: dict[str, tuple[str, tuple[str, ...]]] = {
     # key: (pattern, names of the groups); labels may change, the figures at the end may not
     "text": (r"^text, ([\d.]+) MB, .*\s([\d,.]+) MB/s", ("text_mb", "text_mbps")),
-    "lenient": (r"--lenient.*\s([\d,.]+) MB/s", ("lenient_mbps",)),
+    "lenient": (
+        r"^  same, --lenient\s+([\d,.]+) / ([\d,.]+) / ([\d,.]+) MB/s",
+        ("lenient_min_mbps", "lenient_mbps", "lenient_max_mbps"),
+    ),  # fmt: skip
+    "stream": (
+        r"^streaming: .*min/median/max ([\d.]+) / ([\d.]+) / ([\d.]+);.*?building the "
+        r"restorer ([\d.]+) ms",
+        ("stream_min", "stream_median", "stream_max", "stream_build_ms"),
+    ),  # fmt: skip
+    "stream_lenient": (
+        r"^streaming, --lenient: .*min/median/max ([\d.]+) / ([\d.]+) / ([\d.]+);",
+        ("streaml_min", "streaml_median", "streaml_max"),
+    ),  # fmt: skip
+    "prose": (
+        r"^prose false positives \(.*?(\d[\d,]*) corpus/docs texts x maps\)\s+(\d+) changed",
+        ("prose_looked", "prose_changed"),
+    ),  # fmt: skip
     "map": (r"^100,000-entry map vs 10-entry map.*\s([\d.]+)x the time", ("map_ratio",)),
     "loop": (
         r"^str\.replace loop.*?([\d.]+) MB slice.*\s([\d.]+) MB/s",
@@ -230,6 +246,10 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
         ">= 1,000x faster than the str.replace loop at 10,000 entries",
         "CSV restore at least as fast as a csv.reader/csv.writer round trip",
         "Restoring 1 GB stays under 150 MB peak RSS",
+        "`--lenient` text restore >= 100 MB/s (same file; issue 12)",
+        "Streaming: 5-word chunks within 2x of the same answer fed whole (strict; issue 12)",
+        "Streaming, `--lenient`: within 2x of the same answer fed whole (issue 12)",
+        "Prose false positives of `--lenient`: 0 over the corpora and docs (issue 12)",
     ]
     if d is None:
         return [_missing(t, "restore", runs) for t in targets]
@@ -260,6 +280,38 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
             "limit 150 MB", f"{d['peak_rss_mb'] / 150:.2f} of the limit",
             d["peak_rss_mb"] < 150, "", figure=d["peak_rss_mb"], unit="{:.0f} MB",
             note="" if d["memory_mb"] >= 1000 else "smaller than 1 GB in this run (--quick)"),
+        *issue_12_rows(d, targets[5:]),
+    ]  # fmt: skip
+
+
+def issue_12_rows(d: dict[str, Any], targets: list[str]) -> list[Row]:
+    """Lenient throughput, streaming overhead and the prose count (bench_restore.py's own
+    interleaved runs: a ratio counts as met in a round only if met in each of its runs, so the
+    figure held against the limit is its worst run)."""
+    same = {label.strip(): ok for label, _, ok in d["lines"]}
+    streamed_same = all(ok for label, ok in same.items() if label.startswith("streamed"))
+    note = ("feed+close CPU time, each side's restorer built before the clock "
+            f"(building it: {d['stream_build_ms']:.1f} ms, 10,000-entry map); "
+            f"{'outputs identical' if streamed_same else 'OUTPUTS DIFFER'}")
+    return [
+        Row(targets[0], f"{d['lenient_mbps']:.0f} MB/s (runs {d['lenient_min_mbps']:.0f}-"
+            f"{d['lenient_max_mbps']:.0f})", "floor 100 MB/s",
+            f"{d['lenient_min_mbps'] / 100:.2f}x the floor (worst run)",
+            d["lenient_min_mbps"] >= 100, "text", figure=d["lenient_min_mbps"],
+            unit="{:.0f} MB/s", note="restore_stream of the text file with --lenient"),
+        Row(targets[1], f"{d['stream_median']:.2f}x (runs {d['stream_min']:.2f}-"
+            f"{d['stream_max']:.2f})", "the same answer fed whole, same run",
+            f"{d['stream_max']:.2f}x (worst run)", d["stream_max"] <= 2.0 and streamed_same,
+            "", figure=d["stream_max"], unit="{:.2f}x", note=note),
+        Row(targets[2], f"{d['streaml_median']:.2f}x (runs {d['streaml_min']:.2f}-"
+            f"{d['streaml_max']:.2f})", "the same answer fed whole, same run",
+            f"{d['streaml_max']:.2f}x (worst run)", d["streaml_max"] <= 2.0 and streamed_same,
+            "", figure=d["streaml_max"], unit="{:.2f}x", note=note),
+        Row(targets[3], f"{d['prose_changed']:.0f} changed", "strict, same texts and maps",
+            f"{d['prose_looked']:,.0f} texts x maps", d["prose_changed"] == 0, "",
+            figure=d["prose_changed"], unit="{:.0f}",
+            note="the vendored corpora and the docs, three maps (tests/test_lenient.py "
+            "checks every map in the tests)"),
     ]  # fmt: skip
 
 

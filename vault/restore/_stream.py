@@ -12,11 +12,11 @@ Speed: most chunks of an answer hold no bracket and no label word.
 - Strict mode changes only bracketed candidates, so when everything fed so far has been
   returned, a chunk without ``[`` is returned as it is after one ``in`` test, and a chunk whose
   every ``[`` begins a whole candidate (none of them Markdown link text) after one split and
-  dictionary lookups. Such chunks are kept (``_ahead``, at most ``_AHEAD`` characters) and run
-  through the matcher in one go later, for the counts and for what strict reports (unknown
-  and mangled forms, with line:column); the output the matcher gives for them is already
-  out (``_early``) and is not returned again. So the report is the whole restore's, and the
-  output is never held back for a form strict only reports.
+  dictionary lookups. Such chunks (``_SMALL`` characters at most) are kept (``_ahead``, up to
+  ``_AHEAD`` of them) and run through the matcher in one go later, for the counts and for
+  what strict reports (unknown and mangled forms, with line:column); the output the matcher
+  gives for them is already out (``_early``) and is not returned again. So the report is the
+  whole restore's, and the output is never held back for a form strict only reports.
 - Lenient mode: when nothing is held back, a chunk is returned after one regex search
   (``Matcher.quiet``, words found quiet are remembered), and a chunk of such text around whole
   placeholders after one more pass (``Matcher.plain``); the placeholders restored that way are
@@ -38,7 +38,8 @@ from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_o
 
 _CONTEXT = 2  # characters kept before the next start (a bare token's boundary looks back)
 _SMALL = 512  # longest chunk tried on the fast paths (their tests cost more per character)
-_AHEAD = 1 << 16  # most characters returned by the strict fast path before the matcher runs
+_AHEAD = 2048  # most chunks (of _SMALL characters at most) the strict fast path returns before
+# the matcher runs
 
 
 def _no_offset(i: int) -> int:  # every token is in the map: never asked
@@ -56,11 +57,12 @@ class StreamRestorer:
         on_first: Callable[[], None] | None = None,
     ) -> None:
         self._matcher = Matcher(resolver, lenient=lenient)
-        if lenient:  # (strict builds the lenient scanner only when a chunk needs it)
-            self._inner, self._last = self._matcher.known_words
-            self._searched_quiet = self._matcher.searched_quiet
-            self._plain = self._matcher.plain
-            self._unknown = self._matcher.unknown_words
+        # (builds the lenient index and scanner, which decide what to hold back, in both
+        # modes: a stream's cost per chunk does not then depend on when it is first needed)
+        self._inner, self._last = self._matcher.known_words
+        self._searched_quiet = self._matcher.searched_quiet
+        self._plain = self._matcher.plain
+        self._unknown = self._matcher.unknown_words
         inner = self._matcher.candidate_length
         self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").fullmatch
         self._candidates: set[str] = set()  # placeholders of the map seen to be candidates
@@ -81,26 +83,14 @@ class StreamRestorer:
         # closed); their output minus input characters; characters left before the matcher runs.
         self._ahead: list[str] | None = None if lenient or on_first else []
         self._ahead_delta = 0
-        self._room = _AHEAD
         self._early = 0  # output already returned for input the matcher has not restored yet
         self._returned_to = 0  # input offset: the output for all text before it was returned
         self._split = re.compile(rf"(\[[^\[\]\n]{{1,{inner}}}\])").split
 
     def feed(self, text: str) -> str:
         """Restored text that is safe to show now (maybe empty)."""
-        ahead = self._ahead
-        if ahead is not None and "\x00" not in text:  # strict, everything so far returned
-            if "[" not in text:  # nothing in it changes: returned as it is
-                ahead.append(text)
-                self._room -= len(text)
-                return text if self._room > 0 else text + self._feed("")
-            out = self._candidates_only(text)
-            if out is not None:
-                ahead.append(text)
-                self._ahead_delta += len(out) - len(text)
-                self._room -= len(text)
-                return out if self._room > 0 else out + self._feed("")
-        elif self._free and 2 <= len(text) <= 512:  # _CONTEXT, _SMALL
+        n = len(text)
+        if self._free and 2 <= n <= 512:  # lenient; _CONTEXT, _SMALL
             # Nothing held back, and (``quiet``) nothing in the chunk can begin a placeholder;
             # a held-back backslash never leaves the text before it ending in one. A NUL makes
             # no chunk quiet: the general way refuses it.
@@ -112,9 +102,9 @@ class StreamRestorer:
                     if newline != -1:
                         self._lines += text.count("\n")
                         self._line_start = self._fed + newline + 1
-                    self._fed += len(text)
-                    self._buffer = text[-2:]
-                    self._start = 2  # _CONTEXT
+                    self._fed += n
+                    self._buffer = text  # (the context: its last _CONTEXT characters)
+                    self._start = n
                     if self._on_first is not None:
                         self._first()
                     return text
@@ -127,6 +117,18 @@ class StreamRestorer:
             out = self._exact_only(text)
             if out is not None:
                 return self._pass(text, out)
+            return self._feed(text)
+        ahead = self._ahead
+        if ahead is not None and n <= 512 and "\x00" not in text:
+            # strict, everything fed so far returned
+            if "[" not in text:  # nothing in it changes: returned as it is
+                ahead.append(text)
+                return text if len(ahead) < _AHEAD else text + self._feed("")
+            out = self._candidates_only(text)
+            if out is not None:
+                ahead.append(text)
+                self._ahead_delta += len(out) - n
+                return out if len(ahead) < _AHEAD else out + self._feed("")
         return self._feed(text)
 
     def _pass_quiet(self, text: str) -> str:
@@ -186,7 +188,6 @@ class StreamRestorer:
         returned = "".join(ahead)
         self._early += len(returned) + self._ahead_delta
         self._ahead_delta = 0
-        self._room = _AHEAD
         self._returned_to = self._fed + len(returned)
         return returned + text
 
