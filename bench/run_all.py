@@ -302,11 +302,11 @@ def issue_12_rows(d: dict[str, Any], targets: list[str]) -> list[Row]:
         Row(targets[1], f"{d['stream_median']:.2f}x (runs {d['stream_min']:.2f}-"
             f"{d['stream_max']:.2f})", "the same answer fed whole, same run",
             f"{d['stream_max']:.2f}x (worst run)", d["stream_max"] <= 2.0 and streamed_same,
-            "", figure=d["stream_max"], unit="{:.2f}x", note=note),
+            "stream", figure=d["stream_max"], unit="{:.2f}x", note=note),
         Row(targets[2], f"{d['streaml_median']:.2f}x (runs {d['streaml_min']:.2f}-"
             f"{d['streaml_max']:.2f})", "the same answer fed whole, same run",
             f"{d['streaml_max']:.2f}x (worst run)", d["streaml_max"] <= 2.0 and streamed_same,
-            "", figure=d["streaml_max"], unit="{:.2f}x", note=note),
+            "stream-lenient", figure=d["streaml_max"], unit="{:.2f}x", note=note),
         Row(targets[3], f"{d['prose_changed']:.0f} changed", "strict, same texts and maps",
             f"{d['prose_looked']:,.0f} texts x maps", d["prose_changed"] == 0, "",
             figure=d["prose_changed"], unit="{:.0f}",
@@ -686,6 +686,19 @@ def profile_text(map_size: int) -> Callable[[], str]:
     return run
 
 
+def profile_stream(lenient: bool) -> Callable[[], str]:
+    def run() -> str:
+        from vault.restore import StreamRestorer
+
+        resolver, data = _text_input(10_000, 0.2)
+        words = data.decode().split(" ")
+        chunks = [" ".join(words[i : i + 5]) + " " for i in range(0, len(words), 5)]
+        restorer = StreamRestorer(resolver, lenient=lenient)  # built before the profile
+        return profiled(lambda: "".join(map(restorer.feed, chunks)) + restorer.close())
+
+    return run
+
+
 def profile_csv() -> str:
     import csv
     import random
@@ -775,6 +788,14 @@ PROFILES: dict[str, tuple[str, Callable[[], str]]] = {
         profile_text(100_000),
     ),
     "csv": ("restore_bytes of a 150,000-row PII table (3 placeholders a row)", profile_csv),
+    "stream": (
+        "StreamRestorer.feed of a 200 kB answer in 5-word chunks, then close (strict)",
+        profile_stream(False),
+    ),
+    "stream-lenient": (
+        "StreamRestorer.feed of a 200 kB answer in 5-word chunks, then close (--lenient)",
+        profile_stream(True),
+    ),
     "audit": ("`audit --format json` over 20,000 jobs (in-process CLI)", profile_audit),
     "store": ("store_job of 10 jobs, 1 MB file and 1,000 map entries each", profile_store),
     "fetch": ("fetch of 200 completed jobs, simulator process at 50 ms latency", profile_fetch),
