@@ -458,3 +458,75 @@ def test_a_store_whose_log_entry_fails_leaves_no_job(vault_path: Path) -> None:
                 db.execute(f"SELECT count(*) FROM {table} WHERE job_id = 'job-3'").fetchone()[0]
                 == 0
             )
+
+
+# ------------------------------------------- an entry edited in the middle of the log, rows back
+
+
+def _edit_log_keeping_triggers(path: Path, sql: str, params: tuple[str, ...] = ()) -> None:
+    """What a file writer does to hide an edit from a check of the triggers: drop them,
+    change a row, re-create them with their exact SQL."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        triggers = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'access_log'"
+        ).fetchall()
+        db.execute("BEGIN")
+        for name, _ in triggers:
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute(sql, params)
+        for _, trigger_sql in triggers:
+            db.execute(trigger_sql)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def test_an_erase_hidden_in_the_middle_of_the_log_is_refused_on_release(tmp_path: Path) -> None:
+    """The erase entry is not the head (later entries follow), its action is edited and the
+    job's rows are copied back from a backup: releases re-hash the job's own entries and their
+    links, so the job is refused (exit 5), not released again."""
+    path, old = tmp_path / "vault.db", tmp_path / "old.db"
+    with new_vault(path) as kr:
+        kr.store_job(sample_job("job-0"), actor="alice")
+    assert invoke(["--vault", str(path), "backup", str(old)]).exit_code == 0
+    assert invoke(["--vault", str(path), "erase", "job-0", "--yes"]).exit_code == 0
+    with Custodian.open(path) as kr:
+        for i in (1, 2):  # later activity: the erase entry is no longer the head
+            kr.store_job(sample_job(f"job-{i}"), actor="cron")
+    _edit_log_keeping_triggers(
+        path, "UPDATE access_log SET action = 'export' WHERE action = 'erase'"
+    )
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("ATTACH ? AS old", (str(old),))
+    db.execute("BEGIN")
+    db.execute("DELETE FROM jobs WHERE job_id = 'job-0'")
+    for table in ("jobs", "grants", "blobs"):
+        db.execute(f"INSERT INTO {table} SELECT * FROM old.{table} WHERE job_id = 'job-0'")
+    db.execute("COMMIT")
+    db.close()
+    env = {"QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
+    for args in (["export", "job-0", "-o", "-"], ["show", "job-0", "--reveal"]):
+        result = invoke(["--vault", str(path), "--user", "alice", *args], env=env)
+        assert result.exit_code == 5, (args, result.output)
+        assert "was altered" in result.stderr and result.stdout == ""
+    assert invoke(["--vault", str(path), "verify"]).exit_code == 5
+
+
+def test_a_disable_hidden_in_the_middle_of_the_log_is_refused_on_unlock(tmp_path: Path) -> None:
+    path = tmp_path / "vault.db"
+    with new_vault(path) as kr:
+        kr.add_user("bob", passphrase="bob pw", kdf=FAST, actor="alice")
+        kr.store_job(sample_job("job-0"), actor="alice")
+        kr.disable_user("bob", actor="alice", force=True)
+        kr.store_job(sample_job("job-1"), actor="cron")  # the disable is no longer the head
+    _edit_log_keeping_triggers(
+        path, "UPDATE access_log SET action = 'passwd' WHERE action = 'user-disable'"
+    )
+    _edit_log_keeping_triggers(path, "UPDATE users SET enabled = 1 WHERE name = 'bob'")
+    result = invoke(
+        ["--vault", str(path), "--user", "bob", "export", "job-0", "-o", "-"],
+        env={"QUESTA_VAULT_PASSPHRASE": "bob pw"},
+    )
+    assert result.exit_code == 5, result.output
+    assert "was altered" in result.stderr and result.stdout == ""

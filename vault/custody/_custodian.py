@@ -295,7 +295,7 @@ class Custodian:
             raise UserDisabled(f"user {name} is disabled")
         # The row must be what the log recorded (not re-enabled, key and KDF not edited):
         # an edited record is tampering (exit 5), never a wrong passphrase.
-        return row, _state.check_user(self._db, row)
+        return row, _state.check_user(self._db, row, self.vault_id)
 
     def _session(self, name: str, private_key: bytes) -> Session:
         return Session(
@@ -336,7 +336,7 @@ class Custodian:
             if self._db.jobs.get(job_id) is not None:
                 return False
             # Never re-create a job the log knows (archived, erased, or deleted by hand).
-            _state.check_job(self._db, job_id)
+            _state.check_job(self._db, job_id, self.vault_id)
             now = self._clock()
             row = JobRow(
                 job_id=job_id,
@@ -384,7 +384,7 @@ class Custodian:
                 return False
             # Archiving never overwrites or re-creates a job the log says was archived or
             # erased, nor one whose rows differ from what the log recorded (IntegrityError).
-            _state.check_job(self._db, content.job_id)
+            _state.check_job(self._db, content.job_id, self.vault_id)
             now = self._clock()
             row = replace(
                 existing

@@ -119,7 +119,7 @@ class Session:
             _state.check_head(db, self.vault_id)
             all_grants = db.grants.of_job_with_keys(job_id)
             holders = _state.holders_with_keys(all_grants)
-            _state.check_job_rows(db, job_id, job, holders)
+            _state.check_job_rows(db, job_id, job, holders, self.vault_id)
             blobs = db.blobs.of_job(job_id)
         grants = [g for g, _ in all_grants if g.user == self.user]
         self._check_structure(job, blobs)

@@ -124,37 +124,42 @@ def check_head(db: Database, vault_id: str) -> LogRow:
     if not head:
         raise IntegrityError("the access log is empty: refusing to release anything")
     last = head[0]
-    if last.seq > 1:
-        # The entry before must be seq - 1 itself: a gap (a deleted row) is no predecessor.
-        before = head[1] if len(head) > 1 and head[1].seq == last.seq - 1 else None
-        expected_prev = None if before is None else before.entry_hash
-    else:
-        expected_prev = crypto.GENESIS_HASH
-    if expected_prev is None or not crypto.constant_time_equal(
-        expected_prev.encode(), last.prev_hash.encode()
-    ):
-        raise IntegrityError(
-            f"access log: entry {last.seq} does not follow its predecessor; refusing to release"
-        )
-    recomputed = crypto.log_entry_hash(
-        last.prev_hash,
-        vault_id=vault_id,
-        seq=last.seq,
-        time=last.time,
-        user=last.user,
-        action=last.action,
-        job_id=last.job_id,
-        counts=last.counts,
-        subject=last.subject,
-        facts=last.facts,
-    )
-    if not crypto.constant_time_equal(recomputed.encode(), last.entry_hash.encode()):
-        raise IntegrityError(f"access log: entry {last.seq} was altered; refusing to release")
+    # The entry before must be seq - 1 itself: a gap (a deleted row) is no predecessor.
+    before = {head[1].seq: head[1].entry_hash} if len(head) > 1 else {}
+    check_entries([last], before, vault_id)
     if not guarded:
         raise IntegrityError(
             "the access log's append-only triggers are missing or altered; refusing to release"
         )
     return last
+
+
+def check_entries(entries: Sequence[LogRow], before: Mapping[int, str], vault_id: str) -> None:
+    """``IntegrityError`` unless each entry hashes to its ``entry_hash`` and links to the
+    hash of the entry before it (``before[seq - 1]``; the genesis hash for entry 1)."""
+    for entry in entries:
+        expected = crypto.GENESIS_HASH if entry.seq == 1 else before.get(entry.seq - 1)
+        if expected is None or not crypto.constant_time_equal(
+            expected.encode(), entry.prev_hash.encode()
+        ):
+            raise IntegrityError(
+                f"access log: entry {entry.seq} does not follow its predecessor; "
+                "refusing to release"
+            )
+        recomputed = crypto.log_entry_hash(
+            entry.prev_hash,
+            vault_id=vault_id,
+            seq=entry.seq,
+            time=entry.time,
+            user=entry.user,
+            action=entry.action,
+            job_id=entry.job_id,
+            counts=entry.counts,
+            subject=entry.subject,
+            facts=entry.facts,
+        )
+        if not crypto.constant_time_equal(recomputed.encode(), entry.entry_hash.encode()):
+            raise IntegrityError(f"access log: entry {entry.seq} was altered; refusing to release")
 
 
 # --------------------------------------------------------------------------- jobs
@@ -251,17 +256,23 @@ def _version(facts: Mapping[str, str | int]) -> int:
     return value if isinstance(value, int) else 0
 
 
-def check_job(db: Database, job_id: str) -> None:
+def check_job(db: Database, job_id: str, vault_id: str) -> None:
     """``IntegrityError`` (the first problem) unless the job's rows match its log entries:
     one indexed read of its entries, its row and its grants (before archiving over a pending
     job)."""
-    check_job_rows(db, job_id, db.jobs.get(job_id), holders(db, job_id))
+    check_job_rows(db, job_id, db.jobs.get(job_id), holders(db, job_id), vault_id)
 
 
-def check_job_rows(db: Database, job_id: str, row: JobRow | None, grants: Sequence[Holder]) -> None:
+def check_job_rows(
+    db: Database, job_id: str, row: JobRow | None, grants: Sequence[Holder], vault_id: str
+) -> None:
     """``check_job`` for a caller that has just read the job's row and holders (before every
-    release): only the job's log entries are read, one indexed statement."""
-    problems = job_problems(job_id, row, db.log.rows(job_id=job_id), grants)
+    release): the job's log entries and their predecessors are read in one indexed statement,
+    each entry re-hashed and its link checked (an erase edited in the middle of the log is
+    refused here, not only by ``verify``), then replayed against the rows."""
+    entries, before = db.log.rows_linked(job_id=job_id)
+    check_entries(entries, before, vault_id)
+    problems = job_problems(job_id, row, entries, grants)
     if problems:
         raise IntegrityError(problems[0].message)
 
@@ -320,10 +331,11 @@ def key_facts(entries: Sequence[LogRow]) -> Mapping[str, str | int] | None:
     return keyed[-1].facts if keyed else None
 
 
-def check_user(db: Database, row: UserRow) -> list[LogRow]:
-    """``IntegrityError`` unless the user's row matches its log entries (before unlocking);
-    the entries about the user (``db.log.rows(subject=name)``), for ``key_facts``."""
-    entries = db.log.rows(subject=row.name)
+def check_user(db: Database, row: UserRow, vault_id: str) -> list[LogRow]:
+    """``IntegrityError`` unless the user's log entries hash and link correctly and the row
+    matches them (before unlocking); the entries about the user, for ``key_facts``."""
+    entries, before = db.log.rows_linked(subject=row.name)
+    check_entries(entries, before, vault_id)
     problems = user_problems(row.name, row, [e for e in entries if e.action in USER_ACTIONS])
     if problems:
         raise IntegrityError(problems[0].message)

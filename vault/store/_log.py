@@ -93,6 +93,22 @@ class AccessLog(Queries):
         rows = self._query(f"SELECT {_COLUMNS} FROM access_log{where} ORDER BY seq", params)
         return [_log(r) for r in rows]
 
+    def rows_linked(
+        self, *, job_id: str | None = None, subject: str | None = None
+    ) -> tuple[list[LogRow], dict[int, str]]:
+        """The entries about ``job_id`` (or naming ``subject``), in order, and the hash of the
+        entry before each (by sequence number), in one statement: what a release checks of
+        the job's own history, so an edited entry in the middle of the log is seen too."""
+        column, value = ("job_id", job_id) if job_id is not None else ("subject", subject)
+        sql = (
+            f"SELECT {_COLUMNS} FROM access_log WHERE seq IN ("
+            f"SELECT seq FROM access_log WHERE {column} = ? "
+            f"UNION SELECT seq - 1 FROM access_log WHERE {column} = ?) ORDER BY seq"
+        )
+        rows = [_log(r) for r in self._query(sql, (value, value))]
+        mine = [r for r in rows if (r.job_id if job_id is not None else r.subject) == value]
+        return mine, {r.seq: r.entry_hash for r in rows}
+
     def entry(self, seq: int) -> LogRow | None:
         rows = self._query(f"SELECT {_COLUMNS} FROM access_log WHERE seq = ?", (seq,))
         return _log(rows[0]) if rows else None
