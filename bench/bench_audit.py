@@ -220,13 +220,15 @@ def ordinary(path: Path, fmt: str) -> bytes:
     return (json_document(data, {"jobs": list(map(encode, data.pop("jobs")))}) + "\n").encode()
 
 
-def timed_process(argv: list[str], stdin: str | None, out: Path) -> tuple[float, float, int]:
+def timed_process(
+    argv: list[str], stdin: str | None, out: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, int]:
     """Wall and CPU seconds (user + system of the child) of one process writing to ``out``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(out, "wb") as sink:
         code = subprocess.run(argv, input=stdin, stdout=sink, stderr=subprocess.PIPE,
-                              text=True, check=False).returncode  # fmt: skip
+                              text=True, check=False, env=env).returncode  # fmt: skip
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -238,13 +240,21 @@ def listing_vs_shell(path: Path, jobs: int, repeat: int, tmp: Path) -> list[dict
     ``repeat`` wall times (and the CPU of that run); outputs checked."""
     shell = shutil.which("sqlite3")
     env_cli = [sys.executable, "-m", "vault", "--vault", str(path), "audit", "--format"]
+    # As an installed package runs: from compiled bytecode (written once, by a warm-up run,
+    # outside the source tree), not compiled afresh on every start; no settings file of the
+    # machine (as bench_startup.py).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTA_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    env["XDG_CONFIG_HOME"] = str(tmp / "config")
     results: list[dict[str, object]] = []
     for fmt in FORMATS:
         ours: list[tuple[float, float]] = []
         base: list[tuple[float, float]] = []
         out = tmp / f"ours.{fmt}"
+        timed_process([*env_cli, fmt], None, out, env)  # warm-up (bytecode), not counted
         for _ in range(repeat):
-            wall, cpu, code = timed_process([*env_cli, fmt], None, out)
+            wall, cpu, code = timed_process([*env_cli, fmt], None, out, env)
             if code != 0:
                 raise SystemExit(f"audit --format {fmt} exited {code}")
             ours.append((wall, cpu))

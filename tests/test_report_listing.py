@@ -324,3 +324,44 @@ def test_regression_a_pending_job_with_a_time_before_1970(
         "file_size": 0, "key_version": 1, "api_url": None, "grants": [],
     }  # fmt: skip
     check_same(vault_with(template, tmp_path, [job]), AuditQuery())
+
+
+@PROPERTY
+@given(
+    jobs=st.lists(job_rows(plain=True), max_size=12).map(unique),
+    query=QUERIES,
+    times=st.lists(st.one_of(st.none(), st.integers(1, 4_000_000_000).map(float)), min_size=5,
+                   max_size=5),
+)  # fmt: skip
+def test_whole_second_times_let_sqlite_write_every_json_line(
+    template: Path, tmp_path: Path, jobs: list[dict[str, Any]], query: AuditQuery, times: list
+) -> None:
+    """Times in whole seconds: SQLite writes the whole JSON line (no Python object per job),
+    and the bytes are still the ordinary renderers'."""
+    names = ("created_at", "submitted_at", "fetched_at", "archived_at", "expires_at")
+    for job in jobs:
+        job.update(zip(names, times, strict=True))
+    path = vault_with(template, tmp_path, jobs)
+    assert check_same(path, query)["json"]
+    with Custodian.open(path) as kr:
+        _, body = kr.db.audit.listing_json(
+            since=query.since, until=query.until, statuses=query.statuses,
+            file_types=query.file_types,
+        )  # fmt: skip
+    assert body is not None
+
+
+def test_a_fraction_of_a_second_goes_the_python_way(template: Path, tmp_path: Path) -> None:
+    """A time SQLite cannot write as ``repr`` does (a fraction): the JSON lines are joined in
+    Python, with the same bytes."""
+    job = {
+        "job_id": "a" * 32, "status": "archived", "file_type": "csv", "source": "upload",
+        "created_at": 1.0, "submitted_at": 1.0, "fetched_at": 2.0,
+        "archived_at": 1764729600.1234567, "expires_at": None, "entity_count": 1, "map_size": 1,
+        "entity_counts": '{"A": 1}', "file_size": 1, "key_version": 1, "grants": [("alice", 1)],
+    }  # fmt: skip
+    path = vault_with(template, tmp_path, [job])
+    assert check_same(path, AuditQuery())["json"]
+    with Custodian.open(path) as kr:
+        _, body = kr.db.audit.listing_json()
+    assert body is None

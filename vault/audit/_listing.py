@@ -69,15 +69,20 @@ def fast_listing(db: Database, query: AuditQuery, fmt: str) -> list[str] | None:
         "statuses": query.statuses,
         "file_types": query.file_types,
     }
+    body: str | None = None
     try:
         with db.read():  # one snapshot
             if kind == "csv":
                 return _csv(db, filters)
-            rows = db.audit.listing_rows(kind, **filters)
+            if kind == "json":
+                rows, body = db.audit.listing_json(**filters)
+                texts = db.audit.listing_texts(**filters) if body is not None else None
+            else:
+                rows = db.audit.listing_rows(kind, **filters)
     except (StoreError, IntegrityError):
         return None  # the ordinary path reads the same rows and reports the problem
-    # The counts text is the last column of every kind of row.
-    uses = Counter(map(itemgetter(-1), rows.rows))
+    # The counts text is the last column of every kind of row; or SQLite counted them.
+    uses = Counter(map(itemgetter(-1), rows.rows)) if body is None else Counter(dict(texts or ()))
     parsed = _parse_counts(uses)
     if parsed is None:
         return None
@@ -85,7 +90,7 @@ def fast_listing(db: Database, query: AuditQuery, fmt: str) -> list[str] | None:
     listing = AuditListing(query=query, jobs=(), totals=totals)
     if kind == "table":
         return _table(rows, parsed, listing)
-    return _json(rows, parsed, listing)
+    return _json(rows, parsed, listing, body)
 
 
 def _parse_counts(uses: Collection[str]) -> dict[str, dict[str, int]] | None:
@@ -204,6 +209,7 @@ def _json(
     rows: ListingRows,
     parsed: Mapping[str, Mapping[str, int]],
     listing: AuditListing,
+    body: str | None,
 ) -> list[str] | None:
     # The counts texts go in verbatim: only if each is what the encoder writes (the store
     # writes them sorted, with the encoder's separators), which one encoding of all of them
@@ -211,16 +217,18 @@ def _json(
     sorted_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, sort_keys=True)
     if sorted_encode.encode(list(parsed.values())) != "[" + ", ".join(parsed) + "]":
         return None
-    if None in map(itemgetter(0), rows.rows):  # a row SQLite could not write
-        return None
-    body = ",\n    ".join(map(rows.template.__mod__, rows.rows))
+    jobs = listing.totals.jobs
+    if body is None:  # times written by Python: the row pieces joined by the template
+        if None in map(itemgetter(0), rows.rows):  # a row SQLite could not write
+            return None
+        body = ",\n    ".join(map(rows.template.__mod__, rows.rows))
     # No escape anywhere (the SELECT made a row with a double quote in a text column NULL,
     # and wrote one in a user's name as a backslash): no backslash and, but for the line
     # breaks between jobs (one fewer than the jobs), no control character.
-    if "\\" in body or body.count("\n") != max(len(rows.rows) - 1, 0) or not _printable_lines(body):
+    if "\\" in body or body.count("\n") != max(jobs - 1, 0) or not _printable_lines(body):
         return None
     data = report_to_dict(listing, include_jobs=False)
-    return [*json_document_parts(data, {"jobs": [body] if rows.rows else []}), "\n"]
+    return [*json_document_parts(data, {"jobs": [body] if jobs else []}), "\n"]
 
 
 def _printable(text: str) -> bool:

@@ -13,7 +13,8 @@ text and ``tests/test_report_listing.py`` for the byte-for-byte comparison.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ ListingKind = Literal["table", "csv", "json"]
 # Years 1970-9999: the range where SQLite's strftime and the Python formatters agree (both
 # floor to whole seconds; SQLite gets the floor from the CAST, as it rounds to milliseconds).
 _MAX_TIME = 253_402_300_800
+# The page cache while a listing sorts (negative: KiB; pages are only used as needed).
+_SORT_CACHE_KIB = -262_144
 
 
 def _typed(column: str, kind: str) -> str:
@@ -166,6 +169,65 @@ def _json_select(fields: Sequence[str]) -> tuple[str, str] | None:
     return ", ".join(columns), "%s" * (len(columns) - 1) + "%.0s"
 
 
+# A JSON time SQLite writes exactly as Python's ``repr`` does: a whole number of seconds
+# (1 <= t < 1e15: ``repr`` writes the digits and ``.0``). Anything else, such as the fraction
+# of a ``time.time()`` reading (``repr`` writes the shortest text that reads back the same,
+# which SQLite cannot), is NULL: the listing then goes the way that writes times in Python
+# (``_json_select``). Integer-to-text is cheap; SQLite's float formatting is not.
+def _json_time(column: str) -> tuple[str, str]:
+    """``column`` as JSON text (NULL when SQLite cannot write it), and the condition for not
+    NULL."""
+    whole = f"CAST({column} AS INTEGER)"
+    writable = (
+        f"({column} IS NULL OR typeof({column}) = 'integer' OR "
+        f"({column} = {whole} AND {column} >= 1 AND {column} < 1e15))"
+    )
+    text = (
+        f"CASE WHEN {column} IS NULL THEN 'null' "
+        f"WHEN typeof({column}) = 'integer' THEN CAST({column} AS TEXT) "
+        f"WHEN {column} = {whole} AND {column} >= 1 AND {column} < 1e15 "
+        f"THEN CAST({whole} AS TEXT) || '.0' END"
+    )
+    return text, writable
+
+
+def _json_line(fields: Sequence[str]) -> tuple[str, str] | None:
+    """The whole JSON line of a job as one ``printf`` (``_json_select`` with the times
+    written by SQLite too, ``_json_time``; one call, not a concatenation per value, which
+    copies the growing line each time), NULL when a value cannot be written this way; and
+    the condition that the times can be written, which the caller checks first (``printf``
+    writes a NULL argument as nothing). None for a field this module does not know."""
+    if _json_select(fields) is None:
+        return None
+    fmt: list[str] = []
+    args: list[str] = []
+    checks: list[str] = []
+    for n, name in enumerate(fields):
+        key = ("{" if n == 0 else ", ") + f'"{name}": '
+        kind = _FIELD_KINDS[name]
+        if kind == "text":
+            fmt.append(key + '"%s"')
+            args.append(name)
+        elif kind == "text?":
+            fmt.append(key + "%s")
+            args.append(f"IFNULL('\"' || {name} || '\"', 'null')")
+        elif kind in ("int", "counts"):
+            fmt.append(key + "%s")
+            args.append(name)
+        elif kind == "time":
+            text, writable = _json_time(name)
+            fmt.append(key + "%s")
+            args.append(text)
+            checks.append(writable)
+        else:  # recipients
+            fmt.append(key + "%s")
+            args.append(_RECIPIENTS)
+    fmt.append("}")
+    line = f"printf({', '.join([_sql_text(''.join(fmt)), *args])})"
+    return f"CASE WHEN {_ROW_TYPES} AND {_JSON_PLAIN} THEN {line} END", " AND ".join(checks)
+
+
+_JSON_LINE = _json_line(JOB_INFO_FIELDS)
 _CSV_SELECT = f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END"
 _CSV_COUNT = " || ',' || IFNULL(json_extract(entity_counts, ?), 0)"
 _SELECTS: dict[str, tuple[str, str] | None] = {
@@ -221,7 +283,7 @@ class ListingQueries(Queries):
             "SELECT status, file_type, count(*), sum(entity_count), sum(map_size), "
             f"sum(file_size) FROM jobs{where} GROUP BY status, file_type ORDER BY status, file_type"
         )
-        with self.read():
+        with self.read(), self._sort_memory():
             rows = self._rows(sql, params)
             groups = self._rows(groups_sql, params[len(types) if kind == "csv" else 0 :])
         groups_rows = tuple(JobTotalsRow(*g) for g in groups)
@@ -242,12 +304,72 @@ class ListingQueries(Queries):
         select = _CSV_SELECT.format(counts=_CSV_COUNT * len(types))
         where, params = _where(since, until, statuses, file_types)
         order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
-        ((body, jobs, lines),) = self._rows(
-            f"SELECT IFNULL(group_concat(line, char(10)), ''), count(*), count(line) FROM "
-            f"(SELECT {select} AS line FROM jobs{where} ORDER BY {order})",
-            [f'$."{name}"' for name in types] + params,
-        )
+        with self._sort_memory():
+            ((body, jobs, lines),) = self._rows(
+                f"SELECT IFNULL(group_concat(line, char(10)), ''), count(*), count(line) FROM "
+                f"(SELECT {select} AS line FROM jobs{where} ORDER BY {order})",
+                [f'$."{name}"' for name in types] + params,
+            )
         return str(body), int(jobs), int(lines)
+
+    def listing_json(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+    ) -> tuple[ListingRows, str | None]:
+        """The JSON listing's group totals and, when SQLite can write every selected job's
+        line itself (``_json_line``; checked first, in the same scan as the totals), all the
+        lines joined by ``,\\n    `` inside SQLite: no Python object per job. Otherwise the
+        text is None and ``rows`` holds the pieces of ``listing_rows("json")``."""
+        if _JSON_LINE is None:
+            raise StoreError("internal: no json listing for these job fields")
+        line, writable = _JSON_LINE
+        where, params = _where(since, until, statuses, file_types)
+        order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
+        with self.read():
+            groups = self._rows(
+                "SELECT status, file_type, count(*), sum(entity_count), sum(map_size), "
+                f"sum(file_size), sum({writable}) FROM jobs{where} "
+                "GROUP BY status, file_type ORDER BY status, file_type",
+                params,
+            )
+            jobs = sum(int(g[2]) for g in groups)
+            if jobs == sum(int(g[6] or 0) for g in groups):
+                with self._sort_memory():
+                    ((body, lines),) = self._rows(
+                        "SELECT IFNULL(group_concat(line, ',' || char(10) || '    '), ''), "
+                        f"count(line) FROM (SELECT {line} AS line FROM jobs{where} "
+                        f"ORDER BY {order})",
+                        params,
+                    )
+                if lines == jobs:
+                    totals = tuple(JobTotalsRow(*g[:6]) for g in groups)
+                    return ListingRows(rows=[], template="", groups=totals), str(body)
+            # A time, or (rarely) another value, SQLite cannot write as Python would.
+            rows = self.listing_rows(
+                "json", since=since, until=until, statuses=statuses, file_types=file_types
+            )
+            return rows, None
+
+    def listing_texts(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        statuses: Sequence[str] = (),
+        file_types: Sequence[str] = (),
+    ) -> list[tuple[Any, int]]:
+        """Each distinct ``entity_counts`` text of the selected jobs and how many hold it."""
+        where, params = _where(since, until, statuses, file_types)
+        return [
+            (r[0], int(r[1]))
+            for r in self._rows(
+                f"SELECT entity_counts, count(*) FROM jobs{where} GROUP BY entity_counts", params
+            )
+        ]
 
     def listing_counts(
         self,
@@ -265,3 +387,18 @@ class ListingQueries(Queries):
         if self.dialect != "sqlite":
             raise StoreError(f"no SQL-formatted audit listing on {self.dialect}")
         return self._query(sql, params)
+
+    @contextlib.contextmanager
+    def _sort_memory(self) -> Iterator[None]:
+        """A page cache large enough for the listing's sort: SQLite sorts in memory up to
+        the cache size (2 MiB by default) and spills the rest to temporary files, which for
+        100,000 formatted lines (10 to 50 MB) costs a fifth of the statement. Restored
+        afterwards."""
+        if self.dialect != "sqlite":
+            raise StoreError(f"no SQL-formatted audit listing on {self.dialect}")
+        ((before,),) = self._query("PRAGMA cache_size")
+        self._query(f"PRAGMA cache_size = {_SORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            self._query(f"PRAGMA cache_size = {int(before)}")
