@@ -365,3 +365,29 @@ def test_a_fraction_of_a_second_goes_the_python_way(template: Path, tmp_path: Pa
     with Custodian.open(path) as kr:
         _, body = kr.db.audit.listing_json()
     assert body is None
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ['{"A": 1', '"B": 2}', "{}, {}"],  # two halves of one object, and one text of two
+        ['{"A": [{}', '{}]}', "{}, {}"],
+        ['{"A": 1}', '{"B": 2}, {"C": 3}', '{"D": 4'],
+        ['{"A": 1}', "{}{}"],
+    ],
+)
+def test_counts_texts_parsed_together_are_still_read_one_by_one(
+    template: Path, tmp_path: Path, texts: list[str]
+) -> None:
+    """The distinct counts texts are parsed as one JSON array: texts that would only parse
+    joined to their neighbours (or split in two) are refused, as the ordinary path refuses
+    each of them alone."""
+    jobs = [
+        {"job_id": f"{n:032x}", "status": "archived", "file_type": "csv", "source": "upload",
+         "created_at": 1.0, "submitted_at": 1.0, "fetched_at": 2.0, "archived_at": 2.0 + n,
+         "expires_at": None, "entity_count": 1, "map_size": 1, "entity_counts": text,
+         "file_size": 1, "key_version": 1, "grants": [("alice", 1)]}
+        for n, text in enumerate(texts)
+    ]  # fmt: skip
+    path = vault_with(template, tmp_path, jobs)
+    assert check_same(path, AuditQuery()) == {"table": False, "csv": False, "json": False}
