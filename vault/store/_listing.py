@@ -75,20 +75,37 @@ _ROW_TYPES = " AND ".join(
 )
 _TEXT_FIELDS = [name for name, kind in _FIELD_KINDS.items() if kind in ("text", "text?")]
 
-_CSV_LINE = " || ',' || ".join(
-    [
-        "job_id",
-        "file_type",
-        "status",
-        "source",
-        _time("created_at", "%Y-%m-%dT%H:%M:%SZ", ""),
-        _time("fetched_at", "%Y-%m-%dT%H:%M:%SZ", ""),
-        _time("archived_at", "%Y-%m-%dT%H:%M:%SZ", ""),
-        "entity_count",
-        "map_size",
-        "file_size",
-    ]
+_CSV_TIMES = ("created_at", "fetched_at", "archived_at")
+# The CSV line's fixed columns, written by one ``printf`` (a concatenation per value copies the
+# growing line each time). ``printf`` writes a NULL as nothing, so a time it cannot write is
+# declined by the condition instead (``_csv_select``).
+_CSV_COLUMNS = [
+    "job_id",
+    "file_type",
+    "status",
+    "source",
+    *(_time(name, "%Y-%m-%dT%H:%M:%SZ", "") for name in _CSV_TIMES),
+    "entity_count",
+    "map_size",
+    "file_size",
+]
+_CSV_TIMES_IN_RANGE = " AND ".join(
+    f"({name} IS NULL OR ({name} >= 0 AND {name} < {_MAX_TIME}))" for name in _CSV_TIMES
 )
+
+
+def _csv_select(types: int) -> str:
+    """The CSV line of a job (without its line break) with ``types`` count columns, each
+    ``json_extract`` with a path parameter; NULL when SQLite cannot write it as the CSV writer
+    would (a value of the wrong type, a time out of range)."""
+    columns = [*_CSV_COLUMNS, *["IFNULL(json_extract(entity_counts, ?), 0)"] * types]
+    form = _sql_text(",".join(["%s"] * len(columns)))
+    return (
+        f"CASE WHEN {_ROW_TYPES} AND {_CSV_TIMES_IN_RANGE} "
+        f"THEN printf({', '.join([form, *columns])}) END"
+    )
+
+
 # The table's columns up to COUNTS: 8, 5, 8, 16, 5 and 5 wide; counts that would widen a
 # column make the line NULL (the Python table would shorten the whole line instead).
 _TABLE_LINE = (
@@ -228,10 +245,8 @@ def _json_line(fields: Sequence[str]) -> tuple[str, str] | None:
 
 
 _JSON_LINE = _json_line(JOB_INFO_FIELDS)
-_CSV_SELECT = f"CASE WHEN {_ROW_TYPES} THEN {_CSV_LINE}{{counts}} END"
-_CSV_COUNT = " || ',' || IFNULL(json_extract(entity_counts, ?), 0)"
 _SELECTS: dict[str, tuple[str, str] | None] = {
-    "csv": (_CSV_SELECT, "%s"),
+    "csv": ("{csv}", "%s"),
     "table": (f"CASE WHEN {_ROW_TYPES} THEN {_TABLE_LINE} END, entity_counts", "%s%.0s"),
     "json": _json_select(JOB_INFO_FIELDS),
 }
@@ -276,7 +291,7 @@ class ListingQueries(Queries):
             raise StoreError(f"internal: no {kind} listing for these job fields")
         select, template = chosen
         if kind == "csv":
-            select = select.format(counts=_CSV_COUNT * len(types))
+            select = _csv_select(len(types))
             params = [f'$."{name}"' for name in types] + params
         sql = f"SELECT {select} FROM jobs{where} ORDER BY {order}"
         groups_sql = (
@@ -301,7 +316,7 @@ class ListingQueries(Queries):
         """The CSV listing's lines (``listing_rows("csv")``) joined by line breaks inside
         SQLite, one string instead of a Python object per job; with the number of jobs and
         of lines (fewer when a line is NULL, which ``group_concat`` skips)."""
-        select = _CSV_SELECT.format(counts=_CSV_COUNT * len(types))
+        select = _csv_select(len(types))
         where, params = _where(since, until, statuses, file_types)
         order = f"IFNULL({AUDIT_TIME_SQL}, 0.0), job_id"
         with self._sort_memory():
