@@ -30,7 +30,11 @@ from vault.restore._formats import (
 from vault.restore._jsonfmt import JsonProcessor
 from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
-CHUNK_SIZE = 1 << 20
+# 256 KiB: the few copies of a chunk a pass makes (decoded, restored, encoded) stay in a core's
+# L2 cache, and glibc serves them from the heap instead of fresh mmap()s: 1 MiB chunks cost
+# about 250 page faults per MB restored (a quarter of the CPU time of a text restore went to the
+# kernel) for no fewer instructions.
+CHUNK_SIZE = 1 << 18
 
 
 @dataclass(frozen=True)
