@@ -16,8 +16,9 @@ from conftest import CORPORA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vault.placeholders import invert_map, merge_resolvers
+from vault.placeholders import Matcher, invert_map, merge_resolvers
 from vault.restore import CsvDialect, RestoreOptions, restore_bytes
+from vault.restore._csvfmt import CsvProcessor
 from vault.restore._formats import detect_dialect
 from vault.simulator import SimulatorConfig, run_simulator
 
@@ -230,6 +231,35 @@ def test_any_csv_parses_to_the_expected_cells(
     parsed = list(csv.reader(io.StringIO(out.decode(), newline="")))
     assert parsed == expected
     assert report.unresolved_count == 0
+
+
+# -- property: the candidates-only split of a table with quotes ---------------------------------
+
+PLAIN_RESOLVER = invert_map({"Ann Lee": "[S_1]", "Bob": "[S_2]"}, "plain")
+CSV_PIECES = ["a b", ",", '"', '""', "\r\n", "\n", "\r", "[S_1]", "[S_2]", "[X_9]", "[", "]"]
+CSV_PIECES += ["S_1", "[s_1]", " ", "\\"]
+
+
+def _processor(*, full_split: bool) -> CsvProcessor:
+    dialect = CsvDialect(",", '"', False)
+    processor = CsvProcessor(Matcher(PLAIN_RESOLVER, links=False), dialect, neutralize=False)
+    if full_split:  # the path every table with quotes took before
+        processor._quotes_closed_and_plain = lambda text: False  # type: ignore[method-assign]
+    return processor
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(CSV_PIECES), max_size=40), st.booleans())
+def test_candidates_only_split_gives_the_bytes_and_report_of_the_full_split(
+    pieces: list[str], final: bool
+) -> None:
+    text = "".join(pieces)
+    fast, full = _processor(full_split=False), _processor(full_split=True)
+    assert fast.process(text, 0, final, 0) == full.process(text, 0, final, 0)
+    assert fast.matcher.restored_counts() == full.matcher.restored_counts()
+    fast_tally, full_tally = fast.matcher.tally, full.matcher.tally
+    assert fast_tally.unresolved == full_tally.unresolved
+    assert fast_tally.reasons == full_tally.reasons
 
 
 # -- the corpora ---------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.placeholders import _matcher, invert_map, placeholder_type
+from vault.placeholders import Matcher, _matcher, invert_map, placeholder_type
 from vault.restore import RestoreOptions, restore_bytes, restore_text
+from vault.restore._csvfmt import CsvProcessor
+from vault.restore._formats import CsvDialect
 from vault.restore._report import by_type
 
 MAP = {
@@ -267,3 +269,18 @@ def test_regression_bracket_debris_after_a_mangled_token_is_not_a_second_token(c
     whole = _restore(data, 1 << 20, False)
     assert _restore(data, chunk, False) == whole
     assert whole[1]["found"] == 2
+
+
+# "y" * 60 twice makes a bracketed text longer than the longest candidate (100 characters)
+SPLIT_PIECES = ["a", " ", "\n", "\r", '"', "[", "]", "[S_1]", "[[S_1]]", "_1", "[a\nb]", "y" * 60]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(SPLIT_PIECES), max_size=40))
+def test_loose_candidate_split_equals_the_exact_split(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    resolver = invert_map({"Ann": "[S_1]"}, "split")
+    matcher = Matcher(resolver)
+    assert matcher._split_candidates(text) == matcher._split(text)
+    table = CsvProcessor(Matcher(resolver, links=False), CsvDialect(), neutralize=False)
+    assert table._split_candidates(text) == table._split_exact(text)
