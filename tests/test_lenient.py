@@ -281,3 +281,34 @@ def test_lenient_changes_no_prose_for_any_map_in_the_tests() -> None:
             if matcher.sub(text) != Matcher(resolver).sub(text) or matcher.tally.repaired:
                 changed.append((name, sorted(mapping.values())[:3]))
     assert changed == []
+
+
+def test_a_map_of_many_labels_compiles_one_lookbehind_per_first_letter() -> None:
+    """A hostile server (or many custom entities) chose 2,000 labels: the word-start
+    lookbehind, a large Unicode class, was compiled once per label (15 s of CPU on every
+    strict restore whose text held ``_1``); now once per first letter. Same tokens found."""
+    import random
+    import string
+
+    from vault.restore import restore_text
+
+    rnd = random.Random(1)
+
+    def word(n: int) -> str:
+        return "".join(rnd.choice(string.ascii_uppercase) for _ in range(n))
+
+    mapping = {f"orig{i}": f"[{word(8)} {word(6)}_{i}]" for i in range(2000)}
+    resolver = invert_map(mapping, "job")
+    scanner = Matcher(resolver)._scanner
+    patterns = [scanner._plain.__self__.pattern, scanner._ending.__self__.pattern,  # type: ignore[attr-defined]
+                scanner._begins.__self__.pattern]  # type: ignore[union-attr]  # fmt: skip
+    letters = len({p[1] for p in mapping.values()})
+    assert letters <= 26
+    for pattern in patterns:
+        assert pattern.count("(?<!") <= 2 * letters  # was 2,000 or 4,000
+    some = list(mapping.items())[:3]
+    text = " ".join(f"see [{p[1:-1].lower()}] now" for _, p in some)  # lower-case: lenient
+    out, report = restore_text(text, resolver, lenient=True)
+    assert report.repaired == 3
+    for original, _ in some:
+        assert original in out
