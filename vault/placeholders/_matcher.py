@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -188,7 +189,15 @@ class Matcher:
         if SHAPE.fullmatch(token):
             return True
         suffix = _SUFFIX.search(token)
-        return suffix is not None and placeholder_type(token) in self._labels
+        if suffix is not None and placeholder_type(token) in self._labels:
+            return True
+        if token.isascii():
+            return False
+        # A look-alike: what a reader takes for a placeholder but is not one byte for byte
+        # (full-width letters or underscore, a zero-width space, a bidi control, a combining
+        # mark inside). Reported, never restored here.
+        plain = _plain(token)
+        return plain != token and (plain in self._originals or self._looks_like_placeholder(plain))
 
     def _report_repairable(self, token: str, offset: int) -> bool:
         """Report what lenient mode would repair in a strict candidate (the whole token, or a
@@ -582,6 +591,13 @@ class Matcher:
 
 _LINK_START_MAX = max(map(len, LINK_STARTS))  # "]" + a longer text starts no link
 _OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
+
+
+def _plain(token: str) -> str:
+    """``token`` as it reads: NFKC (full-width and other compatibility forms), then without
+    format characters (zero-width, bidi controls, soft hyphen) and combining marks."""
+    folded = unicodedata.normalize("NFKC", token)
+    return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Mn"))
 
 
 def _has_link_mark(text: str) -> bool:
