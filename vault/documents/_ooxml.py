@@ -260,3 +260,16 @@ def shared_string_cells(
                 return found
         parse(scan.parser, b"", True, label)
     return found
+
+
+def checked_xml_text(data: bytes, name: str, part: str) -> str:
+    """A small XML part as text, after ``defusedxml`` has parsed it: ``UnsafeDocument`` for a
+    DTD or entities (nothing expanded or fetched), ``DocumentError`` for XML that is not
+    well-formed UTF-8."""
+    try:
+        fromstring(data)  # refuses DTDs and entities before anything is used
+        return data.decode("utf-8")
+    except DefusedXmlException as exc:
+        raise UnsafeDocument(f"{name}: {part} holds a DTD or entities, which are refused") from exc
+    except (ParseError, UnicodeDecodeError) as exc:
+        raise DocumentError(f"{name}: {part} is not well-formed UTF-8 XML") from exc

@@ -35,9 +35,6 @@ from functools import partial
 from typing import BinaryIO
 from urllib.parse import quote, unquote
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
 from vault.documents import (
     DEFAULT_LIMITS,
     EXCEL_SPEC,
@@ -48,6 +45,7 @@ from vault.documents import (
     Sheet,
     ZipLimits,
     ZipRewriter,
+    checked_xml_text,
     has_macros,
     is_rels,
     is_xml_member,
@@ -65,7 +63,7 @@ from vault.documents import (
     word_location,
     word_parts,
 )
-from vault.errors import DocumentError, InputError, UnsafeDocument
+from vault.errors import InputError
 from vault.placeholders import MAX_LISTED, Matcher, Reason, Resolver, Tally
 from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
 
@@ -413,15 +411,7 @@ def _restore_rels(zipped: SafeZip, part: str, run: _Run) -> bytes | None:
     data = zipped.read(part)
     if not may_hold_brackets((data,)):
         return None
-    try:
-        fromstring(data)  # refuses DTDs and entities before anything is used
-        text = data.decode("utf-8")
-    except DefusedXmlException as exc:
-        raise UnsafeDocument(
-            f"{zipped.name}: {part} holds a DTD or entities, which are refused"
-        ) from exc
-    except (ParseError, UnicodeDecodeError) as exc:
-        raise DocumentError(f"{zipped.name}: {part} is not well-formed UTF-8 XML") from exc
+    text = checked_xml_text(data, zipped.name, part)
     changed = False
 
     def relationship(m: re.Match[str]) -> str:
