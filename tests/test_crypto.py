@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vault import crypto
 from vault.errors import InputError, IntegrityError, WrongPassphrase
@@ -51,6 +56,67 @@ def test_canonical_sorts_mapping_keys() -> None:
 def test_canonical_rejects_integers_out_of_range() -> None:
     with pytest.raises(InputError):
         crypto.canonical(2**63)
+    with pytest.raises(InputError):
+        crypto.canonical([-(2**63) - 1])
+
+
+def _spec(value: Any) -> bytes:
+    """The canonical encoding as ``canonical``'s docstring states it, one type test at a time
+    (the encoder tests exact built-in types first: it must give these bytes for every value)."""
+    if value is None:
+        return b"N"
+    if isinstance(value, bool):
+        return b"T" if value else b"F"
+    if isinstance(value, int):
+        return b"I" + struct.pack(">q", value)
+    if isinstance(value, float):
+        return b"D" + struct.pack(">d", value)
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        return b"S" + struct.pack(">I", len(data)) + data
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b"B" + struct.pack(">I", len(value)) + bytes(value)
+    if isinstance(value, Mapping):
+        items = b"".join(_spec(k) + _spec(value[k]) for k in sorted(value))
+        return b"M" + struct.pack(">I", len(value)) + items
+    items = b"".join(_spec(v) for v in value)
+    return b"L" + struct.pack(">I", len(list(value))) + items
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.integers(-(2**63), 2**63 - 1).map(_Number)
+    | st.floats()
+    | st.text()
+    | st.text().map(_Text)
+    | st.binary()
+    | st.binary().map(bytearray)
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_VALUES, max_size=4))
+def test_canonical_matches_its_specification(values: list[Any]) -> None:
+    assert crypto.canonical(*values) == b"".join(_spec(v) for v in values)
 
 
 # --------------------------------------------------------------------------- KDF caps

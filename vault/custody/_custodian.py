@@ -30,6 +30,7 @@ from vault.errors import (
 )
 from vault.models import JobContent, JobInfo, LogEntry, SubmitOptions, UserInfo
 from vault.store import (
+    SUBJECTS,
     BlobRow,
     Database,
     JobRow,
@@ -384,7 +385,10 @@ class Custodian:
                 return False
             # Archiving never overwrites or re-creates a job the log says was archived or
             # erased, nor one whose rows differ from what the log recorded (IntegrityError).
-            _state.check_job(self._db, content.job_id, self.vault_id)
+            # A job without a row has no grants to compare (``job_problems`` compares them
+            # only with a row), so a new job is checked against its log entries alone.
+            holders = _state.holders(self._db, content.job_id) if existing is not None else []
+            _state.check_job_rows(self._db, content.job_id, existing, holders, self.vault_id)
             now = self._clock()
             row = replace(
                 existing
@@ -426,12 +430,9 @@ class Custodian:
         self, row: JobRow, fields: Mapping[str, bytes], *, keep: list[BlobRow], now: float
     ) -> JobRow:
         # Only users whose rows match the log: a user added or re-enabled by a raw edit of
-        # the file gets nothing (and ``verify`` reports them).
-        recipients = [
-            u
-            for u in self._db.users.all()
-            if u.enabled and not _state.user_problems(u.name, u, self._db.log.rows(subject=u.name))
-        ]
+        # the file gets nothing (and ``verify`` reports them). Read once per write
+        # transaction: a batch of stored jobs changes neither the users nor their entries.
+        recipients = self._db.memo("custody.recipients", ("users", SUBJECTS), self._recipients)
         if not recipients:
             raise InputError("the vault has no enabled user to seal the job to")
         return _jobs.write_key_version(
@@ -445,6 +446,13 @@ class Custodian:
             random=self._random,
             chunk_size=self._chunk_size,
         )
+
+    def _recipients(self) -> list[UserRow]:
+        return [
+            u
+            for u in self._db.users.all()
+            if u.enabled and not _state.user_problems(u.name, u, self._db.log.rows(subject=u.name))
+        ]
 
     def mark_expired(self, job_id: str, *, actor: str) -> None:
         """A pending job the server no longer knows becomes ``expired`` (no-op otherwise)."""

@@ -25,6 +25,7 @@ _WHERE = {
     "CREDENTIALS_REFUSED": "vault.config",
     "MIGRATIONS": "vault.store._migrations",
     "SIDECARS": "vault.store._sqlite",
+    "SUBJECTS": "vault.store._log",
     "AuditTotalsRows": "vault.store._audit",
     "BlobRow": "vault.store._rows",
     "Database": "vault.store._database",
@@ -63,6 +64,7 @@ if typing.TYPE_CHECKING:
     from vault.store._copy import copy_rows, rows_digest
     from vault.store._database import Database
     from vault.store._listing import ListingKind, ListingRows
+    from vault.store._log import SUBJECTS
     from vault.store._maintenance import backup, checkpoint, vacuum
     from vault.store._migrations import MIGRATIONS
     from vault.store._open import check_new_location, create_database, open_database
@@ -74,6 +76,7 @@ __all__ = [
     "CREDENTIALS_REFUSED",
     "MIGRATIONS",
     "SIDECARS",
+    "SUBJECTS",
     "AuditTotalsRows",
     "BlobRow",
     "Database",

@@ -26,6 +26,10 @@ Design choices:
 - Foreign errors are translated by the backend into ``StoreError``/``IntegrityError`` and
   never leave this package.
 - A lock serialises use of the connection, so threads of one process may share a store.
+- Inside one write transaction nobody else can change the vault (that is what makes it the one
+  writer), so a value read there may be kept for the rest of the transaction (``memo``): the
+  users and the log head are read once per batch of stored jobs instead of several times per
+  job. A statement of the transaction that writes a table drops what was read from it.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ import contextlib
 import functools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from vault.config import DatabaseUrl
 from vault.errors import StoreError
@@ -50,6 +54,27 @@ if TYPE_CHECKING:
     from vault.store._audit_view import Audit
 
 Dialect = Literal["sqlite", "postgresql"]
+T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=512)  # a statement's text is a constant of its query object
+def written_table(sql: str) -> str | None:
+    """The table a mutating statement writes (``INSERT INTO t``, ``UPDATE t``, ``DELETE FROM
+    t``, with an ``OR ...`` clause), lower case; ``None`` when it cannot tell (anything else)."""
+    words = sql.split(None, 5)
+    upper = [w.upper() for w in words[:4]]
+    if len(words) >= 3 and upper[0] == "UPDATE":
+        at = 2 if upper[1] == "OR" else 1
+    elif len(words) >= 3 and upper[0] == "DELETE" and upper[1] == "FROM":
+        at = 2
+    elif len(words) >= 3 and upper[0] in ("INSERT", "REPLACE"):
+        at = upper.index("INTO") + 1 if "INTO" in upper else 0
+    else:
+        return None
+    if not 0 < at < len(words):
+        return None
+    name = words[at].split("(", 1)[0].strip('"').lower()
+    return name or None
 
 
 class Database(ABC):
@@ -62,6 +87,9 @@ class Database(ABC):
         self._lock = threading.RLock()
         self._depth = 0  # nesting of write()/read()
         self._writing = False  # the open transaction is a write
+        # What the open write transaction has read and may reuse: key -> (tables it was read
+        # from, value). Emptied when a transaction begins or ends.
+        self._memo: dict[str, tuple[frozenset[str], Any]] = {}
         self.meta = Meta(self)
         self.users = Users(self)
         self.jobs = Jobs(self)
@@ -151,14 +179,17 @@ class Database(ABC):
                     self._depth -= 1
                 return
             self._begin_write()
+            self._memo.clear()
             self._depth, self._writing = 1, True
             try:
                 yield
             except BaseException:
                 self._depth, self._writing = 0, False
+                self._memo.clear()
                 self._rollback()
                 raise
             self._depth, self._writing = 0, False
+            self._memo.clear()
             try:
                 self._commit()
             except BaseException:
@@ -190,24 +221,79 @@ class Database(ABC):
     def in_transaction(self) -> bool:
         return self._depth > 0
 
+    def memo(self, key: str, tables: Iterable[str], read: Callable[[], T]) -> T:
+        """``read()``, kept under ``key`` for the rest of the open write transaction, until a
+        statement of it writes one of ``tables`` (the tables ``read`` reads; a name with a dot
+        is a part of a table that only its own query object writes, ``forget`` says when).
+        Outside a write transaction this is just ``read()``. The caller must not mutate the
+        value (rows are frozen; a list is handed out as it was kept)."""
+        with self._lock:
+            if not self._writing:
+                return read()
+            kept = self._memo.get(key)
+            if kept is not None:
+                return kept[1]  # type: ignore[no-any-return]
+            value = read()
+            self._memo[key] = (frozenset(tables), value)
+            return value
+
+    def remember(self, key: str, tables: Iterable[str], value: Any) -> None:
+        """Keep ``value`` under ``key`` as ``memo`` would (the caller has just written it)."""
+        with self._lock:
+            if self._writing:
+                self._memo[key] = (frozenset(tables), value)
+
+    def forget(self, tables: Iterable[str], *, parts: bool = True) -> None:
+        """Drop what was read from any of ``tables``; with ``parts``, a bare table name also
+        drops what was read from its dotted parts (``access_log`` drops
+        ``access_log.subjects``)."""
+        names = set(tables)
+        with self._lock:
+            for key, (read_from, _) in list(self._memo.items()):
+                if not names.isdisjoint(read_from) or (
+                    parts and any(t.split(".", 1)[0] in names for t in read_from)
+                ):
+                    del self._memo[key]
+
+    def _written(self, sql: str, touches: Iterable[str] | None) -> None:
+        if not self._memo:
+            return
+        if touches is not None:
+            self.forget(touches, parts=False)
+            return
+        table = written_table(sql)
+        if table is None:
+            self._memo.clear()  # DDL or a statement not recognised: drop everything
+        else:
+            self.forget((table,))
+
     # ----------------------------------------------------------------- statements
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._fetch(sql, params)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one mutating statement inside ``write()``; the number of rows changed."""
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, touches: Iterable[str] | None = None
+    ) -> int:
+        """Run one mutating statement inside ``write()``; the number of rows changed.
+        ``touches`` names exactly what it writes for ``memo`` (default: the statement's table,
+        all of it)."""
         with self._lock:
             if not self._writing:
                 raise StoreError("internal: a write outside a write transaction")
+            self._written(sql, touches)
             return self._change(sql, params)
 
-    def execute_returning(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one mutating statement with ``RETURNING`` inside ``write()``; its rows."""
+    def execute_returning(
+        self, sql: str, params: Sequence[Any] = (), *, touches: Iterable[str] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one mutating statement with ``RETURNING`` inside ``write()``; its rows
+        (``touches`` as for ``execute``)."""
         with self._lock:
             if not self._writing:
                 raise StoreError("internal: a write outside a write transaction")
+            self._written(sql, touches)
             return self._fetch(sql, params)
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -216,6 +302,7 @@ class Database(ABC):
             if not self._writing:
                 raise StoreError("internal: a write outside a write transaction")
             if rows:
+                self._written(sql, None)
                 self._change_many(sql, rows)
 
     def maintenance_statement(self, sql: str) -> list[tuple[Any, ...]]:

@@ -15,14 +15,15 @@ class Grants(Queries):
 
     def insert(self, row: GrantRow) -> None:
         """Add the grant, or replace the sealed key of the same (job, user, key version)."""
-        found = self._query("SELECT id FROM users WHERE name = ?", (row.user,))
-        if not found:
+        # The users as this transaction has them (``db.memo``): one read per batch of jobs.
+        user_id = next((u.id for u in self.db.users.all() if u.name == row.user), None)
+        if user_id is None:
             raise StoreError(f"internal: no user {row.user}")
         self._exec(
             "INSERT INTO grants (job_id, user_id, key_version, sealed_dek, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, user_id, key_version) "
             "DO UPDATE SET sealed_dek = excluded.sealed_dek, created_at = excluded.created_at",
-            (row.job_id, found[0][0], row.key_version, row.sealed_dek, row.created_at),
+            (row.job_id, user_id, row.key_version, row.sealed_dek, row.created_at),
         )
 
     def of_job(self, job_id: str, user: str | None = None) -> list[GrantRow]:

@@ -14,6 +14,9 @@ from vault.store._rows import LogRow, checked, counts_column, facts_column
 _COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject, facts'
 # The newest two entries, newest first (no parameter: see ``head_guarded``).
 _HEAD_SQL = f"SELECT {_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 2"
+_HEAD = "access_log.head"
+# For ``db.memo``: what was read from the entries that name a subject (``rows(subject=...)``).
+SUBJECTS = "access_log.subjects"
 
 
 class AccessLog(Queries):
@@ -21,7 +24,12 @@ class AccessLog(Queries):
     triggers (and on PostgreSQL its privileges) refuse an UPDATE or DELETE."""
 
     def last(self) -> LogRow | None:
-        """The head of the log; None when it is empty."""
+        """The head of the log; None when it is empty. In a write transaction it is read
+        once, then kept as this transaction's appends move it (the check before a release
+        reads the head afresh: ``head_guarded``)."""
+        return self.db.memo(_HEAD, ("access_log",), self._read_last)
+
+    def _read_last(self) -> LogRow | None:
         rows = self._query(f"SELECT {_COLUMNS} FROM access_log ORDER BY seq DESC LIMIT 1")
         return _log(rows[0]) if rows else None
 
@@ -53,16 +61,21 @@ class AccessLog(Queries):
             row.subject,
             None if row.facts is None else json.dumps(dict(row.facts), sort_keys=True),
         )
-        stored = self._write_returning(
+        # What the row changes for ``db.memo``: the head, and the entries naming a subject
+        # only when it names one (``SUBJECTS``: what is read by subject, e.g. users' entries).
+        touches = ("access_log",) if row.subject is None else ("access_log", SUBJECTS)
+        stored = self.db.execute_returning(
             f"INSERT INTO access_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"RETURNING {_COLUMNS}",
             values,
+            touches=touches,
         )
         if [tuple(r) for r in stored] != [values]:
             raise IntegrityError(
                 f"the access log did not record entry {row.seq} as written (a trigger or rule "
                 "dropped or changed it); nothing was released"
             )
+        self.db.remember(_HEAD, ("access_log",), row)
 
     def rows(
         self,

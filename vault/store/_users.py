@@ -55,7 +55,10 @@ class Users(Queries):
         return _user(rows[0]) if rows else None
 
     def all(self) -> list[UserRow]:
-        """Every user, in the order they were added."""
+        """Every user, in the order they were added (read once per write transaction)."""
+        return list(self.db.memo("users", ("users",), self._read_all))
+
+    def _read_all(self) -> list[UserRow]:
         return [_user(r) for r in self._query(f"SELECT {_SELECT} FROM users ORDER BY id")]
 
     def set_enabled(self, name: str, enabled: bool) -> None:
