@@ -17,6 +17,13 @@ from vault.store._rows import (
     job_to_sql,
 )
 
+# ``put``'s statement, built once (it names every column twice).
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in JOB_COLUMNS[1:])
+_PUT = (
+    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({', '.join('?' * len(JOB_COLUMNS))}) "
+    f"ON CONFLICT (job_id) DO UPDATE SET {_UPDATES}"
+)
+
 
 class Jobs(Queries):
     """The vault's jobs, by job id."""
@@ -51,13 +58,7 @@ class Jobs(Queries):
 
     def put(self, row: JobRow) -> None:
         """Insert or wholly replace the job's row (its grants and blobs stay)."""
-        updates = ", ".join(f"{c} = excluded.{c}" for c in JOB_COLUMNS[1:])
-        self._exec(
-            f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(JOB_COLUMNS))}) "
-            f"ON CONFLICT (job_id) DO UPDATE SET {updates}",
-            job_to_sql(row),
-        )
+        self._exec(_PUT, job_to_sql(row))
 
     def set_status(self, job_id: str, status: str, updated_at: float) -> None:
         self._exec(
