@@ -14,8 +14,9 @@ first (50 GETs, a 50-job fetch; ``--cold`` skips the fetch's), so the rounds com
 work; a command's fixed cost is ``bench_fixed.py``'s subject. Prints per round the ratio
 (issue 17.5: fetch within 1.25x of the plain GETs, in every round), min / median / max over
 the rounds with the load average, jobs per second and the ratio to the ideal
-``jobs x latency / concurrency``. Targets: 1,000 jobs at 50 ms in under 15 s on 2 cores;
-within 1.25x of the plain GETs.
+``jobs x latency / concurrency``, and the CPU time of this process per job beside the plain
+GETs' (min / median / max; less sensitive to the machine's load than wall time). Targets:
+1,000 jobs at 50 ms in under 15 s on 2 cores; within 1.25x of the plain GETs.
 
 ``--profile`` adds a wall-clock breakdown of one more fetch (status requests, validation,
 vault writes, commits: measured by wrapping those calls) and its cProfile (top entries).
@@ -189,6 +190,11 @@ def profile_once(client: QuestaClient, ids: list[str], tmp: Path, concurrency: i
     return "\n".join(lines)
 
 
+def _mmm(values: list[float]) -> str:
+    """``min / median / max`` of sorted values."""
+    return f"{values[0]:.2f} / {statistics.median(values):.2f} / {values[-1]:.2f}"
+
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -228,13 +234,14 @@ def main() -> None:
                     baseline, base_cpu = asyncio.run(plain_gets(url, ids, args.concurrency))
                     got = fetch_once(client, ids, Path(tmp), n, args.concurrency)
                 got.update(httpx_s=baseline, httpx_cpu_s=base_cpu, load_start=before,
-                           ratio_to_httpx=got["wall_s"] / baseline, load_end=load())  # fmt: skip
+                           ratio_to_httpx=got["wall_s"] / baseline, load_end=load(),
+                           cpu_ratio=got["cpu_s"] / base_cpu)  # fmt: skip
                 rounds.append(got)
                 if not args.json:
                     print(f"round {n + 1}: fetch {got['wall_s']:.2f} s (CPU {got['cpu_s']:.2f} s),"
                           f" plain GETs {baseline:.2f} s (CPU {base_cpu:.2f} s), ratio "
-                          f"{got['ratio_to_httpx']:.2f}, load {before:.1f}->{got['load_end']:.1f}",
-                          flush=True)  # fmt: skip
+                          f"{got['ratio_to_httpx']:.2f} (CPU {got['cpu_ratio']:.2f}), "
+                          f"load {before:.1f}->{got['load_end']:.1f}", flush=True)  # fmt: skip
             if args.profile:
                 profile = profile_once(client, ids, Path(tmp), args.concurrency)
     finally:
@@ -248,11 +255,20 @@ def main() -> None:
     loads = [r["load_start"] for r in rounds] + [rounds[-1]["load_end"]]
     ideal = jobs * args.latency / args.concurrency
     wall = middle["wall_s"]
+    # CPU time of this process (event loop and the writer's thread) per job, beside the plain
+    # GETs' own: what the fetch adds per job, less sensitive to the machine's load than wall.
+    cpu_ms = sorted(r["cpu_s"] * 1000 / jobs for r in rounds)
+    base_ms = sorted(r["httpx_cpu_s"] * 1000 / jobs for r in rounds)
+    cpu_ratios = sorted(r["cpu_ratio"] for r in rounds)
     summary = (
         f"ratio to plain httpx GETs over {len(rounds)} interleaved round(s): "
         f"min {ratios[0]:.2f} / median {statistics.median(ratios):.2f} / max "
         f"{ratios[-1]:.2f} (target <= {TARGET_RATIO} in every round) "
         f"[{'met' if met else 'MISSED'}]; load average {min(loads):.1f}-{max(loads):.1f}"
+    )
+    cpu_summary = (
+        f"CPU per job (min / median / max): fetch {_mmm(cpu_ms)} ms, plain GETs "
+        f"{_mmm(base_ms)} ms; CPU ratio {_mmm(cpu_ratios)}"
     )
     if args.json:
         print(json.dumps({
@@ -263,7 +279,11 @@ def main() -> None:
             "ratio_to_httpx": middle["ratio_to_httpx"], "ratio_min": ratios[0],
             "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1],
             "target_ratio": TARGET_RATIO, "met_every_round": met, "rounds": rounds,
-            "summary": summary,
+            "cpu_ms_per_job": statistics.median(cpu_ms),
+            "httpx_cpu_ms_per_job": statistics.median(base_ms),
+            "cpu_ratio_min": cpu_ratios[0], "cpu_ratio_median": statistics.median(cpu_ratios),
+            "cpu_ratio_max": cpu_ratios[-1], "load_min": min(loads), "load_max": max(loads),
+            "summary": summary, "cpu_summary": cpu_summary,
         }))  # fmt: skip
         if archived != jobs:
             raise SystemExit(f"only {archived} of {jobs} jobs archived")
@@ -278,6 +298,7 @@ def main() -> None:
     )
     print(f"  plain httpx GETs of the same statuses: {middle['httpx_s']:.2f} s")
     print(f"  issue 17.5: {summary}")
+    print(f"  {cpu_summary}")
     scaled = wall * 1000 / jobs
     verdict = "ok" if scaled < TARGET_SECONDS else "SLOW"
     print(
