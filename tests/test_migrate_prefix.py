@@ -119,6 +119,8 @@ def test_deep_migrate_then_migrate_again_brings_the_newer_entries(
         kr.store_job(sample_job("job-1"), actor="alice")
     again = invoke(["migrate", src.as_posix(), dest])
     assert again.exit_code == 0, again.output
+    # an existing vault brought forward is said so (it could be a backup named as DEST)
+    assert "already held this vault up to log entry 3; brought it up to date" in again.stderr
     assert digest(vault_location) == digest(src)
 
 

@@ -367,3 +367,23 @@ def test_before_the_grants_the_roles_are_told_to_run_them(pg_server: PostgresSer
             )
             assert result.exit_code == 1, result.output
             assert "run the grants of docs/team.md" in result.stderr, result.stderr
+
+
+def test_a_read_only_role_is_refused_backup_and_deep_verify_before_doing_anything(
+    team: dict[str, str], pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """An auditor with SELECT only: backup leaves no unlogged copy, verify --deep is exit 1
+    (a permission problem), not an integrity finding."""
+    pg_server.ensure_role("questa_auditor")
+    with psycopg.connect(team["questa_admin"], autocommit=True) as conn:
+        conn.execute("GRANT USAGE ON SCHEMA public TO questa_auditor")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO questa_auditor")
+    env = {**ENV, "QUESTA_VAULT": team["questa_admin"].replace("=questa_admin", "=questa_auditor")}
+    result = invoke(["--user", "bob", "backup", str(tmp_path / "b.db")], env=env)
+    assert result.exit_code == 1, result.output
+    assert "may not write the access log: backup needs" in result.stderr
+    assert not (tmp_path / "b.db").exists()
+    result = invoke(["--user", "bob", "verify", "--deep"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "may not write the access log: verify --deep needs" in result.stderr
+    assert invoke(["verify"], env=env).exit_code == 0

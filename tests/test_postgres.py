@@ -323,6 +323,22 @@ def test_a_database_that_is_not_a_vault_is_refused_and_left_alone(pg_url: str) -
         assert tables == [("notes",)]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE VIEW v AS SELECT 1 AS one",
+        "CREATE SEQUENCE s",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    ],
+)
+def test_init_refuses_a_schema_holding_anything(pg_url: str, sql: str) -> None:
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(sql)
+    result = invoke(["--vault", pg_url, "init", "--user", "alice", *FAST_KDF], env=ENV)
+    assert result.exit_code == 1, result.output
+    assert "not empty" in result.stderr
+
+
 def test_an_empty_database_is_no_vault_yet(pg_url: str) -> None:
     with pytest.raises(VaultNotFound, match="run questa-vault init"):
         Custodian.open(pg_url)

@@ -386,11 +386,21 @@ def migrate_command(ctx: AppContext, source: str, dest: str, deep: bool, as_json
     if as_json:
         emit_json(
             {"jobs": done.jobs, "log_entries": done.log_entries, "head": head,
-             "deep_checked": done.deep_checked if deep else None}
+             "deep_checked": done.deep_checked if deep else None,
+             "already": done.already}
         )  # fmt: skip
         return
+    if done.already:
+        ctx.say(
+            f"{dst} already held this vault up to log entry {done.already}; brought it up to "
+            "date"
+        )
     ctx.say(
         f"migrated {done.jobs} job(s) and {done.log_entries} log entries; the copy verifies"
-        + (f" ({done.deep_checked} seal(s) checked)" if deep else "")
+        + (
+            f" ({done.deep_checked} seal(s) checked)"
+            if deep
+            else " (rows and log; seals are checked with --deep)"
+        )
     )
     echo(head)

@@ -483,6 +483,15 @@ class Custodian:
     def pending_jobs(self) -> list[JobInfo]:
         return self.list_jobs(status="pending")
 
+    def check_may_log(self, command: str) -> None:
+        """``StoreError`` unless this connection may append to the access log: asked before
+        a command that must log what it did (``backup``, a deep check) does anything."""
+        if self._db.missing_privileges((("access_log", "INSERT"),)):
+            raise StoreError(
+                f"the database role may not write the access log: {command} needs the analyst "
+                "or admin role (docs/team.md); nothing was done"
+            )
+
     def check_may_archive(self) -> None:
         """``StoreError`` unless the database lets this connection archive (add and archive
         jobs, their blobs and grants, and log it): asked before anything is sent to the

@@ -23,6 +23,7 @@ def backup(custodian: Custodian, path: Path, *, actor: str) -> Backup:
     """A consistent online copy at ``path`` (``VaultExists`` if it exists), then verified to
     open with its log chain intact, then logged in the source vault."""
     dest = Path(path)
+    custodian.check_may_log("backup")  # else a complete copy would be left behind, unlogged
     backup_database(custodian.db, dest)
     try:
         with Custodian.open(dest) as copy:

@@ -47,6 +47,7 @@ class Migrated:
     log_entries: int
     head: tuple[int, str]
     deep_checked: int  # jobs decrypted and seal-checked (0 without a session)
+    already: int = 0  # log entries the destination held before (an older copy brought forward)
 
 
 def _same(a: Location, b: Location) -> bool:
@@ -73,13 +74,13 @@ def _open_or_create(location: Location) -> Database:
             ) from exc
 
 
-def _check_prefix(source: Custodian, target: Database, where: str) -> None:
+def _check_prefix(source: Custodian, target: Database, where: str) -> int:
     """``InputError`` unless every log entry of ``target`` is the source's entry of the same
     number (hash for hash): only then is the destination an older (or partial) copy of the
     source that the copy may bring up to date."""
     own = target.query("SELECT seq, entry_hash FROM access_log")
     if not own:
-        return
+        return 0
     theirs = dict(source.db.query("SELECT seq, entry_hash FROM access_log"))
     extra = sum(1 for seq, digest in own if theirs.get(seq) != digest)
     if extra:
@@ -89,6 +90,7 @@ def _check_prefix(source: Custodian, target: Database, where: str) -> None:
             "it was copied, or it is newer than the source): nothing written; migrate into an "
             "empty database, or from the vault that holds all of its entries"
         )
+    return len(own)
 
 
 def migrate(
@@ -108,7 +110,7 @@ def migrate(
         other = target.meta.get("vault_id")
         if other is not None and other != source.vault_id:
             raise InputError(f"{where} holds a different vault; refusing to mix them")
-        _check_prefix(source, target, str(where))
+        already = _check_prefix(source, target, str(where))
         expected = copy_rows(source.db, target, batch=batch, on_jobs=on_jobs)
         if rows_digest(target) != expected:
             raise IntegrityError(
@@ -131,4 +133,4 @@ def migrate(
                 f"the copy at {where} does not verify: {len(report.findings)} finding(s), "
                 f"first [{first.check}] {first.message}"
             )
-        return Migrated(report.jobs, report.log_entries, head, report.deep_checked)
+        return Migrated(report.jobs, report.log_entries, head, report.deep_checked, already)

@@ -49,6 +49,10 @@ def verify(
     of its own, and the other checks still run.
     """
     expected = parse_head(expect_head) if expect_head is not None else None
+    if session is not None and record:
+        # A role that cannot log the deep check is a permission problem (exit 1), found
+        # before anything is decrypted, not an integrity finding.
+        custodian.check_may_log("verify --deep")
     db = custodian.db
     findings: list[Finding] = []
 

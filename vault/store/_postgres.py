@@ -155,7 +155,13 @@ class PostgresDatabase(Database):
             tables = db.tables()
             if "vault_meta" in tables:
                 raise VaultExists(f"a vault already exists at {url}; refusing to overwrite it")
-            if tables:
+            others = db.query(  # views, sequences, functions... of the vault's schema too
+                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm', 'S', 'f') "
+                "UNION ALL SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = current_schema() LIMIT 1"
+            )
+            if tables or others:
                 raise StoreError(
                     f"the database at {url} is not empty and not a questa-vault database; "
                     "create the vault in an empty database"
