@@ -121,19 +121,7 @@ def verify_chain(db: Database, vault_id: str) -> tuple[int, str]:
             )
         if row.prev_hash != prev:
             raise IntegrityError(f"access log: entry {row.seq} does not follow its predecessor")
-        recomputed = crypto.log_entry_hash(
-            prev,
-            vault_id=vault_id,
-            seq=row.seq,
-            time=row.time,
-            user=row.user,
-            action=row.action,
-            job_id=row.job_id,
-            counts=row.counts,
-            subject=row.subject,
-            facts=row.facts,
-        )
-        if not crypto.constant_time_equal(recomputed.encode(), row.entry_hash.encode()):
+        if not crypto.constant_time_equal(rehash(row, vault_id).encode(), row.entry_hash.encode()):
             raise IntegrityError(f"access log: entry {row.seq} was altered")
         prev = row.entry_hash
         expected_seq += 1
@@ -153,3 +141,19 @@ def parse_head(text: str) -> tuple[int, str]:
     if len(digest) != 64:
         raise InputError(f"{shape}: HASH is 64 hexadecimal characters, not {len(digest)}")
     return int(seq_text), digest.lower()
+
+
+def rehash(row: LogRow, vault_id: str) -> str:
+    """The hash a stored entry must carry, computed from its fields and its ``prev_hash``."""
+    return crypto.log_entry_hash(
+        row.prev_hash,
+        vault_id=vault_id,
+        seq=row.seq,
+        time=row.time,
+        user=row.user,
+        action=row.action,
+        job_id=row.job_id,
+        counts=row.counts,
+        subject=row.subject,
+        facts=row.facts,
+    )

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import vault.crypto as crypto
+from vault.custody import _log
 from vault.errors import IntegrityError
 from vault.store import Database, GrantRow, JobRow, LogRow, UserRow
 
@@ -146,19 +147,9 @@ def check_entries(entries: Sequence[LogRow], before: Mapping[int, str], vault_id
                 f"access log: entry {entry.seq} does not follow its predecessor; "
                 "refusing to release"
             )
-        recomputed = crypto.log_entry_hash(
-            entry.prev_hash,
-            vault_id=vault_id,
-            seq=entry.seq,
-            time=entry.time,
-            user=entry.user,
-            action=entry.action,
-            job_id=entry.job_id,
-            counts=entry.counts,
-            subject=entry.subject,
-            facts=entry.facts,
-        )
-        if not crypto.constant_time_equal(recomputed.encode(), entry.entry_hash.encode()):
+        if not crypto.constant_time_equal(
+            _log.rehash(entry, vault_id).encode(), entry.entry_hash.encode()
+        ):
             raise IntegrityError(f"access log: entry {entry.seq} was altered; refusing to release")
 
 

@@ -93,19 +93,27 @@ class _Run:
         self.matcher.count_restored(self.hits.elements())
         self.hits.clear()
 
-    def probe(self, token: str, location: str) -> str | None:
-        """A candidate not in the map: its repair (lenient), or None; what the matcher reports
-        about it is listed at ``location`` (the matcher's own offsets do not apply here)."""
+    def _resolve_apart(self, token: str) -> tuple[str, Tally]:
+        """The matcher's answer for a candidate not in the map, counted in a scratch tally
+        (the matcher's own offsets do not apply to a document's parts)."""
         matcher = self.matcher
         real = matcher.tally
         scratch = Tally()
         matcher.tally = scratch
         try:
-            value = matcher.resolve_miss(token, 0)
+            return matcher.resolve_miss(token, 0), scratch
         finally:
             matcher.tally = real
-        real.counts.update(scratch.counts)
-        real.repaired += scratch.repaired
+
+    def _count(self, scratch: Tally) -> None:
+        self.matcher.tally.counts.update(scratch.counts)
+        self.matcher.tally.repaired += scratch.repaired
+
+    def probe(self, token: str, location: str) -> str | None:
+        """A candidate not in the map: its repair (lenient), or None; what the matcher reports
+        about it is listed at ``location``."""
+        value, scratch = self._resolve_apart(token)
+        self._count(scratch)
         for text, _, reason in scratch.unresolved:
             self.unresolved(text, reason, location)
         return None if value == token else value
@@ -113,18 +121,10 @@ class _Run:
     def probe_quietly(self, token: str) -> str | None:
         """A candidate's repair (lenient) counted as restored, or None; never reported here
         (what stays is reported by the scan of the output)."""
-        matcher = self.matcher
-        real = matcher.tally
-        scratch = Tally()
-        matcher.tally = scratch
-        try:
-            value = matcher.resolve_miss(token, 0)
-        finally:
-            matcher.tally = real
+        value, scratch = self._resolve_apart(token)
         if value == token:
             return None
-        real.counts.update(scratch.counts)
-        real.repaired += scratch.repaired
+        self._count(scratch)
         return value
 
     def may_hold(self, text: str) -> bool:
