@@ -109,7 +109,13 @@ def run_program(path: Path, quick: bool, rounds: int = 0) -> Run:
 
 
 def parse_json(stdout: str) -> dict[str, Any]:
-    """The last line that is a JSON object."""
+    """The whole output as one JSON object (``--json`` may indent it), else its last line that is one."""
+    try:
+        whole = json.loads(stdout)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict):
+        return whole
     for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):
             data = json.loads(line)
