@@ -180,3 +180,20 @@ def test_lazy_exports_match_all_and_the_type_checking_imports(package: ModuleTyp
     for name in public:
         assert getattr(package, name) is not None, name
     assert public <= set(dir(package))
+
+
+def test_the_command_freezes_the_collector_before_the_interpreter_exits() -> None:
+    """``main`` moves the objects into the permanent generation once the command is done, so
+    the collections at interpreter exit do not walk every imported module's objects again."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+        "sys.argv = ['questa-vault', '--version']\n"
+        "from vault.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    frozen = int(done.stderr.split("frozen ")[1].split()[0])
+    assert frozen > 10_000, done.stderr

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import click
 
 from vault._version import __version__
-from vault.audit import Column, Table
 from vault.cli._defaults import check_command_names, command_defaults, root_defaults
 from vault.cli._harden import harden_process
 from vault.cli._jobref import complete_users
@@ -336,6 +335,8 @@ def utc_time(value: float | None) -> str:
 def table(rows: list[tuple[str, ...]], *, sep: str = "  ") -> None:
     """Print ``rows`` (the first is the heading) as left-aligned columns, each as wide as its
     widest cell (``vault.audit.Table``, the one table printer)."""
+    from vault.audit import Column, Table  # with the commands that print one (cold start)
+
     rows = [tuple(map(inert, row)) for row in rows]  # a cell never breaks or drives the terminal
     printer = Table.sized([Column(heading, gap=sep) for heading in rows[0]], rows[1:])
     echo_lines(printer.lines(rows[1:]))
