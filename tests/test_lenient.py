@@ -169,6 +169,25 @@ FRAGMENTS = [
 ]
 
 
+def lookalikes_of(placeholder: str) -> list[str]:
+    """``placeholder`` written with look-alike characters, one form per class of
+    docs/restore.md (repaired by lenient: full-width, zero-width, soft hyphen; reported only:
+    bidi controls, combining marks)."""
+    inner = placeholder[1:-1]
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in inner)
+    label, _, number = inner.rpartition("_")
+    return [
+        f"[{wide}]",
+        f"[{inner.replace('_', '＿')}]",
+        f"[{inner[:1]}\u200b{inner[1:]}]",
+        f"[\ufeff{inner}]",
+        f"[{label}\u00ad_{number}]",
+        f"[{label}_\u202e{number}]",
+        f"[{inner}\u0301]",
+        f"[{label.lower()}\u200d_{number}]",  # folds to a lenient form only: reported
+    ]
+
+
 @st.composite
 def texts_and_maps(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     numbers = draw(st.lists(st.integers(1, 12), min_size=1, max_size=6, unique=True))
@@ -182,6 +201,7 @@ def texts_and_maps(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
         *(p[1:-1].replace("_", " ") for p in placeholders),
         *(f"<{p[1:-1]}>" for p in placeholders),
         *(p.replace("_", "\n", 1) for p in placeholders),
+        *(form for p in placeholders for form in lookalikes_of(p)),
     ]
     pieces = draw(
         st.lists(

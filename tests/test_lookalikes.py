@@ -9,10 +9,11 @@ import re
 
 import pytest
 from conftest import invoke
-from test_lenient import prose_corpus
+from hypothesis import given
+from test_lenient import prose_corpus, texts_and_maps
 from test_office_cli import ENV, JOB, vault  # noqa: F401 (the fixture)
 
-from vault.placeholders import invert_map
+from vault.placeholders import Matcher, invert_map
 from vault.placeholders._matcher import SHAPE, _plain
 from vault.restore import RestoreOptions, restore_bytes
 
@@ -42,6 +43,49 @@ def test_strict_reports_a_lookalike_and_leaves_it(token: str) -> None:
     assert report.unresolved[0].reason in ("unknown", "mangled")
 
 
+# docs/restore.md: lenient repairs a look-alike whose folded form is exactly a placeholder of
+# the map when folding is safe (compatibility forms, invisible format characters); a bidi
+# control or a combining mark (what the reader sees is not the placeholder) is only reported.
+LENIENT = {
+    "[PERSON\u200b_NAME_1]": True,
+    "[PERSON_NAME_1\u200d]": True,
+    "[\ufeffPERSON_NAME_1]": True,
+    "[ＰＥＲＳＯＮ_ＮＡＭＥ_１]": True,
+    "[PERSON＿NAME＿1]": True,
+    "[PERSON_NAME_\u202e1]": False,
+    "[\u2066PERSON_NAME_1\u2069]": False,
+    "[PERSON\u00ad_NAME_1]": True,
+    "[PERSON_NAME_1\u0301]": False,
+    "[PERSON_NAME_\U0001d7cf]": True,
+}
+
+
+@pytest.mark.parametrize("token", LOOKALIKES, ids=[ascii(t) for t in LOOKALIKES])
+def test_lenient_repairs_a_safe_lookalike_and_reports_the_others(token: str) -> None:
+    text = f"Dear {token}, and [PERSON_NAME_1].\n"
+    options = RestoreOptions(name="a.txt", lenient=True)
+    out, report = restore_bytes(text.encode(), RESOLVER, options)
+    if LENIENT[token]:
+        assert out.decode() == "Dear Ann Smith, and Ann Smith.\n"
+        assert report.repaired == 1 and not report.unresolved
+    else:
+        assert out.decode() == f"Dear {token}, and Ann Smith.\n"
+        assert report.repaired == 0
+        assert [(u.placeholder, u.line, u.column, u.reason) for u in report.unresolved] == [
+            (token, 1, 6, "unknown")
+        ]
+
+
+def test_a_lookalike_of_a_lenient_form_or_an_unknown_number_is_reported_by_lenient() -> None:
+    # the folded form must be exactly a placeholder of the map to be repaired
+    for token in ["[ｐｅｒｓｏｎ_ｎａｍｅ_1]", "[PERSON\u200b_NAME_9]"]:
+        out, report = restore_bytes(
+            f"{token}\n".encode(), RESOLVER, RestoreOptions(name="a.txt", lenient=True)
+        )
+        assert out.decode() == f"{token}\n"
+        assert [(u.placeholder, u.reason) for u in report.unresolved] == [(token, "unknown")]
+
+
 @pytest.mark.usefixtures("vault")
 @pytest.mark.parametrize("how", ["file", "pipe"])
 def test_the_cli_exits_3_for_a_lookalike(tmp_path, how: str) -> None:  # type: ignore[no-untyped-def]
@@ -66,3 +110,20 @@ def test_no_bracketed_prose_is_taken_for_a_lookalike() -> None:
             if not token.isascii() and SHAPE.fullmatch(_plain(token)):
                 fired.append((name, token))
     assert fired == []
+
+
+@given(texts_and_maps())
+def test_lenient_repairs_or_reports_every_token_strict_reports(
+    case: tuple[str, dict[str, str]],
+) -> None:
+    """Lenient never reports less than strict: each token strict leaves unresolved (look-alikes
+    among them, see ``lookalikes_of``) lenient repairs or reports, at the same place."""
+    text, mapping = case
+    resolver = invert_map(mapping, "job")
+    strict, lenient = Matcher(resolver), Matcher(resolver, lenient=True)
+    strict.sub(text)
+    lenient.sub(text)
+    flagged = {(offset, offset + len(token)) for token, offset, _ in strict.tally.unresolved}
+    covered = {(offset, offset + len(token)) for token, offset, _ in lenient.tally.unresolved}
+    covered.update(lenient.tally.repaired_at)
+    assert flagged <= covered

@@ -50,6 +50,11 @@ EXTRA = [
     ("one-word, spaced", "[note 6]"),
     ("custom label, bare", "Project X_7"),
     ("non-breaking padding", "[\u00a0PERSON_NAME_1\u00a0]"),
+    ("look-alike, full-width", "[ＰＥＲＳＯＮ_ＮＡＭＥ_1]"),
+    ("look-alike, zero-width, link", "[PERSON_NAME\u200b_10](https://x.example)"),
+    ("look-alike, bidi (reported)", "[PERSON_NAME_\u202e1]"),
+    ("look-alike, combining (reported)", "[PERSON_NAME_1\u0301]"),
+    ("look-alike, unknown number", "[PERSON_NAME_９９]"),
 ]
 CASES = [(name, text) for name, text, _ in FORMS] + EXTRA
 BEFORE = ["", "a ", "\\", "\r\n", "é", "请", "&", "[", "x"]

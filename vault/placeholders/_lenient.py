@@ -27,7 +27,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from vault.placeholders._tokens import CLOSERS, LINK_STARTS, OPENERS, is_link, normalize
+from vault.placeholders._tokens import (
+    CLOSERS,
+    LINK_STARTS,
+    OPENERS,
+    fold,
+    fold_is_safe,
+    is_link,
+    normalize,
+)
 
 _LINK_FIRST = "".join({s[0] for s in LINK_STARTS})
 
@@ -209,6 +217,10 @@ class LenientScanner:
         if candidate is not None and candidate.group() in self._originals:
             end = candidate.end()
             return Edit(at, end, candidate.group(), "exact", is_link(text, end) is not None)
+        if candidate is not None and not candidate.group().isascii():
+            alike = self._lookalike(candidate.group(), at, text)
+            if alike is not None:
+                return alike
         match = self._bracketed(text, at)
         if match is not None:
             found = self._bracket_token(match)
@@ -216,6 +228,24 @@ class LenientScanner:
                 return found
         if candidate is not None and self._shaped(candidate.group()):
             return Edit(at, candidate.end(), None, "unknown")
+        return None
+
+    def _lookalike(self, token: str, at: int, text: str) -> Edit | None:
+        """A bracketed candidate that reads as a placeholder once folded (full-width forms,
+        zero-width, bidi and combining characters: ``fold``) but is not one byte for byte.
+        Repaired when its folded form is exactly a placeholder of the map and folding is safe
+        (``fold_is_safe``: no bidi control, no combining mark); otherwise, when the folded form
+        is a placeholder or has the placeholder shape, reported as unknown, as strict does."""
+        plain = fold(token)
+        if plain == token:
+            return None
+        end = at + len(token)
+        if plain in self._originals:
+            if fold_is_safe(token):
+                return Edit(at, end, plain, "repair", is_link(text, end) is not None)
+            return Edit(at, end, None, "unknown")
+        if self._shaped(plain):
+            return Edit(at, end, None, "unknown")
         return None
 
     def _bracket_token(self, match: re.Match[str]) -> Edit | None:
@@ -383,7 +413,16 @@ class LenientScanner:
         return [lo + m.start() for m in begins(low)]
 
     def could_start(self, tail: str) -> bool:
-        """Whether more text after ``tail`` could make it the start of a token."""
+        """Whether more text after ``tail`` could make it the start of a token (a look-alike
+        one too: ``_lookalike``)."""
+        if self._could_start(tail):
+            return True
+        if tail[:1] != "[" or tail.isascii():
+            return False
+        plain = fold(tail)
+        return plain != tail and self._could_start(plain)
+
+    def _could_start(self, tail: str) -> bool:
         if tail[:1] == "[" and self._bracket_free:
             # Decided by the first "]" once a character other than "(" follows it: no
             # closer or link destination can begin there, and no label key holds a "]".

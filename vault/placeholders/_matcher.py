@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 from vault.placeholders._resolver import MapProblem, Resolver, placeholder_type
 from vault.placeholders._tokens import CLOSERS, LINK_STARTS, OPENERS, is_link, normalize
+from vault.placeholders._tokens import fold as _plain
 
 if TYPE_CHECKING:
     from vault.placeholders._lenient import LenientScanner
@@ -62,6 +62,8 @@ class Tally:
     # every original has one placeholder); turned into placeholders by ``restored_counts``
     by_original: Counter[str | None] = field(default_factory=Counter)
     repaired: int = 0
+    # (start, end) of the first repairs (lenient mode), as the unresolved list is kept
+    repaired_at: list[tuple[int, int]] = field(default_factory=list)
     unresolved: list[tuple[str, int, Reason]] = field(default_factory=list)  # (text, offset, why)
     unresolved_count: int = 0
     reasons: Counter[str] = field(default_factory=Counter)  # unresolved count per reason
@@ -399,6 +401,8 @@ class Matcher:
             tally.counts[placeholder] += 1
             if edit.kind == "repair":
                 tally.repaired += 1
+                if len(tally.repaired_at) < MAX_LISTED:
+                    tally.repaired_at.append((base + edit.start, base + edit.end))
             value = self._escaped(placeholder, escape, table)
             pieces.append(buffer[last : edit.start])
             pieces.append(f"[{value}]" if edit.link and self.links else value)
@@ -421,7 +425,10 @@ class Matcher:
                     tally.add_unresolved(token, base + edit.start, reason)
                     continue
                 tally.counts[edit.placeholder] += 1
-                tally.repaired += edit.kind == "repair"
+                if edit.kind == "repair":
+                    tally.repaired += 1
+                    if len(tally.repaired_at) < MAX_LISTED:
+                        tally.repaired_at.append((base + edit.start, base + edit.end))
                 value = self._originals[edit.placeholder]
                 found.append((edit.start, edit.end, f"[{value}]" if edit.link else value))
             return found
@@ -512,6 +519,10 @@ class Matcher:
         return self._scanner.plain
 
     def _could_be_placeholder(self, tail: str) -> bool:
+        if not tail.isascii():  # a look-alike may be held too (it is reported or repaired)
+            plain = _plain(tail)
+            if plain != tail and self._could_be_placeholder(plain):
+                return True
         close = tail.find("]")
         if close != -1:  # whole: only a Markdown link after it may still matter
             return (
@@ -591,13 +602,6 @@ class Matcher:
 
 _LINK_START_MAX = max(map(len, LINK_STARTS))  # "]" + a longer text starts no link
 _OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
-
-
-def _plain(token: str) -> str:
-    """``token`` as it reads: NFKC (full-width and other compatibility forms), then without
-    format characters (zero-width, bidi controls, soft hyphen) and combining marks."""
-    folded = unicodedata.normalize("NFKC", token)
-    return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Mn"))
 
 
 def _has_link_mark(text: str) -> bool:

@@ -6,6 +6,7 @@ whose patterns are compiled at import (cold start)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 OPENERS = {
     "[": "square",
@@ -58,3 +59,28 @@ def normalize(token: str) -> str:
     if " " not in token and "\\" not in token and "\n" not in token and "__" not in token:
         return token.lower()
     return RUNS_RE.sub("_", SEP_NORM_RE.sub("_", token)).lower()
+
+
+# Bidi controls: they change the order in which a reader sees the characters after them, so the
+# placeholder a reader sees may not be the one the characters spell (``[PERSON_NAME_\u202e12]``
+# shows ``21``).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def fold(token: str) -> str:
+    """``token`` as it reads: NFKC (full-width and other compatibility forms), then without
+    format characters (zero-width, bidi controls, soft hyphen) and combining marks."""
+    folded = unicodedata.normalize("NFKC", token)
+    return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Mn"))
+
+
+def fold_is_safe(token: str) -> bool:
+    """Whether ``fold(token)`` is what a reader sees in ``token``: no bidi control in it and no
+    combining mark left after NFKC (one that composes, as in a decomposed "ä", is part of a
+    letter; one that does not, as in "1\u0301", changes what the character looks like).
+    Compatibility forms (full-width letters, digits, underscore) and invisible format
+    characters (zero-width space or joiner, BOM, word joiner, soft hyphen) are safe."""
+    if not _BIDI.isdisjoint(token):
+        return False
+    folded = unicodedata.normalize("NFKC", token)
+    return not any(unicodedata.category(c) == "Mn" for c in folded)
