@@ -24,7 +24,8 @@ from vault import KdfParams, StreamRestorer, Vault
 from vault.errors import InputError
 from vault.models import JobContent
 from vault.placeholders import Matcher, invert_map
-from vault.restore import RestoreReport, restore_text
+from vault.restore import RestoreOptions, RestoreReport, restore_text
+from vault.restore._engine import restore_stream
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "python-api.md"
 # The longest text a lenient token can span for MAP (brackets, padding, separators, number).
@@ -377,3 +378,34 @@ def test_restore_text_straight_to_the_matcher_equals_the_engine(case, lenient, c
         reference.unresolved_count,
     )
     assert report.unresolved == reference.unresolved
+
+
+@pytest.mark.parametrize("lenient", [False, True], ids=["strict", "lenient"])
+def test_more_than_1000_unresolved_are_listed_in_text_order_by_every_restore(
+    lenient: bool,
+) -> None:
+    """The report lists the first 1,000 unresolved in text order, whether the text is restored
+    whole, from a file in regions, from a pipe, or streamed in chunks. (A whole strict restore
+    listed the unknown candidates first and the mangled forms only with the room left.)"""
+    rng = random.Random(12)
+    odd = ["[PERSON_NAME_99]", "PERSON_NAME_1", "PERSON_NAME_99", "[ＰＥＲＳＯＮ_ＮＡＭＥ_９]"]
+    words = [
+        rng.choice(odd) if rng.random() < 0.06 else rng.choice(["the", "a", "word", "x\n"])
+        for _ in range(120_000)
+    ]
+    text = " ".join(words)  # about 400 kB: more than one 256 KiB region of a file
+    resolver = invert_map(MAP, "job")
+    _, whole = restore_text(text, resolver, lenient=lenient)
+    assert whole.unresolved_count > 3000
+    listed = [(u.line, u.column) for u in whole.unresolved]
+    assert len(listed) == 1000 and listed == sorted(listed)
+    data = text.encode()
+    options = RestoreOptions(format="text", lenient=lenient)
+    for live in (False, True):
+        report = restore_stream(io.BytesIO(data), io.BytesIO(), resolver, options, live=live)
+        assert report.unresolved == whole.unresolved, f"live={live}"
+    restorer = StreamRestorer(resolver, lenient=lenient)
+    for at in range(0, len(text), 33):
+        restorer.feed(text[at : at + 33])
+    restorer.close()
+    assert restorer.report.unresolved == whole.unresolved

@@ -356,6 +356,7 @@ class Matcher:
         edits = self._scanner.scan(buffer, max(start, self._scanned_to - base), cut)
         if edits:
             self._scanned_to = max(self._scanned_to, base + edits[-1].end)
+        found: list[tuple[str, int, Reason]] = []
         for edit in edits:
             if crossing and edit.end <= cut:
                 continue
@@ -363,10 +364,16 @@ class Matcher:
             if i >= 0 and spans[i][1] > edit.start:
                 continue  # overlaps a candidate
             if edit.kind == "repair":
-                token = buffer[edit.start : edit.end]
-                tally.add_unresolved(token, base + edit.start, "mangled")
-        if len(tally.unresolved) > listed:
-            tally.unresolved[listed:] = sorted(tally.unresolved[listed:], key=lambda u: u[1])
+                found.append((buffer[edit.start : edit.end], base + edit.start, "mangled"))
+        tally.unresolved_count += len(found)
+        if found:
+            tally.reasons["mangled"] += len(found)
+        if len(tally.unresolved) > listed or found:
+            # The list keeps the first MAX_LISTED in text order: the candidates listed before
+            # these (in text order, the later ones dropped when the list was full) and these
+            # are merged, then cut (a full list must not keep out a mangled form before them).
+            merged = sorted([*tally.unresolved[listed:], *found], key=lambda u: u[1])
+            tally.unresolved[listed:] = merged[: MAX_LISTED - listed]
 
     def _strict_cut(self, buffer: str, start: int) -> int:
         # A candidate holds '[' only at its start, so cutting before the last '[' that might
