@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -374,6 +375,56 @@ def test_a_connection_lost_mid_transaction_writes_nothing(pg_url: str) -> None:
     with Custodian.open(pg_url) as kr:
         assert kr.db.meta.get("half") is None
         assert kr.log_head() == before
+
+
+def _drop_connection(db: Any, pg_url: str) -> None:
+    pid = db.query("SELECT pg_backend_pid()")[0][0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_connection_lost_just_before_commit_is_an_error_not_a_retried_commit(
+    pg_url: str,
+) -> None:
+    """The last statement succeeded, then the server dropped the session: COMMIT must not be
+    sent again on a new connection (it 'succeeds' there, with nothing to commit)."""
+    with new_vault(pg_url) as kr:
+        before = kr.log_head()
+        db = kr.db
+        with pytest.raises(StoreError, match="lost while committing"), db.write():
+            db.meta.set("half", "written")
+            _drop_connection(db, pg_url)
+    with Custodian.open(pg_url) as kr:
+        assert kr.db.meta.get("half") is None
+        assert kr.log_head() == before
+
+
+def test_a_release_whose_connection_drops_before_commit_releases_nothing(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The access-log entry is inserted, the session is killed before COMMIT (any role may end
+    its own sessions): the release must fail, not report an entry the server rolled back."""
+    from vault.store import _log
+
+    with new_vault(pg_url) as kr:
+        kr.store_job(sample_job("job-1"), actor="alice")
+    with Custodian.open(pg_url) as kr:
+        session = kr.unlock("alice", PASSPHRASE)
+        before = kr.log_head()
+        append = _log.AccessLog.append
+
+        def append_then_drop(self: Any, row: Any) -> Any:
+            out = append(self, row)
+            _drop_connection(self.db, pg_url)
+            return out
+
+        monkeypatch.setattr(_log.AccessLog, "append", append_then_drop)
+        with pytest.raises(StoreError, match="lost while committing"):
+            session.release("export", ["job-1"])
+        monkeypatch.setattr(_log.AccessLog, "append", append)
+    with Custodian.open(pg_url) as kr:
+        assert kr.log_head() == before
+        assert not [e for e in kr.log_entries() if e.action == "export"]
 
 
 def test_the_cli_works_on_a_postgresql_vault(pg_url: str, tmp_path: Path) -> None:

@@ -342,7 +342,20 @@ class PostgresDatabase(Database):
         self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def _commit(self) -> None:
-        self._run("COMMIT")
+        # Never through _run's retry: a COMMIT sent again on a new connection "succeeds" (no
+        # transaction in progress) while the server rolled the lost one back, so a release
+        # would go on with no log entry and an erase would report a change never made.
+        try:
+            self._conn.execute("COMMIT")
+        except psycopg.OperationalError as exc:
+            if not self._conn.broken:
+                raise _error(exc, str(self.url)) from exc
+            raise StoreError(
+                "the connection to the PostgreSQL server was lost while committing: the change "
+                "was most likely not made (check with questa-vault log before trying again)"
+            ) from exc
+        except psycopg.Error as exc:
+            raise _error(exc, str(self.url)) from exc
 
     def _rollback(self) -> None:
         with contextlib.suppress(psycopg.Error):
