@@ -234,6 +234,26 @@ def test_collision_between_jobs_and_prefer(vault: Path, tmp_path: Path) -> None:
     assert {e.job_id for e in restore_log(vault)} == {JOB_A, JOB_B}
 
 
+def test_multi_job_restore_logs_each_jobs_own_counts(vault: Path, tmp_path: Path) -> None:
+    """Each job's entry counts the values taken from its own map, never the other job's: here
+    the name comes from job-b (preferred) and [X_3] only from job-a."""
+    src = write(tmp_path, "a.txt", "[PERSON_NAME_1] [X_3] [NOPE_9]")
+    result = invoke(
+        ["restore", str(src), "-j", JOB_A, "-j", JOB_B, "--prefer", JOB_B, "--allow-unresolved"],
+        env=ENV,
+    )
+    assert result.exit_code == 0, result.output
+    counts = {e.job_id: dict(e.counts) for e in restore_log(vault)}
+    shared = {"found": 3, "repaired": 0, "unresolved": 1, "jobs": 2}
+    assert counts == {
+        JOB_A: {**shared, "restored": 1, "restored:X": 1},
+        JOB_B: {**shared, "restored": 1, "restored:PERSON_NAME": 1},
+    }
+    log = invoke(["log", "--job", JOB_A])
+    assert log.exit_code == 0, log.output
+    assert "PERSON_NAME" not in log.stdout
+
+
 @pytest.mark.parametrize(
     ("name", "data", "options", "code", "message"),
     [

@@ -312,6 +312,21 @@ def test_one_log_entry_per_stream_before_the_first_restored_text(tmp_path: Path)
         assert len(v.log()) == before + 1
 
 
+def test_a_job_named_twice_is_logged_once(tmp_path: Path) -> None:
+    """The stream restorer releases through the one release path: one entry per job, a job
+    named twice included once (as restore and restore_text do)."""
+    make_vault(tmp_path / "v.db")
+    with Vault.open(tmp_path / "v.db") as v:
+        restorer = v.unlock("alice", "correct horse").stream_restorer(["job-1", "job-1"])
+        before = len(v.log())
+        assert restorer.feed("[PERSON_NAME_1] ok") == "John Doe ok"
+        restorer.close()
+        entries = v.log()[before:]
+        assert [(e.action, e.job_id, dict(e.counts)) for e in entries] == [
+            ("restore", "job-1", {"stream": 1})
+        ]
+
+
 def test_nothing_is_returned_when_the_log_entry_fails(tmp_path: Path) -> None:
     def refuse() -> None:
         raise InputError("the access log cannot be written")

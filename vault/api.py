@@ -387,7 +387,7 @@ class Unlocked:
             done = restore.restore_stream(
                 source, out, resolver, options or restore.RestoreOptions(), progress=progress
             )
-            return done, dict.fromkeys(job_ids, done.log_counts())
+            return done, done.log_counts_by_job(resolver)
 
         return self._released_to("restore", dst, compute, replace=replace)
 
@@ -427,7 +427,7 @@ class Unlocked:
         def compute() -> tuple[tuple[str, RestoreReport], PerJob]:
             # straight to the matcher: no encoding round trip for text
             done = restore.restore_text(text, resolver, lenient=lenient, format=format)
-            return done, dict.fromkeys(job_ids, done[1].log_counts())
+            return done, done[1].log_counts_by_job(resolver)
 
         return self._released("restore", compute)
 
@@ -437,11 +437,11 @@ class Unlocked:
         """A restorer for a token stream (``feed(text) -> str``, ``close() -> str``, or
         ``async for piece in restorer.restore(chunks)``). Its one access-log entry is
         committed before the first restored text is returned."""
-        resolver = self.resolver(jobs, prefer=prefer)
-        job_ids = list(jobs)
+        job_ids = list(dict.fromkeys(jobs))
+        resolver = self.resolver(job_ids, prefer=prefer)
 
         def log() -> None:
-            self._session.release("restore", job_ids, {"stream": 1})
+            self._released("restore", lambda: (None, {job: {"stream": 1} for job in job_ids}))
 
         return restore.StreamRestorer(resolver, lenient=lenient, on_first=log)
 

@@ -54,6 +54,9 @@ class Resolver:
     longest: int = -1  # length of the longest placeholder (computed when not given)
     # original -> placeholder when no two placeholders share an original, else None
     placeholder_of: Mapping[str, str] | None = field(init=False, repr=False, compare=False)
+    # the one-job resolvers ``merge_resolvers`` merged into this one (empty for one job): the
+    # access log credits each job with the values taken from its own map
+    parts: tuple[Resolver, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.longest < 0:
@@ -146,4 +149,4 @@ def merge_resolvers(resolvers: Sequence[Resolver], *, prefer: str | None = None)
     for placeholder in ambiguous:
         merged.pop(placeholder, None)
     problems = tuple(p for r in resolvers for p in r.problems)
-    return Resolver(merged, job_ids, frozenset(ambiguous), problems)
+    return Resolver(merged, job_ids, frozenset(ambiguous), problems, parts=tuple(resolvers))

@@ -12,7 +12,7 @@ from functools import cached_property
 from itertools import filterfalse
 from typing import Any
 
-from vault.placeholders import MapProblem, Matcher, Reason, Tally, placeholder_type
+from vault.placeholders import MapProblem, Matcher, Reason, Resolver, Tally, placeholder_type
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,36 @@ class RestoreReport:
         }
         counts.update({f"restored:{k}": v for k, v in sorted(self.restored_by_type.items())})
         return counts
+
+    def log_counts_by_job(self, resolver: Resolver) -> dict[str, dict[str, int]]:
+        """One access-log entry's counts per job of a run over ``resolver`` (one job's, or
+        several merged by ``merge_resolvers``): ``restored`` and ``restored:TYPE`` count the
+        values taken from that job's map (a placeholder meaning the same original in two jobs
+        counts in both: both hold it), never another job's; ``found``, ``repaired`` and
+        ``unresolved`` are the document's, and ``jobs`` says how many jobs the run used.
+        A run over one job gets ``log_counts`` unchanged."""
+        job_ids = resolver.job_ids
+        if len(job_ids) <= 1 or not resolver.parts:
+            return dict.fromkeys(job_ids, self.log_counts())
+        used = self.restored_counts
+        winner = resolver.originals  # the meaning the run used (the preferred job's first)
+        per_job: dict[str, dict[str, int]] = {}
+        for part in resolver.parts:
+            originals = part.originals
+            own = {
+                p: n for p, n in used.items() if p in originals and originals[p] == winner.get(p)
+            }
+            counts = {
+                "found": self.found,
+                "restored": sum(own.values()),
+                "repaired": self.repaired,
+                "unresolved": self.unresolved_count,
+                "jobs": len(job_ids),
+            }
+            counts.update({f"restored:{k}": v for k, v in sorted(by_type(own).items())})
+            for job_id in part.job_ids:
+                per_job[job_id] = counts
+        return per_job
 
     def to_dict(self) -> dict[str, Any]:
         return {
