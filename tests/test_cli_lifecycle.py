@@ -512,6 +512,26 @@ def test_backup(vault: Path, tmp_path: Path) -> None:
     assert [e.action for e in actions(vault, "backup")] == ["backup"]
 
 
+@pytest.mark.sqlite_only("a SQLite trigger refuses the log entry after the copy is made")
+def test_a_backup_whose_log_entry_is_refused_leaves_no_copy(vault: Path, tmp_path: Path) -> None:
+    """The copy is staged and linked into place only once its log entry is committed: a
+    refusal at that last step (here a trigger; on PostgreSQL the role guard, a lost
+    connection) removes it, and nothing is left beside the destination either."""
+    store(vault, sample_job("j1"))
+    with raw_db(vault) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_backup BEFORE INSERT ON access_log "
+            "WHEN NEW.action = 'backup' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    result = invoke(["backup", str(backups / "copy.db")])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert list(backups.iterdir()) == []
+    assert actions(vault, "backup") == []
+
+
 # --------------------------------------------------------------------------- vs the simulator
 
 CSV_DOCS = [

@@ -387,3 +387,40 @@ def test_a_read_only_role_is_refused_backup_and_deep_verify_before_doing_anythin
     assert result.exit_code == 1, result.output
     assert "may not write the access log: verify --deep needs" in result.stderr
     assert invoke(["verify"], env=env).exit_code == 0
+
+
+def test_a_backup_or_deep_verify_the_role_guard_refuses_does_nothing(
+    team: dict[str, str], pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """The role guard's rules (a personal role acting under another name, the archiver
+    logging a backup) refuse backup and verify --deep before anything is copied or
+    decrypted: one line naming the reason, exit 1, no file, no integrity finding."""
+    pg_server.ensure_role("bob")
+    pg_server.admin("GRANT questa_analyst TO bob")
+    bob = team["questa_admin"].replace("user=questa_admin", "user=bob")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for url, user, reason in (
+        (bob, "alice", "role bob may act only as vault user bob"),
+        (team["questa_archiver"], "cron", "role questa_archiver may not log backup"),
+    ):
+        result = invoke(["--vault", url, "--user", user, "backup", str(backups / "b.db")])
+        assert result.exit_code == 1, result.output
+        assert reason in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert list(backups.iterdir()) == []
+    result = invoke(["--vault", bob, "--user", "alice", "verify", "--deep"], env=ENV)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr == (
+        "questa-vault: the database role may not do this (permission denied: role bob may act "
+        "only as vault user bob)\n"
+    )
+    with Custodian.open(team["questa_admin"]) as kr:
+        assert [e.action for e in kr.log_entries(action="backup")] == []
+        assert [e.action for e in kr.log_entries(action="verify-deep")] == []
+    result = invoke(["--vault", bob, "--user", "bob", "backup", str(backups / "b.db")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in backups.iterdir()] == ["b.db"]
+    result = invoke(["--vault", bob, "--user", "bob", "verify", "--deep"], env=ENV)
+    assert result.exit_code == 0, result.output

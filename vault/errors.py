@@ -25,7 +25,8 @@ Messages never contain an original (PII) value: name the job and the placeholder
     │       └── ResponseTooLarge    the answer passed the size limit (--max-response)
     ├── StoreError                  the vault database cannot be reached, read or written
     │   ├── VaultNotFound           no vault at PATH
-    │   └── VaultExists             refusing to overwrite
+    │   ├── VaultExists             refusing to overwrite
+    │   └── RoleRefused             the database role may not do this (PostgreSQL)
     ├── PlaceholderCollision        one placeholder, two originals across jobs
     ├── Incomplete                  exit 3: jobs failed/expired/timed out, placeholders unresolved
     ├── AccessDenied                exit 4
@@ -126,6 +127,11 @@ class VaultNotFound(StoreError):
 
 class VaultExists(StoreError):
     """A vault already exists where one was to be created."""
+
+
+class RoleRefused(StoreError):
+    """The database refused the connection's role this action (a missing privilege, or a rule
+    of the role guard in docs/team.md): a permission problem, never an integrity finding."""
 
 
 class PlaceholderCollision(VaultError):

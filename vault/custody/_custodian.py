@@ -483,14 +483,33 @@ class Custodian:
     def pending_jobs(self) -> list[JobInfo]:
         return self.list_jobs(status="pending")
 
-    def check_may_log(self, command: str) -> None:
+    def check_may_log(
+        self, command: str, *, action: str | None = None, actor: str | None = None
+    ) -> None:
         """``StoreError`` unless this connection may append to the access log: asked before
-        a command that must log what it did (``backup``, a deep check) does anything."""
+        a command that must log what it did (``backup``, a deep check) does anything.
+
+        With ``action`` and ``actor`` (PostgreSQL), the very entry is also tried in a
+        transaction that is rolled back, so that the database's own rules on who may log what
+        (the role guard of docs/team.md) refuse it now (``RoleRefused``), before anything is
+        copied or decrypted, and not after."""
         if self._db.missing_privileges((("access_log", "INSERT"),)):
             raise StoreError(
                 f"the database role may not write the access log: {command} needs the analyst "
                 "or admin role (docs/team.md); nothing was done"
             )
+        if action is None or actor is None or self._db.dialect == "sqlite":
+            return  # a SQLite file has no roles: whoever opened it may write it
+
+        class _Tried(Exception):
+            pass
+
+        try:
+            with self._db.write():
+                self._append(actor, action, None, {})
+                raise _Tried
+        except _Tried:
+            pass
 
     def check_may_archive(self) -> None:
         """``StoreError`` unless the database lets this connection archive (add and archive

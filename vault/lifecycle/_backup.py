@@ -20,16 +20,25 @@ class Backup:
 
 
 def backup(custodian: Custodian, path: Path, *, actor: str) -> Backup:
-    """A consistent online copy at ``path`` (``VaultExists`` if it exists), then verified to
-    open with its log chain intact, then logged in the source vault."""
+    """A consistent online copy at ``path`` (``VaultExists`` if it exists), verified to open
+    with its log chain intact and logged in the source vault, all before it is linked into
+    place: a copy whose log entry is refused (by the role, a guard trigger, a lost connection)
+    is removed, so no unlogged copy is left."""
     dest = Path(path)
-    custodian.check_may_log("backup")  # else a complete copy would be left behind, unlogged
-    backup_database(custodian.db, dest)
-    try:
-        with Custodian.open(dest) as copy:
-            head = copy.verify_chain()
-    except VaultError as exc:
-        raise IntegrityError(f"the backup at {dest} does not verify: {exc}") from exc
-    size = dest.stat().st_size
-    custodian.record(actor, "backup", None, {"log_entries": head[0], "bytes": size})
+    # nothing is copied when the role may not log this backup (as this actor) at all
+    custodian.check_may_log("backup", action="backup", actor=actor)
+    done: list[tuple[int, tuple[int, str]]] = []
+
+    def publish(copy: Path) -> None:
+        try:
+            with Custodian.open(copy) as opened:
+                head = opened.verify_chain()
+        except VaultError as exc:
+            raise IntegrityError(f"the backup at {dest} does not verify: {exc}") from exc
+        size = copy.stat().st_size
+        custodian.record(actor, "backup", None, {"log_entries": head[0], "bytes": size})
+        done.append((size, head))
+
+    backup_database(custodian.db, dest, publish)
+    size, head = done[0]
     return Backup(dest, size, head)

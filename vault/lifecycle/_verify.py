@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vault.custody import Custodian, Session, parse_head
-from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, StoreError
+from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, RoleRefused, StoreError
 from vault.models import JobInfo, LogEntry
 from vault.store import Database
 
@@ -52,7 +52,7 @@ def verify(
     if session is not None and record:
         # A role that cannot log the deep check is a permission problem (exit 1), found
         # before anything is decrypted, not an integrity finding.
-        custodian.check_may_log("verify --deep")
+        custodian.check_may_log("verify --deep", action="verify-deep", actor=session.user)
     db = custodian.db
     findings: list[Finding] = []
 
@@ -125,7 +125,12 @@ def verify(
             return []
 
         if record:
-            attempt("log", log_deep)
+            try:
+                log_deep()
+            except RoleRefused:
+                raise  # the role may not log this: a permission problem (exit 1), no finding
+            except (StoreError, IntegrityError) as exc:
+                findings.append(Finding("log", str(exc)))
     return VerifyReport(
         findings=tuple(findings),
         jobs=len(jobs),

@@ -19,6 +19,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from vault.errors import StoreError, VaultExists
@@ -42,34 +43,52 @@ def vacuum(db: Database) -> None:
     db.maintenance_statement("VACUUM" if db.dialect == "sqlite" else "VACUUM FULL")
 
 
-def backup(db: Database, dest: Path) -> None:
-    """A consistent copy of ``db`` into the new SQLite file ``dest`` (0600; ``VaultExists``)."""
+def backup(db: Database, dest: Path, publish: Callable[[Path], None] | None = None) -> None:
+    """A consistent copy of ``db`` into the new SQLite file ``dest`` (0600; ``VaultExists``).
+
+    The copy is made in a private directory (0700) beside ``dest``: SQLite's journal and WAL
+    sidecars live where nobody else can plant a link. ``publish(copy)`` is called with the
+    complete copy before it is linked into place (``backup`` verifies it and commits its log
+    entry there): if it raises, the copy is removed and nothing is left at ``dest``. ``link``
+    never follows or replaces anything at ``dest``."""
     dest = Path(dest)
     if os.path.lexists(dest):  # the same refusal whatever the backend
         raise VaultExists(f"{dest} already exists; refusing to overwrite it")
-    if isinstance(db, SqliteDatabase):
-        _file_backup(db, dest)
-        return
-    copy = SqliteDatabase.create(dest)
-    try:
-        with db.read(), copy.write():
-            copy_rows(db, copy)
-    except BaseException:
-        copy.discard()
-        raise
-    copy.close()
-
-
-def _file_backup(db: SqliteDatabase, dest: Path) -> None:
-    """The SQLite backup API into ``dest``. The copy is made in a private directory (0700)
-    beside ``dest`` and linked into place only when complete: SQLite's journal and WAL
-    sidecars then live where nobody else can plant a link, and ``link`` never follows or
-    replaces anything at ``dest``."""
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     except OSError as exc:
         raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
     copy = work / "backup.db"
+    try:
+        if isinstance(db, SqliteDatabase):
+            _file_backup(db, copy)
+        else:
+            _row_backup(db, copy)
+        if publish is not None:
+            publish(copy)
+        os.link(copy, dest)
+    except FileExistsError as exc:
+        raise VaultExists(f"{dest} already exists; refusing to overwrite it") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _row_backup(db: Database, copy: Path) -> None:
+    """A logical export of every row into the new SQLite vault ``copy``."""
+    target = SqliteDatabase.create(copy)
+    try:
+        with db.read(), target.write():
+            copy_rows(db, target)
+    except BaseException:
+        target.discard()
+        raise
+    target.close()
+
+
+def _file_backup(db: SqliteDatabase, copy: Path) -> None:
+    """The SQLite backup API into the new file ``copy``."""
     try:
         os.close(os.open(copy, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         target = sqlite3.connect(str(copy), isolation_level=None)
@@ -78,12 +97,5 @@ def _file_backup(db: SqliteDatabase, dest: Path) -> None:
             target.execute("PRAGMA journal_mode = WAL")
         finally:
             target.close()  # the last connection: the WAL is checkpointed and removed
-        os.link(copy, dest)
-    except FileExistsError as exc:
-        raise VaultExists(f"{dest} already exists; refusing to overwrite it") from exc
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
-    except OSError as exc:
-        raise StoreError(f"cannot create {dest}: {exc.strerror}") from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)

@@ -33,6 +33,7 @@ from psycopg import errors as pg_errors
 from vault.config import DatabaseUrl
 from vault.errors import (
     IntegrityError,
+    RoleRefused,
     StoreError,
     VaultAccessDenied,
     VaultError,
@@ -89,7 +90,7 @@ def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> Vault
     lines = (primary or str(exc)).strip().splitlines()
     text = (lines[0] if lines else type(exc).__name__)[:200]
     if isinstance(exc, pg_errors.InsufficientPrivilege):
-        return StoreError(f"the database role may not do this ({text})")
+        return RoleRefused(f"the database role may not do this ({text})")
     if isinstance(exc, pg_errors.RaiseException) and "append-only" in text:
         return StoreError("the access log is append-only")
     if isinstance(exc, pg_errors.CheckViolation) and CHAIN_REFUSED in text:
