@@ -347,9 +347,35 @@ def test_a_role_that_may_not_archive_sends_and_polls_nothing(
         assert "may not archive (no INSERT on jobs, UPDATE on jobs" in result.stderr, args
         assert result.stderr.count("\n") == 1, result.stderr
     assert sim.state.request_counts() == {}
+    with Custodian.open(team["questa_admin"]) as kr:
+        kr.mark_expired("job-p", actor="alice")
+    result = invoke(["--user", "bob", "sync"], env=env)  # nothing pending: refused all the same
+    assert result.exit_code == 1, result.output
+    assert "may not archive (no INSERT on jobs, UPDATE on jobs" in result.stderr
     env["QUESTA_VAULT"] = team["questa_archiver"]
     result = invoke(["--user", "cron", "submit", str(notes)], env=env)
     assert result.exit_code == 0, result.output
+
+
+def test_an_archiver_that_could_not_record_the_job_sends_nothing(
+    team: dict[str, str], sim: Any, tmp_path: Path
+) -> None:
+    """A SELECT on users limited to some columns (an old tip of team.md) let submit upload the
+    file and then fail to record it ("accepted but not recorded": the job was lost). The
+    check before the first request asks for what recording reads: whole-table SELECT."""
+    with psycopg.connect(team["questa_admin"], autocommit=True) as conn:
+        conn.execute("REVOKE SELECT ON users FROM questa_archiver")
+        conn.execute("GRANT SELECT (name, enabled, public_key) ON users TO questa_archiver")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("John Doe wrote this\n")
+    env = {**ENV, "QUESTA_VAULT": team["questa_archiver"], "QUESTA_API_URL": sim.url}
+    result = invoke(["--user", "cron", "submit", str(notes)], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "questa-vault: the database role may not archive (no SELECT on users): submit, fetch "
+        "and sync need the archiver or admin role (docs/team.md); nothing was sent\n"
+    )
+    assert sim.state.request_counts() == {}
 
 
 def test_before_the_grants_the_roles_are_told_to_run_them(pg_server: PostgresServer) -> None:

@@ -122,6 +122,9 @@ def sync(
     Warns about jobs still pending afterwards within ``EXPIRY_WARNING_SECONDS`` of their
     estimated expiry. Safe while another sync runs: storing a job is idempotent.
     """
+    # asked even when nothing is pending: a host whose role may not archive (an analyst's
+    # credentials on the fetch host) learns it on the first run, not on the day a job waits
+    may_archive(target)
     pending = target.pending_jobs()
     outcomes = fetch(client, target, [j.job_id for j in pending], options, on_outcome=on_outcome)
     unfinished = {

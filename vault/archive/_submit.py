@@ -228,7 +228,13 @@ async def _submit_one(
         if text_result is not None:
             return await _store_text(run, item, submit, job_id, text_result)
     except VaultError as exc:
-        return SubmitOutcome(name, job_id, "error", f"accepted but not recorded: {exc}")
+        return SubmitOutcome(
+            name,
+            job_id,
+            "error",
+            f"accepted but not recorded: {exc}; once the vault can record it, run "
+            f"`questa-vault fetch {job_id}` before the service expires it (1 hour)",
+        )
 
     if not run.options.wait:
         return SubmitOutcome(name, job_id, "pending", "submitted; fetch or sync archives it")

@@ -349,6 +349,7 @@ def _submit_checked(
 ) -> None:
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as vault, client:
+        vault.custodian.check_may_archive()  # before anything is read, sent or polled
         run = RunOptions(
             actor=acting_user(ctx, vault),
             wait=not no_wait,
@@ -428,6 +429,8 @@ def fetch_command(
     require_api_url(api_url)
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as vault, client:
+        if job_ids:
+            vault.custodian.check_may_archive()  # before anything is read, sent or polled
         # A short id (as audit prints it) names the vault's job, as in every other command.
         job_ids = tuple(resolve_jobs(vault, job_ids))
         for job_id in job_ids:
@@ -495,6 +498,7 @@ def sync_command(
     """
     client = _client(ctx, api_url, token_file, request_timeout, max_response)
     with open_vault(ctx) as vault, client:
+        vault.custodian.check_may_archive()  # even when nothing is pending
         run = RunOptions(
             actor=acting_user(ctx, vault),
             wait=not no_wait,
