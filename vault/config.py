@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import posixpath
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from vault._dataclass import dataclass
 from vault.errors import InputError
 
 APP_NAME = "questa-vault"

@@ -7,8 +7,10 @@ lives here. Mappings inside frozen dataclasses are treated as read-only by conve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Literal
+
+from vault._dataclass import dataclass
 
 # File types as the server names them, plus "text" for jobs made through /anonymize/text.
 FileType = Literal["pdf", "docx", "csv", "excel", "text"]

@@ -3,8 +3,7 @@ warnings share (see the package docstring). No network stack: ``jobs`` loads onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from vault._dataclass import dataclass
 from vault.config import RETENTION_SECONDS
 from vault.models import JobInfo
 

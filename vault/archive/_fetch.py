@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from vault._dataclass import dataclass
 from vault.archive._expiry import ExpiryWarning, estimated_expiry
 from vault.archive._run import (
     ArchiveTarget,

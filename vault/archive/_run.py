@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
+from vault._dataclass import dataclass
 from vault.archive._writer import Writer
 from vault.client import EXPIRED_HINT, AsyncQuestaClient, check_job_id
 from vault.config import RETENTION_SECONDS

@@ -6,9 +6,9 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from vault._dataclass import dataclass
 from vault.archive._run import (
     ArchiveTarget,
     JobRun,

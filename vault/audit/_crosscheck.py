@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from vault._dataclass import dataclass
 from vault.audit._table import Column, Table
 from vault.documents import document_texts
 from vault.errors import DocumentError

@@ -18,9 +18,11 @@ and it re-measures every cell to fit the terminal; these listings need neither
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, Literal
+
+from vault._dataclass import dataclass
 
 
 @dataclass(frozen=True)

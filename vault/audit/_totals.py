@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 
+from vault._dataclass import dataclass
 from vault.audit._times import audit_time
 from vault.errors import InputError
 from vault.models import JOB_STATUSES, JobInfo

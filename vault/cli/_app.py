@@ -14,7 +14,6 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from vault._dataclass import dataclass
 from vault._version import __version__
 from vault.cli._defaults import check_command_names, command_defaults, root_defaults
 from vault.cli._harden import harden_process

@@ -34,10 +34,11 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from vault._dataclass import dataclass
 from vault.config import default_config_path, is_database_url
 from vault.errors import ConfigError
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from vault._dataclass import dataclass
 from vault.errors import ResponseTooLarge
 
 DEFAULT_MAX_RESPONSE = 512 * 1024 * 1024

@@ -12,11 +12,12 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, TypeVar, cast
 from urllib.parse import quote
 
+from vault._dataclass import dataclass
 from vault.client._jobid import check_job_id
 from vault.client._validate import (
     parse_entities,

@@ -20,11 +20,11 @@ import email.utils
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from vault._dataclass import dataclass
 from vault.errors import (
     ApiAuthError,
     ApiError,

@@ -12,10 +12,10 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import vault.crypto as crypto
+from vault._dataclass import dataclass
 from vault.errors import IntegrityError
 from vault.models import SubmitOptions
 from vault.store import BlobRow, JobRow

@@ -14,9 +14,9 @@ writing it out, so a release that cannot be logged releases nothing (fail closed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import vault.crypto as crypto
+from vault._dataclass import dataclass
 from vault.custody import _envelope as env
 from vault.custody import _jobs, _log, _state, _users
 from vault.errors import InputError, IntegrityError, NoGrant, UnknownJob, UnknownUser, UserDisabled

@@ -21,9 +21,9 @@ job's data key, so a reader with a grant checks them with a key as well.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import vault.crypto as crypto
+from vault._dataclass import dataclass
 from vault.custody import _log
 from vault.errors import IntegrityError
 from vault.store import Database, GrantRow, JobRow, LogRow, UserRow

@@ -9,9 +9,9 @@ public key and KDF parameters, so none of them can be swapped without the unwrap
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import vault.crypto as crypto
+from vault._dataclass import dataclass
 from vault.errors import InputError, IntegrityError
 from vault.models import UserInfo
 from vault.store import UserRow

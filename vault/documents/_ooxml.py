@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
+from vault._dataclass import dataclass
 from vault.documents._xml import PartSpec, may_hold_brackets, parse, safe_parser
 from vault.documents._zip import SafeZip
 from vault.errors import DocumentError, UnsafeDocument

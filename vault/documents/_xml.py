@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO
 from xml.parsers import expat
 
+from vault._dataclass import dataclass
 from vault.errors import DocumentError, UnsafeDocument
 
 _XML_SPACE = "http://www.w3.org/XML/1998/namespace}space"

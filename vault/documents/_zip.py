@@ -23,9 +23,9 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, BinaryIO
 
+from vault._dataclass import dataclass
 from vault.errors import DocumentError, UnsafeDocument
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -6,8 +6,8 @@ and then lets ``Session.revoke`` drop the grants and re-key in one transaction."
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from vault._dataclass import dataclass
 from vault.custody import Custodian, Session
 from vault.errors import InputError, NoGrant, UnknownJob, UnknownUser
 from vault.models import JobInfo

@@ -4,9 +4,9 @@ PostgreSQL vault is restored from it with ``migrate``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from vault._dataclass import dataclass
 from vault.custody import Custodian
 from vault.errors import IntegrityError, VaultError
 from vault.store import backup as backup_database

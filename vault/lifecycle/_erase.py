@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from vault._dataclass import dataclass
 from vault.custody import Custodian
 from vault.errors import StoreError
 from vault.lifecycle._access import known_jobs

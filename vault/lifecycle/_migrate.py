@@ -23,9 +23,9 @@ could not bring over the source's newer entries.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from vault._dataclass import dataclass
 from vault.custody import Custodian, Session
 from vault.errors import InputError, IntegrityError, VaultNotFound
 from vault.lifecycle._verify import verify

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from vault._dataclass import dataclass
 from vault.custody import Custodian, Session, parse_head
 from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, RoleRefused, StoreError
 from vault.models import JobInfo, LogEntry

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Literal
 
+from vault._dataclass import dataclass
 from vault.placeholders._tokens import (
     CLOSERS,
     LINK_STARTS,

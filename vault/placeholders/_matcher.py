@@ -26,10 +26,11 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import accumulate, filterfalse
 from typing import TYPE_CHECKING, Literal, cast
 
+from vault._dataclass import dataclass
 from vault.placeholders._resolver import MapProblem, Resolver, placeholder_type
 from vault.placeholders._tokens import CLOSERS, LINK_STARTS, OPENERS, is_link, normalize
 from vault.placeholders._tokens import fold as _plain

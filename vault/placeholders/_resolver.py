@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from vault._dataclass import dataclass
 from vault.errors import InputError, PlaceholderCollision
 
 _ANY_SHAPE = re.compile(r"\[[^\[\]\n]{1,200}_\d{1,18}\]")

@@ -11,10 +11,10 @@ a chunk (reads then grow with it, so the work stays linear).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from io import BytesIO
 from typing import BinaryIO, Protocol, cast
 
+from vault._dataclass import dataclass
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
 from vault.restore._codec import Decoder, Encoder, pick_encoding

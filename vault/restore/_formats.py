@@ -15,11 +15,11 @@ import io
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import PurePath
 from typing import Literal
 
+from vault._dataclass import dataclass
 from vault.errors import InputError, UnsupportedFormat
 
 Format = Literal["text", "csv", "json", "jsonl"]

@@ -30,11 +30,12 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 from typing import BinaryIO
 from urllib.parse import quote, unquote
 
+from vault._dataclass import dataclass
 from vault.documents import (
     DEFAULT_LIMITS,
     EXCEL_SPEC,

@@ -7,11 +7,12 @@ text; originals are only counted.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from itertools import filterfalse
 from typing import Any
 
+from vault._dataclass import dataclass
 from vault.placeholders import MapProblem, Matcher, Reason, Resolver, Tally, placeholder_type
 
 

@@ -22,8 +22,9 @@ import bisect
 import csv
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from vault._dataclass import dataclass
 from vault.simulator._detect import PRIORITY, detect
 
 # Characters a CSV detection may never span: every common delimiter, both quote characters,

@@ -12,8 +12,9 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from vault._dataclass import dataclass
 from vault.errors import InputError
 
 RATE_LIMIT_PER_MINUTE = 30

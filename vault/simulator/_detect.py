@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from vault._dataclass import dataclass
 
 # The 16 entity type names the service documents, in its order.
 ENTITY_TYPES: tuple[str, ...] = (

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from vault._dataclass import dataclass
 from vault.errors import InputError
 from vault.simulator._anonymize import (
     Anonymized,

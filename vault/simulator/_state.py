@@ -21,8 +21,9 @@ import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from vault._dataclass import dataclass
 from vault.simulator._config import RATE_LIMIT_PER_MINUTE, REQUEST_CAP, SimulatorConfig
 
 FAILURE_MESSAGE = "Anonymization failed: the document could not be processed."

@@ -13,10 +13,11 @@ import contextlib
 import gc
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from itertools import chain, repeat
 from typing import Any, NamedTuple
 
+from vault._dataclass import dataclass
 from vault.errors import IntegrityError
 from vault.models import JOB_INFO_FIELDS, JobInfo, JobStatus
 from vault.store._base import Queries

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Literal
 
+from vault._dataclass import dataclass
 from vault.errors import StoreError
 from vault.models import JOB_INFO_FIELDS, JobInfo
 from vault.store._audit import AUDIT_TIME_SQL, JobTotalsRow, _where

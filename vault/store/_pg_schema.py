@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from vault._dataclass import dataclass
 from vault.store._migrations import MIGRATIONS
 
 RESERVED_COLUMNS = frozenset({"user", "order", "group", "table", "default", "check", "limit"})

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any, TypeVar
 
+from vault._dataclass import dataclass
 from vault.errors import IntegrityError
 from vault.models import NOT_SEALED, JobMeta
 

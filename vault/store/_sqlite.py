@@ -21,10 +21,10 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
+from vault._dataclass import dataclass
 from vault.errors import IntegrityError, StoreError, VaultExists, VaultNotFound
 from vault.store._database import Database
 from vault.store._migrations import LOG_TRIGGERS, MIGRATIONS, MIGRATIONS_TABLE

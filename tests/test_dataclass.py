@@ -1,0 +1,146 @@
+"""``vault._dataclass.dataclass``: the standard decorator, run when the class is first used.
+Each case builds the same class with both decorators and compares what they do."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vault import _dataclass
+
+
+def _pair(body: Callable[[Callable[..., Any]], type]) -> tuple[type, type]:
+    """The class ``body`` makes, once with the standard decorator and once with the lazy one."""
+    return body(dataclasses.dataclass), body(_dataclass._dataclass)
+
+
+def _frozen_row(decorate: Callable[..., Any]) -> type:
+    @decorate(frozen=True)
+    class Row:
+        name: str
+        count: int = 0
+        tags: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
+
+    return Row
+
+
+def _pending(cls: type) -> bool:
+    return "__dataclass_pending__" in vars(cls)
+
+
+def test_a_class_is_processed_on_first_use_not_when_defined() -> None:
+    _, lazy = _pair(_frozen_row)
+    assert _pending(lazy) and "__dataclass_params__" not in vars(lazy)
+    lazy("a")
+    assert not _pending(lazy) and lazy.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def test_frozen_instances_behave_as_the_standard_ones() -> None:
+    std, lazy = _pair(_frozen_row)
+    a, b = std("a", 2, ("x",)), lazy("a", 2, ("x",))
+    assert repr(a) == repr(b) == "_frozen_row.<locals>.Row(name='a', count=2)"
+    assert b == lazy("a", 2, ("y",)) and b != lazy("a", 3) and b != a
+    assert hash(b) == hash(lazy("a", 2)) == hash(("a", 2))
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'count'"):
+        b.count = 3  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del b.name  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        lazy()
+    assert dataclasses.replace(b, count=5) == lazy("a", 5)
+    assert dataclasses.asdict(b) == dataclasses.asdict(a)
+    assert lazy.__match_args__ == std.__match_args__  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("use", ["fields", "is_dataclass", "subclass"])
+def test_reading_the_fields_processes_the_class(use: str) -> None:
+    _, lazy = _pair(_frozen_row)
+    if use == "fields":
+        assert [f.name for f in dataclasses.fields(lazy)] == ["name", "count", "tags"]
+    elif use == "is_dataclass":
+        assert dataclasses.is_dataclass(lazy)
+    else:
+
+        @_dataclass._dataclass(frozen=True, kw_only=True)
+        class Sub(lazy):  # type: ignore[valid-type, misc]
+            extra: bool = False
+
+        assert _pending(lazy)  # defining the subclass processes nothing
+        assert (
+            repr(Sub(name="n", extra=True)) == "test_reading_the_fields_processes_the_class"
+            ".<locals>.Sub(name='n', count=0, extra=True)"
+        )
+    assert not _pending(lazy)
+
+
+def test_mutable_classes_own_methods_and_plain_subclasses_stay_standard() -> None:
+    def body(decorate: Callable[..., Any]) -> type:
+        @decorate
+        class Box:
+            items: list[int] = dataclasses.field(default_factory=list)
+            label: str = "box"
+
+            def __repr__(self) -> str:
+                return f"<{self.label}>"
+
+            def __post_init__(self) -> None:
+                self.label = self.label.upper()
+
+        return Box
+
+    std, lazy = _pair(body)
+
+    class Plain(lazy):  # type: ignore[valid-type, misc]
+        def __init__(self) -> None:
+            super().__init__([1], "plain")
+
+    box = Plain()
+    assert repr(box) == "<PLAIN>" and box.items == [1]
+    box.items = [2]
+    assert box != lazy([2], "PLAIN")  # the standard __eq__: the same class only
+    assert lazy([2], "x") == lazy([2], "X") != std([2], "X")
+    assert lazy.__hash__ is None and std.__hash__ is None  # eq without frozen: unhashable
+    assert dataclasses.fields(Plain) == dataclasses.fields(lazy)
+
+
+def test_an_instance_made_without_init_is_processed_by_its_first_method_call() -> None:
+    _, lazy = _pair(_frozen_row)
+    row = object.__new__(lazy)
+    row.__dict__.update(name="n", count=1, tags=())
+    assert repr(row).endswith("Row(name='n', count=1)") and row == lazy("n", 1)
+
+
+def test_threads_making_the_first_instances_process_the_class_once() -> None:
+    _, lazy = _pair(_frozen_row)
+    start = threading.Barrier(8)
+    made: list[object] = []
+
+    def make() -> None:
+        start.wait()
+        made.append(lazy("t"))
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [lazy("t")] * 8
+
+
+def test_vault_modules_use_the_lazy_decorator() -> None:
+    """Every dataclass of the package goes through ``vault._dataclass`` (a module that
+    imports the standard decorator directly pays for its classes at import again)."""
+    direct = re.compile(r"^from dataclasses import .*\bdataclass\b|dataclasses\.dataclass\b", re.M)
+    root = Path(_dataclass.__file__).parent
+    found = [
+        str(path.relative_to(root))
+        for path in sorted(root.rglob("*.py"))
+        if path.name != "_dataclass.py" and direct.search(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
