@@ -138,7 +138,8 @@ COUNTS_TEXT = st.one_of(
         ['{"B": 1, "A": 2}', '{"A":1}', ' {"A": 1}', '{"A": 1, "A": 2}', '{"A": true}',
          '{"A": 1.0}', '{"A": 99999999999999999999}', '{"\\u00e9": 1}', '{"a,b": 1}',
          '{"A": -3}', '{"A": 1e2}', "[]", '{"A": {"B": 1}}', '{"-A": 1}', '{"a b": 1}',
-         '{"A": 0}', '{"VERY_LONG_ENTITY_TYPE_NAME_THAT_WRAPS": 123456}', "{}"]
+         '{"A": 0}', '{"VERY_LONG_ENTITY_TYPE_NAME_THAT_WRAPS": 123456}', "{}",
+         '{"A": -0}', '{"A": -0, "B": 7}', '{"B": 2, "DATE": -0}']
     ),
 )  # fmt: skip
 
@@ -391,3 +392,65 @@ def test_counts_texts_parsed_together_are_still_read_one_by_one(
     ]  # fmt: skip
     path = vault_with(template, tmp_path, jobs)
     assert check_same(path, AuditQuery()) == {"table": False, "csv": False, "json": False}
+
+
+def _plain_job(n: int, counts: str, grants: list[tuple[str, int]]) -> dict[str, Any]:
+    return {
+        "job_id": f"{n:032x}", "status": "archived", "file_type": "csv", "source": "upload",
+        "created_at": 1.0, "submitted_at": 1.0, "fetched_at": 2.0, "archived_at": 2.0 + n,
+        "expires_at": None, "entity_count": 1, "map_size": 1, "entity_counts": counts,
+        "file_size": 1, "key_version": 1, "grants": grants,
+    }  # fmt: skip
+
+
+def test_regression_minus_zero_count_is_not_written_as_its_text(
+    template: Path, tmp_path: Path
+) -> None:
+    """The CSV's count columns come from one ``json_extract`` of every type, which writes an
+    integer as its text stands: ``-0`` would be written ``-0`` where the CSV writer writes 0.
+    Such a vault takes the ordinary path (a cell starting with "-"); the same counts written
+    ``0`` take the fast one."""
+    minus = vault_with(template, tmp_path, [_plain_job(0, '{"A": -0, "B": 7}', []),
+                                            _plain_job(1, '{"A": 2}', [])])  # fmt: skip
+    assert check_same(minus, AuditQuery())["csv"] is False
+    zero = vault_with(template, tmp_path, [_plain_job(0, '{"A": 0, "B": 7}', []),
+                                           _plain_job(1, '{"A": 2}', [])])  # fmt: skip
+    assert check_same(zero, AuditQuery())["csv"] is True
+    with Custodian.open(zero) as kr:
+        text = fast_text(kr.db, AuditQuery(), "csv")
+    assert text is not None and text.splitlines()[1:] == [
+        f"{0:032x},csv,archived,upload,1970-01-01T00:00:01Z,1970-01-01T00:00:02Z,"
+        "1970-01-01T00:00:02Z,1,1,1,0,7",
+        f"{1:032x},csv,archived,upload,1970-01-01T00:00:01Z,1970-01-01T00:00:02Z,"
+        "1970-01-01T00:00:03Z,1,1,1,2,0",
+    ]
+
+
+def test_recipients_without_a_sort_for_up_to_two_holders(template: Path, tmp_path: Path) -> None:
+    """Jobs with no, one, two and three holders (granted in an order other than by name): the
+    JSON listing names them sorted as the ordinary path does; up to two without a sort per
+    job, three or more through the sorted subquery."""
+    path = vault_with(template, tmp_path, [])
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "INSERT INTO users (name, enabled, created_at, public_key) "
+            "SELECT 'carol', 1, created_at, public_key FROM users WHERE name = 'bob'"
+        )
+    conn.close()
+    jobs = [
+        _plain_job(0, '{"A": 1}', []),
+        _plain_job(1, '{"A": 1}', [("bob", 1)]),
+        _plain_job(2, '{"A": 1}', [("carol", 1), ("alice", 1)]),
+        _plain_job(3, '{"A": 1}', [("carol", 1), ("bob", 1), ("alice", 1)]),
+        _plain_job(4, '{"A": 1}', [("carol", 1), ("bob", 2), ("alice", 2)]),
+    ]
+    shutil.copyfile(path, tmp_path / "base.db")
+    path = vault_with(tmp_path / "base.db", tmp_path, jobs)
+    assert check_same(path, AuditQuery())["json"] is True
+    with Custodian.open(path) as kr:
+        text = fast_text(kr.db, AuditQuery(), "json")
+    assert text is not None
+    holders = [json.loads(line.rstrip(","))["recipients"]
+               for line in text.splitlines() if line.startswith('    {"job_id"')]  # fmt: skip
+    assert holders == [[], ["bob"], ["alice", "carol"], ["alice", "bob", "carol"], ["carol"]]

@@ -180,7 +180,9 @@ def _csv(db: Database, filters: Mapping[str, Any]) -> list[str] | None:
     if lines != jobs:  # a line SQLite could not write
         return None
     # As many columns as the header, one line a job (a line break inside a value needs
-    # quoting), nothing else that needs quoting, no cell starting with "-".
+    # quoting), nothing else that needs quoting, no cell starting with "-" (which also
+    # refuses a count written ``-0``: the store writes the counts of two or more types as their
+    # text stands, where the CSV writer writes 0).
     if (
         not _plain(body, _CSV_PUNCT + b"\n")
         or body.count("\n") != max(jobs - 1, 0)

@@ -96,10 +96,22 @@ _CSV_TIMES_IN_RANGE = " AND ".join(
 
 
 def _csv_select(types: int) -> str:
-    """The CSV line of a job (without its line break) with ``types`` count columns, each
-    ``json_extract`` with a path parameter; NULL when SQLite cannot write it as the CSV writer
-    would (a value of the wrong type, a time out of range)."""
-    columns = [*_CSV_COLUMNS, *["IFNULL(json_extract(entity_counts, ?), 0)"] * types]
+    """The CSV line of a job (without its line break) with ``types`` count columns, from
+    ``json_extract`` with a path parameter per type; NULL when SQLite cannot write it as the
+    CSV writer would (a value of the wrong type, a time out of range).
+
+    Two or more types are one ``json_extract`` of every path (one parse of the counts text
+    per job instead of one per type), which returns the values as a JSON array,
+    ``[3,null,12]``: without its brackets and with ``null`` (a type the job lacks) as ``0``,
+    that is the count columns. SQLite writes each integer as its text stands, so the caller
+    must refuse ``-0`` (a single ``json_extract`` gives 0, as Python does): a cell starting
+    with ``-``, which it refuses anyway."""
+    if types >= 2:
+        paths = ", ".join(["?"] * types)
+        counts = [f"replace(trim(json_extract(entity_counts, {paths}), '[]'), 'null', '0')"]
+    else:
+        counts = ["IFNULL(json_extract(entity_counts, ?), 0)"] * types
+    columns = [*_CSV_COLUMNS, *counts]
     form = _sql_text(",".join(["%s"] * len(columns)))
     return (
         f"CASE WHEN {_ROW_TYPES} AND {_CSV_TIMES_IN_RANGE} "
@@ -128,11 +140,25 @@ def _sql_text(text: str) -> str:
 # The users holding a grant at the job's key version, by name, as a JSON array; ``[]`` for
 # none. A double quote in a name is written as a backslash, which no listing the caller
 # accepts holds (JSON would need an escape there): it then declines.
-_RECIPIENTS = (
+_RECIPIENTS_SORTED = (
     "IFNULL((SELECT '[' || group_concat('\"' || replace(name, '\"', '\\') || '\"', ', ') || ']' "
     "FROM (SELECT u.name AS name FROM grants AS g JOIN users AS u ON u.id = g.user_id "
     "WHERE g.job_id = jobs.job_id AND g.key_version = jobs.key_version ORDER BY u.name)), '[]')"
 )
+# The same text without a sort per job (a sorter per row is most of the subquery's cost) for
+# the usual jobs, those with at most two holders: no name is ``[]``, one is ``["a"]``, two are
+# ``["min", "max"]`` (``min``/``max`` compare as ``ORDER BY`` does, by the column's collation;
+# ``count(name)``, like ``group_concat``, skips a NULL name). NULL for three or more: then the
+# sorted form above.
+_RECIPIENTS_FEW = (
+    "(SELECT CASE count(u.name) WHEN 0 THEN '[]' "
+    "WHEN 1 THEN '[\"' || replace(min(u.name), '\"', '\\') || '\"]' "
+    "WHEN 2 THEN '[\"' || replace(min(u.name), '\"', '\\') || '\", \"' || "
+    "replace(max(u.name), '\"', '\\') || '\"]' END "
+    "FROM grants AS g JOIN users AS u ON u.id = g.user_id "
+    "WHERE g.job_id = jobs.job_id AND g.key_version = jobs.key_version)"
+)
+_RECIPIENTS = f"IFNULL({_RECIPIENTS_FEW}, {_RECIPIENTS_SORTED})"
 
 
 def _json_select(fields: Sequence[str]) -> tuple[str, str] | None:
