@@ -396,23 +396,6 @@ class ListingQueries(Queries):
             )
             return rows, None
 
-    def listing_texts(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        statuses: Sequence[str] = (),
-        file_types: Sequence[str] = (),
-    ) -> list[tuple[Any, int]]:
-        """Each distinct ``entity_counts`` text of the selected jobs and how many hold it."""
-        where, params = _where(since, until, statuses, file_types)
-        return [
-            (r[0], int(r[1]))
-            for r in self._rows(
-                f"SELECT entity_counts, count(*) FROM jobs{where} GROUP BY entity_counts", params
-            )
-        ]
-
     def listing_counts(
         self,
         *,
