@@ -102,6 +102,27 @@ def test_the_cli_exits_3_for_a_lookalike(tmp_path, how: str) -> None:  # type: i
     assert out.read_text(encoding="utf-8") == text
 
 
+@pytest.mark.usefixtures("vault")
+@pytest.mark.parametrize("how", ["file", "pipe"])
+def test_the_cli_lenient_repairs_the_safe_lookalike_and_exits_3_for_the_other(
+    tmp_path, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    text = "Dear [ＰＥＲＳＯＮ_ＮＡＭＥ_1] and [PERSON_NAME_\u202e1].\n"
+    out = tmp_path / "out.txt"
+    args = ["-j", JOB, "-o", str(out), "--lenient"]
+    if how == "file":
+        src = tmp_path / "a.txt"
+        src.write_text(text, encoding="utf-8")
+        result = invoke(["restore", str(src), *args], env=ENV)
+    else:
+        result = invoke(["restore", "-", *args], env=ENV, input=text)
+    assert result.exit_code == 3, result.output
+    assert "1 left unresolved: [PERSON_NAME_\\u202e1] at 1:26" in result.stderr
+    restored = out.read_text(encoding="utf-8")
+    assert restored.startswith("Dear ") and "ＰＥＲＳＯＮ" not in restored
+    assert restored.endswith(" and [PERSON_NAME_\u202e1].\n")
+
+
 def test_no_bracketed_prose_is_taken_for_a_lookalike() -> None:
     """The rule only fires for non-ASCII bracketed text that reads as a placeholder."""
     fired = []
