@@ -69,8 +69,6 @@ class StreamRestorer:
         self._plain = self._matcher.plain
         self._unknown = self._matcher.unknown_words
         inner = self._matcher.candidate_length
-        self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").fullmatch
-        self._candidates: set[str] = set()  # placeholders of the map seen to be candidates
         self._originals = self._matcher.originals
         self._on_first = on_first
         self._buffer = ""  # context already released, then what is held back
@@ -175,12 +173,8 @@ class StreamRestorer:
             return None
         token = odd.pop()
         value = self._originals.get(token)
-        if value is None:
-            return None
-        if token not in self._candidates:
-            if self._candidate(token) is None:
-                return None
-            self._candidates.add(token)
+        if value is None:  # (a placeholder of a resolver is always a whole candidate: one
+            return None  # "[", one "]", no line break; ``invert_map`` leaves out the others)
         self._pending += [token] * text.count(token)
         return text.replace(token, value)
 
