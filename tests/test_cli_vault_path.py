@@ -75,3 +75,35 @@ def test_init_never_says_a_vault_exists_where_none_is(kind: str, tmp_path: Path)
     }.get(kind, "exists and is not a questa-vault database; refusing to overwrite it")
     assert expected in result.stderr
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("location", "scheme"),
+    [
+        ("postgresq://questa_admin@db.internal/questa", "postgresq"),
+        ("postgres+psycopg://db.internal/questa", "postgres+psycopg"),
+        ("sqlite:///vault.db", "sqlite"),
+        ("http://db.internal/questa", "http"),
+        ("postgresq:/questa", "postgresq"),  # the same typo after a path joined its slashes
+    ],
+)
+def test_a_url_of_another_scheme_is_refused_not_made_a_local_vault(
+    location: str, scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped scheme named a local file in a directory called after the scheme, and init
+    made a SQLite vault there in silence (a fetch host could archive into it for months)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    expected = (
+        f"questa-vault: the vault location starts with '{scheme}:/', which is not a vault: give "
+        "a SQLite file path (e.g. ./vault.db) or a postgresql:// (or postgres://) URL\n"
+    )
+    for args in (["--vault", location, "init", "--user", "alice", *FAST_KDF], ["jobs"]):
+        result = invoke(args, env={**ENV, "QUESTA_VAULT": location})
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr == expected
+    result = invoke(["config", "set", "vault", location])
+    assert result.exit_code != 0
+    assert "is not a vault" in result.stderr and result.stderr.count("\n") == 1
+    assert list(work.iterdir()) == []

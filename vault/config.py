@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -171,10 +172,31 @@ def check_url(url: str) -> None:
             raise InputError(URL_PARAMETER_REFUSED.format(key=key))
 
 
+_OTHER_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):/")
+
+
+def check_not_other_url(value: str) -> None:
+    """``InputError`` when ``value`` looks like a URL (``word://`` or ``word:/``) whose scheme
+    is not PostgreSQL's: ``postgresq://host/db`` or ``sqlite:///v.db`` would otherwise name a
+    local file in a directory called ``postgresq:``, and a vault be made there in silence.
+    Only the scheme is shown (the rest may carry a secret)."""
+    if is_database_url(value):
+        return
+    match = _OTHER_SCHEME.match(value)
+    if match is not None:
+        raise InputError(
+            f"the vault location starts with '{match.group(1)}:/', which is not a vault: give "
+            "a SQLite file path (e.g. ./vault.db) or a postgresql:// (or postgres://) URL"
+        )
+
+
 def vault_location(value: str | Path | DatabaseUrl) -> Location:
-    """A ``--vault``/``QUESTA_VAULT`` value as a location: a URL or a file path."""
+    """A ``--vault``/``QUESTA_VAULT`` value as a location: a URL or a file path (a URL of
+    another scheme is refused, ``check_not_other_url``)."""
     if isinstance(value, DatabaseUrl):
         return value
-    if isinstance(value, str) and is_database_url(value):
-        return DatabaseUrl(value)
+    if isinstance(value, str):
+        if is_database_url(value):
+            return DatabaseUrl(value)
+        check_not_other_url(value)
     return Path(value)

@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from vault._dataclass import dataclass
-from vault.config import default_config_path, is_database_url
-from vault.errors import ConfigError
+from vault.config import check_not_other_url, default_config_path, is_database_url
+from vault.errors import ConfigError, InputError
 
 CONFIG_ENV = "QUESTA_VAULT_CONFIG"
 
@@ -157,6 +157,11 @@ def _global_value(path: Path, key: str, value: Any) -> Value:
     if key in _PATH_KEYS and value == "-":
         raise ConfigError(f"config file {path}: {key} cannot be '-': name a file")
     if key in _PATH_KEYS and not is_database_url(value):  # `vault` may be a PostgreSQL URL
+        if key == "vault":
+            try:
+                check_not_other_url(value)
+            except InputError as exc:
+                raise ConfigError(f"config file {path}: vault: {exc}") from exc
         return str(Path(value).expanduser())
     return value
 

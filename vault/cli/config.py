@@ -28,7 +28,13 @@ from vault.cli._settings import (
     with_value,
 )
 from vault.cli._terminal import echo
-from vault.config import check_api_url, check_url, default_vault_path, is_database_url
+from vault.config import (
+    check_api_url,
+    check_not_other_url,
+    check_url,
+    default_vault_path,
+    is_database_url,
+)
 from vault.errors import ConfigError, InputError
 
 
@@ -184,6 +190,11 @@ def _global(key: str, value: str) -> Value:
     if key == "vault" and is_database_url(value):
         check_url(value)  # a PostgreSQL URL, never with a password in it
         return value
+    if key == "vault":
+        try:
+            check_not_other_url(value)
+        except InputError as exc:
+            raise ConfigError(f"vault: {exc}") from exc
     if key in ("vault", "token_file"):
         if value == "-":
             raise ConfigError(f"{key} cannot be '-' in the settings file: name a file")
