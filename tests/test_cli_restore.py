@@ -196,7 +196,11 @@ def test_user_without_grant_exit_4(vault: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     result = invoke(["--user", "bob", "restore", str(src), "-j", JOB_A, "-o", str(out)], env=ENV)
     assert result.exit_code == 4
-    assert "holds no grant for job job-a" in result.stderr
+    assert result.stderr == (
+        "questa-vault: user bob holds no grant for job job-a: a user who holds one "
+        "(`questa-vault show job-a` lists them) can run `questa-vault --user HOLDER grant bob "
+        "-j job-a`\n"
+    )
     assert not out.exists()
     assert restore_log(vault) == []
 

@@ -450,3 +450,24 @@ def test_a_backup_or_deep_verify_the_role_guard_refuses_does_nothing(
     assert [p.name for p in backups.iterdir()] == ["b.db"]
     result = invoke(["--vault", bob, "--user", "bob", "verify", "--deep"], env=ENV)
     assert result.exit_code == 0, result.output
+
+
+def test_init_and_migrate_into_a_database_the_admin_does_not_own_say_so(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A database created without OWNER questa_admin: init and migrate were refused with
+    "permission denied for schema public" and no hint; they now say the missing step."""
+    pg_server.ensure_role("questa_admin")
+    superuser = pg_server.fresh_database()
+    admin = superuser.replace(f"user={SUPERUSER}", "user=questa_admin")
+    source = tmp_path / "v.db"
+    assert invoke(["--vault", str(source), "init", "--user", "alice", *FAST_KDF], env=ENV)
+    for args in (
+        ["--vault", admin, "init", "--user", "alice", *FAST_KDF],
+        ["migrate", str(source), admin],
+    ):
+        result = invoke(args, env=ENV)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "permission denied for schema public" in result.stderr
+        assert "CREATE DATABASE name OWNER questa_admin" in result.stderr, result.stderr

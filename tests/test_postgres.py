@@ -474,6 +474,7 @@ def test_credentials_come_from_the_password_file(
     url = pg_url.replace(f"user={SUPERUSER}", f"user={PASSWORD_ROLE}")
     passfile = tmp_path / "pgpass"
     monkeypatch.delenv("PGPASSWORD", raising=False)
+    says = {"wrong horse": "refused the password for", None: "asks a password for"}
     for secret, code in (("wrong horse", 4), (None, 4), ("right horse", 0)):
         if secret is None:
             passfile.unlink(missing_ok=True)
@@ -486,5 +487,6 @@ def test_credentials_come_from_the_password_file(
         assert "horse" not in result.output
         if code:
             assert result.stderr.count("\n") == 1
-            assert "refused the credentials" in result.stderr
+            assert says[secret] in result.stderr, result.stderr
+            assert "PGPASSFILE" in result.stderr
     assert invoke(["--vault", url, "audit"]).exit_code == 0

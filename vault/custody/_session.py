@@ -126,7 +126,11 @@ class Session:
         deks = self._deks(job, grants)
         current = deks.get(job.key_version)
         if current is None:
-            raise NoGrant(f"user {self.user} holds no grant for job {job_id}")
+            raise NoGrant(
+                f"user {self.user} holds no grant for job {job_id}: a user who holds one "
+                f"(`questa-vault show {job_id}` lists them) can run `questa-vault --user "
+                f"HOLDER grant {self.user} -j {job_id}`"
+            )
         keys = {version: crypto.job_keys(dek) for version, dek in deks.items()}
         self._check_seal(job, blobs, holders, keys[job.key_version].seal_key)
         if job.status in ("pending", "expired") and any(f in require for f in wanted):

@@ -84,6 +84,24 @@ def _sql(text: str) -> str:
     return text.replace("%", "%%").replace("?", "%s").replace("AS BLOB)", "AS BYTEA)")
 
 
+NO_PASSWORD = (
+    "the database server asks a password for {where} and none was found: put it in ~/.pgpass "
+    "or the file PGPASSFILE names (host:port:database:role:password, mode 0600; for a Unix "
+    "socket the host is the socket's directory), a service file, or PGPASSWORD (docs/team.md)"
+)
+WRONG_PASSWORD = (
+    "the database server refused the password for {where}: check the role's line in "
+    "~/.pgpass or the file PGPASSFILE names (host:port:database:role:password), the service "
+    "file, or PGPASSWORD (docs/team.md)"
+)
+
+
+NOT_OWNER = (
+    "a vault is created (init, migrate) by the role that owns the database: "
+    "CREATE DATABASE name OWNER questa_admin, then run it as questa_admin (docs/team.md)"
+)
+
+
 def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> VaultError:
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
@@ -103,6 +121,10 @@ def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> Vault
         return VaultAccessDenied(f"the database server refused the credentials for {where}")
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         lowered = text.lower()
+        if "no password supplied" in lowered:
+            return VaultAccessDenied(NO_PASSWORD.format(where=where))
+        if "password authentication failed" in lowered:
+            return VaultAccessDenied(WRONG_PASSWORD.format(where=where))
         if "password" in lowered or "authentication" in lowered or "role" in lowered:
             return VaultAccessDenied(f"the database server refused the credentials for {where}")
         if "does not exist" in lowered and "database" in lowered:
@@ -168,6 +190,9 @@ class PostgresDatabase(Database):
                     "create the vault in an empty database"
                 )
             db._migrate()
+        except RoleRefused as exc:
+            db.close()
+            raise RoleRefused(f"{exc}; {NOT_OWNER}") from exc
         except BaseException:
             db.close()
             raise
