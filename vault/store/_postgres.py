@@ -84,12 +84,12 @@ def _sql(text: str) -> str:
     return text.replace("%", "%%").replace("?", "%s").replace("AS BLOB)", "AS BYTEA)")
 
 
-NO_PASSWORD = (
+NO_DB_LOGIN_HINT = (
     "the database server asks a password for {where} and none was found: put it in ~/.pgpass "
     "or the file PGPASSFILE names (host:port:database:role:password, mode 0600; for a Unix "
     "socket the host is the socket's directory), a service file, or PGPASSWORD (docs/team.md)"
 )
-WRONG_PASSWORD = (
+BAD_DB_LOGIN_HINT = (
     "the database server refused the password for {where}: check the role's line in "
     "~/.pgpass or the file PGPASSFILE names (host:port:database:role:password), the service "
     "file, or PGPASSWORD (docs/team.md)"
@@ -122,9 +122,9 @@ def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> Vault
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         lowered = text.lower()
         if "no password supplied" in lowered:
-            return VaultAccessDenied(NO_PASSWORD.format(where=where))
+            return VaultAccessDenied(NO_DB_LOGIN_HINT.format(where=where))
         if "password authentication failed" in lowered:
-            return VaultAccessDenied(WRONG_PASSWORD.format(where=where))
+            return VaultAccessDenied(BAD_DB_LOGIN_HINT.format(where=where))
         if "password" in lowered or "authentication" in lowered or "role" in lowered:
             return VaultAccessDenied(f"the database server refused the credentials for {where}")
         if "does not exist" in lowered and "database" in lowered:
