@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -172,9 +171,6 @@ def check_url(url: str) -> None:
             raise InputError(URL_PARAMETER_REFUSED.format(key=key))
 
 
-_OTHER_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):/")
-
-
 def check_not_other_url(value: str) -> None:
     """``InputError`` when ``value`` looks like a URL (``word://`` or ``word:/``) whose scheme
     is not PostgreSQL's: ``postgresq://host/db`` or ``sqlite:///v.db`` would otherwise name a
@@ -182,10 +178,15 @@ def check_not_other_url(value: str) -> None:
     Only the scheme is shown (the rest may carry a secret)."""
     if is_database_url(value):
         return
-    match = _OTHER_SCHEME.match(value)
-    if match is not None:
+    scheme, sep, _ = value.partition(":/")
+    if (
+        sep
+        and scheme[:1].isalpha()
+        and scheme.isascii()
+        and all(c.isalnum() or c in "+.-" for c in scheme)
+    ):
         raise InputError(
-            f"the vault location starts with '{match.group(1)}:/', which is not a vault: give "
+            f"the vault location starts with '{scheme}:/', which is not a vault: give "
             "a SQLite file path (e.g. ./vault.db) or a postgresql:// (or postgres://) URL"
         )
 
