@@ -471,3 +471,25 @@ def test_init_and_migrate_into_a_database_the_admin_does_not_own_say_so(
         assert result.stderr.count("\n") == 1, result.stderr
         assert "permission denied for schema public" in result.stderr
         assert "CREATE DATABASE name OWNER questa_admin" in result.stderr, result.stderr
+
+
+def test_a_role_that_may_not_is_told_before_any_prompt(team: dict[str, str]) -> None:
+    """grant, revoke, erase and user add under a role that may not: the refusal comes first,
+    not after a passphrase was asked (and derived) or a confirmation shown."""
+    analyst, archiver = team["questa_analyst"], team["questa_archiver"]
+    with Custodian.open(team["questa_admin"]) as kr:
+        before = kr.log_head()
+    for url, args, reason in (
+        (analyst, ["grant", "alice", "--all"], "(no INSERT on grants, UPDATE on jobs)"),
+        (analyst, ["revoke", "alice", "--all"], "(no DELETE on grants, INSERT on grants"),
+        (analyst, ["erase", "job-0"], "(no DELETE on grants, DELETE on blobs"),
+        (analyst, ["user", "add", "zed"], "(no INSERT on users): user-add needs the admin"),
+        (archiver, ["grant", "alice", "--all"], "role questa_archiver may not log grant"),
+    ):
+        result = invoke(["--vault", url, "--user", "bob", *args], input="y\n")
+        assert result.exit_code == 1, (args, result.output)
+        assert reason in result.stderr, (args, result.stderr)
+        assert result.stderr.count("\n") == 1, (args, result.stderr)
+        assert "assphrase" not in result.output and "Erase" not in result.output, args
+    with Custodian.open(team["questa_admin"]) as kr:
+        assert kr.log_head() == before

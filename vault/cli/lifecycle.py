@@ -15,7 +15,7 @@ import click
 
 from vault.api import Vault
 from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, refuse_dash
-from vault.cli._common import acting_user, open_vault, unlock
+from vault.cli._common import acting_user, open_vault, reading_user, unlock
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
 from vault.config import vault_location
@@ -60,6 +60,7 @@ def grant_command(
     """
     _one_selection(job_ids, all_jobs, "grant")
     with open_vault(ctx) as vault:
+        vault.custodian.check_may_change("grant", reading_user(ctx, vault))  # before a prompt
         chosen = None if all_jobs else resolve_jobs(vault, job_ids)
         granted = vault.grant(unlock(ctx, vault), user, chosen)
     if as_json:
@@ -127,6 +128,7 @@ def revoke_command(
         raise InputError("--keep-enabled goes with --all")
     disable = all_jobs and not keep_enabled
     with open_vault(ctx) as vault:
+        vault.custodian.check_may_change("revoke", reading_user(ctx, vault))  # before a prompt
         chosen = None if all_jobs else resolve_jobs(vault, job_ids)
         plan = vault.plan_revoke(acting_user(ctx, vault), user, chosen)
         rekeyed = vault.revoke(unlock(ctx, vault), plan, force=force, disable=disable)
@@ -191,6 +193,7 @@ def erase_command(
         raise click.UsageError("give the jobs to erase: JOB_ID... or --older-than DAYS")
     with open_vault(ctx) as vault:
         actor = acting_user(ctx, vault)
+        vault.custodian.check_may_change("erase", actor)  # before the confirmation
         if days is not None:
             jobs = older_than(vault.jobs(), days, now=time.time())
         else:

@@ -137,6 +137,7 @@ def user_add(
         raise click.UsageError("--public-key and --new-passphrase-file do not go together")
     with open_vault(ctx) as v:
         actor = acting_user(ctx, v)
+        v.custodian.check_may_change("user-add", actor)  # before a passphrase is asked for
         if any(u.name == name for u in v.users()):  # before a passphrase is asked for
             raise InputError(f"user {name} already exists")
         if public_key is not None:

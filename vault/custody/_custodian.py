@@ -25,6 +25,7 @@ from vault.custody._session import Session
 from vault.errors import (
     AccessDenied,
     InputError,
+    RoleRefused,
     StoreError,
     UnknownUser,
     UserDisabled,
@@ -62,6 +63,20 @@ ARCHIVE_PRIVILEGES = (
     ("grants", "INSERT"),
     ("access_log", "INSERT"),
 )
+
+# The table privileges each key-management action writes with (besides its log entry).
+CHANGE_PRIVILEGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "grant": (("grants", "INSERT"), ("jobs", "UPDATE")),
+    "revoke": (
+        ("grants", "DELETE"),
+        ("grants", "INSERT"),
+        ("blobs", "DELETE"),
+        ("blobs", "INSERT"),
+        ("jobs", "UPDATE"),
+    ),
+    "erase": (("grants", "DELETE"), ("blobs", "DELETE"), ("jobs", "UPDATE")),
+    "user-add": (("users", "INSERT"),),
+}
 
 Clock = Callable[[], float]
 
@@ -518,6 +533,22 @@ class Custodian:
                 raise _Tried
         except _Tried:
             pass
+
+    def check_may_change(self, action: str, actor: str) -> None:
+        """``RoleRefused`` unless this connection may do ``action`` (``grant``, ``revoke``,
+        ``erase``, ``user-add``) as ``actor``: asked (PostgreSQL) before a passphrase is asked
+        for or a confirmation shown, so a role that may not is told so first. The table
+        privileges the action writes with, then its log entry tried in a rolled-back
+        transaction (the role guard of docs/team.md refuses it there, with its reason)."""
+        if self._db.dialect == "sqlite":
+            return
+        missing = self._db.missing_privileges(CHANGE_PRIVILEGES.get(action, ()))
+        if missing:
+            raise RoleRefused(
+                f"the database role may not do this (no {', '.join(missing)}): {action} needs "
+                "the admin role (docs/team.md); nothing was done"
+            )
+        self.check_may_log(action, action=action, actor=actor)
 
     def check_may_archive(self) -> None:
         """``StoreError`` unless the database lets this connection archive (add and archive
