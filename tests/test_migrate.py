@@ -48,6 +48,7 @@ def test_round_trip_both_ways_keeps_every_row(tmp_path: Path, pg_url: str) -> No
     result = invoke(["migrate", str(src), pg_url])
     assert result.exit_code == 0, result.output
     assert "the copy verifies" in result.stderr
+    assert "next: run the grants block of docs/team.md in that database" in result.stderr
     assert digest(pg_url) == expected
     back = tmp_path / "back.db"
     result = invoke(["migrate", pg_url, str(back), "--json"])

@@ -122,6 +122,11 @@ def test_deep_migrate_then_migrate_again_brings_the_newer_entries(
     # an existing vault brought forward is said so (it could be a backup named as DEST)
     assert "already held this vault up to log entry 3; brought it up to date" in again.stderr
     assert digest(vault_location) == digest(src)
+    same = invoke(["migrate", src.as_posix(), dest])
+    assert same.exit_code == 0, same.output
+    assert "it was up to date, nothing was copied" in same.stderr, same.stderr
+    assert "migrated" not in same.stderr and "next:" not in same.stderr
+    assert digest(vault_location) == digest(src)
 
 
 def test_a_copy_used_since_is_refused_with_the_way_out(

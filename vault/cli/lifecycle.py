@@ -18,7 +18,7 @@ from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, re
 from vault.cli._common import acting_user, open_vault, reading_user, unlock
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
-from vault.config import vault_location
+from vault.config import DatabaseUrl, vault_location
 from vault.errors import InputError, IntegrityError, StoreError, VaultNotFound
 from vault.lifecycle import older_than
 
@@ -393,17 +393,33 @@ def migrate_command(ctx: AppContext, source: str, dest: str, deep: bool, as_json
              "already": done.already}
         )  # fmt: skip
         return
-    if done.already:
-        ctx.say(
-            f"{dst} already held this vault up to log entry {done.already}; brought it up to "
-            "date"
-        )
-    ctx.say(
-        f"migrated {done.jobs} job(s) and {done.log_entries} log entries; the copy verifies"
-        + (
-            f" ({done.deep_checked} seal(s) checked)"
-            if deep
-            else " (rows and log; seals are checked with --deep)"
-        )
+    checked = (
+        f" ({done.deep_checked} seal(s) checked)"
+        if deep
+        else " (rows and log; seals are checked with --deep)"
     )
+    if done.already and done.already >= done.log_entries:
+        ctx.say(
+            f"{dst} already held this vault up to log entry {done.already}: it was up to "
+            "date, nothing was copied"
+        )
+        ctx.say(
+            f"the copy holds {done.jobs} job(s) and {done.log_entries} log entries and "
+            f"verifies{checked}"
+        )
+    else:
+        if done.already:
+            ctx.say(
+                f"{dst} already held this vault up to log entry {done.already}; brought it up "
+                "to date"
+            )
+        ctx.say(
+            f"migrated {done.jobs} job(s) and {done.log_entries} log entries; the copy "
+            f"verifies{checked}"
+        )
+        if isinstance(dst, DatabaseUrl) and not done.already:
+            ctx.say(
+                "next: run the grants block of docs/team.md in that database as its owner "
+                "(grants belong to the database: the other roles can do nothing until then)"
+            )
     echo(head)
