@@ -62,6 +62,9 @@ RESTORE_TEXT_FREE = {
     "cryptography.hazmat.primitives.asymmetric.rsa",
     "cryptography.hazmat.primitives.asymmetric.ec",
     "cryptography.hazmat.primitives.kdf.scrypt",
+    # AES-GCM comes from the binding cryptography's ciphers.aead re-exports, without the
+    # ciphers package (its modes and algorithms).
+    "cryptography.hazmat.primitives.ciphers",
     "vault.placeholders._lenient",
     "vault.store._audit",
     "vault.store._listing",

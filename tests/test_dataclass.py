@@ -144,3 +144,56 @@ def test_vault_modules_use_the_lazy_decorator() -> None:
         if path.name != "_dataclass.py" and direct.search(path.read_text(encoding="utf-8"))
     ]
     assert not found, found
+
+
+def test_repr_eq_and_hash_are_made_at_their_first_call() -> None:
+    std, lazy = _pair(_frozen_row)
+    row = lazy("a", 1)
+    assert not _pending(lazy) and lazy.__dataclass_params__.repr  # type: ignore[attr-defined]
+    assert getattr(vars(lazy)["__repr__"], "_pending", False)  # not made yet
+    assert {row, lazy("a", 1)} == {lazy("a", 1)} and hash(row) == hash(std("a", 1))
+    assert not getattr(vars(lazy)["__eq__"], "_pending", False)
+    assert vars(lazy)["__dataclass_params__"].eq and repr(row) == repr(std("a", 1))
+    assert not any(getattr(vars(lazy)[name], "_pending", False) for name in vars(lazy))
+    assert [c.__name__ for c in lazy.__subclasses__()] in ([], ["Row"])  # the throwaway one
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_class_with_its_own_eq_is_processed_whole_as_the_standard_one(frozen: bool) -> None:
+    def body(decorate: Callable[..., Any]) -> type:
+        @decorate(frozen=frozen)
+        class Key:
+            value: str
+
+            def __eq__(self, other: object) -> bool:
+                return isinstance(other, Key) and other.value.lower() == self.value.lower()
+
+        return Key
+
+    std, lazy = _pair(body)
+    assert lazy("A") == lazy("a") and repr(lazy("A")).endswith("Key(value='A')")
+    assert (lazy.__hash__ is None) == (std.__hash__ is None)
+    if std.__hash__ is not None:
+        assert hash(lazy("x")) == hash(std("x"))
+
+
+def test_a_lazy_subclass_of_a_lazy_class_compares_and_prints_all_fields() -> None:
+    _, base = _pair(_frozen_row)
+
+    @_dataclass._dataclass(frozen=True, kw_only=True)
+    class Sub(base):  # type: ignore[valid-type, misc]
+        extra: int = 0
+
+    one, two = Sub(name="n", extra=1), Sub(name="n", extra=2)
+    assert one != two and one == Sub(name="n", extra=1) and hash(one) != hash(two)
+    assert repr(one).endswith("Sub(name='n', count=0, extra=1)")
+    assert base("n") != Sub(name="n") and repr(base("n")).endswith("Row(name='n', count=0)")
+
+
+def test_the_job_field_lists_are_the_dataclass_fields() -> None:
+    """``JOB_INFO_FIELDS`` is read from JobInfo's own annotations (so that importing
+    ``vault.models`` does not process JobInfo): the same names as ``fields()`` gives."""
+    from vault.models import JOB_INFO_FIELDS, JOB_META_FIELDS, JobInfo, JobMeta
+
+    assert JOB_META_FIELDS == tuple(f.name for f in dataclasses.fields(JobMeta))
+    assert JOB_INFO_FIELDS == tuple(f.name for f in dataclasses.fields(JobInfo))

@@ -4,12 +4,16 @@ The standard decorator writes each class's ``__init__``, ``__repr__``, ``__eq__`
 ``__hash__`` (and, frozen, ``__setattr__``/``__delattr__``) as source text and compiles it
 when the module is imported: 1-3 ms per class, and most of a short command's start-up, though a
 command uses few of the ~80 classes it imports (a text restore makes instances of 18 of the
-36 it imports; ``jobs`` of fewer). Here the decorator only records its arguments and puts
-placeholders in the class; the first instance, method call, ``dataclasses.fields()``,
-``replace()`` or ``is_dataclass()`` of the class runs the standard decorator on it (and on its
-dataclass bases first), which then replaces the placeholders with its own methods. From then on
-the class is exactly what ``dataclasses.dataclass`` makes: same methods, same fields, same
-errors. The type checker sees ``dataclasses.dataclass`` itself.
+36 it imports, and compares or prints almost none). Here the decorator only records its
+arguments and puts placeholders in the class. The first instance, ``dataclasses.fields()``,
+``replace()`` or ``is_dataclass()`` of the class runs the standard decorator on it (its
+dataclass bases first) for everything but ``__repr__``, ``__eq__`` and ``__hash__``; the first
+call of one of those makes the three, again with the standard decorator (on a throwaway
+subclass with no fields of its own, whose methods are the ones the class would have had). A
+class that defines one of these methods itself, or asks for ``order``, ``unsafe_hash`` or
+``slots``, is processed whole at its first use. Either way the class ends up exactly as
+``dataclasses.dataclass`` makes it: same methods, fields, parameters and errors. The type
+checker sees ``dataclasses.dataclass`` itself.
 """
 
 from __future__ import annotations
@@ -22,9 +26,23 @@ __all__ = ["dataclass"]
 
 # The methods the standard decorator may add; a class that defines one itself keeps its own.
 _METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
+_LATER = ("__repr__", "__eq__", "__hash__")  # made at their first call, when they can be
 _FIELDS = "__dataclass_fields__"  # what dataclasses.fields() and is_dataclass() read
 _PENDING = "__dataclass_pending__"  # the decorator's arguments, until the class is processed
+_LATER_OPTIONS = "__dataclass_later__"  # the arguments, until __repr__/__eq__/__hash__ exist
 _lock = threading.RLock()  # two threads making the first instances of a class process it once
+
+
+def _splits(cls: type, options: dict[str, Any]) -> bool:
+    """Whether ``__repr__``/``__eq__``/``__hash__`` can wait for their first call: the class
+    defines none of the methods itself and asks for nothing that depends on them."""
+    return (
+        not any(name in cls.__dict__ for name in _METHODS)
+        and options.get("repr", True) is True
+        and options.get("eq", True) is True
+        and not options.get("order")
+        and not options.get("unsafe_hash")
+    )
 
 
 def _process(cls: type) -> None:
@@ -36,11 +54,38 @@ def _process(cls: type) -> None:
         for base in reversed(cls.__mro__[1:]):
             if _PENDING in base.__dict__:
                 _process(base)
+        later = options.pop(_LATER_OPTIONS, False)
         for name in (*_METHODS, _FIELDS, _PENDING):
             value = cls.__dict__.get(name)
+            if later and name in _LATER:
+                continue  # the placeholder stays until the method's first call
             if name == _PENDING or isinstance(value, _Fields) or getattr(value, "_pending", False):
                 delattr(cls, name)
-        dataclasses.dataclass(**options)(cls)
+        if not later:
+            dataclasses.dataclass(**options)(cls)
+            return
+        dataclasses.dataclass(**{**options, "repr": False, "eq": False})(cls)
+        params = cls.__dict__["__dataclass_params__"]  # the class's own: say what it will have
+        params.repr = params.eq = True
+        if not options.get("frozen"):  # eq without frozen: unhashable, as the standard makes it
+            cls.__hash__ = None  # type: ignore[assignment]
+        setattr(cls, _LATER_OPTIONS, options)
+
+
+def _finish(cls: type) -> None:
+    """Give ``cls`` the ``__repr__``/``__eq__``/``__hash__`` the standard decorator makes."""
+    with _lock:
+        _process(cls)
+        options = cls.__dict__.get(_LATER_OPTIONS)
+        if options is None:
+            return
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        shadow = type(cls)(cls.__name__, (cls,), namespace)
+        dataclasses.dataclass(**{**options, "init": False})(shadow)
+        for name in _LATER:
+            if getattr(cls.__dict__.get(name), "_pending", False):
+                setattr(cls, name, shadow.__dict__[name])
+        delattr(cls, _LATER_OPTIONS)
 
 
 class _Fields:
@@ -57,9 +102,10 @@ class _Fields:
 
 def _placeholder(owner: type, name: str) -> Any:
     """A method that processes ``owner`` and calls the method the decorator put there."""
+    make = _finish if name in _LATER else _process
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _process(owner)
+        make(owner)
         return getattr(owner, name)(self, *args, **kwargs)
 
     method._pending = True  # type: ignore[attr-defined]
@@ -71,11 +117,12 @@ def _dataclass(cls: type | None = None, /, **options: Any) -> Any:
     def wrap(cls: type) -> type:
         if options.get("slots"):  # makes a new class: nothing to defer
             return dataclasses.dataclass(**options)(cls)
+        later = _splits(cls, options)
         for name in _METHODS:
             if name not in cls.__dict__:
                 setattr(cls, name, _placeholder(cls, name))
         setattr(cls, _FIELDS, _Fields(cls))
-        setattr(cls, _PENDING, options)
+        setattr(cls, _PENDING, {**options, _LATER_OPTIONS: later})
         return cls
 
     return wrap if cls is None else wrap(cls)

@@ -165,7 +165,9 @@ class JobInfo(JobMeta):
 
 
 JOB_META_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobMeta))
-JOB_INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobInfo))
+# JobMeta's fields, then JobInfo's own (its annotations): read without processing JobInfo,
+# which most commands never make (vault._dataclass).
+JOB_INFO_FIELDS: tuple[str, ...] = JOB_META_FIELDS + tuple(vars(JobInfo)["__annotations__"])
 
 
 FetchOutcomeKind = Literal[

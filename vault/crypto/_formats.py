@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+try:  # the class cryptography's ciphers.aead module re-exports, without the ciphers package
+    from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
+
+    AESGCM = _rust_openssl.aead.AESGCM
+except (ImportError, AttributeError):  # pragma: no cover - another cryptography layout
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vault.errors import InputError, IntegrityError
 
