@@ -319,6 +319,32 @@ def test_an_analyst_with_a_role_of_their_own_acts_only_as_themselves(
         assert verify(kr).ok
 
 
+
+def test_a_personal_role_stays_itself_after_set_role(
+    team: dict[str, str], pg_server: PostgresServer
+) -> None:
+    """A personal analyst role may SET ROLE to the shared questa_analyst (its membership allows
+    it): current_user changes, the login role does not, and the guards decide by the login
+    role. Neither entries in another name, a passwd for another user nor their users row."""
+    pg_server.ensure_role("bob")
+    pg_server.admin("GRANT questa_analyst TO bob")
+    bob = team["questa_admin"].replace("user=questa_admin", "user=bob")
+    as_shared = bob + "&options=-c%20role%3Dquesta_analyst"
+    with psycopg.connect(as_shared) as conn:
+        assert conn.execute("SELECT current_user, session_user").fetchone() == (
+            "questa_analyst", "bob",
+        )  # fmt: skip
+    assert _try_log(as_shared, "export", user="bob") == "ok"
+    assert "role may not" in _try_log(as_shared, "export", user="alice")
+    assert "role may not" in _try_log(as_shared, "passwd", user="alice", subject="alice")
+    assert "role may not" in _try_log(as_shared, "passwd", user="bob", subject="alice")
+    with psycopg.connect(bob) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SET ROLE questa_analyst")
+        conn.execute("UPDATE users SET kdf_passes = kdf_passes + 1 WHERE name = 'alice'")
+    with Custodian.open(team["questa_admin"]) as kr:
+        assert verify(kr).ok
+
+
 # ----------------------------------------------------------------- refused before anything is sent
 
 
