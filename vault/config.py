@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from vault._dataclass import dataclass
 from vault.errors import InputError
@@ -102,24 +103,53 @@ class DatabaseUrl:
 
     @property
     def redacted(self) -> str:
-        """The URL with the value of every parameter not known to be harmless as ``***``:
-        secrets are refused on the way in, and this keeps any that libpq may add later out
-        of error messages too."""
-        parts = urlsplit(self.url)
-        netloc = parts.netloc.rpartition("@")
-        host = f"{netloc[0].partition(':')[0]}@{netloc[2]}" if netloc[1] else netloc[2]
+        """The URL as libpq reads it (``libpq_parameters``), rebuilt with the value of every
+        parameter not known to be harmless as ``***``: secrets are refused on the way in, and
+        this keeps any that libpq may add later out of error messages too. Built from what
+        libpq parsed, never from the text, which another parser splits differently."""
+        params = dict(libpq_parameters(self.url))
+        user = params.pop("user", None)
+        host = params.pop("host", "")
+        port = params.pop("port", None)
+        dbname = params.pop("dbname", "")
+        if "/" in host or "," in host or "@" in host:  # a socket directory, several hosts
+            params = {"host": host, **params}
+            host = ""
+        netloc = (f"{_shown(user)}@" if user else "") + _shown(host)
+        if port is not None:
+            netloc += f":{_shown(port)}"
         query = "&".join(
-            f"{key}={value if key.lower() in _SHOWN_PARAMETERS else '***'}"
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            f"{key}={_shown(value) if key.lower() in _SHOWN_PARAMETERS else '***'}"
+            for key, value in params.items()
         )
-        return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+        return f"postgresql://{netloc}/{_shown(dbname)}" + (f"?{query}" if query else "")
 
     @property
     def name(self) -> str:
         """The database's name (as a file's name names a SQLite vault), else the service's."""
-        parts = urlsplit(self.url)
-        params = dict(parse_qsl(parts.query))
-        return parts.path.lstrip("/") or params.get("dbname") or params.get("service") or "vault"
+        params = libpq_parameters(self.url)
+        return params.get("dbname") or params.get("service") or "vault"
+
+
+def _shown(value: str) -> str:
+    """A parameter's value in a message: percent-encoded where a URL reader would split it."""
+    return quote(value, safe="/:,[]-._~")
+
+
+def libpq_parameters(url: str) -> dict[str, str]:
+    """The connection parameters of ``url`` exactly as libpq reads them (``PQconninfoParse``
+    via psycopg), or ``InputError``. urllib ends a URL's user part at a ``?`` or ``#`` and
+    makes everything after a ``#`` a fragment; libpq does neither, so a password holding
+    ``?`` or ``#``, or a ``password=`` after a ``#``, is invisible to urllib but used by
+    libpq. libpq's own message quotes the URL, so it is never shown."""
+    from psycopg import Error as PsycopgError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+    except PsycopgError as exc:
+        first = re.split(r'[:"]', str(exc), maxsplit=1)[0].strip()  # "invalid URI ...", ...
+        raise InputError(f"the vault URL is malformed ({first}): libpq cannot read it") from None
 
 
 Location = Path | DatabaseUrl
@@ -155,20 +185,30 @@ def check_api_url(url: str) -> bool:
 
 
 def check_url(url: str) -> None:
-    """``InputError`` unless ``url`` is a PostgreSQL URL without a password."""
+    """``InputError`` unless ``url`` is a PostgreSQL URL without a password, as libpq reads
+    it (``libpq_parameters``: the parser that connects decides, not another one)."""
     if not is_database_url(url):
         raise InputError("a vault URL must start with postgresql://")
     try:
+        # what urllib sees is refused too (an empty password ``u:@``, which libpq drops; a
+        # parameter libpq does not know, ``newpassword=``, named for what it is)
         parts = urlsplit(url)
-        password = parts.password
-        params = parse_qsl(parts.query, keep_blank_values=True)
-    except ValueError as exc:
-        raise InputError(f"the vault URL is malformed ({exc})") from exc
-    if password is not None or any(key.lower() == "password" for key, _ in params):
+        if parts.password is not None:
+            _refuse_secret("password")
+        for key, _ in parse_qsl(parts.query, keep_blank_values=True):
+            if "password" in key.lower():
+                _refuse_secret(key)
+    except ValueError:
+        pass
+    for key in libpq_parameters(url):
+        if "password" in key.lower():  # password, sslpassword (the client key's passphrase)
+            _refuse_secret(key)
+
+
+def _refuse_secret(key: str) -> None:
+    if key.lower() == "password":
         raise InputError(CREDENTIALS_REFUSED)
-    for key, _ in params:
-        if "password" in key.lower():  # sslpassword (the client key's passphrase), ...
-            raise InputError(URL_PARAMETER_REFUSED.format(key=key))
+    raise InputError(URL_PARAMETER_REFUSED.format(key=key))
 
 
 def check_not_other_url(value: str) -> None:
