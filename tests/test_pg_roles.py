@@ -319,7 +319,6 @@ def test_an_analyst_with_a_role_of_their_own_acts_only_as_themselves(
         assert verify(kr).ok
 
 
-
 def test_a_personal_role_stays_itself_after_set_role(
     team: dict[str, str], pg_server: PostgresServer
 ) -> None:
