@@ -528,8 +528,12 @@ def test_plain_http_to_another_host_is_warned_about_loopback_is_not(tmp_path: Pa
 
     assert check_api_url("http://192.0.2.1:8765") is True
     assert check_api_url("https://192.0.2.1") is False
-    for loopback in ("http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:9"):
-        assert check_api_url(loopback) is False
+    for loopback in ("http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:9",
+                     "http://127.1.2.3/", "http://LOCALHOST/"):  # fmt: skip
+        assert check_api_url(loopback) is False, loopback
+    for named in ("http://127.evil.example/", "http://127.0.0.1.nip.io:8000",
+                  "http://localhost.evil.example/", "http://[::ffff:127.0.0.1]/"):  # fmt: skip
+        assert check_api_url(named) is True, named
     result = invoke(["sync", "--api-url", "http://192.0.2.1:9", "--timeout", "0"])
     assert "warning: http://192.0.2.1 is not encrypted" in result.stderr
 

@@ -43,7 +43,8 @@ GATEKEEPERS: dict[str, set[str]] = {
     "cryptography": {"crypto"},
     "sqlite_utils": {"store"},
     "sqlite3": {"store"},
-    "psycopg": {"store"},
+    # config: only libpq's URL parser (conninfo_to_dict), so a vault URL is checked as it connects
+    "psycopg": {"store", "config"},
     "click": {"cli"},
     "rich": {"cli"},
     "starlette": {"simulator"},

@@ -14,6 +14,7 @@ history or in a process listing.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import posixpath
 import re
@@ -180,8 +181,20 @@ def check_api_url(url: str) -> bool:
             "stored with every job and shown by show and audit; give the token with "
             "--token-file, QUESTA_API_TOKEN or `questa-vault secret set token`"
         )
-    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
-    return parts.scheme == "http" and not loopback
+    return parts.scheme == "http" and not _is_loopback(host)
+
+
+def _is_loopback(host: str) -> bool:
+    """True for exactly ``localhost`` or an IP literal in 127.0.0.0/8 or ``::1``: a name
+    that merely starts with ``127.`` (``127.evil.example``, ``127.0.0.1.nip.io``) resolves
+    wherever its owner likes."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback if address.version == 4 else str(address) == "::1"
 
 
 def check_url(url: str) -> None:
