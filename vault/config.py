@@ -109,19 +109,20 @@ class DatabaseUrl:
         this keeps any that libpq may add later out of error messages too. Built from what
         libpq parsed, never from the text, which another parser splits differently."""
         params = dict(libpq_parameters(self.url))
-        user = params.pop("user", None)
-        host = params.pop("host", "")
-        port = params.pop("port", None)
         dbname = params.pop("dbname", "")
-        if "/" in host or "," in host or "@" in host:  # a socket directory, several hosts
-            params = {"host": host, **params}
-            host = ""
-        netloc = (f"{_shown(user)}@" if user else "") + _shown(host)
-        if port is not None:
-            netloc += f":{_shown(port)}"
+        netloc = ""
+        host = params.get("host", "")
+        if host and not any(c in host for c in "/,@:%"):  # one host name or IPv4 address
+            netloc = _shown(params.pop("host"))
+            if "port" in params and params["port"].isdigit():
+                netloc += f":{params.pop('port')}"
+        # in the order the URL gives them (libpq's own order otherwise), so a URL with
+        # nothing to hide is shown as written
+        given = "&" + self.url.partition("?")[2]
+        spot = {key: given.find(f"&{key}=") % (len(given) + 1) for key in params}
         query = "&".join(
             f"{key}={_shown(value) if key.lower() in _SHOWN_PARAMETERS else '***'}"
-            for key, value in params.items()
+            for key, value in sorted(params.items(), key=lambda item: spot[item[0]])
         )
         return f"postgresql://{netloc}/{_shown(dbname)}" + (f"?{query}" if query else "")
 
