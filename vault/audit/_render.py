@@ -73,8 +73,9 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_text(cell: str) -> str:
-    """A CSV cell of server-chosen text (an entity label) that a spreadsheet will not run:
-    one starting with = + - @, TAB or CR gets a leading apostrophe."""
+    """A CSV cell of text chosen by a server or a writer of the vault (an entity label, a job
+    id, type or source stored before the job-id rule) that a spreadsheet will not run: one
+    starting with = + - @, TAB or CR gets a leading apostrophe."""
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
@@ -88,10 +89,10 @@ def csv_rows(report: AuditReport | AuditListing) -> list[list[str | int]]:
         counts = job.entity_counts
         append(
             [
-                job.job_id,
-                job.file_type,
+                csv_text(job.job_id),
+                csv_text(job.file_type),
                 job.status,
-                job.source,
+                csv_text(job.source),
                 iso_time(job.created_at) or "",
                 iso_time(job.fetched_at) or "",
                 iso_time(job.archived_at) or "",

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import click
 from click.shell_completion import CompletionItem
 
+from vault.client import is_job_id
 from vault.config import default_vault_path, vault_location
-from vault.errors import AmbiguousJob
+from vault.errors import AmbiguousJob, InputError
 
 if TYPE_CHECKING:
     from vault.api import Vault
@@ -39,6 +40,13 @@ def resolve_job(vault: Vault, text: str, statuses: dict[str, str | None] | None 
         return text
     matches = vault.job_ids_with_prefix(text, limit=_SHOWN + 1)
     if len(matches) == 1:
+        if not is_job_id(matches[0]):
+            # not stored by this version (the store takes only valid ids): it may hold '/',
+            # '..' or a control character, and is never shown or made a file name
+            raise InputError(
+                f"the one job whose id starts with {text} has an id that is not valid (it was "
+                "not stored by this version of the tool); nothing was done"
+            )
         return matches[0]
     if not matches:
         return text

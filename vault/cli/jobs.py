@@ -30,7 +30,7 @@ from vault.cli._app import (
 from vault.cli._common import open_vault, unlock
 from vault.cli._jobref import complete_job_ids, resolve_job
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
-from vault.client import check_job_id
+from vault.client import check_job_id, is_job_id
 from vault.errors import InputError, UnknownJob
 from vault.models import EXTENSIONS, JOB_STATUSES, JobContent, JobInfo
 
@@ -172,6 +172,16 @@ def _details(content: JobContent) -> dict[str, Any]:
 # --------------------------------------------------------------------------- export
 
 
+def default_export_name(job_id: str, file_type: str) -> Path:
+    """``{job_id}.{extension}`` in the working directory, only for an id of the job-id rule
+    (no '/', no '..', no control character): a name that could leave the directory is
+    refused, never written."""
+    name = f"{job_id}.{EXTENSIONS.get(file_type, 'bin')}"
+    if not is_job_id(job_id) or Path(name).name != name:
+        raise InputError("the job's id cannot be a file name: give the output with -o")
+    return Path(name)
+
+
 @cli.command("export")
 @click.argument("job_id", shell_complete=complete_job_ids)
 @click.option(
@@ -208,7 +218,7 @@ def export_command(
         if info.status != "archived":
             raise InputError(f"job {job_id} is {info.status}: only archived jobs have a file")
         to_stdout = output is not None and str(output) == "-"
-        target = output or Path(f"{job_id}.{EXTENSIONS.get(info.file_type, 'bin')}")
+        target = output or default_export_name(job_id, info.file_type)
         check_output(ctx, target, force=force)  # before the passphrase is asked
         stdout = terminal_safe(sys.stdout.buffer, raw=raw)
         destination: Path | BinaryIO = stdout if to_stdout else target

@@ -31,6 +31,7 @@ __getattr__, __dir__ = lazy_exports(
         "QuestaClient": "vault.client._http",
         "RetryPolicy": "vault.client._retry",
         "check_job_id": "vault.client._jobid",
+        "is_job_id": "vault.client._jobid",
     },
 )
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from vault.client._body import DEFAULT_MAX_RESPONSE
     from vault.client._calls import EXPIRED_HINT, UPLOAD_TYPES
     from vault.client._http import DEFAULT_TIMEOUT, AsyncQuestaClient, QuestaClient
-    from vault.client._jobid import check_job_id
+    from vault.client._jobid import check_job_id, is_job_id
     from vault.client._retry import RetryPolicy
     from vault.client._validate import PLACEHOLDER_RE
 
@@ -52,4 +53,5 @@ __all__ = [
     "QuestaClient",
     "RetryPolicy",
     "check_job_id",
+    "is_job_id",
 ]

@@ -17,12 +17,16 @@ from vault.errors import InputError
 from vault.models import JOB_META_FIELDS, JobInfo
 from vault.store import BlobRow, Database, GrantRow, JobRow, UserRow
 
-MAX_JOB_ID_LENGTH = 200
-
 
 def check_job_id(job_id: str) -> None:
-    if not job_id or len(job_id) > MAX_JOB_ID_LENGTH or not job_id.isprintable():
-        raise InputError("a job id is 1 to 200 printable characters")
+    """The one job-id rule (``vault.client.check_job_id``: what the service's ids look like,
+    what the HTTP client takes from a server and the command line from a user) at the
+    store's boundary too: an id with ``/``, ``..``, a control character or a leading
+    formula character would otherwise be planted by whoever may store a job (the fetch
+    host's role) and become a default file name or a spreadsheet cell."""
+    from vault.client import check_job_id as check
+
+    check(job_id)
 
 
 NewKeyVersion = tuple[Mapping[str, bytes], Sequence[UserRow]]  # fields, recipients
