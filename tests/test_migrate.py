@@ -149,3 +149,37 @@ def test_every_registered_command_is_in_the_lazy_table() -> None:
     for module in set(COMMANDS.values()):
         importlib.import_module(module)
     assert set(cli.commands) <= set(COMMANDS)
+
+
+def test_the_same_vault_spelled_differently_is_refused(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy onto the source itself rewrites the live vault with the snapshot it read (an
+    erase committed meanwhile would be undone): refused by identity, whatever the spelling,
+    nothing written."""
+    src = tmp_path / "v.db"
+    expected = filled(src, jobs=1)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.db").symlink_to(src)
+    os.link(src, tmp_path / "hard.db")
+    monkeypatch.chdir(tmp_path)
+    for dest in ("v.db", f"{tmp_path}/sub/../v.db", "link.db", str(tmp_path / "hard.db")):
+        result = invoke(["migrate", str(src), dest])
+        assert result.exit_code == 1, (dest, result.output)
+        assert "are the same vault" in result.stderr and result.stderr.count("\n") == 1
+    assert digest(src) == expected
+    assert invoke(["migrate", str(src), pg_url]).exit_code == 0
+    before = digest(pg_url)
+    base, query = pg_url.split("?", 1)
+    spellings = [
+        base + "?" + "&".join(reversed(query.split("&"))),
+        pg_url + "&application_name=another-name",
+    ]
+    for dest in spellings:
+        result = invoke(["migrate", pg_url, dest])
+        assert result.exit_code == 1, (dest, result.output)
+        assert "are the same vault" in result.stderr and result.stderr.count("\n") == 1
+    assert digest(pg_url) == before
+    # another database of the same server is not the same vault
+    result = invoke(["migrate", pg_url, str(tmp_path / "copy.db")])
+    assert result.exit_code == 0, result.output

@@ -53,8 +53,16 @@ EXCLUSIVE: dict[str, Callable[[Path, Path], list[str]]] = {
     "keygen -o": lambda out, t: ["keygen", "-o", str(out)],
     "init --vault": lambda out, t: ["--vault", str(out), "init", "--user", "bob", *FAST_KDF],
     # without --force, a replacing output refuses like an exclusive one
-    "restore --report (no --force)": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o",
-                                                     str(t / "r.txt"), "--report", str(out)],
+    "restore --report (no --force)": lambda out, t: [
+        "restore",
+        _answer(t),
+        "-j",
+        JOB,
+        "-o",
+        str(t / "r.txt"),
+        "--report",
+        str(out),
+    ],
     "restore -o (no --force)": lambda out, t: ["restore", _answer(t), "-j", JOB, "-o", str(out)],
     "export -o (no --force)": lambda out, t: ["export", JOB, "-o", str(out)],
 }
@@ -167,3 +175,50 @@ def test_the_atomic_output_itself_refuses_a_special_node_at_commit(tmp_path: Pat
         with pytest.raises(InputError, match="never replaced"):
             out.commit()
     assert not target.is_file()
+
+
+@pytest.mark.parametrize("spelling", ["link", "proc", "devfd"])
+def test_a_path_to_a_file_descriptor_is_never_replaced(tmp_path: Path, spelling: str) -> None:
+    """``-o /dev/stdout --force`` with standard output redirected to a regular file (cron,
+    CI, ``> out.txt``): /dev/stdout links to /proc/self/fd/1, which links to that regular
+    file, and the output replaced /dev/stdout itself. Here the link is one of the test's
+    own (the system's /dev/stdout is never put at risk): a link to /proc/self/fd/N open on a
+    regular file, and the descriptor paths themselves. Refused, one line, nothing replaced."""
+    from vault.errors import InputError
+    from vault.restore import refuse_special
+
+    redirected = tmp_path / "redirected.txt"
+    with open(redirected, "wb") as stream:
+        fd = stream.fileno()
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{fd}")
+        target = {"link": link, "proc": Path(f"/proc/self/fd/{fd}"),
+                  "devfd": Path(f"/dev/fd/{fd}")}[spelling]  # fmt: skip
+        with pytest.raises(InputError, match="file descriptor"):
+            refuse_special(target)
+        assert link.is_symlink() and os.readlink(link) == f"/proc/self/fd/{fd}"
+    for name in ("/dev/stdout", "/dev/stderr", "/dev/stdin"):
+        with pytest.raises(InputError, match="file descriptor"):
+            refuse_special(Path(name))
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    refuse_special(plain)  # a regular file is still replaced (with --force)
+    (tmp_path / "to-plain").symlink_to(plain)
+    refuse_special(tmp_path / "to-plain")
+
+
+@pytest.mark.parametrize("case", sorted(REPLACING))
+def test_a_link_to_a_descriptor_on_a_regular_file_is_never_replaced_even_with_force(
+    vault: Path, tmp_path: Path, case: str
+) -> None:
+    """Every replacing output, through the CLI: the link (standing in for /dev/stdout under
+    ``> out.txt``) stays, and the file the descriptor is open on stays empty."""
+    redirected = tmp_path / "redirected.txt"
+    with open(redirected, "wb") as stream:
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{stream.fileno()}")
+        result = invoke(REPLACING[case](link, tmp_path), env=ENV)
+        assert result.exit_code == 1, result.output
+        assert "file descriptor" in result.stderr and result.stderr.count("\n") == 1
+        assert link.is_symlink()
+    assert redirected.read_bytes() == b""

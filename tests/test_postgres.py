@@ -490,3 +490,32 @@ def test_credentials_come_from_the_password_file(
             assert says[secret] in result.stderr, result.stderr
             assert "PGPASSFILE" in result.stderr
     assert invoke(["--vault", url, "audit"]).exit_code == 0
+
+
+def test_a_connection_lost_during_verify_deep_is_an_error_not_a_finding(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend ends while a job is being decrypted: the command fails with the
+    lost-connection error (exit 1), never a ``[deep]`` finding against that job (exit 5, the
+    code for tampering)."""
+    from vault.custody import Session
+    from vault.errors import ConnectionLost
+    from vault.lifecycle import verify
+
+    with new_vault(pg_url) as kr:
+        for i in range(3):
+            kr.store_job(sample_job(f"job-{i}"), actor="alice")
+    real = Session.check_job
+    with Custodian.open(pg_url) as kr:
+        session = kr.unlock("alice", PASSPHRASE)
+
+        def killed_then_check(self: Session, job_id: str) -> object:
+            with kr.db.read():  # the loss lands inside a transaction, as mid-decrypt
+                pid = kr.db.query("SELECT pg_backend_pid()")[0][0]
+                with psycopg.connect(pg_url, autocommit=True) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                return real(self, job_id)
+
+        monkeypatch.setattr(Session, "check_job", killed_then_check)
+        with pytest.raises(ConnectionLost, match="lost or could not open the connection"):
+            verify(kr, session=session)

@@ -26,6 +26,7 @@ Messages never contain an original (PII) value: name the job and the placeholder
     ├── StoreError                  the vault database cannot be reached, read or written
     │   ├── VaultNotFound           no vault at PATH
     │   ├── VaultExists             refusing to overwrite
+    │   ├── ConnectionLost          no connection, or lost mid-command (PostgreSQL)
     │   └── RoleRefused             the database role may not do this (PostgreSQL)
     ├── PlaceholderCollision        one placeholder, two originals across jobs
     ├── Incomplete                  exit 3: jobs failed/expired/timed out, placeholders unresolved
@@ -127,6 +128,12 @@ class VaultNotFound(StoreError):
 
 class VaultExists(StoreError):
     """A vault already exists where one was to be created."""
+
+
+class ConnectionLost(StoreError):
+    """The connection to the vault database could not be opened, or was lost mid-command
+    (the server rolled back what was open): a failure of the command (exit 1), never an
+    integrity finding."""
 
 
 class RoleRefused(StoreError):

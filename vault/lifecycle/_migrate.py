@@ -51,7 +51,9 @@ class Migrated:
 
 
 def _same(a: Location, b: Location) -> bool:
-    """The same vault location (URLs compared as given, not as shown)."""
+    """The same vault location as written (URLs compared as given, not as shown); the same
+    vault spelled differently is found by identity once both are open
+    (``Database.same_database``)."""
     if isinstance(a, DatabaseUrl) and isinstance(b, DatabaseUrl):
         return a.url == b.url
     return str(a) == str(b)
@@ -107,6 +109,8 @@ def migrate(
         raise InputError("the source and the destination are the same vault")
     target = _open_or_create(where)
     try:
+        if source.db.same_database(target):  # spelled differently: by identity
+            raise InputError("the source and the destination are the same vault")
         other = target.meta.get("vault_id")
         if other is not None and other != source.vault_id:
             raise InputError(f"{where} holds a different vault; refusing to mix them")

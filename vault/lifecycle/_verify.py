@@ -6,7 +6,15 @@ from collections.abc import Callable, Sequence
 
 from vault._dataclass import dataclass
 from vault.custody import Custodian, Session, parse_head
-from vault.errors import AccessDenied, InputError, IntegrityError, NoGrant, RoleRefused, StoreError
+from vault.errors import (
+    AccessDenied,
+    ConnectionLost,
+    InputError,
+    IntegrityError,
+    NoGrant,
+    RoleRefused,
+    StoreError,
+)
 from vault.models import JobInfo, LogEntry
 from vault.store import Database
 
@@ -59,6 +67,8 @@ def verify(
     def attempt(check: str, run: Callable[[], list[Finding]]) -> None:
         try:
             findings.extend(run())
+        except ConnectionLost:
+            raise  # the command failed (exit 1); it found nothing about the vault
         except (StoreError, IntegrityError) as exc:
             findings.append(Finding(check, str(exc)))
 
@@ -113,6 +123,8 @@ def verify(
                 deep_checked += 1
             except NoGrant:
                 deep_skipped += 1
+            except ConnectionLost:
+                raise  # a lost connection is not a finding about this job
             except (IntegrityError, AccessDenied, InputError, StoreError) as exc:
                 deep_checked += 1
                 deep.append(Finding("deep", str(exc), job.job_id))
@@ -127,8 +139,8 @@ def verify(
         if record:
             try:
                 log_deep()
-            except RoleRefused:
-                raise  # the role may not log this: a permission problem (exit 1), no finding
+            except (RoleRefused, ConnectionLost):
+                raise  # the role may not log this, or no connection: exit 1, no finding
             except (StoreError, IntegrityError) as exc:
                 findings.append(Finding("log", str(exc)))
     return VerifyReport(

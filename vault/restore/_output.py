@@ -158,7 +158,16 @@ class AtomicOutput:
 def refuse_special(destination: Path) -> None:
     """``InputError`` when ``destination`` exists and is not a regular file, or is a symlink to
     something that is not one (a device, FIFO, socket or directory): an output never replaces
-    such a node. A symlink to a regular file, or a dangling one, is replaced (not followed)."""
+    such a node. A symlink to a regular file, or a dangling one, is replaced (not followed).
+    A path that is, or links through, a process's file descriptor (``/dev/stdout``,
+    ``/dev/fd/N``, ``/proc/self/fd/N``) is refused whatever the descriptor is open on: when
+    standard output is redirected to a regular file, ``/dev/stdout`` is a link to a regular
+    file, and replacing it would replace ``/dev/stdout`` itself."""
+    if _through_descriptor(destination):
+        raise InputError(
+            f"{destination} is a process's file descriptor (/dev/stdout, /dev/fd/N, "
+            "/proc/self/fd/N), never replaced: write to standard output with -o -"
+        )
     for follow in (False, True):
         try:
             mode = os.stat(destination, follow_symlinks=follow).st_mode
@@ -174,6 +183,32 @@ def refuse_special(destination: Path) -> None:
                 f"{destination} is {what} (a device, pipe or socket is never replaced): "
                 "write to a regular file, or to standard output with -o -"
             )
+
+
+_STANDARD_STREAMS = frozenset({"/dev/stdin", "/dev/stdout", "/dev/stderr"})
+
+
+def _through_descriptor(destination: Path, hops: int = 40) -> bool:
+    """True when ``destination``, or any link on the way to what it names, is a descriptor
+    path: ``/dev/stdin|stdout|stderr``, anything under ``/dev/fd/`` or ``/proc/*/fd/``.
+    Each hop is read by hand (``readlink``), with its directory resolved, because the last
+    link of such a chain (``/proc/self/fd/1``) resolves to whatever the descriptor is open
+    on, so ``realpath`` alone would hide it."""
+    current = os.path.abspath(destination)
+    for _ in range(hops):
+        if current in _STANDARD_STREAMS:
+            return True
+        parent = os.path.realpath(os.path.dirname(current))
+        full = os.path.join(parent, os.path.basename(current))
+        parts = Path(full).parts
+        if parts[1:3] == ("dev", "fd") or (parts[1:2] == ("proc",) and "fd" in parts[2:-1]):
+            return True
+        try:
+            target = os.readlink(full)
+        except OSError:  # not a link (or nothing there): the chain ends
+            return False
+        current = os.path.normpath(os.path.join(parent, target))
+    return True  # a chain this long: refuse rather than guess
 
 
 def _keep_mode(fd: int, destination: Path) -> None:

@@ -163,6 +163,12 @@ class Database(ABC):
     def settings(self) -> dict[str, int | str]:
         """The connection settings that matter for safety (for ``verify`` and tests)."""
 
+    def same_database(self, other: Database) -> bool:
+        """True when ``other`` is this very vault, however its location is spelled (another
+        path to the same file, URL parameters in another order, another name of the host):
+        decided by identity, never by the text. Different engines are never the same."""
+        return False
+
     # ----------------------------------------------------------------- transactions
 
     @contextlib.contextmanager

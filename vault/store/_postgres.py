@@ -22,6 +22,7 @@ Design choices (the backend-neutral ones are in ``_database``):
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from collections.abc import Sequence
 from functools import lru_cache
@@ -32,6 +33,7 @@ from psycopg import errors as pg_errors
 
 from vault.config import DatabaseUrl
 from vault.errors import (
+    ConnectionLost,
     IntegrityError,
     RoleRefused,
     StoreError,
@@ -130,8 +132,8 @@ def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> Vault
         if "does not exist" in lowered and "database" in lowered:
             return VaultNotFound(f"no vault at {where}: the database does not exist")
         if connecting:
-            return StoreError(f"cannot connect to the vault database {where} ({text})")
-        return StoreError(
+            return ConnectionLost(f"cannot connect to the vault database {where} ({text})")
+        return ConnectionLost(
             f"lost or could not open the connection to the vault database {where} ({text}); "
             "a transaction in progress was rolled back: run the command again"
         )
@@ -272,6 +274,29 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         with self._lock, contextlib.suppress(psycopg.Error):
             self._conn.close()
+
+    def same_database(self, other: Database) -> bool:
+        """The same database and schema, decided by the server: this connection takes a
+        session advisory lock under a random key and ``other`` tries to take it too. Advisory
+        locks belong to a database, so it fails exactly when both connections are in the
+        same database of the same server (however the URLs spell host, port and parameters);
+        then the vault's schemas are compared. Needs no privilege beyond connecting."""
+        if not isinstance(other, PostgresDatabase):
+            return False
+        while True:
+            key = secrets.randbits(62)
+            if self.query("SELECT pg_try_advisory_lock(?)", (key,))[0][0]:
+                break
+        try:
+            free = bool(other.query("SELECT pg_try_advisory_lock(?)", (key,))[0][0])
+            if free:
+                other.query("SELECT pg_advisory_unlock(?)", (key,))
+        finally:
+            self.query("SELECT pg_advisory_unlock(?)", (key,))
+        if free:
+            return False
+        schema = "SELECT current_schema()"
+        return bool(self.query(schema)[0][0] == other.query(schema)[0][0])
 
     def discard(self) -> None:
         self.close()

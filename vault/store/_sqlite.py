@@ -296,6 +296,17 @@ class SqliteDatabase(Database):
         with self._lock, contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
+    def same_database(self, other: Database) -> bool:
+        """The same file: device and inode (a symlink, a hard link, a relative or absolute
+        spelling all resolve to it)."""
+        if not isinstance(other, SqliteDatabase):
+            return False
+        try:
+            mine, theirs = os.stat(self.path), os.stat(other.path)
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+
     def discard(self) -> None:
         self.close()
         self.remove(self.path)
