@@ -243,14 +243,19 @@ def test_a_temporary_table_cannot_stand_in_for_a_vault_table(
 # ----------------------------------------------------------------- what each role may log
 ARCHIVING = {"submit", "fetch", "expire"}
 RELEASES = {"restore", "export", "show", "audit-deep", "verify-deep", "backup", "passwd"}
-MAY_LOG = {"questa_archiver": ARCHIVING, "questa_analyst": RELEASES}
+# The archiver's actions only beside the job row they record (see the test below): an entry
+# alone is refused like any other.
+MAY_LOG = {"questa_archiver": set(), "questa_analyst": RELEASES}
 
 
 class _RolledBack(Exception):
     pass
 
 
-def _try_log(url: str, action: str, *, user: str = "alice", subject: str | None = None) -> str:
+def _try_log(
+    url: str, action: str, *, user: str = "alice", subject: str | None = None,
+    job_id: str | None = None,
+) -> str:  # fmt: skip
     """Append one correctly chained entry over the role's own connection (as a hostile host
     could, with the tool's own code), then roll it back; 'ok' or the error."""
     with Custodian.open(url) as kr:
@@ -258,7 +263,7 @@ def _try_log(url: str, action: str, *, user: str = "alice", subject: str | None 
             with kr.db.write():
                 _log.append(
                     kr.db, vault_id=kr.vault_id, time=0.0, user=user, action=action,
-                    job_id=None, counts={}, subject=subject, facts={},
+                    job_id=job_id, counts={}, subject=subject, facts={},
                 )  # fmt: skip
                 raise _RolledBack
         except _RolledBack:
@@ -273,12 +278,42 @@ def test_each_role_logs_only_the_actions_of_its_job(team: dict[str, str], role: 
     user-disable of the admin, an erase, a grant...) is refused by the server, whatever the
     entry says; the role's own actions are accepted."""
     outcome = {action: _try_log(team[role], action, subject="alice") for action in LOG_ACTIONS}
-    assert {a for a, result in outcome.items() if result == "ok"} == MAY_LOG[role]
+    assert {a for a, result in outcome.items() if result == "ok"} == MAY_LOG[role], outcome
     for action, result in outcome.items():
         if action not in MAY_LOG[role]:
             assert "role may not" in result, (action, result)
     with Custodian.open(team["questa_admin"]) as kr:
         assert verify(kr).ok
+
+
+def test_the_archiver_logs_only_beside_the_job_row_it_writes(team: dict[str, str]) -> None:
+    """The review's brick: correctly chained ``fetch``/``submit``/``expire`` entries naming an
+    archived job (every release then says "archived twice") or a job that does not exist
+    (verify fails for good). The guard takes an archiving entry only with the row change it
+    records in the same transaction; archiving itself still works."""
+    archiver = team["questa_archiver"]
+    for action in sorted(ARCHIVING):
+        for job_id in ("job-0", "job-ghost"):
+            result = _try_log(archiver, action, user="cron", job_id=job_id)
+            assert "role may not" in result or "only with the job row" in result, (
+                action, job_id, result,
+            )  # fmt: skip
+    with Custodian.open(archiver) as kr:
+        assert kr.record_pending(
+            "job-p", file_type="csv", source="upload", submitted_at=1.0, filename="a.csv",
+            options=None, actor="cron",
+        )  # fmt: skip
+        assert kr.store_job(sample_job("job-p"), actor="cron")
+        assert kr.store_job(sample_job("job-2"), actor="cron")
+        assert kr.record_pending(
+            "job-e", file_type="csv", source="upload", submitted_at=1.0, filename=None,
+            options=None, actor="cron",
+        )  # fmt: skip
+        kr.mark_expired("job-e", actor="cron")
+    with Custodian.open(team["questa_admin"]) as kr:
+        session = kr.unlock("alice", PASSPHRASE)
+        assert session.open_job("job-0").content == sample_job("job-0").content
+        assert verify(kr, session=session).ok
 
 
 def test_an_entry_off_the_chain_is_refused_for_every_role(team: dict[str, str]) -> None:

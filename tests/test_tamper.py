@@ -530,3 +530,48 @@ def test_a_disable_hidden_in_the_middle_of_the_log_is_refused_on_unlock(tmp_path
     )
     assert result.exit_code == 5, result.output
     assert "was altered" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("action", ["erase", "user-disable"])
+def test_a_deleted_middle_entry_stops_releases_not_only_verify(tmp_path: Path, action: str) -> None:
+    """The review's attack on a SQLite file: the erase (or the user-disable) entry deleted
+    from the middle of the log with the triggers dropped and re-made, the job's rows copied
+    back from an older backup, the user enabled again. The job's own entries still hash and
+    link, so only a gap in the numbers shows it: every release is refused, exit 5."""
+    from vault.lifecycle import erase
+
+    vault, old = tmp_path / "vault.db", tmp_path / "old.db"
+    with new_vault(vault) as kr:
+        kr.add_user("bob", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
+        kr.store_job(sample_job("job-0"), actor="alice")
+        kr.store_job(sample_job("job-2"), actor="alice")
+        store.backup(kr.db, old)
+        erase(kr, ["job-0"], actor="alice")
+        kr.disable_user("bob", actor="alice", force=True)
+        kr.store_job(sample_job("job-1"), actor="alice")
+    with raw_db(vault) as db:
+        triggers = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'access_log'"
+        ).fetchall()
+        for name, _ in triggers:
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DELETE FROM access_log WHERE action = ?", (action,))
+        for _, sql in triggers:
+            db.execute(sql)
+        if action == "erase":
+            db.execute("ATTACH ? AS o", (str(old),))
+            for table in ("blobs", "grants"):
+                db.execute(f"DELETE FROM {table} WHERE job_id = 'job-0'")
+            db.execute("INSERT OR REPLACE INTO jobs SELECT * FROM o.jobs WHERE job_id = 'job-0'")
+            db.execute("INSERT INTO grants SELECT * FROM o.grants WHERE job_id = 'job-0'")
+            db.execute("INSERT INTO blobs SELECT * FROM o.blobs WHERE job_id = 'job-0'")
+        else:
+            db.execute("UPDATE users SET enabled = 1 WHERE name = 'bob'")
+    user, job = ("alice", "job-0") if action == "erase" else ("bob", "job-2")
+    result = invoke(
+        ["--vault", str(vault), "--user", user, "export", job, "-o", str(tmp_path / "o")],
+        env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE},
+    )
+    assert result.exit_code == 5, result.output
+    assert "an entry is missing" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists()

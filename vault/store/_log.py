@@ -111,14 +111,28 @@ class AccessLog(Queries):
     ) -> tuple[list[LogRow], dict[int, str]]:
         """The entries about ``job_id`` (or naming ``subject``), in order, and the hash of the
         entry before each (by sequence number), in one statement: what a release checks of
-        the job's own history, so an edited entry in the middle of the log is seen too."""
+        the job's own history, so an edited entry in the middle of the log is seen too.
+
+        The same statement says whether the log's numbers run 1..N without a gap, and a gap
+        is an ``IntegrityError``: an entry *deleted* from the middle (an erase, a
+        user-disable) is no longer among the job's entries, so their links alone cannot
+        show it. (A writer who re-numbers and re-hashes everything after the gap passes
+        this too; ``verify --expect-head`` is what catches a rewritten log.)"""
         column, value = ("job_id", job_id) if job_id is not None else ("subject", subject)
         sql = (
-            f"SELECT {_COLUMNS} FROM access_log WHERE seq IN ("
+            f"SELECT {_COLUMNS}, (SELECT count(*) = COALESCE(max(seq), 0) "
+            "AND COALESCE(min(seq), 1) = 1 FROM access_log) "
+            f"FROM access_log WHERE seq IN ("
             f"SELECT seq FROM access_log WHERE {column} = ? "
             f"UNION SELECT seq - 1 FROM access_log WHERE {column} = ?) ORDER BY seq"
         )
-        rows = [_log(r) for r in self._query(sql, (value, value))]
+        found = self._query(sql, (value, value))
+        if found and not found[0][-1]:
+            raise IntegrityError(
+                "access log: an entry is missing (its numbers have a gap: deleted outside "
+                "questa-vault); refusing to release"
+            )
+        rows = [_log(r) for r in found]
         mine = [r for r in rows if (r.job_id if job_id is not None else r.subject) == value]
         return mine, {r.seq: r.entry_hash for r in rows}
 
