@@ -117,11 +117,19 @@ class AccessLog(Queries):
         is an ``IntegrityError``: an entry *deleted* from the middle (an erase, a
         user-disable) is no longer among the job's entries, so their links alone cannot
         show it. (A writer who re-numbers and re-hashes everything after the gap passes
-        this too; ``verify --expect-head`` is what catches a rewritten log.)"""
+        this too; ``verify --expect-head`` is what catches a rewritten log.) SQLite only: the
+        count reads the whole log (about 1.5 ms of CPU per 10,000 entries), and on
+        PostgreSQL only the owner can delete an entry, by disabling the triggers first
+        (``verify`` sees the gap), and an owner can rewrite the log as well."""
         column, value = ("job_id", job_id) if job_id is not None else ("subject", subject)
+        whole = (
+            "(SELECT count(*) = COALESCE(max(seq), 0) AND COALESCE(min(seq), 1) = 1 "
+            "FROM access_log)"
+            if self.dialect == "sqlite"
+            else "TRUE"
+        )
         sql = (
-            f"SELECT {_COLUMNS}, (SELECT count(*) = COALESCE(max(seq), 0) "
-            "AND COALESCE(min(seq), 1) = 1 FROM access_log) "
+            f"SELECT {_COLUMNS}, {whole} "
             f"FROM access_log WHERE seq IN ("
             f"SELECT seq FROM access_log WHERE {column} = ? "
             f"UNION SELECT seq - 1 FROM access_log WHERE {column} = ?) ORDER BY seq"
