@@ -52,6 +52,8 @@ METADATA_FREE = {
     "vault.store._copy",
     "vault.store._maintenance",
     "vault.client._validate",
+    # click's shell completion loads on a tab press (the completion callbacks import it).
+    "click.shell_completion",
 }
 # What restoring a text answer needs none of: the network stack, the document readers (zip,
 # XML, PDF), cryptography's key-file serialization (PEM, SSH, PKCS#12) and its OpenSSL

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
 
 from vault.client import is_job_id
 from vault.config import default_vault_path, vault_location
 from vault.errors import AmbiguousJob, InputError
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from vault.api import Vault
 
 MIN_PREFIX = 4
@@ -74,6 +75,8 @@ def _complete(
 ) -> list[CompletionItem]:
     """Candidates from the vault the command line names; nothing on any error (no vault, a
     database that cannot be reached, ...). Opening a vault needs no secret, so nothing asks."""
+    from click.shell_completion import CompletionItem  # on a tab press, as the store
+
     from vault.api import Vault  # the store loads on a tab press, not with the CLI
 
     try:
