@@ -266,8 +266,8 @@ def test_unknown_job_is_reported(sim: Any) -> None:
     with client_for(sim) as client:
         [outcome] = archive.fetch(client, vault, ["00000000-0000-4000-8000-000000000000"], opts())
     assert (outcome.outcome, outcome.detail) == (
-        "expired",
-        "unknown or expired (results are kept 1 hour)",
+        "not-found",
+        "unknown or expired (results are kept 1 hour); nothing recorded",
     )
     assert vault.infos == {}
 

@@ -36,6 +36,18 @@ def test_an_existing_file_is_refused_without_force(vault: Path, tmp_path: Path) 
     assert stat.S_IMODE(out.stat().st_mode) == 0o640  # a replaced file keeps its mode
 
 
+def test_quiet_writes_the_page_only(vault: Path, tmp_path: Path) -> None:
+    """-q audit --html FILE (a cron job's report): the page, and no text table on stdout."""
+    out = tmp_path / "audit.html"
+    loud = invoke(["audit", "--html", str(out)])
+    assert loud.exit_code == 0 and "job-1"[:5] in loud.stdout
+    out.unlink()
+    quiet = invoke(["-q", "audit", "--html", str(out)])
+    assert quiet.exit_code == 0, quiet.output
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
 def test_never_its_own_input(vault: Path) -> None:
     before = vault.read_bytes()
     for extra in ([], ["--force"]):

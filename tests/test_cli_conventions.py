@@ -115,6 +115,7 @@ def test_fetch_of_an_unknown_id_says_unknown_or_expired_and_records_nothing() ->
         result = invoke(["fetch", unknown, "--api-url", sim.url])
     assert result.exit_code == 3
     assert "unknown or expired" in result.stdout
+    assert "not-found" in result.stdout and "expired  " not in result.stdout
     assert json.loads(invoke(["jobs", "--json"]).stdout) == []  # not written off, not recorded
 
 

@@ -258,6 +258,28 @@ def test_multi_job_restore_logs_each_jobs_own_counts(vault: Path, tmp_path: Path
     assert "PERSON_NAME" not in log.stdout
 
 
+def test_a_chat_answer_saved_as_json_is_told_to_use_format_text(
+    vault: Path, tmp_path: Path
+) -> None:
+    """A .json file that is a chat answer (prose, a fenced block): the prose's placeholders
+    are outside any JSON string, and the report says what to do."""
+    src = write(
+        tmp_path,
+        "answer.json",
+        'Here is the JSON for [PERSON_NAME_1]:\n```json\n{"name": "[PERSON_NAME_1]"}\n```\n',
+    )
+    result = invoke(["restore", str(src), "-j", JOB_A], env=ENV)
+    assert result.exit_code == 3, result.output
+    assert result.stdout.endswith('{"name": "John Doe"}\n```\n')
+    assert (
+        "1 placeholder outside any JSON string: if the input is not JSON (a chat answer with "
+        "prose or ``` fences), restore it with --format text"
+    ) in result.stderr
+    text = invoke(["restore", str(src), "-j", JOB_A, "--format", "text"], env=ENV)
+    assert text.exit_code == 0, text.output
+    assert "[PERSON_NAME_1]" not in text.stdout
+
+
 @pytest.mark.parametrize(
     ("name", "data", "options", "code", "message"),
     [

@@ -462,8 +462,7 @@ def test_a_read_only_role_is_refused_backup_and_deep_verify_before_doing_anythin
     (a permission problem), not an integrity finding."""
     pg_server.ensure_role("questa_auditor")
     with psycopg.connect(team["questa_admin"], autocommit=True) as conn:
-        conn.execute("GRANT USAGE ON SCHEMA public TO questa_auditor")
-        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO questa_auditor")
+        conn.execute(sql_block("auditor"))  # as docs/team.md gives it
     env = {**ENV, "QUESTA_VAULT": team["questa_admin"].replace("=questa_admin", "=questa_auditor")}
     result = invoke(["--user", "bob", "backup", str(tmp_path / "b.db")], env=env)
     assert result.exit_code == 1, result.output

@@ -327,6 +327,14 @@ def test_a_job_named_twice_is_logged_once(tmp_path: Path) -> None:
         ]
 
 
+def test_feeding_none_says_what_feed_takes() -> None:
+    """An OpenAI-style delta's content may be None: the TypeError says so (it was "object of
+    type 'NoneType' has no len()")."""
+    restorer = StreamRestorer(invert_map(MAP, "job"))
+    with pytest.raises(TypeError, match=r"feed\(\) takes a str, not NoneType .*or \"\"\)\)"):
+        restorer.feed(None)  # type: ignore[arg-type]
+
+
 def test_nothing_is_returned_when_the_log_entry_fails(tmp_path: Path) -> None:
     def refuse() -> None:
         raise InputError("the access log cannot be written")

@@ -229,8 +229,8 @@ class JobRun:
         return recorded is None or recorded == self.aclient.base_url
 
     async def _not_found(self, job_id: str, known: JobInfo | None) -> FetchOutcome:
-        if known is None:
-            return FetchOutcome(job_id, "expired", EXPIRED_HINT)
+        if known is None:  # never in this vault: nothing is known of it but the 404
+            return FetchOutcome(job_id, "not-found", f"{EXPIRED_HINT}; nothing recorded")
         host = self.aclient.host
         if known.status == "expired":
             return FetchOutcome(

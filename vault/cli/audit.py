@@ -184,7 +184,7 @@ def audit_command(
             checks = unlock(ctx, vault).cross_check(report.jobs)  # logged before shown
     if html_path is not None:
         _write_page(ctx, html_path, page, force=force)
-        if is_dash(html_path):
+        if is_dash(html_path) or ctx.quiet:  # -q: the page only (a cron job's report)
             return
     if fmt == "json":
         data = report_to_dict(report, include_jobs=not summary)

@@ -189,6 +189,13 @@ class RestoreReport:
                 f"{self.unresolved_count} left unresolved: {shown}"
                 + (f" and {more} more" if more else "")
             )
+            outside = self.unresolved_by_reason.get("outside-string", 0)
+            if outside:
+                lines.append(
+                    f"{plural(outside, 'placeholder')} outside any JSON string: if the input is "
+                    "not JSON (a chat answer with prose or ``` fences), restore it with "
+                    "--format text"
+                )
             mangled = self.unresolved_by_reason.get("mangled", 0)
             if mangled:
                 lines.append(

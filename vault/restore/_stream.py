@@ -94,7 +94,13 @@ class StreamRestorer:
 
     def feed(self, text: str) -> str:
         """Restored text that is safe to show now (maybe empty)."""
-        n = len(text)
+        try:
+            n = len(text)
+        except TypeError:
+            raise TypeError(
+                f"feed() takes a str, not {type(text).__name__} (an OpenAI-style delta's "
+                'content may be None: feed(delta.content or ""))'
+            ) from None
         ahead = self._ahead
         if ahead is not None and n <= 512 and "\x00" not in text:  # _SMALL
             # strict, everything fed so far returned
