@@ -593,6 +593,11 @@ def test_revoke_all_also_disables_and_keep_enabled_warns(vault: Path) -> None:
     result = invoke(["--user", "alice", "revoke", "bob", "--all"], env=ENV)
     assert result.exit_code == 0, result.output
     assert "disabled bob: no new job is sealed to bob" in result.stderr
+    again = invoke(["--user", "alice", "revoke", "bob", "--all"], env=ENV)
+    assert again.exit_code == 0, again.output
+    assert again.stderr == (
+        "bob holds no grant for these jobs: nothing to revoke\nbob was already disabled\n"
+    )
     with Custodian.open(vault) as kr:
         assert not next(u for u in kr.list_users() if u.name == "bob").enabled
         kr.store_job(sample_job("j3"), actor="alice")

@@ -131,15 +131,21 @@ def revoke_command(
         vault.custodian.check_may_change("revoke", reading_user(ctx, vault))  # before a prompt
         chosen = None if all_jobs else resolve_jobs(vault, job_ids)
         plan = vault.plan_revoke(acting_user(ctx, vault), user, chosen)
+        was_enabled = any(u.name == user and u.enabled for u in vault.users())
         rekeyed = vault.revoke(unlock(ctx, vault), plan, force=force, disable=disable)
         enabled = any(u.name == user and u.enabled for u in vault.users())
     unreadable = [j for j in plan.orphaned if j in rekeyed]
     if as_json:
         emit_json({"user": user, "rekeyed": rekeyed, "unreadable": unreadable, "enabled": enabled})
         return
-    ctx.say(f"revoked {user} from {len(rekeyed)} job(s); each was re-keyed")
-    if disable:
+    if rekeyed:
+        ctx.say(f"revoked {user} from {len(rekeyed)} job(s); each was re-keyed")
+    else:
+        ctx.say(f"{user} holds no grant for these jobs: nothing to revoke")
+    if disable and was_enabled:
         ctx.say(f"disabled {user}: no new job is sealed to {user}")
+    elif disable:
+        ctx.say(f"{user} was already disabled")
     elif all_jobs and enabled:
         ctx.say(
             f"warning: {user} is still enabled, so jobs archived from now on are sealed to "
