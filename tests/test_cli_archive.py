@@ -208,7 +208,7 @@ def test_fetch_incomplete_exits_3(env: dict[str, str], sim: Any) -> None:
     result = run(["fetch", good, failed, unknown], env)
     assert result.exit_code == 3
     lines = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()}
-    assert lines == {good: "archived", failed: "failed", unknown: "expired"}
+    assert lines == {good: "archived", failed: "failed", unknown: "not-found"}
     assert result.stderr.endswith("questa-vault: 2 of 3 jobs did not archive\n")
     shown = json.loads(run(["show", failed, "--json"], env).stdout)
     assert shown["status"] == "failed"
