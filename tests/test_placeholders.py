@@ -202,6 +202,52 @@ def test_unmatchable_placeholders_are_reported() -> None:
     assert dict(resolver.originals) == {"[OK_3]": "c"}
 
 
+_PIECES = st.sampled_from(["[", "]", "\n", "_", "1", "42", "A", "PERSON", " ", "é", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.lists(_PIECES, max_size=5).map("".join),
+            st.one_of(
+                st.builds(
+                    lambda label, n: f"[{label}_{n}]", st.sampled_from("AB"), st.integers(1, 4)
+                ),
+                st.lists(_PIECES, max_size=5).map("".join),
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_invert_map_fast_path_equals_the_entry_by_entry_inversion(
+    pairs: list[tuple[str, str]],
+) -> None:
+    """The C-level common case gives the resolver the entry-by-entry inversion gives:
+    originals in the same order, the same ambiguous set and problems."""
+    from vault.placeholders._resolver import _invert_slowly
+
+    mapping = dict(pairs)
+    fast, slow = invert_map(mapping, "j"), _invert_slowly(mapping, "j")
+    assert list(fast.originals.items()) == list(slow.originals.items())
+    assert (fast.ambiguous, fast.problems, fast.job_ids) == (
+        slow.ambiguous,
+        slow.problems,
+        slow.job_ids,
+    )
+    assert fast.placeholder_of == slow.placeholder_of
+    assert fast.longest == slow.longest
+
+
+def test_regression_placeholder_of_is_none_when_two_placeholders_share_an_original() -> None:
+    resolver = Resolver({"[A_1]": "x", "[A_2]": "x"}, ("j",))
+    assert resolver.placeholder_of is None and not resolver.unique_originals
+    assert invert_map({"x": "[A_1]", "y": "[A_2]"}, "j").placeholder_of == {
+        "x": "[A_1]",
+        "y": "[A_2]",
+    }
+
+
 def test_placeholder_type() -> None:
     assert placeholder_type("[PERSON_NAME_1]") == "PERSON_NAME"
     assert placeholder_type("[Project X_3]") == "Project X"

@@ -10,8 +10,9 @@ one job is preferred. Problems and errors name placeholders and jobs, never an o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
+from functools import cached_property
 from typing import Literal
 
 from vault._dataclass import dataclass
@@ -53,8 +54,6 @@ class Resolver:
     ambiguous: frozenset[str] = frozenset()
     problems: tuple[MapProblem, ...] = ()
     longest: int = -1  # length of the longest placeholder (computed when not given)
-    # original -> placeholder when no two placeholders share an original, else None
-    placeholder_of: Mapping[str, str] | None = field(init=False, repr=False, compare=False)
     # the one-job resolvers ``merge_resolvers`` merged into this one (empty for one job): the
     # access log credits each job with the values taken from its own map
     parts: tuple[Resolver, ...] = field(default=(), repr=False, compare=False)
@@ -63,9 +62,14 @@ class Resolver:
         if self.longest < 0:
             longest = max(map(len, self.originals), default=0)
             object.__setattr__(self, "longest", longest)
-        forward = {o: p for p, o in self.originals.items()}
-        unique = len(forward) == len(self.originals)
-        object.__setattr__(self, "placeholder_of", forward if unique else None)
+
+    @cached_property
+    def placeholder_of(self) -> Mapping[str, str] | None:
+        """Original -> placeholder when no two placeholders share an original, else None.
+        Built when first asked for (CSV counts originals), in C: a text restore never pays a
+        pass over a large map for it."""
+        forward = dict(zip(self.originals.values(), self.originals, strict=True))
+        return forward if len(forward) == len(self.originals) else None
 
     @property
     def unique_originals(self) -> bool:
@@ -93,7 +97,44 @@ def _matchable(placeholder: str) -> bool:
 
 
 def invert_map(mapping: Mapping[str, str], job_id: str) -> Resolver:
-    """Invert one job's map (original -> placeholder) and find its problems."""
+    """Invert one job's map (original -> placeholder) and find its problems.
+
+    A map of 100,000 entries is inverted on every restore that names its job, so the common
+    case (every placeholder once, all matchable, no original holding a ``[``) is checked with
+    a few C-level passes (``dict``/``zip``, counts over the joined placeholders); anything else
+    takes the entry-by-entry path, which gives the same resolver."""
+    seen = dict(zip(mapping.values(), mapping, strict=True))  # the last original wins
+    if len(seen) == len(mapping) and _all_matchable(seen) and _no_bracket(seen.values()):
+        return Resolver(seen, (job_id,))
+    return _invert_slowly(mapping, job_id)
+
+
+def _all_matchable(placeholders: Mapping[str, str]) -> bool:
+    """Whether ``_matchable`` holds for every placeholder: counted over them all joined with
+    line breaks (a placeholder holding a line break changes the count of lines)."""
+    n = len(placeholders)
+    if not n:
+        return True
+    joined = "\n".join(placeholders)
+    lines = n - 1
+    return (
+        joined.count("\n") == lines  # no line break inside a placeholder
+        and joined.startswith("[")  # each starts with "[" ...
+        and joined.count("\n[") == lines
+        and joined.endswith("]")  # ... and ends with "]"
+        and joined.count("]\n") == lines
+        and joined.count("[") == n  # no other bracket inside
+        and joined.count("]") == n
+        and "[]" not in joined  # something between the brackets
+    )
+
+
+def _no_bracket(originals: Iterable[str]) -> bool:
+    """Whether no original holds a ``[`` (then none looks like a placeholder)."""
+    return "[" not in "".join(originals)
+
+
+def _invert_slowly(mapping: Mapping[str, str], job_id: str) -> Resolver:
     seen: dict[str, str] = {}
     ambiguous: set[str] = set()
     for original, placeholder in mapping.items():
