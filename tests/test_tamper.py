@@ -575,3 +575,27 @@ def test_a_deleted_middle_entry_stops_releases_not_only_verify(tmp_path: Path, a
     assert result.exit_code == 5, result.output
     assert "an entry is missing" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "plaintext",
+    [
+        b'{"John": "[P_1]"}',
+        b'[["John", "[P_1]", "x"]]',
+        b'[["John"]]',
+        b'[["John", 1]]',
+        b'[["John", null]]',
+        b'["ab"]',
+        b'[["John", "[P_1]"], {"a": "b"}]',
+        b'[[["John"], "[P_1]"]]',
+    ],
+    ids=["object", "three", "one", "number", "null", "string", "mixed", "nested"],
+)
+def test_a_decrypted_map_of_the_wrong_shape_is_an_integrity_error(plaintext: bytes) -> None:
+    from vault.custody._envelope import decode_map, encode_map
+
+    with pytest.raises(IntegrityError, match="wrong shape"):
+        decode_map(plaintext)
+    mapping = {"John": "[P_1]", "Zoë": "[P_2]", "": "[P_3]", "\ud800": "[P_4]"}
+    assert decode_map(encode_map(mapping)) == mapping
+    assert list(decode_map(b'[["a", "[X_1]"], ["a", "[X_2]"]]').items()) == [("a", "[X_2]")]

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import vault.crypto as crypto
@@ -42,11 +43,20 @@ def encode_map(mapping: Mapping[str, str]) -> bytes:
 
 def decode_map(data: bytes) -> dict[str, str]:
     pairs = _json(data, "map")
-    if not isinstance(pairs, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
-    ):
+    if not isinstance(pairs, list) or not _pairs_of_text(pairs):
         raise IntegrityError("a decrypted map has the wrong shape")
-    return {p[0]: p[1] for p in pairs}
+    return dict(pairs)
+
+
+def _pairs_of_text(pairs: list[Any]) -> bool:
+    """Whether every item is a list of two strings, checked by type over all items at once:
+    a 100,000-entry map is decoded on every restore that names its job, and a check item by
+    item in Python cost about as much as parsing the JSON."""
+    return (
+        not set(map(type, pairs)) - {list}
+        and not set(map(len, pairs)) - {2}
+        and not set(map(type, chain.from_iterable(pairs))) - {str}
+    )
 
 
 def encode_options(options: SubmitOptions) -> bytes:
