@@ -15,7 +15,8 @@ comparison checks that the outputs are byte-identical.
   candidate, write), about the floor for pure Python;
 - lenient: at least 100 MB/s on the same file (same output: the text holds no mangled form);
 - map size: a 100,000-entry map within 1.5x of a 10-entry map, each text drawing its
-  placeholders from the whole map;
+  placeholders from the whole map, the map's decoding (the stored JSON pairs) and inversion
+  timed with the restore, as a user pays them (the restore alone is shown beside it);
 - CSV: at least 1.0x a csv.reader/csv.writer round trip of the same file;
 - streaming: an answer fed in 5-word chunks within 2x of the same text fed whole (the CPU time
   of ``feed`` and ``close``; both sides build their restorer before the clock starts);
@@ -45,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from vault.custody._envelope import decode_map, encode_map  # noqa: E402
 from vault.placeholders import Matcher, Resolver, invert_map  # noqa: E402
 from vault.restore import RestoreOptions, StreamRestorer, restore_stream  # noqa: E402
 
@@ -318,36 +320,62 @@ def main() -> int:
         )
         results.append(("  identical output: ours, minimal, lenient", str(same), same))
 
-        # 2. Map size: each text draws its placeholders from its whole map.
+        # 2. Map size: each text draws its placeholders from its whole map. A restore pays for
+        # its map before it reads any text: the decrypted map (stored as JSON pairs) decoded
+        # and inverted. The target's figure times that with the restore (what a user waits
+        # for; decryption itself, AES-GCM in C, is left out); the restore alone, with the
+        # maps inverted before the clock, is shown beside it.
         small = make_map(10, rng)
         big = make_map(100_000, rng)
         src_small, src_big = work / "small.txt", work / "big.txt"
         src_small.write_text(make_text(text_mb * MB, list(small.values()), rng, 0.02), "utf-8")
         src_big.write_text(make_text(text_mb * MB, list(big.values()), rng, 0.02), "utf-8")
         small_resolver, big_resolver = invert_map(small, "s"), invert_map(big, "b")
+        small_stored, big_stored = encode_map(small), encode_map(big)
         big_table = {p.encode(): o.encode() for p, o in big_resolver.originals.items()}
         small_table = {p.encode(): o.encode() for p, o in small_resolver.originals.items()}
+
+        def with_map(src: Path, stored: bytes, job: str) -> None:
+            restore_file(src, out, invert_map(decode_map(stored), job), format="text")
+
         # The minimal restorer's own ratio on the same two files, for context: the big map's
         # lookups miss the caches whatever does them, more so on a loaded machine.
         times = interleaved(
             {
-                "small": lambda: restore_file(src_small, out, small_resolver, format="text"),
-                "big": lambda: restore_file(src_big, out, big_resolver, format="text"),
+                "small, restore only": lambda: restore_file(
+                    src_small, out, small_resolver, format="text"
+                ),
+                "big, restore only": lambda: restore_file(
+                    src_big, out, big_resolver, format="text"
+                ),
+                "small": lambda: with_map(src_small, small_stored, "s"),
+                "big": lambda: with_map(src_big, big_stored, "b"),
                 "minimal small": lambda: minimal_restore(src_small, base_out, small_table),
                 "minimal big": lambda: minimal_restore(src_big, base_out, big_table),
             },
             runs,
         )
-        same_big = out.read_bytes() == base_out.read_bytes()
+        same_big = out.read_bytes() == base_out.read_bytes()  # the last "big" run's output
         map_ratios = [b / s for b, s in zip(times["big"], times["small"])]
+        only_ratios = [
+            b / s for b, s in zip(times["big, restore only"], times["small, restore only"])
+        ]
         minimal_ratios = [b / s for b, s in zip(times["minimal big"], times["minimal small"])]
         used = len(set(re.findall(r"\[[A-Z_]+_\d+\]", src_big.read_text("utf-8")[: 5 * MB])))
         results.append(
             (
-                "100,000-entry map vs 10-entry map, placeholders drawn from the whole map",
+                "100,000-entry map vs 10-entry map, placeholders drawn from the whole map, "
+                "the map's decoding and inversion included",
                 f"{statistics.median(map_ratios):.2f}x the time "
                 f"(min/median/max {spread(map_ratios)}; limit 1.5x)",
                 max(map_ratios) <= 1.5,
+            )
+        )
+        results.append(
+            (
+                "  the restore alone (maps inverted before the clock; no limit)",
+                f"{spread(only_ratios)}x the time",
+                None,
             )
         )
         results.append(
