@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,13 @@ from hypothesis import settings
 from pg_server import NOT_INSTALLED, PostgresServer, find_binaries, must_have_postgres
 
 from vault.cli import run
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test stops with SIGINT: a shell starts a background job
+    with SIGINT ignored (``scripts/test.sh &``, nohup), the child inherits that, and Python
+    then installs no KeyboardInterrupt handler, so Ctrl-C would never reach the command."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 # Property tests: derandomized in CI (the same examples on every run, so a red build is
 # reproducible), random on a developer's machine (new examples each run). A failing example

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_KDF, invoke
+from conftest import FAST_KDF, interruptible, invoke
 from custody_kit import raw_db
 
 from vault.custody import Custodian
@@ -367,7 +367,7 @@ def cli_process(args: list[str], vault: Path | str, url: str) -> subprocess.Pope
     env.update(QUESTA_VAULT=str(vault), QUESTA_API_URL=url, PYTHONPATH=str(REPO))
     return subprocess.Popen(
         [sys.executable, "-m", "vault", *args], env=env, cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from conftest import invoke
+from conftest import interruptible, invoke
 
 NOT_FOUND = b'{"detail":"Job not found"}'
 MISSING = b'{"detail":"Bearer token missing"}'
@@ -25,6 +25,7 @@ class Running:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            preexec_fn=interruptible,
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], 20)
         if not ready:
