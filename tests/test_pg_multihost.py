@@ -117,9 +117,13 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
             continue
         assert "Traceback" not in err and "internal error" not in err, err
         if i == 1 and code == 1:
-            # The connection was dropped inside one of its transactions (which timing decides):
-            # a one-line error naming the lost connection, and the server rolled it back.
-            assert "lost or could not open the connection" in err, err
+            # The connection was dropped while it was being opened or inside one of its
+            # transactions (which timing decides): a one-line error naming the connection,
+            # and the server rolled back whatever was in progress.
+            assert (
+                "lost or could not open the connection" in err
+                or "cannot connect to the vault database" in err
+            ), err
             continue
         assert code in (0, 3), err
     assert results[2][0] == -signal.SIGKILL
