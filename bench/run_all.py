@@ -130,7 +130,16 @@ def _number(text: str) -> float:
 
 RESTORE_LINES: dict[str, tuple[str, tuple[str, ...]]] = {
     # key: (pattern, names of the groups); labels may change, the figures at the end may not
-    "text": (r"^text, ([\d.]+) MB, .*\s([\d,.]+) MB/s", ("text_mb", "text_mbps")),
+    "text": (
+        r"^text, ([\d.]+) MB, .*\s([\d,.]+) MB/s \(min/median/max ([\d,.]+) / [\d,.]+ / "
+        r"([\d,.]+)\)",
+        ("text_mb", "text_mbps", "text_min_mbps", "text_max_mbps"),
+    ),  # fmt: skip
+    "minimal": (
+        r"^  vs the minimal bytes-level restorer.*?\s([\d.]+) / ([\d.]+) / ([\d.]+)x its time "
+        r"\(limit ([\d.]+)x\)",
+        ("minimal_min", "minimal_median", "minimal_max", "minimal_limit"),
+    ),  # fmt: skip
     "lenient": (
         r"^  same, --lenient\s+([\d,.]+) / ([\d,.]+) / ([\d,.]+) MB/s",
         ("lenient_min_mbps", "lenient_mbps", "lenient_max_mbps"),
@@ -148,15 +157,20 @@ RESTORE_LINES: dict[str, tuple[str, tuple[str, ...]]] = {
         r"^prose false positives \(.*?(\d[\d,]*) corpus/docs texts x maps\)\s+(\d+) changed",
         ("prose_looked", "prose_changed"),
     ),  # fmt: skip
-    "map": (r"^100,000-entry map vs 10-entry map.*\s([\d.]+)x the time", ("map_ratio",)),
+    "map": (
+        r"^100,000-entry map vs 10-entry map.*\s([\d.]+)x the time \(min/median/max "
+        r"([\d.]+) / [\d.]+ / ([\d.]+);",
+        ("map_ratio", "map_min", "map_max"),
+    ),  # fmt: skip
     "loop": (
         r"^str\.replace loop.*?([\d.]+) MB slice.*\s([\d.]+) MB/s",
         ("loop_slice_mb", "loop_mbps"),
     ),  # fmt: skip
     "speedup": (r"ours / loop.*\s([\d,.]+)x faster", ("speedup",)),
     "csv": (
-        r"^CSV PII table, ([\d.]+) MB: .*\s([\d.]+) vs ([\d.]+) MB/s \(([\d.]+)x\)",
-        ("csv_mb", "csv_mbps", "csv_plain_mbps", "csv_ratio"),
+        r"^CSV PII table, ([\d.]+) MB: .*\s([\d.]+) vs ([\d.]+) MB/s \(([\d.]+)x\) "
+        r"\(min/median/max ([\d.]+) / [\d.]+ / ([\d.]+);",
+        ("csv_mb", "csv_mbps", "csv_plain_mbps", "csv_ratio", "csv_min", "csv_max"),
     ),  # fmt: skip
     "csv_quoted": (
         r"^CSV PII table, 5% of values need quotes, ([\d.]+) MB: .*\s([\d.]+) vs "
@@ -170,7 +184,8 @@ RESTORE_LINES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-_VERDICT_LINE = re.compile(r"^(\S.*?\S)\s{2,}(\S.*?)\s{2}(ok|BELOW TARGET)$", re.MULTILINE)
+# One line each: a verdict line is indented or not, label and value apart by two spaces or more.
+_VERDICT_LINE = re.compile(r"^ *(\S.*?\S) {2,}(\S.*?) {2}(ok|BELOW TARGET)$", re.MULTILINE)
 _SPREAD = re.compile(r"min/median/max ([-\d.,]+)[^\d-]+([-\d.,]+)[^\d-]+([-\d.,]+)")
 
 
@@ -248,7 +263,8 @@ def _missing(target: str, name: str, runs: dict[str, Run]) -> Row:
 def restore_rows(runs: dict[str, Run]) -> list[Row]:
     d = _need(runs, "restore")
     targets = [
-        "Text restore >= 200 MB/s (50 MB, 2% placeholders, 10,000-entry map)",
+        "Text restore >= 200 MB/s (100 MB, 2% placeholders, 10,000-entry map)",
+        "Issue 17.1: file-to-file restore within 1.2x of a minimal bytes-level restorer",
         "100,000-entry map at most 1.5x slower than a 10-entry map",
         ">= 1,000x faster than the str.replace loop at 10,000 entries",
         "CSV restore at least as fast as a csv.reader/csv.writer round trip",
@@ -262,32 +278,44 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
         return [_missing(t, "restore", runs) for t in targets]
     if "text_mbps" not in d:
         return restore_line_rows(d)
+    # bench_restore.py interleaves its own runs: a target is met in this round only if it is
+    # met in each of them, so the figure held against the limit is the worst run's.
+    verdicts = {label: ok for label, _, ok in d["lines"]}
+    minimal_ok = next((ok for label, ok in verdicts.items()
+                       if label.startswith("vs the minimal")), False)  # fmt: skip
     return [
-        Row(targets[0], f"{d['text_mbps']:.0f} MB/s on {d['text_mb']:.0f} MB",
-            "limit 200 MB/s", f"{d['text_mbps'] / 200:.2f}x the floor",
-            d["text_mbps"] >= 200, "text", figure=d["text_mbps"], unit="{:.0f} MB/s"),
-        Row(targets[1], f"{d['map_ratio']:.2f}x the 10-entry time", "10-entry map, same input",
-            f"{d['map_ratio'] / 1.5:.2f} of the 1.5x limit", d["map_ratio"] <= 1.5, "map",
-            figure=d["map_ratio"], unit="{:.2f}x"),
-        Row(targets[2], f"{d['text_mbps']:.0f} MB/s (ours)",
+        Row(targets[0], f"{d['text_mbps']:.0f} MB/s on {d['text_mb']:.0f} MB (runs "
+            f"{d['text_min_mbps']:.0f}-{d['text_max_mbps']:.0f})",
+            "limit 200 MB/s", f"{d['text_min_mbps'] / 200:.2f}x the floor (worst run)",
+            d["text_min_mbps"] >= 200, "text", figure=d["text_min_mbps"], unit="{:.0f} MB/s"),
+        Row(targets[1], f"{d['minimal_median']:.2f}x its time (runs {d['minimal_min']:.2f}-"
+            f"{d['minimal_max']:.2f})", "the minimal restorer in the benchmark, same file",
+            f"{d['minimal_max']:.2f}x (worst run)", minimal_ok, "text",
+            figure=d["minimal_max"], unit="{:.2f}x"),
+        Row(targets[2], f"{d['map_ratio']:.2f}x the 10-entry time (runs {d['map_min']:.2f}-"
+            f"{d['map_max']:.2f})", "10-entry map, same input",
+            f"{d['map_max'] / 1.5:.2f} of the 1.5x limit (worst run)", d["map_max"] <= 1.5,
+            "map", figure=d["map_max"], unit="{:.2f}x"),
+        Row(targets[3], f"{d['text_mbps']:.0f} MB/s (ours)",
             f"loop {d['loop_mbps']:.3f} MB/s on a {d['loop_slice_mb']:g} MB slice of the "
             "same text", f"{d['speedup']:,.0f}x faster", d["speedup"] >= 1000, "text",
             note="the loop needs one pass per map entry, so it runs on a slice; compared in "
             "MB/s", figure=d["speedup"], unit="{:,.0f}x"),
-        Row(targets[3], f"{d['csv_mbps']:.0f} MB/s on {d['csv_mb']:.0f} MB",
+        Row(targets[4], f"{d['csv_mbps']:.0f} MB/s on {d['csv_mb']:.0f} MB ({d['csv_ratio']:.2f}x, "
+            f"runs {d['csv_min']:.2f}-{d['csv_max']:.2f}x)",
             f"round trip {d['csv_plain_mbps']:.0f} MB/s, same file",
-            f"{d['csv_ratio']:.2f}x", d["csv_ratio"] >= 1.0, "csv", figure=d["csv_ratio"],
+            f"{d['csv_min']:.2f}x (worst run)", d["csv_min"] >= 1.0, "csv", figure=d["csv_min"],
             unit="{:.2f}x",
             note=("within 5% of the round trip: run-to-run noise (about +-10% on this "
-                  "machine) can flip it; " if abs(d["csv_ratio"] - 1) < 0.05 else "")
+                  "machine) can flip it; " if abs(d["csv_min"] - 1) < 0.05 else "")
             + f"with 5% of values needing quotes: {d['csvq_mbps']:.0f} vs "
             f"{d['csvq_plain_mbps']:.0f} MB/s ({d['csvq_mbps'] / d['csvq_plain_mbps']:.2f}x, "
             "no target)"),
-        Row(targets[4], f"{d['peak_rss_mb']:.0f} MB peak RSS for {d['memory_mb']:,.0f} MB",
+        Row(targets[5], f"{d['peak_rss_mb']:.0f} MB peak RSS for {d['memory_mb']:,.0f} MB",
             "limit 150 MB", f"{d['peak_rss_mb'] / 150:.2f} of the limit",
             d["peak_rss_mb"] < 150, "", figure=d["peak_rss_mb"], unit="{:.0f} MB",
             note="" if d["memory_mb"] >= 1000 else "smaller than 1 GB in this run (--quick)"),
-        *issue_12_rows(d, targets[5:]),
+        *issue_12_rows(d, targets[6:]),
     ]  # fmt: skip
 
 
