@@ -599,3 +599,27 @@ def test_a_decrypted_map_of_the_wrong_shape_is_an_integrity_error(plaintext: byt
     mapping = {"John": "[P_1]", "Zoë": "[P_2]", "": "[P_3]", "\ud800": "[P_4]"}
     assert decode_map(encode_map(mapping)) == mapping
     assert list(decode_map(b'[["a", "[X_1]"], ["a", "[X_2]"]]').items()) == [("a", "[X_2]")]
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["gc-on", "gc-off"])
+def test_decoding_a_map_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    """decode_map pauses the collector while it parses (a large map's pairs set off a full
+    collection); whether it succeeds or refuses the map, the collector is left as it was."""
+    import gc
+
+    from vault.custody._envelope import decode_map, encode_map
+
+    mapping = {f"Person {i}": f"[P_{i}]" for i in range(2_000)}
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        assert decode_map(encode_map(mapping)) == mapping
+        assert gc.isenabled() is enabled
+        with pytest.raises(IntegrityError, match="not valid JSON"):
+            decode_map(b'[["John", "[P_1]"')
+        assert gc.isenabled() is enabled
+        with pytest.raises(IntegrityError, match="wrong shape"):
+            decode_map(b'[["John", 1]]')
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
