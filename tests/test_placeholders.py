@@ -239,6 +239,22 @@ def test_invert_map_fast_path_equals_the_entry_by_entry_inversion(
     assert fast.longest == slow.longest
 
 
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["[", "]", "\n", "A", "1", "[A_1]"]), max_size=5).map("".join),
+        max_size=5,
+        unique=True,
+    )
+)
+def test_all_matchable_counts_agree_with_the_check_one_by_one(placeholders: list[str]) -> None:
+    """The counts over the joined placeholders say what ``_matchable`` says of each."""
+    from vault.placeholders._resolver import _all_matchable, _matchable
+
+    mapping = dict.fromkeys(placeholders, "x")
+    assert _all_matchable(mapping) == all(map(_matchable, mapping))
+
+
 def test_regression_placeholder_of_is_none_when_two_placeholders_share_an_original() -> None:
     resolver = Resolver({"[A_1]": "x", "[A_2]": "x"}, ("j",))
     assert resolver.placeholder_of is None and not resolver.unique_originals

@@ -119,10 +119,9 @@ def _all_matchable(placeholders: Mapping[str, str]) -> bool:
     lines = n - 1
     return (
         joined.count("\n") == lines  # no line break inside a placeholder
-        and joined.startswith("[")  # each starts with "[" ...
-        and joined.count("\n[") == lines
-        and joined.endswith("]")  # ... and ends with "]"
-        and joined.count("]\n") == lines
+        and joined.startswith("[")  # each starts with "[" and ends with "]": the first, the
+        and joined.endswith("]")  # last, and every line break between "]" and "[" (two
+        and joined.count("]\n[") == lines  # occurrences of "]\n[" cannot overlap)
         and joined.count("[") == n  # no other bracket inside
         and joined.count("]") == n
         and "[]" not in joined  # something between the brackets
