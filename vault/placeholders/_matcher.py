@@ -573,8 +573,10 @@ class Matcher:
     def restored_counts(self) -> Counter[str]:
         """Placeholder -> times restored, so far."""
         by_original = self.tally.by_original
+        if not by_original:  # a text run: placeholder_of (a pass over the whole map) unasked
+            return Counter(self.tally.counts)
         placeholder_of = self.resolver.placeholder_of
-        if placeholder_of is None or not by_original:
+        if placeholder_of is None:
             return Counter(self.tally.counts)
         # one C-level pass over what was used (never over the whole map)
         used: dict[str | None, int] = dict(
