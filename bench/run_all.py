@@ -162,6 +162,11 @@ RESTORE_LINES: dict[str, tuple[str, tuple[str, ...]]] = {
         r"([\d.]+) / [\d.]+ / ([\d.]+);",
         ("map_ratio", "map_min", "map_max"),
     ),  # fmt: skip
+    "map_floor": (
+        r"^  the minimal restorer, its table decoded from the same stored JSON.*\s([\d.]+) / "
+        r"([\d.]+) / ([\d.]+)x the time",
+        ("floor_min", "floor_median", "floor_max"),
+    ),  # fmt: skip
     "loop": (
         r"^str\.replace loop.*?([\d.]+) MB slice.*\s([\d.]+) MB/s",
         ("loop_slice_mb", "loop_mbps"),
@@ -293,7 +298,9 @@ def restore_rows(runs: dict[str, Run]) -> list[Row]:
             f"{d['minimal_max']:.2f}x (worst run)", minimal_ok, "text",
             figure=d["minimal_max"], unit="{:.2f}x"),
         Row(targets[2], f"{d['map_ratio']:.2f}x the 10-entry time (runs {d['map_min']:.2f}-"
-            f"{d['map_max']:.2f})", "10-entry map, same input",
+            f"{d['map_max']:.2f})", "10-entry map, same input; the floor, the minimal "
+            f"restorer timed the same way (its map decoded in the clock): "
+            f"{d['floor_min']:.2f}-{d['floor_max']:.2f}x",
             f"{d['map_max'] / 1.5:.2f} of the 1.5x limit (worst run)", d["map_max"] <= 1.5,
             "map", figure=d["map_max"], unit="{:.2f}x"),
         Row(targets[3], f"{d['text_mbps']:.0f} MB/s (ours)",
