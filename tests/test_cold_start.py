@@ -58,8 +58,18 @@ METADATA_FREE = {
 # What restoring a text answer needs none of: the network stack, the document readers (zip,
 # XML, PDF), cryptography's key-file serialization (PEM, SSH, PKCS#12) and its OpenSSL
 # backend object (RSA, EC: raw X25519 keys load without it), rich without a terminal, the
-# lenient scanner in a strict restore, the audit queries, the per-user directories' library.
+# lenient scanner in a strict restore, the audit queries, the per-user directories' library,
+# the CSV and JSON processors (and csv: a .txt answer's format is decided by its name), and the
+# standard hashlib/hmac (SHA-256 and HMAC come from cryptography's OpenSSL, loaded anyway;
+# _hashlib would load the system's OpenSSL as a second library).
 RESTORE_TEXT_FREE = {
+    "vault.restore._csvfmt",
+    "vault.restore._csvfields",
+    "vault.restore._jsonfmt",
+    "csv",
+    "hashlib",
+    "_hashlib",
+    "hmac",
     "cryptography.hazmat.backends",
     "cryptography.hazmat.primitives.asymmetric.rsa",
     "cryptography.hazmat.primitives.asymmetric.ec",

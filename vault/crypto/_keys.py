@@ -10,7 +10,6 @@ only when used.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +32,7 @@ from vault.crypto._formats import (
     aead_open,
     aead_seal,
     canonical,
+    sha256,
 )
 from vault.errors import InputError, IntegrityError, WrongPassphrase
 
@@ -219,7 +219,7 @@ def public_key_of(private_key: bytes) -> bytes:
 
 def fingerprint(public_key: bytes) -> str:
     """A short, stable hex name for a public key (first 16 hex digits of its SHA-256)."""
-    return hashlib.sha256(b"questa-vault/x25519:" + public_key).hexdigest()[:16]
+    return sha256(b"questa-vault/x25519:" + public_key).hex()[:16]
 
 
 @cache

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from io import BytesIO
-from typing import BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from vault._dataclass import dataclass
 from vault.errors import InputError
 from vault.placeholders import Matcher, Reason, Resolver
 from vault.restore._codec import Decoder, Encoder, pick_encoding
-from vault.restore._csvfmt import CsvProcessor
 from vault.restore._formats import (
     FORMATS,
     SAMPLE,
@@ -27,8 +26,12 @@ from vault.restore._formats import (
     detect_dialect,
     document_kind,
 )
-from vault.restore._jsonfmt import JsonProcessor
 from vault.restore._report import RestoreReport, UnresolvedPlaceholder, report_of
+
+if TYPE_CHECKING:
+    # The CSV and JSON processors load with the first input in their format: a text answer
+    # does not pay for their modules (csv, the field scanner; cold start, bench_startup.py).
+    from vault.restore._csvfmt import CsvProcessor
 
 # 256 KiB: the few copies of a chunk a pass makes (decoded, restored, encoded) stay in a core's
 # L2 cache, and glibc serves them from the heap instead of fresh mmap()s: 1 MiB chunks cost
@@ -260,10 +263,14 @@ def restore_stream(
             delimiter=options.delimiter or detection.delimiter,
             quotechar=options.quotechar,
         )
+        from vault.restore._csvfmt import CsvProcessor
+
         processor = csv_processor = CsvProcessor(
             matcher, dialect, neutralize=options.neutralize_formulas
         )
     elif fmt in ("json", "jsonl"):
+        from vault.restore._jsonfmt import JsonProcessor
+
         processor = JsonProcessor(matcher)
     elif live:
         processor = LiveTextProcessor(matcher)

@@ -10,7 +10,6 @@ the quote character is ``"`` unless given.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -188,6 +187,8 @@ def _records(sample: str, complete: bool, delimiter: str) -> list[list[str]]:
     if not complete:
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[:cut] if cut != -1 else ""
+    import csv  # only when the content decides: not for a .txt answer (cold start)
+
     try:
         rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
     except csv.Error:
@@ -238,6 +239,8 @@ def _rows(sample: str, complete: bool, delimiter: str) -> list[int]:
     if not complete:
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[:cut] if cut != -1 else ""
+    import csv
+
     try:
         # the first 200 rows only (the reader is lazy; non-strict, it raises only for a field
         # over its size limit, which a sample cannot hold)
