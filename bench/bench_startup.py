@@ -11,16 +11,21 @@ running from compiled bytecode as an installed package does (a warm-up round wri
 temporary cache, outside the source tree).
 
 Targets (issue 15): ``--version``, ``jobs`` and ``audit --summary`` within 100 ms of the
-baseline of the same round; ``restore`` spends at most 150 ms outside the key derivation (its
-wall time minus one derivation with the vault's parameters, timed in this process in the same
-round). A target is met only when it is met in every round; min / median / max are reported.
+baseline of the same round; ``restore`` spends at most 150 ms outside the key derivation: its
+wall time minus the time of its own derivation, measured inside the restore's process (see
+``RESTORE_CHILD``). A target is met only when it is met in every round; min / median / max are
+reported. Beside it, for comparison, the old figure: the restore's wall time minus one
+derivation timed in this process after it (Argon2id's time varies by tens of milliseconds from
+one derivation to the next, so that difference carries the noise of two derivations).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -58,9 +63,44 @@ def build_vault(path: Path, jobs: int) -> str:
     return "bench-0000"
 
 
+# The restore's process: the console script's own three lines (``vault.cli:main`` with
+# ``sys.argv[0]`` the command and the command's directory first on ``sys.path``, not the
+# current directory), with the key derivation the restore calls wrapped in a timer. At exit the
+# process writes the derivation's wall and CPU seconds and the number of derivations to an
+# inherited pipe. Importing ``vault.crypto._keys`` before the CLI changes the order of the
+# imports, not their set (a restore imports it to unlock); the wrapper's own cost is a few
+# hundred thousand instructions (bench/README.md).
+RESTORE_CHILD = """\
+import os, sys, time
+sys.path[0] = {bindir!r}
+import vault.crypto._keys as _keys
+_derive, _spent = _keys.derive_kek, []
+def derive_kek(*args, **kwargs):
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        return _derive(*args, **kwargs)
+    finally:
+        _spent.append((time.perf_counter() - wall, time.process_time() - cpu))
+_keys.derive_kek = derive_kek
+import atexit
+atexit.register(lambda: os.write({fd}, repr(
+    (sum(w for w, _ in _spent), sum(c for _, c in _spent), len(_spent))).encode()))
+from vault.cli import main
+sys.argv[0] = {command!r}
+sys.exit(main())
+"""
+
+
 def answer(size: int = 2048) -> bytes:
     line = b"Dear [PERSON_NAME_1], about [PERSON_NAME_7] and [PERSON_NAME_12]: noted.\n"
     return (line * (size // len(line) + 1))[:size]
+
+
+def restored(text: bytes, job_number: int = 0) -> bytes:
+    """What the restore must write: each placeholder replaced by the job's original value."""
+    return re.sub(
+        rb"\[PERSON_NAME_(\d+)\]", lambda m: b"Person%d Number%s" % (job_number, m[1]), text
+    )
 
 
 CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) of each case's process
@@ -71,13 +111,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(argv: list[str], env: dict[str, str], name: str | None = None) -> float:
+def timed(
+    argv: list[str], env: dict[str, str], name: str | None = None, pass_fds: tuple[int, ...] = ()
+) -> float:
     """Wall seconds of one run; its CPU seconds (user + system, from the reaped child's
     rusage) go to ``CPU[name]``. CPU time hardly moves with the machine's load, so it shows
     the effect of a change on a busy machine where wall time cannot."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    result = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+    result = subprocess.run(argv, env=env, capture_output=True, timeout=120, pass_fds=pass_fds)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{argv[1:]} failed ({result.returncode}): {result.stderr[-300:]!r}")
@@ -124,16 +166,45 @@ def main() -> None:
             "audit_summary": [command, "audit", "--summary"],
         }
         times: dict[str, list[float]] = {name: [] for name in [*cases, "restore", "kdf"]}
+        expected = restored(source.read_bytes())
+
+        def restore(out: Path, name: str | None) -> float:
+            """One restore in its own process; its own derivation's wall and CPU seconds go
+            to ``times["child_kdf"]`` and ``CPU["child_kdf"]``."""
+            read, write = os.pipe()
+            try:
+                code = RESTORE_CHILD.format(
+                    bindir=str(Path(command).parent), fd=write, command=command
+                )
+                argv = [sys.executable, "-c", code, "restore", str(source), "-j", job]
+                elapsed = timed([*argv, "-o", str(out)], env, name, pass_fds=(write,))
+                os.close(write)
+                write = -1
+                with os.fdopen(read, "rb") as pipe:
+                    read = -1
+                    kdf_wall, kdf_cpu, derivations = ast.literal_eval(pipe.read().decode())
+            finally:
+                for fd in (read, write):
+                    if fd != -1:
+                        os.close(fd)
+            if derivations != 1:
+                raise SystemExit(f"the restore derived {derivations} keys, expected 1")
+            if out.read_bytes() != expected:
+                raise SystemExit("the restore's output differs from the expected text")
+            if name is not None:
+                times["child_kdf"].append(kdf_wall)
+                CPU.setdefault("child_kdf", []).append(kdf_cpu)
+            return elapsed
+
+        times["child_kdf"] = []
         for argv in cases.values():  # warm-up, not counted
             timed(argv, env)
-        timed([command, "restore", str(source), "-j", job, "-o", str(Path(tmp) / "w.txt")], env)
+        restore(Path(tmp) / "w.txt", None)
         for round_ in range(runs):
             for name, argv in cases.items():
                 times[name].append(timed(argv, env, name))
-            out = Path(tmp) / f"restored-{round_}.txt"
-            times["restore"].append(
-                timed([command, "restore", str(source), "-j", job, "-o", str(out)], env, "restore")
-            )
+            times["restore"].append(restore(Path(tmp) / f"restored-{round_}.txt", "restore"))
+            # The old measure, for comparison: one derivation in this process.
             start, cpu = time.perf_counter(), time.process_time()
             derive_kek(PASSPHRASE, user.kdf_salt, params)
             times["kdf"].append(time.perf_counter() - start)
@@ -141,18 +212,23 @@ def main() -> None:
 
     result: dict[str, object] = {"runs": runs, "vault_jobs": args.jobs, "cpus": os.cpu_count()}
     met = True
-    for name in ("baseline", "version", "jobs", "audit_summary", "restore", "kdf"):
+    for name in ("baseline", "version", "jobs", "audit_summary", "restore", "child_kdf", "kdf"):
         result[name] = spread(times[name])
     for name in ("version", "jobs", "audit_summary"):
         diffs = [t - b for t, b in zip(times[name], times["baseline"], strict=True)]
         ok = max(diffs) * 1000 <= TARGET_MS
         met &= ok
         result[f"{name}_minus_baseline"] = spread(diffs) | {"target_ms": TARGET_MS, "met": ok}
-    outside = [r - k for r, k in zip(times["restore"], times["kdf"], strict=True)]
+    outside = [r - k for r, k in zip(times["restore"], times["child_kdf"], strict=True)]
     ok = max(outside) * 1000 <= RESTORE_TARGET_MS
     met &= ok
     result["restore_outside_kdf"] = spread(outside) | {"target_ms": RESTORE_TARGET_MS, "met": ok}
     result["met"] = met
+    # For comparison only: the restore minus a derivation timed in this process (the figure
+    # before the restore's own derivation was measured).
+    result["restore_minus_parent_kdf"] = spread(
+        [r - k for r, k in zip(times["restore"], times["kdf"], strict=True)]
+    )
     # Information, not the target: the same differences in CPU time (user + system) of the
     # processes, which a loaded machine inflates far less than wall time. Argon2id runs on
     # several lanes in threads, so its CPU time exceeds its wall time on an idle machine.
@@ -160,7 +236,7 @@ def main() -> None:
         diffs = [t - b for t, b in zip(CPU[name], CPU["baseline"], strict=True)]
         result[f"cpu_{name}_minus_baseline"] = spread(diffs)
     result["cpu_restore_minus_kdf"] = spread(
-        [r - k for r, k in zip(CPU["restore"], CPU["kdf"], strict=True)]
+        [r - k for r, k in zip(CPU["restore"], CPU["child_kdf"], strict=True)]
     )
     if args.json:
         print(json.dumps(result))

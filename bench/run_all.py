@@ -597,7 +597,7 @@ def startup_rows(runs: dict[str, Run]) -> list[Row]:
         f = d[key]
         rows.append(Row(
             target, f"+{f['median_ms']:.0f} ms (min {f['min_ms']:.0f}, max {f['max_ms']:.0f})",
-            "import click" if key != "restore_outside_kdf" else "one key derivation, same round",
+            "import click" if key != "restore_outside_kdf" else "its own derivation, its process",
             f"max {f['max_ms']:.0f} of {f['target_ms']:.0f} ms", bool(f["met"]), "",
             figure=f["max_ms"], unit="{:.0f} ms (max)",
             note=f"{d['runs']} interleaved rounds inside bench_startup.py"))
