@@ -64,12 +64,19 @@ class Reporter:
         """An upload's progress: one byte-counting bar per file being sent (terminal only)."""
         if self.progress is None:
             return
+        # A file reports after every read, so also once more at its end (the empty read at
+        # EOF), and again from 0 when a retry sends it afresh: a finished file's bar is
+        # removed *and forgotten*, a report for a file with no bar that is already at its
+        # end draws nothing, and a retry gets a new bar.
         task = self.uploads.get(path)
         if task is None:
+            if sent >= total:
+                return
             task = self.progress.add_task(f"sending {inert(path.name)}", total=total)
             self.uploads[path] = task
         self.progress.update(task, completed=sent, total=total)
         if sent >= total:
+            del self.uploads[path]
             self.progress.remove_task(task)
 
     def line(self, outcome: str, text: str) -> None:
