@@ -4,12 +4,14 @@ when the global -v option was really given (parsed by click, not guessed from ar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
 from conftest import invoke
 
 from vault.cli import cli
+from vault.cli._app import COMMANDS
 
 SECRET = "Ann Original"
 
@@ -70,3 +72,34 @@ def test_verbosity_does_not_leak_into_the_next_run() -> None:
     with pytest.raises(RuntimeError):
         invoke(["-v", "crash"])
     assert invoke(["crash", "-j", "-v"]).exit_code == 1
+
+
+@pytest.fixture
+def broken_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A command whose module fails when imported (as a bad edit or a broken install does):
+    commands are imported while click resolves them, before the group's callback runs."""
+    (tmp_path / "broken_cmd_module.py").write_text(
+        f"raise RuntimeError('a module that fails to load, quoting {SECRET}')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(COMMANDS, "broken", "broken_cmd_module")
+    return "broken"
+
+
+@pytest.mark.parametrize("flags", [["-v"], ["-vv"], ["--verbose"], ["-q", "-v"]])
+def test_verbose_shows_why_a_command_module_failed_to_load(
+    broken_command: str, flags: list[str]
+) -> None:
+    with pytest.raises(RuntimeError, match="fails to load"):
+        invoke([*flags, broken_command])
+
+
+def test_a_command_module_that_fails_to_load_is_one_line_without_verbose(
+    broken_command: str,
+) -> None:
+    result = invoke([broken_command])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "questa-vault: internal error (RuntimeError); rerun with -v for details\n",
+    )
+    assert SECRET not in result.output

@@ -60,3 +60,18 @@ def test_readme_gives_the_two_setup_commands() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name,command", COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_every_choice_of_an_option_is_documented(name: str, command: click.Command) -> None:
+    """A new choice (a restore format, an audit output) reaches the CLI by itself; the hand-
+    written `auto|text|...` lists in docs/cli.md must follow it."""
+    section = _section(name.split(" ")[0])
+    for param in command.params:
+        if isinstance(param, click.Option) and isinstance(param.type, click.Choice):
+            for choice in param.type.choices:
+                c = re.escape(str(choice))
+                listed = re.search(rf"\|{c}(?![\w-])|(?<![\w-]){c}\\?\||`{c}`", section)
+                assert listed, (
+                    f"docs/cli.md `## {name}`: {param.opts[0]} choice `{choice}` undocumented"
+                )

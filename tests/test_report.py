@@ -182,6 +182,10 @@ def test_json_shape_is_stable() -> None:
         "status": [],
         "type": [],
     }
+    why = (
+        "the audit JSON's job keys are a public shape: a new job field adds its key here and "
+        "to docs/cli.md (`show --json`, `audit --json`), with a CHANGELOG line"
+    )
     assert data["jobs"][0] == {
         "job_id": "a",
         "status": "archived",
@@ -202,7 +206,7 @@ def test_json_shape_is_stable() -> None:
         "placeholder_like_originals": 0,
         "ciphertext_size": 0,
         "api_url": None,
-    }
+    }, why
     assert "jobs" not in report_to_dict(report, include_jobs=False)
 
 

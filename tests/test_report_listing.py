@@ -372,7 +372,7 @@ def test_a_fraction_of_a_second_goes_the_python_way(template: Path, tmp_path: Pa
     "texts",
     [
         ['{"A": 1', '"B": 2}', "{}, {}"],  # two halves of one object, and one text of two
-        ['{"A": [{}', '{}]}', "{}, {}"],
+        ['{"A": [{}', "{}]}", "{}, {}"],
         ['{"A": 1}', '{"B": 2}, {"C": 3}', '{"D": 4'],
         ['{"A": 1}', "{}{}"],
     ],
@@ -454,3 +454,20 @@ def test_recipients_without_a_sort_for_up_to_two_holders(template: Path, tmp_pat
     holders = [json.loads(line.rstrip(","))["recipients"]
                for line in text.splitlines() if line.startswith('    {"job_id"')]  # fmt: skip
     assert holders == [[], ["bob"], ["alice", "carol"], ["alice", "bob", "carol"], ["carol"]]
+
+
+def test_a_job_field_missing_from_the_listing_row_is_named() -> None:
+    """A new JobMeta field without its JobListRow mirror stops every listing at import; the
+    error must say where and what (it was a bare "different fields" ImportError)."""
+    from dataclasses import fields
+
+    from vault.models import JobInfo
+    from vault.store._audit import JobListRow, check_list_row
+
+    info = [(f.name, f.type) for f in fields(JobInfo)]
+    row = [
+        (name, getattr(k, "__forward_arg__", k)) for name, k in JobListRow.__annotations__.items()
+    ]
+    check_list_row(info, row)  # the real pair agrees
+    with pytest.raises(TypeError, match=r"_audit\.py: JobListRow .*missing: label"):
+        check_list_row([*info[:-1], ("label", "str | None"), info[-1]], row)

@@ -473,6 +473,15 @@ class LazyGroup(click.Group):
         then any command registered elsewhere, by name."""
         return [*COMMANDS, *sorted(set(self.commands) - set(COMMANDS))]
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # The group's own options are parsed by now, the group's callback has not run: a
+        # command module that fails to import (a broken install, a bad edit) must still show
+        # its traceback under -v.
+        _run.verbose = ctx.params.get("verbose") or 0
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             importlib.import_module(COMMANDS[cmd_name])

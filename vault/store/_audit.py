@@ -107,8 +107,19 @@ _LIST_ROW_TYPES = [
     (name, getattr(kind, "__forward_arg__", kind))
     for name, kind in JobListRow.__annotations__.items()
 ]
-if [(f.name, f.type) for f in fields(JobInfo)] != _LIST_ROW_TYPES:
-    raise ImportError("JobListRow and JobInfo have different fields")
+def check_list_row(info: list[tuple[str, object]], row: list[tuple[str, object]]) -> None:
+    """Refuse a ``JobListRow`` that no longer mirrors ``JobInfo``, naming both field lists."""
+    if info != row:
+        missing = [name for name, _ in info if name not in dict(row)]
+        raise TypeError(
+            "vault/store/_audit.py: JobListRow must list JobInfo's fields in order with the "
+            "same types (a new JobMeta field goes in both; docs/architecture.md)"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + f"; JobInfo: {info}; JobListRow: {row}"
+        )
+
+
+check_list_row([(f.name, f.type) for f in fields(JobInfo)], _LIST_ROW_TYPES)
 
 
 class AuditQueries(Queries):
