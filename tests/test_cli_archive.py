@@ -214,6 +214,30 @@ def test_fetch_incomplete_exits_3(env: dict[str, str], sim: Any) -> None:
     assert shown["status"] == "failed"
 
 
+def test_a_failed_job_says_how_to_read_its_message_and_is_not_called_archived(
+    env: dict[str, str], sim: Any, tmp_path: Path
+) -> None:
+    """sync holds no key, so it cannot print the server's message or the file name: it must
+    say which command does (review-newuser6, finding 3)."""
+    (tmp_path / "people.csv").write_bytes(CSV)
+    with run_simulator(SimulatorConfig(processing_time=600, progress_steps=2)) as slow:
+        env = {**env, "QUESTA_API_URL": slow.url}
+        submitted = run(["submit", "--no-wait", str(tmp_path / "people.csv")], env)
+        [job] = job_ids(submitted.stdout)
+        slow.state.fail(job)  # while it is surely still processing
+        synced = run(["sync"], env)
+    assert synced.exit_code == 3
+    line = next(x for x in synced.stdout.splitlines() if x.startswith("failed"))
+    hint = f"questa-vault show {job} --reveal"
+    assert hint in line and "submit the file again" in line, line
+    revealed = run(["show", job, "--reveal"], env)  # the hint's command works as said
+    assert revealed.exit_code == 0, revealed.output
+    assert "people.csv" in revealed.stdout and "server error" in revealed.stdout
+    rows = dict(re.split(r"\s{2,}", x.strip(), maxsplit=1) for x in revealed.stdout.splitlines()
+                if re.search(r"\S\s{2,}\S", x))  # fmt: skip
+    assert "archived" not in rows and rows["stored"] != "-", revealed.stdout
+
+
 def test_fetch_refuses_a_malformed_job_id(env: dict[str, str], sim: Any) -> None:
     result = run(["fetch", "../../etc/passwd"], env)
     assert result.exit_code == 1 and "not a valid job id" in result.stderr

@@ -129,6 +129,16 @@ def describe(file_type: str, size: int, map_size: int, entities: int) -> str:
     )
 
 
+def failed_detail(job_id: str) -> str:
+    """A failed job's outcome: what to do next. The server's message may quote the document,
+    so it is stored encrypted and only ``show --reveal`` (a key, logged) prints it, with the
+    file name that ``sync`` (no key) cannot know; the service never retries a failed job."""
+    return (
+        "the server reports the job failed (not retried): `questa-vault show "
+        f"{job_id} --reveal` prints its message and the file name; submit the file again"
+    )
+
+
 def _short(exc: VaultError, job_id: str) -> str:
     """The error message without a leading ``job X: `` (the outcome line names the job)."""
     message = str(exc)
@@ -306,7 +316,7 @@ class JobRun:
         return FetchOutcome(
             remote.job_id,
             "failed",
-            "the server reports the job failed; its message is archived encrypted",
+            failed_detail(remote.job_id),
         )
 
     async def _still_running(self, remote: RemoteJob, known: JobInfo | None) -> FetchOutcome:

@@ -114,7 +114,8 @@ def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> N
         ("created", utc_time(info.created_at)),
         ("submitted", utc_time(info.submitted_at)),
         ("fetched", utc_time(info.fetched_at)),
-        ("archived", utc_time(info.archived_at)),
+        # A failed job is stored (its error, encrypted) but never archived: say "stored".
+        ("stored" if info.status == "failed" else "archived", utc_time(info.archived_at)),
         (
             "expires (estimate)" if expiry is not None else "expires",
             utc_time(expiry or info.expires_at),
