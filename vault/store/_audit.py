@@ -107,6 +107,8 @@ _LIST_ROW_TYPES = [
     (name, getattr(kind, "__forward_arg__", kind))
     for name, kind in JobListRow.__annotations__.items()
 ]
+
+
 def check_list_row(info: list[tuple[str, object]], row: list[tuple[str, object]]) -> None:
     """Refuse a ``JobListRow`` that no longer mirrors ``JobInfo``, naming both field lists."""
     if info != row:
