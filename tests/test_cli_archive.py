@@ -123,6 +123,13 @@ def test_submit_then_export_every_file_type(
         (["ok.csv", "--custom-entities", json.dumps({"Secret Name" * 30: "X"})],
          "longer than 200 characters"),
         (["ok.csv", "--custom-entities", "@nowhere.json"], "cannot read --custom-entities file"),
+        # Labels the vault would refuse in the service's answer, after the file was sent.
+        (["ok.csv", "--custom-entities", '{"Secret Name": "PRO]JECT"}'],
+         "entry 1: 'placeholder' is a label"),
+        (["note.txt", "--custom-entities", '{"A": "OK", "Secret Name": "X[Y"}'],
+         "entry 2: 'placeholder' is a label"),
+        (["ok.csv", "--custom-entities", '[{"original": "Secret Name", "placeholder": "A\\nB"}]'],
+         "entry 1: 'placeholder' is a label"),
     ],
 )  # fmt: skip
 def test_submit_refuses_bad_input_before_sending(
@@ -133,6 +140,7 @@ def test_submit_refuses_bad_input_before_sending(
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "ok.csv").write_bytes(CSV)
     (tmp_path / "data.json").write_bytes(b"{}")
+    (tmp_path / "note.txt").write_bytes(b"Hi Secret Name\n")
     result = run(["submit", *args], env)
     assert result.exit_code == 1
     assert result.stderr.startswith("questa-vault: ") and message in result.stderr

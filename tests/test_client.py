@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vault.client import AsyncQuestaClient, QuestaClient, RetryPolicy, check_job_id
 from vault.errors import (
@@ -647,3 +649,31 @@ def test_no_import_is_retried_per_request_on_the_real_network_stack() -> None:
         finally:
             sys.modules["sniffio"] = saved
         assert looked_up.count("sniffio") >= 5
+
+
+@given(st.text(min_size=1, max_size=40), st.integers(1, 10**6))
+def test_submit_refuses_exactly_the_custom_labels_whose_answers_would_be_refused(
+    label: str, number: int
+) -> None:
+    """One rule: a custom entity's label `submit` accepts is one whose placeholders
+    (`[LABEL_N]`) pass the check of the service's answer, and one it refuses would fail it
+    (the file would be sent, anonymized, and the answer thrown away)."""
+    from vault.archive import custom_entities
+    from vault.client._validate import parse_text_result
+    from vault.errors import InputError, MalformedResponse
+
+    answer = {"anonymized_text": "x", "map": {"Zorblax": f"[{label}_{number}]"}, "entities": 1}
+    try:
+        custom_entities(json.dumps({"Zorblax": label}))
+    except InputError as exc:
+        refused_before = "'placeholder' is a label" in str(exc)
+        if not refused_before:  # empty or blank: refused before sending for another reason
+            return
+    else:
+        refused_before = False
+    try:
+        parse_text_result(answer)
+        refused_after = False
+    except MalformedResponse:
+        refused_after = True
+    assert refused_before == refused_after, (label, refused_before, refused_after)

@@ -18,7 +18,7 @@ from vault.archive._run import (
     run_all,
 )
 from vault.archive._writer import Writer
-from vault.client import QuestaClient
+from vault.client import QuestaClient, is_placeholder_label
 from vault.errors import ApiAuthError, ApiError, InputError, VaultError
 from vault.models import FetchOutcomeKind, JobContent, SubmitOptions, TextResult
 
@@ -89,6 +89,11 @@ def custom_entities(text: str, *, name: str = "custom entities") -> tuple[tuple[
                 raise InputError(
                     f"{name} entry {n}: '{key}' is longer than {MAX_CUSTOM_LENGTH} characters"
                 )
+        if not is_placeholder_label(item["placeholder"]):
+            raise InputError(
+                f"{name} entry {n}: 'placeholder' is a label such as PROJECT (the service makes "
+                "[PROJECT_1] of it): no '[', ']' or line break; nothing was sent"
+            )
         pairs.append((item["original"], item["placeholder"]))
     return tuple(pairs)
 

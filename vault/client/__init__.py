@@ -32,6 +32,7 @@ __getattr__, __dir__ = lazy_exports(
         "RetryPolicy": "vault.client._retry",
         "check_job_id": "vault.client._jobid",
         "is_job_id": "vault.client._jobid",
+        "is_placeholder_label": "vault.client._validate",
     },
 )
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from vault.client._http import DEFAULT_TIMEOUT, AsyncQuestaClient, QuestaClient
     from vault.client._jobid import check_job_id, is_job_id
     from vault.client._retry import RetryPolicy
-    from vault.client._validate import PLACEHOLDER_RE
+    from vault.client._validate import PLACEHOLDER_RE, is_placeholder_label
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE",
@@ -54,4 +55,5 @@ __all__ = [
     "RetryPolicy",
     "check_job_id",
     "is_job_id",
+    "is_placeholder_label",
 ]

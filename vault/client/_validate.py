@@ -25,6 +25,13 @@ from vault.models import REMOTE_STATUSES, RemoteJob, RemoteStatus, TextResult
 PLACEHOLDER_RE = re.compile(r"\[[^\[\]\r\n]+_[0-9]+\]")
 
 
+def is_placeholder_label(label: str) -> bool:
+    """Whether the service's placeholders for this label (``[LABEL_1]``, ...) pass the check
+    every answer's map gets: ``submit`` refuses a custom entity's label that would not, before
+    sending anything (its answer would be refused, after the service anonymized the file)."""
+    return PLACEHOLDER_RE.fullmatch(f"[{label}_1]") is not None
+
+
 # The server's file types; "xlsx" is accepted as a spelling of "excel".
 _SERVER_FILE_TYPES: Mapping[str, str] = {
     "pdf": "pdf",
