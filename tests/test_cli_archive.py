@@ -347,7 +347,10 @@ def test_jobs_and_show_need_no_passphrase(env: dict[str, str], sim: Any) -> None
 
 def test_show_unknown_job(env: dict[str, str]) -> None:
     result = run(["show", "nope"], env)
-    assert (result.exit_code, result.stderr) == (1, "questa-vault: job nope is not in this vault\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "questa-vault: job nope is not in this vault (questa-vault jobs lists its jobs)\n",
+    )
 
 
 def test_export_default_name_stdout_and_refusals(

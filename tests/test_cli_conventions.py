@@ -195,6 +195,37 @@ def test_an_ambiguous_prefix_is_a_clear_error(tmp_path: Path) -> None:
     assert json.loads(invoke(["show", "abcd-2", "--json"]).stdout)["job_id"] == "abcd-2222"
 
 
+def test_a_text_job_is_named_by_the_digits_after_text_and_unknown_ids_hint_at_jobs() -> None:
+    """audit prints 8 characters, `text-2b8` for a text job: the uuid's digits alone must
+    name it too, and an id that names nothing says where the ids are (review-newuser6, 5)."""
+    from custody_kit import sample_job
+
+    from vault.custody import Custodian
+
+    assert invoke(["init", "--user", "alice", *FAST_KDF], env=ENV).exit_code == 0
+    vault = Path(
+        json.loads(invoke(["config", "show", "--json"]).stdout)["settings"]["vault"]["value"]
+    )
+    text_id = "text-2b887ac8-0000-4000-8000-000000000001"
+    with Custodian.open(vault) as kr:
+        kr.store_job(sample_job(text_id), actor="alice")
+        kr.store_job(sample_job("text-2b8ffff0-0000-4000-8000-000000000002"), actor="alice")
+    for args in (["show", "2b88", "--json"], ["export", "2b887ac8", "-o", "-"]):
+        result = invoke(args, env=ENV)
+        assert result.exit_code == 0, (args, result.output)
+    assert json.loads(invoke(["show", "2b88", "--json"]).stdout)["job_id"] == text_id
+    other = invoke(["show", "2b8f", "--json"], env=ENV)  # the other one, by its digits
+    assert json.loads(other.stdout)["job_id"].startswith("text-2b8ffff0"), other.output
+    both = invoke(["show", "text-2b8"], env=ENV)  # what audit prints: ambiguous here, and says so
+    assert both.exit_code == 1 and "is ambiguous: 2 jobs" in both.stderr
+    for args in (["show", "9999"], ["export", "9999", "-o", "-"], ["restore", "-j", "9999"]):
+        result = invoke(args, env=ENV)
+        assert (result.exit_code, result.stderr) == (
+            1,
+            "questa-vault: job 9999 is not in this vault (questa-vault jobs lists its jobs)\n",
+        ), args
+
+
 def test_help_lists_commands_in_workflow_order() -> None:
     text = invoke(["--help"]).stdout
     order = ["init", "config", "submit", "sync", "restore", "audit", "grant", "demo"]

@@ -468,7 +468,8 @@ def test_log_says_when_nothing_matches_and_flags_an_unknown_user(vault: Path) ->
     unknown = invoke(["log", "--job", "zzzz-no-such-job"])
     assert (unknown.exit_code, unknown.stderr) == (
         1,
-        "questa-vault: job zzzz-no-such-job is not in this vault\n",
+        "questa-vault: job zzzz-no-such-job is not in this vault (questa-vault jobs lists "
+        "its jobs)\n",
     )
     inverted = invoke(["log", "--since", "today", "--until", "yesterday"])
     assert (inverted.exit_code, inverted.stderr) == (

@@ -17,7 +17,7 @@ import click
 
 from vault.client import is_job_id
 from vault.config import default_vault_path, vault_location
-from vault.errors import AmbiguousJob, InputError
+from vault.errors import AmbiguousJob, InputError, UnknownJob
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 
 MIN_PREFIX = 4
 _SHOWN = 5
+TEXT_PREFIX = "text-"  # the local ids of text jobs (the service gives them none)
+
+
+def unknown_job(job_id: str) -> UnknownJob:
+    """The error for an id no job of this vault has (nor starts with)."""
+    return UnknownJob(f"job {job_id} is not in this vault (questa-vault jobs lists its jobs)")
 
 
 def resolve_job(vault: Vault, text: str, statuses: dict[str, str | None] | None = None) -> str:
@@ -40,6 +46,10 @@ def resolve_job(vault: Vault, text: str, statuses: dict[str, str | None] | None 
     if status is not None:
         return text
     matches = vault.job_ids_with_prefix(text, limit=_SHOWN + 1)
+    if not matches and not text.startswith(TEXT_PREFIX):
+        # A text job's id is ``text-<uuid>``: its uuid's digits alone name it too (the 8
+        # characters `audit` prints of it are ``text-`` and 3 digits).
+        matches = vault.job_ids_with_prefix(TEXT_PREFIX + text, limit=_SHOWN + 1)
     if len(matches) == 1:
         if not is_job_id(matches[0]):
             # not stored by this version (the store takes only valid ids): it may hold '/',

@@ -28,7 +28,7 @@ from vault.cli._app import (
     utc_time,
 )
 from vault.cli._common import open_vault, unlock
-from vault.cli._jobref import complete_job_ids, resolve_job
+from vault.cli._jobref import complete_job_ids, resolve_job, unknown_job
 from vault.cli._terminal import RAW_HELP, echo, inert, terminal_safe
 from vault.client import check_job_id, is_job_id
 from vault.errors import InputError, UnknownJob
@@ -98,7 +98,7 @@ def show_command(ctx: AppContext, job_id: str, reveal: bool, as_json: bool) -> N
         job_id = resolve_job(vault, job_id)
         info = vault.job(job_id)
         if info is None:
-            raise UnknownJob(f"job {job_id} is not in this vault")
+            raise unknown_job(job_id)
         if reveal:  # logged as `show` before anything is printed
             details = _details(unlock(ctx, vault).reveal(job_id))
     if as_json:
@@ -213,7 +213,7 @@ def export_command(
         job_id = resolve_job(vault, job_id)
         info = vault.job(job_id)
         if info is None:
-            raise UnknownJob(f"job {job_id} is not in this vault")
+            raise unknown_job(job_id)
         if info.status == "erased":
             raise UnknownJob(erased_message(vault, job_id))
         if info.status != "archived":

@@ -15,9 +15,9 @@ import click
 from vault.audit import Column, Table, iso_time, parse_when, short_time
 from vault.cli._app import AppContext, cli, echo_lines, emit_json, json_option, pass_app
 from vault.cli._common import open_vault
-from vault.cli._jobref import complete_job_ids, complete_users, resolve_job
+from vault.cli._jobref import complete_job_ids, complete_users, resolve_job, unknown_job
 from vault.cli._terminal import echo, inert
-from vault.errors import InputError, UnknownJob
+from vault.errors import InputError
 from vault.models import LOG_ACTIONS, LogEntry
 
 # --------------------------------------------------------------------------- log
@@ -91,7 +91,7 @@ def log_command(
         # A typo would otherwise read as "nothing happened". (An actor named through the
         # Python API need not be a vault user: its entries still match above.)
         if not entries and job_id is not None and vault.job(job_id) is None:
-            raise UnknownJob(f"job {job_id} is not in this vault")
+            raise unknown_job(job_id)
         if not entries and user is not None and user not in {u.name for u in vault.users()}:
             raise InputError(
                 f"no user {user!r} in this vault and no log entry by it "

@@ -30,7 +30,7 @@ from vault.cli._app import (
     pass_app,
 )
 from vault.cli._common import open_vault, unlock
-from vault.cli._jobref import complete_job_ids, resolve_job, resolve_jobs
+from vault.cli._jobref import complete_job_ids, resolve_job, resolve_jobs, unknown_job
 from vault.cli._terminal import RAW_HELP, terminal_safe
 from vault.client import check_job_id
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
@@ -83,7 +83,7 @@ def _check_jobs(vault: Vault, job_ids: list[str], statuses: dict[str, str | None
     for job_id in job_ids:
         status = statuses[job_id] if job_id in statuses else vault.job_status(job_id)
         if status is None:
-            raise UnknownJob(f"job {job_id} is not in this vault")
+            raise unknown_job(job_id)
         if status == "erased":
             raise UnknownJob(erased_message(vault, job_id))
         if status != "archived":
