@@ -183,3 +183,29 @@ def test_the_same_vault_spelled_differently_is_refused(
     # another database of the same server is not the same vault
     result = invoke(["migrate", pg_url, str(tmp_path / "copy.db")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_vault_migrated_by_a_newer_version_says_which_migration_and_what_to_do(
+    cli_vault: Path | str,
+) -> None:
+    """A branch's (or a newer release's) migration makes the vault unreadable here: the
+    refusal names the migration, this version and the ways out, and changes nothing."""
+    from custody_kit import raw_db
+
+    env = {"QUESTA_VAULT_PASSPHRASE": "pass phrase"}
+    assert invoke(["init", "--user", "alice", *FAST_KDF], env=env).exit_code == 0
+    with raw_db(cli_vault) as db:
+        db.execute(
+            "INSERT INTO schema_migrations (id, name, applied_at) VALUES (99, 'm099_job_label', 0)"
+        )
+    from vault._version import __version__
+
+    for args in (["jobs"], ["audit"]):
+        result = invoke(args, env=env)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            "questa-vault: this vault was written by a newer or different version of "
+            f"questa-vault: it has migration(s) that version {__version__} does not know "
+            "(m099_job_label); use the version that migrated it, or a backup taken before "
+            "(nothing was changed)\n"
+        )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from vault.errors import StoreError
+
 JOB_STATUSES_SQL = "('pending', 'archived', 'failed', 'expired', 'erased')"
 
 M001_INITIAL: Sequence[str] = (
@@ -151,3 +153,20 @@ LOG_TRIGGERS: Mapping[str, str] = {
     for sql in statements
     if " ".join(sql.split()).startswith("CREATE TRIGGER ")
 }
+
+
+def unknown_schema(applied: Sequence[str]) -> StoreError:
+    """The refusal of a vault whose applied migrations are not a start of ``MIGRATIONS``
+    (a newer version, or a branch, migrated it): which ones, and what to do."""
+    from vault._version import __version__
+
+    known = [name for name, _ in MIGRATIONS]
+    strange = [name for name in applied if name not in known] or [
+        name for name, k in zip(applied, known, strict=False) if name != k
+    ]
+    shown = ", ".join(name[:64] for name in strange[:3]) + (", ..." if len(strange) > 3 else "")
+    return StoreError(
+        "this vault was written by a newer or different version of questa-vault: it has "
+        f"migration(s) that version {__version__} does not know ({shown}); use the version "
+        "that migrated it, or a backup taken before (nothing was changed)"
+    )

@@ -43,7 +43,7 @@ from vault.errors import (
     VaultNotFound,
 )
 from vault.store._database import Database
-from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE
+from vault.store._migrations import MIGRATIONS, MIGRATIONS_TABLE, unknown_schema
 from vault.store._pg_schema import (
     CHAIN_REFUSED,
     EXTRA_TABLES,
@@ -255,9 +255,7 @@ class PostgresDatabase(Database):
                     self._change(sql, ())
             applied = self.migrations()
             if applied != known[: len(applied)]:
-                raise StoreError(
-                    "this vault was written by a newer or different version of questa-vault"
-                )
+                raise unknown_schema(applied)
             for number, (name, statements) in enumerate(MIGRATIONS, start=1):
                 if name in applied:
                     continue

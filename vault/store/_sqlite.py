@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, Self, TypeVar
 from vault._dataclass import dataclass
 from vault.errors import IntegrityError, StoreError, VaultExists, VaultNotFound
 from vault.store._database import Database
-from vault.store._migrations import LOG_TRIGGERS, MIGRATIONS, MIGRATIONS_TABLE
+from vault.store._migrations import LOG_TRIGGERS, MIGRATIONS, MIGRATIONS_TABLE, unknown_schema
 
 BUSY_TIMEOUT_MS = 30_000
 SIDECARS = ("-wal", "-shm")
@@ -263,9 +263,7 @@ class SqliteDatabase(Database):
                 r[0] for r in self._conn.execute("SELECT name FROM schema_migrations ORDER BY id")
             ]
             if applied != known[: len(applied)]:
-                raise StoreError(
-                    "this vault was written by a newer or different version of questa-vault"
-                )
+                raise unknown_schema(applied)
             for number, (name, statements) in enumerate(MIGRATIONS, start=1):
                 if name in applied:
                     continue
