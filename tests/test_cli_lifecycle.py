@@ -348,6 +348,15 @@ def test_erase_asks_first(vault: Path) -> None:
     assert "about to erase 1 job(s) for good:" in declined.stderr
     assert "Erase 1 job(s)? This cannot be undone" in declined.stderr
     assert actions(vault, "erase") == []
+    assert declined.stderr.endswith("questa-vault: aborted\n")
+    # No terminal and no answer (cron, `< /dev/null`): say how to erase without asking.
+    no_answer = alice(["erase", "j1"], input="")
+    assert no_answer.exit_code == 1
+    assert no_answer.stderr.endswith(
+        "questa-vault: no answer to the confirmation (standard input is not a terminal): add "
+        "--yes to erase without asking; nothing was erased\n"
+    )
+    assert actions(vault, "erase") == []
     confirmed = alice(["erase", "j1"], input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert confirmed.stdout.split() == ["j1"]

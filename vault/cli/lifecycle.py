@@ -8,6 +8,7 @@ Adapters only: parse, call ``vault.Vault``, render. ``erase``, ``verify`` (witho
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -214,9 +215,19 @@ def erase_command(
                 ctx.say(f"  {job_id}")
             if len(targets) > 20:
                 ctx.say(f"  ... and {len(targets) - 20} more")
-            click.confirm(
-                f"Erase {len(targets)} job(s)? This cannot be undone", abort=True, err=True
-            )
+            try:
+                agreed = click.confirm(
+                    f"Erase {len(targets)} job(s)? This cannot be undone", err=True
+                )
+            except click.exceptions.Abort:  # Ctrl-C, or the input ended (EOF)
+                if sys.stdin.isatty():
+                    raise
+                raise InputError(
+                    "no answer to the confirmation (standard input is not a terminal): add "
+                    "--yes to erase without asking; nothing was erased"
+                ) from None
+            if not agreed:
+                raise click.exceptions.Abort()
         # Already-erased jobs go in too: erasing them again empties a WAL an earlier
         # erase could not (another process was reading).
         done = vault.erase([j.job_id for j in jobs], actor=actor) if jobs else []
