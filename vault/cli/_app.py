@@ -59,6 +59,7 @@ class _Run:
     count of the group (0 until the group's callback has run)."""
 
     verbose: int = 0
+    terminated: bool = False  # SIGTERM arrived: Ctrl-C's report, exit 143
     settings: Settings | None = None
     settings_error: ConfigError | None = None
 
@@ -585,8 +586,48 @@ def _global_option_hint(exc: click.UsageError) -> str | None:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a service manager, a cancelled CI job) stops a command the way
+    Ctrl-C does: the same one-line report of what is left pending, then exit 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _run.terminated = True
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``Terminated`` while the command runs, unless the process already
+    chose what SIGTERM does (an application that embeds ``run``)."""
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted_code(code: int) -> int:
+    return 143 if _run.terminated and code == 130 else code
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors become exit codes."""
+    _run.terminated = False
+    with _sigterm_as_interrupt():
+        return _run_cli(argv)
+
+
+def _run_cli(argv: list[str] | None) -> int:
     # Decided by the parsed option, not by argv text: "-j -v" or a file named "-v" is no -v.
     _run.verbose = 0
     _run.settings, _run.settings_error = None, None
@@ -620,10 +661,10 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except VaultError as exc:
         echo(f"questa-vault: {inert(str(exc))}", err=True)
-        return exc.exit_code
+        return _interrupted_code(exc.exit_code)
     except KeyboardInterrupt:
         echo("questa-vault: interrupted", err=True)
-        return 130
+        return _interrupted_code(130)
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # last line of defence: no traceback reaches a user
