@@ -157,10 +157,46 @@ def test_a_device_fifo_or_socket_is_never_replaced_even_with_force(
     for name, node in _special_nodes(tmp_path).items():
         before = os.lstat(node)
         result = invoke(REPLACING[case](node, tmp_path), env=ENV)
-        assert result.exit_code == 1, (name, result.output)
-        assert "never replaced" in result.stderr and result.stderr.count("\n") == 1, name
+        if name == "device" and case == "restore -o":
+            # A null device is restore's sink (test_restore_to_the_null_device_...): written
+            # to as a stream, still never replaced.
+            assert result.exit_code == 0, result.output
+        else:
+            assert result.exit_code == 1, (name, result.output)
+            assert "never replaced" in result.stderr and result.stderr.count("\n") == 1, name
         after = os.lstat(node)
         assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), name
+
+
+def test_restore_to_the_null_device_writes_only_the_report_and_logs_first(
+    vault: Path, tmp_path: Path
+) -> None:
+    """`-o /dev/null --report FILE`: the null device is a sink, so nothing is exposed by
+    writing to it; the release is logged as any restore is, and /dev/null stays the device.
+    Descriptor paths (/dev/stdout) and other devices stay refused."""
+    import json
+
+    from custody_kit import raw_db
+
+    null_link = tmp_path / "discard"
+    null_link.symlink_to(os.devnull)
+    before = os.stat(os.devnull)
+    for n, target in enumerate([Path(os.devnull), null_link]):
+        report = tmp_path / f"rep{n}.json"
+        args = ["restore", _answer(tmp_path), "-j", JOB, "-o", str(target)]
+        result = invoke([*args, "--report", str(report), "--allow-unresolved"], env=ENV)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == ""
+        assert json.loads(report.read_text())["restored"] >= 0
+        after = os.stat(os.devnull)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (
+            before.st_mode, before.st_ino, before.st_rdev,
+        )  # fmt: skip
+    with raw_db(vault) as db:
+        logged = db.execute("SELECT count(*) FROM access_log WHERE action = 'restore'").fetchone()
+    assert logged == (2,)
+    refused = invoke(["restore", _answer(tmp_path), "-j", JOB, "-o", "/dev/stdout"], env=ENV)
+    assert refused.exit_code == 1 and "never replaced" in refused.stderr
 
 
 def test_the_atomic_output_itself_refuses_a_special_node_at_commit(tmp_path: Path) -> None:

@@ -307,7 +307,14 @@ def restore_command(
 
     if is_dash(input_path):
         ctx.claim_stdin("INPUT")
-    check_output(ctx, output, force=force, inputs=[input_path], outputs=[report_path])
+    # -o /dev/null: only the report is wanted. The null device is written as a stream (the
+    # bytes go nowhere; it is never renamed over), still after the log entry is committed.
+    from vault.restore import is_null_device
+
+    sink = output is not None and not is_dash(output) and is_null_device(output)
+    check_output(
+        ctx, None if sink else output, force=force, inputs=[input_path], outputs=[report_path]
+    )
     check_output(ctx, report_path, force=force, inputs=[input_path])
     if as_json and is_dash(report_path):
         raise click.UsageError("--report - and --json both write to stdout: choose one")
@@ -315,7 +322,11 @@ def restore_command(
         raise click.UsageError("--json needs -o FILE: stdout carries the restored text")
     if is_dash(report_path) and (output is None or is_dash(output)):
         raise click.UsageError("--report - needs -o FILE: stdout carries the restored text")
-    with _input_stream(input_path) as given, open_vault(ctx) as vault:
+    with (
+        _input_stream(input_path) as given,
+        open_vault(ctx) as vault,
+        open(os.devnull, "wb") if sink else contextlib.nullcontext() as null,
+    ):
         statuses: dict[str, str | None] = {}
         job_ids = list(dict.fromkeys(resolve_jobs(vault, job_ids, statuses)))
         if prefer is not None:
@@ -342,6 +353,8 @@ def restore_command(
         to_stdout = output is None or str(output) == "-"
         stdout = terminal_safe(sys.stdout.buffer, raw=raw)
         target: Path | BinaryIO = stdout if to_stdout or output is None else output
+        if null is not None:
+            target = null
         total = None if input_path is None or given is sys.stdin.buffer else _size(given)
         unlocked = unlock(ctx, vault)
         if given is sys.stdin.buffer and to_stdout and _is_pipe(given):

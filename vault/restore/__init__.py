@@ -25,6 +25,7 @@ __getattr__, __dir__ = lazy_exports(
         "restore_stream": "vault.restore._engine",
         "restore_text": "vault.restore._engine",
         "AtomicOutput": "vault.restore._output",
+        "is_null_device": "vault.restore._output",
         "refuse_special": "vault.restore._output",
         "CsvDialect": "vault.restore._formats",
         "RestoreOptions": "vault.restore._engine",
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
         restore_text,
     )
     from vault.restore._formats import FORMATS, UNSUPPORTED, CsvDialect, detect_format
-    from vault.restore._output import AtomicOutput, refuse_special
+    from vault.restore._output import AtomicOutput, is_null_device, refuse_special
     from vault.restore._report import RestoreReport, UnresolvedPlaceholder, plural
     from vault.restore._stream import StreamRestorer
 
@@ -58,6 +59,7 @@ __all__ = [
     "StreamRestorer",
     "UnresolvedPlaceholder",
     "detect_format",
+    "is_null_device",
     "plural",
     "refuse_special",
     "restore_bytes",

@@ -185,6 +185,19 @@ def refuse_special(destination: Path) -> None:
             )
 
 
+def is_null_device(destination: Path) -> bool:
+    """Whether ``destination`` is the null device (``/dev/null``, or a link to it; not a
+    descriptor path such as ``/dev/stdout``): a sink, written to as a stream (the bytes go
+    nowhere), never renamed over like a file."""
+    if _through_descriptor(destination):
+        return False
+    try:
+        info, null = os.stat(destination), os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(info.st_mode) and info.st_rdev == null.st_rdev
+
+
 _STANDARD_STREAMS = frozenset({"/dev/stdin", "/dev/stdout", "/dev/stderr"})
 
 
