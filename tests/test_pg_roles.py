@@ -316,6 +316,57 @@ def test_the_archiver_logs_only_beside_the_job_row_it_writes(team: dict[str, str
         assert verify(kr, session=session).ok
 
 
+ARCHIVER_ROW_ATTACKS = {
+    # a copy of bob's sealed key as a grant for a user who never had one: a plain INSERT
+    "grant inserted": (
+        "INSERT INTO grants (job_id, user_id, key_version, sealed_dek, created_at) "
+        "SELECT job_id, (SELECT id FROM users WHERE name = 'carol'), key_version, sealed_dek, "
+        "created_at FROM grants WHERE job_id = 'job-0' "
+        "AND user_id = (SELECT id FROM users WHERE name = 'bob')"
+    ),
+    # one more chunk of copied ciphertext (keyless verify saw nothing of this one)
+    "blob inserted": (
+        "INSERT INTO blobs (job_id, field, idx, key_version, data) SELECT job_id, field, "
+        "idx + 1, key_version, data FROM blobs WHERE job_id = 'job-0' AND field = 'map'"
+    ),
+    # a pending job's grant (its row written in this transaction) moved onto the archived job
+    "grant moved": (
+        "UPDATE jobs SET status = status WHERE job_id = 'job-p'; "
+        "UPDATE grants SET job_id = 'job-0', user_id = (SELECT id FROM users "
+        "WHERE name = 'carol') WHERE job_id = 'job-p'"
+    ),
+    "blob moved": (
+        "UPDATE jobs SET status = status WHERE job_id = 'job-p'; "
+        "UPDATE blobs SET job_id = 'job-0', idx = idx + 100 WHERE job_id = 'job-p'"
+    ),
+    # a pending job renamed (its grants and blobs would follow it nowhere)
+    "job renamed": "UPDATE jobs SET job_id = 'job-q' WHERE job_id = 'job-p'",
+}
+
+
+@pytest.mark.parametrize("attack", ARCHIVER_ROW_ATTACKS)
+def test_the_archiver_cannot_touch_an_archived_job_through_any_statement(
+    team: dict[str, str], attack: str
+) -> None:
+    """The class of a guard that covers some of the statements a role holds: every INSERT,
+    UPDATE (old and new job id) and DELETE the archiver may run on grants and blobs is
+    checked, so an archived job's rows stay as archived (each of these made job-0
+    unreadable, for every holder, until the admin deleted the rows)."""
+    with Custodian.open(team["questa_admin"]) as kr:
+        kr.add_user("carol", passphrase=PASSPHRASE, kdf=FAST, actor="alice")
+        kr.store_job(sample_job("job-p"), actor="alice")  # blobs and grants to move...
+    with psycopg.connect(team["questa_admin"], autocommit=True) as conn:
+        conn.execute("UPDATE jobs SET status = 'pending' WHERE job_id = 'job-p'")  # ...pending
+    with psycopg.connect(team["questa_archiver"]) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            conn.execute(ARCHIVER_ROW_ATTACKS[attack])
+    with Custodian.open(team["questa_admin"]) as kr:
+        session = kr.unlock("alice", PASSPHRASE)
+        assert session.open_job("job-0").content == sample_job("job-0").content
+        bob = kr.unlock("bob", PASSPHRASE)
+        assert bob.open_job("job-0").content == sample_job("job-0").content
+
+
 def test_an_entry_off_the_chain_is_refused_for_every_role(team: dict[str, str]) -> None:
     for role in ROLES:
         with psycopg.connect(team[role]) as conn:

@@ -19,6 +19,8 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "analyse_map": "vault.custody._envelope",
+        "FIELD_FILE": "vault.custody._envelope",
+        "FIELDS": "vault.custody._envelope",
         "default_kdf": "vault.crypto",
         "parse_head": "vault.custody._log",
         "Clock": "vault.custody._custodian",
@@ -33,12 +35,14 @@ __getattr__, __dir__ = lazy_exports(
 if TYPE_CHECKING:
     from vault.crypto import KdfParams, default_kdf
     from vault.custody._custodian import Clock, Custodian
-    from vault.custody._envelope import MapStats, analyse_map
+    from vault.custody._envelope import FIELD_FILE, FIELDS, MapStats, analyse_map
     from vault.custody._log import parse_head
     from vault.custody._session import Session
     from vault.custody._state import StateProblem
 
 __all__ = [
+    "FIELDS",
+    "FIELD_FILE",
     "Clock",
     "Custodian",
     "KdfParams",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from vault._dataclass import dataclass
-from vault.custody import Custodian, Session, parse_head
+from vault.custody import FIELD_FILE, FIELDS, Custodian, Session, parse_head
 from vault.errors import (
     AccessDenied,
     ConnectionLost,
@@ -181,8 +181,10 @@ def _head_findings(
 
 def _structure_findings(db: Database, jobs: Sequence[JobInfo]) -> list[Finding]:
     layout: dict[str, dict[str, list[tuple[int, int]]]] = {}
-    for job_id, field, idx, version in db.blobs.layout():
+    sizes: dict[str, int] = {}
+    for job_id, field, idx, version, size in db.blobs.layout():
         layout.setdefault(job_id, {}).setdefault(field, []).append((idx, version))
+        sizes[job_id] = sizes.get(job_id, 0) + size
     grant_versions: dict[str, set[int]] = {}
     for job_id, _user, version in db.grants.layout():
         grant_versions.setdefault(job_id, set()).add(version)
@@ -209,8 +211,24 @@ def _structure_findings(db: Database, jobs: Sequence[JobInfo]) -> list[Finding]:
                     job.job_id,
                 )
             )
+        if sizes.get(job.job_id, 0) != job.ciphertext_size:
+            # The row's (sealed) size against the rows stored: a chunk added or dropped
+            # without the key is seen here, not only by the seal check of --deep.
+            findings.append(
+                Finding(
+                    "structure",
+                    "the stored ciphertexts do not add up to the size the job records",
+                    job.job_id,
+                )
+            )
         for field, chunks in sorted(fields.items()):
             indexes = sorted(i for i, _ in chunks)
+            if field not in FIELDS:
+                findings.append(Finding("structure", "ciphertext of an unknown field", job.job_id))
+            elif field != FIELD_FILE and len(chunks) != 1:
+                findings.append(
+                    Finding("structure", f"the {field} field has more than one chunk", job.job_id)
+                )
             versions = {v for _, v in chunks}
             if indexes != list(range(len(indexes))):
                 findings.append(

@@ -106,9 +106,9 @@ class Blobs(Queries):
     def delete(self, job_id: str) -> int:
         return self._exec("DELETE FROM blobs WHERE job_id = ?", (job_id,))
 
-    def layout(self) -> list[tuple[str, str, int, int]]:
-        """``(job_id, field, idx, key_version)`` of every blob, without the data."""
-        rows = self._query("SELECT job_id, field, idx, key_version FROM blobs")
+    def layout(self) -> list[tuple[str, str, int, int, int]]:
+        """``(job_id, field, idx, key_version, size)`` of every blob, without the data."""
+        rows = self._query("SELECT job_id, field, idx, key_version, length(data) FROM blobs")
         return [_blob_place(r) for r in rows]
 
 
@@ -121,5 +121,5 @@ def _blob(r: Sequence[Any]) -> BlobRow:
 
 
 @checked("blob")
-def _blob_place(r: Sequence[Any]) -> tuple[str, str, int, int]:
-    return (str(r[0]), str(r[1]), int(r[2]), int(r[3]))
+def _blob_place(r: Sequence[Any]) -> tuple[str, str, int, int, int]:
+    return (str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]))
