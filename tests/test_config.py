@@ -547,6 +547,13 @@ HIDDEN_PASSWORD_URLS = [
     "postgresql:///questa?host=/tmp#&password=S3cret",
     "postgresql://db/questa#x?password=S3cret",
     "postgresql://db/questa#x?sslpassword=S3cret",
+    # secrets whose parameter name has no "password" (libpq 18): found by libpq's own list
+    "postgresql:///questa?host=/tmp&oauth_issuer=https://i.example&oauth_client_id=v"
+    "&oauth_client_secret=S3cret",
+    "postgresql:///questa?host=/tmp&OAUTH_CLIENT_SECRET=S3cret",
+    "postgresql:///questa?host=/tmp&oauth%5Fclient%5Fsecret=S3cret",
+    "postgresql:///questa?host=/tmp&scram_client_key=S3cret",
+    "postgresql://db/questa#x?scram_server_key=S3cret",
 ]
 
 
@@ -563,11 +570,51 @@ def test_a_password_urllib_cannot_see_is_refused(url: str, tmp_path: Path) -> No
 _URL_TEXT = st.text(alphabet="aZ09?#&=/:@%+. _-[]'\\", max_size=12)
 
 
+def test_every_parameter_libpq_marks_secret_is_refused() -> None:
+    """The class, not the examples: every parameter the running libpq itself marks secret
+    (display character ``*``), whatever its name, is refused in a URL."""
+    from psycopg import pq
+
+    from vault import InputError
+    from vault.config import DatabaseUrl, is_secret_parameter
+
+    marked = [o.keyword.decode() for o in pq.Conninfo.get_defaults() if o.dispchar == b"*"]
+    assert "password" in marked
+    for key in marked:
+        assert is_secret_parameter(key), key
+        with pytest.raises(InputError, match="carries a"):
+            DatabaseUrl(f"postgresql:///questa?host=/tmp&{key}=S3cret")
+
+
+def test_config_show_never_prints_a_stored_secret(tmp_path: Path) -> None:
+    """A settings file written before a secret parameter was refused (by hand, or by an
+    older version): ``config show`` prints the URL as messages do, values hidden."""
+    url = (
+        "postgresql:///questa?host=/tmp&user=questa_admin&oauth_issuer=https://i.example"
+        "&oauth_client_id=vault&oauth_client_secret=S3cret"
+    )
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().write_text(f'vault = "{url}"\n', encoding="utf-8")
+    for args in (["config", "show"], ["config", "show", "--json"]):
+        result = invoke(args, env={"QUESTA_VAULT": None})  # type: ignore[dict-item]
+        assert result.exit_code == 0, result.output
+        assert "S3cret" not in result.output and "oauth_client_secret=***" in result.output
+    # every other command refuses it, naming the parameter, never its value
+    result = invoke(["jobs"], env={"QUESTA_VAULT": None})  # type: ignore[dict-item]
+    assert result.exit_code == 1 and "S3cret" not in result.output
+    assert "oauth_client_secret" in result.stderr
+    # and `config set` replaces it
+    replaced = invoke(["config", "set", "vault", "postgresql:///questa?host=/tmp"])
+    assert replaced.exit_code == 0, replaced.output
+
+
 @given(
     shape=st.sampled_from([
         "postgresql://u:{x}@h/db", "postgresql://{x}@h/db", "postgresql:///db?host=h&{x}",
         "postgresql://h/{x}", "postgresql:///db{x}password=pw", "postgresql://h{x}/db",
         "postgresql:///db?options=SeCrEt{x}&host=/tmp",
+        "postgresql:///db?host=h&{x}secret=pw", "postgresql:///db?host=h&oauth_client{x}=pw",
+        "postgresql:///db?{x}=pw&host=h", "postgresql://h/db?scram_{x}=pw",
     ]),
     x=_URL_TEXT,
 )  # fmt: skip
@@ -578,7 +625,7 @@ def test_property_a_url_accepted_holds_no_password_for_libpq(shape: str, x: str)
     from psycopg.conninfo import conninfo_to_dict
 
     from vault import InputError
-    from vault.config import DatabaseUrl
+    from vault.config import DatabaseUrl, is_secret_parameter
 
     url = shape.format(x=x)
     try:
@@ -591,7 +638,8 @@ def test_property_a_url_accepted_holds_no_password_for_libpq(shape: str, x: str)
         assert "pw" not in str(exc) or "pw" in shape.split("{x}")[0], str(exc)
         return
     assert parsed is not None
-    assert not [key for key in parsed if "password" in key]
+    assert not [key for key in parsed if is_secret_parameter(key)]
+    assert not [key for key in parsed if "password" in key or "secret" in key]
     shown = conninfo_to_dict(vault.redacted)
     for key, value in parsed.items():
         if key in ("host", "port", "dbname", "user"):

@@ -168,8 +168,8 @@ def test_the_docs_refuse_temporary_tables_to_the_roles(team: dict[str, str]) -> 
 FIRING: dict[str, list[tuple[str, str | None]]] = {
     "questa_archiver": [
         ("UPDATE public.jobs SET updated_at = updated_at WHERE status = 'pending'", None),
-        ("DELETE FROM public.blobs WHERE job_id = 'job-0'", "only replaces what it is archiving"),
-        ("DELETE FROM public.grants WHERE job_id = 'job-0'", "only replaces what it is archiving"),
+        ("DELETE FROM public.blobs WHERE job_id = 'job-0'", "only writes what it is archiving"),
+        ("DELETE FROM public.grants WHERE job_id = 'job-0'", "only writes what it is archiving"),
         ("UPDATE public.jobs SET status = 'expired' WHERE job_id = 'job-0'", "only archives"),
         ("INSERT INTO public.access_log (seq, time, \"user\", action, counts, prev_hash, "
          "entry_hash) VALUES (1, 0, 'x', 'submit', '{}', 'x', 'x')", "does not follow its head"),

@@ -14,6 +14,7 @@ history or in a process listing.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import posixpath
@@ -79,6 +80,40 @@ URL_PARAMETER_REFUSED = (
     "the vault URL carries a secret ({key}); remove it and give it through libpq instead: a "
     "service file (~/.pg_service.conf or PGSERVICEFILE, then postgresql:///?service=NAME)"
 )
+# libpq's connection parameters that carry a secret: the ones libpq itself marks secret
+# (``PQconndefaults``' display character ``*``: password, sslpassword, oauth_client_secret in
+# libpq 18) and the SCRAM keys, which it files as debug options. ``is_secret_parameter`` also
+# asks the running libpq, so a secret parameter of a newer libpq is refused too.
+SECRET_PARAMETERS = frozenset(
+    {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
+)
+# A parameter whose name holds one of these is taken for a secret, known to libpq or not.
+_SECRET_WORDS = ("password", "secret", "scram", "token", "credential")
+
+
+def is_secret_parameter(key: str) -> bool:
+    """Whether the libpq connection parameter ``key`` carries a secret (never in a URL)."""
+    key = key.lower()
+    return (
+        key in SECRET_PARAMETERS
+        or any(word in key for word in _SECRET_WORDS)
+        or key in _libpq_secret_parameters()
+    )
+
+
+@functools.cache
+def _libpq_secret_parameters() -> frozenset[str]:
+    """The parameters the running libpq marks secret (display character ``*``)."""
+    try:
+        from psycopg import pq
+
+        return frozenset(
+            o.keyword.decode().lower() for o in pq.Conninfo.get_defaults() if o.dispchar == b"*"
+        )
+    except Exception:  # the static list above still holds
+        return frozenset()
+
+
 # Connection parameters whose values a message may show; any other is shown as ``***``.
 _SHOWN_PARAMETERS = frozenset(
     {
@@ -104,33 +139,46 @@ class DatabaseUrl:
 
     @property
     def redacted(self) -> str:
-        """The URL as libpq reads it (``libpq_parameters``), rebuilt with the value of every
-        parameter not known to be harmless as ``***``: secrets are refused on the way in, and
-        this keeps any that libpq may add later out of error messages too. Built from what
-        libpq parsed, never from the text, which another parser splits differently."""
-        params = dict(libpq_parameters(self.url))
-        dbname = params.pop("dbname", "")
-        netloc = ""
-        host = params.get("host", "")
-        if host and not any(c in host for c in "/,@:%"):  # one host name or IPv4 address
-            netloc = _shown(params.pop("host"))
-            if "port" in params and params["port"].isdigit():
-                netloc += f":{params.pop('port')}"
-        # in the order the URL gives them (libpq's own order otherwise), so a URL with
-        # nothing to hide is shown as written
-        given = "&" + self.url.partition("?")[2]
-        spot = {key: given.find(f"&{key}=") % (len(given) + 1) for key in params}
-        query = "&".join(
-            f"{key}={_shown(value) if key.lower() in _SHOWN_PARAMETERS else '***'}"
-            for key, value in sorted(params.items(), key=lambda item: spot[item[0]])
-        )
-        return f"postgresql://{netloc}/{_shown(dbname)}" + (f"?{query}" if query else "")
+        return redact_url(self.url)
 
     @property
     def name(self) -> str:
         """The database's name (as a file's name names a SQLite vault), else the service's."""
         params = libpq_parameters(self.url)
         return params.get("dbname") or params.get("service") or "vault"
+
+
+def redact_url(url: str) -> str:
+    """The URL as libpq reads it (``libpq_parameters``), rebuilt with the value of every
+    parameter not known to be harmless as ``***``: secrets are refused on the way in, and
+    this keeps any that libpq may add later out of error messages too (and out of
+    ``config show`` for a settings file written before a secret was refused). Built from
+    what libpq parsed, never from the text, which another parser splits differently; a URL
+    libpq cannot read is not repeated at all."""
+    try:
+        params = dict(libpq_parameters(url))
+    except InputError:
+        return "postgresql://*** (libpq cannot read this URL)"
+    dbname = params.pop("dbname", "")
+    netloc = ""
+    host = params.get("host", "")
+    if host and not any(c in host for c in "/,@:%"):  # one host name or IPv4 address
+        netloc = _shown(params.pop("host"))
+        if "port" in params and params["port"].isdigit():
+            netloc += f":{params.pop('port')}"
+    # in the order the URL gives them (libpq's own order otherwise), so a URL with
+    # nothing to hide is shown as written
+    given = "&" + url.partition("?")[2]
+    spot = {key: given.find(f"&{key}=") % (len(given) + 1) for key in params}
+    query = "&".join(
+        f"{key}={_shown(value) if _is_shown(key) else '***'}"
+        for key, value in sorted(params.items(), key=lambda item: spot[item[0]])
+    )
+    return f"postgresql://{netloc}/{_shown(dbname)}" + (f"?{query}" if query else "")
+
+
+def _is_shown(key: str) -> bool:
+    return key.lower() in _SHOWN_PARAMETERS and not is_secret_parameter(key)
 
 
 def _shown(value: str) -> str:
@@ -210,12 +258,12 @@ def check_url(url: str) -> None:
         if parts.password is not None:
             _refuse_secret("password")
         for key, _ in parse_qsl(parts.query, keep_blank_values=True):
-            if "password" in key.lower():
+            if is_secret_parameter(key):
                 _refuse_secret(key)
     except ValueError:
         pass
     for key in libpq_parameters(url):
-        if "password" in key.lower():  # password, sslpassword (the client key's passphrase)
+        if is_secret_parameter(key):  # password, sslpassword, oauth_client_secret, ...
             _refuse_secret(key)
 
 

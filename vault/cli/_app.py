@@ -559,8 +559,15 @@ def cli(
             "--vault cannot be '-' (standard input/output): a vault is a file or a "
             "postgresql:// URL"
         )
+    try:
+        location = vault_location(vault_path) if vault_path else default_vault_path()
+    except InputError:
+        if name != "config":
+            raise
+        # `config` opens no vault: it still shows (redacted) and replaces a refused setting
+        location = default_vault_path()
     ctx.obj = AppContext(
-        vault_path=vault_location(vault_path) if vault_path else default_vault_path(),
+        vault_path=location,
         user=acting_user,
         verbose=verbose,
         quiet=quiet,

@@ -34,6 +34,7 @@ from vault.config import (
     check_url,
     default_vault_path,
     is_database_url,
+    redact_url,
 )
 from vault.errors import ConfigError, InputError
 
@@ -80,7 +81,12 @@ def config_show(click_ctx: click.Context, as_json: bool) -> None:
     settings = load(config_path(os.environ))  # a broken file: its one-line error
     check_all(settings, cli)  # so are wrong per-command defaults
     root = click_ctx.find_root()
-    rows = [_effective(root, settings, key) for key in GLOBAL_KEYS]
+    # a vault URL as messages show it: a settings file written before a secret parameter
+    # was refused may still hold one (config set, --vault and QUESTA_VAULT refuse them)
+    rows = [
+        (k, _vault_shown(v) if k == "vault" else v, src)
+        for k, v, src in (_effective(root, settings, key) for key in GLOBAL_KEYS)
+    ]
     commands = {name: dict(table) for name, table in sorted(settings.commands.items())}
     if as_json:
         emit_json(
@@ -116,6 +122,18 @@ def _effective(root: click.Context, settings: Settings, key: str) -> tuple[str, 
     if key == "keyring":
         return key, False, "default"
     return key, None, "default"
+
+
+def _vault_shown(value: Any) -> Any:
+    """A vault setting as written, unless it is a URL the check refuses (a secret in it):
+    then as messages show it, every value not known to be harmless hidden."""
+    if not is_database_url(str(value)):
+        return value
+    try:
+        check_url(str(value))
+    except InputError:
+        return redact_url(str(value))
+    return value
 
 
 def _shown(value: Any) -> str:
