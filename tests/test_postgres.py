@@ -519,3 +519,58 @@ def test_a_connection_lost_during_verify_deep_is_an_error_not_a_finding(
         monkeypatch.setattr(Session, "check_job", killed_then_check)
         with pytest.raises(ConnectionLost, match="lost or could not open the connection"):
             verify(kr, session=session)
+
+
+@pytest.mark.parametrize("failure", ["busy", "commit lost"])
+def test_verify_deep_whose_entry_cannot_be_written_now_is_an_error_not_a_finding(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """The class of operational errors met while ``verify --deep`` logs its entry: the
+    writers' lock held by another session (any role that can connect can hold it) and the
+    connection lost while the entry's COMMIT was on the way. Each ends the command with its
+    one-line error, exit 1, never a ``[log]`` finding with exit 5 (the tampering code)."""
+    import vault.store._postgres as pg
+
+    with new_vault(pg_url) as kr:
+        kr.store_job(sample_job("job-0"), actor="alice")
+    monkeypatch.setattr(pg, "LOCK_TIMEOUT_MS", 300)
+    holder = psycopg.connect(pg_url, autocommit=True)
+    real_commit = PostgresDatabase._commit
+    real_check = Custodian.check_may_log
+
+    def probe_then_lock(self: Custodian, *args: Any, **kwargs: Any) -> None:
+        real_check(self, *args, **kwargs)  # the probe passes; then another session locks
+        holder.execute(
+            "SELECT pg_advisory_lock(%s, hashtext(current_schema()))", (pg.LOCK_CLASS,)
+        )
+
+    def commit_lost(self: PostgresDatabase) -> None:
+        pid = self._conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        holder.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        real_commit(self)
+
+    if failure == "busy":
+        monkeypatch.setattr(Custodian, "check_may_log", probe_then_lock)
+        expected = "the vault is busy"
+    else:
+        monkeypatch.setattr(PostgresDatabase, "_commit", commit_lost)
+        expected = "lost while committing"
+    try:
+        result = invoke(
+            ["--vault", pg_url, "--user", "alice", "verify", "--deep"],
+            env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE},
+        )
+    finally:
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert expected in result.stderr and "[log]" not in result.output, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_verify_of_a_server_that_cannot_be_reached_is_an_error_not_a_finding(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql:///questa?host={tmp_path}&user=nobody"
+    result = invoke(["--vault", url, "verify"])
+    assert result.exit_code == 1, result.output
+    assert "does not verify" not in result.output

@@ -26,8 +26,10 @@ Messages never contain an original (PII) value: name the job and the placeholder
     ├── StoreError                  the vault database cannot be reached, read or written
     │   ├── VaultNotFound           no vault at PATH
     │   ├── VaultExists             refusing to overwrite
-    │   ├── ConnectionLost          no connection, or lost mid-command (PostgreSQL)
-    │   └── RoleRefused             the database role may not do this (PostgreSQL)
+    │   └── Unavailable             not now: never an integrity finding of verify
+    │       ├── VaultBusy           another process held the lock too long; a conflict
+    │       ├── ConnectionLost      no connection, or lost mid-command (PostgreSQL)
+    │       └── RoleRefused         the database role may not do this (PostgreSQL)
     ├── PlaceholderCollision        one placeholder, two originals across jobs
     ├── Incomplete                  exit 3: jobs failed/expired/timed out, placeholders unresolved
     ├── AccessDenied                exit 4
@@ -130,13 +132,23 @@ class VaultExists(StoreError):
     """A vault already exists where one was to be created."""
 
 
-class ConnectionLost(StoreError):
+class Unavailable(StoreError):
+    """The command could not do its work now (no connection, the vault busy, the role not
+    allowed): a failure of the command (exit 1), never an integrity finding of ``verify``."""
+
+
+class VaultBusy(Unavailable):
+    """Another process held the vault's lock for too long, or a concurrent change conflicted:
+    run the command again."""
+
+
+class ConnectionLost(Unavailable):
     """The connection to the vault database could not be opened, or was lost mid-command
     (the server rolled back what was open): a failure of the command (exit 1), never an
     integrity finding."""
 
 
-class RoleRefused(StoreError):
+class RoleRefused(Unavailable):
     """The database refused the connection's role this action (a missing privilege, or a rule
     of the role guard in docs/team.md): a permission problem, never an integrity finding."""
 

@@ -20,7 +20,7 @@ from vault.cli._common import acting_user, open_vault, reading_user, unlock
 from vault.cli._jobref import complete_job_ids, complete_users, resolve_jobs
 from vault.cli._terminal import echo
 from vault.config import DatabaseUrl, vault_location
-from vault.errors import InputError, IntegrityError, StoreError, VaultNotFound
+from vault.errors import InputError, IntegrityError, StoreError, Unavailable, VaultNotFound
 from vault.lifecycle import older_than
 
 
@@ -282,10 +282,10 @@ def verify_command(ctx: AppContext, deep: bool, expect_head: str | None, as_json
         vault = open_vault(ctx)
     except StoreError as exc:
         # A file SQLite cannot open as a vault at all is verify's worst finding (exit 5);
-        # a missing file or a busy vault stays an ordinary error.
+        # a missing file, a busy vault, no connection to the server stay ordinary errors.
         # So does a path that is no file (a directory, a device) or cannot be read.
         no_file = isinstance(ctx.vault_path, Path) and not ctx.vault_path.is_file()
-        if isinstance(exc, VaultNotFound) or "busy" in str(exc) or no_file:
+        if isinstance(exc, VaultNotFound | Unavailable) or no_file:
             raise
         if str(exc).startswith("cannot open the vault"):
             raise

@@ -8,12 +8,11 @@ from vault._dataclass import dataclass
 from vault.custody import FIELD_FILE, FIELDS, Custodian, Session, parse_head
 from vault.errors import (
     AccessDenied,
-    ConnectionLost,
     InputError,
     IntegrityError,
     NoGrant,
-    RoleRefused,
     StoreError,
+    Unavailable,
 )
 from vault.models import JobInfo, LogEntry
 from vault.store import Database
@@ -53,8 +52,10 @@ def verify(
     """Run every check and collect the findings (an empty tuple: all is well). With a
     ``session`` the deep check is logged (``verify-deep``) unless ``record`` is False.
 
-    A check that cannot run at all (the store fails, a row cannot be read) becomes a finding
-    of its own, and the other checks still run.
+    A check that cannot run at all (a row cannot be read, a table is missing) becomes a
+    finding of its own, and the other checks still run. What says nothing about the vault
+    (``Unavailable``: no connection, the vault busy, the role not allowed) is never a
+    finding: it ends the command (exit 1).
     """
     expected = parse_head(expect_head) if expect_head is not None else None
     if session is not None and record:
@@ -67,7 +68,7 @@ def verify(
     def attempt(check: str, run: Callable[[], list[Finding]]) -> None:
         try:
             findings.extend(run())
-        except ConnectionLost:
+        except Unavailable:
             raise  # the command failed (exit 1); it found nothing about the vault
         except (StoreError, IntegrityError) as exc:
             findings.append(Finding(check, str(exc)))
@@ -123,8 +124,8 @@ def verify(
                 deep_checked += 1
             except NoGrant:
                 deep_skipped += 1
-            except ConnectionLost:
-                raise  # a lost connection is not a finding about this job
+            except Unavailable:
+                raise  # a lost connection or a busy vault is not a finding about this job
             except (IntegrityError, AccessDenied, InputError, StoreError) as exc:
                 deep_checked += 1
                 deep.append(Finding("deep", str(exc), job.job_id))
@@ -139,10 +140,10 @@ def verify(
         if record:
             try:
                 log_deep()
-            except (RoleRefused, ConnectionLost):
-                raise  # the role may not log this, or no connection: exit 1, no finding
-            except (StoreError, IntegrityError) as exc:
+            except IntegrityError as exc:  # the log refused the entry: its chain is broken
                 findings.append(Finding("log", str(exc)))
+            # any StoreError (the role may not log this, no connection, the vault busy, a
+            # COMMIT lost) ends the command: exit 1, no finding
     return VerifyReport(
         findings=tuple(findings),
         jobs=len(jobs),

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from vault.errors import StoreError, VaultExists
+from vault.errors import StoreError, VaultBusy, VaultExists
 from vault.store._copy import copy_rows
 from vault.store._database import Database
 from vault.store._sqlite import SqliteDatabase, store_error
@@ -33,7 +33,7 @@ def checkpoint(db: Database) -> None:
     if db.dialect == "sqlite":
         row = db.maintenance_statement("PRAGMA wal_checkpoint(TRUNCATE)")
         if row and int(row[0][0]) != 0:
-            raise StoreError("the vault is busy: the write-ahead log could not be emptied")
+            raise VaultBusy("the vault is busy: the write-ahead log could not be emptied")
     else:
         db.maintenance_statement("VACUUM grants, blobs, jobs")
 

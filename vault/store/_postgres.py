@@ -38,6 +38,7 @@ from vault.errors import (
     RoleRefused,
     StoreError,
     VaultAccessDenied,
+    VaultBusy,
     VaultError,
     VaultExists,
     VaultNotFound,
@@ -116,9 +117,9 @@ def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> Vault
     if isinstance(exc, pg_errors.CheckViolation) and CHAIN_REFUSED in text:
         return IntegrityError(f"{CHAIN_REFUSED} (another writer, or a forged entry)")
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
-        return StoreError("the vault is busy: another process held its lock for too long")
+        return VaultBusy("the vault is busy: another process held its lock for too long")
     if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
-        return StoreError("the vault is busy: a concurrent change conflicted; try again")
+        return VaultBusy("the vault is busy: a concurrent change conflicted; try again")
     if isinstance(exc, pg_errors.InvalidAuthorizationSpecification | pg_errors.InvalidPassword):
         return VaultAccessDenied(f"the database server refused the credentials for {where}")
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
@@ -399,7 +400,7 @@ class PostgresDatabase(Database):
         except psycopg.OperationalError as exc:
             if not self._conn.broken:
                 raise _error(exc, str(self.url)) from exc
-            raise StoreError(
+            raise ConnectionLost(
                 "the connection to the PostgreSQL server was lost while committing: the change "
                 "was most likely not made (check with questa-vault log before trying again)"
             ) from exc

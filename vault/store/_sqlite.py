@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
 from vault._dataclass import dataclass
-from vault.errors import IntegrityError, StoreError, VaultExists, VaultNotFound
+from vault.errors import IntegrityError, StoreError, VaultBusy, VaultExists, VaultNotFound
 from vault.store._database import Database
 from vault.store._migrations import LOG_TRIGGERS, MIGRATIONS, MIGRATIONS_TABLE, unknown_schema
 
@@ -60,7 +60,7 @@ def store_error(exc: sqlite3.Error) -> StoreError | IntegrityError:
     if "Could not decode" in text:
         return IntegrityError("the vault holds a damaged text value")
     if "locked" in text or "busy" in text:
-        return StoreError("the vault is busy: another process held its lock for too long")
+        return VaultBusy("the vault is busy: another process held its lock for too long")
     if "not a database" in text or "malformed" in text:
         return StoreError(f"the vault file is damaged or not a questa-vault database ({text})")
     if "append-only" in text:
