@@ -396,16 +396,17 @@ def test_verify_reports_structure_problems(kr: Custodian, vault_path: Path) -> N
             "(a grant row was added, removed or moved outside questa-vault)",
         )
     ]
-    assert found[:3] == [
+    assert found[:4] == [
         ("deep", "j1", found[0][2]),
         ("structure", "j1", "the file chunks are not contiguous"),
+        ("structure", "j1", "the stored ciphertexts do not add up to the size the job records"),
         (
             "structure",
             "j2",
             "no user holds a grant for the current key version: the job is unreadable",
         ),
     ]
-    assert found[3:] == [("structure", "j3", "an erased job still holds ciphertext")]
+    assert found[4:] == [("structure", "j3", "an erased job still holds ciphertext")]
     assert report.deep_skipped == 1  # j2: nobody holds it now
 
 
