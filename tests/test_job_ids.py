@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from pathlib import Path
 
 import pytest
 from conftest import invoke
-from custody_kit import PASSPHRASE, new_vault, sample_job
+from custody_kit import PASSPHRASE, new_vault, raw_db, sample_job
 
 from vault.custody import Custodian, _jobs
 from vault.errors import InputError
@@ -47,7 +48,10 @@ def test_the_store_refuses_an_id_outside_the_rule(kr: Custodian, job_id: str) ->
 
 def _plant(path: Path, monkeypatch: pytest.MonkeyPatch, *job_ids: str) -> None:
     """Store jobs with ids outside the rule, as a vault written before it (or by a writer of
-    its tables with the old library) holds them."""
+    the file, who drops the database's own rule first) holds them."""
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER IF EXISTS jobs_id_rule")
+        db.execute("DROP TRIGGER IF EXISTS jobs_id_rule_update")
     with monkeypatch.context() as m:
         m.setattr(_jobs, "check_job_id", lambda job_id: None)
         with Custodian.open(path) as kr:
@@ -97,3 +101,46 @@ def test_the_audit_csv_holds_no_formula_from_a_planted_id(
     cells = [cell for row in rows[1:] for cell in row[:4]]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
     assert sorted(row[0] for row in rows[1:]) == sorted(["'" + p for p in planted] + ["job-ok"])
+
+
+@pytest.mark.parametrize("job_id", BAD_IDS)
+def test_the_database_refuses_an_id_outside_the_rule(
+    vault_location: Path | str, job_id: str
+) -> None:
+    """The rule at the database too: a client that skips the library's check (the fetch
+    host's own code, a role's plain INSERT) cannot store such an id on either backend; an
+    id inside the rule goes in, and a stored job's row can still be rewritten."""
+    new_vault(vault_location).close()
+    insert = (
+        "INSERT INTO jobs (job_id, status, file_type, source, updated_at) "
+        "VALUES (?, 'pending', 'csv', 'upload', 0)"
+    )
+    with pytest.raises(Exception, match="a job id is a letter or digit"):
+        with raw_db(vault_location) as db:
+            db.execute(insert, (job_id,))
+    with raw_db(vault_location) as db:
+        db.execute(insert, ("job-1.v2_a",))
+        db.execute("UPDATE jobs SET status = 'expired' WHERE job_id = 'job-1.v2_a'")
+        with pytest.raises(Exception, match="a job id is a letter or digit"):
+            db.execute("UPDATE jobs SET job_id = 'a/b' WHERE job_id = 'job-1.v2_a'")
+
+
+def test_a_planted_id_is_escaped_in_every_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id planted anyway (by a writer of the file, past the database's rule) never puts a
+    control character or a bidi override into any output, the CSV in a pipe or a file
+    included: no valid id holds one, so nothing is lost by escaping."""
+    vault = tmp_path / "v.db"
+    new_vault(vault).close()
+    planted = "job-esc\x1b]2;PWNED\x07\x1b[2J\u202etxt"
+    _plant(vault, monkeypatch, planted)
+    for args in (
+        ["audit", "--format", "csv"], ["audit", "--format", "json"], ["audit"], ["jobs"],
+        ["jobs", "--json"], ["log"], ["log", "--json"],
+    ):  # fmt: skip
+        result = invoke(["--vault", str(vault), *args])
+        assert result.exit_code == 0, (args, result.output)
+        assert "job-esc" in result.stdout, (args, result.stdout)
+        bad = [c for c in result.stdout if c in "\x1b\x07\u202e"]
+        assert not bad, (args, result.stdout)

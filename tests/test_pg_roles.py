@@ -4,6 +4,7 @@ a real server, and each role can do exactly the commands the page gives it."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,7 @@ class _RolledBack(Exception):
 
 def _try_log(
     url: str, action: str, *, user: str = "alice", subject: str | None = None,
-    job_id: str | None = None,
+    job_id: str | None = None, when: float | None = None,
 ) -> str:  # fmt: skip
     """Append one correctly chained entry over the role's own connection (as a hostile host
     could, with the tool's own code), then roll it back; 'ok' or the error."""
@@ -262,8 +263,9 @@ def _try_log(
         try:
             with kr.db.write():
                 _log.append(
-                    kr.db, vault_id=kr.vault_id, time=0.0, user=user, action=action,
-                    job_id=job_id, counts={}, subject=subject, facts={},
+                    kr.db, vault_id=kr.vault_id, time=time.time() if when is None else when,
+                    user=user, action=action, job_id=job_id, counts={}, subject=subject,
+                    facts={},
                 )  # fmt: skip
                 raise _RolledBack
         except _RolledBack:
@@ -365,6 +367,33 @@ def test_the_archiver_cannot_touch_an_archived_job_through_any_statement(
         assert session.open_job("job-0").content == sample_job("job-0").content
         bob = kr.unlock("bob", PASSPHRASE)
         assert bob.open_job("job-0").content == sample_job("job-0").content
+
+
+def test_an_entry_timed_far_from_the_servers_clock_is_refused(
+    team: dict[str, str], pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's backdated release: a personal analyst role logs its export of job-0 in
+    its own name, correctly chained, dated 2020 (``log --since`` of the incident missed it),
+    or 1e300 (``log`` failed for everyone). The chain trigger holds every role but the
+    table's owner to the server's clock, within 5 minutes; the time is in the hashed entry,
+    so it is refused, never rewritten."""
+    pg_server.ensure_role("bob")
+    pg_server.admin("GRANT questa_analyst TO bob")
+    bob = team["questa_analyst"].replace("user=questa_analyst", "user=bob")
+    monkeypatch.setattr(_log, "LAST_LOG_TIME", float("inf"))  # a client without the check
+    for role_url, user in ((bob, "bob"), (team["questa_archiver"], "cron")):
+        action = "export" if user == "bob" else "submit"
+        for when in (1577836800.0, time.time() - 400, time.time() + 400, 1e300):
+            with Custodian.open(role_url) as kr:
+                with pytest.raises(StoreError, match="more than 5 minutes from the server"):
+                    with kr.db.write():
+                        _log.append(
+                            kr.db, vault_id=kr.vault_id, time=when, user=user, action=action,
+                            job_id="job-0", counts={}, facts={},
+                        )  # fmt: skip
+    assert _try_log(bob, "export", user="bob", job_id="job-0", when=time.time() - 60) == "ok"
+    # the owner (the admin; migrate copies old entries as the owner) is not held to it
+    assert _try_log(team["questa_admin"], "export", job_id="job-0", when=1577836800.0) == "ok"
 
 
 def test_an_entry_off_the_chain_is_refused_for_every_role(team: dict[str, str]) -> None:

@@ -158,6 +158,11 @@ def test_opening_a_vault_of_before_migration_4_fixes_its_functions(pg_url: str) 
         conn.execute("DROP FUNCTION access_log_chain_fn()")
         conn.execute("ALTER FUNCTION access_log_no_update_fn() RESET search_path")
         conn.execute("DELETE FROM schema_migrations WHERE name = 'm004_postgres_guards'")
+        # and what the later migrations made (a vault of before migration 4 has none of it)
+        conn.execute("DELETE FROM schema_migrations WHERE name = 'm005_job_id_rule'")
+        for trigger in ("jobs_id_rule", "jobs_id_rule_update"):
+            conn.execute(f"DROP TRIGGER {trigger} ON jobs")
+            conn.execute(f"DROP FUNCTION {trigger}_fn()")
     url = DatabaseUrl(pg_url)
     db = PostgresDatabase(url, PostgresDatabase._connection(url))  # opened without migrating
     try:

@@ -352,7 +352,9 @@ def test_the_log_triggers_checked_before_release_are_the_ones_a_fresh_vault_has(
     path = tmp_path / "vault.db"
     db = create_database(path)
     try:
-        rows = db.query("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        rows = db.query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'access_log'"
+        )
         assert {str(n): " ".join(str(sql).split()) for n, sql in rows} == dict(LOG_TRIGGERS)
         assert db.log_guarded()
         with db.write():

@@ -79,6 +79,23 @@ def csv_text(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
+# C0, DEL, C1 and the bidi controls, as the terminal escapes them (vault/cli/_terminal.py)
+_ID_CONTROLS = str.maketrans(
+    {
+        code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F),
+                     *range(0x2066, 0x206A))
+    }
+)  # fmt: skip
+
+
+def csv_id(job_id: str) -> str:
+    """A job id as a CSV cell: ``csv_text``, and every control character escaped even in a
+    file or a pipe. No id inside the rule holds one (the store and the database refuse
+    them), so only a planted id changes, and it cannot move a terminal's cursor or title."""
+    return csv_text(job_id.translate(_ID_CONTROLS))
+
+
 def csv_rows(report: AuditReport | AuditListing) -> list[list[str | int]]:
     """A header and one row per job; one column per entity type seen (0 when absent).
     Numbers stay ints: a CSV writer writes them as ``str`` would."""
@@ -89,7 +106,7 @@ def csv_rows(report: AuditReport | AuditListing) -> list[list[str | int]]:
         counts = job.entity_counts
         append(
             [
-                csv_text(job.job_id),
+                csv_id(job.job_id),
                 csv_text(job.file_type),
                 job.status,
                 csv_text(job.source),

@@ -94,17 +94,28 @@ def _day(day: int) -> str:
     return text
 
 
+# The times a date can be printed for: 1970-01-01 to 9999-12-31 (UTC). A stored time outside
+# (1e300, NaN: written by a client that skipped the checks) prints as unknown instead of
+# ending the whole listing with an OverflowError.
+LAST_PRINTABLE_TIME = 253402300799.0
+
+
+def printable_time(ts: float | None) -> bool:
+    """Whether ``ts`` is a time the formatters below can print."""
+    return isinstance(ts, int | float) and 0 <= ts <= LAST_PRINTABLE_TIME
+
+
 def iso_time(ts: float | None) -> str | None:
-    """``2024-05-01T12:00:00Z`` (UTC, whole seconds), or None."""
-    if ts is None:
+    """``2024-05-01T12:00:00Z`` (UTC, whole seconds), or None (unknown or not printable)."""
+    if ts is None or not printable_time(ts):
         return None
     day, second = divmod(math.floor(ts), _DAY_SECONDS)
     return f"{_day(day)}T{_HOURS_MINUTES[second // 60]}{_SECONDS_Z[second % 60]}"
 
 
 def short_time(ts: float | None) -> str:
-    """``2024-05-01 12:00`` (UTC) for tables, ``-`` when unknown."""
-    if ts is None:
+    """``2024-05-01 12:00`` (UTC) for tables, ``-`` when unknown or not printable."""
+    if ts is None or not printable_time(ts):
         return "-"
     day, second = divmod(math.floor(ts), _DAY_SECONDS)
     return f"{_day(day)} {_HOURS_MINUTES[second // 60]}"

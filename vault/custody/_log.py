@@ -17,6 +17,7 @@ from vault.store import Database, LogRow
 
 MAX_ACTION_LENGTH = 40
 MAX_USER_LENGTH = 128
+LAST_LOG_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
 def append(
@@ -73,6 +74,9 @@ def append_after(
             f"the acting user's name must be 1 to {MAX_USER_LENGTH} printable characters "
             "(--user, QUESTA_VAULT_USER or the login name)"
         )
+    # A time every reader can print (1970 to 9999, finite): the entry stays for good
+    if not isinstance(time, int | float) or not 0 <= time <= LAST_LOG_TIME:
+        raise InputError("an access-log entry's time must be Unix seconds from 1970 to 9999")
     clean = {str(k): int(v) for k, v in counts.items()}
     state: dict[str, str | int] = dict(facts or {})
     seq = 1 if last is None else last.seq + 1

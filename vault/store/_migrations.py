@@ -127,12 +127,38 @@ M003_LOG_FACTS: Sequence[str] = (
 # that every new log entry follows the head of the chain.
 M004_POSTGRES_GUARDS: Sequence[str] = ()
 
+# The one job-id rule (``vault.client.check_job_id``: a letter or digit, then letters, digits,
+# ``.``, ``_``, ``-``, at most 128 in all) held by the database too, so a client that skips
+# the library's check (a fetch host's own code) cannot store an id with ``/``, ``..``, a
+# control character or a formula. Written in SQL both engines read: ``trim`` removes the
+# allowed characters from both ends, so anything left is a character outside the rule. A job
+# stored before keeps its id (an update that keeps the id is not checked, so it can still be
+# erased). On PostgreSQL this migration also brings the extras' new chain check (log times).
+_JOB_ID_BAD = (
+    "length(NEW.job_id) NOT BETWEEN 1 AND 128 "
+    "OR trim(NEW.job_id, '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._-') "
+    "<> '' OR substr(NEW.job_id, 1, 1) IN ('.', '_', '-')"
+)
+_JOB_ID_REFUSED = "a job id is a letter or digit, then letters, digits, dots, underscores, hyphens"
+M005_JOB_ID_RULE: Sequence[str] = (
+    f"""
+    CREATE TRIGGER jobs_id_rule BEFORE INSERT ON jobs WHEN {_JOB_ID_BAD}
+    BEGIN SELECT RAISE(ABORT, '{_JOB_ID_REFUSED}'); END
+    """,
+    f"""
+    CREATE TRIGGER jobs_id_rule_update BEFORE UPDATE ON jobs
+    WHEN NEW.job_id <> OLD.job_id AND ({_JOB_ID_BAD})
+    BEGIN SELECT RAISE(ABORT, '{_JOB_ID_REFUSED}'); END
+    """,
+)
+
 # (name, statements), in the order they apply. Append only.
 MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
     ("m001_initial", M001_INITIAL),
     ("m002_job_api_url", M002_JOB_API_URL),
     ("m003_log_facts", M003_LOG_FACTS),
     ("m004_postgres_guards", M004_POSTGRES_GUARDS),
+    ("m005_job_id_rule", M005_JOB_ID_RULE),
 )
 
 MIGRATIONS_TABLE = """
@@ -152,6 +178,7 @@ LOG_TRIGGERS: Mapping[str, str] = {
     for _, statements in MIGRATIONS
     for sql in statements
     if " ".join(sql.split()).startswith("CREATE TRIGGER ")
+    and " ".join(sql.split()).split()[6] == "access_log"
 }
 
 

@@ -16,9 +16,11 @@ The translation, statement by statement:
   ``rowid`` identity column, so "in the order stored" (``ORDER BY rowid``) means the same on
   both engines. An ``INTEGER PRIMARY KEY`` is a plain ``BIGINT PRIMARY KEY``: the store
   assigns such ids itself inside the write lock (``max + 1``, as SQLite does).
-- ``CREATE TRIGGER name BEFORE UPDATE|DELETE ON t BEGIN SELECT RAISE(ABORT, 'msg'); END``: a
-  PL/pgSQL function raising ``msg`` and a row trigger calling it; a ``DELETE`` guard also gets
-  a ``BEFORE TRUNCATE`` statement trigger, which SQLite has no need of.
+- ``CREATE TRIGGER name BEFORE UPDATE|DELETE|INSERT ON t [WHEN cond] BEGIN SELECT
+  RAISE(ABORT, 'msg'); END``: a PL/pgSQL function raising ``msg`` (when ``cond`` holds: the
+  condition is written in SQL both engines read, ``NEW.x``/``OLD.x`` included) and a row
+  trigger calling it; a ``DELETE`` guard also gets a ``BEFORE TRUNCATE`` statement trigger,
+  which SQLite has no need of.
 - ``CREATE [UNIQUE] INDEX``, ``UPDATE``, ``INSERT``, ``DELETE``: unchanged.
 - Anything else raises ``NotImplementedError`` naming the statement's start.
 """
@@ -48,6 +50,7 @@ _ADD_COLUMN = re.compile(
 )
 _TRIGGER = re.compile(
     r"^\s*CREATE\s+TRIGGER\s+(\w+)\s+BEFORE\s+(UPDATE|DELETE|INSERT)\s+ON\s+(\w+)\s+"
+    r"(?:WHEN\s+(.+?)\s+)?"
     r"BEGIN\s+SELECT\s+RAISE\s*\(\s*ABORT\s*,\s*'([^']*)'\s*\)\s*;\s*END\s*$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -99,11 +102,11 @@ def postgres_statements(sql: str) -> list[str]:
         return [f"ALTER TABLE {name} ADD COLUMN {_column_line(f'{col} {rest}')}"]
     trigger = _TRIGGER.match(sql)
     if trigger:
-        name, event, target, message = trigger.groups()
+        name, event, target, when, message = trigger.groups()
         function = f"{name}_fn"
         out = [
             f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
-            f"SET search_path = {SEARCH_PATH} AS $body${_raise_body(message)}$body$",
+            f"SET search_path = {SEARCH_PATH} AS $body${_raise_body(message, when)}$body$",
             f"CREATE TRIGGER {name} BEFORE {event.upper()} ON {target} "
             f"FOR EACH ROW EXECUTE FUNCTION {function}()",
         ]
@@ -162,8 +165,13 @@ _TG_ROW, _TG_BEFORE, _TG_INSERT, _TG_DELETE, _TG_UPDATE, _TG_TRUNCATE = 1, 2, 4,
 _EVENT_BITS = {"INSERT": _TG_INSERT, "DELETE": _TG_DELETE, "UPDATE": _TG_UPDATE}
 
 
-def _raise_body(message: str) -> str:
-    return f" BEGIN RAISE EXCEPTION '{message}'; END "
+def _raise_body(message: str, when: str | None = None) -> str:
+    if when is None:
+        return f" BEGIN RAISE EXCEPTION '{message}'; END "
+    # SQLite's WHEN clause as a test in the body: a WHEN on the PostgreSQL trigger itself
+    # would be a condition ``verify`` reads as altered (and one more thing to compare)
+    condition = " ".join(when.split())
+    return f" BEGIN IF {condition} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END "
 
 
 def _audit_body(s: str) -> str:
@@ -180,6 +188,10 @@ END """
 
 
 CHAIN_REFUSED = "the access log refused an entry that does not follow its head"
+# How far an entry's time may be from the server's clock (seconds), for every role but the
+# table's owner: the time is inside the hashed entry, so it is checked, never rewritten.
+MAX_CLOCK_SKEW_S = 300
+TIME_REFUSED = "the access log refused an entry whose time is more than 5 minutes from the server"
 
 
 def _chain_body(s: str) -> str:
@@ -198,6 +210,13 @@ BEGIN
     IF NEW.seq IS DISTINCT FROM head_seq + 1 OR NEW.prev_hash IS DISTINCT FROM head_hash THEN
         RAISE EXCEPTION '{CHAIN_REFUSED}' USING ERRCODE = 'check_violation';
     END IF;
+    IF NOT (abs(NEW.time - extract(epoch FROM clock_timestamp())::double precision)
+            <= {MAX_CLOCK_SKEW_S})
+       AND NOT pg_has_role(session_user,
+                           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID),
+                           'MEMBER') THEN
+        RAISE EXCEPTION '{TIME_REFUSED}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     RETURN NEW;
 END """
 
@@ -211,8 +230,8 @@ def migration_guards() -> list[Guard]:
             trigger = _TRIGGER.match(sql)
             if not trigger:
                 continue
-            name, event, target, message = trigger.groups()
-            function, body = f"{name}_fn", _raise_body(message)
+            name, event, target, when, message = trigger.groups()
+            function, body = f"{name}_fn", _raise_body(message, when)
             bits = _TG_ROW | _TG_BEFORE | _EVENT_BITS[event.upper()]
             out.append(Guard(name, target, bits, function, body))
             if event.upper() == "DELETE":

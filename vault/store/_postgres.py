@@ -51,6 +51,7 @@ from vault.store._pg_schema import (
     FIRST_TABLES,
     LOCK_CLASS,
     SEARCH_PATH,
+    TIME_REFUSED,
     Guard,
     guards,
     postgres_extras,
@@ -116,6 +117,8 @@ def _error(exc: psycopg.Error, where: str, *, connecting: bool = False) -> Vault
         return StoreError("the access log is append-only")
     if isinstance(exc, pg_errors.CheckViolation) and CHAIN_REFUSED in text:
         return IntegrityError(f"{CHAIN_REFUSED} (another writer, or a forged entry)")
+    if TIME_REFUSED in text:
+        return StoreError(f"{TIME_REFUSED}: check this machine's clock")
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
         return VaultBusy("the vault is busy: another process held its lock for too long")
     if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
