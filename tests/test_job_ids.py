@@ -49,9 +49,13 @@ def test_the_store_refuses_an_id_outside_the_rule(kr: Custodian, job_id: str) ->
 def _plant(path: Path, monkeypatch: pytest.MonkeyPatch, *job_ids: str) -> None:
     """Store jobs with ids outside the rule, as a vault written before it (or by a writer of
     the file, who drops the database's own rule first) holds them."""
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TRIGGER IF EXISTS jobs_id_rule")
-        db.execute("DROP TRIGGER IF EXISTS jobs_id_rule_update")
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            db.execute("DROP TRIGGER IF EXISTS jobs_id_rule")
+            db.execute("DROP TRIGGER IF EXISTS jobs_id_rule_update")
+    finally:
+        db.close()  # left open, it would keep the -wal and -shm files the test counts
     with monkeypatch.context() as m:
         m.setattr(_jobs, "check_job_id", lambda job_id: None)
         with Custodian.open(path) as kr:

@@ -68,6 +68,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Custodian.create(path, user="alice", passphrase="p", kdf=FAST) as kr:
         kr.add_user("bob", passphrase="p", kdf=FAST, actor="alice")
     conn = sqlite3.connect(path)
+    with conn:  # job ids outside the rule too: the database's own rule dropped, as by a writer
+        conn.execute("DROP TRIGGER jobs_id_rule")
+        conn.execute("DROP TRIGGER jobs_id_rule_update")
     with conn:  # a name the CLI would refuse, as a damaged or foreign vault may hold
         conn.execute(
             "INSERT INTO users (name, enabled, created_at, public_key) "
