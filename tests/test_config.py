@@ -570,6 +570,16 @@ def test_a_password_urllib_cannot_see_is_refused(url: str, tmp_path: Path) -> No
 _URL_TEXT = st.text(alphabet="aZ09?#&=/:@%+. _-[]'\\", max_size=12)
 
 
+@pytest.mark.parametrize("url", ["postgresql://%90@h/db", "postgresql:///db?host=h&user=%ff"])
+def test_regression_a_url_whose_value_is_not_utf8_is_a_one_line_refusal(url: str) -> None:
+    """Found by Hypothesis: ``%90`` in the user part made libpq's parse end in a
+    UnicodeDecodeError (an internal error) instead of the malformed-URL refusal."""
+    for args in (["config", "set", "vault", url], ["--vault", url, "jobs"]):
+        result = invoke(args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "malformed" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
 def test_every_parameter_libpq_marks_secret_is_refused() -> None:
     """The class, not the examples: every parameter the running libpq itself marks secret
     (display character ``*``), whatever its name, is refused in a URL."""

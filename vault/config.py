@@ -197,6 +197,11 @@ def libpq_parameters(url: str) -> dict[str, str]:
 
     try:
         return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+    except UnicodeDecodeError:  # a percent-encoded byte that is not UTF-8 (``%90``)
+        raise InputError(
+            "the vault URL is malformed (a percent-encoded value is not UTF-8): libpq cannot "
+            "read it"
+        ) from None
     except PsycopgError as exc:
         first = re.split(r'[:"]', str(exc), maxsplit=1)[0].strip()  # "invalid URI ...", ...
         raise InputError(f"the vault URL is malformed ({first}): libpq cannot read it") from None
