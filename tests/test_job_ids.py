@@ -148,3 +148,8 @@ def test_a_planted_id_is_escaped_in_every_output(
         assert "job-esc" in result.stdout, (args, result.stdout)
         bad = [c for c in result.stdout if c in "\x1b\x07\u202e"]
         assert not bad, (args, result.stdout)
+    # and verify reports the id (escaped) as outside the rule
+    checked = invoke(["--vault", str(vault), "verify"])
+    assert checked.exit_code == 5, checked.output
+    assert "the job's id is outside the job-id rule" in checked.stdout
+    assert not [c for c in checked.stdout if c in "\x1b\x07\u202e"], checked.stdout

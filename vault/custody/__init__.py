@@ -21,6 +21,7 @@ __getattr__, __dir__ = lazy_exports(
         "analyse_map": "vault.custody._envelope",
         "FIELD_FILE": "vault.custody._envelope",
         "FIELDS": "vault.custody._envelope",
+        "LAST_LOG_TIME": "vault.custody._log",
         "default_kdf": "vault.crypto",
         "parse_head": "vault.custody._log",
         "Clock": "vault.custody._custodian",
@@ -36,13 +37,14 @@ if TYPE_CHECKING:
     from vault.crypto import KdfParams, default_kdf
     from vault.custody._custodian import Clock, Custodian
     from vault.custody._envelope import FIELD_FILE, FIELDS, MapStats, analyse_map
-    from vault.custody._log import parse_head
+    from vault.custody._log import LAST_LOG_TIME, parse_head
     from vault.custody._session import Session
     from vault.custody._state import StateProblem
 
 __all__ = [
     "FIELDS",
     "FIELD_FILE",
+    "LAST_LOG_TIME",
     "Clock",
     "Custodian",
     "KdfParams",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from vault._dataclass import dataclass
-from vault.custody import FIELD_FILE, FIELDS, Custodian, Session, parse_head
+from vault.client import is_job_id
+from vault.custody import FIELD_FILE, FIELDS, LAST_LOG_TIME, Custodian, Session, parse_head
 from vault.errors import (
     AccessDenied,
     InputError,
@@ -88,9 +89,16 @@ def verify(
         nonlocal head
         entries.extend(custodian.log_entries())
         head = custodian.log_head()
+        # A time no reader can print (1970..9999, finite) was written past the library's
+        # check (log shows it as "-"); its hash may well be valid
+        out = [
+            Finding("log", f"entry {e.seq} has a time that is not a date from 1970 to 9999")
+            for e in entries
+            if not 0 <= e.time <= LAST_LOG_TIME
+        ]
         if expected is None:
-            return []
-        return _head_findings(expected, {e.seq: e.entry_hash for e in entries}, head)
+            return out
+        return out + _head_findings(expected, {e.seq: e.entry_hash for e in entries}, head)
 
     attempt("head", read_log)
     jobs: list[JobInfo] = []
@@ -192,6 +200,10 @@ def _structure_findings(db: Database, jobs: Sequence[JobInfo]) -> list[Finding]:
     known = {j.job_id for j in jobs}
     findings: list[Finding] = []
     for job in jobs:
+        if not is_job_id(job.job_id):  # stored past the library's rule and the database's
+            findings.append(
+                Finding("structure", "the job's id is outside the job-id rule", job.job_id)
+            )
         fields = layout.get(job.job_id, {})
         if job.status == "erased":
             if fields:
