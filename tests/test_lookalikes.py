@@ -10,11 +10,14 @@ import re
 import pytest
 from conftest import invoke
 from hypothesis import given
+from hypothesis import strategies as st
 from test_lenient import prose_corpus, texts_and_maps
 from test_office_cli import ENV, JOB, vault  # noqa: F401 (the fixture)
 
 from vault.placeholders import Matcher, invert_map
+from vault.placeholders._confusables import TABLE
 from vault.placeholders._matcher import SHAPE, _plain
+from vault.placeholders._tokens import LOOKALIKE_CLOSING, LOOKALIKE_OPENING
 from vault.restore import RestoreOptions, restore_bytes
 
 RESOLVER = invert_map({"Ann Smith": "[PERSON_NAME_1]"}, "job-1")
@@ -29,6 +32,18 @@ LOOKALIKES = [
     "[PERSON\u00ad_NAME_1]",  # soft hyphen
     "[PERSON_NAME_1\u0301]",  # combining mark (lenient repairs this one: the hint)
     "[PERSON_NAME_\U0001d7cf]",  # mathematical bold digit one
+    # review-attack6 B2: a skeleton of the whole token, brackets included (UTS #39 confusables)
+    "［ＰＥＲＳＯＮ＿ＮＡＭＥ＿１］",  # every character full-width, the brackets too (CJK text)
+    "【ＰＥＲＳＯＮ＿ＮＡＭＥ＿１】",  # lenticular brackets around full-width text
+    "[P\u0415RS\u041eN_N\u0410ME_1]",  # Cyrillic capitals that look Latin
+    "[\u0420\u0395R\u0405\u039fN_N\u0391\u041c\u0395_1]",  # Cyrillic and Greek capitals
+    "［P\u0415RS\u041eN_N\u0410ME_1］",  # Cyrillic in full-width brackets
+    "[\u1d18\u1d07\u0280s\u1d0f\u0274_\u0274\u1d00\u1d0d\u1d07_1]",  # Latin small capitals
+    "[PERSON_NAME_\u20dd1]",  # enclosing combining mark (Me)
+    "[PERSON\u2028NAME_1]",  # line separator inside
+    "[PERSON\u2017NAME\u20171]",  # double low line for the underscores
+    "[PERSON\u02cdNAME\u02cd1]",  # modifier letter low macron for the underscores
+    "[PERSON_NAME_\u0661]",  # Arabic-Indic digit one
 ]
 
 
@@ -57,6 +72,17 @@ LENIENT = {
     "[PERSON\u00ad_NAME_1]": True,
     "[PERSON_NAME_1\u0301]": False,
     "[PERSON_NAME_\U0001d7cf]": True,
+    "［ＰＥＲＳＯＮ＿ＮＡＭＥ＿１］": True,  # NFKC: as the full-width forms inside ASCII brackets
+    "【ＰＥＲＳＯＮ＿ＮＡＭＥ＿１】": False,  # other brackets around look-alikes: reported
+    "[P\u0415RS\u041eN_N\u0410ME_1]": False,  # another script is another letter: reported
+    "[\u0420\u0395R\u0405\u039fN_N\u0391\u041c\u0395_1]": False,
+    "［P\u0415RS\u041eN_N\u0410ME_1］": False,
+    "[\u1d18\u1d07\u0280s\u1d0f\u0274_\u0274\u1d00\u1d0d\u1d07_1]": False,
+    "[PERSON_NAME_\u20dd1]": False,
+    "[PERSON\u2028NAME_1]": False,
+    "[PERSON\u2017NAME\u20171]": False,
+    "[PERSON\u02cdNAME\u02cd1]": False,
+    "[PERSON_NAME_\u0661]": False,
 }
 
 
@@ -126,8 +152,10 @@ def test_the_cli_lenient_repairs_the_safe_lookalike_and_exits_3_for_the_other(
 def test_no_bracketed_prose_is_taken_for_a_lookalike() -> None:
     """The rule only fires for non-ASCII bracketed text that reads as a placeholder."""
     fired = []
+    brackets = re.escape("[]" + LOOKALIKE_OPENING + LOOKALIKE_CLOSING)
+    bracketed = rf"[\[{LOOKALIKE_OPENING}][^{brackets}\n]{{1,100}}[\]{LOOKALIKE_CLOSING}]"
     for name, text in prose_corpus():
-        for token in re.findall(r"\[[^\[\]\n]{1,100}\]", text):
+        for token in re.findall(bracketed, text):
             if not token.isascii() and SHAPE.fullmatch(_plain(token)):
                 fired.append((name, token))
     assert fired == []
@@ -148,3 +176,58 @@ def test_lenient_repairs_or_reports_every_token_strict_reports(
     covered = {(offset, offset + len(token)) for token, offset, _ in lenient.tally.unresolved}
     covered.update(lenient.tally.repaired_at)
     assert flagged <= covered
+
+
+# Every look-alike of a placeholder character (the table's, by the character it reads as) and
+# characters a reader does not see or that do not change what a character reads as.
+_ALIKE: dict[str, list[str]] = {}
+for _code, _target in TABLE.items():
+    _ALIKE.setdefault(_target, []).append(chr(_code))
+_INVISIBLE = ["\u200b", "\u200d", "\ufeff", "\u00ad", "\u2060", "\u2028", "\u2029", "\u20dd"]
+_FORMATS = ["txt", "csv", "json", "md"]
+
+
+@st.composite
+def _disguised(draw: st.DrawFn) -> str:
+    """``[PERSON_NAME_1]`` with some characters swapped for look-alikes and invisible
+    characters put in; never the placeholder itself."""
+    chars = []
+    for c in "[PERSON_NAME_1]":
+        swap = _ALIKE.get(c, []) + _ALIKE.get(c.lower(), [])
+        if swap and draw(st.booleans()):
+            c = draw(st.sampled_from(swap))
+        chars.append(c)
+        if c not in "[]" and draw(st.integers(0, 5)) == 0:
+            chars.append(draw(st.sampled_from(_INVISIBLE)))
+    token = "".join(chars)
+    if token.isascii():
+        token = "［" + token[1:-1] + "］"
+    return token
+
+
+def _in_format(token: str, fmt: str) -> str:
+    if fmt == "csv":
+        return f"name,note\n{token},x\n"
+    if fmt == "json":
+        return '{"note": "Dear ' + token + '"}\n'
+    if fmt == "md":
+        return f"# Letter\n\n- Dear **{token}**, ok.\n"
+    return f"Dear {token}, ok.\n"
+
+
+@given(_disguised(), st.sampled_from(_FORMATS), st.booleans())
+def test_every_disguised_placeholder_is_restored_or_reported(
+    token: str, fmt: str, lenient: bool
+) -> None:
+    """The class of review-attack6 B2: whatever mix of look-alike and invisible characters a
+    placeholder is written with (brackets too), strict reports it (never restores it) and
+    lenient repairs it or reports it; nothing passes silently, in text, CSV, JSON, Markdown."""
+    text = _in_format(token, fmt)
+    options = RestoreOptions(name=f"a.{fmt}", lenient=lenient)
+    out, report = restore_bytes(text.encode(), RESOLVER, options)
+    restored = "Ann Smith" in out.decode()
+    assert restored or report.unresolved, ascii(token)
+    if not lenient:
+        assert not restored and report.unresolved, ascii(token)
+    if restored:
+        assert lenient and report.repaired == 1

@@ -18,6 +18,8 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "Escape": "vault.placeholders._matcher",
+        "LOOKALIKE_CLOSING": "vault.placeholders._tokens",
+        "LOOKALIKE_OPENING": "vault.placeholders._tokens",
         "MAX_LISTED": "vault.placeholders._matcher",
         "MIN_CANDIDATE": "vault.placeholders._matcher",
         "Matcher": "vault.placeholders._matcher",
@@ -55,8 +57,11 @@ if TYPE_CHECKING:
         merge_resolvers,
         placeholder_type,
     )
+    from vault.placeholders._tokens import LOOKALIKE_CLOSING, LOOKALIKE_OPENING
 
 __all__ = [
+    "LOOKALIKE_CLOSING",
+    "LOOKALIKE_OPENING",
     "MAX_LISTED",
     "MIN_CANDIDATE",
     "SHAPE",

@@ -30,6 +30,8 @@ from vault._dataclass import dataclass
 from vault.placeholders._tokens import (
     CLOSERS,
     LINK_STARTS,
+    LOOKALIKE_CLOSING,
+    LOOKALIKE_OPENING,
     OPENERS,
     fold,
     fold_is_safe,
@@ -52,7 +54,8 @@ _CJK = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 )
 
-EditKind = Literal["exact", "repair", "unknown"]
+# alike: a look-alike of a placeholder that is not repaired (reported as unknown, strict too)
+EditKind = Literal["exact", "repair", "unknown", "alike"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,15 @@ class LenientScanner:
         self._candidate = re.compile(rf"\[[^\[\]\n]{{1,{inner}}}\]").match
         # Zero width, so that a failed `\[` still lets the `[` after it be looked at.
         # One character class first, so the regex engine skips prose at C speed.
-        self._anchor = re.compile(r"[\[［<{&\\_](?:(?<=_)(?=\r?\n?\d)|(?<!_))").finditer
+        self._anchor = re.compile(
+            rf"[\[<{{&\\_{LOOKALIKE_OPENING}](?:(?<=_)(?=\r?\n?\d)|(?<!_))"
+        ).finditer
+        # A bracketed token whose brackets are square-bracket look-alikes (``_confusables``):
+        # read as a placeholder once folded (``_lookalike``).
+        brackets = re.escape("[]" + LOOKALIKE_OPENING + LOOKALIKE_CLOSING)
+        self._alike = re.compile(
+            rf"[\[{LOOKALIKE_OPENING}][^{brackets}\n]{{1,{inner}}}[\]{LOOKALIKE_CLOSING}]"
+        ).match
         self._bare_sep = re.compile(r"\\?_(?:\r?\n)?(?=\d)").match
         inside = r"(?:[^\[\]［］<>{}\\\r\n]|\\_|\r?\n)"
         self._bracketed = re.compile(
@@ -228,6 +239,11 @@ class LenientScanner:
                 return found
         if candidate is not None and self._shaped(candidate.group()):
             return Edit(at, candidate.end(), None, "unknown")
+        if candidate is None and (text[at] == "[" or text[at] in LOOKALIKE_OPENING):
+            other = self._alike(text, at)
+            # (ASCII inside other brackets: the bare token inside is repaired or reported.)
+            if other is not None and not other.group()[1:-1].isascii():
+                return self._lookalike(other.group(), at, text)
         return None
 
     def _lookalike(self, token: str, at: int, text: str) -> Edit | None:
@@ -243,9 +259,9 @@ class LenientScanner:
         if plain in self._originals:
             if fold_is_safe(token):
                 return Edit(at, end, plain, "repair", is_link(text, end) is not None)
-            return Edit(at, end, None, "unknown")
+            return Edit(at, end, None, "alike")
         if self._shaped(plain):
-            return Edit(at, end, None, "unknown")
+            return Edit(at, end, None, "alike")
         return None
 
     def _bracket_token(self, match: re.Match[str]) -> Edit | None:
@@ -309,7 +325,7 @@ class LenientScanner:
         return [
             m.start()
             for m in _STARTS(text, lo, hi)
-            if not _word_before(text, m.start()) or text[m.start()] in "[［&\\<{"
+            if not _word_before(text, m.start()) or text[m.start()] in _OPENING
         ]
 
     def hold_starts(self, text: str, lo: int) -> list[int]:
@@ -417,7 +433,7 @@ class LenientScanner:
         one too: ``_lookalike``)."""
         if self._could_start(tail):
             return True
-        if tail[:1] != "[" or tail.isascii():
+        if (tail[:1] != "[" and tail[:1] not in LOOKALIKE_OPENING) or tail.isascii():
             return False
         plain = fold(tail)
         return plain != tail and self._could_start(plain)
@@ -481,7 +497,7 @@ class LenientScanner:
         return bool(sep) and head in self._keys and number.isdigit()
 
 
-_OPENING = "[［&\\<{"
+_OPENING = "[&\\<{" + LOOKALIKE_OPENING
 _SAFE_WORDS = 50_000  # most quiet words remembered per scanner
 _ALWAYS = re.compile("").search  # no quick search: any text may hold a start
 _ALWAYS_ALL = re.compile("").finditer
@@ -489,7 +505,8 @@ _ALWAYS_ALL = re.compile("").finditer
 _WORDY = r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 _WORD = re.compile(r"[^\W_]*").match
 _START = re.compile(
-    r"[\[［&\\<{]|(?:(?<!\w)|(?<=\\[ntr])|(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]))"
+    rf"[\[&\\<{{{LOOKALIKE_OPENING}]|"
+    r"(?:(?<!\w)|(?<=\\[ntr])|(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]))"
     r"[^\W\d_]"
 )
 _STARTS = _START.finditer

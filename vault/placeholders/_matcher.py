@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING, Literal, cast
 
 from vault._dataclass import dataclass
 from vault.placeholders._resolver import MapProblem, Resolver, placeholder_type
-from vault.placeholders._tokens import CLOSERS, LINK_STARTS, OPENERS, is_link, normalize
+from vault.placeholders._tokens import (
+    CLOSERS,
+    LINK_STARTS,
+    LOOKALIKE_CLOSING,
+    LOOKALIKE_OPENING,
+    OPENERS,
+    is_link,
+    normalize,
+)
 from vault.placeholders._tokens import fold as _plain
 
 if TYPE_CHECKING:
@@ -131,9 +139,11 @@ class Matcher:
 
     def _maybe_mangled(self, text: str) -> bool:
         """Whether text between candidates may hold a form lenient mode repairs: an underscore
-        before a number, an escaped candidate, or a bracket of any kind closing after a number."""
+        before a number, an escaped candidate, or a bracket of any kind closing after a number;
+        or a look-alike, reported (``isascii`` costs nothing: CPython keeps it as a flag)."""
         return (
-            ("_" in text and self._number_after_underscore(text) is not None)
+            (not text.isascii() and _ALIKE_BRACKET(text) is not None)
+            or ("_" in text and self._number_after_underscore(text) is not None)
             or ("\\" in text and "\\\x00" in text)
             or (
                 any(c in text for c in _OPENING_CHARS)
@@ -204,10 +214,12 @@ class Matcher:
 
     def _report_repairable(self, token: str, offset: int) -> bool:
         """Report what lenient mode would repair in a strict candidate (the whole token, or a
-        bare one inside it); whether there was any."""
-        edits = [e for e in self._scanner.scan(token, 0, len(token)) if e.kind == "repair"]
+        bare one inside it), and the look-alikes in it that it would not; whether there was
+        any."""
+        edits = [e for e in self._scanner.scan(token, 0, len(token)) if e.kind in _REPORTED]
         for edit in edits:
-            self.tally.add_unresolved(token[edit.start : edit.end], offset + edit.start, "mangled")
+            reason: Reason = "mangled" if edit.kind == "repair" else "unknown"
+            self.tally.add_unresolved(token[edit.start : edit.end], offset + edit.start, reason)
         return bool(edits)
 
     def _miss(
@@ -366,9 +378,10 @@ class Matcher:
                 continue  # overlaps a candidate
             if edit.kind == "repair":
                 found.append((buffer[edit.start : edit.end], base + edit.start, "mangled"))
+            elif edit.kind == "alike":  # a look-alike lenient does not repair either
+                found.append((buffer[edit.start : edit.end], base + edit.start, "unknown"))
         tally.unresolved_count += len(found)
-        if found:
-            tally.reasons["mangled"] += len(found)
+        tally.reasons.update(reason for _, _, reason in found)
         if len(tally.unresolved) > listed or found:
             # The list keeps the first MAX_LISTED in text order: the candidates listed before
             # these (in text order, the later ones dropped when the list was full) and these
@@ -612,6 +625,8 @@ class Matcher:
 
 _LINK_START_MAX = max(map(len, LINK_STARTS))  # "]" + a longer text starts no link
 _OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
+_REPORTED = ("repair", "alike")  # scanner edits strict mode reports in a candidate
+_ALIKE_BRACKET = re.compile(f"[{LOOKALIKE_OPENING}{LOOKALIKE_CLOSING}]").search  # a look-alike
 
 
 def _has_link_mark(text: str) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from vault.placeholders import _confusables
+
 OPENERS = {
     "[": "square",
     "［": "square",
@@ -67,20 +69,35 @@ def normalize(token: str) -> str:
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+_TABLE = _confusables.TABLE
+# Square-bracket look-alikes, each opener at the index of its closer (``_confusables``).
+LOOKALIKE_OPENING = _confusables.OPENING
+LOOKALIKE_CLOSING = _confusables.CLOSING
+_DROPPED = frozenset(("Cf", "Mn", "Me", "Zl", "Zp"))
+
+
 def fold(token: str) -> str:
-    """``token`` as it reads: NFKC (full-width and other compatibility forms), then without
-    format characters (zero-width, bidi controls, soft hyphen) and combining marks."""
-    folded = unicodedata.normalize("NFKC", token)
-    return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Mn"))
+    """``token`` as it reads, its *skeleton*: look-alikes of the placeholder characters mapped
+    to them (``_confusables``: Cyrillic, Greek and other letters that look Latin, small
+    capitals, digits of other scripts, underscore and bracket look-alikes), NFKC (full-width
+    and other compatibility forms), then without format characters (zero-width, bidi controls,
+    soft hyphen), combining marks (``Mn`` and enclosing ``Me``) and line or paragraph
+    separators. Only bracketed non-ASCII text is ever folded."""
+    folded = unicodedata.normalize("NFKC", token.translate(_TABLE)).translate(_TABLE)
+    return "".join(c for c in folded if unicodedata.category(c) not in _DROPPED)
 
 
 def fold_is_safe(token: str) -> bool:
-    """Whether ``fold(token)`` is what a reader sees in ``token``: no bidi control in it and no
+    """Whether ``fold(token)`` is what a reader sees in ``token``: no bidi control in it, no
     combining mark left after NFKC (one that composes, as in a decomposed "ä", is part of a
-    letter; one that does not, as in "1\u0301", changes what the character looks like).
-    Compatibility forms (full-width letters, digits, underscore) and invisible format
-    characters (zero-width space or joiner, BOM, word joiner, soft hyphen) are safe."""
+    letter; one that does not, as in "1\u0301", changes what the character looks like), no
+    line or paragraph separator, and no look-alike of another script or shape (``_confusables``:
+    a Cyrillic "Е" is another letter, whatever it looks like). Compatibility forms (full-width
+    letters, digits, underscore, brackets) and invisible format characters (zero-width space or
+    joiner, BOM, word joiner, soft hyphen) are safe."""
     if not _BIDI.isdisjoint(token):
         return False
     folded = unicodedata.normalize("NFKC", token)
-    return not any(unicodedata.category(c) == "Mn" for c in folded)
+    return not any(
+        ord(c) in _TABLE or unicodedata.category(c) in ("Mn", "Me", "Zl", "Zp") for c in folded
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from vault.placeholders import Matcher
+from vault.placeholders import LOOKALIKE_OPENING, Matcher
 from vault.restore._formats import CsvDialect
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -35,8 +35,11 @@ class FieldPath:
         seps = re.escape(dialect.delimiter) + r"\r\n"
         qe = re.escape(q)
         sp = " *" if dialect.skipinitialspace else ""
-        clean_quoted = rf"{sp}{qe}(?:[^{qe}\[]++|{qe}{qe})*+{qe}[^{seps}\[]*+"
-        clean_bare = rf"(?!{sp}{qe})[^{seps}\[]++"
+        # a field with no "[" and no square-bracket look-alike comes back unchanged
+        # (strict); a look-alike is reported (``Matcher``)
+        b = rf"\[{LOOKALIKE_OPENING}"
+        clean_quoted = rf"{sp}{qe}(?:[^{qe}{b}]++|{qe}{qe})*+{qe}[^{seps}{b}]*+"
+        clean_bare = rf"(?!{sp}{qe})[^{seps}{b}]++"
         quoted = rf"{sp}{qe}(?:[^{qe}]++|{qe}{qe})*+{qe}[^{seps}]*+"
         bare = rf"(?!{sp}{qe})[^{seps}]*+"
         self._skip: list[re.Pattern[str]] = []

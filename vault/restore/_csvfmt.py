@@ -31,7 +31,7 @@ from itertools import accumulate, compress, count, repeat
 from operator import is_, is_not, not_
 from typing import cast
 
-from vault.placeholders import Matcher
+from vault.placeholders import LOOKALIKE_CLOSING, LOOKALIKE_OPENING, Matcher
 from vault.restore._csvfields import FieldPath
 from vault.restore._formats import CsvDialect
 
@@ -60,6 +60,7 @@ class CsvProcessor:
         ).split
         self._open_quote = re.compile(rf"{qe}(?<![^{seps}]{qe})")
         self._seps = frozenset(dialect.delimiter + "\r\n")
+        self._lookalike = re.compile(f"[{LOOKALIKE_OPENING}{LOOKALIKE_CLOSING}]").search
         self._last_sep = re.compile(rf"[{seps}](?=[^{seps}]*\Z)").search
         self._first_sep = re.compile(rf"[{seps}]").search
         originals = matcher.originals
@@ -106,6 +107,8 @@ class CsvProcessor:
             if cut <= start:
                 return None  # no whole record yet (or one huge line): the field path cuts
         text = buffer[start:cut]
+        if not text.isascii() and self._lookalike(text) is not None:
+            return None  # a look-alike may stand anywhere: the field path reports it
         # Without a quote character no quoted field can start: the candidates alone, found by
         # a pattern whose literal first character the regex engine looks for at C speed.
         candidates_only = self._quote not in text or self._quotes_closed_and_plain(text)

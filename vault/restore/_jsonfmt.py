@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from vault.placeholders import Matcher
+from vault.placeholders import LOOKALIKE_OPENING, Matcher
 
 
 def json_escape(value: str) -> str:
@@ -62,7 +62,9 @@ class JsonProcessor:
         self.matcher = matcher
         width = matcher.candidate_length
         self._width = width + 2
-        string_clean = r'"(?:[^"\\\[]++|\\[^u])*+"'  # one with a \u escape may hide a placeholder
+        # A string with no "[" (nor a square-bracket look-alike, reported) comes back
+        # unchanged; one with a \u escape may hide a placeholder.
+        string_clean = rf'"(?:[^"\\\[{LOOKALIKE_OPENING}]++|\\[^u])*+"'
         self._string = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL).match
         self._candidate = re.compile(rf'\[[^\[\]\n"]{{1,{width}}}\]').match
         self._skip: list[re.Pattern[str]] = []
