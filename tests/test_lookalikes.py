@@ -15,7 +15,7 @@ from test_lenient import prose_corpus, texts_and_maps
 from test_office_cli import ENV, JOB, vault  # noqa: F401 (the fixture)
 
 from vault.placeholders import Matcher, invert_map
-from vault.placeholders._confusables import TABLE
+from vault.placeholders._confusables import SOURCES, TARGETS
 from vault.placeholders._matcher import SHAPE, _plain
 from vault.placeholders._tokens import LOOKALIKE_CLOSING, LOOKALIKE_OPENING
 from vault.restore import RestoreOptions, restore_bytes
@@ -181,8 +181,8 @@ def test_lenient_repairs_or_reports_every_token_strict_reports(
 # Every look-alike of a placeholder character (the table's, by the character it reads as) and
 # characters a reader does not see or that do not change what a character reads as.
 _ALIKE: dict[str, list[str]] = {}
-for _code, _target in TABLE.items():
-    _ALIKE.setdefault(_target, []).append(chr(_code))
+for _source, _target in zip(SOURCES, TARGETS, strict=True):
+    _ALIKE.setdefault(_target, []).append(_source)
 _INVISIBLE = ["\u200b", "\u200d", "\ufeff", "\u00ad", "\u2060", "\u2028", "\u2029", "\u20dd"]
 _FORMATS = ["txt", "csv", "json", "md"]
 

@@ -69,11 +69,17 @@ def normalize(token: str) -> str:
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-_TABLE = _confusables.TABLE
+# the look-alike -> character table, built on the first fold (only non-ASCII text is folded)
+_TABLE: dict[int, int] = {}
 # Square-bracket look-alikes, each opener at the index of its closer (``_confusables``).
 LOOKALIKE_OPENING = _confusables.OPENING
 LOOKALIKE_CLOSING = _confusables.CLOSING
 _DROPPED = frozenset(("Cf", "Mn", "Me", "Zl", "Zp"))
+
+
+def _table() -> dict[int, int]:
+    _TABLE.update(str.maketrans(_confusables.SOURCES, _confusables.TARGETS))
+    return _TABLE
 
 
 def fold(token: str) -> str:
@@ -83,7 +89,8 @@ def fold(token: str) -> str:
     and other compatibility forms), then without format characters (zero-width, bidi controls,
     soft hyphen), combining marks (``Mn`` and enclosing ``Me``) and line or paragraph
     separators. Only bracketed non-ASCII text is ever folded."""
-    folded = unicodedata.normalize("NFKC", token.translate(_TABLE)).translate(_TABLE)
+    table = _TABLE or _table()
+    folded = unicodedata.normalize("NFKC", token.translate(table)).translate(table)
     return "".join(c for c in folded if unicodedata.category(c) not in _DROPPED)
 
 
@@ -97,7 +104,8 @@ def fold_is_safe(token: str) -> bool:
     joiner, BOM, word joiner, soft hyphen) are safe."""
     if not _BIDI.isdisjoint(token):
         return False
+    table = _TABLE or _table()
     folded = unicodedata.normalize("NFKC", token)
     return not any(
-        ord(c) in _TABLE or unicodedata.category(c) in ("Mn", "Me", "Zl", "Zp") for c in folded
+        ord(c) in table or unicodedata.category(c) in ("Mn", "Me", "Zl", "Zp") for c in folded
     )
