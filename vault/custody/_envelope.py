@@ -116,6 +116,8 @@ def _json(data: bytes, what: str) -> Any:
         return json.loads(data)
     except ValueError as exc:
         raise IntegrityError(f"a decrypted {what} is not valid JSON") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise IntegrityError(f"a decrypted {what} is nested too deep") from exc
 
 
 # --------------------------------------------------------------------------- map analysis

@@ -77,7 +77,10 @@ def append_after(
     # A time every reader can print (1970 to 9999, finite): the entry stays for good
     if not isinstance(time, int | float) or not 0 <= time <= LAST_LOG_TIME:
         raise InputError("an access-log entry's time must be Unix seconds from 1970 to 9999")
-    clean = {str(k): int(v) for k, v in counts.items()}
+    # Flat text -> integer only: whatever is stored must be readable by every reader.
+    if not all(isinstance(k, str) and type(v) is int for k, v in counts.items()):
+        raise InputError("an access-log entry's counts must be a flat object of integers")
+    clean = dict(counts)
     state: dict[str, str | int] = dict(facts or {})
     seq = 1 if last is None else last.seq + 1
     prev = crypto.GENESIS_HASH if last is None else last.entry_hash

@@ -43,6 +43,10 @@ class VerifyReport:
         return not self.findings
 
 
+# Exceptions a damaged or hostile stored value can raise in a check, beyond the vault's own.
+_UNMAPPED = (RecursionError, MemoryError, OverflowError, UnicodeError, ValueError, TypeError)
+
+
 def verify(
     custodian: Custodian,
     *,
@@ -73,6 +77,11 @@ def verify(
             raise  # the command failed (exit 1); it found nothing about the vault
         except (StoreError, IntegrityError) as exc:
             findings.append(Finding(check, str(exc)))
+        except _UNMAPPED as exc:
+            # A value that passed every check on its way in but breaks a conversion here (a
+            # time beyond what datetime can hold, text that cannot be encoded, nesting beyond
+            # the parser's bound): a finding about this check, and the others go on.
+            findings.append(Finding(check, f"a stored value cannot be read ({type(exc).__name__})"))
 
     attempt("database", lambda: [Finding("database", p) for p in db.integrity_check()])
     attempt("schema", lambda: [Finding("schema", p) for p in db.schema_problems()])

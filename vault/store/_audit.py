@@ -284,7 +284,7 @@ def _build_rows(
         text = r[_COUNTS_AT]
         try:
             counts, end = _scan_json(text, 0)
-        except (StopIteration, ValueError):
+        except (StopIteration, ValueError, RecursionError):
             counts, end = None, -1
         if end != len(text) or type(counts) is not dict:
             counts = counts_column(text)  # e.g. surrounded by spaces; or fails closed

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from vault.errors import IntegrityError
 from vault.store._base import Queries
-from vault.store._rows import LogRow, checked, counts_column, facts_column
+from vault.store._rows import LogRow, checked, counts_column, facts_column, flat_json
 
 # ``user`` is quoted: PostgreSQL reserves the word (SQLite accepts the quotes too).
 _COLUMNS = 'seq, time, "user", action, job_id, counts, prev_hash, entry_hash, subject, facts'
@@ -55,11 +54,11 @@ class AccessLog(Queries):
             row.user,
             row.action,
             row.job_id,
-            json.dumps(dict(row.counts), sort_keys=True),
+            flat_json(row.counts, "counts"),
             row.prev_hash,
             row.entry_hash,
             row.subject,
-            None if row.facts is None else json.dumps(dict(row.facts), sort_keys=True),
+            None if row.facts is None else flat_json(row.facts, "facts"),
         )
         # What the row changes for ``db.memo``: the head, and the entries naming a subject
         # only when it names one (``SUBJECTS``: what is read by subject, e.g. users' entries).
@@ -149,8 +148,16 @@ class AccessLog(Queries):
         return _log(rows[0]) if rows else None
 
 
-@checked("access log")
 def _log(r: Sequence[Any]) -> LogRow:
+    """A log row; ``IntegrityError`` naming the entry when a column is damaged."""
+    try:
+        return _log_row(r)
+    except IntegrityError as exc:
+        raise IntegrityError(f"access log entry {r[0]!r}: {exc}") from exc
+
+
+@checked("access log")
+def _log_row(r: Sequence[Any]) -> LogRow:
     return LogRow(
         seq=int(r[0]),
         time=float(r[1]),

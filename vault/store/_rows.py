@@ -74,12 +74,35 @@ class LogRow:
     facts: Mapping[str, str | int] | None = None
 
 
+def stored_json(text: Any, what: str) -> Any:
+    """JSON text read from the vault, parsed; ``IntegrityError`` (one line) for anything that
+    is not valid JSON, and for nesting deeper than the parser's bound (``json.loads`` stops at
+    the interpreter's recursion limit with ``RecursionError``: a hand-edited or appended row
+    nested 50,000 deep must be a finding, not an internal error of every command reading it).
+    Every stored JSON column is a flat object, checked by its caller."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:  # TypeError: not text at all
+        raise IntegrityError(f"a {what} column of the vault is not valid JSON") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise IntegrityError(f"a {what} column of the vault is nested too deep") from exc
+
+
+def flat_json(value: Mapping[str, Any], what: str) -> str:
+    """A counts or facts mapping as stored: refused (``IntegrityError``) unless it is a flat
+    object of text keys and integer or text values, so that nothing written by this tool can
+    make a reader fail."""
+    if not all(
+        isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
+        for k, v in value.items()
+    ):
+        raise IntegrityError(f"refusing to store a {what} value that is not a flat object")
+    return json.dumps(dict(value), sort_keys=True)
+
+
 def counts_column(text: Any) -> Mapping[str, int]:
     """A counts column parsed: a JSON object of integers, else ``IntegrityError``."""
-    try:
-        data = json.loads(text)
-    except (TypeError, ValueError) as exc:  # TypeError: not text at all
-        raise IntegrityError("a counts column of the vault is not valid JSON") from exc
+    data = stored_json(text, "counts")
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int) for k, v in data.items()
     ):
@@ -152,10 +175,7 @@ def facts_column(text: Any) -> Mapping[str, str | int] | None:
     """An access-log facts column parsed: NULL, or a JSON object of strings and integers."""
     if text is None:
         return None
-    try:
-        data = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise IntegrityError("a facts column of the access log is not valid JSON") from exc
+    data = stored_json(text, "facts")
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
         for k, v in data.items()
