@@ -626,7 +626,16 @@ class Matcher:
 _LINK_START_MAX = max(map(len, LINK_STARTS))  # "]" + a longer text starts no link
 _OPENING_CHARS = "[［<{&\\"  # the first characters of every opening bracket form
 _REPORTED = ("repair", "alike")  # scanner edits strict mode reports in a candidate
-_ALIKE_BRACKET = re.compile(f"[{LOOKALIKE_OPENING}{LOOKALIKE_CLOSING}]").search  # a look-alike
+
+
+def _ALIKE_BRACKET(text: str) -> re.Match[str] | None:
+    """A square-bracket look-alike in ``text``; compiled on first use (non-ASCII text only)."""
+    return _alike_bracket()(text)
+
+
+@functools.cache
+def _alike_bracket() -> Callable[[str], re.Match[str] | None]:
+    return re.compile(f"[{LOOKALIKE_OPENING}{LOOKALIKE_CLOSING}]").search
 
 
 def _has_link_mark(text: str) -> bool:

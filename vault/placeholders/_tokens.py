@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from vault.placeholders import _confusables
-
 OPENERS = {
     "[": "square",
     "［": "square",
@@ -71,13 +69,16 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 
 # the look-alike -> character table, built on the first fold (only non-ASCII text is folded)
 _TABLE: dict[int, int] = {}
-# Square-bracket look-alikes, each opener at the index of its closer (``_confusables``).
-LOOKALIKE_OPENING = _confusables.OPENING
-LOOKALIKE_CLOSING = _confusables.CLOSING
+# Square-bracket look-alikes, each opener at the index of its closer; ``_confusables`` maps
+# them to "[" and "]" (scripts/make-confusables.py writes the same two strings there).
+LOOKALIKE_OPENING = "［【〔⟦﹝〚〘〖❲⁅"
+LOOKALIKE_CLOSING = "］】〕⟧﹞〛〙〗❳⁆"
 _DROPPED = frozenset(("Cf", "Mn", "Me", "Zl", "Zp"))
 
 
 def _table() -> dict[int, int]:
+    from vault.placeholders import _confusables  # loaded by the first non-ASCII token
+
     _TABLE.update(str.maketrans(_confusables.SOURCES, _confusables.TARGETS))
     return _TABLE
 
