@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from vault.audit._times import sane_time
 from vault.audit._totals import AuditListing, AuditReport
 from vault.models import JobInfo, LogEntry
 from vault.store import JobListRow
@@ -90,11 +91,12 @@ def _entered(job: JobInfo | JobListRow) -> float | None:
     """The job's audit time (``JobInfo.audit_time``), for a ``JobListRow`` too."""
     for value in (job.archived_at, job.fetched_at, job.submitted_at, job.created_at):
         if value is not None:
-            return value
+            return sane_time(value)
     return None
 
 
 def _utc(value: float | None) -> str:
+    value = sane_time(value)
     if value is None:
         return "-"
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M")

@@ -105,6 +105,11 @@ def printable_time(ts: float | None) -> bool:
     return isinstance(ts, int | float) and 0 <= ts <= LAST_PRINTABLE_TIME
 
 
+def sane_time(ts: float | None) -> float | None:
+    """``ts`` when it can be printed as a date (``printable_time``), else None."""
+    return ts if ts is not None and printable_time(ts) else None
+
+
 def iso_time(ts: float | None) -> str | None:
     """``2024-05-01T12:00:00Z`` (UTC, whole seconds), or None (unknown or not printable)."""
     if ts is None or not printable_time(ts):

@@ -327,9 +327,12 @@ def emit_json(data: Any) -> None:
 
 
 def utc_time(value: float | None) -> str:
-    """A Unix time as ``YYYY-MM-DD HH:MM:SS`` in UTC; ``-`` for none."""
+    """A Unix time as ``YYYY-MM-DD HH:MM:SS`` in UTC; ``-`` for none, ``invalid time`` for one
+    no date can show (a hostile service's ``1e300``, NaN: never an OverflowError)."""
     if value is None:
         return "-"
+    if not -62135596800.0 <= value <= 253402300799.0:
+        return "invalid time"
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 

@@ -23,8 +23,10 @@ from typing import BinaryIO, cast
 
 import click
 
+# (and lone surrogates, U+D800-U+DFFF: text that is not Unicode, which no UTF-8 output can take;
+# a hostile service's "\ud800" in a map would otherwise end every listing holding it)
 _CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F),
-             *range(0x2066, 0x206A)]  # fmt: skip
+             *range(0x2066, 0x206A), *range(0xD800, 0xE000)]  # fmt: skip
 
 
 def _escape(code: int) -> str:

@@ -161,7 +161,7 @@ def audit_command(
                 # otherwise).
                 sys.stdout.flush()
                 for part in parts:
-                    sys.stdout.buffer.write(part.encode("utf-8"))
+                    sys.stdout.buffer.write(part.encode("utf-8", "backslashreplace"))
                 sys.stdout.buffer.flush()
                 return
         # Totals only: added up inside SQLite, no object per job. Else the store filters,
@@ -216,7 +216,7 @@ def _log_for(vault: Vault, report: AuditListing | AuditReport, query: AuditQuery
 def _write_page(ctx: AppContext, path: Path, page: str, *, force: bool) -> None:
     """Standard output for ``-``; else the file, atomically, mode 0600, replacing an existing
     one only with --force (a symlink itself, never the file it points to)."""
-    data = page.encode("utf-8")
+    data = page.encode("utf-8", "backslashreplace")  # a lone surrogate from a hostile service
     destination: Path | BinaryIO = sys.stdout.buffer if is_dash(path) else path
     with AtomicOutput(destination, replace=force) as out:
         out.file.write(data)
@@ -244,11 +244,22 @@ class _InertStdout:
         return sys.stdout.write(inert_lines(text))
 
 
+class _Utf8Stdout:
+    """Standard output for ``csv.writer``: the text as written, a lone surrogate (a hostile
+    service's ``"\\ud800"``) as ``\\ud800`` instead of a UnicodeEncodeError for the whole file."""
+
+    def write(self, text: str) -> int:
+        if not text.isascii():
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return sys.stdout.write(text)
+
+
 def _write_csv(
     report: AuditReport | AuditListing, checks: list[CrossCheck] | None, summary: bool
 ) -> None:
-    # A file or pipe gets the exact CSV; a terminal an inert view of it, like every table.
-    out: Any = _InertStdout() if sys.stdout.isatty() else sys.stdout
+    # A file or pipe gets the exact CSV (but a lone surrogate, which is no text, escaped); a
+    # terminal an inert view of it, like every table.
+    out: Any = _InertStdout() if sys.stdout.isatty() else _Utf8Stdout()
     writer = csv.writer(out, lineterminator="\n")
     if summary:
         writer.writerow(["group", "key", "value"])

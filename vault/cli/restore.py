@@ -31,7 +31,7 @@ from vault.cli._app import (
 )
 from vault.cli._common import open_vault, unlock
 from vault.cli._jobref import complete_job_ids, resolve_job, resolve_jobs, unknown_job
-from vault.cli._terminal import RAW_HELP, terminal_safe
+from vault.cli._terminal import RAW_HELP, inert_json, terminal_safe
 from vault.client import check_job_id
 from vault.errors import Incomplete, InputError, UnknownJob, UnsupportedFormat
 from vault.restore import (
@@ -134,11 +134,11 @@ def _write_report(path: Path, report: RestoreReport, *, force: bool) -> None:
     symlink at ``path`` is replaced, never followed; an existing file only with --force."""
     data = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if is_dash(path):
-        click.echo(data, nl=False)
+        click.echo(inert_json(data), nl=False)
         return
     with AtomicOutput(path, replace=force) as out:
         try:
-            out.file.write(data.encode("utf-8"))
+            out.file.write(data.encode("utf-8", "backslashreplace"))  # a lone surrogate
         except OSError as exc:
             raise InputError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from exc
         out.commit()

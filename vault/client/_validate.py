@@ -56,6 +56,22 @@ def _require(body: Mapping[str, Any], where: str, name: str) -> Any:
     return body[name]
 
 
+# The latest time every output can print (9999-12-31T23:59:59Z): a later created_at passed as a
+# number but ended `show` and the audit CSV with an OverflowError, for good (it is sealed).
+MAX_TIME = 253402300799
+
+
+def _unicode(texts: list[str], where: str, name: str) -> None:
+    """Text the service sends must be Unicode: JSON's ``"\\ud800"`` decodes to a lone
+    surrogate, a ``str`` no UTF-8 output can take (one C-level pass over all of them)."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _field(
+            where, name, "holds text that is not valid Unicode (a lone surrogate)"
+        ) from exc
+
+
 def _mapping(value: object, where: str, name: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _field(where, name, "is not an object")
@@ -68,6 +84,7 @@ def _mapping(value: object, where: str, name: str) -> dict[str, str]:
         if not PLACEHOLDER_RE.fullmatch(placeholder):
             raise _field(where, name, f"has a placeholder not like [LABEL_N] (entry {index})")
         out[key] = placeholder
+    _unicode([*out, *out.values()], where, name)
     return out
 
 
@@ -116,6 +133,7 @@ def parse_status(body: object, job_id: str) -> RemoteJob:
         or isinstance(created, bool)
         or not math.isfinite(created)
         or created < 0
+        or created > MAX_TIME
     ):
         raise _field(where, "created_at", "is not a Unix time")
 
@@ -131,6 +149,8 @@ def parse_status(body: object, job_id: str) -> RemoteJob:
     error = body.get("error")
     if error is not None and not isinstance(error, str):
         raise _field(where, "error", "is not text")
+    if error is not None:
+        _unicode([error], where, "error")
 
     result: bytes | None = None
     mapping: dict[str, str] = {}
@@ -172,6 +192,7 @@ def parse_text_result(body: object) -> TextResult:
     text = _require(body, where, "anonymized_text")
     if not isinstance(text, str):
         raise _field(where, "anonymized_text", "is not text")
+    _unicode([text], where, "anonymized_text")
     mapping = _mapping(_require(body, where, "map"), where, "map")
     entities = _count(_require(body, where, "entities"), where, "entities")
     return TextResult(anonymized_text=text, mapping=mapping, entities=entities)
@@ -193,4 +214,5 @@ def parse_entities(body: object) -> tuple[str, ...]:
     names = body.get("entities") if isinstance(body, dict) else body
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         raise _field(where, "entities", "is not a list of names")
+    _unicode(names, where, "entities")
     return tuple(names)
