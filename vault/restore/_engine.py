@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     # The CSV and JSON processors load with the first input in their format: a text answer
     # does not pay for their modules (csv, the field scanner; cold start, bench_startup.py).
     from vault.restore._csvfmt import CsvProcessor
+    from vault.restore._jsonfmt import JsonProcessor
 
 # 256 KiB: the few copies of a chunk a pass makes (decoded, restored, encoded) stay in a core's
 # L2 cache, and glibc serves them from the heap instead of fresh mmap()s: 1 MiB chunks cost
@@ -251,6 +252,7 @@ def restore_stream(
     matcher = Matcher(resolver, lenient=options.lenient, links=options.links and fmt != "csv")
     processor: Processor
     csv_processor: CsvProcessor | None = None
+    json_processor: JsonProcessor | None = None
     if fmt == "csv":
         while not complete and len(first) < SAMPLE:  # the dialect, too, from a fixed prefix
             data = read(src, size)
@@ -271,7 +273,7 @@ def restore_stream(
     elif fmt in ("json", "jsonl"):
         from vault.restore._jsonfmt import JsonProcessor
 
-        processor = JsonProcessor(matcher)
+        processor = json_processor = JsonProcessor(matcher)
     elif live:
         processor = LiveTextProcessor(matcher)
     else:
@@ -319,6 +321,20 @@ def restore_stream(
         quoted=csv_processor.quoted if csv_processor else 0,
         bytes_in=decoder.bytes_in,
         bytes_out=encoder.bytes_out,
+        warnings=_key_warnings(json_processor),
+    )
+
+
+def _key_warnings(processor: JsonProcessor | None) -> tuple[str, ...]:
+    """JSON: placeholders restored in object keys (review-attack6 B7). Two keys of one object
+    may then be equal (``{"[PERSON_NAME_1]": 1, "Ann Smith": 2}``), and a JSON reader keeps
+    only one of them: said, never silent; the output is written as restored."""
+    n = 0 if processor is None else processor.keys_restored
+    if not n:
+        return ()
+    return (
+        f"{n} placeholder(s) restored in JSON object keys: a restored key may now equal another "
+        "key of its object, and a JSON reader keeps only one of them; check the output",
     )
 
 

@@ -67,6 +67,8 @@ class JsonProcessor:
         string_clean = rf'"(?:[^"\\\[{LOOKALIKE_OPENING}]++|\\[^u])*+"'
         self._string = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL).match
         self._candidate = re.compile(rf'\[[^\[\]\n"]{{1,{width}}}\]').match
+        self._key_after = re.compile(r"[ \t\r\n]*:").match  # a string that is an object key
+        self.keys_restored = 0  # object keys a placeholder was restored in (a warning)
         self._skip: list[re.Pattern[str]] = []
         for final in (False, True):
             # A '[' outside strings stops the skipping only when a placeholder may start there.
@@ -118,6 +120,8 @@ class JsonProcessor:
                 else:
                     new = matcher.sub(raw, base + pos, json_escape)
                 if new != raw:
+                    if self._key_after(buffer, end) is not None:
+                        self.keys_restored += 1
                     pieces.append(buffer[last:pos])
                     pieces.append(new)
                     last = end
