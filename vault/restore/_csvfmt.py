@@ -60,7 +60,7 @@ class CsvProcessor:
         ).split
         self._open_quote = re.compile(rf"{qe}(?<![^{seps}]{qe})")
         self._seps = frozenset(dialect.delimiter + "\r\n")
-        self._lookalike = re.compile(f"[{LOOKALIKE_OPENING}{LOOKALIKE_CLOSING}]").search
+        self._lookalikes = LOOKALIKE_OPENING + LOOKALIKE_CLOSING
         self._last_sep = re.compile(rf"[{seps}](?=[^{seps}]*\Z)").search
         self._first_sep = re.compile(rf"[{seps}]").search
         originals = matcher.originals
@@ -107,7 +107,7 @@ class CsvProcessor:
             if cut <= start:
                 return None  # no whole record yet (or one huge line): the field path cuts
         text = buffer[start:cut]
-        if not text.isascii() and self._lookalike(text) is not None:
+        if not text.isascii() and any(c in text for c in self._lookalikes):
             return None  # a look-alike may stand anywhere: the field path reports it
         # Without a quote character no quoted field can start: the candidates alone, found by
         # a pattern whose literal first character the regex engine looks for at C speed.
