@@ -231,6 +231,26 @@ def test_same_bytes_on_unusual_rows(
     check_same(vault_with(template, tmp_path, jobs), query)
 
 
+@pytest.mark.parametrize(
+    "archived_at",
+    [253402300799.0, 253402300799.5, 253402300799.999, 253402300800.0, 0.0, 0.5, -0.5],
+)
+def test_regression_the_last_second_of_9999_prints_alike(
+    template: Path, tmp_path: Path, archived_at: float
+) -> None:
+    """Found by the property above in CI: 9999-12-31T23:59:59.5 was printed by the SQL
+    listing (it floors to the whole second) and as unknown by the ordinary formatters (they
+    compared the unfloored time with 23:59:59). Both now print every time whose whole second
+    is in the years 1970-9999."""
+    job = {
+        "job_id": "0" * 32, "status": "pending", "file_type": "", "source": "",
+        "created_at": None, "submitted_at": None, "fetched_at": None,
+        "archived_at": archived_at, "expires_at": None, "entity_count": 0, "map_size": 0,
+        "entity_counts": "{}", "file_size": 0, "key_version": 1, "api_url": None, "grants": [],
+    }  # fmt: skip
+    check_same(vault_with(template, tmp_path, [job]), AuditQuery())
+
+
 @PROPERTY
 @given(jobs=st.lists(job_rows(plain=True), max_size=12).map(unique), query=QUERIES)
 def test_plain_rows_take_the_fast_path(

@@ -94,15 +94,17 @@ def _day(day: int) -> str:
     return text
 
 
-# The times a date can be printed for: 1970-01-01 to 9999-12-31 (UTC). A stored time outside
-# (1e300, NaN: written by a client that skipped the checks) prints as unknown instead of
-# ending the whole listing with an OverflowError.
-LAST_PRINTABLE_TIME = 253402300799.0
+# The times a date can be printed for: 1970-01-01 to 9999-12-31 (UTC), that is every time
+# whose whole second (the formatters floor) falls in those years: 9999-12-31T23:59:59.5 is
+# still printable, as in the SQL listing (store/_listing.py). A stored time outside (1e300,
+# NaN: written by a client that skipped the checks) prints as unknown instead of ending the
+# whole listing with an OverflowError.
+PRINTABLE_TIME_END = 253_402_300_800  # 10000-01-01T00:00:00Z, the first time not printable
 
 
 def printable_time(ts: float | None) -> bool:
     """Whether ``ts`` is a time the formatters below can print."""
-    return isinstance(ts, int | float) and 0 <= ts <= LAST_PRINTABLE_TIME
+    return isinstance(ts, int | float) and 0 <= ts < PRINTABLE_TIME_END
 
 
 def sane_time(ts: float | None) -> float | None:
