@@ -65,6 +65,15 @@ def _hide(path: Path, index: str, action: str, where: str) -> None:
     c.close()
 
 
+def _assert_export_refused(vault: Path, user: str, tmp_path: Path) -> None:
+    """``user``'s export of job-0 is refused as tampering (exit 5) and writes nothing."""
+    out = tmp_path / "out.csv"
+    args = ["--vault", str(vault), "--user", user, "export", "job-0", "-o", str(out)]
+    result = invoke(args, env=ENV)
+    assert result.exit_code == 5, result.output
+    assert not out.exists()
+
+
 @pytest.mark.sqlite_only("SQLite file edits: indexes and planner statistics")
 def test_an_erase_hidden_from_the_job_index_still_stops_the_release(tmp_path: Path) -> None:
     vault, old = tmp_path / "vault.db", tmp_path / "old.db"
@@ -83,11 +92,7 @@ def test_an_erase_hidden_from_the_job_index_still_stops_the_release(tmp_path: Pa
         c.execute(f"INSERT INTO {table} SELECT * FROM o.{table} WHERE job_id = 'job-0'")
     c.execute("DETACH o")
     c.close()
-    out = tmp_path / "out.csv"
-    args = ["--vault", str(vault), "--user", "alice", "export", "job-0", "-o", str(out)]
-    result = invoke(args, env=ENV)
-    assert result.exit_code == 5, result.output
-    assert not out.exists()
+    _assert_export_refused(vault, "alice", tmp_path)
 
 
 @pytest.mark.sqlite_only("SQLite file edits: indexes and planner statistics")
@@ -104,8 +109,4 @@ def test_a_user_disable_hidden_from_the_subject_index_still_locks_the_user(
     c = sqlite3.connect(vault, isolation_level=None)
     c.execute("UPDATE users SET enabled = 1 WHERE name = 'bob'")
     c.close()
-    out = tmp_path / "out.csv"
-    args = ["--vault", str(vault), "--user", "bob", "export", "job-0", "-o", str(out)]
-    result = invoke(args, env=ENV)
-    assert result.exit_code == 5, result.output
-    assert not out.exists()
+    _assert_export_refused(vault, "bob", tmp_path)
