@@ -82,9 +82,10 @@ def derive_kek(*args, **kwargs):
     finally:
         _spent.append((time.perf_counter() - wall, time.process_time() - cpu))
 _keys.derive_kek = derive_kek
-import atexit
+import atexit, vault._dataclass as _dataclass
 atexit.register(lambda: os.write({fd}, repr(
-    (sum(w for w, _ in _spent), sum(c for _, c in _spent), len(_spent))).encode()))
+    (sum(w for w, _ in _spent), sum(c for _, c in _spent), len(_spent),
+     len(_dataclass.compiled_at_run_time))).encode()))
 from vault.cli import main
 sys.argv[0] = {command!r}
 sys.exit(main())
@@ -104,6 +105,7 @@ def restored(text: bytes, job_number: int = 0) -> bytes:
 
 
 CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) of each case's process
+COMPILED: list[int] = []  # dataclass method texts each restore compiled (vault._dataclass)
 
 
 def _children_cpu() -> float:
@@ -182,7 +184,7 @@ def main() -> None:
                 write = -1
                 with os.fdopen(read, "rb") as pipe:
                     read = -1
-                    kdf_wall, kdf_cpu, derivations = ast.literal_eval(pipe.read().decode())
+                    kdf_wall, kdf_cpu, derivations, texts = ast.literal_eval(pipe.read().decode())
             finally:
                 for fd in (read, write):
                     if fd != -1:
@@ -191,6 +193,7 @@ def main() -> None:
                 raise SystemExit(f"the restore derived {derivations} keys, expected 1")
             if out.read_bytes() != expected:
                 raise SystemExit("the restore's output differs from the expected text")
+            COMPILED.append(texts)
             if name is not None:
                 times["child_kdf"].append(kdf_wall)
                 CPU.setdefault("child_kdf", []).append(kdf_cpu)
@@ -224,6 +227,9 @@ def main() -> None:
     met &= ok
     result["restore_outside_kdf"] = spread(outside) | {"target_ms": RESTORE_TARGET_MS, "met": ok}
     result["met"] = met
+    # Method texts the restore compiled at run time instead of finding them compiled ahead
+    # (vault/_dataclass_code.py); 0 unless a class the restore uses changed since.
+    result["restore_texts_compiled"] = max(COMPILED)
     # For comparison only: the restore minus a derivation timed in this process (the figure
     # before the restore's own derivation was measured).
     result["restore_minus_parent_kdf"] = spread(

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
@@ -197,3 +200,85 @@ def test_the_job_field_lists_are_the_dataclass_fields() -> None:
 
     assert JOB_META_FIELDS == tuple(f.name for f in dataclasses.fields(JobMeta))
     assert JOB_INFO_FIELDS == tuple(f.name for f in dataclasses.fields(JobInfo))
+
+
+# ----------------------------------------------------------------- texts compiled ahead
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _code_fields(code: CodeType) -> tuple[object, ...]:
+    """What a code object computes, without where its text was (file name, line numbers)."""
+    consts = tuple(_code_fields(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return (
+        code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
+        code.co_cellvars, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+        code.co_flags, code.co_name, code.co_qualname, code.co_stacksize,
+    )  # fmt: skip
+
+
+def _table() -> dict[str, CodeType]:
+    from vault import _dataclass_code
+
+    return _dataclass_code.CODE
+
+
+def test_the_code_compiled_ahead_is_the_code_exec_compiles() -> None:
+    """Each entry is what ``exec`` in ``dataclasses`` compiles from its key (no inherited
+    ``__future__`` flag: ``annotations`` would turn the methods' annotations into strings)."""
+    table = _table()
+    assert table
+    for text, code in table.items():
+        module = compile(text, "<string>", "exec", dont_inherit=True)  # as dataclasses does
+        (fresh,) = (c for c in module.co_consts if isinstance(c, CodeType))
+        assert _code_fields(code) == _code_fields(fresh), text[:80]
+
+
+def test_a_text_compiled_ahead_binds_the_function_exec_binds() -> None:
+    """``_exec`` puts in the namespace the function ``exec`` would: same name, globals,
+    code; called with the same locals, it makes the same method."""
+    text = next(t for t in _table() if " def __init__(" in t and "_dflt_" in t)
+    module_globals = vars(dataclasses)
+    by_exec: dict[str, Any] = {}
+    by_table: dict[str, Any] = {}
+    exec(compile(text, "<string>", "exec", dont_inherit=True), module_globals, by_exec)
+    count = len(_dataclass.compiled_at_run_time)
+    _dataclass._exec(text, module_globals, by_table)
+    assert len(_dataclass.compiled_at_run_time) == count  # found, not compiled
+    made, ours = by_exec["__create_fn__"], by_table["__create_fn__"]
+    assert ours.__globals__ is made.__globals__ is module_globals
+    for name in ("__name__", "__qualname__", "__module__", "__defaults__", "__kwdefaults__"):
+        assert getattr(ours, name) == getattr(made, name), name
+    assert ours.__closure__ is made.__closure__ is None and ours.__annotations__ == {}
+    assert _code_fields(ours.__code__) == _code_fields(made.__code__)
+    parameters = made.__code__.co_varnames[: made.__code__.co_argcount]
+    arguments = {name: object() for name in parameters}
+    made_method, our_method = made(**arguments), ours(**arguments)
+    for name in ("__name__", "__qualname__", "__defaults__", "__kwdefaults__", "__annotations__"):
+        assert getattr(our_method, name) == getattr(made_method, name), name
+    assert _code_fields(our_method.__code__) == _code_fields(made_method.__code__)
+
+
+def test_a_text_not_compiled_ahead_is_compiled_and_counted() -> None:
+    _, lazy = _pair(_frozen_row)  # a class of this test: its __init__ is in no table
+    count = len(_dataclass.compiled_at_run_time)
+    lazy("a")
+    assert len(_dataclass.compiled_at_run_time) > count
+    assert "exec" not in vars(dataclasses)  # the hook is gone once the decorator is done
+
+
+def test_the_cold_start_commands_compile_no_method_text() -> None:
+    """``vault/_dataclass_code.py`` holds exactly the texts the cold-start commands compile:
+    a changed class makes this fail until the script writes the module again."""
+    from vault import _dataclass_code
+
+    if sys.version_info[:2] != _dataclass_code.PYTHON:
+        pytest.skip(
+            f"LOUD SKIP: vault/_dataclass_code.py holds Python {_dataclass_code.PYTHON}'s "
+            f"texts; this is {sys.version_info[:2]}"
+        )
+    script = ROOT / "scripts" / "make-dataclass-code.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr

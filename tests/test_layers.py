@@ -19,6 +19,7 @@ TIERS: dict[str, int] = {
     "_version": 0,
     "_lazy": 0,
     "_dataclass": -1,  # below L0: the standard library only (every tier uses it)
+    "_dataclass_code": -2,  # generated, the standard library only; _dataclass loads it by name
     "errors": 0,
     "models": 0,
     "crypto": 1,

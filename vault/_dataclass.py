@@ -14,12 +14,24 @@ class that defines one of these methods itself, or asks for ``order``, ``unsafe_
 ``slots``, is processed whole at its first use. Either way the class ends up exactly as
 ``dataclasses.dataclass`` makes it: same methods, fields, parameters and errors. The type
 checker sees ``dataclasses.dataclass`` itself.
+
+Compiled ahead: parsing and compiling those texts was a tenth of a text restore's start-up.
+``vault/_dataclass_code.py`` holds, as ordinary Python that the interpreter caches as bytecode
+like any module, each text the decorator writes for the classes the cold-start commands use,
+and ``scripts/make-dataclass-code.py`` writes it. While this module runs the decorator, a text
+found there is not compiled again: its function is made from the code the import compiled from
+the same text, so the methods are the ones ``exec`` would make (only their file name and line
+numbers differ). A text not found (a class changed since, another Python version) is compiled
+as before and listed in ``compiled_at_run_time``; ``scripts/make-dataclass-code.py --check``
+fails while the cold-start commands compile any.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import threading
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["dataclass"]
@@ -31,6 +43,47 @@ _FIELDS = "__dataclass_fields__"  # what dataclasses.fields() and is_dataclass()
 _PENDING = "__dataclass_pending__"  # the decorator's arguments, until the class is processed
 _LATER_OPTIONS = "__dataclass_later__"  # the arguments, until __repr__/__eq__/__hash__ exist
 _lock = threading.RLock()  # two threads making the first instances of a class process it once
+_code: dict[str, CodeType] | None = None  # text -> its code, from _dataclass_code (first use)
+_running = 0  # how deep this module is in the standard decorator (under _lock)
+compiled_at_run_time: list[str] = []  # the texts of this process not found in _dataclass_code
+
+
+def _compiled(text: str) -> CodeType | None:
+    """The code of ``text`` compiled ahead, if ``_dataclass_code`` has it."""
+    global _code
+    if _code is None:
+        try:  # by name: a generated module, which the linters and the type checker skip
+            _code = importlib.import_module("vault._dataclass_code").CODE
+        except ImportError:
+            _code = {}
+    return _code.get(text)
+
+
+def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
+    """``exec`` as the standard decorator calls it: ``exec(text, globals, namespace)``, where
+    the text defines one function. A text compiled ahead binds that function in the namespace
+    as running it would; anything else runs through ``exec`` itself."""
+    if isinstance(source, str) and type(globals) is dict and type(locals) is dict:
+        code = _compiled(source) if "__builtins__" in globals else None
+        if code is not None:
+            locals[code.co_name] = FunctionType(code, globals)
+            return
+        compiled_at_run_time.append(source)
+    exec(source, vars(dataclasses) if globals is None else globals, locals)  # noqa: S102
+
+
+def _decorate(cls: type, options: dict[str, Any]) -> type:
+    """``dataclasses.dataclass(**options)(cls)``, with the texts compiled ahead."""
+    global _running
+    with _lock:
+        _running += 1
+        dataclasses.exec = _exec  # type: ignore[attr-defined]  # found before the builtin
+        try:
+            return dataclasses.dataclass(**options)(cls)
+        finally:
+            _running -= 1
+            if not _running:
+                del dataclasses.exec  # type: ignore[attr-defined]
 
 
 def _splits(cls: type, options: dict[str, Any]) -> bool:
@@ -62,9 +115,9 @@ def _process(cls: type) -> None:
             if name == _PENDING or isinstance(value, _Fields) or getattr(value, "_pending", False):
                 delattr(cls, name)
         if not later:
-            dataclasses.dataclass(**options)(cls)
+            _decorate(cls, options)
             return
-        dataclasses.dataclass(**{**options, "repr": False, "eq": False})(cls)
+        _decorate(cls, {**options, "repr": False, "eq": False})
         params = cls.__dict__["__dataclass_params__"]  # the class's own: say what it will have
         params.repr = params.eq = True
         if not options.get("frozen"):  # eq without frozen: unhashable, as the standard makes it
@@ -81,7 +134,7 @@ def _finish(cls: type) -> None:
             return
         namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
         shadow = type(cls)(cls.__name__, (cls,), namespace)
-        dataclasses.dataclass(**{**options, "init": False})(shadow)
+        _decorate(shadow, {**options, "init": False})
         for name in _LATER:
             if getattr(cls.__dict__.get(name), "_pending", False):
                 setattr(cls, name, shadow.__dict__[name])
@@ -116,7 +169,7 @@ def _placeholder(owner: type, name: str) -> Any:
 def _dataclass(cls: type | None = None, /, **options: Any) -> Any:
     def wrap(cls: type) -> type:
         if options.get("slots"):  # makes a new class: nothing to defer
-            return dataclasses.dataclass(**options)(cls)
+            return _decorate(cls, options)
         later = _splits(cls, options)
         for name in _METHODS:
             if name not in cls.__dict__:
