@@ -63,13 +63,14 @@ def build_vault(path: Path, jobs: int) -> str:
     return "bench-0000"
 
 
-# The restore's process: the console script's own three lines (``vault.cli:main`` with
+# The restore's process: the console script's own three lines (``vault.__main__:main`` with
 # ``sys.argv[0]`` the command and the command's directory first on ``sys.path``, not the
 # current directory), with the key derivation the restore calls wrapped in a timer. At exit the
 # process writes the derivation's wall and CPU seconds and the number of derivations to an
 # inherited pipe. Importing ``vault.crypto._keys`` before the CLI changes the order of the
-# imports, not their set (a restore imports it to unlock); the wrapper's own cost is a few
-# hundred thousand instructions (bench/README.md).
+# imports, not their set (a restore imports it to unlock), and it is imported with the cyclic
+# collector running, as in the restore (``vault.__main__`` pauses it for start-up only); the
+# wrapper's own cost is a few hundred thousand instructions (bench/README.md).
 RESTORE_CHILD = """\
 import os, sys, time
 sys.path[0] = {bindir!r}
@@ -82,13 +83,13 @@ def derive_kek(*args, **kwargs):
     finally:
         _spent.append((time.perf_counter() - wall, time.process_time() - cpu))
 _keys.derive_kek = derive_kek
+import vault.__main__ as _entry
 import atexit, vault._dataclass as _dataclass
 atexit.register(lambda: os.write({fd}, repr(
     (sum(w for w, _ in _spent), sum(c for _, c in _spent), len(_spent),
      len(_dataclass.compiled_at_run_time))).encode()))
-from vault.cli import main
 sys.argv[0] = {command!r}
-sys.exit(main())
+sys.exit(_entry.main())
 """
 
 

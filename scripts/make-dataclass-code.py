@@ -41,7 +41,7 @@ def _write():
     with open({out!r}, "w", encoding="utf-8") as f:
         json.dump(_dataclass.compiled_at_run_time, f)
 atexit.register(_write)
-from vault.cli import main
+from vault.__main__ import main
 sys.argv[0] = "questa-vault"
 sys.exit(main())
 """

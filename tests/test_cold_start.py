@@ -212,3 +212,53 @@ def test_the_command_freezes_the_collector_before_the_interpreter_exits() -> Non
     )
     frozen = int(done.stderr.split("frozen ")[1].split()[0])
     assert frozen > 10_000, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "resumed"),
+    [(["config", "path"], [[True, True]]), (["--version"], [])],
+    ids=["a-command", "version"],
+)
+def test_the_console_script_pauses_the_collector_for_start_up_only(
+    argv: list[str], resumed: list[list[bool]], tmp_path: Path
+) -> None:
+    """``vault.__main__`` (the console script) pauses the cyclic collector before click is
+    imported; the group's callback, where the command's own work begins, freezes what start-up
+    made and resumes it. A run that never reaches the callback (``--version``) resumes it at
+    the end."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "import vault.__main__ as entry\n"
+        "paused = not gc.isenabled()\n"
+        "import vault.cli._app as app\n"
+        "resume, seen = app._resume_collector, []\n"
+        "def watch():\n"
+        "    frozen = gc.get_freeze_count()\n"
+        "    resume()\n"
+        "    seen.append([gc.isenabled(), gc.get_freeze_count() > frozen])\n"
+        "app._resume_collector = watch\n"
+        "atexit.register(lambda: print('probe', paused, seen, gc.isenabled(), file=sys.stderr))\n"
+        f"sys.argv = ['questa-vault', *{argv!r}]\n"
+        "entry.main()\n"
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.split("probe ")[1].strip() == f"True {resumed} True", done.stderr
+
+
+def test_run_leaves_an_embedding_applications_collector_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gc
+
+    from vault.cli import run
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    frozen = gc.get_freeze_count()
+    assert gc.isenabled()
+    assert run(["config", "path"]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert capsys.readouterr().out.strip().endswith("config.toml")

@@ -50,6 +50,34 @@ def test_inert_leaves_no_control_character_and_keeps_the_rest(text: str) -> None
     assert all(ch in out for ch in text if ch not in CONTROLS)  # nothing else is touched
 
 
+SURROGATES = [chr(c) for c in range(0xD800, 0xE000)]
+
+
+def _escaped(text: str, kept: str = "", json: bool = False) -> str:
+    """What the inert functions must make of ``text``, one character at a time."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in kept or (ch not in CONTROLS and ch not in SURROGATES) or (json and code < 0x7F):
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 and not json else f"\\u{code:04x}")
+    return "".join(out)
+
+
+@given(st.text(st.one_of(st.characters(), st.sampled_from([*CONTROLS, *SURROGATES]))))
+def test_controls_and_lone_surrogates_are_escaped_and_nothing_else(text: str) -> None:
+    """Each control character and each lone surrogate (text that is not Unicode, which a
+    hostile service can send) becomes its escape; every other character stays as it is."""
+    assert inert(text) == _escaped(text)
+    assert inert_lines(text) == _escaped(text, kept="\n")
+    assert inert_json(text) == _escaped(text, json=True)
+    if "\r" not in text:
+        assert inert_text(text) == _escaped(text, kept="\n\t")
+    for out in (inert(text), inert_lines(text), inert_text(text), inert_json(text)):
+        out.encode("utf-8")  # every output can be written as UTF-8
+
+
 @pytest.mark.parametrize("code", [ord(c) for c in CONTROLS])
 def test_each_control_character_is_escaped_visibly(code: int) -> None:
     ch = chr(code)

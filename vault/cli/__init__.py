@@ -7,14 +7,17 @@ from __future__ import annotations
 import gc
 import sys
 
-from vault.cli._app import cli, run
+from vault.cli._app import cli, run, start_up
 
 __all__ = ["cli", "main", "run"]
 
 
-def main() -> None:
-    """Entry point of the ``questa-vault`` command."""
-    code = run(sys.argv[1:])
+def main(*, collecting: bool | None = None) -> None:
+    """Run the command line and exit (``vault.__main__`` calls it for the console script).
+    ``collecting``: whether the cyclic collector ran before the caller paused it (default: as
+    it is now); it waits for the command's own work (``_app.start_up``)."""
+    with start_up(collecting):
+        code = run(sys.argv[1:])
     # The command is done and the process ends: put every object out of the cyclic
     # collector's reach (gc.freeze), so that the interpreter's collections at exit do not
     # walk the objects of every imported module again (5-10 % of a short command's

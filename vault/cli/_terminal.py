@@ -8,8 +8,9 @@ control character escaped) or ``inert_lines`` (line breaks kept) before it is pr
 terminal then shows ``\\x1b`` or ``\\u202e`` instead of obeying them.
 
 Escaped: C0 (U+0000-U+001F), DEL (U+007F), C1 (U+0080-U+009F), the bidi embeddings and
-overrides U+202A-U+202E and isolates U+2066-U+2069. ``str.translate`` with one table: a C-level
-pass, so even a 100,000-row table costs little.
+overrides U+202A-U+202E and isolates U+2066-U+2069, and lone surrogates (U+D800-U+DFFF).
+``str.translate`` with one table, then the UTF-8 codec for surrogates: C-level passes, so even a
+100,000-row table costs little.
 
 JSON output keeps its data exactly: JSON already escapes C0, and ``inert_json`` writes DEL, C1
 and the bidi controls as ``\\uXXXX`` escapes, which decode to the same characters.
@@ -25,44 +26,46 @@ import click
 
 _CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F),
              *range(0x2066, 0x206A)]  # fmt: skip
-# And lone surrogates, U+D800-U+DFFF: text that is not Unicode, which no UTF-8 output can take
-# (a hostile service's "\ud800" in a map would otherwise end every listing holding it). Their
-# 2,048 escapes are made once, in C, and shared by every table: built with a Python-level
-# comprehension per table they cost every command about 4 ms at import.
-_SURROGATES = range(0xD800, 0xE000)
-_SURROGATE_ESCAPES = dict(zip(_SURROGATES, map("\\u{:04x}".format, _SURROGATES), strict=True))
 
 
 def _escape(code: int) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def _table(escapes: dict[int, str]) -> dict[int, str]:
-    escapes.update(_SURROGATE_ESCAPES)
-    return escapes
+_FIELD = {code: _escape(code) for code in _CONTROLS}
+_LINES = {code: _escape(code) for code in _CONTROLS if code != 0x0A}
+_TEXT = {code: _escape(code) for code in _CONTROLS if code not in (0x09, 0x0A)}
+_JSON = {code: f"\\u{code:04x}" for code in _CONTROLS if code >= 0x7F}
 
 
-_FIELD = _table({code: _escape(code) for code in _CONTROLS})
-_LINES = _table({code: _escape(code) for code in _CONTROLS if code != 0x0A})
-_TEXT = _table({code: _escape(code) for code in _CONTROLS if code not in (0x09, 0x0A)})
-_JSON = _table({code: f"\\u{code:04x}" for code in _CONTROLS if code >= 0x7F})
+def _unpaired(text: str) -> str:
+    """``text`` with each lone surrogate (U+D800-U+DFFF) written as its ``\\udXXX`` escape.
+
+    Such text is not Unicode and no UTF-8 output can take it: a hostile service's ``"\\ud800"``
+    in a map would otherwise end every listing holding it. UTF-8 encodes every other code
+    point, so the codec's ``backslashreplace`` escapes exactly these, in one C-level pass over
+    non-ASCII text only (ASCII is a flag CPython keeps). In the tables instead, the 2,048
+    escapes cost every command 10 M instructions at import."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def inert(text: str) -> str:
     """One field (a cell, a name, a message): every control character escaped."""
-    return text.translate(_FIELD)
+    return _unpaired(text.translate(_FIELD))
 
 
 def inert_lines(text: str) -> str:
     """Lines of human output: line breaks kept, every other control character escaped."""
-    return text.translate(_LINES)
+    return _unpaired(text.translate(_LINES))
 
 
 def inert_text(text: str) -> str:
     """Restored text shown on a terminal: line breaks, tabs and CRLF kept."""
     if "\r\n" not in text:
-        return text.translate(_TEXT)
-    return "\r\n".join(part.translate(_TEXT) for part in text.split("\r\n"))
+        return _unpaired(text.translate(_TEXT))
+    return _unpaired("\r\n".join(part.translate(_TEXT) for part in text.split("\r\n")))
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
@@ -88,7 +91,7 @@ RAW_HELP = (
 def inert_json(text: str) -> str:
     """JSON text with DEL, C1 and the bidi controls written as ``\\uXXXX`` escapes (they can
     only occur inside JSON strings, where the escape means the same character)."""
-    return text.translate(_JSON)
+    return _unpaired(text.translate(_JSON))
 
 
 class InertStream(io.RawIOBase):

@@ -125,17 +125,26 @@ class Matcher:
                 self.problems = (*self.problems, problem)
         # Longest text a candidate can span; the streaming carry keeps this much.
         self.max_span = 2 * self._inner + 48
+
+    # Text between candidates that may hold a form lenient mode repairs: an underscore before a
+    # number, or a bracket of any kind closing right after a number. Three searches, each
+    # starting with a literal or a set, so that the regex engine skips ordinary text at C
+    # speed. The two patterns are compiled at their first use, which binds the compiled search
+    # on the instance (most answers need neither; the bracket one alone is 4 M instructions).
+    def _number_after_underscore(self, text: str) -> re.Match[str] | None:
+        search = re.compile(r"_(?:\r?\n)?\d").search
+        self._number_after_underscore = search  # type: ignore[method-assign, assignment]
+        return search(text)
+
+    def _bracket_around_number(self, text: str) -> re.Match[str] | None:
         bracket = "|".join(re.escape(o) for o in sorted(OPENERS, key=len, reverse=True))
         close = "|".join(re.escape(c) for c in sorted(CLOSERS, key=len, reverse=True))
-        # Text between candidates that may hold a form lenient mode repairs: an underscore
-        # before a number, or a bracket of any kind closing right after a number.
-        # Three searches, each starting with a literal or a set, so that the regex engine
-        # skips ordinary text at C speed.
-        self._number_after_underscore = re.compile(r"_(?:\r?\n)?\d").search
         inside = rf"[^\[\]<>{{}}［］\x00]{{1,{2 * self._inner + 8}}}?"
-        self._bracket_around_number = re.compile(
+        search = re.compile(
             rf"(?:{bracket}){inside}\d[ \t\u00a0]*(?:{close})", re.IGNORECASE
         ).search
+        self._bracket_around_number = search  # type: ignore[method-assign, assignment]
+        return search(text)
 
     def _maybe_mangled(self, text: str) -> bool:
         """Whether text between candidates may hold a form lenient mode repairs: an underscore
