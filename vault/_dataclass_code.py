@@ -397,13 +397,14 @@ def __create_fn__(_type_vault_path, _type_user, _type_verbose, _type_quiet, _typ
  return __init__
 
 
-@_text('def __create_fn__(_type_verbose, _type_terminated, _type_settings, _type_settings_error, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_verbose, _dflt_terminated, _dflt_settings, _dflt_settings_error, _return_type):\n def __init__(self,verbose:_type_verbose=_dflt_verbose,terminated:_type_terminated=_dflt_terminated,settings:_type_settings=_dflt_settings,settings_error:_type_settings_error=_dflt_settings_error)->_return_type:\n  self.verbose=verbose\n  self.terminated=terminated\n  self.settings=settings\n  self.settings_error=settings_error\n return __init__')
-def __create_fn__(_type_verbose, _type_terminated, _type_settings, _type_settings_error, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_verbose, _dflt_terminated, _dflt_settings, _dflt_settings_error, _return_type):
- def __init__(self,verbose:_type_verbose=_dflt_verbose,terminated:_type_terminated=_dflt_terminated,settings:_type_settings=_dflt_settings,settings_error:_type_settings_error=_dflt_settings_error)->_return_type:
+@_text('def __create_fn__(_type_verbose, _type_terminated, _type_settings, _type_settings_error, _type_gc_paused, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_verbose, _dflt_terminated, _dflt_settings, _dflt_settings_error, _dflt_gc_paused, _return_type):\n def __init__(self,verbose:_type_verbose=_dflt_verbose,terminated:_type_terminated=_dflt_terminated,settings:_type_settings=_dflt_settings,settings_error:_type_settings_error=_dflt_settings_error,gc_paused:_type_gc_paused=_dflt_gc_paused)->_return_type:\n  self.verbose=verbose\n  self.terminated=terminated\n  self.settings=settings\n  self.settings_error=settings_error\n  self.gc_paused=gc_paused\n return __init__')
+def __create_fn__(_type_verbose, _type_terminated, _type_settings, _type_settings_error, _type_gc_paused, MISSING, _HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_verbose, _dflt_terminated, _dflt_settings, _dflt_settings_error, _dflt_gc_paused, _return_type):
+ def __init__(self,verbose:_type_verbose=_dflt_verbose,terminated:_type_terminated=_dflt_terminated,settings:_type_settings=_dflt_settings,settings_error:_type_settings_error=_dflt_settings_error,gc_paused:_type_gc_paused=_dflt_gc_paused)->_return_type:
   self.verbose=verbose
   self.terminated=terminated
   self.settings=settings
   self.settings_error=settings_error
+  self.gc_paused=gc_paused
  return __init__
 
 
