@@ -4,10 +4,12 @@ Each case builds the same class with both decorators and compares what they do."
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 import subprocess
 import sys
 import threading
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
@@ -282,3 +284,75 @@ def test_the_cold_start_commands_compile_no_method_text() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_text_compiled_at_run_time_keeps_real_annotations() -> None:
+    """Regression (review): a text not in the table was compiled with this module's
+    ``from __future__ import annotations``, so ``__init__`` had string annotations naming the
+    decorator's internals (``'_type_count'``) and ``get_type_hints`` failed."""
+
+    def body(decorate: Callable[..., Any]) -> type:
+        @decorate
+        class Row:
+            count: int
+            name: str = "x"
+
+        return Row
+
+    std, lazy = _pair(body)
+    lazy(1)  # processed: its __init__ text is in no table
+    assert typing.get_type_hints(lazy.__init__) == typing.get_type_hints(std.__init__)
+    assert inspect.signature(lazy) == inspect.signature(std)
+
+
+def test_another_threads_dataclass_is_not_affected_by_the_hook() -> None:
+    """Regression (review): while vault's decorator runs in one thread, a standard dataclass
+    made in another thread is compiled exactly as ``dataclasses`` compiles it, never from
+    vault's table or with vault's flags, and is not counted as vault's."""
+    stop, bad = threading.Event(), []
+
+    def vault_side() -> None:
+        for _ in range(300):
+
+            @_dataclass._dataclass
+            class V:
+                v: int
+
+            V(1)
+        stop.set()
+
+    def user_side() -> None:
+        while not stop.is_set():
+
+            @dataclasses.dataclass
+            class U:
+                u: int
+
+            if U.__init__.__annotations__["u"] != U.__annotations__["u"]:
+                bad.append(U.__init__.__annotations__)
+            if U.__init__.__code__.co_filename != "<string>":
+                bad.append(U.__init__.__code__.co_filename)
+
+    count = len(_dataclass.compiled_at_run_time)
+    threads = [threading.Thread(target=vault_side), threading.Thread(target=user_side)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad, bad[:1]
+    assert len(_dataclass.compiled_at_run_time) - count == 300  # V's __init__, 300 times
+    assert "exec" not in vars(dataclasses)
+
+
+def test_the_table_is_not_loaded_where_its_bytecode_cannot_be_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With ``PYTHONDONTWRITEBYTECODE`` and no cached ``.pyc``, importing the table would
+    compile all of it on every start (more than the texts it saves): it is not loaded."""
+    monkeypatch.setattr(_dataclass, "_code", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))  # no .pyc there
+    assert _dataclass._table() == {}
+    monkeypatch.setattr(_dataclass, "_code", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    assert _dataclass._table() == _table()

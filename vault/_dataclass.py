@@ -23,13 +23,17 @@ found there is not compiled again: its function is made from the code the import
 the same text, so the methods are the ones ``exec`` would make (only their file name and line
 numbers differ). A text not found (a class changed since, another Python version) is compiled
 as before and listed in ``compiled_at_run_time``; ``scripts/make-dataclass-code.py --check``
-fails while the cold-start commands compile any.
+fails while the cold-start commands compile any. Only the thread running vault's decorator
+uses the table; where the table's bytecode cannot be cached, it is not loaded at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
+import os
+import sys
 import threading
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
@@ -45,45 +49,72 @@ _LATER_OPTIONS = "__dataclass_later__"  # the arguments, until __repr__/__eq__/_
 _lock = threading.RLock()  # two threads making the first instances of a class process it once
 _code: dict[str, CodeType] | None = None  # text -> its code, from _dataclass_code (first use)
 _running = 0  # how deep this module is in the standard decorator (under _lock)
-compiled_at_run_time: list[str] = []  # the texts of this process not found in _dataclass_code
+_owner: int | None = None  # the thread running it: the table is used for its texts only
+compiled_at_run_time: list[str] = []  # vault's texts of this process not in _dataclass_code
 
 
-def _compiled(text: str) -> CodeType | None:
-    """The code of ``text`` compiled ahead, if ``_dataclass_code`` has it."""
+def _table() -> dict[str, CodeType]:
+    """``_dataclass_code.CODE``, loaded at its first use; empty where the module's bytecode
+    is not cached and cannot be (``PYTHONDONTWRITEBYTECODE`` and no ``.pyc``): compiling the
+    whole table on every start would cost more than the texts it saves."""
     global _code
     if _code is None:
-        try:  # by name: a generated module, which the linters and the type checker skip
-            _code = importlib.import_module("vault._dataclass_code").CODE
-        except ImportError:
-            _code = {}
-    return _code.get(text)
+        _code = {}
+        if _cached():  # by name: a generated module, which the linters and type checker skip
+            with contextlib.suppress(ImportError):
+                _code = importlib.import_module("vault._dataclass_code").CODE
+    return _code
+
+
+def _cached() -> bool:
+    if not sys.dont_write_bytecode:
+        return True  # read from the cache, or compiled once and written there
+    import importlib.util
+
+    source = os.path.join(os.path.dirname(__file__), "_dataclass_code.py")
+    try:
+        return os.path.exists(importlib.util.cache_from_source(source))
+    except (NotImplementedError, ValueError):
+        return False
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
     """``exec`` as the standard decorator calls it: ``exec(text, globals, namespace)``, where
-    the text defines one function. A text compiled ahead binds that function in the namespace
-    as running it would; anything else runs through ``exec`` itself."""
-    if isinstance(source, str) and type(globals) is dict and type(locals) is dict:
-        code = _compiled(source) if "__builtins__" in globals else None
+    the text defines one function. In the thread that runs vault's decorator, a text compiled
+    ahead binds that function in the namespace as running it would. Anything else (another
+    thread's dataclass meanwhile) is compiled as ``dataclasses`` compiles it: without this
+    module's ``from __future__ import annotations``, which would turn the methods'
+    annotations into strings."""
+    if (
+        _owner == threading.get_ident()
+        and isinstance(source, str)
+        and type(globals) is dict
+        and type(locals) is dict
+    ):
+        code = _table().get(source) if "__builtins__" in globals else None
         if code is not None:
             locals[code.co_name] = FunctionType(code, globals)
             return
         compiled_at_run_time.append(source)
+    if isinstance(source, str):
+        source = compile(source, "<string>", "exec", dont_inherit=True)
     exec(source, vars(dataclasses) if globals is None else globals, locals)  # noqa: S102
 
 
 def _decorate(cls: type, options: dict[str, Any]) -> type:
     """``dataclasses.dataclass(**options)(cls)``, with the texts compiled ahead."""
-    global _running
+    global _running, _owner
     with _lock:
-        _running += 1
-        dataclasses.exec = _exec  # type: ignore[attr-defined]  # found before the builtin
         try:
+            _running += 1
+            _owner = threading.get_ident()
+            dataclasses.exec = _exec  # type: ignore[attr-defined]  # found before the builtin
             return dataclasses.dataclass(**options)(cls)
         finally:
             _running -= 1
-            if not _running:
-                del dataclasses.exec  # type: ignore[attr-defined]
+            if _running <= 0:  # outermost (or interrupted before counting): the hook goes
+                _running, _owner = 0, None
+                vars(dataclasses).pop("exec", None)
 
 
 def _splits(cls: type, options: dict[str, Any]) -> bool:
