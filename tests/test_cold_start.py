@@ -222,14 +222,20 @@ def test_the_command_freezes_the_collector_before_the_interpreter_exits() -> Non
 def test_the_console_script_pauses_the_collector_for_start_up_only(
     argv: list[str], resumed: list[list[bool]], tmp_path: Path
 ) -> None:
-    """``vault.__main__`` (the console script) pauses the cyclic collector before click is
-    imported; the group's callback, where the command's own work begins, freezes what start-up
-    made and resumes it. A run that never reaches the callback (``--version``) resumes it at
-    the end."""
+    """``vault.__main__.main`` (the console script) pauses the cyclic collector (importing the
+    module does not); the group's callback, where the command's own work begins, freezes what
+    start-up made and resumes it. A run that never reaches the callback (``--version``)
+    resumes it at the end."""
     probe = (
         "import atexit, gc, sys\n"
         "import vault.__main__ as entry\n"
-        "paused = not gc.isenabled()\n"
+        "imported = gc.isenabled()\n"
+        "import click\n"
+        "def group_main(self, *args, _main=click.Group.main, **kwargs):\n"
+        "    paused.append(not gc.isenabled())\n"
+        "    return _main(self, *args, **kwargs)\n"
+        "paused = []\n"
+        "click.Group.main = group_main\n"
         "import vault.cli._app as app\n"
         "resume, seen = app._resume_collector, []\n"
         "def watch():\n"
@@ -237,7 +243,8 @@ def test_the_console_script_pauses_the_collector_for_start_up_only(
         "    resume()\n"
         "    seen.append([gc.isenabled(), gc.get_freeze_count() > frozen])\n"
         "app._resume_collector = watch\n"
-        "atexit.register(lambda: print('probe', paused, seen, gc.isenabled(), file=sys.stderr))\n"
+        "atexit.register(lambda: print('probe', imported, paused, seen, gc.isenabled(),\n"
+        "                              file=sys.stderr))\n"
         f"sys.argv = ['questa-vault', *{argv!r}]\n"
         "entry.main()\n"
     )
@@ -246,7 +253,7 @@ def test_the_console_script_pauses_the_collector_for_start_up_only(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.split("probe ")[1].strip() == f"True {resumed} True", done.stderr
+    assert done.stderr.split("probe ")[1].strip() == f"True [True] {resumed} True", done.stderr
 
 
 def test_run_leaves_an_embedding_applications_collector_as_it_is(
