@@ -103,3 +103,14 @@ def test_a_command_module_that_fails_to_load_is_one_line_without_verbose(
         "questa-vault: internal error (RuntimeError); rerun with -v for details\n",
     )
     assert SECRET not in result.output
+
+
+@pytest.mark.parametrize("args", [[], ["user"], ["config"], ["secret"]], ids=repr)
+def test_a_group_run_bare_prints_its_help_as_lines(args: list[str]) -> None:
+    """Regression (review): click 8.2+ raises a bare group's help as a usage error, which the
+    one-line rule printed as one line with every line break escaped (``\\x0a``)."""
+    result = invoke(args)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"Usage: questa-vault {' '.join(args)}".rstrip()), lines[0]
+    assert len(lines) > 5 and "\\x0a" not in result.stderr and "Commands:" in result.stderr

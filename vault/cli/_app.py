@@ -659,6 +659,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# A group run without arguments: click 8.2+ raises its help as a usage error, which the
+# one-line rule below would squeeze into one escaped line (click 8.1 prints it and exits 0).
+_NO_ARGS_IS_HELP: type[click.UsageError] | tuple[()] = getattr(
+    click.exceptions, "NoArgsIsHelpError", ()
+)
+
+
 def _interrupted_code(code: int) -> int:
     return 143 if _run.terminated and code == 130 else code
 
@@ -690,6 +697,9 @@ def _run_cli(argv: list[str] | None) -> int:
     except click.exceptions.Abort:
         echo("questa-vault: aborted", err=True)
         return EXIT_ERROR
+    except _NO_ARGS_IS_HELP as exc:  # a group run bare (click >= 8.2): its help, exit 2
+        echo(exc.format_message(), err=True)
+        return exc.exit_code
     except click.UsageError as exc:  # one line, like every other error; exit 2
         where = exc.ctx.command_path if exc.ctx is not None else "questa-vault"
         message = inert(exc.format_message()).rstrip(".")
