@@ -2,6 +2,11 @@
 
     .venv/bin/python scripts/make-dataclass-code.py [--check]
 
+Run it with the project's interpreter (``.venv/bin/python``, Python 3.11: the version CI and
+the benchmarks run; the texts differ from one Python version to the next, and another
+version only compiles them at run time as before). It reads the package in this working
+tree, whatever the interpreter has installed.
+
 ``dataclasses.dataclass`` writes each method of a class as a text and compiles it; in a short
 command that is a tenth of the start-up (``vault/_dataclass.py``). This script runs each
 command of issue 15's cold-start target (``--version``, ``jobs``, ``audit --summary`` and
@@ -27,9 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "vault" / "_dataclass_code.py"
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_startup import PASSPHRASE, answer, build_vault  # noqa: E402
+PYTHON = (3, 11)  # the table's Python: the one CI and the benchmarks run
+RUN = ".venv/bin/python scripts/make-dataclass-code.py"
 
 # A fresh process per command, as the command runs, but compiling every text itself (no code
 # compiled ahead) and writing the texts it compiled to a file at exit.
@@ -39,7 +43,7 @@ import vault._dataclass as _dataclass
 _dataclass._code = {{}}
 def _write():
     with open({out!r}, "w", encoding="utf-8") as f:
-        json.dump(_dataclass.compiled_at_run_time, f)
+        json.dump([_dataclass.__file__, _dataclass.compiled_at_run_time], f)
 atexit.register(_write)
 from vault.__main__ import main
 sys.argv[0] = "questa-vault"
@@ -74,6 +78,9 @@ def _text(text: str) -> Callable[[Callable[..., object]], None]:
 
 def collect() -> list[str]:
     """Every text the cold-start commands compile, sorted."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # this tree's package, the bench's vault
+    from bench_startup import PASSPHRASE, answer, build_vault
+
     texts: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         vault = Path(tmp) / "vault.db"
@@ -83,6 +90,7 @@ def collect() -> list[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUESTA_")}
         env |= {"QUESTA_VAULT": str(vault), "QUESTA_VAULT_PASSPHRASE": PASSPHRASE}
         env["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         commands = (
             ["--version"],
             ["jobs"],
@@ -98,7 +106,10 @@ def collect() -> list[str]:
             if result.returncode != 0:
                 error = result.stderr[-300:]
                 raise SystemExit(f"{argv[0]} failed ({result.returncode}): {error!r}")
-            texts.update(json.loads(out.read_text(encoding="utf-8")))
+            where, compiled = json.loads(out.read_text(encoding="utf-8"))
+            if not Path(where).resolve().is_relative_to(ROOT):
+                raise SystemExit(f"the commands ran the package at {where}, not this tree's")
+            texts.update(compiled)
     return sorted(texts)
 
 
@@ -110,21 +121,76 @@ def render(texts: list[str]) -> str:
     return "".join(parts)
 
 
+def _held(module_text: str) -> list[str]:
+    """The texts a written module holds (its ``@_text(...)`` keys)."""
+    import ast
+
+    return [
+        node.args[0].value
+        for node in ast.walk(ast.parse(module_text))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "_text"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+
+
+def _signature(text: str) -> str:
+    """The method a text defines and the fields it names: ``__init__(name, count)``."""
+    import ast
+
+    try:
+        (outer,) = ast.parse(text).body
+    except (SyntaxError, ValueError):
+        return text[:100]
+    method = next(
+        (n for n in ast.walk(outer) if isinstance(n, ast.FunctionDef) and n is not outer), None
+    )
+    if method is None:
+        return text[:100]
+    if method.name == "__init__":
+        names = [a.arg for a in (*method.args.args[1:], *method.args.kwonlyargs)]
+    else:
+        names = []
+        for node in ast.walk(method):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+                and node.attr not in names
+            ):
+                names.append(node.attr)
+    return f"{method.name}({', '.join(names)})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the module is stale")
     args = parser.parse_args()
+    if sys.version_info[:2] != PYTHON:
+        version = ".".join(map(str, PYTHON))
+        print(
+            f"the table is Python {version}'s (the version CI and the benchmarks run), this is "
+            f"{sys.version.split()[0]}: run {RUN} with Python {version}",
+            file=sys.stderr,
+        )
+        return 2
     texts = collect()
     new = render(texts)
     if args.check:
         old = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
         if old != new:
+            held = set(_held(old))
             print(
                 f"{TARGET.relative_to(ROOT)} is stale: the cold-start commands compile "
-                f"{len(texts)} method texts and it does not hold exactly those; run "
-                "scripts/make-dataclass-code.py",
+                f"{len(texts)} method texts and it does not hold exactly those; run {RUN}",
                 file=sys.stderr,
             )
+            changes = [("new", t) for t in texts if t not in held]
+            changes += [("gone", t) for t in sorted(held - set(texts))]
+            for kind, text in changes[:6]:
+                print(f"  {kind}: {_signature(text)}", file=sys.stderr)
             return 1
         print(f"{TARGET.relative_to(ROOT)}: current ({len(texts)} texts)")
         return 0
