@@ -9,6 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 marker=.venv/.questa-vault-installed
 if [ ! -f "$marker" ] || [ pyproject.toml -nt "$marker" ]; then
+  echo "setting up .venv (the package and its dependencies; about a minute the first time)" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".[simulator,keyring,test]"
   touch "$marker"
