@@ -100,8 +100,12 @@ def collect() -> list[str]:
         for n, argv in enumerate(commands):
             out = Path(tmp) / f"texts-{n}.json"
             child = CHILD.format(out=str(out))
-            result = subprocess.run(
-                [sys.executable, "-c", child, *argv], env=env, capture_output=True, timeout=300
+            result = subprocess.run(  # from this tree: "-c" puts the directory first on the path
+                [sys.executable, "-c", child, *argv],
+                env=env,
+                capture_output=True,
+                timeout=300,
+                cwd=ROOT,
             )
             if result.returncode != 0:
                 error = result.stderr[-300:]

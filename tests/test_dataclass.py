@@ -4,7 +4,9 @@ Each case builds the same class with both decorators and compares what they do."
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import inspect
+import py_compile
 import re
 import subprocess
 import sys
@@ -353,6 +355,14 @@ def test_the_table_is_not_loaded_where_its_bytecode_cannot_be_cached(
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))  # no .pyc there
     assert _dataclass._table() == {}
+    source = str(ROOT / "vault" / "_dataclass_code.py")
+    cached = Path(importlib.util.cache_from_source(source))
+    py_compile.compile(source, cfile=str(cached), doraise=True)
+    assert _dataclass._cached()
+    header = bytearray(cached.read_bytes())
+    header[8:12] = (int.from_bytes(header[8:12], "little") ^ 1).to_bytes(4, "little")
+    cached.write_bytes(bytes(header))  # stale: import would compile the source again
+    assert not _dataclass._cached()
     monkeypatch.setattr(_dataclass, "_code", None)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     assert _dataclass._table() == _table()

@@ -67,15 +67,24 @@ def _table() -> dict[str, CodeType]:
 
 
 def _cached() -> bool:
+    """Whether importing the table reads its bytecode from the cache (or writes it there)."""
     if not sys.dont_write_bytecode:
         return True  # read from the cache, or compiled once and written there
     import importlib.util
 
     source = os.path.join(os.path.dirname(__file__), "_dataclass_code.py")
     try:
-        return os.path.exists(importlib.util.cache_from_source(source))
-    except (NotImplementedError, ValueError):
+        with open(importlib.util.cache_from_source(source), "rb") as cached:
+            header = cached.read(16)  # magic, flags, source mtime, source size
+        stat = os.stat(source)
+    except (OSError, NotImplementedError, ValueError):
         return False
+    if header[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    if int.from_bytes(header[4:8], "little"):  # hash-based: checked (or trusted) by import
+        return True
+    recorded = (int.from_bytes(header[8:12], "little"), int.from_bytes(header[12:16], "little"))
+    return recorded == (int(stat.st_mtime) & 0xFFFFFFFF, stat.st_size & 0xFFFFFFFF)
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
