@@ -55,7 +55,9 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
         path = tmp_path / f"in-{n:02d}.csv"
         path.write_text(f"name,email\nJohn Doe,john{n}@example.com\nJane Roe,jane{n}@ex.org\n")
         files.append(str(path))
-    config = SimulatorConfig(processing_time=1.5, progress_steps=2, seed=7)
+    # Long enough that the syncs are still polling when sync-2 is killed: with jobs already
+    # done when the holder's lock went, a fast sync could finish before the kill.
+    config = SimulatorConfig(processing_time=6.0, progress_steps=2, seed=7)
     with run_simulator(config) as sim:
         api = {**env, "QUESTA_API_URL": sim.url}
         submitted = invoke(["submit", "--no-wait", "--concurrency", "8", *files], env=api)
@@ -100,6 +102,9 @@ def test_four_syncs_and_two_readers_on_one_vault(pg_url: str, tmp_path: Path) ->
             time.sleep(0.05)
         assert dropped is not None, "sync-1 never connected"
         time.sleep(0.5)
+        with Custodian.open(pg_url) as kr:
+            pending = len(kr.pending_jobs())
+        assert pending and syncs[2].poll() is None, "sync-2 was done before it could be killed"
         syncs[2].send_signal(signal.SIGKILL)  # a host dies mid-run
         results = []
         for proc in syncs:
