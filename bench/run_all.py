@@ -332,9 +332,11 @@ def issue_12_rows(d: dict[str, Any], targets: list[str]) -> list[Row]:
     figure held against the limit is its worst run)."""
     same = {label.strip(): ok for label, _, ok in d["lines"]}
     streamed_same = all(ok for label, ok in same.items() if label.startswith("streamed"))
-    note = ("feed+close CPU time, each side's restorer built before the clock "
-            f"(building it: {d['stream_build_ms']:.1f} ms, 10,000-entry map); "
-            f"{'outputs identical' if streamed_same else 'OUTPUTS DIFFER'}")
+    note = (
+        "feed+close CPU time, each side's restorer built before the clock "
+        f"(building it: {d['stream_build_ms']:.1f} ms, 10,000-entry map); "
+        f"{'outputs identical' if streamed_same else 'OUTPUTS DIFFER'}"
+    )
     return [
         Row(targets[0], f"{d['lenient_mbps']:.0f} MB/s (runs {d['lenient_min_mbps']:.0f}-"
             f"{d['lenient_max_mbps']:.0f})", "floor 100 MB/s",
@@ -551,32 +553,59 @@ def listing_rows(d: dict[str, Any]) -> list[Row]:
     listing = d.get("listing") or []
     for item in listing:
         fmt = item["format"]
-        target = (f"17.4 `audit --format {fmt}` (every job, as a process) within "
-                  f"{item['limit']}x the CPU time of the sqlite3 shell producing the same columns")
+        target = (
+            f"17.4 `audit --format {fmt}` (every job, as a process) within "
+            f"{item['limit']}x the CPU time of the sqlite3 shell producing the same columns"
+        )
         same = item["same_as_ordinary"]
         if "ratio" not in item:
-            rows.append(Row(target, f"{item['ours_s']:.2f} s", "sqlite3 shell MISSING "
-                            "(apt-get install -y sqlite3)", "-", None,
-                            note="the sqlite3 shell was not found: ratio not measured"))
+            rows.append(
+                Row(
+                    target,
+                    f"{item['ours_s']:.2f} s",
+                    "sqlite3 shell MISSING (apt-get install -y sqlite3)",
+                    "-",
+                    None,
+                    note="the sqlite3 shell was not found: ratio not measured",
+                )
+            )
             continue
         recorded = item["same_as_recorded"]
-        rows.append(Row(
-            target, f"{item['ours_s']:.2f} s ({item['ours_cpu_s']:.2f} s CPU)",
-            f"sqlite3 shell {item['shell_s']:.2f} s ({item['shell_cpu_s']:.2f} s CPU)",
-            f"{item['ratio']:.2f}x CPU (wall {item['wall_ratio']:.2f}x)",
-            item["ratio"] <= item["limit"] and same, "audit", figure=item["ratio"],
-            unit="{:.2f}x",
-            note=f"{d['jobs']:,} jobs; best of {d['repeat']} each, alternating; output "
-            f"{item['output_bytes']:,} "
-            f"bytes, {'the same bytes as' if same else 'DIFFERENT from'} the ordinary "
-            "renderers" + ("" if recorded is None else
-                           "; the same as recorded" if recorded else
-                           "; differs from the recorded SHA-256 (a deliberate format change?)")))
+        rows.append(
+            Row(
+                target,
+                f"{item['ours_s']:.2f} s ({item['ours_cpu_s']:.2f} s CPU)",
+                f"sqlite3 shell {item['shell_s']:.2f} s ({item['shell_cpu_s']:.2f} s CPU)",
+                f"{item['ratio']:.2f}x CPU (wall {item['wall_ratio']:.2f}x)",
+                item["ratio"] <= item["limit"] and same,
+                "audit",
+                figure=item["ratio"],
+                unit="{:.2f}x",
+                note=f"{d['jobs']:,} jobs; best of {d['repeat']} each, alternating; output "
+                f"{item['output_bytes']:,} "
+                f"bytes, {'the same bytes as' if same else 'DIFFERENT from'} the ordinary "
+                "renderers"
+                + (
+                    ""
+                    if recorded is None
+                    else "; the same as recorded"
+                    if recorded
+                    else "; differs from the recorded SHA-256 (a deliberate format change?)"
+                ),
+            )
+        )
     if not listing:
-        rows.append(Row("17.4 audit listings within 1.5x of the sqlite3 shell", "not measured",
-                        "-", "-", None, note="bench_audit.py printed no listing figures"))
+        rows.append(
+            Row(
+                "17.4 audit listings within 1.5x of the sqlite3 shell",
+                "not measured",
+                "-",
+                "-",
+                None,
+                note="bench_audit.py printed no listing figures",
+            )
+        )
     return rows  # fmt: skip
-
 
 
 def startup_rows(runs: dict[str, Run]) -> list[Row]:
@@ -586,21 +615,31 @@ def startup_rows(runs: dict[str, Run]) -> list[Row]:
         ("jobs_minus_baseline", "`questa-vault jobs`"),
         ("audit_summary_minus_baseline", "`questa-vault audit --summary`"),
     ]
-    targets = [f"Cold start: {what} within 100 ms of `python -c \"import click\"` (same rounds)"
-               for _, what in cases] + [
-        "Cold start: `restore` of a 2 KB answer spends at most 150 ms outside the key derivation"]
+    targets = [
+        f'Cold start: {what} within 100 ms of `python -c "import click"` (same rounds)'
+        for _, what in cases
+    ] + ["Cold start: `restore` of a 2 KB answer spends at most 150 ms outside the key derivation"]
     d = _need(runs, "startup")
     if d is None:
         return [_missing(t, "startup", runs) for t in targets]
     rows = []
     for (key, _), target in zip([*cases, ("restore_outside_kdf", "")], targets, strict=True):
         f = d[key]
-        rows.append(Row(
-            target, f"+{f['median_ms']:.0f} ms (min {f['min_ms']:.0f}, max {f['max_ms']:.0f})",
-            "import click" if key != "restore_outside_kdf" else "its own derivation, its process",
-            f"max {f['max_ms']:.0f} of {f['target_ms']:.0f} ms", bool(f["met"]), "",
-            figure=f["max_ms"], unit="{:.0f} ms (max)",
-            note=f"{d['runs']} interleaved rounds inside bench_startup.py"))
+        rows.append(
+            Row(
+                target,
+                f"+{f['median_ms']:.0f} ms (min {f['min_ms']:.0f}, max {f['max_ms']:.0f})",
+                "import click"
+                if key != "restore_outside_kdf"
+                else "its own derivation, its process",
+                f"max {f['max_ms']:.0f} of {f['target_ms']:.0f} ms",
+                bool(f["met"]),
+                "",
+                figure=f["max_ms"],
+                unit="{:.0f} ms (max)",
+                note=f"{d['runs']} interleaved rounds inside bench_startup.py",
+            )
+        )
     return rows  # fmt: skip
 
 
@@ -617,15 +656,29 @@ def declared_rows(runs: dict[str, Run]) -> list[Row]:
             if not isinstance(t, dict) or "target" not in t:
                 continue
             met = t.get("met")
-            rows.append(Row(str(t["target"]), str(t.get("measured", "")),
-                            str(t.get("compared", "-")), str(t.get("ratio", "-")),
-                            None if met is None else bool(met), note=str(t.get("note", "")),
-                            figure=t.get("figure"), unit=str(t.get("unit", "{:.2f}"))))
+            rows.append(
+                Row(
+                    str(t["target"]),
+                    str(t.get("measured", "")),
+                    str(t.get("compared", "-")),
+                    str(t.get("ratio", "-")),
+                    None if met is None else bool(met),
+                    note=str(t.get("note", "")),
+                    figure=t.get("figure"),
+                    unit=str(t.get("unit", "{:.2f}")),
+                )
+            )
     return rows  # fmt: skip
 
 
 TARGET_ROWS = (
-    restore_rows, hazard_rows, fetch_rows, submit_rows, store_rows, audit_rows, office_rows,
+    restore_rows,
+    hazard_rows,
+    fetch_rows,
+    submit_rows,
+    store_rows,
+    audit_rows,
+    office_rows,
     postgres_rows,
     startup_rows,
     declared_rows,
@@ -636,7 +689,7 @@ TARGET_ROWS = (
 
 FIXED_NAMES = {
     "python": "`python -c pass` (process)",
-    "import_click": "`python -c \"import click\"` (process)",
+    "import_click": '`python -c "import click"` (process)',
     "version": "`questa-vault --version` (process)",
     "audit_summary": "`questa-vault audit --summary`, one job (process)",
     "restore_small": "`questa-vault restore` of a 2 KB answer, 1,000-entry map (process)",
@@ -673,8 +726,10 @@ def fixed_costs(rounds: list[dict[str, Run]]) -> list[str]:
     for key, label in FIXED_NAMES.items():
         got = values.get(key)
         if got:
-            lines.append(f"| {label} | {min(got) * 1000:.0f} ms | "
-                         f"{statistics.median(got) * 1000:.0f} ms | {max(got) * 1000:.0f} ms |")
+            lines.append(
+                f"| {label} | {min(got) * 1000:.0f} ms | "
+                f"{statistics.median(got) * 1000:.0f} ms | {max(got) * 1000:.0f} ms |"
+            )
     return lines  # fmt: skip
 
 

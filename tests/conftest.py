@@ -24,6 +24,7 @@ def interruptible() -> None:
     then installs no KeyboardInterrupt handler, so Ctrl-C would never reach the command."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+
 # Property tests: derandomized in CI (the same examples on every run, so a red build is
 # reproducible), random on a developer's machine (new examples each run). A failing example
 # found either way becomes a named regression test next to the property it broke.

@@ -591,6 +591,45 @@ def test_ctrl_c_exits_130_naming_the_jobs_left_pending(
     )
 
 
+def _seen_during_run(previous: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """SIGTERM's handler while ``run`` runs a command and after it returns, with
+    ``previous`` installed before."""
+    from vault.cli import _app
+
+    seen: list[Any] = []
+    monkeypatch.setattr(
+        _app, "_run_cli", lambda argv: seen.append(signal.getsignal(signal.SIGTERM)) or 0
+    )
+    saved = signal.signal(signal.SIGTERM, previous)
+    try:
+        assert _app.run(["--version"]) == 0
+        return seen[0], signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def test_run_turns_sigterm_into_an_interrupt_and_puts_the_default_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vault.cli._app import _on_sigterm
+
+    during, after = _seen_during_run(signal.SIG_DFL, monkeypatch)
+    assert during is _on_sigterm and after is signal.SIG_DFL
+
+
+@pytest.mark.parametrize("previous", ["ignored", "handler"])
+def test_run_leaves_a_sigterm_handler_the_process_chose(
+    previous: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An application that embeds ``run`` and chose what SIGTERM does keeps its choice."""
+
+    def handler(signum: int, frame: object) -> None:
+        pass
+
+    chosen = signal.SIG_IGN if previous == "ignored" else handler
+    assert _seen_during_run(chosen, monkeypatch) == (chosen, chosen)
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 10, 11, 57])
 def test_interrupted_message_names_ten_and_counts_the_rest(count: int) -> None:
     from vault.cli.archive import interrupted_message

@@ -89,9 +89,7 @@ def test_strict_reports_mangled_placeholders_and_exits_3(vault: Path) -> None:
     assert "2 repaired (lenient)" in lenient.stderr
 
 
-def test_the_format_decision_is_shown_with_v_and_in_the_report(
-    vault: Path, tmp_path: Path
-) -> None:
+def test_the_format_decision_is_shown_with_v_and_in_the_report(vault: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     answer = b"Hi,\nYes, [PERSON_NAME_1],\nBye, now,\n"
     result = invoke(

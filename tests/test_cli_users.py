@@ -476,9 +476,7 @@ def test_log_says_when_nothing_matches_and_flags_an_unknown_user(vault: Path) ->
         1,
         "questa-vault: --since must be earlier than --until\n",
     )
-    assert invoke(["audit", "--since", "today", "--until", "yesterday"]).stderr == (
-        inverted.stderr
-    )
+    assert invoke(["audit", "--since", "today", "--until", "yesterday"]).stderr == (inverted.stderr)
     cron = invoke(["log", "--json", "--user", "cron"])
     assert [e["action"] for e in json.loads(cron.stdout)] == ["fetch"]
     # A vault user with no entries matching the other filters is not an error.

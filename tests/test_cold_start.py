@@ -93,6 +93,10 @@ RESTORE_TEXT_FREE = {
     "cryptography.hazmat.primitives.serialization",
     "rich",
     "vault.lifecycle._verify",
+    # The parser's short options need no "did you mean" (vault.cli._app._ShortFirstParser);
+    # SIGTERM's handler is set through _signal, without signal's enums.
+    "difflib",
+    "signal",
 }
 
 _PROBE = """

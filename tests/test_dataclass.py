@@ -153,6 +153,24 @@ def test_vault_modules_use_the_lazy_decorator() -> None:
     assert not found, found
 
 
+def test_vault_dataclasses_have_their_own_docstring() -> None:
+    """The standard decorator writes a missing docstring from ``inspect.signature`` of the
+    class: that costs each such class at start-up (bench/README.md, cold start)."""
+    import ast
+
+    root = Path(_dataclass.__file__).parent
+    bare = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            decorators = [d.func if isinstance(d, ast.Call) else d for d in node.decorator_list]
+            if any(isinstance(d, ast.Name) and d.id == "dataclass" for d in decorators):
+                if ast.get_docstring(node) is None:
+                    bare.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+    assert not bare, bare
+
+
 def test_repr_eq_and_hash_are_made_at_their_first_call() -> None:
     std, lazy = _pair(_frozen_row)
     row = lazy("a", 1)

@@ -545,9 +545,7 @@ def test_verify_deep_whose_entry_cannot_be_written_now_is_an_error_not_a_finding
 
     def probe_then_lock(self: Custodian, *args: Any, **kwargs: Any) -> None:
         real_check(self, *args, **kwargs)  # the probe passes; then another session locks
-        holder.execute(
-            "SELECT pg_advisory_lock(%s, hashtext(current_schema()))", (pg.LOCK_CLASS,)
-        )
+        holder.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", (pg.LOCK_CLASS,))
 
     def commit_lost(self: PostgresDatabase) -> None:
         pid = self._conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]

@@ -83,9 +83,7 @@ def stream_cases(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     return text, mapping
 
 
-@given(
-    stream_cases(), st.lists(st.integers(0, 200), max_size=12), st.booleans(), st.booleans()
-)
+@given(stream_cases(), st.lists(st.integers(0, 200), max_size=12), st.booleans(), st.booleans())
 def test_stream_equals_whole_restore_for_every_chunking(case, cuts, lenient, watch) -> None:
     text, mapping = case
     whole, report = restore_text(text, invert_map(mapping, "job"), lenient=lenient)

@@ -106,9 +106,10 @@ def _parse_counts(uses: Collection[str]) -> dict[str, dict[str, int]] | None:
     if not set(map(type, texts)) <= {str}:
         return None
     n = len(texts)
-    if sum(map(str.startswith, texts, repeat("{"))) != n or sum(
-        map(str.endswith, texts, repeat("}"))
-    ) != n:
+    if (
+        sum(map(str.startswith, texts, repeat("{"))) != n
+        or sum(map(str.endswith, texts, repeat("}"))) != n
+    ):
         return None
     try:
         values = json.loads("[" + ",".join(texts) + "]")

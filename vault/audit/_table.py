@@ -27,6 +27,8 @@ from vault._dataclass import dataclass
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a ``Table``: its heading, width and alignment."""
+
     heading: str
     width: int | None = None  # None: the widest cell (``Table.sized``), or free when last
     align: Literal["<", ">"] = "<"
@@ -41,6 +43,8 @@ def fit(line: str, width: int) -> str:
 
 @dataclass(frozen=True)
 class Table:
+    """A plain-text table's layout: its columns, and how long its lines may be."""
+
     columns: tuple[Column, ...]
     width: int | None = None  # lines longer than this end in an ellipsis
     strip: bool = False  # trailing spaces removed (a padded last column)

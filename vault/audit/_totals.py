@@ -61,6 +61,8 @@ class AuditTotals:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """What ``audit`` reports: the query, the jobs it matched and their totals."""
+
     query: AuditQuery
     jobs: tuple[JobInfo, ...]  # oldest first (by audit time), then by job id
     totals: AuditTotals

@@ -500,7 +500,69 @@ COMMANDS: dict[str, str] = {  # in workflow order: `--help` lists them so
 }
 
 
-class LazyGroup(click.Group):
+try:
+    from click.parser import _normalize_opt, _OptionParser, _ParsingState
+except ImportError:  # a click without these internals parses with its own parser, unchanged
+    _ShortFirstParser: type[Any] | None = None
+else:
+
+    class _ShortFirstParser(_OptionParser):  # type: ignore[no-redef]
+        """click's parser, which sends an option with one leading ``-`` and no long option
+        of that name (``-j``, ``-vq``) to its short options directly.
+
+        click's own parser first tries every option as a long one; for a short option that
+        match fails by building a "no such option" error, whose "did you mean" suggestions
+        import difflib and compare the option with every long one, and then drops the error
+        and matches the short options: 5.3 M instructions for a restore's ``-j`` and ``-o``
+        (bench/README.md, cold start). Same outcome, same errors (tests/test_cli_parser.py).
+        """
+
+        def _process_opts(self, arg: str, state: _ParsingState) -> None:
+            if (
+                arg[:2] not in self._opt_prefixes
+                and _normalize_opt(arg.partition("=")[0], self.ctx) not in self._long_opt
+            ):
+                self._match_short_opt(arg, state)
+                return
+            super()._process_opts(arg, state)
+
+
+def fast_short_options(parser: object) -> bool:
+    """Whether ``parser`` (from ``make_parser``) is the short-options-first parser."""
+    return _ShortFirstParser is not None and type(parser) is _ShortFirstParser
+
+
+class _ShortOptionsFirst:
+    """For a click command class: its parser is ``_ShortFirstParser`` where this click has
+    the internals that parser builds on (else click's own)."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]
+        if (
+            _ShortFirstParser is not None
+            and type(parser) is _ShortFirstParser.__base__
+            and isinstance(getattr(parser, "_long_opt", None), dict)
+            and isinstance(getattr(parser, "_opt_prefixes", None), set)
+        ):
+            parser.__class__ = _ShortFirstParser
+        return parser
+
+
+class Command(_ShortOptionsFirst, click.Command):
+    """Every questa-vault command's class."""
+
+
+class Group(_ShortOptionsFirst, click.Group):
+    """Every questa-vault command group's class; its commands and sub-groups are ``Command``
+    and ``Group``."""
+
+    command_class = Command
+
+
+Group.group_class = Group
+
+
+class LazyGroup(Group):
     """A click group whose commands are imported on first use (see ``COMMANDS``); the
     modules register themselves on ``cli`` when imported."""
 
@@ -643,20 +705,26 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into ``Terminated`` while the command runs, unless the process already
     chose what SIGTERM does (an application that embeds ``run``)."""
-    import signal
+    try:
+        # The C module that ``signal`` wraps: the same calls, with plain ints for the
+        # handlers ``signal`` turns into enums, whose classes cost every command 3.5 M
+        # instructions to build (bench/README.md, cold start).
+        import _signal as signals  # type: ignore[import-not-found]
+    except ImportError:  # an interpreter without it
+        import signal as signals
 
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        if signals.getsignal(signals.SIGTERM) != signals.SIG_DFL:
             yield
             return
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signals.signal(signals.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: signals are not ours to take
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.signal(signals.SIGTERM, previous)
 
 
 # A group run without arguments: click 8.2+ raises its help as a usage error, which the

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vault.cli._app import AppContext, cli, emit_json, json_option, pass_app, table
+from vault.cli._app import AppContext, Group, cli, emit_json, json_option, pass_app, table
 from vault.cli._defaults import (
     check_all,
     expected,
@@ -39,7 +39,7 @@ from vault.config import (
 from vault.errors import ConfigError, InputError
 
 
-@click.group("config")
+@click.group("config", cls=Group)
 def config_group() -> None:
     """Show and change the settings file (API URL, vault, user, token file, per-command
     defaults).

@@ -16,6 +16,7 @@ import click
 
 from vault.cli._app import (
     AppContext,
+    Group,
     api_options,
     cli,
     is_dash,
@@ -30,7 +31,7 @@ from vault.errors import InputError
 _KINDS = click.Choice(["passphrase", "token"])
 
 
-@click.group("secret")
+@click.group("secret", cls=Group)
 def secret_group() -> None:
     """Keep the passphrase or the API token in the OS keyring (needs the keyring extra).
 

@@ -15,6 +15,8 @@ import vault.crypto as crypto  # a lazy package: only keygen and init need crypt
 from vault.api import Vault
 from vault.cli._app import (
     AppContext,
+    Command,
+    Group,
     cli,
     emit_json,
     is_dash,
@@ -39,7 +41,7 @@ NEW_PASSPHRASE_ENV = "QUESTA_VAULT_NEW_PASSPHRASE"  # noqa: S105  (a variable na
 # --------------------------------------------------------------------------- init
 
 
-@click.command("init")
+@click.command("init", cls=Command)
 @click.option("--user", "name", help="Name of the first user (default: --user, else login name).")
 @kdf_options
 @json_option
@@ -78,7 +80,7 @@ def init_command(
 # --------------------------------------------------------------------------- user
 
 
-@click.group("user")
+@click.group("user", cls=Group)
 def user_group() -> None:
     """Manage who can read the vault: add, list, disable users.
 
@@ -228,7 +230,7 @@ def user_disable(ctx: AppContext, name: str, force: bool, as_json: bool) -> None
 # --------------------------------------------------------------------------- keygen
 
 
-@click.command("keygen")
+@click.command("keygen", cls=Command)
 @click.option(
     "-o",
     "--output",
@@ -274,7 +276,7 @@ def keygen_command(ctx: AppContext, output: Path, as_json: bool) -> None:
 # --------------------------------------------------------------------------- passwd
 
 
-@click.command("passwd")
+@click.command("passwd", cls=Command)
 @click.option(
     "--new-passphrase-file",
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),

@@ -26,6 +26,8 @@ from vault.store import BlobRow, Database, GrantRow, JobRow
 
 @dataclass(frozen=True)
 class _Opened:
+    """A job row and the plaintext of the fields the session's user could open."""
+
     job: JobRow
     fields: Mapping[str, bytes]  # field name -> plaintext, for the fields the user could open
 

@@ -132,6 +132,9 @@ def is_xml_member(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Sheet:
+    """One worksheet of a workbook: its name, its part in the package, and whether the
+    package is Strict OOXML."""
+
     name: str  # as the user sees it: ``Sheet1``
     part: str  # ``xl/worksheets/sheet1.xml``
     strict: bool

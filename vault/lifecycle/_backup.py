@@ -14,6 +14,8 @@ from vault.store import backup as backup_database
 
 @dataclass(frozen=True)
 class Backup:
+    """A finished backup: where the copy is, its size, and the log head it holds."""
+
     path: Path
     size: int  # bytes of the copy's main file
     head: tuple[int, str]  # the log head the copy holds

@@ -43,6 +43,8 @@ from vault.store import (
 
 @dataclass(frozen=True)
 class Migrated:
+    """What a migration copied, and the log head the new vault holds."""
+
     jobs: int
     log_entries: int
     head: tuple[int, str]

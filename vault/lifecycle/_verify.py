@@ -30,6 +30,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """What ``verify`` found, and how many jobs it checked."""
+
     findings: tuple[Finding, ...]
     jobs: int  # jobs whose structure was checked
     deep_checked: int  # jobs decrypted and seal-checked (--deep)

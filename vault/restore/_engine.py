@@ -90,6 +90,8 @@ class LiveTextProcessor:
 
 @dataclass(frozen=True)
 class _Decided:
+    """The format chosen for an input, why, and the text read to choose it."""
+
     format: Format
     reason: str
     delimiter: str | None

@@ -52,6 +52,8 @@ class Anonymized:
 
 @dataclass(frozen=True)
 class _Span:
+    """A detected value's place in the text and its entity label."""
+
     start: int
     end: int
     label: str

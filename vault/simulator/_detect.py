@@ -120,6 +120,8 @@ PRIORITY: dict[str, int] = {name: i for i, (name, _) in enumerate(_PATTERNS)}
 
 @dataclass(frozen=True)
 class Detection:
+    """A value the simulator's detector found: where, and of which entity type."""
+
     start: int
     end: int
     entity_type: str

@@ -63,6 +63,8 @@ class JobView:
 
 @dataclass
 class _Job:
+    """A job the simulated service holds, until it expires."""
+
     job_id: str
     file_type: str
     created_at: float
@@ -85,6 +87,9 @@ class LimitDecision:
 
 @dataclass
 class _Usage:
+    """An API key's accepted requests: the total, and the recent ones' times (the rate
+    limit's window)."""
+
     total: int = 0
     recent: deque[float] = field(default_factory=deque)
 

@@ -62,6 +62,9 @@ class JobTotalsRow:
 
 @dataclass(frozen=True)
 class AuditTotalsRows:
+    """The audit's totals as the store reads them: per group of jobs, and per
+    placeholder type."""
+
     groups: tuple[JobTotalsRow, ...]
     entity_types: tuple[tuple[str, int], ...]  # (placeholder type, count), by type
 

@@ -16,6 +16,10 @@ from vault.models import NOT_SEALED, JobMeta
 
 @dataclass(frozen=True)
 class UserRow:
+    """A row of the ``users`` table: the user's public key, and the private key wrapped under
+    the passphrase-derived key with the derivation's parameters (all None for a --public-key
+    user)."""
+
     id: int
     name: str
     enabled: bool
@@ -43,6 +47,8 @@ class JobRow(JobMeta):
 
 @dataclass(frozen=True)
 class GrantRow:
+    """A row of the ``grants`` table: one job's data key sealed to one user's public key."""
+
     job_id: str
     user: str
     key_version: int
@@ -52,6 +58,8 @@ class GrantRow:
 
 @dataclass(frozen=True)
 class BlobRow:
+    """A row of the ``blobs`` table: one encrypted chunk of one field of a job."""
+
     job_id: str
     field: str
     idx: int
@@ -61,6 +69,8 @@ class BlobRow:
 
 @dataclass(frozen=True)
 class LogRow:
+    """A row of the ``access_log`` table: one hash-chained entry, as stored."""
+
     seq: int
     time: float
     user: str
