@@ -2,5 +2,5 @@
 # Quick checks while developing: lint and types only.
 source "$(dirname "$0")/_venv.sh"
 ruff check vault tests bench
-ruff format --check vault tests bench || true
+ruff format --check vault tests bench
 mypy

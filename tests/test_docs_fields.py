@@ -1,5 +1,6 @@
 """Hand-written field lists in the docs follow the one definition in the code: the keys
-`show --json` prints (docs/cli.md) and the `jobs` table's columns (docs/storage.md). A new
+`show --json` prints (docs/cli.md), the `jobs` table's columns and the migrations
+(docs/storage.md). A new
 job field that reaches the code but not these lists fails here, naming the list to update
 (they went stale silently before: review-newuser6, B4)."""
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from conftest import invoke
 from custody_kit import PASSPHRASE, new_vault, sample_job
 
+from vault.store._migrations import MIGRATIONS
 from vault.store._rows import JOB_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +35,12 @@ def test_show_json_keys_are_the_documented_ones(isolated_env: Path) -> None:
         custodian.store_job(sample_job("job-1"), actor="alice")
     result = invoke(["show", "job-1", "--json"], env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE})
     assert result.exit_code == 0, result.output
-    printed = list(json.loads(result.stdout))
-    assert sorted(_documented_show_keys()) == sorted(printed), (
-        "docs/cli.md `## show`: the `--json` keys listed there must be the keys `show --json` "
-        f"prints: {printed}"
+    printed = set(json.loads(result.stdout))
+    documented = set(_documented_show_keys())
+    assert documented == printed, (
+        "docs/cli.md `## show`, the `--json` keys: "
+        f"printed but not listed: {sorted(printed - documented)}; "
+        f"listed but not printed: {sorted(documented - printed)}"
     )
 
 
@@ -48,6 +52,22 @@ def _documented_job_columns() -> set[str]:
         first = row.split("|")[1]
         columns.update(re.findall(r"`(\w+)`", first))
     return columns
+
+
+def _documented_migrations() -> list[tuple[int, str]]:
+    rows = re.findall(r"^\| (\d+) \| `(\w+)` \|", STORAGE_MD, re.M)
+    assert rows, "docs/storage.md has no migrations table (| 1 | `m001_initial` | ... |)"
+    return [(int(number), name) for number, name in rows]
+
+
+def test_storage_doc_lists_every_migration_in_order() -> None:
+    applied = [(number, name) for number, (name, _) in enumerate(MIGRATIONS, 1)]
+    documented = _documented_migrations()
+    assert documented == applied, (
+        "docs/storage.md's migrations table must have one row per entry of "
+        f"store._migrations.MIGRATIONS, in order: missing {sorted(set(applied) - set(documented))}"
+        f"; not a migration {sorted(set(documented) - set(applied))}"
+    )
 
 
 def test_storage_doc_lists_every_jobs_column() -> None:

@@ -213,7 +213,8 @@ def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> 
         demo.step(
             "The same audit as one self-contained HTML page with charts (no network, no script)."
         )
-        demo.run("audit", "--html", str(workdir / "audit.html"))
+        # -q: the page only (the table is the one just shown)
+        demo.run("-q", "audit", "--html", str(workdir / "audit.html"))
         demo.step("The access log: who fetched, exported and restored what (hash-chained).")
         demo.run("log")
         demo.run("verify")
