@@ -114,3 +114,28 @@ def test_a_group_run_bare_prints_its_help_as_lines(args: list[str]) -> None:
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"Usage: questa-vault {' '.join(args)}".rstrip()), lines[0]
     assert len(lines) > 5 and "\\x0a" not in result.stderr and "Commands:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "where", "message"),
+    [
+        (["restore", "a.txt", "-j"], "questa-vault restore", "Option '-j' requires an argument"),
+        (["jobs", "--json=1"], "questa-vault jobs", "Option '--json' does not take a value"),
+        (["jobs", "--status"], "questa-vault jobs", "Option '--status' requires an argument"),
+        (
+            ["user", "add", "bob", "--public-key"],
+            "questa-vault user add",
+            "Option '--public-key' requires an argument",
+        ),
+        (["--vault"], "questa-vault", "Option '--vault' requires an argument"),
+    ],
+    ids=repr,
+)
+def test_a_missing_or_unwanted_option_value_points_at_its_commands_help(
+    args: list[str], where: str, message: str
+) -> None:
+    """click's parser raises these without a context; the command's own is given them
+    (``vault.cli._app._Parsing``), so the line names the command's help, not the top level's."""
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert result.stderr == f"questa-vault: {message} (see '{where} --help')\n"

@@ -532,9 +532,11 @@ def fast_short_options(parser: object) -> bool:
     return _ShortFirstParser is not None and type(parser) is _ShortFirstParser
 
 
-class _ShortOptionsFirst:
-    """For a click command class: its parser is ``_ShortFirstParser`` where this click has
-    the internals that parser builds on (else click's own)."""
+class _Parsing:
+    """How every questa-vault command and group parses: with ``_ShortFirstParser`` where this
+    click has the internals that parser builds on (else click's own), and a usage error the
+    parser raises without a context (``Option '-j' requires an argument``) gets the command's,
+    so its one line points at that command's help, not the top level's."""
 
     def make_parser(self, ctx: click.Context) -> Any:
         parser = super().make_parser(ctx)  # type: ignore[misc]
@@ -547,12 +549,20 @@ class _ShortOptionsFirst:
             parser.__class__ = _ShortFirstParser
         return parser
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
+        except click.UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
 
-class Command(_ShortOptionsFirst, click.Command):
+
+class Command(_Parsing, click.Command):
     """Every questa-vault command's class."""
 
 
-class Group(_ShortOptionsFirst, click.Group):
+class Group(_Parsing, click.Group):
     """Every questa-vault command group's class; its commands and sub-groups are ``Command``
     and ``Group``."""
 

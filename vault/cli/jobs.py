@@ -45,10 +45,6 @@ def job_json(info: JobInfo) -> dict[str, Any]:
 # --------------------------------------------------------------------------- jobs, show
 
 
-# The statuses of a job whose map never reached the vault (its entity count is unknown).
-_NEVER_ARCHIVED = frozenset({"pending", "failed", "expired"})
-
-
 @cli.command("jobs")
 @click.option("--status", type=click.Choice(JOB_STATUSES), help="Only jobs in this state.")
 @json_option
@@ -72,9 +68,7 @@ def jobs_command(ctx: AppContext, status: str | None, as_json: bool) -> None:
     rows: list[tuple[str, ...]] = [("JOB", "STATUS", "TYPE", "ENT", "ARCHIVED (UTC)")]
     for i in infos:
         archived = utc_time(i.archived_at)[:16]
-        # The count comes with the map: unknown (not 0) for a job never archived
-        entities = "-" if i.status in _NEVER_ARCHIVED else str(i.entity_count)
-        rows.append((i.job_id, i.status, i.file_type or "-", entities, archived))
+        rows.append((i.job_id, i.status, i.file_type or "-", str(i.entity_count), archived))
     table(rows, sep=" ")
 
 
