@@ -60,8 +60,7 @@ def page(path: list[str], command: click.Command, parent: click.Context | None) 
     usage = " ".join(command.collect_usage_pieces(ctx))
     short = (command.get_short_help_str(limit=80) or "").rstrip(".")
     parts = [
-        f'.TH "{"-".join(path).upper()}" "1" "{date}" "questa-vault {__version__}" '
-        '"User Commands"',
+        f'.TH "{"-".join(path).upper()}" "1" "{date}" "questa-vault {__version__}" "User Commands"',
         ".SH NAME",
         f"{'-'.join(path)} \\- {_roff(short)}",
         ".SH SYNOPSIS",

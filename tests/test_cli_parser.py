@@ -25,26 +25,36 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _commands() -> Iterator[tuple[str, click.Command]]:
-    """Every command and group, by its path ("questa-vault user add")."""
-    ctx = click.Context(cli, info_name="questa-vault")
-    todo: list[tuple[str, click.Command]] = [("questa-vault", cli)]
+def _contexts() -> Iterator[tuple[str, click.Context]]:
+    """Every command and group, by its path ("questa-vault user add"), in a context as the CLI
+    makes it: under its parent's, with its own settings (``config set`` ignores unknown
+    options; ``-h`` comes from the root's)."""
+    root = click.Context(cli, info_name="questa-vault", **cli.context_settings)
+    todo: list[tuple[str, click.Context]] = [("questa-vault", root)]
     while todo:
-        path, command = todo.pop()
-        yield path, command
+        path, ctx = todo.pop()
+        yield path, ctx
+        command = ctx.command
         if isinstance(command, click.Group):
             for name in command.list_commands(ctx):
                 sub = command.get_command(ctx, name)
                 assert sub is not None, name
-                todo.append((f"{path} {name}", sub))
+                child = click.Context(sub, parent=ctx, info_name=name, **sub.context_settings)
+                todo.append((f"{path} {name}", child))
 
 
-COMMAND_PATHS = dict(_commands())
+CONTEXTS = dict(_contexts())
+COMMAND_PATHS = {path: ctx.command for path, ctx in CONTEXTS.items()}
 
 
 def _parsers(command: click.Command) -> tuple[object, object]:
-    ctx = click.Context(command, info_name=command.name)
+    ctx = next(ctx for ctx in CONTEXTS.values() if ctx.command is command)
     return command.make_parser(ctx), click.Command.make_parser(command, ctx)
+
+
+def test_the_contexts_carry_the_settings_the_cli_parses_with() -> None:
+    assert CONTEXTS["questa-vault config set"].ignore_unknown_options
+    assert CONTEXTS["questa-vault user add"].help_option_names == ["-h", "--help"]
 
 
 def test_every_command_and_group_parses_short_options_first() -> None:
@@ -64,7 +74,7 @@ def _outcome(parser: object, args: list[str]) -> tuple[object, ...]:
 
 
 def _option_words(command: click.Command) -> list[str]:
-    words = ["-", "--", "-x", "--x", "--no-such-option", "-jz", "word", "-=", "--=", "-j="]
+    words = ["-", "--", "-x", "--x", "--no-such-option", "-jz", "word", "-=", "--=", "-j=", "-h"]
     for param in command.params:
         for opt in [*param.opts, *param.secondary_opts]:
             words += [opt, f"{opt}=v", f"{opt}="]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import invoke
 
 
-def test_demo_runs_the_whole_flow() -> None:
-    result = invoke(["demo", "--processing-time", "0.2"])
+# QUESTA_VAULT_USER names a user of the user's own vault: the demo's commands act as its own.
+@pytest.mark.parametrize("env", [None, {"QUESTA_VAULT_USER": "alice"}], ids=["plain", "env-user"])
+def test_demo_runs_the_whole_flow(env: dict[str, str] | None) -> None:
+    result = invoke(["demo", "--processing-time", "0.2"], env=env)
     assert result.exit_code == 0, result.output
     out = result.stdout
+    # The HTML step writes the page only; the table is the audit step's, once.
+    assert out.count("ENTITY TYPE") == 1
+    assert "    wrote audit.html (" in out
     assert "byte-identical to the original upload: yes" in out
     # The case-mangled placeholder was repaired, the invented one reported, not guessed.
     assert "Escalate to [PERSON_NAME_99] if unresolved." in out

@@ -36,7 +36,10 @@ def test_show_json_keys_are_the_documented_ones(isolated_env: Path) -> None:
     result = invoke(["show", "job-1", "--json"], env={"QUESTA_VAULT_PASSPHRASE": PASSPHRASE})
     assert result.exit_code == 0, result.output
     printed = set(json.loads(result.stdout))
-    documented = set(_documented_show_keys())
+    listed = _documented_show_keys()
+    twice = sorted({key for key in listed if listed.count(key) > 1})
+    assert not twice, f"docs/cli.md `## show`, the `--json` keys: listed twice: {twice}"
+    documented = set(listed)
     assert documented == printed, (
         "docs/cli.md `## show`, the `--json` keys: "
         f"printed but not listed: {sorted(printed - documented)}; "

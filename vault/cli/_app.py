@@ -37,7 +37,14 @@ from vault.config import (
     default_vault_path,
     vault_location,
 )
-from vault.errors import ConfigError, InputError, MissingExtra, OutputExists, VaultError
+from vault.errors import (
+    ConfigError,
+    InputError,
+    Interrupted,
+    MissingExtra,
+    OutputExists,
+    VaultError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -590,6 +597,19 @@ class LazyGroup(Group):
         _run.verbose = ctx.params.get("verbose") or 0
         return super().resolve_command(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # click's main turns an interrupt (Ctrl-C, SIGTERM as ``Terminated``) or an end of
+        # input into ``Abort`` after printing an empty line: "aborted", exit 1, on two lines.
+        # Turned into errors it passes on, they are one line: "interrupted", exit 130 (143 for
+        # SIGTERM), and "aborted", exit 1. A command that names what an interrupt left behind
+        # (``archive.pending_on_interrupt``) raises its own ``Interrupted`` first.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+        except EOFError:
+            raise click.Abort() from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             importlib.import_module(COMMANDS[cmd_name])
@@ -707,8 +727,18 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    if _run.terminated:  # a repeat while the first unwinds: the first one's report stands
+        return
     _run.terminated = True
     raise Terminated()
+
+
+def sigterm_is_ours() -> bool:
+    """Whether SIGTERM's handler is the default or ``run``'s, so a command may take it over
+    (and put it back); a handler the process chose, or SIG_IGN, is left alone."""
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, _on_sigterm)
 
 
 @contextlib.contextmanager
@@ -723,12 +753,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     except ImportError:  # an interpreter without it
         import signal as signals
 
+    previous: Any = None
     try:
-        if signals.getsignal(signals.SIGTERM) != signals.SIG_DFL:
-            yield
-            return
-        previous = signals.signal(signals.SIGTERM, _on_sigterm)
+        if signals.getsignal(signals.SIGTERM) == signals.SIG_DFL:
+            previous = signals.signal(signals.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: signals are not ours to take
+        previous = None
+    if previous is None:
         yield
         return
     try:

@@ -37,6 +37,7 @@ _TEXT = (
     "card 4111 1111 1111 1111. John Smith will call her back.\n"
 )
 _PLACEHOLDER = re.compile(r"\[([A-Z_]+)_(\d+)\]")
+DEMO_USER = "analyst"
 _FAST_KDF = ["--kdf-memory", "8192", "--kdf-passes", "1", "--kdf-lanes", "1", "--unsafe-kdf"]
 
 
@@ -62,7 +63,16 @@ class _Demo:
         """Run one real command in-process, showing it as a user would type it."""
         shown = [a if not a.startswith(str(self.workdir)) else Path(a).name for a in args]
         click.secho("  $ questa-vault " + shlex.join(shown), fg="cyan", color=color())
-        argv = ["--vault", str(self.vault), "--passphrase-file", str(self.secret), *args]
+        # The demo's own vault and user, whatever QUESTA_VAULT_USER or a settings file say.
+        argv = [
+            "--vault",
+            str(self.vault),
+            "--user",
+            DEMO_USER,
+            "--passphrase-file",
+            str(self.secret),
+            *args,
+        ]
         # As typed at a terminal: whatever the demo's own stdin holds is not an answer.
         with open(os.devnull, "rb") as nothing:
             saved, sys.stdin = sys.stdin, io.TextIOWrapper(nothing)
@@ -155,7 +165,7 @@ def demo_command(ctx: AppContext, processing_time: float, keep: Path | None) -> 
             "Fast key-derivation settings, for this demo only; real vaults use Argon2id 64 MiB.",
             "The passphrase comes from a file here; never from a command-line flag.",
         )
-        demo.run("init", "--user", "analyst", *_FAST_KDF)
+        demo.run("init", "--user", DEMO_USER, *_FAST_KDF)
 
         demo.step(
             "Submit a CSV and a text. Each job is recorded as pending the moment the",

@@ -19,6 +19,7 @@ from vault.cli._app import (
     is_dash,
     pass_app,
     read_stdin_secret,
+    sigterm_is_ours,
     simulator_extra,
 )
 from vault.cli._terminal import echo, reason
@@ -190,8 +191,11 @@ def simulate(
         stopping.set()
 
     with run_simulator(config, host=host, port=port) as sim:
+        # SIGTERM stops the simulator cleanly, unless the process chose what it does (an
+        # application that embeds ``run``, or an inherited SIG_IGN): as ``run`` leaves it.
         in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
+        ours = in_main and sigterm_is_ours()
+        previous = signal.signal(signal.SIGTERM, on_term) if ours else None
         echo(f"Questa API simulator listening on {sim.url}")
         if host not in ("127.0.0.1", "localhost", "::1") and not config.tokens:
             app.say(
@@ -207,7 +211,7 @@ def simulate(
         except KeyboardInterrupt:
             pass
         finally:
-            if in_main and previous is not None:
+            if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
     app.say("simulator stopped")
 
