@@ -460,6 +460,29 @@ def test_a_changed_byte_in_the_vault_file_is_never_a_crash_or_wrong_data(
         assume(True)
 
 
+# Found by a random run of the test above: a changed cell count (byte 4099, xor 1) on the
+# page that holds schema_migrations made a row with a NULL name appear, and the refusal's
+# message crashed on it (TypeError) instead of saying the vault is damaged.
+def test_a_changed_cell_count_on_the_migrations_page_is_a_clear_error(pristine: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "vault.db"
+        raw = bytearray(pristine.read_bytes())
+        raw[4099] ^= 1
+        path.write_bytes(bytes(raw))
+        result = expect_vault_error(lambda: read_everything(path))
+        assert result is None or result == [(STORED_FILE, STORED_MAP)] * 2
+
+
+@pytest.mark.parametrize("name", [None, 7, 1.5, b"m002_job_api_url"], ids=repr)
+def test_a_migration_name_that_is_not_text_is_damage_not_a_newer_version(name: object) -> None:
+    from vault.errors import IntegrityError
+    from vault.store._migrations import unknown_schema
+
+    error = unknown_schema(["m001_initial", name])
+    assert isinstance(error, IntegrityError) and "damaged" in str(error)
+    assert_clear(error)
+
+
 def _damage_schema_name(path: Path) -> None:
     raw = bytearray(path.read_bytes())
     at = raw.index(b"schema_migrations")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from vault.errors import StoreError
+from vault.errors import IntegrityError, StoreError, VaultError
 
 JOB_STATUSES_SQL = "('pending', 'archived', 'failed', 'expired', 'erased')"
 
@@ -182,14 +182,21 @@ LOG_TRIGGERS: Mapping[str, str] = {
 }
 
 
-def unknown_schema(applied: Sequence[str]) -> StoreError:
+def unknown_schema(applied: Sequence[object]) -> VaultError:
     """The refusal of a vault whose applied migrations are not a start of ``MIGRATIONS``
-    (a newer version, or a branch, migrated it): which ones, and what to do."""
+    (a newer version, or a branch, migrated it): which ones, and what to do. A name that is
+    not text (NULL, a number, bytes: a damaged file, no version writes one) is damage."""
     from vault._version import __version__
 
+    if not all(isinstance(name, str) for name in applied):
+        return IntegrityError(
+            "the vault's list of applied migrations is damaged (a name that is not text in "
+            "schema_migrations): restore a backup (nothing was changed)"
+        )
+    names = [name for name in applied if isinstance(name, str)]
     known = [name for name, _ in MIGRATIONS]
-    strange = [name for name in applied if name not in known] or [
-        name for name, k in zip(applied, known, strict=False) if name != k
+    strange = [name for name in names if name not in known] or [
+        name for name, k in zip(names, known, strict=False) if name != k
     ]
     shown = ", ".join(name[:64] for name in strange[:3]) + (", ..." if len(strange) > 3 else "")
     return StoreError(
