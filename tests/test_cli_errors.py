@@ -128,6 +128,12 @@ def test_a_group_run_bare_prints_its_help_as_lines(args: list[str]) -> None:
             "Option '--public-key' requires an argument",
         ),
         (["--vault"], "questa-vault", "Option '--vault' requires an argument"),
+        # click writes a choice's values one per line: one line here too, without escapes
+        (
+            ["secret", "set"],
+            "questa-vault secret set",
+            "Missing argument '{passphrase|token}'. Choose from: passphrase, token",
+        ),
     ],
     ids=repr,
 )

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from conftest import interruptible, invoke
 from custody_kit import PASSPHRASE, new_vault, sample_job
@@ -98,14 +99,88 @@ def test_a_restore_waiting_for_its_input_stops_on_a_signal(
     assert not out.exists()
 
 
-def test_a_repeated_sigterm_leaves_the_first_ones_report() -> None:
-    """Only the first SIGTERM of a run raises: later ones while it unwinds (its report, the
-    handler being put back) do nothing."""
-    _app._run.terminated = False
-    with pytest.raises(_app.Terminated):
-        _app._on_sigterm(signal.SIGTERM, None)
-    assert _app._on_sigterm(signal.SIGTERM, None) is None
-    _app._run.terminated = False
+def test_a_second_sigterm_ends_the_process_as_sigterms_default_would() -> None:
+    """The first SIGTERM of a run raises ``Terminated``; a second one (the first still
+    unwinding, or lost where Python could only print it, such as inside the import machinery)
+    ends the process at once: a process must never be left waiting with SIGTERM disarmed."""
+    code = (
+        "import signal\n"
+        "from vault.cli import _app\n"
+        "signal.signal(signal.SIGTERM, _app._on_sigterm)\n"
+        "_app._run.terminated = False\n"
+        "try:\n"
+        "    _app._on_sigterm(signal.SIGTERM, None)\n"
+        "except _app.Terminated:\n"
+        "    print('first', flush=True)\n"
+        "_app._on_sigterm(signal.SIGTERM, None)\n"
+        "print('still running', flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert (result.returncode, result.stdout) == (-signal.SIGTERM, "first\n"), result.stderr
+
+
+def test_an_interrupt_while_the_settings_load_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    def load(path: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_app, "load", load)
+    result = invoke(["jobs"])
+    assert (result.exit_code, result.stderr) == (130, "questa-vault: interrupted\n")
+
+
+def test_an_interrupt_while_the_options_are_parsed_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    """An option's default, environment variable, callback or prompt runs in the parsing."""
+
+    def lookup_default(self: click.Context, name: str, call: bool = True) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(click.Context, "lookup_default", lookup_default)
+    result = invoke(["jobs"])
+    assert (result.exit_code, result.stderr) == (130, "questa-vault: interrupted\n")
+
+
+def test_an_interrupt_inside_a_task_group_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    def grouped() -> None:
+        raise BaseExceptionGroup("tasks", [KeyboardInterrupt()])
+
+    _failing_jobs(monkeypatch, grouped)
+    result = invoke(["jobs"])
+    assert (result.exit_code, result.stderr) == (130, "questa-vault: interrupted\n")
+
+
+def test_on_a_terminal_the_line_starts_after_the_echoed_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    monkeypatch.setattr(_app, "_stderr_is_terminal", lambda: True)
+    _failing_jobs(monkeypatch, _interrupt)
+    result = invoke(["jobs"])
+    assert (result.exit_code, result.stderr) == (130, "\nquesta-vault: interrupted\n")
+
+
+def test_an_interrupt_while_the_command_line_loads_is_one_line() -> None:
+    """Ctrl-C before ``run``: while ``vault.__main__`` imports the command line."""
+    code = (
+        "import sys\n"
+        "class Interrupting:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'vault.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupting())\n"
+        "from vault.__main__ import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert (result.returncode, result.stderr) == (130, "questa-vault: interrupted\n")
 
 
 @pytest.mark.parametrize("handler", [signal.SIG_IGN, signal.SIG_DFL], ids=["ignored", "default"])

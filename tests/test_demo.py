@@ -24,6 +24,27 @@ def test_demo_runs_the_whole_flow(env: dict[str, str] | None) -> None:
     assert "the temporary vault is gone" in out
 
 
+def test_the_demo_takes_the_built_in_defaults_not_the_settings_files(
+    isolated_env, monkeypatch
+) -> None:
+    """A settings file's ``json = true`` for jobs, audit and log would turn the demo's steps
+    into JSON; the demo's own commands take the built-in defaults."""
+    settings = isolated_env.parent / "settings.toml"
+    settings.write_text(
+        '[defaults.jobs]\njson = true\n[defaults.audit]\nformat = "json"\n'
+        "[defaults.log]\njson = true\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("QUESTA_VAULT_CONFIG", str(settings))
+    result = invoke(["demo", "--processing-time", "0.2"])
+    assert result.exit_code == 0, result.output
+    assert out_has_tables(result.stdout)
+
+
+def out_has_tables(out: str) -> bool:
+    return "ENTITY TYPE" in out and "SEQ TIME (UTC)" in out and "JOB " in out
+
+
 def test_no_color_is_respected_even_when_color_is_forced(monkeypatch) -> None:
     from click.testing import CliRunner
 

@@ -15,6 +15,11 @@ def main() -> None:
     gc.disable()
     try:
         from vault.cli import main as run_command
+    except KeyboardInterrupt:  # Ctrl-C while the command's modules load: one line, 130
+        import sys
+
+        sys.stderr.write("questa-vault: interrupted\n")
+        raise SystemExit(130) from None
     except BaseException:
         if collecting:
             gc.enable()

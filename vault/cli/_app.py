@@ -539,6 +539,29 @@ def fast_short_options(parser: object) -> bool:
     return _ShortFirstParser is not None and type(parser) is _ShortFirstParser
 
 
+@contextlib.contextmanager
+def passed_on() -> Iterator[None]:
+    """An interrupt or an end of input, as errors click's main passes on.
+
+    click's main turns an interrupt (Ctrl-C, or SIGTERM as ``Terminated``) or an end of input
+    into ``Abort`` after printing an empty line: "aborted", exit 1, on two lines. As these
+    errors they are one line: "interrupted", exit 130 (143 for SIGTERM), and "aborted", exit
+    1. Wraps every command's parsing and the root group's invocation (and so every command's
+    own work); a command that names what an interrupt left behind
+    (``archive.pending_on_interrupt``) raises its own ``Interrupted`` first. An interrupt
+    inside a task group (anyio, asyncio) arrives wrapped in an exception group."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted") from None
+    except EOFError:
+        raise click.Abort() from None
+    except BaseExceptionGroup as group:
+        if group.subgroup(KeyboardInterrupt) is None:
+            raise
+        raise Interrupted("interrupted") from None
+
+
 class _Parsing:
     """How every questa-vault command and group parses: with ``_ShortFirstParser`` where this
     click has the internals that parser builds on (else click's own), and a usage error the
@@ -558,7 +581,8 @@ class _Parsing:
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
-            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
+            with passed_on():  # an option's callback, prompt or environment variable may wait
+                return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
         except click.UsageError as exc:
             if exc.ctx is None:
                 exc.ctx = ctx
@@ -598,17 +622,8 @@ class LazyGroup(Group):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        # click's main turns an interrupt (Ctrl-C, SIGTERM as ``Terminated``) or an end of
-        # input into ``Abort`` after printing an empty line: "aborted", exit 1, on two lines.
-        # Turned into errors it passes on, they are one line: "interrupted", exit 130 (143 for
-        # SIGTERM), and "aborted", exit 1. A command that names what an interrupt left behind
-        # (``archive.pending_on_interrupt``) raises its own ``Interrupted`` first.
-        try:
+        with passed_on():
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            raise Interrupted("interrupted") from None
-        except EOFError:
-            raise click.Abort() from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
@@ -726,11 +741,41 @@ class Terminated(KeyboardInterrupt):
     Ctrl-C does: the same one-line report of what is left pending, then exit 143."""
 
 
+def _signal_module() -> Any:
+    """``_signal``, the C module that ``signal`` wraps: the same calls, with plain ints for
+    the handlers ``signal`` turns into enums, whose classes cost every command 3.5 M
+    instructions to build (bench/README.md, cold start); ``signal`` where it is missing."""
+    try:
+        import _signal as signals  # type: ignore[import-not-found]
+    except ImportError:  # an interpreter without it
+        import signal as signals
+    return signals
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
-    if _run.terminated:  # a repeat while the first unwinds: the first one's report stands
+    if _run.terminated:
+        # A second SIGTERM: the first is still unwinding, or was lost (raised where Python
+        # can only print it, such as inside the import machinery, leaving the process
+        # waiting). End the process now, as SIGTERM's default would: the vault stays
+        # consistent as after a crash, and no output is linked before its log entry.
+        signals = _signal_module()
+        signals.signal(signals.SIGTERM, signals.SIG_DFL)
+        os.kill(os.getpid(), signals.SIGTERM)
         return
     _run.terminated = True
     raise Terminated()
+
+
+@contextlib.contextmanager
+def built_in_defaults() -> Iterator[None]:
+    """Commands run inside (the demo's, in-process) take the built-in defaults, not the
+    settings file's (its ``json = true`` for ``jobs`` would change what the demo shows)."""
+    saved = _run.settings
+    _run.settings = None
+    try:
+        yield
+    finally:
+        _run.settings = saved
 
 
 def sigterm_is_ours() -> bool:
@@ -745,14 +790,7 @@ def sigterm_is_ours() -> bool:
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into ``Terminated`` while the command runs, unless the process already
     chose what SIGTERM does (an application that embeds ``run``)."""
-    try:
-        # The C module that ``signal`` wraps: the same calls, with plain ints for the
-        # handlers ``signal`` turns into enums, whose classes cost every command 3.5 M
-        # instructions to build (bench/README.md, cold start).
-        import _signal as signals  # type: ignore[import-not-found]
-    except ImportError:  # an interpreter without it
-        import signal as signals
-
+    signals = _signal_module()
     previous: Any = None
     try:
         if signals.getsignal(signals.SIGTERM) == signals.SIG_DFL:
@@ -775,6 +813,20 @@ _NO_ARGS_IS_HELP: type[click.UsageError] | tuple[()] = getattr(
 )
 
 
+def _interrupted_line(message: str) -> None:
+    """The one line an interrupt ends with; on a terminal after a line break, as Ctrl-C
+    leaves the cursor after the ``^C`` it echoed (or after a prompt)."""
+    start = "\n" if not _run.terminated and _stderr_is_terminal() else ""
+    echo(f"{start}questa-vault: {message}", err=True)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
 def _interrupted_code(code: int) -> int:
     return 143 if _run.terminated and code == 130 else code
 
@@ -783,7 +835,11 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors become exit codes."""
     _run.terminated = False
     with _sigterm_as_interrupt():
-        return _run_cli(argv)
+        try:
+            return _run_cli(argv)
+        except KeyboardInterrupt:  # before click's main (the settings file) or after it
+            _interrupted_line("interrupted")
+            return _interrupted_code(130)
 
 
 def _run_cli(argv: list[str] | None) -> int:
@@ -811,7 +867,8 @@ def _run_cli(argv: list[str] | None) -> int:
         return exc.exit_code
     except click.UsageError as exc:  # one line, like every other error; exit 2
         where = exc.ctx.command_path if exc.ctx is not None else "questa-vault"
-        message = inert(exc.format_message()).rstrip(".")
+        # click writes some messages on several lines (a choice's values, one per line)
+        message = inert(" ".join(exc.format_message().split())).rstrip(".")
         hint = _global_option_hint(exc)
         if hint is not None:
             echo(f"questa-vault: {hint}", err=True)
@@ -821,11 +878,14 @@ def _run_cli(argv: list[str] | None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Interrupted as exc:
+        _interrupted_line(inert(str(exc)))
+        return _interrupted_code(exc.exit_code)
     except VaultError as exc:
         echo(f"questa-vault: {inert(str(exc))}", err=True)
         return _interrupted_code(exc.exit_code)
     except KeyboardInterrupt:
-        echo("questa-vault: interrupted", err=True)
+        _interrupted_line("interrupted")
         return _interrupted_code(130)
     except BrokenPipeError:
         return EXIT_ERROR

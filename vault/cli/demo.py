@@ -21,7 +21,15 @@ from pathlib import Path
 import click
 
 from vault.api import Vault
-from vault.cli._app import AppContext, cli, color, pass_app, refuse_dash, simulator_extra
+from vault.cli._app import (
+    AppContext,
+    built_in_defaults,
+    cli,
+    color,
+    pass_app,
+    refuse_dash,
+    simulator_extra,
+)
 from vault.cli._terminal import echo
 from vault.errors import InputError
 
@@ -77,7 +85,8 @@ class _Demo:
         with open(os.devnull, "rb") as nothing:
             saved, sys.stdin = sys.stdin, io.TextIOWrapper(nothing)
             try:
-                cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
+                with built_in_defaults():
+                    cli.main(args=argv, prog_name="questa-vault", standalone_mode=False)
             finally:
                 sys.stdin = saved
 
