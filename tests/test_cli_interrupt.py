@@ -33,6 +33,13 @@ def _failing_jobs(monkeypatch: pytest.MonkeyPatch, fail: Any) -> None:
     monkeypatch.setattr(vault.cli.jobs, "open_vault", open_vault)
 
 
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter in the repository."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+
+
 def _interrupt() -> None:
     raise KeyboardInterrupt
 
@@ -115,9 +122,7 @@ def test_a_second_sigterm_ends_the_process_as_sigterms_default_would() -> None:
         "_app._on_sigterm(signal.SIGTERM, None)\n"
         "print('still running', flush=True)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
+    result = _python(code)
     assert (result.returncode, result.stdout) == (-signal.SIGTERM, "first\n"), result.stderr
 
 
@@ -177,9 +182,7 @@ def test_an_interrupt_while_the_command_line_loads_is_one_line() -> None:
         "from vault.__main__ import main\n"
         "main()\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
+    result = _python(code)
     assert (result.returncode, result.stderr) == (130, "questa-vault: interrupted\n")
 
 
